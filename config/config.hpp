@@ -1,0 +1,101 @@
+// The agent's configuration: a plain data model, and the parser/validator that
+// builds it from a TOML file. Config is data: it knows no running component.
+// Every key is documented in config/README.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace classroom::config {
+
+using std::chrono::milliseconds;
+
+enum class LogLevel { debug, info, warning, error };
+
+struct Identity {
+  std::string group;  // Sparkplug group_id: the school
+  std::string node;   // Sparkplug edge_node_id: this gateway
+};
+
+struct Broker {
+  std::vector<std::string> servers;  // tried in order, one at a time
+  std::string client_id;             // default "<group>-<node>"
+  std::string username;
+  std::string password;
+  milliseconds keepalive{30'000};
+  milliseconds connect_timeout{10'000};
+  milliseconds retry_min{1'000};   // first reconnect delay
+  milliseconds retry_max{60'000};  // reconnect delay cap
+  std::string receipt_topic;       // default "classroom-agent/<group>/<node>/receipt"
+};
+
+struct State {
+  std::string dir;  // bdSeq and the spool live here
+};
+
+struct Spool {
+  uint64_t max_bytes = 64ull << 20;
+  bool sync_always = false;         // sync = "always"
+  milliseconds sync_interval{1000};  // sync = "<duration>" (when !sync_always)
+  double replay_rate = 50;           // historical messages per second after an outage
+};
+
+struct Log {
+  LogLevel level = LogLevel::info;
+};
+
+// Where the system driver reads the kernel's view of the machine; tests point
+// these at captured fixture trees.
+struct Host {
+  std::string proc = "/proc";
+  std::string sys = "/sys";
+};
+
+struct SystemSource {
+  bool enabled = true;
+  milliseconds interval{10'000};
+  std::vector<std::string> mounts{"/"};
+};
+
+struct Sources {
+  SystemSource system;
+};
+
+struct Config {
+  std::string path;  // the file it came from
+  Identity identity;
+  Broker broker;
+  State state;
+  Spool spool;
+  Log log;
+  Host host;
+  Sources sources;
+};
+
+// One problem in a config file, as `FILE:LINE:COL: key: what is wrong`.
+struct Error {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string key;
+  std::string message;
+  std::string to_string() const;
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set when there are no errors
+  std::vector<Error> errors;     // every problem found, in file order
+};
+
+// Parses and validates a config file. Never throws.
+LoadResult load_file(const std::string& path);
+// Same, from text (`path` only names the source in messages).
+LoadResult load_string(const std::string& text, const std::string& path);
+
+// True for a valid Sparkplug id (group, node): non-empty UTF-8 without + / #.
+bool valid_sparkplug_id(const std::string& id);
+
+}  // namespace classroom::config
