@@ -1,0 +1,49 @@
+// The vocabulary shared by drivers and the agent core: what a metric's value is.
+// Drivers produce these; they know nothing of Sparkplug, the spool or MQTT.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace classroom {
+
+// The datatypes a metric can have. The numbers follow Sparkplug B's DataType
+// enumeration so the codec maps them one to one, but nothing here depends on it.
+enum class DataType : uint32_t {
+  Int8 = 1,
+  Int16 = 2,
+  Int32 = 3,
+  Int64 = 4,
+  UInt8 = 5,
+  UInt16 = 6,
+  UInt32 = 7,
+  UInt64 = 8,
+  Float = 9,
+  Double = 10,
+  Boolean = 11,
+  String = 12,
+  DateTime = 13,
+  Text = 14,
+  UUID = 15,
+  Bytes = 17,
+};
+
+std::string_view to_string(DataType type);
+
+// A metric value. std::monostate means "no value" (Sparkplug is_null). Signed
+// integer types hold int64_t, unsigned ones and DateTime uint64_t, Float float,
+// Double double, Boolean bool, String/Text/UUID/Bytes std::string.
+using Value = std::variant<std::monostate, bool, int64_t, uint64_t, float, double, std::string>;
+
+// True when `value` holds the alternative that `type` uses (or is null).
+bool value_fits(DataType type, const Value& value);
+
+// "42.5", "true", "(null)": for `classroom-agent once` and logs.
+std::string format_value(const Value& value);
+
+// Index of a metric in the agent's catalog; stable for the life of the process.
+using MetricId = uint32_t;
+
+}  // namespace classroom

@@ -1,0 +1,16 @@
+#include "registry.hpp"
+
+namespace classroom::drivers {
+namespace {
+
+// One line per driver: name, enabled?, interval, factory.
+const DriverEntry kDrivers[] = {
+    {"system", [](const config::Config& c) { return c.sources.system.enabled; },
+     [](const config::Config& c) { return c.sources.system.interval; }, &system::make},
+};
+
+}  // namespace
+
+std::span<const DriverEntry> registered_drivers() { return kDrivers; }
+
+}  // namespace classroom::drivers

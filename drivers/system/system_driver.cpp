@@ -1,0 +1,275 @@
+#include "system/system_driver.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "registry.hpp"
+
+namespace classroom::drivers::system {
+namespace {
+
+// Lists the entries of `dir` whose names start with `prefix`, sorted.
+std::vector<std::string> list_dir(const std::string& dir, std::string_view prefix) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return names;
+  while (dirent* e = readdir(d)) {
+    std::string_view name(e->d_name);
+    if (name.substr(0, prefix.size()) == prefix) names.emplace_back(name);
+  }
+  closedir(d);
+  // Natural order, so thermal_zone10 comes after thermal_zone9.
+  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  return names;
+}
+
+std::string read_small(const std::string& path) {
+  std::string text;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buf[256];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n > 0) text.assign(buf, static_cast<size_t>(n));
+  return std::string(first_line(text));
+}
+
+// Metric names use '/' as the level separator: keep it out of labels.
+std::string clean_label(std::string s) {
+  std::replace(s.begin(), s.end(), '/', '-');
+  return s;
+}
+
+}  // namespace
+
+std::string mount_label(const std::string& mount) {
+  if (mount == "/") return "Root";
+  std::string label = mount;
+  while (!label.empty() && label.front() == '/') label.erase(label.begin());
+  while (!label.empty() && label.back() == '/') label.pop_back();
+  return label;
+}
+
+SystemDriver::SystemDriver(Options options) : options_(std::move(options)) {
+  const std::string& proc = options_.proc_root;
+  path_stat_ = proc + "/stat";
+  path_loadavg_ = proc + "/loadavg";
+  path_meminfo_ = proc + "/meminfo";
+  path_uptime_ = proc + "/uptime";
+  path_self_stat_ = proc + "/self/stat";
+  path_self_status_ = proc + "/self/status";
+  buffer_.reserve(16 * 1024);
+  problems_.reserve(256);
+  ticks_per_second_ = sysconf(_SC_CLK_TCK);
+  if (ticks_per_second_ <= 0) ticks_per_second_ = 100;
+}
+
+bool SystemDriver::read(const std::string& path) {
+  buffer_.clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  // /proc files report size 0: read in chunks into the reused buffer.
+  size_t used = 0;
+  for (;;) {
+    if (buffer_.capacity() - used < 4096) buffer_.reserve(buffer_.capacity() * 2);
+    buffer_.resize(buffer_.capacity());
+    ssize_t n = ::read(fd, buffer_.data() + used, buffer_.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    used += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  buffer_.resize(used);
+  return used > 0;
+}
+
+void SystemDriver::skipped(const char* what) {
+  if (!problems_.empty()) problems_ += ", ";
+  problems_ += what;
+}
+
+void SystemDriver::declare(MetricSink& sink) {
+  cpu_usage_ = sink.declare("System/CPU/Usage", DataType::Float, "%");
+  load1_ = sink.declare("System/Load/1m", DataType::Float, "");
+  load5_ = sink.declare("System/Load/5m", DataType::Float, "");
+  load15_ = sink.declare("System/Load/15m", DataType::Float, "");
+  mem_total_ = sink.declare("System/Memory/Total", DataType::UInt64, "B");
+  mem_available_ = sink.declare("System/Memory/Available", DataType::UInt64, "B");
+  mem_used_ = sink.declare("System/Memory/Used", DataType::Float, "%");
+  swap_used_ = sink.declare("System/Swap/Used", DataType::Float, "%");
+  uptime_ = sink.declare("System/Uptime", DataType::Double, "s");
+  agent_rss_ = sink.declare("Agent/Memory/RSS", DataType::UInt64, "B");
+  agent_cpu_ = sink.declare("Agent/CPU/Usage", DataType::Float, "%");
+  agent_cpu_time_ = sink.declare("Agent/CPU/Time", DataType::Double, "s");
+  for (const std::string& mount : options_.mounts) {
+    std::string base = "Disk/" + mount_label(mount) + "/";
+    disks_.push_back(Disk{mount, sink.declare(base + "Used", DataType::Float, "%"),
+                          sink.declare(base + "Free", DataType::UInt64, "B")});
+  }
+  discover_sensors(sink);
+}
+
+void SystemDriver::discover_sensors(MetricSink& sink) {
+  std::vector<std::string> seen;
+  auto add = [&](std::string label, std::string path) {
+    label = clean_label(std::move(label));
+    // Two zones of the same type ("acpitz" twice) get their index appended.
+    std::string name = label;
+    for (int n = 2; std::find(seen.begin(), seen.end(), name) != seen.end(); ++n)
+      name = label + " " + std::to_string(n);
+    seen.push_back(name);
+    sensors_.push_back(
+        Sensor{std::move(path), sink.declare("System/Temperature/" + name, DataType::Float, "°C")});
+  };
+
+  const std::string thermal = options_.sys_root + "/class/thermal";
+  for (const std::string& zone : list_dir(thermal, "thermal_zone")) {
+    std::string dir = thermal + "/" + zone;
+    std::string type = read_small(dir + "/type");
+    add(type.empty() ? zone : type, dir + "/temp");
+  }
+  const std::string hwmon = options_.sys_root + "/class/hwmon";
+  for (const std::string& mon : list_dir(hwmon, "hwmon")) {
+    std::string dir = hwmon + "/" + mon;
+    std::string chip = read_small(dir + "/name");
+    if (chip.empty()) chip = mon;
+    for (const std::string& file : list_dir(dir, "temp")) {
+      const std::string_view suffix = "_input";
+      if (file.size() <= suffix.size() ||
+          file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0)
+        continue;
+      std::string sensor = file.substr(0, file.size() - suffix.size());  // "temp1"
+      std::string label = read_small(dir + "/" + sensor + "_label");
+      add(chip + " " + (label.empty() ? sensor : label), dir + "/" + file);
+    }
+  }
+}
+
+CollectResult SystemDriver::collect(MetricSink& sink) {
+  if (!declared_) {
+    declare(sink);
+    declared_ = true;
+  }
+  problems_.clear();
+  int read_ok = 0;
+
+  std::optional<CpuTimes> cpu;
+  if (read(path_stat_) && (cpu = parse_proc_stat(buffer_))) {
+    ++read_ok;
+    if (last_cpu_) {
+      if (auto pct = busy_percent(*last_cpu_, *cpu)) sink.put(cpu_usage_, static_cast<float>(*pct));
+    }
+  } else {
+    skipped("CPU usage (stat)");
+  }
+
+  if (read(path_loadavg_)) {
+    if (auto load = parse_loadavg(buffer_)) {
+      ++read_ok;
+      sink.put(load1_, static_cast<float>(load->one));
+      sink.put(load5_, static_cast<float>(load->five));
+      sink.put(load15_, static_cast<float>(load->fifteen));
+    } else {
+      skipped("load (loadavg)");
+    }
+  } else {
+    skipped("load (loadavg)");
+  }
+
+  if (read(path_meminfo_)) {
+    MemInfo mem = parse_meminfo(buffer_);
+    if (mem.total) sink.put(mem_total_, *mem.total);
+    if (mem.available) sink.put(mem_available_, *mem.available);
+    if (mem.total && mem.available && *mem.total > 0 && *mem.available <= *mem.total) {
+      ++read_ok;
+      sink.put(mem_used_, static_cast<float>(100.0 * static_cast<double>(*mem.total - *mem.available) /
+                                             static_cast<double>(*mem.total)));
+    } else {
+      skipped("memory (meminfo)");
+    }
+    if (mem.swap_total && mem.swap_free && *mem.swap_free <= *mem.swap_total) {
+      double pct = *mem.swap_total == 0 ? 0.0
+                                        : 100.0 * static_cast<double>(*mem.swap_total - *mem.swap_free) /
+                                              static_cast<double>(*mem.swap_total);
+      sink.put(swap_used_, static_cast<float>(pct));
+    } else {
+      skipped("swap (meminfo)");
+    }
+  } else {
+    skipped("memory (meminfo)");
+  }
+
+  if (read(path_uptime_)) {
+    if (auto up = parse_uptime(buffer_)) {
+      ++read_ok;
+      sink.put(uptime_, *up);
+    } else {
+      skipped("uptime");
+    }
+  } else {
+    skipped("uptime");
+  }
+
+  for (const Sensor& s : sensors_) {
+    std::optional<double> c;
+    if (read(s.path) && (c = parse_millidegrees(buffer_))) sink.put(s.id, static_cast<float>(*c));
+    // A sensor that reads nothing (a sleeping device) is common: no complaint.
+  }
+
+  for (const Disk& d : disks_) {
+    struct statvfs st {};
+    if (::statvfs(d.mount.c_str(), &st) != 0 || st.f_blocks == 0) {
+      skipped("disk");
+      continue;
+    }
+    const uint64_t frsize = st.f_frsize ? st.f_frsize : st.f_bsize;
+    const uint64_t used = st.f_blocks - st.f_bfree;
+    const uint64_t usable = used + st.f_bavail;  // as df: reserved blocks excluded
+    if (usable > 0)
+      sink.put(d.used, static_cast<float>(100.0 * static_cast<double>(used) /
+                                          static_cast<double>(usable)));
+    sink.put(d.free, static_cast<uint64_t>(st.f_bavail) * frsize);
+  }
+
+  if (read(path_self_status_)) {
+    if (auto rss = parse_status_rss(buffer_)) sink.put(agent_rss_, *rss);
+  }
+  if (read(path_self_stat_)) {
+    if (auto ticks = parse_pid_stat_cpu(buffer_)) {
+      sink.put(agent_cpu_time_,
+               static_cast<double>(*ticks) / static_cast<double>(ticks_per_second_));
+      // Share of the whole machine's CPU time over the same interval as System/CPU/Usage.
+      if (last_self_ticks_ && last_cpu_ && cpu && cpu->total > last_cpu_->total &&
+          *ticks >= *last_self_ticks_) {
+        double pct = 100.0 * static_cast<double>(*ticks - *last_self_ticks_) /
+                     static_cast<double>(cpu->total - last_cpu_->total);
+        sink.put(agent_cpu_, static_cast<float>(std::min(pct, 100.0)));
+      }
+      last_self_ticks_ = *ticks;
+    }
+  }
+  if (cpu) last_cpu_ = cpu;
+
+  if (read_ok == 0)
+    return CollectResult::failure("cannot read " + options_.proc_root + " (stat, loadavg, meminfo, uptime)");
+  CollectResult r;
+  if (!problems_.empty()) r.warning = "skipped " + problems_;
+  return r;
+}
+
+std::unique_ptr<Driver> make(const config::Config& cfg) {
+  Options o;
+  o.proc_root = cfg.host.proc;
+  o.sys_root = cfg.host.sys;
+  o.mounts = cfg.sources.system.mounts;
+  return std::make_unique<SystemDriver>(std::move(o));
+}
+
+}  // namespace classroom::drivers::system

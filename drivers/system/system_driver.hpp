@@ -1,0 +1,62 @@
+// The gateway's own health: CPU, load, memory, swap, uptime, temperatures, disks,
+// and the agent's own footprint. Reads below configurable /proc and /sys roots.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "driver.hpp"
+#include "system/procfs.hpp"
+
+namespace classroom::drivers::system {
+
+struct Options {
+  std::string proc_root = "/proc";
+  std::string sys_root = "/sys";
+  std::vector<std::string> mounts{"/"};
+};
+
+// "Disk/<label>/...": "/" is "Root", "/var/lib" is "var/lib".
+std::string mount_label(const std::string& mount);
+
+class SystemDriver final : public Driver {
+ public:
+  explicit SystemDriver(Options options);
+  CollectResult collect(MetricSink& sink) override;
+
+ private:
+  struct Sensor {
+    std::string path;  // file holding millidegrees
+    MetricId id = 0;
+  };
+  struct Disk {
+    std::string mount;
+    MetricId used = 0, free = 0;
+  };
+
+  void declare(MetricSink& sink);
+  void discover_sensors(MetricSink& sink);
+  bool read(const std::string& path);  // into buffer_
+  void skipped(const char* what);
+
+  Options options_;
+  std::string path_stat_, path_loadavg_, path_meminfo_, path_uptime_, path_self_stat_,
+      path_self_status_;
+  std::string buffer_;    // reused for every file: no allocation per sample
+  std::string problems_;  // what this collection could not read
+  bool declared_ = false;
+
+  MetricId cpu_usage_ = 0, load1_ = 0, load5_ = 0, load15_ = 0, mem_total_ = 0,
+           mem_available_ = 0, mem_used_ = 0, swap_used_ = 0, uptime_ = 0, agent_rss_ = 0,
+           agent_cpu_ = 0, agent_cpu_time_ = 0;
+  std::vector<Sensor> sensors_;
+  std::vector<Disk> disks_;
+
+  std::optional<CpuTimes> last_cpu_;
+  std::optional<uint64_t> last_self_ticks_;
+  long ticks_per_second_;
+};
+
+}  // namespace classroom::drivers::system
