@@ -1,0 +1,31 @@
+// Logs a technician can read: one line per event, a tag per component.
+//   terminal:  2026-11-28T19:30:00.123Z W uplink: broker tcp://10.0.0.5:1883 unreachable ...
+//   journald:  <4>uplink: broker tcp://10.0.0.5:1883 unreachable ...   (JOURNAL_STREAM set)
+#pragma once
+
+#include <string_view>
+
+namespace classroom::log {
+
+enum class Level { debug = 0, info = 1, warning = 2, error = 3 };
+
+void set_level(Level level);
+Level level();
+
+// Where lines go: stderr by default. Tests may redirect to a file descriptor.
+void set_fd(int fd);
+
+class Logger {
+ public:
+  explicit constexpr Logger(std::string_view tag) : tag_(tag) {}
+
+  void debug(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
+  void info(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
+  void warning(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
+  void error(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
+
+ private:
+  std::string_view tag_;
+};
+
+}  // namespace classroom::log

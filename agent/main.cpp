@@ -1,0 +1,60 @@
+// classroom-agent: the command line. Everything else lives in the core library.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "agent.hpp"
+#include "config.hpp"
+#include "version.hpp"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/classroom-agent/agent.toml";
+
+// Loads and validates; prints every problem as FILE:LINE:COL: key: message.
+std::optional<classroom::config::Config> load(const std::string& path) {
+  auto result = classroom::config::load_file(path);
+  for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+  if (!result.errors.empty())
+    std::cerr << path << ": " << result.errors.size() << " problem"
+              << (result.errors.size() == 1 ? "" : "s") << "; nothing was started\n";
+  return std::move(result.config);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"classroom-agent: gateway and classroom network telemetry, published as "
+               "Sparkplug B over MQTT"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(classroom::kVersion));
+
+  std::string config_path = kDefaultConfig;
+  auto* run = app.add_subcommand("run", "Run the agent in the foreground (as systemd does)");
+  run->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  auto* once = app.add_subcommand("once", "Collect every source once and print it; no broker");
+  once->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  auto* check = app.add_subcommand("check-config", "Validate a config file and explain mistakes");
+  check->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (version->parsed()) {
+    std::cout << "classroom-agent " << classroom::kVersion << "\n";
+    return 0;
+  }
+  auto cfg = load(config_path);
+  if (!cfg) return 2;
+  if (check->parsed()) {
+    std::cout << config_path << ": OK (group " << cfg->identity.group << ", node "
+              << cfg->identity.node << ", " << cfg->broker.servers.size() << " broker"
+              << (cfg->broker.servers.size() == 1 ? "" : "s") << ")\n";
+    return 0;
+  }
+  if (once->parsed()) return classroom::collect_once(*cfg, std::cout);
+  return classroom::run_agent(*cfg);
+}

@@ -1,0 +1,150 @@
+#include "mqtt_client.hpp"
+
+#include <mqtt/async_client.h>
+
+namespace classroom::mqtt {
+namespace {
+
+// Plain words for the codes Paho reports on a failed connect.
+std::string describe(int rc) {
+  switch (rc) {
+    case 1: return "broker refused the connection: unacceptable protocol version";
+    case 2: return "broker refused the client id";
+    case 3: return "broker unavailable";
+    case 4: return "broker refused the user name or password";
+    case 5: return "broker says this client is not authorized";
+    case MQTTASYNC_FAILURE: return "cannot connect (no answer, refused or TLS failure)";
+    case MQTTASYNC_DISCONNECTED: return "disconnected";
+    default: {
+      std::string s = ::mqtt::exception::error_str(rc);
+      return (s.empty() ? "error" : s) + " (code " + std::to_string(rc) + ")";
+    }
+  }
+}
+
+class PahoClient final : public Client, private ::mqtt::callback {
+ public:
+  PahoClient(const std::string& server, const std::string& client_id, EventSink sink)
+      : sink_(std::move(sink)),
+        client_(server, client_id, static_cast<::mqtt::iclient_persistence*>(nullptr)),
+        connect_listener_(*this, Event::Kind::connected, Event::Kind::connect_failed),
+        subscribe_listener_(*this, Event::Kind::subscribed, Event::Kind::subscribe_failed),
+        publish_listener_(*this, Event::Kind::delivered, Event::Kind::publish_failed) {
+    client_.set_callback(*this);
+  }
+
+  ~PahoClient() override {
+    try {
+      client_.disable_callbacks();
+    } catch (...) {
+    }
+  }
+
+  bool connect(const ConnectRequest& r, std::string& error) override {
+    try {
+      ::mqtt::connect_options opts;
+      opts.set_clean_session(true);
+      opts.set_automatic_reconnect(false);  // the uplink reconnects: bdSeq changes per CONNECT
+      opts.set_keep_alive_interval(r.keepalive_s);
+      opts.set_connect_timeout(r.connect_timeout_s);
+      opts.set_servers(::mqtt::string_collection::create({r.server}));
+      if (!r.username.empty()) opts.set_user_name(r.username);
+      if (!r.password.empty()) opts.set_password(r.password);
+      opts.set_will(::mqtt::will_options(r.will_topic, r.will_payload.data(),
+                                         r.will_payload.size(), 1, false));
+      client_.connect(opts, nullptr, connect_listener_);
+      return true;
+    } catch (const ::mqtt::exception& e) {
+      error = describe(e.get_return_code());
+      return false;
+    }
+  }
+
+  bool subscribe(const std::string& topic, int qos, std::string& error) override {
+    try {
+      client_.subscribe(topic, qos, nullptr, subscribe_listener_);
+      return true;
+    } catch (const ::mqtt::exception& e) {
+      error = describe(e.get_return_code());
+      return false;
+    }
+  }
+
+  bool publish(const std::string& topic, std::string_view payload, int qos, uint64_t tag,
+               std::string& error) override {
+    try {
+      auto msg = ::mqtt::make_message(topic, payload.data(), payload.size(), qos, false);
+      if (qos > 0)
+        client_.publish(msg, reinterpret_cast<void*>(static_cast<uintptr_t>(tag)),
+                        publish_listener_);
+      else
+        client_.publish(msg);
+      return true;
+    } catch (const ::mqtt::exception& e) {
+      error = describe(e.get_return_code());
+      return false;
+    }
+  }
+
+  bool publish_and_wait(const std::string& topic, std::string_view payload,
+                        int timeout_ms) override {
+    try {
+      auto msg = ::mqtt::make_message(topic, payload.data(), payload.size(), 1, false);
+      auto tok = client_.publish(msg);
+      return tok->wait_for(std::chrono::milliseconds(timeout_ms)) && tok->get_return_code() == 0;
+    } catch (const ::mqtt::exception&) {
+      return false;
+    }
+  }
+
+  void disconnect(int timeout_ms) override {
+    try {
+      if (client_.is_connected())
+        client_.disconnect(std::chrono::milliseconds(timeout_ms))
+            ->wait_for(std::chrono::milliseconds(timeout_ms + 500));
+    } catch (const ::mqtt::exception&) {
+    }
+  }
+
+ private:
+  // Turns a Paho action's outcome into an Event.
+  class Listener final : public ::mqtt::iaction_listener {
+   public:
+    Listener(PahoClient& owner, Event::Kind ok, Event::Kind failed)
+        : owner_(owner), ok_(ok), failed_(failed) {}
+    void on_success(const ::mqtt::token& tok) override {
+      owner_.sink_(Event{ok_, {}, tag_of(tok), {}, {}});
+    }
+    void on_failure(const ::mqtt::token& tok) override {
+      owner_.sink_(Event{failed_, describe(tok.get_return_code()), tag_of(tok), {}, {}});
+    }
+
+   private:
+    static uint64_t tag_of(const ::mqtt::token& tok) {
+      return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(tok.get_user_context()));
+    }
+    PahoClient& owner_;
+    Event::Kind ok_, failed_;
+  };
+
+  void connection_lost(const std::string& cause) override {
+    sink_(Event{Event::Kind::connection_lost, cause.empty() ? "connection closed" : cause, 0, {},
+                {}});
+  }
+  void message_arrived(::mqtt::const_message_ptr msg) override {
+    sink_(Event{Event::Kind::message, {}, 0, msg->get_topic(), msg->get_payload()});
+  }
+
+  EventSink sink_;
+  ::mqtt::async_client client_;
+  Listener connect_listener_, subscribe_listener_, publish_listener_;
+};
+
+}  // namespace
+
+std::unique_ptr<Client> make_paho_client(const std::string& first_server,
+                                         const std::string& client_id, EventSink sink) {
+  return std::make_unique<PahoClient>(first_server, client_id, std::move(sink));
+}
+
+}  // namespace classroom::mqtt

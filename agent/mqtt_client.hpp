@@ -1,0 +1,68 @@
+// The MQTT connection, as the rest of the agent sees it: a small interface with
+// one implementation over Paho C++ (mqtt_client.cpp, the only file that
+// includes Paho) and a fake in the tests. Results arrive as Events that the
+// agent's loop handles on its own thread; nothing here throws.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace classroom::mqtt {
+
+struct ConnectRequest {
+  std::string server;  // tcp://host:port, one server per attempt
+  std::string client_id;
+  std::string username, password;
+  int keepalive_s = 30;
+  int connect_timeout_s = 10;
+  std::string will_topic;
+  std::string will_payload;  // QoS 1, not retained
+};
+
+struct Event {
+  enum class Kind {
+    connected,         // CONNACK accepted
+    connect_failed,    // text: why
+    connection_lost,   // text: why (may be empty)
+    subscribed,
+    subscribe_failed,  // text: why
+    delivered,         // a QoS 1 publish was acknowledged: tag
+    publish_failed,    // a QoS 1 publish failed: tag
+    message,           // topic, payload
+    stop,              // the agent is asked to stop (not from MQTT)
+    wake,              // something else wants the loop to look again
+  };
+  Kind kind;
+  std::string text;
+  uint64_t tag = 0;
+  std::string topic;
+  std::string payload;
+};
+
+using EventSink = std::function<void(Event)>;
+
+class Client {
+ public:
+  virtual ~Client() = default;
+  // Starts connecting; the outcome arrives as connected or connect_failed.
+  virtual bool connect(const ConnectRequest& request, std::string& error) = 0;
+  virtual bool subscribe(const std::string& topic, int qos, std::string& error) = 0;
+  // Publishes; a QoS 1 publish reports `delivered` (or `publish_failed`) with
+  // `tag`. Returns false if it could not even be queued.
+  virtual bool publish(const std::string& topic, std::string_view payload, int qos, uint64_t tag,
+                       std::string& error) = 0;
+  // Publishes at QoS 1 and waits for the acknowledgement (shutdown only).
+  virtual bool publish_and_wait(const std::string& topic, std::string_view payload,
+                                int timeout_ms) = 0;
+  virtual void disconnect(int timeout_ms) = 0;
+};
+
+// The Paho C++ implementation. `client_id` and the first server are fixed for
+// the client's life; each connect() names its own server.
+std::unique_ptr<Client> make_paho_client(const std::string& first_server,
+                                         const std::string& client_id, EventSink sink);
+
+}  // namespace classroom::mqtt

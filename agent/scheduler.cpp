@@ -1,0 +1,79 @@
+#include "scheduler.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "log.hpp"
+
+namespace classroom {
+namespace {
+constexpr log::Logger lg("scheduler");
+}
+
+int64_t next_aligned(int64_t now_ms, int64_t interval_ms) {
+  int64_t base = now_ms - (now_ms % interval_ms);
+  if (now_ms < 0 && now_ms % interval_ms != 0) base -= interval_ms;
+  return base + interval_ms;
+}
+
+void Scheduler::add(std::string name, int64_t interval_ms, Job job) {
+  states_.push_back(TaskState{std::move(name), std::max<int64_t>(interval_ms, 1),
+                              clock_.wall_ms(), 0, {}, {}});
+  jobs_.push_back(std::move(job));
+}
+
+int64_t Scheduler::next_due() const {
+  int64_t due = std::numeric_limits<int64_t>::max();
+  for (const TaskState& t : states_) due = std::min(due, t.next_due_ms);
+  return due;
+}
+
+void Scheduler::schedule_next(TaskState& t, int64_t now) {
+  // Backoff multiplies the interval by 2^failures, capped; the run stays on the
+  // task's own grid so a recovered task is aligned again at once.
+  int64_t factor = 1;
+  for (int i = 0; i < t.failures && factor < kMaxBackoffFactor; ++i) factor *= 2;
+  t.next_due_ms = next_aligned(now + (factor - 1) * t.interval_ms, t.interval_ms);
+}
+
+int Scheduler::run_due() {
+  int ran = 0;
+  for (size_t i = 0; i < states_.size(); ++i) {
+    TaskState& t = states_[i];
+    const int64_t now = clock_.wall_ms();
+    // The wall clock stepped backwards (NTP on a board without RTC): re-align
+    // instead of waiting out the step.
+    if (t.next_due_ms - now > kMaxBackoffFactor * t.interval_ms)
+      t.next_due_ms = next_aligned(now, t.interval_ms);
+    if (now < t.next_due_ms) continue;
+
+    drivers::CollectResult r = jobs_[i](now);
+    ++ran;
+    if (!r.ok) {
+      ++t.failures;
+      if (t.failures == 1 || r.error != t.last_error) {
+        int64_t factor = std::min<int64_t>(int64_t{1} << std::min(t.failures, 30),
+                                           kMaxBackoffFactor);
+        lg.warning("source %s failing: %s; retrying every %lld s until it recovers",
+                   t.name.c_str(), r.error.c_str(),
+                   static_cast<long long>(factor * t.interval_ms / 1000));
+      }
+      t.last_error = r.error;
+    } else {
+      if (t.failures > 0)
+        lg.info("source %s recovered after %d failed attempt%s", t.name.c_str(), t.failures,
+                t.failures == 1 ? "" : "s");
+      t.failures = 0;
+      t.last_error.clear();
+      if (r.warning != t.last_warning) {
+        if (!r.warning.empty()) lg.warning("source %s: %s", t.name.c_str(), r.warning.c_str());
+        else lg.info("source %s: every metric read again", t.name.c_str());
+        t.last_warning = r.warning;
+      }
+    }
+    schedule_next(t, clock_.wall_ms());
+  }
+  return ran;
+}
+
+}  // namespace classroom

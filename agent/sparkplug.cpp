@@ -1,0 +1,196 @@
+#include "sparkplug.hpp"
+
+namespace classroom::sparkplug {
+namespace {
+
+void set_unit(PbMetric& metric, const std::string& unit) {
+  auto* props = metric.mutable_properties();
+  props->add_keys("engUnit");
+  auto* v = props->add_values();
+  v->set_type(static_cast<uint32_t>(DataType::String));
+  v->set_string_value(unit);
+}
+
+}  // namespace
+
+Topics::Topics(const std::string& group, const std::string& node)
+    : nbirth("spBv1.0/" + group + "/NBIRTH/" + node),
+      ndeath("spBv1.0/" + group + "/NDEATH/" + node),
+      ndata("spBv1.0/" + group + "/NDATA/" + node),
+      ncmd("spBv1.0/" + group + "/NCMD/" + node) {}
+
+void set_value(PbMetric& metric, DataType type, const Value& value) {
+  if (std::holds_alternative<std::monostate>(value) || !value_fits(type, value)) {
+    metric.clear_value();
+    metric.set_is_null(true);
+    return;
+  }
+  metric.clear_is_null();
+  switch (type) {
+    case DataType::Int8:
+    case DataType::Int16:
+    case DataType::Int32:
+      // Signed values are sign-extended into the 32 bits of int_value.
+      metric.set_int_value(static_cast<uint32_t>(static_cast<int32_t>(std::get<int64_t>(value))));
+      break;
+    case DataType::UInt8:
+    case DataType::UInt16:
+    case DataType::UInt32:
+      metric.set_int_value(static_cast<uint32_t>(std::get<uint64_t>(value)));
+      break;
+    case DataType::Int64:
+      metric.set_long_value(static_cast<uint64_t>(std::get<int64_t>(value)));
+      break;
+    case DataType::UInt64:
+    case DataType::DateTime: metric.set_long_value(std::get<uint64_t>(value)); break;
+    case DataType::Float: metric.set_float_value(std::get<float>(value)); break;
+    case DataType::Double: metric.set_double_value(std::get<double>(value)); break;
+    case DataType::Boolean: metric.set_boolean_value(std::get<bool>(value)); break;
+    case DataType::String:
+    case DataType::Text:
+    case DataType::UUID: metric.set_string_value(std::get<std::string>(value)); break;
+    case DataType::Bytes: metric.set_bytes_value(std::get<std::string>(value)); break;
+  }
+}
+
+Value get_value(const PbMetric& m, DataType type) {
+  if (m.is_null()) return {};
+  switch (type) {
+    case DataType::Int8:
+      if (m.has_int_value()) return static_cast<int64_t>(static_cast<int8_t>(m.int_value()));
+      break;
+    case DataType::Int16:
+      if (m.has_int_value()) return static_cast<int64_t>(static_cast<int16_t>(m.int_value()));
+      break;
+    case DataType::Int32:
+      if (m.has_int_value()) return static_cast<int64_t>(static_cast<int32_t>(m.int_value()));
+      break;
+    case DataType::UInt8:
+    case DataType::UInt16:
+    case DataType::UInt32:
+      if (m.has_int_value()) return static_cast<uint64_t>(m.int_value());
+      break;
+    case DataType::Int64:
+      if (m.has_long_value()) return static_cast<int64_t>(m.long_value());
+      break;
+    case DataType::UInt64:
+    case DataType::DateTime:
+      if (m.has_long_value()) return static_cast<uint64_t>(m.long_value());
+      break;
+    case DataType::Float:
+      if (m.has_float_value()) return m.float_value();
+      break;
+    case DataType::Double:
+      if (m.has_double_value()) return m.double_value();
+      break;
+    case DataType::Boolean:
+      if (m.has_boolean_value()) return m.boolean_value();
+      break;
+    case DataType::String:
+    case DataType::Text:
+    case DataType::UUID:
+      if (m.has_string_value()) return m.string_value();
+      break;
+    case DataType::Bytes:
+      if (m.has_bytes_value()) return m.bytes_value();
+      break;
+  }
+  return {};
+}
+
+void build_death(Payload& out, uint64_t bdseq, int64_t ts_ms) {
+  out.Clear();
+  out.set_timestamp(static_cast<uint64_t>(ts_ms));
+  PbMetric* m = out.add_metrics();
+  m->set_name(std::string(kBdSeqMetric));
+  m->set_timestamp(static_cast<uint64_t>(ts_ms));
+  m->set_datatype(static_cast<uint32_t>(DataType::Int64));
+  m->set_long_value(bdseq);
+}
+
+void build_birth(Payload& out, const Catalog& catalog, uint64_t bdseq, int64_t ts_ms) {
+  out.Clear();
+  out.set_timestamp(static_cast<uint64_t>(ts_ms));
+  out.set_seq(0);
+  PbMetric* m = out.add_metrics();
+  m->set_name(std::string(kBdSeqMetric));
+  m->set_timestamp(static_cast<uint64_t>(ts_ms));
+  m->set_datatype(static_cast<uint32_t>(DataType::Int64));
+  m->set_long_value(bdseq);
+
+  m = out.add_metrics();
+  m->set_name(std::string(kRebirthMetric));  // never aliased
+  m->set_timestamp(static_cast<uint64_t>(ts_ms));
+  m->set_datatype(static_cast<uint32_t>(DataType::Boolean));
+  m->set_boolean_value(false);
+
+  for (MetricId id = 0; id < catalog.size(); ++id) {
+    const CatalogEntry& e = catalog.at(id);
+    m = out.add_metrics();
+    m->set_name(e.name);
+    m->set_alias(e.alias);
+    m->set_timestamp(static_cast<uint64_t>(e.ts_ms ? e.ts_ms : ts_ms));
+    m->set_datatype(static_cast<uint32_t>(e.type));
+    set_value(*m, e.type, e.value);
+    set_unit(*m, e.unit);
+  }
+}
+
+void build_record(Payload& out, const Catalog& catalog, std::span<const MetricId> ids,
+                  int64_t ts_ms) {
+  out.Clear();
+  out.set_timestamp(static_cast<uint64_t>(ts_ms));
+  for (MetricId id : ids) {
+    const CatalogEntry& e = catalog.at(id);
+    PbMetric* m = out.add_metrics();
+    m->set_name(e.name);
+    m->set_timestamp(static_cast<uint64_t>(e.ts_ms));
+    m->set_datatype(static_cast<uint32_t>(e.type));
+    set_value(*m, e.type, e.value);
+  }
+}
+
+void record_to_data(Payload& record, Catalog& catalog, bool historical) {
+  for (PbMetric& m : *record.mutable_metrics()) {
+    if (m.has_name()) {
+      MetricId id;
+      if (auto found = catalog.find(m.name())) {
+        id = *found;
+      } else {
+        // A metric from an earlier run that this run has not (yet) measured.
+        id = catalog.declare(m.name(), static_cast<DataType>(m.datatype()), "");
+      }
+      m.set_alias(catalog.at(id).alias);
+      m.clear_name();
+      m.clear_datatype();
+    }
+    if (historical) m.set_is_historical(true);
+  }
+}
+
+std::optional<Command> parse_command(std::string_view bytes, std::string& error) {
+  Payload payload;
+  if (!payload.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    error = "not a Sparkplug B payload (" + std::to_string(bytes.size()) + " bytes)";
+    return std::nullopt;
+  }
+  Command cmd;
+  std::string unknown;
+  for (const PbMetric& m : payload.metrics()) {
+    if (m.name() == kRebirthMetric) {
+      if (!m.has_boolean_value()) {
+        error = "Node Control/Rebirth without a boolean value";
+        return std::nullopt;
+      }
+      cmd.rebirth = cmd.rebirth || m.boolean_value();
+    } else {
+      unknown += (unknown.empty() ? "" : ", ") +
+                 (m.has_name() ? m.name() : "alias " + std::to_string(m.alias()));
+    }
+  }
+  if (!unknown.empty()) error = "ignored unsupported command metric(s): " + unknown;
+  if (!cmd.rebirth && payload.metrics_size() > 0 && !unknown.empty()) return std::nullopt;
+  return cmd;
+}
+
+}  // namespace classroom::sparkplug

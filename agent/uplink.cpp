@@ -1,0 +1,347 @@
+#include "uplink.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+
+#include "log.hpp"
+
+namespace classroom {
+namespace {
+
+constexpr log::Logger lg("uplink");
+// NDATA messages sent but not yet covered by an acknowledged receipt; past this
+// the uplink waits, so a slow broker cannot make Paho queue without bound.
+constexpr uint64_t kWindow = 500;
+// A receipt is published at most this often, or after this many messages.
+constexpr int64_t kReceiptEveryMs = 1000;
+constexpr uint64_t kReceiptEveryMessages = 100;
+
+}  // namespace
+
+Uplink::Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Spool& spool,
+               const Clock& clock)
+    : opt_(std::move(options)),
+      client_(client),
+      catalog_(catalog),
+      spool_(spool),
+      clock_(clock),
+      topics_(opt_.group, opt_.node),
+      bdseq_store_(opt_.bdseq_path),
+      jitter_(static_cast<uint32_t>(clock.wall_ms())) {
+  record_.data.reserve(4096);
+  bytes_.reserve(4096);
+}
+
+UplinkStats Uplink::stats() const {
+  UplinkStats s = stats_;
+  s.online = online();
+  s.server = server();
+  s.bdseq = bdseq_;
+  s.backlog_remaining =
+      online() && backlog_cursor_.next_id < live_from_ ? live_from_ - backlog_cursor_.next_id : 0;
+  return s;
+}
+
+int64_t Uplink::retry_delay() {
+  double delay = static_cast<double>(opt_.retry_min_ms) *
+                 std::pow(2.0, std::min(failed_attempts_, 30));
+  delay = std::min(delay, static_cast<double>(opt_.retry_max_ms));
+  // +-20 % so that a school's gateways do not all come back in the same second.
+  std::uniform_real_distribution<double> spread(0.8, 1.2);
+  delay *= spread(jitter_);
+  return std::clamp<int64_t>(static_cast<int64_t>(delay), opt_.retry_min_ms / 2,
+                             opt_.retry_max_ms);
+}
+
+void Uplink::start_connect() {
+  if (!bdseq_store_.take(bdseq_))
+    lg.warning("cannot save the next bdSeq in %s; a restart may reuse bdSeq %" PRIu64,
+               opt_.bdseq_path.c_str(), bdseq_);
+  sparkplug::build_death(payload_, bdseq_, clock_.wall_ms());
+  mqtt::ConnectRequest req;
+  req.server = server();
+  req.client_id = opt_.client_id;
+  req.username = opt_.username;
+  req.password = opt_.password;
+  req.keepalive_s = static_cast<int>(std::max<int64_t>(1, opt_.keepalive_ms / 1000));
+  req.connect_timeout_s = static_cast<int>(std::max<int64_t>(1, opt_.connect_timeout_ms / 1000));
+  req.will_topic = topics_.ndeath;
+  payload_.SerializeToString(&req.will_payload);
+  if (failed_attempts_ == 0)
+    lg.info("connecting to %s (bdSeq %" PRIu64 ")", req.server.c_str(), bdseq_);
+  else
+    lg.debug("connecting to %s (bdSeq %" PRIu64 ", attempt %d)", req.server.c_str(), bdseq_,
+             failed_attempts_ + 1);
+  state_ = State::connecting;
+  std::string error;
+  if (!client_.connect(req, error)) lost(error, false);
+}
+
+void Uplink::lost(const std::string& why, bool was_online) {
+  const std::string broker = server();
+  state_ = State::idle;
+  receipts_.clear();
+  unreceipted_ = 0;
+  const uint64_t waiting = spool_.next_id() - 1 - spool_.committed();
+  if (was_online) {
+    failed_attempts_ = 0;
+  } else {
+    ++failed_attempts_;
+    // Try the next server of the list on the next attempt.
+    server_index_ = (server_index_ + 1) % opt_.servers.size();
+  }
+  const int64_t delay = retry_delay();
+  retry_at_ = clock_.steady_ms() + delay;
+  const double secs = static_cast<double>(delay) / 1000.0;
+  if (was_online) {
+    lg.warning("lost broker %s (%s); reconnecting in %.1f s, %" PRIu64
+               " batches waiting in spool",
+               broker.c_str(), why.c_str(), secs, waiting);
+  } else if (failed_attempts_ == 1 || failed_attempts_ % 10 == 0) {
+    lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
+               " batches waiting in spool",
+               broker.c_str(), why.c_str(), server().c_str(), secs, failed_attempts_, waiting);
+  } else {
+    lg.debug("broker %s unreachable (%s); retrying %s in %.1f s", broker.c_str(), why.c_str(),
+             server().c_str(), secs);
+  }
+}
+
+void Uplink::handle(const mqtt::Event& e) {
+  using K = mqtt::Event::Kind;
+  switch (e.kind) {
+    case K::connected: {
+      if (state_ != State::connecting) return;
+      std::string error;
+      state_ = State::subscribing;
+      // NCMD first: a host's rebirth request must not be missed after the birth.
+      if (!client_.subscribe(topics_.ncmd, 1, error)) {
+        client_.disconnect(1000);
+        lost("cannot subscribe to " + topics_.ncmd + ": " + error, false);
+      }
+      return;
+    }
+    case K::connect_failed:
+      if (state_ == State::connecting) lost(e.text, false);
+      return;
+    case K::subscribed: {
+      if (state_ != State::subscribing) return;
+      state_ = State::online;
+      ++stats_.connects;
+      failed_attempts_ = 0;
+      born_generation_ = UINT64_MAX;  // birth before anything else
+      live_from_ = spool_.next_id();
+      backlog_cursor_ = Spool::Cursor{spool_.committed() + 1, 0, 0};
+      live_cursor_ = Spool::Cursor{live_from_, 0, 0};
+      backlog_confirmed_ = spool_.committed();
+      live_confirmed_ = live_from_ - 1;
+      tokens_ = 0;
+      tokens_at_ms_ = clock_.steady_ms();
+      last_receipt_ms_ = clock_.steady_ms();
+      const uint64_t backlog = live_from_ - 1 - spool_.committed();
+      lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 "); %" PRIu64
+              " batches to replay at %.0f/s",
+              server().c_str(), opt_.group.c_str(), opt_.node.c_str(), bdseq_, backlog,
+              opt_.replay_rate);
+      return;
+    }
+    case K::subscribe_failed:
+      if (state_ != State::subscribing) return;
+      client_.disconnect(1000);
+      lost("broker refused the subscription to " + topics_.ncmd + ": " + e.text, false);
+      return;
+    case K::connection_lost:
+      if (state_ != State::idle) lost(e.text, state_ == State::online);
+      return;
+    case K::delivered: on_delivered(e.tag); return;
+    case K::publish_failed:
+      lg.debug("receipt %" PRIu64 " not acknowledged: %s", e.tag, e.text.c_str());
+      return;
+    case K::message: on_message(e); return;
+    case K::stop:
+    case K::wake: return;
+  }
+}
+
+void Uplink::on_message(const mqtt::Event& e) {
+  if (e.topic != topics_.ncmd) {
+    lg.debug("ignored a message on %s", e.topic.c_str());
+    return;
+  }
+  std::string error;
+  auto cmd = sparkplug::parse_command(e.payload, error);
+  if (!cmd) {
+    lg.warning("ignored a malformed command on %s: %s", e.topic.c_str(), error.c_str());
+    return;
+  }
+  if (!error.empty()) lg.warning("command on %s: %s", e.topic.c_str(), error.c_str());
+  if (cmd->rebirth) {
+    lg.info("rebirth requested by a host application");
+    rebirth_requested_ = true;
+  }
+}
+
+void Uplink::on_delivered(uint64_t tag) {
+  bool any = false;
+  while (!receipts_.empty() && receipts_.front().tag <= tag) {
+    const Receipt& r = receipts_.front();
+    backlog_confirmed_ = std::max(backlog_confirmed_, r.backlog_sent);
+    live_confirmed_ = std::max(live_confirmed_, r.live_sent);
+    receipts_.pop_front();
+    any = true;
+  }
+  if (!any) return;
+  // The spool keeps one committed position: the backlog's, until it is fully
+  // delivered; then the live data's.
+  if (backlog_confirmed_ + 1 >= live_from_)
+    spool_.commit(std::max(backlog_confirmed_, live_confirmed_));
+  else
+    spool_.commit(backlog_confirmed_);
+}
+
+bool Uplink::birth() {
+  const bool first = born_generation_ == UINT64_MAX;
+  sparkplug::build_birth(payload_, catalog_, bdseq_, clock_.wall_ms());
+  seq_.birth();
+  payload_.SerializeToString(&bytes_);
+  std::string error;
+  if (!client_.publish(topics_.nbirth, bytes_, 0, 0, error)) {
+    client_.disconnect(1000);
+    lost("cannot publish NBIRTH: " + error, true);
+    return false;
+  }
+  born_generation_ = catalog_.generation();
+  ++stats_.births;
+  if (first)
+    lg.info("published NBIRTH with %zu metrics", catalog_.size() + 2);
+  else
+    lg.info("published a new NBIRTH (%s), %zu metrics",
+            rebirth_requested_ ? "rebirth requested" : "new metrics", catalog_.size() + 2);
+  rebirth_requested_ = false;
+  return true;
+}
+
+bool Uplink::send_record(const Spool::Record& record, bool historical) {
+  if (!payload_.ParseFromString(record.data)) {
+    lg.warning("skipped spool record %" PRIu64 ": not a Sparkplug payload", record.id);
+    return true;
+  }
+  sparkplug::record_to_data(payload_, catalog_, historical);
+  // A metric this session's birth lacks (new, or from before a restart): rebirth first.
+  if (born_generation_ != catalog_.generation() || rebirth_requested_) {
+    sparkplug::Payload data;
+    data.Swap(&payload_);
+    const bool ok = birth();
+    data.Swap(&payload_);
+    if (!ok) return false;
+  }
+  payload_.set_seq(seq_.next());
+  payload_.SerializeToString(&bytes_);
+  std::string error;
+  if (!client_.publish(topics_.ndata, bytes_, 0, 0, error)) {
+    // Nothing after the last receipt counts as delivered: it is all sent again.
+    client_.disconnect(1000);
+    lost("cannot publish NDATA: " + error, true);
+    return false;
+  }
+  ++stats_.messages;
+  ++unreceipted_;
+  return true;
+}
+
+bool Uplink::send_receipt() {
+  const uint64_t tag = next_tag_++;
+  const uint64_t backlog_sent = std::min(backlog_cursor_.next_id, live_from_) - 1;
+  const uint64_t live_sent = live_cursor_.next_id - 1;
+  char text[32];
+  int n = std::snprintf(text, sizeof text, "%" PRIu64, std::max(backlog_sent, live_sent));
+  std::string error;
+  if (!client_.publish(opt_.receipt_topic, std::string_view(text, static_cast<size_t>(n)), 1, tag,
+                       error)) {
+    client_.disconnect(1000);
+    lost("cannot publish receipt: " + error, true);
+    return false;
+  }
+  receipts_.push_back(Receipt{tag, backlog_sent, live_sent});
+  unreceipted_ = 0;
+  last_receipt_ms_ = clock_.steady_ms();
+  return true;
+}
+
+int64_t Uplink::poll() {
+  const int64_t now = clock_.steady_ms();
+  const int64_t idle_wake = now + 60'000;  // events wake the loop sooner
+  switch (state_) {
+    case State::idle:
+      if (now >= retry_at_) start_connect();
+      return state_ == State::idle ? retry_at_ : idle_wake;
+    case State::connecting:
+    case State::subscribing: return idle_wake;
+    case State::online: break;
+  }
+
+  if (born_generation_ != catalog_.generation() || rebirth_requested_) {
+    if (!birth()) return retry_at_;
+  }
+  auto in_flight = [&] {
+    uint64_t n = unreceipted_;
+    // Receipts not yet acknowledged stand for up to kReceiptEveryMessages each.
+    n += receipts_.size() * kReceiptEveryMessages;
+    return n;
+  };
+
+  // Live data first: the backlog never delays what is happening now.
+  while (in_flight() < kWindow && spool_.read(live_cursor_, UINT64_MAX, record_)) {
+    if (!send_record(record_, false)) return retry_at_;
+  }
+
+  // The backlog, oldest first, at replay_rate messages per second.
+  const double rate = opt_.replay_rate;
+  tokens_ = std::min(std::max(1.0, rate),
+                     tokens_ + static_cast<double>(now - tokens_at_ms_) * rate / 1000.0);
+  tokens_at_ms_ = now;
+  while (tokens_ >= 1.0 && in_flight() < kWindow &&
+         spool_.read(backlog_cursor_, live_from_, record_)) {
+    if (!send_record(record_, true)) return retry_at_;
+    tokens_ -= 1.0;
+  }
+  const bool backlog_left = backlog_cursor_.next_id < live_from_ &&
+                            spool_.next_id() - 1 > spool_.committed();
+
+  if (unreceipted_ > 0 &&
+      (unreceipted_ >= kReceiptEveryMessages || now - last_receipt_ms_ >= kReceiptEveryMs)) {
+    if (!send_receipt()) return retry_at_;
+  }
+
+  int64_t wake = idle_wake;
+  if (unreceipted_ > 0) wake = std::min(wake, last_receipt_ms_ + kReceiptEveryMs);
+  if (backlog_left && in_flight() < kWindow) {
+    const double wait_ms = tokens_ >= 1.0 ? 0.0 : (1.0 - tokens_) * 1000.0 / rate;
+    wake = std::min(wake, now + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_ms))));
+  }
+  return wake;
+}
+
+bool Uplink::publish_unspooled(std::string_view record) {
+  if (!online()) return false;
+  Spool::Record r;
+  r.data.assign(record);
+  return send_record(r, false);
+}
+
+void Uplink::shutdown() {
+  if (state_ == State::online || state_ == State::subscribing) {
+    sparkplug::build_death(payload_, bdseq_, clock_.wall_ms());
+    payload_.SerializeToString(&bytes_);
+    const bool sent = client_.publish_and_wait(topics_.ndeath, bytes_, 2000);
+    client_.disconnect(2000);
+    lg.info("%s NDEATH (bdSeq %" PRIu64 ") and disconnected from %s",
+            sent ? "published" : "could not confirm the", bdseq_, server().c_str());
+  } else if (state_ == State::connecting) {
+    client_.disconnect(1000);
+  }
+  state_ = State::idle;
+}
+
+}  // namespace classroom

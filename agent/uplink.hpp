@@ -1,0 +1,125 @@
+// The uplink: the Sparkplug edge-node session over MQTT, and the delivery of
+// the spool's batches.
+//
+//   idle --retry time--> connecting --CONNACK--> subscribing --SUBACK--> online
+//     ^                                                                    |
+//     +------------- connect failed / connection lost (backoff) ----------+
+//
+// Every CONNECT gets a fresh Will (NDEATH) with a new bdSeq. Online, it births
+// (NBIRTH, seq 0) whenever the catalog has a metric the last birth lacked or a
+// host asked for a rebirth, then publishes from the spool: live batches at once,
+// the backlog of earlier sessions oldest first as historical data at
+// `replay_rate` messages/s. Delivery is confirmed by a QoS 1 "receipt" published
+// after the QoS 0 NDATA messages: the broker acknowledges it only after it has
+// handled everything sent before it on the connection, so its PUBACK confirms
+// them and the spool may forget them.
+#pragma once
+
+#include <deque>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bdseq_store.hpp"
+#include "catalog.hpp"
+#include "clock.hpp"
+#include "mqtt_client.hpp"
+#include "sparkplug.hpp"
+#include "spool.hpp"
+
+namespace classroom {
+
+struct UplinkOptions {
+  std::string group, node;
+  std::vector<std::string> servers;
+  std::string client_id, username, password;
+  int64_t keepalive_ms = 30'000;
+  int64_t connect_timeout_ms = 10'000;
+  int64_t retry_min_ms = 1'000;
+  int64_t retry_max_ms = 60'000;
+  std::string receipt_topic;
+  double replay_rate = 50;  // backlog messages per second
+  std::string bdseq_path;
+};
+
+struct UplinkStats {
+  bool online = false;
+  std::string server;  // the broker in use or last tried
+  uint64_t bdseq = 0;
+  uint64_t connects = 0;  // successful sessions since start
+  uint64_t births = 0;
+  uint64_t messages = 0;  // NDATA published since start
+  uint64_t backlog_remaining = 0;
+};
+
+class Uplink {
+ public:
+  Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Spool& spool,
+         const Clock& clock);
+
+  // Handles one event from the MQTT client.
+  void handle(const mqtt::Event& event);
+  // Does what is due now (connect, birth, send, receipt). Returns the steady
+  // time at which it wants to be called again.
+  int64_t poll();
+  // Publishes a batch that the spool could not store (disk full, read-only):
+  // best effort, no delivery guarantee. Returns false when offline.
+  bool publish_unspooled(std::string_view record);
+  // Publishes the NDEATH and disconnects (intentional shutdown).
+  void shutdown();
+
+  bool online() const { return state_ == State::online; }
+  UplinkStats stats() const;
+
+ private:
+  enum class State { idle, connecting, subscribing, online };
+
+  void start_connect();
+  void lost(const std::string& why, bool was_online);
+  void on_message(const mqtt::Event& e);
+  void on_delivered(uint64_t tag);
+  bool birth();
+  bool send_record(const Spool::Record& record, bool historical);
+  bool send_receipt();
+  int64_t retry_delay();
+  const std::string& server() const { return opt_.servers[server_index_]; }
+
+  UplinkOptions opt_;
+  mqtt::Client& client_;
+  Catalog& catalog_;
+  Spool& spool_;
+  const Clock& clock_;
+  sparkplug::Topics topics_;
+  BdSeqStore bdseq_store_;
+
+  State state_ = State::idle;
+  size_t server_index_ = 0;
+  int failed_attempts_ = 0;
+  int64_t retry_at_ = 0;
+  uint64_t bdseq_ = 0;
+  sparkplug::Sequence seq_;
+  uint64_t born_generation_ = UINT64_MAX;
+  bool rebirth_requested_ = false;
+
+  // Delivery: live batches are ids >= live_from_, the backlog those before.
+  uint64_t live_from_ = 0;
+  Spool::Cursor backlog_cursor_, live_cursor_;
+  uint64_t backlog_confirmed_ = 0, live_confirmed_ = 0;
+  struct Receipt {
+    uint64_t tag, backlog_sent, live_sent;
+  };
+  std::deque<Receipt> receipts_;
+  uint64_t next_tag_ = 1;
+  uint64_t unreceipted_ = 0;  // NDATA sent since the last receipt
+  int64_t last_receipt_ms_ = 0;
+  double tokens_ = 0;  // replay rate limiter
+  int64_t tokens_at_ms_ = 0;
+
+  Spool::Record record_;        // reused
+  sparkplug::Payload payload_;  // reused
+  std::string bytes_;           // reused
+  std::minstd_rand jitter_;
+  UplinkStats stats_;
+};
+
+}  // namespace classroom
