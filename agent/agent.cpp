@@ -24,7 +24,7 @@ namespace classroom {
 namespace {
 
 constexpr log::Logger lg("agent");
-constexpr int64_t kSpoolReopenMs = 30'000;
+constexpr int64_t kSpoolReopenMs = 5000;
 
 log::Level to_log_level(config::LogLevel l) {
   switch (l) {

@@ -261,16 +261,14 @@ void Spool::delete_segment(size_t index) {
   segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
-void Spool::drop_oldest() {
+void Spool::drop_oldest(const char* why) {
   if (segments_.size() < 2) return;
   const uint64_t end = segments_[1].first_id;
   const uint64_t first_pending = std::max(segments_[0].first_id, committed_ + 1);
   if (end > first_pending) {
     const uint64_t lost = end - first_pending;
     counters_.dropped += lost;
-    lg.warning("spool full (%" PRIu64 " bytes): dropped the %" PRIu64
-               " oldest unsent batches",
-               opt_.max_bytes, lost);
+    lg.warning("%s: dropped the %" PRIu64 " oldest unsent batches", why, lost);
   }
   committed_ = std::max(committed_, end - 1);
   delete_segment(0);
@@ -293,7 +291,7 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error)
       std::string e;
       if (!rotate(&e)) return fail(e);
     }
-    drop_oldest();
+    drop_oldest("spool full (max_bytes reached)");
   }
   if (segments_.back().size > 0 && segments_.back().size + rec > opt_.segment_bytes) {
     std::string e;
@@ -321,8 +319,12 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error)
     // Never leave half a record behind.
     if (::ftruncate(seg.fd, static_cast<off_t>(seg.size)) != 0) { /* recovery cuts it */
     }
-    if (err == ENOSPC && attempt == 0 && segments_.size() > 1) {
-      drop_oldest();  // make room by giving up the oldest backlog, and try once more
+    if (err == ENOSPC && attempt == 0 && (segments_.size() > 1 || seg.size > 0)) {
+      // The disk is full before max_bytes: make room by giving up the oldest
+      // backlog (a segment of its own first, if there is only one), once.
+      std::string e;
+      if (segments_.size() == 1 && !rotate(&e)) return fail(e);
+      drop_oldest("disk full");
       continue;
     }
     return fail(std::string("cannot write to ") + seg.path + ": " + std::strerror(err));

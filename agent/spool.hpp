@@ -105,7 +105,7 @@ class Spool {
   uint64_t read_at(const Segment& seg, uint64_t offset, Record& out);
   uint64_t segment_end_id(size_t index) const;
   bool rotate(std::string* error);
-  void drop_oldest();
+  void drop_oldest(const char* why);
   bool note_corrupt(uint64_t seg_first_id, uint64_t offset);
   void delete_segment(size_t index);
   void save_committed(bool force);

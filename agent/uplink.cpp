@@ -13,9 +13,10 @@ constexpr log::Logger lg("uplink");
 // NDATA messages sent but not yet covered by an acknowledged receipt; past this
 // the uplink waits, so a slow broker cannot make Paho queue without bound.
 constexpr uint64_t kWindow = 500;
-// A receipt is published at most this often, or after this many messages.
-constexpr int64_t kReceiptEveryMs = 1000;
+// One receipt is in flight at a time (so confirmation keeps pace with the
+// link), another one after this many messages, or when the last one is this old.
 constexpr uint64_t kReceiptEveryMessages = 100;
+constexpr int64_t kReceiptStaleMs = 5000;
 
 }  // namespace
 
@@ -309,13 +310,13 @@ int64_t Uplink::poll() {
   const bool backlog_left = backlog_cursor_.next_id < live_from_ &&
                             spool_.next_id() - 1 > spool_.committed();
 
-  if (unreceipted_ > 0 &&
-      (unreceipted_ >= kReceiptEveryMessages || now - last_receipt_ms_ >= kReceiptEveryMs)) {
+  if (unreceipted_ > 0 && (receipts_.empty() || unreceipted_ >= kReceiptEveryMessages ||
+                           now - last_receipt_ms_ >= kReceiptStaleMs)) {
     if (!send_receipt()) return retry_at_;
   }
 
   int64_t wake = idle_wake;
-  if (unreceipted_ > 0) wake = std::min(wake, last_receipt_ms_ + kReceiptEveryMs);
+  if (unreceipted_ > 0) wake = std::min(wake, last_receipt_ms_ + kReceiptStaleMs);
   if (backlog_left && in_flight() < kWindow) {
     const double wait_ms = tokens_ >= 1.0 ? 0.0 : (1.0 - tokens_) * 1000.0 / rate;
     wake = std::min(wake, now + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_ms))));

@@ -1,0 +1,128 @@
+// What the integration tests start for real: a Mosquitto broker on a free
+// loopback port, the classroom-agent binary, and a subscriber that decodes
+// every Sparkplug message with the project's .proto. Waiting is always for a
+// condition, with a deadline.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "sparkplug_b.pb.h"
+
+namespace harness {
+
+using Payload = org::eclipse::tahu::protobuf::Payload;
+using namespace std::chrono_literals;
+
+int64_t now_ms();
+int free_port();
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& text);
+
+// Polls `condition` until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  std::string path;
+};
+
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::string log_path);
+  ~Process();
+  void signal(int sig);
+  // Waits for the process to end; returns its exit status (or 128 + signal).
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  bool running();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+class Mosquitto {
+ public:
+  Mosquitto();
+  ~Mosquitto();
+  void start();  // returns when the port accepts connections
+  void stop();   // SIGTERM; the broker saves its persistent sessions
+  int port() const { return port_; }
+  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<Process> process_;
+};
+
+struct Message {
+  std::string topic;
+  std::string payload;
+  Payload decoded;
+  bool is_sparkplug = false;
+  int64_t received_ms = 0;
+  std::string type() const;  // NBIRTH, NDATA, NDEATH, ... or "" outside spBv1.0
+};
+
+// Subscribes to spBv1.0/# with a persistent session (QoS 1, and the broker is
+// told to queue QoS 0 for it), so it misses nothing across a broker restart.
+class Subscriber {
+ public:
+  explicit Subscriber(const std::string& url);
+  ~Subscriber();
+  std::vector<Message> messages();
+  std::vector<Message> of_type(const std::string& type);
+  // Waits until at least `n` messages of `type` arrived.
+  bool wait_for(const std::string& type, size_t n, std::chrono::milliseconds timeout);
+  void publish(const std::string& topic, const std::string& payload, int qos = 1);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A running agent with its own config and state dir.
+struct AgentOptions {
+  std::string url;
+  std::string first_server;  // tried before url when set
+  std::string group = "school-test";
+  std::string node = "room-1";
+  std::string interval = "500ms";
+  std::string sync = "1s";
+  std::string max_bytes = "64MiB";
+  std::string replay_rate = "200";
+  std::string extra;  // appended TOML
+};
+
+class Agent {
+ public:
+  Agent(const std::string& state_dir, const AgentOptions& options);
+  ~Agent();
+  void start();
+  void signal(int sig);
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  std::string log() const;
+  std::string config_path() const { return config_; }
+
+ private:
+  std::string dir_, config_, log_;
+  std::unique_ptr<Process> process_;
+};
+
+// Value of the metric with `alias` (or name) in a payload, as a double; nullopt if absent.
+const Payload::Metric* find_metric(const Payload& p, const std::string& name, uint64_t alias);
+// The alias of `name` in a birth.
+std::optional<uint64_t> alias_in_birth(const Payload& birth, const std::string& name);
+uint64_t bdseq(const Payload& p);
+
+}  // namespace harness

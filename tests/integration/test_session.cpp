@@ -1,0 +1,185 @@
+// The Sparkplug session of the real binary against a real Mosquitto.
+#include <catch2/catch.hpp>
+#include <csignal>
+
+#include "harness.hpp"
+
+using namespace harness;
+
+namespace {
+
+struct Rig {
+  Mosquitto broker;
+  Subscriber sub{broker.url()};
+  TempDir dir;
+  AgentOptions options() const {
+    AgentOptions o;
+    o.url = broker.url();
+    return o;
+  }
+};
+
+std::string ncmd_rebirth() {
+  Payload p;
+  auto* m = p.add_metrics();
+  m->set_name("Node Control/Rebirth");
+  m->set_datatype(11);
+  m->set_boolean_value(true);
+  return p.SerializeAsString();
+}
+
+}  // namespace
+
+TEST_CASE("NBIRTH then NDATA arrive, decode, carry ms UTC timestamps and increasing seq") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  const int64_t started = now_ms();
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(rig.sub.wait_for("NDATA", 4, 20s));
+  const int64_t seen = now_ms();
+
+  auto births = rig.sub.of_type("NBIRTH");
+  REQUIRE(births.size() == 1);
+  REQUIRE(births[0].is_sparkplug);
+  const Payload& birth = births[0].decoded;
+  CHECK(births[0].topic == "spBv1.0/school-test/NBIRTH/room-1");
+  CHECK(birth.seq() == 0);
+  CHECK(bdseq(birth) == 0);
+  const auto* rebirth = find_metric(birth, "Node Control/Rebirth", 0);
+  REQUIRE(rebirth);
+  CHECK(rebirth->datatype() == 11);
+  CHECK_FALSE(rebirth->boolean_value());
+  // Every metric of the node: name, alias, datatype, timestamp, and its unit.
+  int described = 0;
+  for (const auto& m : birth.metrics()) {
+    if (m.name() == "bdSeq" || m.name() == "Node Control/Rebirth") continue;
+    INFO(m.name());
+    CHECK(m.alias() != 0);
+    CHECK(m.datatype() != 0);
+    CHECK(m.timestamp() >= static_cast<uint64_t>(started - 1000));
+    CHECK(m.timestamp() <= static_cast<uint64_t>(seen + 1000));
+    REQUIRE(m.properties().keys_size() == 1);
+    CHECK(m.properties().keys(0) == "engUnit");
+    ++described;
+  }
+  CHECK(described >= 12);
+  auto uptime = alias_in_birth(birth, "System/Uptime");
+  REQUIRE(uptime);
+  CHECK(find_metric(birth, "System/Uptime", 0)->properties().values(0).string_value() == "s");
+
+  auto data = rig.sub.of_type("NDATA");
+  for (size_t i = 0; i < data.size(); ++i) {
+    REQUIRE(data[i].is_sparkplug);
+    CHECK(data[i].decoded.seq() == i + 1);
+    for (const auto& m : data[i].decoded.metrics()) {
+      CHECK_FALSE(m.has_name());  // alias only
+      CHECK(m.alias() != 0);
+      // Milliseconds since the epoch, UTC: within the test's own wall-clock window.
+      CHECK(m.timestamp() >= static_cast<uint64_t>(started - 1000));
+      CHECK(m.timestamp() <= static_cast<uint64_t>(now_ms() + 1000));
+    }
+  }
+  // The uptime changes every cycle, so every NDATA reports it.
+  CHECK(find_metric(data.back().decoded, "", *uptime));
+}
+
+TEST_CASE("SIGKILL: the broker publishes the NDEATH with the birth's bdSeq; a restart births with bdSeq + 1") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
+  const uint64_t born = bdseq(rig.sub.of_type("NBIRTH")[0].decoded);
+  agent.signal(SIGKILL);
+  REQUIRE(agent.wait_exit(5s));
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
+  auto death = rig.sub.of_type("NDEATH")[0];
+  CHECK(death.topic == "spBv1.0/school-test/NDEATH/room-1");
+  CHECK(bdseq(death.decoded) == born);
+  CHECK_FALSE(death.decoded.has_seq());
+
+  agent.start();
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 20s));
+  CHECK(bdseq(rig.sub.of_type("NBIRTH")[1].decoded) == born + 1);
+}
+
+TEST_CASE("SIGTERM: the agent publishes its own NDEATH and exits 0") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  agent.signal(SIGTERM);
+  auto status = agent.wait_exit(10s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
+  CHECK(bdseq(rig.sub.of_type("NDEATH")[0].decoded) ==
+        bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
+  CHECK_THAT(agent.log(), Catch::Contains("published NDEATH"));
+}
+
+TEST_CASE("NCMD Rebirth: a new NBIRTH with the same bdSeq, without reconnecting") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", ncmd_rebirth());
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 10s));
+  auto births = rig.sub.of_type("NBIRTH");
+  CHECK(bdseq(births[1].decoded) == bdseq(births[0].decoded));
+  CHECK(births[1].decoded.seq() == 0);
+  CHECK(rig.sub.of_type("NDEATH").empty());
+  // Data goes on after the rebirth, seq restarting at 1.
+  const size_t before = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", before + 1, 10s));
+  auto all = rig.sub.messages();
+  for (size_t i = 0; i + 1 < all.size(); ++i)
+    if (all[i].type() == "NBIRTH" && i > 0 && all[i + 1].type() == "NDATA")
+      CHECK(all[i + 1].decoded.seq() == 1);
+}
+
+TEST_CASE("a malformed NCMD is logged and ignored") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", std::string("\xff\x01garbage", 9));
+  REQUIRE(wait_until([&] { return agent.log().find("ignored a malformed command") !=
+                                  std::string::npos; },
+                     10s));
+  const size_t before = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", before + 2, 10s));
+  CHECK(rig.sub.of_type("NBIRTH").size() == 1);
+}
+
+TEST_CASE("the broker stops and starts again: the agent reconnects and rebirths by itself") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
+  const uint64_t first = bdseq(rig.sub.of_type("NBIRTH")[0].decoded);
+  rig.broker.stop();
+  REQUIRE(wait_until([&] { return agent.log().find("lost broker") != std::string::npos; }, 10s));
+  rig.broker.start();
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 20s));
+  // A new CONNECT, so a new bdSeq (one per attempt during the outage).
+  CHECK(bdseq(rig.sub.of_type("NBIRTH")[1].decoded) != first);
+  const size_t before = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", before + 1, 10s));
+}
+
+TEST_CASE("a dead first server: the agent moves on to the next one") {
+  Rig rig;
+  AgentOptions o = rig.options();
+  o.first_server = "tcp://127.0.0.1:" + std::to_string(free_port());  // nothing listens
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
+  CHECK_THAT(agent.log(), Catch::Contains("unreachable") && Catch::Contains(o.first_server));
+}

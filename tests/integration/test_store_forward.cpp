@@ -1,0 +1,255 @@
+// Store and forward: nothing lost across broker outages, crashes and a full disk.
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sys/mount.h>
+#include <thread>
+#include <unistd.h>
+
+#include "clock.hpp"
+#include "harness.hpp"
+#include "spool.hpp"
+
+using namespace harness;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Capture time -> historical flag of every System/Uptime value received (that
+// metric changes every cycle). Aliases come from the birth before each NDATA.
+std::map<uint64_t, bool> uptime_samples(Subscriber& sub) {
+  std::map<uint64_t, bool> out;
+  std::optional<uint64_t> alias;
+  for (const Message& m : sub.messages()) {
+    if (m.type() == "NBIRTH") alias = alias_in_birth(m.decoded, "System/Uptime");
+    if (m.type() != "NDATA" || !alias) continue;
+    if (const auto* metric = find_metric(m.decoded, "", *alias)) {
+      auto [it, fresh] = out.emplace(metric->timestamp(), metric->is_historical());
+      if (!fresh) it->second = it->second && metric->is_historical();
+    }
+  }
+  return out;
+}
+
+// The largest step between consecutive sample times in [from, to].
+int64_t largest_gap(const std::map<uint64_t, bool>& samples, uint64_t from, uint64_t to) {
+  int64_t gap = 0;
+  std::optional<uint64_t> prev;
+  for (auto& [ts, hist] : samples) {
+    if (ts < from || ts > to) continue;
+    if (prev) gap = std::max<int64_t>(gap, static_cast<int64_t>(ts - *prev));
+    prev = ts;
+  }
+  return gap;
+}
+
+// The System/Uptime capture times of every record in a spool directory. Read
+// from a copy, so that the reading cannot change what the agent will find.
+std::set<uint64_t> uptimes_in_spool(const std::string& spool_dir) {
+  TempDir copy;
+  fs::copy(spool_dir, copy.path + "/spool", fs::copy_options::recursive);
+  classroom::SystemClock clock;
+  classroom::Spool spool(classroom::SpoolOptions{copy.path + "/spool", 1ull << 30, 0, false, 1000},
+                         clock);
+  REQUIRE(spool.open().empty());
+  std::set<uint64_t> out;
+  classroom::Spool::Cursor c{spool.committed() + 1, 0, 0};
+  classroom::Spool::Record r;
+  while (spool.read(c, UINT64_MAX, r)) {
+    Payload p;
+    REQUIRE(p.ParseFromString(r.data));
+    if (const auto* m = find_metric(p, "System/Uptime", 0)) out.insert(m->timestamp());
+  }
+  return out;
+}
+
+uint64_t spool_bytes(const std::string& spool_dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(spool_dir, ec))
+    if (e.path().extension() == ".seg") total += e.file_size();
+  return total;
+}
+
+// A small tmpfs the test mounts (root only), removed when the test ends.
+struct SmallFs {
+  explicit SmallFs(const std::string& path, const std::string& size) : path(path) {
+    fs::create_directories(path);
+    mounted = ::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  }
+  ~SmallFs() {
+    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
+  }
+  void remount(bool read_only) {
+    REQUIRE(::mount("tmpfs", path.c_str(), "tmpfs", MS_REMOUNT | (read_only ? MS_RDONLY : 0),
+                    nullptr) == 0);
+  }
+  std::string path;
+  bool mounted = false;
+};
+
+}  // namespace
+
+TEST_CASE("a broker outage loses nothing: the backlog arrives as history, without gaps") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "200ms";
+  Agent agent(dir.path, o);
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(sub.wait_for("NDATA", 5, 20s));
+
+  broker.stop();
+  const uint64_t down = static_cast<uint64_t>(now_ms());
+  REQUIRE(wait_until([&] { return agent.log().find("lost broker") != std::string::npos; }, 10s));
+  // The outage: the agent samples into its spool while nobody listens.
+  std::this_thread::sleep_for(4s);
+  broker.start();
+  const uint64_t up = static_cast<uint64_t>(now_ms());
+
+  // Done when samples taken after the broker came back have arrived and the
+  // backlog between is complete.
+  const bool complete = wait_until(
+      [&] {
+        auto s = uptime_samples(sub);
+        return !s.empty() && s.rbegin()->first > up + 1000 &&
+               largest_gap(s, down - 1000, up + 1000) <= 300;
+      },
+      30s);
+  auto samples = uptime_samples(sub);
+  INFO("largest gap " << largest_gap(samples, down - 1000, up + 1000) << " ms");
+  REQUIRE(complete);
+  // Sampled during the outage -> published later, flagged historical.
+  int during = 0;
+  for (auto& [ts, historical] : samples) {
+    if (ts > down + 500 && ts + 500 < up) {
+      ++during;
+      CHECK(historical);
+    }
+  }
+  CHECK(during >= 15);  // 4 s at 200 ms
+  // Live samples after the recovery are not historical.
+  CHECK_FALSE(samples.rbegin()->second);
+  CHECK_THAT(agent.log(), Catch::Contains("batches to replay"));
+}
+
+TEST_CASE("SIGKILL again and again while the broker is down: with sync=always every stored sample arrives") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  broker.stop();
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "100ms";
+  o.sync = "always";
+  Agent agent(dir.path, o);
+  const std::string spool_dir = dir.path + "/state/spool";
+
+  std::set<uint64_t> stored;
+  for (int round = 0; round < 3; ++round) {
+    const uint64_t before = spool_bytes(spool_dir);
+    agent.start();
+    // Let it store a few batches, then kill it mid-stride.
+    REQUIRE(wait_until([&] { return spool_bytes(spool_dir) > before + 2000; }, 20s));
+    agent.signal(SIGKILL);
+    REQUIRE(agent.wait_exit(5s));
+    auto now_stored = uptimes_in_spool(spool_dir);
+    CHECK(now_stored.size() > stored.size());
+    stored.insert(now_stored.begin(), now_stored.end());
+  }
+  REQUIRE(stored.size() >= 10);
+
+  broker.start();
+  agent.start();
+  INFO(agent.log());
+  const bool all = wait_until(
+      [&] {
+        auto got = uptime_samples(sub);
+        for (uint64_t ts : stored)
+          if (!got.count(ts)) return false;
+        return true;
+      },
+      30s);
+  auto got = uptime_samples(sub);
+  size_t missing = 0;
+  for (uint64_t ts : stored) missing += got.count(ts) ? 0 : 1;
+  INFO(missing << " of " << stored.size() << " stored samples missing");
+  CHECK(all);
+  // Nothing corrupt was ever published: every message decodes.
+  for (const Message& m : sub.messages()) CHECK(m.is_sparkplug);
+}
+
+TEST_CASE("a full disk: the agent keeps running, drops the oldest, counts them, recovers") {
+  if (::geteuid() != 0) {
+    WARN("skipped: mounting a small filesystem needs root");
+    return;
+  }
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  broker.stop();
+  TempDir dir;
+  SmallFs small(dir.path + "/state", "64k");
+  REQUIRE(small.mounted);
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "100ms";
+  o.max_bytes = "1MiB";  // more than the filesystem holds: the disk fills first
+  o.extra = "";
+  Agent agent(dir.path, o);
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(wait_until([&] { return agent.log().find("dropped the") != std::string::npos; }, 60s));
+  std::this_thread::sleep_for(500ms);
+  CHECK(wait_until([&] { return agent.log().find("dropped the") != std::string::npos; }, 1s));
+
+  broker.start();
+  const uint64_t up = static_cast<uint64_t>(now_ms());
+  // The agent is alive, publishes live data, and says how much it dropped.
+  REQUIRE(sub.wait_for("NBIRTH", 1, 20s));
+  auto birth = sub.of_type("NBIRTH").back().decoded;
+  auto dropped_alias = alias_in_birth(birth, "Agent/Spool/Dropped Batches");
+  REQUIRE(dropped_alias);
+  REQUIRE(wait_until(
+      [&] {
+        for (const Message& m : sub.of_type("NDATA"))
+          if (auto* d = find_metric(m.decoded, "", *dropped_alias); d && d->long_value() > 0)
+            return true;
+        return find_metric(sub.of_type("NBIRTH").back().decoded, "Agent/Spool/Dropped Batches", 0)
+                   ->long_value() > 0;
+      },
+      20s));
+  REQUIRE(wait_until([&] {
+    auto s = uptime_samples(sub);
+    return !s.empty() && s.rbegin()->first > up + 500;
+  }, 20s));
+}
+
+TEST_CASE("a read-only state dir: live data still flows; spooling resumes when it is writable") {
+  if (::geteuid() != 0) {
+    WARN("skipped: mounting a read-only filesystem needs root");
+    return;
+  }
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  SmallFs small(dir.path + "/state", "1m");
+  REQUIRE(small.mounted);
+  small.remount(true);
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "200ms";
+  Agent agent(dir.path, o);
+  agent.start();
+  INFO(agent.log());
+  REQUIRE(sub.wait_for("NDATA", 3, 20s));
+  CHECK_THAT(agent.log(), Catch::Contains("cannot open the spool"));
+  small.remount(false);
+  REQUIRE(wait_until([&] { return agent.log().find("spool open again") != std::string::npos; },
+                     20s));
+  REQUIRE(wait_until([&] { return spool_bytes(dir.path + "/state/spool") > 0; }, 10s));
+}

@@ -1,0 +1,48 @@
+#include <catch2/catch.hpp>
+
+#include "catalog.hpp"
+
+using namespace classroom;
+
+TEST_CASE("catalog: declare is idempotent and a new name bumps the generation") {
+  Catalog c;
+  const uint64_t g0 = c.generation();
+  MetricId a = c.declare("System/Load/1m", DataType::Float, "");
+  CHECK(c.generation() == g0 + 1);
+  CHECK(c.declare("System/Load/1m", DataType::Float, "") == a);
+  CHECK(c.generation() == g0 + 1);
+  MetricId b = c.declare("System/Uptime", DataType::Double, "s");
+  CHECK(b != a);
+  CHECK(c.generation() == g0 + 2);
+  CHECK(c.find("System/Uptime") == b);
+  CHECK_FALSE(c.find("nope"));
+  // Aliases are unique and never 0.
+  CHECK(c.at(a).alias != 0);
+  CHECK(c.at(a).alias != c.at(b).alias);
+}
+
+TEST_CASE("catalog: report by exception") {
+  Catalog c;
+  MetricId a = c.declare("A", DataType::UInt64, "");
+  MetricId b = c.declare("B", DataType::UInt64, "");
+  c.set_time(1000);
+  c.put(a, uint64_t{1});
+  c.put(b, uint64_t{2});
+  CHECK(c.changed() == std::vector<MetricId>{a, b});
+  c.clear_changed();
+  c.set_time(2000);
+  c.put(a, uint64_t{1});  // unchanged
+  c.put(b, uint64_t{3});
+  CHECK(c.changed() == std::vector<MetricId>{b});
+  CHECK(c.at(a).ts_ms == 2000);  // still the latest capture time
+  c.put(b, uint64_t{4});         // twice in one collection: listed once
+  CHECK(c.changed().size() == 1);
+}
+
+TEST_CASE("catalog: a value of the wrong type is refused") {
+  Catalog c;
+  MetricId a = c.declare("A", DataType::Float, "");
+  c.put(a, uint64_t{1});
+  CHECK(std::holds_alternative<std::monostate>(c.at(a).value));
+  CHECK(c.changed().empty());
+}

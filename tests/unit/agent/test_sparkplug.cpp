@@ -1,0 +1,236 @@
+#include <catch2/catch.hpp>
+#include <limits>
+
+#include "../temp_dir.hpp"
+#include "bdseq_store.hpp"
+#include "sparkplug.hpp"
+
+using namespace classroom;
+using namespace classroom::sparkplug;
+
+namespace {
+
+// Encodes `value` as `type`, serializes, parses and decodes it again.
+Value round_trip(DataType type, const Value& value) {
+  Payload p;
+  PbMetric* m = p.add_metrics();
+  m->set_datatype(static_cast<uint32_t>(type));
+  set_value(*m, type, value);
+  std::string bytes;
+  REQUIRE(p.SerializeToString(&bytes));
+  Payload q;
+  REQUIRE(q.ParseFromString(bytes));
+  return get_value(q.metrics(0), type);
+}
+
+const PbMetric* find(const Payload& p, const std::string& name) {
+  for (const PbMetric& m : p.metrics())
+    if (m.name() == name) return &m;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("codec: every datatype round-trips, extremes included") {
+  using L = std::numeric_limits<int64_t>;
+  struct Case {
+    DataType type;
+    Value value;
+  };
+  const Case cases[] = {
+      {DataType::Int8, int64_t{-128}},    {DataType::Int8, int64_t{127}},
+      {DataType::Int16, int64_t{-32768}}, {DataType::Int16, int64_t{32767}},
+      {DataType::Int32, int64_t{-2147483648LL}}, {DataType::Int32, int64_t{2147483647}},
+      {DataType::Int64, int64_t{L::min()}}, {DataType::Int64, int64_t{L::max()}},
+      {DataType::UInt8, uint64_t{255}},   {DataType::UInt16, uint64_t{65535}},
+      {DataType::UInt32, uint64_t{4294967295u}}, {DataType::UInt64, uint64_t{~0ull}},
+      {DataType::Float, 3.25f},           {DataType::Double, -1e300},
+      {DataType::Boolean, true},          {DataType::Boolean, false},
+      {DataType::String, std::string("Phòng 6A")}, {DataType::Text, std::string("long text")},
+      {DataType::UUID, std::string("123e4567-e89b-12d3-a456-426614174000")},
+      {DataType::DateTime, uint64_t{1'795'894'585'182}},
+      {DataType::Bytes, std::string("\x00\x01\xff", 3)},
+  };
+  for (const Case& c : cases) {
+    INFO(to_string(c.type) << " " << format_value(c.value));
+    CHECK(round_trip(c.type, c.value) == c.value);
+  }
+}
+
+TEST_CASE("codec: signed 8/16/32-bit values are sign-extended into int_value") {
+  PbMetric m;
+  set_value(m, DataType::Int8, int64_t{-1});
+  CHECK(m.int_value() == 0xFFFFFFFFu);
+  set_value(m, DataType::Int16, int64_t{-2});
+  CHECK(m.int_value() == 0xFFFFFFFEu);
+}
+
+TEST_CASE("codec: no value is is_null, without a value field") {
+  PbMetric m;
+  set_value(m, DataType::Float, Value{});
+  CHECK(m.is_null());
+  CHECK(m.value_case() == PbMetric::VALUE_NOT_SET);
+  CHECK(std::holds_alternative<std::monostate>(get_value(m, DataType::Float)));
+}
+
+TEST_CASE("topics") {
+  Topics t("school-a", "room-6a");
+  CHECK(t.nbirth == "spBv1.0/school-a/NBIRTH/room-6a");
+  CHECK(t.ndeath == "spBv1.0/school-a/NDEATH/room-6a");
+  CHECK(t.ndata == "spBv1.0/school-a/NDATA/room-6a");
+  CHECK(t.ncmd == "spBv1.0/school-a/NCMD/room-6a");
+}
+
+TEST_CASE("seq wraps 255 -> 0 and a birth restarts it") {
+  Sequence s;
+  CHECK(s.birth() == 0);
+  for (uint64_t i = 1; i <= 255; ++i) REQUIRE(s.next() == i);
+  CHECK(s.next() == 0);
+  CHECK(s.next() == 1);
+  CHECK(s.birth() == 0);
+  CHECK(s.next() == 1);
+  CHECK(next_bdseq(254) == 255);
+  CHECK(next_bdseq(255) == 0);
+}
+
+TEST_CASE("NDEATH carries only bdSeq (Int64) and no seq") {
+  Payload p;
+  build_death(p, 42, 1000);
+  REQUIRE(p.metrics_size() == 1);
+  CHECK(p.metrics(0).name() == "bdSeq");
+  CHECK(p.metrics(0).datatype() == 4);
+  CHECK(p.metrics(0).long_value() == 42);
+  CHECK_FALSE(p.has_seq());
+}
+
+TEST_CASE("NBIRTH: seq 0, bdSeq, Rebirth, every metric with alias, type, time, unit") {
+  Catalog c;
+  MetricId load = c.declare("System/Load/1m", DataType::Float, "");
+  c.declare("System/CPU/Usage", DataType::Float, "%");  // no value yet
+  c.set_time(5000);
+  c.put(load, 0.5f);
+  Payload p;
+  build_birth(p, c, 7, 6000);
+  CHECK(p.seq() == 0);
+  CHECK(p.timestamp() == 6000);
+  const PbMetric* bd = find(p, "bdSeq");
+  REQUIRE(bd);
+  CHECK(bd->long_value() == 7);
+  const PbMetric* rebirth = find(p, "Node Control/Rebirth");
+  REQUIRE(rebirth);
+  CHECK(rebirth->datatype() == 11);
+  CHECK_FALSE(rebirth->boolean_value());
+  CHECK_FALSE(rebirth->has_alias());
+  const PbMetric* m = find(p, "System/Load/1m");
+  REQUIRE(m);
+  CHECK(m->alias() == c.at(load).alias);
+  CHECK(m->datatype() == 9);
+  CHECK(m->timestamp() == 5000);
+  CHECK(m->float_value() == 0.5f);
+  REQUIRE(m->properties().keys_size() == 1);
+  CHECK(m->properties().keys(0) == "engUnit");
+  const PbMetric* cpu = find(p, "System/CPU/Usage");
+  REQUIRE(cpu);
+  CHECK(cpu->is_null());
+  CHECK(cpu->properties().values(0).string_value() == "%");
+  CHECK(cpu->timestamp() == 6000);
+}
+
+TEST_CASE("a spool record becomes alias-only NDATA") {
+  Catalog c;
+  MetricId up = c.declare("System/Uptime", DataType::Double, "s");
+  c.set_time(1234);
+  c.put(up, 10.5);
+  Payload record;
+  std::vector<MetricId> ids{up};
+  build_record(record, c, ids, 1234);
+  REQUIRE(record.metrics(0).name() == "System/Uptime");
+  const uint64_t gen = c.generation();
+  record_to_data(record, c, false);
+  const PbMetric& m = record.metrics(0);
+  CHECK_FALSE(m.has_name());
+  CHECK_FALSE(m.has_datatype());
+  CHECK(m.alias() == c.at(up).alias);
+  CHECK(m.timestamp() == 1234);
+  CHECK(m.double_value() == 10.5);
+  CHECK_FALSE(m.is_historical());
+  CHECK(c.generation() == gen);
+}
+
+TEST_CASE("a record from an earlier run declares its unknown metrics and is historical") {
+  Catalog before;
+  MetricId t = before.declare("System/Temperature/usb", DataType::Float, "°C");
+  before.set_time(99);
+  before.put(t, 40.0f);
+  Payload record;
+  std::vector<MetricId> ids{t};
+  build_record(record, before, ids, 99);
+
+  Catalog now;  // a later run that has no such sensor
+  const uint64_t gen = now.generation();
+  record_to_data(record, now, true);
+  CHECK(now.generation() == gen + 1);  // the caller must rebirth first
+  REQUIRE(now.find("System/Temperature/usb"));
+  CHECK(record.metrics(0).is_historical());
+  CHECK(record.metrics(0).timestamp() == 99);
+  CHECK(record.metrics(0).alias() == now.at(*now.find("System/Temperature/usb")).alias);
+}
+
+TEST_CASE("NCMD: rebirth, malformed, and unsupported commands") {
+  std::string error;
+  Payload p;
+  PbMetric* m = p.add_metrics();
+  m->set_name("Node Control/Rebirth");
+  m->set_datatype(11);
+  m->set_boolean_value(true);
+  std::string bytes = p.SerializeAsString();
+  auto cmd = parse_command(bytes, error);
+  REQUIRE(cmd);
+  CHECK(cmd->rebirth);
+  CHECK(error.empty());
+
+  error.clear();
+  CHECK_FALSE(parse_command(std::string("\xff\xff\xff garbage", 11), error));
+  CHECK_THAT(error, Catch::Contains("not a Sparkplug B payload"));
+
+  error.clear();
+  m->clear_boolean_value();
+  CHECK_FALSE(parse_command(p.SerializeAsString(), error));
+  CHECK_THAT(error, Catch::Contains("without a boolean"));
+
+  error.clear();
+  Payload other;
+  other.add_metrics()->set_name("Node Control/Reboot");
+  CHECK_FALSE(parse_command(other.SerializeAsString(), error));
+  CHECK_THAT(error, Catch::Contains("Node Control/Reboot"));
+}
+
+TEST_CASE("bdSeq persists: each take is the last + 1, wrapping, across restarts") {
+  TempDir dir;
+  uint64_t v = 99;
+  {
+    BdSeqStore store(dir / "bdseq");
+    REQUIRE(store.take(v));
+    CHECK(v == 0);  // a fresh gateway
+    REQUIRE(store.take(v));
+    CHECK(v == 1);
+  }
+  BdSeqStore restarted(dir / "bdseq");
+  REQUIRE(restarted.take(v));
+  CHECK(v == 2);
+  for (int i = 0; i < 253; ++i) REQUIRE(restarted.take(v));
+  CHECK(v == 255);
+  REQUIRE(restarted.take(v));
+  CHECK(v == 0);
+}
+
+TEST_CASE("bdSeq: a corrupt file starts again at 0") {
+  TempDir dir;
+  FILE* f = std::fopen((dir / "bdseq").c_str(), "w");
+  std::fputs("garbage", f);
+  std::fclose(f);
+  BdSeqStore store(dir / "bdseq");
+  uint64_t v = 9;
+  REQUIRE(store.take(v));
+  CHECK(v == 0);
+}

@@ -1,0 +1,355 @@
+#include <catch2/catch.hpp>
+
+#include "../temp_dir.hpp"
+#include "uplink.hpp"
+
+using namespace classroom;
+using K = mqtt::Event::Kind;
+
+namespace {
+
+struct Published {
+  std::string topic;
+  std::string payload;
+  int qos;
+  uint64_t tag;
+};
+
+// Records what the uplink asks of MQTT; the test plays the broker's answers.
+struct FakeClient final : mqtt::Client {
+  std::vector<mqtt::ConnectRequest> connects;
+  std::vector<std::string> subscriptions;
+  std::vector<Published> published;
+  int disconnects = 0;
+  bool refuse_publish = false;
+
+  bool connect(const mqtt::ConnectRequest& r, std::string&) override {
+    connects.push_back(r);
+    return true;
+  }
+  bool subscribe(const std::string& topic, int, std::string&) override {
+    subscriptions.push_back(topic);
+    return true;
+  }
+  bool publish(const std::string& topic, std::string_view payload, int qos, uint64_t tag,
+               std::string& error) override {
+    if (refuse_publish) {
+      error = "disconnected";
+      return false;
+    }
+    published.push_back({topic, std::string(payload), qos, tag});
+    return true;
+  }
+  bool publish_and_wait(const std::string& topic, std::string_view payload, int) override {
+    published.push_back({topic, std::string(payload), 1, 0});
+    return true;
+  }
+  void disconnect(int) override { ++disconnects; }
+
+  std::vector<sparkplug::Payload> decoded(const std::string& type) const {
+    std::vector<sparkplug::Payload> out;
+    for (const Published& p : published)
+      if (p.topic.find("/" + type + "/") != std::string::npos) {
+        sparkplug::Payload payload;
+        REQUIRE(payload.ParseFromString(p.payload));
+        out.push_back(payload);
+      }
+    return out;
+  }
+  const Published* last_receipt() const {
+    for (auto it = published.rbegin(); it != published.rend(); ++it)
+      if (it->qos == 1) return &*it;
+    return nullptr;
+  }
+};
+
+uint64_t bdseq_of(const sparkplug::Payload& p) {
+  for (const auto& m : p.metrics())
+    if (m.name() == "bdSeq") return m.long_value();
+  FAIL("no bdSeq");
+  return 0;
+}
+
+struct Rig {
+  TempDir dir;
+  FakeClock clock;
+  FakeClient client;
+  Catalog catalog;
+  Spool spool;
+  Uplink uplink;
+  MetricId counter;
+  uint64_t value = 0;
+
+  explicit Rig(double replay_rate = 1000, std::vector<std::string> servers = {"tcp://a:1883"})
+      : spool(SpoolOptions{dir / "spool", 1 << 20, 0, false, 1000}, clock),
+        uplink(options(replay_rate, std::move(servers)), client, catalog, spool, clock) {
+    REQUIRE(spool.open().empty());
+    counter = catalog.declare("Test/Counter", DataType::UInt64, "");
+  }
+  UplinkOptions options(double rate, std::vector<std::string> servers) {
+    UplinkOptions o;
+    o.group = "school";
+    o.node = "room";
+    o.servers = std::move(servers);
+    o.client_id = "school-room";
+    o.receipt_topic = "classroom-agent/school/room/receipt";
+    o.replay_rate = rate;
+    o.retry_min_ms = 1000;
+    o.retry_max_ms = 60'000;
+    o.bdseq_path = dir / "bdseq";
+    return o;
+  }
+  // One sample: the counter goes up, and the batch goes into the spool.
+  uint64_t sample() {
+    catalog.set_time(clock.wall_ms());
+    catalog.put(counter, ++value);
+    sparkplug::Payload record;
+    sparkplug::build_record(record, catalog, catalog.changed(), clock.wall_ms());
+    catalog.clear_changed();
+    return spool.append(record.SerializeAsString(), clock.wall_ms());
+  }
+  void come_online() {
+    uplink.poll();
+    uplink.handle({K::connected, {}, 0, {}, {}});
+    uplink.handle({K::subscribed, {}, 0, {}, {}});
+    REQUIRE(uplink.online());
+  }
+  void ack_receipts() {
+    for (const Published& p : client.published)
+      if (p.qos == 1 && p.tag) uplink.handle({K::delivered, {}, p.tag, {}, {}});
+  }
+  // Counter values in the NDATA published so far, with their historical flags.
+  std::vector<std::pair<uint64_t, bool>> counter_values() const {
+    std::vector<std::pair<uint64_t, bool>> out;
+    const uint64_t alias = catalog.at(counter).alias;
+    for (const auto& p : client.decoded("NDATA"))
+      for (const auto& m : p.metrics())
+        if (m.alias() == alias) out.emplace_back(m.long_value(), m.is_historical());
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("uplink: Will, subscribe before birth, birth, then alias-only data") {
+  Rig rig;
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 1);
+  const mqtt::ConnectRequest& req = rig.client.connects[0];
+  CHECK(req.will_topic == "spBv1.0/school/NDEATH/room");
+  sparkplug::Payload will;
+  REQUIRE(will.ParseFromString(req.will_payload));
+  CHECK(bdseq_of(will) == 0);
+
+  rig.uplink.handle({K::connected, {}, 0, {}, {}});
+  CHECK(rig.client.subscriptions == std::vector<std::string>{"spBv1.0/school/NCMD/room"});
+  CHECK(rig.client.published.empty());  // nothing before the SUBACK
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.sample();
+  rig.uplink.poll();
+  REQUIRE(rig.client.published.size() >= 2);
+  CHECK(rig.client.published[0].topic == "spBv1.0/school/NBIRTH/room");
+  CHECK(rig.client.published[0].qos == 0);
+  auto births = rig.client.decoded("NBIRTH");
+  CHECK(births[0].seq() == 0);
+  CHECK(bdseq_of(births[0]) == 0);
+  auto data = rig.client.decoded("NDATA");
+  REQUIRE(data.size() == 1);
+  CHECK(data[0].seq() == 1);
+  CHECK_FALSE(data[0].metrics(0).has_name());
+  CHECK(data[0].metrics(0).alias() == rig.catalog.at(rig.counter).alias);
+  CHECK_FALSE(data[0].metrics(0).is_historical());
+}
+
+TEST_CASE("uplink: the spool forgets a batch only when a later receipt is acknowledged") {
+  Rig rig;
+  rig.come_online();
+  for (int i = 0; i < 3; ++i) rig.sample();
+  rig.uplink.poll();
+  const Published* receipt = rig.client.last_receipt();
+  REQUIRE(receipt);
+  CHECK(receipt->topic == "classroom-agent/school/room/receipt");
+  CHECK(rig.spool.committed() == 0);
+  rig.uplink.handle({K::delivered, {}, receipt->tag, {}, {}});
+  CHECK(rig.spool.committed() == 3);
+}
+
+TEST_CASE("uplink: seq increments per message and wraps at 256") {
+  Rig rig;
+  rig.come_online();
+  for (int i = 0; i < 300; ++i) {
+    rig.sample();
+    rig.uplink.poll();
+    rig.ack_receipts();
+  }
+  auto data = rig.client.decoded("NDATA");
+  REQUIRE(data.size() == 300);
+  for (size_t i = 0; i < data.size(); ++i) REQUIRE(data[i].seq() == (i + 1) % 256);
+}
+
+TEST_CASE("uplink: after a lost connection, unconfirmed batches come again as history") {
+  Rig rig;
+  rig.come_online();
+  rig.sample();
+  rig.uplink.poll();
+  rig.ack_receipts();  // 1 confirmed
+  rig.sample();
+  rig.uplink.poll();  // 2 sent, not confirmed
+  rig.uplink.handle({K::connection_lost, "keepalive timeout", 0, {}, {}});
+  CHECK_FALSE(rig.uplink.online());
+  rig.sample();  // 3 taken while offline
+  rig.clock.advance(60'000);
+  rig.client.published.clear();
+  rig.come_online();
+  REQUIRE(rig.client.connects.size() == 2);
+  sparkplug::Payload will;
+  REQUIRE(will.ParseFromString(rig.client.connects[1].will_payload));
+  CHECK(bdseq_of(will) == 1);  // a new CONNECT, a new bdSeq
+  rig.sample();                // 4 live
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  auto values = rig.counter_values();
+  // Live first, then the backlog oldest first, flagged historical.
+  REQUIRE(values.size() == 3);
+  CHECK(values[0] == std::pair<uint64_t, bool>{4, false});
+  CHECK(values[1] == std::pair<uint64_t, bool>{2, true});
+  CHECK(values[2] == std::pair<uint64_t, bool>{3, true});
+  CHECK(bdseq_of(rig.client.decoded("NBIRTH")[0]) == 1);
+}
+
+TEST_CASE("uplink: the backlog is replayed at the configured rate, live data is not held") {
+  Rig rig(10);  // 10 messages per second
+  for (int i = 0; i < 100; ++i) rig.sample();
+  rig.come_online();
+  rig.uplink.poll();
+  CHECK(rig.counter_values().size() <= 1);
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  auto values = rig.counter_values();
+  CHECK(values.size() >= 9);
+  CHECK(values.size() <= 11);
+  rig.sample();  // live, while 90 wait
+  rig.uplink.poll();
+  CHECK(rig.counter_values().back() == std::pair<uint64_t, bool>{101, false});
+  // The uplink asks to be woken for the next token, not in a minute.
+  CHECK(rig.uplink.poll() <= rig.clock.steady_ms() + 100);
+  for (int s = 0; s < 12; ++s) {
+    rig.clock.advance(1000);
+    rig.uplink.poll();
+    rig.ack_receipts();
+  }
+  CHECK(rig.counter_values().size() == 101);
+  CHECK(rig.spool.committed() == 101);
+}
+
+TEST_CASE("uplink: connect failures rotate servers and back off with jitter, capped") {
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"});
+  std::vector<int64_t> delays;
+  for (int i = 0; i < 10; ++i) {
+    const int64_t before = rig.clock.steady_ms();
+    rig.uplink.poll();
+    REQUIRE(rig.client.connects.size() == static_cast<size_t>(i + 1));
+    rig.uplink.handle({K::connect_failed, "connection refused", 0, {}, {}});
+    const int64_t next = rig.uplink.poll();
+    delays.push_back(next - before);
+    rig.clock.advance(next - before);
+  }
+  CHECK(rig.client.connects[0].server == "tcp://a:1883");
+  CHECK(rig.client.connects[1].server == "tcp://b:1883");
+  CHECK(rig.client.connects[2].server == "tcp://a:1883");
+  CHECK(delays[0] >= 1600);  // 2 s +-20 %
+  CHECK(delays[0] <= 2400);
+  CHECK(delays[3] >= 12800);  // 16 s +-20 %
+  CHECK(delays[9] <= 60'000);  // capped
+  CHECK(delays[9] >= 48'000);
+  // Every attempt had its own bdSeq.
+  sparkplug::Payload will;
+  REQUIRE(will.ParseFromString(rig.client.connects[9].will_payload));
+  CHECK(bdseq_of(will) == 9);
+}
+
+TEST_CASE("uplink: NCMD Rebirth gives a new NBIRTH with the same bdSeq, no reconnect") {
+  Rig rig;
+  rig.come_online();
+  rig.uplink.poll();
+  sparkplug::Payload cmd;
+  auto* m = cmd.add_metrics();
+  m->set_name("Node Control/Rebirth");
+  m->set_datatype(11);
+  m->set_boolean_value(true);
+  rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", cmd.SerializeAsString()});
+  rig.sample();
+  rig.uplink.poll();
+  auto births = rig.client.decoded("NBIRTH");
+  REQUIRE(births.size() == 2);
+  CHECK(bdseq_of(births[1]) == bdseq_of(births[0]));
+  CHECK(births[1].seq() == 0);
+  CHECK(rig.client.connects.size() == 1);
+  CHECK(rig.client.decoded("NDATA").back().seq() == 1);
+}
+
+TEST_CASE("uplink: a malformed NCMD is ignored") {
+  Rig rig;
+  rig.come_online();
+  rig.uplink.poll();
+  rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", "\xff\xfe not protobuf"});
+  rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", ""});
+  rig.uplink.poll();
+  CHECK(rig.client.decoded("NBIRTH").size() == 1);
+  CHECK(rig.uplink.online());
+}
+
+TEST_CASE("uplink: a new metric triggers a rebirth before the data that carries it") {
+  Rig rig;
+  rig.come_online();
+  rig.sample();
+  rig.uplink.poll();
+  MetricId fresh = rig.catalog.declare("Network/wlan0/Rx Bytes", DataType::UInt64, "B");
+  rig.catalog.set_time(rig.clock.wall_ms());
+  rig.catalog.put(fresh, uint64_t{5});
+  sparkplug::Payload record;
+  sparkplug::build_record(record, rig.catalog, rig.catalog.changed(), rig.clock.wall_ms());
+  rig.catalog.clear_changed();
+  rig.spool.append(record.SerializeAsString(), rig.clock.wall_ms());
+  rig.uplink.poll();
+  REQUIRE(rig.client.published.size() >= 4);
+  // Order: NBIRTH, NDATA, (receipt), NBIRTH with the new metric, NDATA.
+  std::vector<std::string> kinds;
+  for (const auto& p : rig.client.published)
+    if (p.qos == 0) kinds.push_back(p.topic.substr(p.topic.find('/', 8) + 1, 5));
+  CHECK(kinds == std::vector<std::string>{"NBIRT", "NDATA", "NBIRT", "NDATA"});
+  auto births = rig.client.decoded("NBIRTH");
+  REQUIRE(births.size() == 2);
+  bool found = false;
+  for (const auto& m : births[1].metrics())
+    found = found || m.name() == "Network/wlan0/Rx Bytes";
+  CHECK(found);
+}
+
+TEST_CASE("uplink: a failed publish drops the session; nothing unconfirmed is lost") {
+  Rig rig;
+  rig.come_online();
+  rig.sample();
+  rig.client.refuse_publish = true;
+  rig.uplink.poll();
+  CHECK_FALSE(rig.uplink.online());
+  rig.client.refuse_publish = false;
+  rig.clock.advance(5000);
+  rig.come_online();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  auto values = rig.counter_values();
+  REQUIRE(values.size() == 1);
+  CHECK(values[0] == std::pair<uint64_t, bool>{1, true});
+}
+
+TEST_CASE("uplink: shutdown publishes the NDEATH with the session's bdSeq") {
+  Rig rig;
+  rig.come_online();
+  rig.uplink.poll();
+  rig.uplink.shutdown();
+  auto deaths = rig.client.decoded("NDEATH");
+  REQUIRE(deaths.size() == 1);
+  CHECK(bdseq_of(deaths[0]) == 0);
+  CHECK(rig.client.disconnects == 1);
+}

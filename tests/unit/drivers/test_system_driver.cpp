@@ -1,0 +1,117 @@
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "../map_sink.hpp"
+#include "../temp_dir.hpp"
+#include "system/system_driver.hpp"
+
+using namespace classroom;
+using namespace classroom::drivers::system;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kFixtures = FIXTURES_DIR;
+
+Options options(const std::string& proc, const std::string& sys = "/nonexistent") {
+  Options o;
+  o.proc_root = proc;
+  o.sys_root = sys;
+  o.mounts = {"/"};
+  return o;
+}
+}  // namespace
+
+TEST_CASE("system driver: every metric from a Raspberry Pi's /proc") {
+  TempDir tmp;
+  fs::copy(kFixtures + "/proc-rpi", tmp.path, fs::copy_options::recursive);
+  SystemDriver driver(options(tmp.path, kFixtures + "/sys-sensors"));
+  MapSink sink;
+  auto r = driver.collect(sink);
+  REQUIRE(r.ok);
+  CHECK(r.warning.empty());
+
+  CHECK(sink.get<float>("System/Load/1m") == Approx(0.52));
+  CHECK(sink.get<float>("System/Load/15m") == Approx(0.59));
+  CHECK(sink.get<uint64_t>("System/Memory/Total") == 3884344ull * 1024);
+  CHECK(sink.get<uint64_t>("System/Memory/Available") == 3324160ull * 1024);
+  CHECK(sink.get<float>("System/Memory/Used") ==
+        Approx(100.0 * (3884344 - 3324160) / 3884344.0).epsilon(1e-4));
+  CHECK(sink.get<float>("System/Swap/Used") == Approx(25.0).epsilon(1e-3));
+  CHECK(sink.get<double>("System/Uptime") == Approx(14063.82));
+  CHECK(sink.get<uint64_t>("Agent/Memory/RSS") == 4040ull * 1024);
+  CHECK(sink.get<double>("Agent/CPU/Time") == Approx(49.0 / sysconf(_SC_CLK_TCK)));
+  CHECK(sink.at("System/Memory/Used").unit == "%");
+  CHECK(sink.at("System/Memory/Total").type == DataType::UInt64);
+  // Rates need two samples: declared (for the birth) but no value yet.
+  CHECK(sink.has("System/CPU/Usage"));
+  CHECK_FALSE(sink.measured("System/CPU/Usage"));
+  CHECK(sink.measured("Disk/Root/Used"));
+  CHECK(sink.measured("Disk/Root/Free"));
+
+  // Temperatures: zones by type (a repeated type numbered), hwmon by chip and label,
+  // and a sensor reading -273 C has no value rather than a wrong one.
+  CHECK(sink.get<float>("System/Temperature/x86_pkg_temp") == Approx(45.0));
+  CHECK(sink.get<float>("System/Temperature/acpitz") == Approx(27.8));
+  CHECK(sink.has("System/Temperature/acpitz 2"));
+  CHECK_FALSE(sink.measured("System/Temperature/acpitz 2"));
+  CHECK(sink.get<float>("System/Temperature/coretemp Package id 0") == Approx(46.0));
+  CHECK(sink.get<float>("System/Temperature/coretemp Core 0") == Approx(44.0));
+  CHECK(sink.get<float>("System/Temperature/nvme Composite") == Approx(38.85));
+  CHECK(sink.at("System/Temperature/nvme Composite").unit == "°C");
+
+  // The second sample: 25 % busy, and the agent used 4 of the 400 ticks.
+  for (const char* f : {"stat", "self/stat", "uptime"})
+    fs::copy_file(kFixtures + "/proc-rpi-later/" + f, tmp / f,
+                  fs::copy_options::overwrite_existing);
+  const int before = sink.declarations;
+  REQUIRE(driver.collect(sink).ok);
+  CHECK(sink.declarations == before);  // metrics are declared once, not per cycle
+  CHECK(sink.get<float>("System/CPU/Usage") == Approx(25.0));
+  CHECK(sink.get<float>("Agent/CPU/Usage") == Approx(1.0));
+  CHECK(sink.get<double>("System/Uptime") == Approx(14064.82));
+}
+
+TEST_CASE("system driver: a broken file costs its metrics, not the sample") {
+  SystemDriver driver(options(kFixtures + "/proc-broken"));
+  MapSink sink;
+  auto r = driver.collect(sink);
+  REQUIRE(r.ok);  // uptime could still be read
+  CHECK_THAT(r.warning, Catch::Contains("load") && Catch::Contains("memory"));
+  CHECK(sink.get<double>("System/Uptime") == Approx(14063.82));
+  CHECK(sink.get<uint64_t>("System/Memory/Total") == 3884344ull * 1024);
+  CHECK_FALSE(sink.measured("System/Memory/Available"));
+  CHECK_FALSE(sink.measured("System/Load/1m"));
+  CHECK_FALSE(sink.measured("Agent/Memory/RSS"));
+}
+
+TEST_CASE("system driver: truncated files") {
+  SystemDriver driver(options(kFixtures + "/proc-truncated"));
+  MapSink sink;
+  auto r = driver.collect(sink);
+  CHECK_FALSE(r.ok);  // nothing at all could be read
+  CHECK_THAT(r.error, Catch::Contains("proc-truncated"));
+  CHECK(sink.measured("Disk/Root/Used"));  // disks do not depend on /proc
+}
+
+TEST_CASE("system driver: no /proc at all fails with the path") {
+  SystemDriver driver(options("/nonexistent-proc"));
+  MapSink sink;
+  auto r = driver.collect(sink);
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.error, Catch::Contains("/nonexistent-proc"));
+}
+
+TEST_CASE("system driver: the live /proc of this machine") {
+  SystemDriver driver(options("/proc", "/sys"));
+  MapSink sink;
+  REQUIRE(driver.collect(sink).ok);
+  CHECK(sink.get<uint64_t>("System/Memory/Total") > 0);
+  CHECK(sink.get<double>("System/Uptime") > 0);
+  CHECK(sink.get<uint64_t>("Agent/Memory/RSS") > 0);
+}
+
+TEST_CASE("mount labels") {
+  CHECK(mount_label("/") == "Root");
+  CHECK(mount_label("/var/lib") == "var/lib");
+  CHECK(mount_label("/srv/") == "srv");
+}
