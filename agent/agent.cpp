@@ -1,11 +1,11 @@
 #include "agent.hpp"
 
+#include <pthread.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <csignal>
-#include <pthread.h>
 #include <thread>
 
 #include "catalog.hpp"
@@ -28,10 +28,14 @@ constexpr int64_t kSpoolReopenMs = 5000;
 
 log::Level to_log_level(config::LogLevel l) {
   switch (l) {
-    case config::LogLevel::debug: return log::Level::debug;
-    case config::LogLevel::info: return log::Level::info;
-    case config::LogLevel::warning: return log::Level::warning;
-    case config::LogLevel::error: return log::Level::error;
+    case config::LogLevel::debug:
+      return log::Level::debug;
+    case config::LogLevel::info:
+      return log::Level::info;
+    case config::LogLevel::warning:
+      return log::Level::warning;
+    case config::LogLevel::error:
+      return log::Level::error;
   }
   return log::Level::info;
 }
@@ -198,15 +202,14 @@ int run_agent(const config::Config& cfg) {
   std::thread signal_thread([&queue, signals] {
     int sig = 0;
     sigwait(&signals, &sig);
-    queue.post(mqtt::Event{mqtt::Event::Kind::stop, sig == SIGINT ? "SIGINT" : "SIGTERM", 0, {},
-                           {}});
+    queue.post(
+        mqtt::Event{mqtt::Event::Kind::stop, sig == SIGINT ? "SIGINT" : "SIGTERM", 0, {}, {}});
   });
 
   lg.info("started: %zu source%s, group %s, node %s, spool %s (max %" PRIu64 " KiB, sync %s)",
           sources.size(), sources.size() == 1 ? "" : "s", cfg.identity.group.c_str(),
           cfg.identity.node.c_str(), so.dir.c_str(), so.max_bytes >> 10,
-          cfg.spool.sync_always ? "always"
-                                : (std::to_string(so.sync_interval_ms) + " ms").c_str());
+          cfg.spool.sync_always ? "always" : (std::to_string(so.sync_interval_ms) + " ms").c_str());
   notify_systemd("READY=1");
 
   std::vector<mqtt::Event> events;

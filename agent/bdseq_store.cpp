@@ -1,7 +1,7 @@
 #include "bdseq_store.hpp"
 
-#include <cstdio>
 #include <unistd.h>
+#include <cstdio>
 
 #include "sparkplug.hpp"
 

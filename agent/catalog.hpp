@@ -19,7 +19,7 @@ struct CatalogEntry {
   DataType type;
   std::string unit;
   uint64_t alias;
-  Value value;       // latest value (monostate until measured)
+  Value value;        // latest value (monostate until measured)
   int64_t ts_ms = 0;  // when it was captured
 };
 

@@ -1,13 +1,13 @@
 #include "log.hpp"
 
+#include <sys/time.h>
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <sys/time.h>
-#include <unistd.h>
 
 namespace classroom::log {
 namespace {
@@ -36,10 +36,11 @@ void emit(Level level, std::string_view tag, const char* fmt, va_list args) {
     gettimeofday(&tv, nullptr);
     tm utc{};
     gmtime_r(&tv.tv_sec, &utc);
-    n = std::snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %c %.*s: ",
-                      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                      utc.tm_sec, static_cast<int>(tv.tv_usec / 1000),
-                      letter[static_cast<int>(level)], static_cast<int>(tag.size()), tag.data());
+    n = std::snprintf(line, sizeof line,
+                      "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %c %.*s: ", utc.tm_year + 1900,
+                      utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                      static_cast<int>(tv.tv_usec / 1000), letter[static_cast<int>(level)],
+                      static_cast<int>(tag.size()), tag.data());
   }
   if (n < 0) return;
   int m = std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n) - 1, fmt, args);
@@ -53,11 +54,17 @@ void emit(Level level, std::string_view tag, const char* fmt, va_list args) {
 
 }  // namespace
 
-void set_level(Level level) { g_level.store(static_cast<int>(level)); }
-Level level() { return static_cast<Level>(g_level.load()); }
-void set_fd(int fd) { g_fd.store(fd); }
+void set_level(Level level) {
+  g_level.store(static_cast<int>(level));
+}
+Level level() {
+  return static_cast<Level>(g_level.load());
+}
+void set_fd(int fd) {
+  g_fd.store(fd);
+}
 
-#define CLASSROOM_LOG_METHOD(name, lvl)          \
+#define CLASSROOM_LOG_METHOD(name, lvl)           \
   void Logger::name(const char* fmt, ...) const { \
     va_list args;                                 \
     va_start(args, fmt);                          \

@@ -23,8 +23,9 @@ std::optional<classroom::config::Config> load(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"classroom-agent: gateway and classroom network telemetry, published as "
-               "Sparkplug B over MQTT"};
+  CLI::App app{
+      "classroom-agent: gateway and classroom network telemetry, published as "
+      "Sparkplug B over MQTT"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(classroom::kVersion));
 

@@ -8,13 +8,20 @@ namespace {
 // Plain words for the codes Paho reports on a failed connect.
 std::string describe(int rc) {
   switch (rc) {
-    case 1: return "broker refused the connection: unacceptable protocol version";
-    case 2: return "broker refused the client id";
-    case 3: return "broker unavailable";
-    case 4: return "broker refused the user name or password";
-    case 5: return "broker says this client is not authorized";
-    case MQTTASYNC_FAILURE: return "cannot connect (no answer, refused or TLS failure)";
-    case MQTTASYNC_DISCONNECTED: return "disconnected";
+    case 1:
+      return "broker refused the connection: unacceptable protocol version";
+    case 2:
+      return "broker refused the client id";
+    case 3:
+      return "broker unavailable";
+    case 4:
+      return "broker refused the user name or password";
+    case 5:
+      return "broker says this client is not authorized";
+    case MQTTASYNC_FAILURE:
+      return "cannot connect (no answer, refused or TLS failure)";
+    case MQTTASYNC_DISCONNECTED:
+      return "disconnected";
     default: {
       std::string s = ::mqtt::exception::error_str(rc);
       return (s.empty() ? "error" : s) + " (code " + std::to_string(rc) + ")";
@@ -50,8 +57,8 @@ class PahoClient final : public Client, private ::mqtt::callback {
       opts.set_servers(::mqtt::string_collection::create({r.server}));
       if (!r.username.empty()) opts.set_user_name(r.username);
       if (!r.password.empty()) opts.set_password(r.password);
-      opts.set_will(::mqtt::will_options(r.will_topic, r.will_payload.data(),
-                                         r.will_payload.size(), 1, false));
+      opts.set_will(::mqtt::will_options(r.will_topic, r.will_payload.data(), r.will_payload.size(),
+                                         1, false));
       client_.connect(opts, nullptr, connect_listener_);
       return true;
     } catch (const ::mqtt::exception& e) {
@@ -128,8 +135,8 @@ class PahoClient final : public Client, private ::mqtt::callback {
   };
 
   void connection_lost(const std::string& cause) override {
-    sink_(Event{Event::Kind::connection_lost, cause.empty() ? "connection closed" : cause, 0, {},
-                {}});
+    sink_(Event{
+        Event::Kind::connection_lost, cause.empty() ? "connection closed" : cause, 0, {}, {}});
   }
   void message_arrived(::mqtt::const_message_ptr msg) override {
     sink_(Event{Event::Kind::message, {}, 0, msg->get_topic(), msg->get_payload()});

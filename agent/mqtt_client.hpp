@@ -24,9 +24,9 @@ struct ConnectRequest {
 
 struct Event {
   enum class Kind {
-    connected,         // CONNACK accepted
-    connect_failed,    // text: why
-    connection_lost,   // text: why (may be empty)
+    connected,        // CONNACK accepted
+    connect_failed,   // text: why
+    connection_lost,  // text: why (may be empty)
     subscribed,
     subscribe_failed,  // text: why
     delivered,         // a QoS 1 publish was acknowledged: tag

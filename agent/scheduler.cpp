@@ -17,8 +17,8 @@ int64_t next_aligned(int64_t now_ms, int64_t interval_ms) {
 }
 
 void Scheduler::add(std::string name, int64_t interval_ms, Job job) {
-  states_.push_back(TaskState{std::move(name), std::max<int64_t>(interval_ms, 1),
-                              clock_.wall_ms(), 0, {}, {}});
+  states_.push_back(
+      TaskState{std::move(name), std::max<int64_t>(interval_ms, 1), clock_.wall_ms(), 0, {}, {}});
   jobs_.push_back(std::move(job));
 }
 
@@ -52,11 +52,10 @@ int Scheduler::run_due() {
     if (!r.ok) {
       ++t.failures;
       if (t.failures == 1 || r.error != t.last_error) {
-        int64_t factor = std::min<int64_t>(int64_t{1} << std::min(t.failures, 30),
-                                           kMaxBackoffFactor);
-        lg.warning("source %s failing: %s; retrying every %lld s until it recovers",
-                   t.name.c_str(), r.error.c_str(),
-                   static_cast<long long>(factor * t.interval_ms / 1000));
+        int64_t factor =
+            std::min<int64_t>(int64_t{1} << std::min(t.failures, 30), kMaxBackoffFactor);
+        lg.warning("source %s failing: %s; retrying every %lld s until it recovers", t.name.c_str(),
+                   r.error.c_str(), static_cast<long long>(factor * t.interval_ms / 1000));
       }
       t.last_error = r.error;
     } else {
@@ -66,8 +65,10 @@ int Scheduler::run_due() {
       t.failures = 0;
       t.last_error.clear();
       if (r.warning != t.last_warning) {
-        if (!r.warning.empty()) lg.warning("source %s: %s", t.name.c_str(), r.warning.c_str());
-        else lg.info("source %s: every metric read again", t.name.c_str());
+        if (!r.warning.empty())
+          lg.warning("source %s: %s", t.name.c_str(), r.warning.c_str());
+        else
+          lg.info("source %s: every metric read again", t.name.c_str());
         t.last_warning = r.warning;
       }
     }

@@ -42,14 +42,26 @@ void set_value(PbMetric& metric, DataType type, const Value& value) {
       metric.set_long_value(static_cast<uint64_t>(std::get<int64_t>(value)));
       break;
     case DataType::UInt64:
-    case DataType::DateTime: metric.set_long_value(std::get<uint64_t>(value)); break;
-    case DataType::Float: metric.set_float_value(std::get<float>(value)); break;
-    case DataType::Double: metric.set_double_value(std::get<double>(value)); break;
-    case DataType::Boolean: metric.set_boolean_value(std::get<bool>(value)); break;
+    case DataType::DateTime:
+      metric.set_long_value(std::get<uint64_t>(value));
+      break;
+    case DataType::Float:
+      metric.set_float_value(std::get<float>(value));
+      break;
+    case DataType::Double:
+      metric.set_double_value(std::get<double>(value));
+      break;
+    case DataType::Boolean:
+      metric.set_boolean_value(std::get<bool>(value));
+      break;
     case DataType::String:
     case DataType::Text:
-    case DataType::UUID: metric.set_string_value(std::get<std::string>(value)); break;
-    case DataType::Bytes: metric.set_bytes_value(std::get<std::string>(value)); break;
+    case DataType::UUID:
+      metric.set_string_value(std::get<std::string>(value));
+      break;
+    case DataType::Bytes:
+      metric.set_bytes_value(std::get<std::string>(value));
+      break;
   }
 }
 
@@ -161,8 +173,10 @@ void record_to_data(Payload& record, Catalog& catalog, bool historical) {
         id = catalog.declare(m.name(), static_cast<DataType>(m.datatype()), "");
       }
       m.set_alias(catalog.at(id).alias);
+      // The name goes, the datatype stays: Sparkplug only recommends leaving it
+      // out, and the reference decoder (sparkplug-payload, in Node-RED and
+      // others) cannot read a value without it. It costs two bytes a metric.
       m.clear_name();
-      m.clear_datatype();
     }
     if (historical) m.set_is_historical(true);
   }

@@ -50,7 +50,9 @@ class Sequence {
 };
 
 // bdSeq 0..255; next after 255 is 0.
-inline uint64_t next_bdseq(uint64_t bdseq) { return (bdseq + 1) % 256; }
+inline uint64_t next_bdseq(uint64_t bdseq) {
+  return (bdseq + 1) % 256;
+}
 
 // NDEATH (also the MQTT Will): only the bdSeq metric, no seq.
 void build_death(Payload& out, uint64_t bdseq, int64_t ts_ms);
@@ -65,7 +67,8 @@ void build_birth(Payload& out, const Catalog& catalog, uint64_t bdseq, int64_t t
 void build_record(Payload& out, const Catalog& catalog, std::span<const MetricId> ids,
                   int64_t ts_ms);
 
-// Turns a parsed spool record into NDATA in place: names become aliases (a name
+// Turns a parsed spool record into NDATA in place: names become aliases, the
+// datatype is kept (see sparkplug.cpp) (a name
 // the catalog does not know is declared in it, bumping its generation, so the
 // caller must rebirth first) and historical data is flagged. The caller sets seq.
 void record_to_data(Payload& record, Catalog& catalog, bool historical);

@@ -1,15 +1,15 @@
 #include "spool.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
-#include <dirent.h>
-#include <fcntl.h>
 #include <functional>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "crc32.hpp"
 #include "log.hpp"
@@ -19,8 +19,12 @@ namespace {
 
 constexpr log::Logger lg("spool");
 
-void put_u32(unsigned char* p, uint32_t v) { std::memcpy(p, &v, 4); }
-void put_u64(unsigned char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+void put_u32(unsigned char* p, uint32_t v) {
+  std::memcpy(p, &v, 4);
+}
+void put_u64(unsigned char* p, uint64_t v) {
+  std::memcpy(p, &v, 8);
+}
 uint32_t get_u32(const unsigned char* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -228,15 +232,13 @@ std::string Spool::open() {
 
   // The active segment must be writable: a read-only state dir fails here,
   // loudly, rather than at the first batch.
-  if (::access(segments_.back().path.c_str(), W_OK) != 0 ||
-      ::access(opt_.dir.c_str(), W_OK) != 0) {
+  if (::access(segments_.back().path.c_str(), W_OK) != 0 || ::access(opt_.dir.c_str(), W_OK) != 0) {
     open_ = false;
     return opt_.dir + " is not writable: " + std::strerror(errno);
   }
   const uint64_t pending = next_id_ - 1 - committed_;
   if (pending > 0)
-    lg.info("%" PRIu64 " batches from before the restart waiting in %s", pending,
-            opt_.dir.c_str());
+    lg.info("%" PRIu64 " batches from before the restart waiting in %s", pending, opt_.dir.c_str());
   return "";
 }
 
@@ -360,8 +362,7 @@ bool Spool::read(Cursor& c, uint64_t end_id, Record& out) {
     const uint64_t end = read_at(seg, c.offset, out);
     if (end == 0) {
       if (note_corrupt(seg.first_id, c.offset))
-        lg.warning("skipped a corrupt record in %s at offset %" PRIu64, seg.path.c_str(),
-                   c.offset);
+        lg.warning("skipped a corrupt record in %s at offset %" PRIu64, seg.path.c_str(), c.offset);
       c.offset = find_next_record(seg.fd, c.offset + 1, seg.size, [&](uint64_t at) {
         Record probe;
         return read_at(seg, at, probe) != 0;
@@ -397,6 +398,12 @@ void Spool::commit(uint64_t id) {
   id = std::min(id, next_id_ - 1);
   if (id > committed_) committed_ = id;
   bool deleted = false;
+  // Caught up and the active segment has grown: start a fresh one so that the
+  // confirmed data can go, and the spool stays small in normal operation.
+  if (committed_ + 1 == next_id_ && segments_.back().size >= kRecycleBytes) {
+    std::string ignored;
+    rotate(&ignored);
+  }
   while (segments_.size() > 1 && segment_end_id(0) - 1 <= committed_) {
     delete_segment(0);
     deleted = true;
@@ -434,8 +441,10 @@ int64_t Spool::maintain() {
   int64_t next = now + 60'000;
   if (!open_) return next;
   if (dirty_) {
-    if (now - last_sync_ms_ >= opt_.sync_interval_ms) sync_data();
-    else next = std::min(next, last_sync_ms_ + opt_.sync_interval_ms);
+    if (now - last_sync_ms_ >= opt_.sync_interval_ms)
+      sync_data();
+    else
+      next = std::min(next, last_sync_ms_ + opt_.sync_interval_ms);
   }
   if (committed_ != saved_committed_) {
     save_committed(false);

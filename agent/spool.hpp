@@ -23,20 +23,20 @@
 namespace classroom {
 
 struct SpoolOptions {
-  std::string dir;                // the spool's own directory
+  std::string dir;  // the spool's own directory
   uint64_t max_bytes = 64ull << 20;
-  uint64_t segment_bytes = 0;     // 0: max_bytes / 8, within 16 KiB .. 4 MiB
-  bool sync_always = false;       // fdatasync after every append
+  uint64_t segment_bytes = 0;       // 0: max_bytes / 8, within 16 KiB .. 4 MiB
+  bool sync_always = false;         // fdatasync after every append
   int64_t sync_interval_ms = 1000;  // otherwise at most this long unsynced
 };
 
 struct SpoolStats {
-  uint64_t pending = 0;          // records not yet confirmed
-  uint64_t bytes = 0;            // on disk, all segments
-  uint64_t dropped = 0;          // unconfirmed records deleted to respect max_bytes (since start)
-  uint64_t corrupt = 0;          // records skipped as corrupt (since start)
-  uint64_t write_errors = 0;     // appends that failed (disk full, read-only)
-  int64_t oldest_ts_ms = 0;      // capture time of the oldest pending record, 0 if none
+  uint64_t pending = 0;       // records not yet confirmed
+  uint64_t bytes = 0;         // on disk, all segments
+  uint64_t dropped = 0;       // unconfirmed records deleted to respect max_bytes (since start)
+  uint64_t corrupt = 0;       // records skipped as corrupt (since start)
+  uint64_t write_errors = 0;  // appends that failed (disk full, read-only)
+  int64_t oldest_ts_ms = 0;   // capture time of the oldest pending record, 0 if none
 };
 
 class Spool {
@@ -44,6 +44,8 @@ class Spool {
   static constexpr uint32_t kMagic = 0x4C4F5053;  // "SPOL" little-endian
   static constexpr size_t kHeaderSize = 28;
   static constexpr uint32_t kMaxRecord = 16u << 20;
+  // A fully confirmed active segment larger than this is replaced by a new one.
+  static constexpr uint64_t kRecycleBytes = 64u << 10;
 
   Spool(SpoolOptions options, const Clock& clock);
   ~Spool();

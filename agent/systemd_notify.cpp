@@ -1,11 +1,11 @@
 #include "systemd_notify.hpp"
 
-#include <cstddef>
-#include <cstdlib>
-#include <cstring>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 
 namespace classroom {
 

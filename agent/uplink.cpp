@@ -45,14 +45,13 @@ UplinkStats Uplink::stats() const {
 }
 
 int64_t Uplink::retry_delay() {
-  double delay = static_cast<double>(opt_.retry_min_ms) *
-                 std::pow(2.0, std::min(failed_attempts_, 30));
+  double delay =
+      static_cast<double>(opt_.retry_min_ms) * std::pow(2.0, std::min(failed_attempts_, 30));
   delay = std::min(delay, static_cast<double>(opt_.retry_max_ms));
   // +-20 % so that a school's gateways do not all come back in the same second.
   std::uniform_real_distribution<double> spread(0.8, 1.2);
   delay *= spread(jitter_);
-  return std::clamp<int64_t>(static_cast<int64_t>(delay), opt_.retry_min_ms / 2,
-                             opt_.retry_max_ms);
+  return std::clamp<int64_t>(static_cast<int64_t>(delay), opt_.retry_min_ms / 2, opt_.retry_max_ms);
 }
 
 void Uplink::start_connect() {
@@ -96,8 +95,7 @@ void Uplink::lost(const std::string& why, bool was_online) {
   retry_at_ = clock_.steady_ms() + delay;
   const double secs = static_cast<double>(delay) / 1000.0;
   if (was_online) {
-    lg.warning("lost broker %s (%s); reconnecting in %.1f s, %" PRIu64
-               " batches waiting in spool",
+    lg.warning("lost broker %s (%s); reconnecting in %.1f s, %" PRIu64 " batches waiting in spool",
                broker.c_str(), why.c_str(), secs, waiting);
   } else if (failed_attempts_ == 1 || failed_attempts_ % 10 == 0) {
     lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
@@ -141,10 +139,14 @@ void Uplink::handle(const mqtt::Event& e) {
       tokens_at_ms_ = clock_.steady_ms();
       last_receipt_ms_ = clock_.steady_ms();
       const uint64_t backlog = live_from_ - 1 - spool_.committed();
-      lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 "); %" PRIu64
-              " batches to replay at %.0f/s",
-              server().c_str(), opt_.group.c_str(), opt_.node.c_str(), bdseq_, backlog,
-              opt_.replay_rate);
+      if (backlog > 0)
+        lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 "); %" PRIu64
+                " batch%s to replay at %.0f/s",
+                server().c_str(), opt_.group.c_str(), opt_.node.c_str(), bdseq_, backlog,
+                backlog == 1 ? "" : "es", opt_.replay_rate);
+      else
+        lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 ")", server().c_str(),
+                opt_.group.c_str(), opt_.node.c_str(), bdseq_);
       return;
     }
     case K::subscribe_failed:
@@ -155,13 +157,18 @@ void Uplink::handle(const mqtt::Event& e) {
     case K::connection_lost:
       if (state_ != State::idle) lost(e.text, state_ == State::online);
       return;
-    case K::delivered: on_delivered(e.tag); return;
+    case K::delivered:
+      on_delivered(e.tag);
+      return;
     case K::publish_failed:
       lg.debug("receipt %" PRIu64 " not acknowledged: %s", e.tag, e.text.c_str());
       return;
-    case K::message: on_message(e); return;
+    case K::message:
+      on_message(e);
+      return;
     case K::stop:
-    case K::wake: return;
+    case K::wake:
+      return;
   }
 }
 
@@ -278,8 +285,10 @@ int64_t Uplink::poll() {
       if (now >= retry_at_) start_connect();
       return state_ == State::idle ? retry_at_ : idle_wake;
     case State::connecting:
-    case State::subscribing: return idle_wake;
-    case State::online: break;
+    case State::subscribing:
+      return idle_wake;
+    case State::online:
+      break;
   }
 
   if (born_generation_ != catalog_.generation() || rebirth_requested_) {
@@ -307,8 +316,8 @@ int64_t Uplink::poll() {
     if (!send_record(record_, true)) return retry_at_;
     tokens_ -= 1.0;
   }
-  const bool backlog_left = backlog_cursor_.next_id < live_from_ &&
-                            spool_.next_id() - 1 > spool_.committed();
+  const bool backlog_left =
+      backlog_cursor_.next_id < live_from_ && spool_.next_id() - 1 > spool_.committed();
 
   if (unreceipted_ > 0 && (receipts_.empty() || unreceipted_ >= kReceiptEveryMessages ||
                            now - last_receipt_ms_ >= kReceiptStaleMs)) {

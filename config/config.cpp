@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -7,7 +8,6 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
-#include <toml++/toml.h>
 
 #include "units.hpp"
 
@@ -18,16 +18,26 @@ using namespace std::string_literals;
 
 std::string type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -148,8 +158,10 @@ class Section {
     const toml::node* node = take(key);
     if (!node) return;
     double value = 0;
-    if (node->is_integer()) value = static_cast<double>(node->as_integer()->get());
-    else if (node->is_floating_point()) value = node->as_floating_point()->get();
+    if (node->is_integer())
+      value = static_cast<double>(node->as_integer()->get());
+    else if (node->is_floating_point())
+      value = node->as_floating_point()->get();
     else {
       wrong(*node, key, "expected a number, found " + type_name(*node));
       return;
@@ -231,8 +243,8 @@ class Section {
 };
 
 std::string check_server(const std::string& uri) {
-  static const char* const schemes[] = {"tcp://", "ssl://", "mqtt://", "mqtts://", "ws://",
-                                        "wss://"};
+  static const char* const schemes[] = {"tcp://",   "ssl://", "mqtt://",
+                                        "mqtts://", "ws://",  "wss://"};
   for (const char* scheme : schemes) {
     std::string_view s(scheme);
     if (uri.compare(0, s.size(), s) != 0) continue;
@@ -354,8 +366,8 @@ void read_spool(Section s, Config& cfg) {
       const std::string& text = node->as_string()->get();
       if (text == "always") {
         cfg.spool.sync_always = true;
-      } else if (auto d = parse_duration(text); d && *d >= milliseconds(10) &&
-                                                 *d <= milliseconds(3600'000)) {
+      } else if (auto d = parse_duration(text);
+                 d && *d >= milliseconds(10) && *d <= milliseconds(3600'000)) {
         cfg.spool.sync_always = false;
         cfg.spool.sync_interval = *d;
       } else {
@@ -373,10 +385,14 @@ void read_log(Section s, Config& cfg) {
   if (!s.present()) return;
   std::string level;
   if (s.string("level", level, false)) {
-    if (level == "debug") cfg.log.level = LogLevel::debug;
-    else if (level == "info") cfg.log.level = LogLevel::info;
-    else if (level == "warning") cfg.log.level = LogLevel::warning;
-    else if (level == "error") cfg.log.level = LogLevel::error;
+    if (level == "debug")
+      cfg.log.level = LogLevel::debug;
+    else if (level == "info")
+      cfg.log.level = LogLevel::info;
+    else if (level == "warning")
+      cfg.log.level = LogLevel::warning;
+    else if (level == "error")
+      cfg.log.level = LogLevel::error;
     else
       s.wrong(*s.take("level"), "level",
               "\"" + level + "\" is not a level; use debug, info, warning or error");
@@ -471,8 +487,8 @@ LoadResult load_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
-    result.errors.push_back(Error{path, 0, 0, "", "cannot read the file: " +
-                                                      std::string(std::strerror(errno))});
+    result.errors.push_back(
+        Error{path, 0, 0, "", "cannot read the file: " + std::string(std::strerror(errno))});
     return result;
   }
   std::ostringstream text;

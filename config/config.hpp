@@ -38,7 +38,7 @@ struct State {
 
 struct Spool {
   uint64_t max_bytes = 64ull << 20;
-  bool sync_always = false;         // sync = "always"
+  bool sync_always = false;          // sync = "always"
   milliseconds sync_interval{1000};  // sync = "<duration>" (when !sync_always)
   double replay_rate = 50;           // historical messages per second after an outage
 };

@@ -29,12 +29,18 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::string_view unit;
   if (!split_number(text, n, unit)) return std::nullopt;
   uint64_t factor = 0;
-  if (unit == "ms") factor = 1;
-  else if (unit == "s") factor = 1000;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
-  else if (unit == "d") factor = 86'400'000;
-  else return std::nullopt;
+  if (unit == "ms")
+    factor = 1;
+  else if (unit == "s")
+    factor = 1000;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else if (unit == "d")
+    factor = 86'400'000;
+  else
+    return std::nullopt;
   uint64_t ms = 0;
   if (!multiply(n, factor, ms) || ms > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
     return std::nullopt;
@@ -46,14 +52,22 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   std::string_view unit;
   if (!split_number(text, n, unit)) return std::nullopt;
   uint64_t factor = 0;
-  if (unit == "B") factor = 1;
-  else if (unit == "KiB") factor = 1ull << 10;
-  else if (unit == "MiB") factor = 1ull << 20;
-  else if (unit == "GiB") factor = 1ull << 30;
-  else if (unit == "KB") factor = 1000;
-  else if (unit == "MB") factor = 1000'000;
-  else if (unit == "GB") factor = 1000'000'000;
-  else return std::nullopt;
+  if (unit == "B")
+    factor = 1;
+  else if (unit == "KiB")
+    factor = 1ull << 10;
+  else if (unit == "MiB")
+    factor = 1ull << 20;
+  else if (unit == "GiB")
+    factor = 1ull << 30;
+  else if (unit == "KB")
+    factor = 1000;
+  else if (unit == "MB")
+    factor = 1000'000;
+  else if (unit == "GB")
+    factor = 1000'000'000;
+  else
+    return std::nullopt;
   uint64_t bytes = 0;
   if (!multiply(n, factor, bytes)) return std::nullopt;
   return bytes;

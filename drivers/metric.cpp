@@ -6,22 +6,38 @@ namespace classroom {
 
 std::string_view to_string(DataType type) {
   switch (type) {
-    case DataType::Int8: return "Int8";
-    case DataType::Int16: return "Int16";
-    case DataType::Int32: return "Int32";
-    case DataType::Int64: return "Int64";
-    case DataType::UInt8: return "UInt8";
-    case DataType::UInt16: return "UInt16";
-    case DataType::UInt32: return "UInt32";
-    case DataType::UInt64: return "UInt64";
-    case DataType::Float: return "Float";
-    case DataType::Double: return "Double";
-    case DataType::Boolean: return "Boolean";
-    case DataType::String: return "String";
-    case DataType::DateTime: return "DateTime";
-    case DataType::Text: return "Text";
-    case DataType::UUID: return "UUID";
-    case DataType::Bytes: return "Bytes";
+    case DataType::Int8:
+      return "Int8";
+    case DataType::Int16:
+      return "Int16";
+    case DataType::Int32:
+      return "Int32";
+    case DataType::Int64:
+      return "Int64";
+    case DataType::UInt8:
+      return "UInt8";
+    case DataType::UInt16:
+      return "UInt16";
+    case DataType::UInt32:
+      return "UInt32";
+    case DataType::UInt64:
+      return "UInt64";
+    case DataType::Float:
+      return "Float";
+    case DataType::Double:
+      return "Double";
+    case DataType::Boolean:
+      return "Boolean";
+    case DataType::String:
+      return "String";
+    case DataType::DateTime:
+      return "DateTime";
+    case DataType::Text:
+      return "Text";
+    case DataType::UUID:
+      return "UUID";
+    case DataType::Bytes:
+      return "Bytes";
   }
   return "Unknown";
 }
@@ -32,19 +48,25 @@ bool value_fits(DataType type, const Value& value) {
     case DataType::Int8:
     case DataType::Int16:
     case DataType::Int32:
-    case DataType::Int64: return std::holds_alternative<int64_t>(value);
+    case DataType::Int64:
+      return std::holds_alternative<int64_t>(value);
     case DataType::UInt8:
     case DataType::UInt16:
     case DataType::UInt32:
     case DataType::UInt64:
-    case DataType::DateTime: return std::holds_alternative<uint64_t>(value);
-    case DataType::Float: return std::holds_alternative<float>(value);
-    case DataType::Double: return std::holds_alternative<double>(value);
-    case DataType::Boolean: return std::holds_alternative<bool>(value);
+    case DataType::DateTime:
+      return std::holds_alternative<uint64_t>(value);
+    case DataType::Float:
+      return std::holds_alternative<float>(value);
+    case DataType::Double:
+      return std::holds_alternative<double>(value);
+    case DataType::Boolean:
+      return std::holds_alternative<bool>(value);
     case DataType::String:
     case DataType::Text:
     case DataType::UUID:
-    case DataType::Bytes: return std::holds_alternative<std::string>(value);
+    case DataType::Bytes:
+      return std::holds_alternative<std::string>(value);
   }
   return false;
 }

@@ -11,6 +11,8 @@ const DriverEntry kDrivers[] = {
 
 }  // namespace
 
-std::span<const DriverEntry> registered_drivers() { return kDrivers; }
+std::span<const DriverEntry> registered_drivers() {
+  return kDrivers;
+}
 
 }  // namespace classroom::drivers

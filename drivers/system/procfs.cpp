@@ -6,7 +6,9 @@
 namespace classroom::drivers::system {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 std::string_view skip_spaces(std::string_view s) {
   size_t i = 0;
@@ -104,10 +106,14 @@ MemInfo parse_meminfo(std::string_view text) {
     std::string_view key = line.substr(0, colon);
     std::string_view rest = line.substr(colon + 1);
     std::optional<uint64_t>* field = nullptr;
-    if (key == "MemTotal") field = &m.total;
-    else if (key == "MemAvailable") field = &m.available;
-    else if (key == "SwapTotal") field = &m.swap_total;
-    else if (key == "SwapFree") field = &m.swap_free;
+    if (key == "MemTotal")
+      field = &m.total;
+    else if (key == "MemAvailable")
+      field = &m.available;
+    else if (key == "SwapTotal")
+      field = &m.swap_total;
+    else if (key == "SwapFree")
+      field = &m.swap_free;
     if (!field) return;
     uint64_t kib = 0;
     if (!to_u64(next_token(rest), kib)) return;

@@ -1,12 +1,12 @@
 #include "system/system_driver.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "registry.hpp"
 
@@ -189,15 +189,17 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
     if (mem.available) sink.put(mem_available_, *mem.available);
     if (mem.total && mem.available && *mem.total > 0 && *mem.available <= *mem.total) {
       ++read_ok;
-      sink.put(mem_used_, static_cast<float>(100.0 * static_cast<double>(*mem.total - *mem.available) /
-                                             static_cast<double>(*mem.total)));
+      sink.put(mem_used_,
+               static_cast<float>(100.0 * static_cast<double>(*mem.total - *mem.available) /
+                                  static_cast<double>(*mem.total)));
     } else {
       skipped("memory (meminfo)");
     }
     if (mem.swap_total && mem.swap_free && *mem.swap_free <= *mem.swap_total) {
-      double pct = *mem.swap_total == 0 ? 0.0
-                                        : 100.0 * static_cast<double>(*mem.swap_total - *mem.swap_free) /
-                                              static_cast<double>(*mem.swap_total);
+      double pct = *mem.swap_total == 0
+                       ? 0.0
+                       : 100.0 * static_cast<double>(*mem.swap_total - *mem.swap_free) /
+                             static_cast<double>(*mem.swap_total);
       sink.put(swap_used_, static_cast<float>(pct));
     } else {
       skipped("swap (meminfo)");
@@ -233,8 +235,8 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
     const uint64_t used = st.f_blocks - st.f_bfree;
     const uint64_t usable = used + st.f_bavail;  // as df: reserved blocks excluded
     if (usable > 0)
-      sink.put(d.used, static_cast<float>(100.0 * static_cast<double>(used) /
-                                          static_cast<double>(usable)));
+      sink.put(d.used,
+               static_cast<float>(100.0 * static_cast<double>(used) / static_cast<double>(usable)));
     sink.put(d.free, static_cast<uint64_t>(st.f_bavail) * frsize);
   }
 
@@ -258,7 +260,8 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   if (cpu) last_cpu_ = cpu;
 
   if (read_ok == 0)
-    return CollectResult::failure("cannot read " + options_.proc_root + " (stat, loadavg, meminfo, uptime)");
+    return CollectResult::failure("cannot read " + options_.proc_root +
+                                  " (stat, loadavg, meminfo, uptime)");
   CollectResult r;
   if (!problems_.empty()) r.warning = "skipped " + problems_;
   return r;

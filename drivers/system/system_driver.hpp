@@ -48,9 +48,9 @@ class SystemDriver final : public Driver {
   std::string problems_;  // what this collection could not read
   bool declared_ = false;
 
-  MetricId cpu_usage_ = 0, load1_ = 0, load5_ = 0, load15_ = 0, mem_total_ = 0,
-           mem_available_ = 0, mem_used_ = 0, swap_used_ = 0, uptime_ = 0, agent_rss_ = 0,
-           agent_cpu_ = 0, agent_cpu_time_ = 0;
+  MetricId cpu_usage_ = 0, load1_ = 0, load5_ = 0, load15_ = 0, mem_total_ = 0, mem_available_ = 0,
+           mem_used_ = 0, swap_used_ = 0, uptime_ = 0, agent_rss_ = 0, agent_cpu_ = 0,
+           agent_cpu_time_ = 0;
   std::vector<Sensor> sensors_;
   std::vector<Disk> disks_;
 

@@ -1,19 +1,19 @@
 #include "harness.hpp"
 
 #include <arpa/inet.h>
-#include <csignal>
-#include <cstdlib>
 #include <fcntl.h>
-#include <filesystem>
-#include <fstream>
 #include <mqtt/async_client.h>
 #include <netinet/in.h>
 #include <pwd.h>
-#include <sstream>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 namespace harness {
 
@@ -135,11 +135,14 @@ Mosquitto::Mosquitto() : port_(free_port()) {
                  "max_inflight_messages 0\n"
                  // Started as root, mosquitto would switch to its own user and
                  // could not save its sessions in our directory on a restart.
-                 "user " + std::string(getpwuid(geteuid())->pw_name) + "\n");
+                 "user " +
+                 std::string(getpwuid(geteuid())->pw_name) + "\n");
   start();
 }
 
-Mosquitto::~Mosquitto() { stop(); }
+Mosquitto::~Mosquitto() {
+  stop();
+}
 
 void Mosquitto::start() {
   process_ = std::make_unique<Process>(
@@ -173,8 +176,8 @@ struct Subscriber::Impl : public mqtt::callback {
   std::vector<Message> received;
 
   explicit Impl(const std::string& url)
-      : client(url, "test-subscriber-" + std::to_string(::getpid()) + "-" +
-                        std::to_string(free_port()),
+      : client(url,
+               "test-subscriber-" + std::to_string(::getpid()) + "-" + std::to_string(free_port()),
                static_cast<mqtt::iclient_persistence*>(nullptr)) {
     client.set_callback(*this);
     mqtt::connect_options opts;
@@ -229,8 +232,9 @@ Agent::Agent(const std::string& state_dir, const AgentOptions& o) : dir_(state_d
   log_ = dir_ + "/agent.log";
   write_file(config_, "[identity]\ngroup = \"" + o.group + "\"\nnode = \"" + o.node +
                           "\"\n[broker]\nservers = [" +
-                          (o.first_server.empty() ? "" : "\"" + o.first_server + "\", ") +
-                          "\"" + o.url + "\"]\nretry_min = \"200ms\"\nretry_max = \"1s\"\n"
+                          (o.first_server.empty() ? "" : "\"" + o.first_server + "\", ") + "\"" +
+                          o.url +
+                          "\"]\nretry_min = \"200ms\"\nretry_max = \"1s\"\n"
                           "[state]\ndir = \"" +
                           dir_ + "/state\"\n[spool]\nsync = \"" + o.sync + "\"\nmax_bytes = \"" +
                           o.max_bytes + "\"\nreplay_rate = " + o.replay_rate +
@@ -241,14 +245,18 @@ Agent::Agent(const std::string& state_dir, const AgentOptions& o) : dir_(state_d
 Agent::~Agent() = default;
 
 void Agent::start() {
-  process_ = std::make_unique<Process>(std::vector<std::string>{AGENT_BINARY, "run", "-c", config_},
-                                       log_);
+  process_ =
+      std::make_unique<Process>(std::vector<std::string>{AGENT_BINARY, "run", "-c", config_}, log_);
 }
-void Agent::signal(int sig) { process_->signal(sig); }
+void Agent::signal(int sig) {
+  process_->signal(sig);
+}
 std::optional<int> Agent::wait_exit(std::chrono::milliseconds timeout) {
   return process_->wait_exit(timeout);
 }
-std::string Agent::log() const { return read_file(log_); }
+std::string Agent::log() const {
+  return read_file(log_);
+}
 
 const Payload::Metric* find_metric(const Payload& p, const std::string& name, uint64_t alias) {
   for (const auto& m : p.metrics())

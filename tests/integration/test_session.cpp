@@ -1,6 +1,7 @@
 // The Sparkplug session of the real binary against a real Mosquitto.
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
 
 #include "harness.hpp"
 
@@ -84,7 +85,9 @@ TEST_CASE("NBIRTH then NDATA arrive, decode, carry ms UTC timestamps and increas
   CHECK(find_metric(data.back().decoded, "", *uptime));
 }
 
-TEST_CASE("SIGKILL: the broker publishes the NDEATH with the birth's bdSeq; a restart births with bdSeq + 1") {
+TEST_CASE(
+    "SIGKILL: the broker publishes the NDEATH with the birth's bdSeq, a restart births with bdSeq "
+    "+ 1") {
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
   agent.start();
@@ -115,8 +118,7 @@ TEST_CASE("SIGTERM: the agent publishes its own NDEATH and exits 0") {
   REQUIRE(status);
   CHECK(*status == 0);
   REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
-  CHECK(bdseq(rig.sub.of_type("NDEATH")[0].decoded) ==
-        bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
+  CHECK(bdseq(rig.sub.of_type("NDEATH")[0].decoded) == bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
   CHECK_THAT(agent.log(), Catch::Contains("published NDEATH"));
 }
 
@@ -148,9 +150,8 @@ TEST_CASE("a malformed NCMD is logged and ignored") {
   INFO(agent.log());
   REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
   rig.sub.publish("spBv1.0/school-test/NCMD/room-1", std::string("\xff\x01garbage", 9));
-  REQUIRE(wait_until([&] { return agent.log().find("ignored a malformed command") !=
-                                  std::string::npos; },
-                     10s));
+  REQUIRE(wait_until(
+      [&] { return agent.log().find("ignored a malformed command") != std::string::npos; }, 10s));
   const size_t before = rig.sub.of_type("NDATA").size();
   REQUIRE(rig.sub.wait_for("NDATA", before + 2, 10s));
   CHECK(rig.sub.of_type("NBIRTH").size() == 1);
@@ -182,4 +183,28 @@ TEST_CASE("a dead first server: the agent moves on to the next one") {
   INFO(agent.log());
   REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
   CHECK_THAT(agent.log(), Catch::Contains("unreachable") && Catch::Contains(o.first_server));
+}
+
+TEST_CASE("the Sparkplug reference decoder (sparkplug-payload) reads birth and data") {
+  const std::string dir = SOURCE_DIR "/tests/interop";
+  if (::system("command -v node >/dev/null 2>&1") != 0 ||
+      !std::filesystem::exists(dir + "/node_modules/sparkplug-payload")) {
+    WARN("skipped: needs node and `npm ci --prefix tests/interop` (.ci/run does both)");
+    return;
+  }
+  Rig rig;
+  Process decoder({"node", dir + "/reference_decoder.js", rig.broker.url(), "3"},
+                  rig.dir.path + "/decoder.log");
+  // The agent starts once the decoder has subscribed, so it sees the birth.
+  REQUIRE(wait_until(
+      [&] {
+        return read_file(rig.dir.path + "/decoder.log").find("subscribed") != std::string::npos;
+      },
+      20s));
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  auto status = decoder.wait_exit(40s);
+  INFO(read_file(rig.dir.path + "/decoder.log"));
+  REQUIRE(status);
+  CHECK(*status == 0);
 }

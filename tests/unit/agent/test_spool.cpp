@@ -90,7 +90,7 @@ TEST_CASE("spool: two cursors read independently, bounded by end_id") {
   CHECK(r.id == 7);
 }
 
-TEST_CASE("spool: survives a restart; commit is remembered; confirmed segments go") {
+TEST_CASE("spool: survives a restart, remembers the commit, deletes confirmed segments") {
   TempDir dir;
   FakeClock clock;
   {
@@ -113,6 +113,20 @@ TEST_CASE("spool: survives a restart; commit is remembered; confirmed segments g
   CHECK(again.append(batch(11), 11) == 11);
 }
 
+TEST_CASE("spool: once all is confirmed, a grown active segment is recycled") {
+  TempDir dir;
+  FakeClock clock;
+  Spool spool(opts(dir.path), clock);  // 128 KiB segments
+  REQUIRE(spool.open().empty());
+  for (uint64_t i = 1; i <= 400; ++i) spool.append(batch(i, 200), 0);  // 91 KB
+  spool.commit(399);
+  CHECK(spool.stats().bytes > Spool::kRecycleBytes);  // one batch still pending
+  spool.commit(400);
+  CHECK(spool.stats().bytes == 0);
+  CHECK(spool.append(batch(401, 200), 0) == 401);
+  CHECK(read_all(spool).size() == 1);
+}
+
 TEST_CASE("spool: rotation and reading across segments") {
   TempDir dir;
   FakeClock clock;
@@ -132,7 +146,8 @@ TEST_CASE("spool: when full, the oldest batches are dropped and counted") {
   Spool spool(opts(dir.path, max), clock);  // 16 KiB segments
   REQUIRE(spool.open().empty());
   const uint64_t n = 2000;  // 2000 * 228 B = 456 KiB, seven times the bound
-  for (uint64_t i = 1; i <= n; ++i) REQUIRE(spool.append(batch(i, 200), static_cast<int64_t>(i)) == i);
+  for (uint64_t i = 1; i <= n; ++i)
+    REQUIRE(spool.append(batch(i, 200), static_cast<int64_t>(i)) == i);
   SpoolStats s = spool.stats();
   CHECK(s.bytes <= max);
   CHECK(s.dropped > 0);
@@ -148,7 +163,7 @@ TEST_CASE("spool: when full, the oldest batches are dropped and counted") {
   CHECK(spool.stats().dropped == dropped);
 }
 
-TEST_CASE("spool: a torn tail at every byte is cut; everything before it survives") {
+TEST_CASE("spool: a torn tail at every byte is cut, everything before it survives") {
   TempDir master;
   FakeClock clock;
   std::vector<uint64_t> ends;  // file size after each record
@@ -167,8 +182,8 @@ TEST_CASE("spool: a torn tail at every byte is cut; everything before it survive
     spit(fs::path(dir.path) / seg.filename(), full.substr(0, cut));
     Spool spool(opts(dir.path), clock);
     REQUIRE(spool.open().empty());
-    const uint64_t whole = static_cast<uint64_t>(
-        std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin());
+    const uint64_t whole =
+        static_cast<uint64_t>(std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin());
     auto all = read_all(spool);
     INFO("cut at byte " << cut);
     REQUIRE(all.size() == whole);

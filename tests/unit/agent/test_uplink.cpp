@@ -259,7 +259,7 @@ TEST_CASE("uplink: connect failures rotate servers and back off with jitter, cap
   CHECK(rig.client.connects[2].server == "tcp://a:1883");
   CHECK(delays[0] >= 1600);  // 2 s +-20 %
   CHECK(delays[0] <= 2400);
-  CHECK(delays[3] >= 12800);  // 16 s +-20 %
+  CHECK(delays[3] >= 12800);   // 16 s +-20 %
   CHECK(delays[9] <= 60'000);  // capped
   CHECK(delays[9] >= 48'000);
   // Every attempt had its own bdSeq.
@@ -321,12 +321,11 @@ TEST_CASE("uplink: a new metric triggers a rebirth before the data that carries 
   auto births = rig.client.decoded("NBIRTH");
   REQUIRE(births.size() == 2);
   bool found = false;
-  for (const auto& m : births[1].metrics())
-    found = found || m.name() == "Network/wlan0/Rx Bytes";
+  for (const auto& m : births[1].metrics()) found = found || m.name() == "Network/wlan0/Rx Bytes";
   CHECK(found);
 }
 
-TEST_CASE("uplink: a failed publish drops the session; nothing unconfirmed is lost") {
+TEST_CASE("uplink: a failed publish drops the session, nothing unconfirmed is lost") {
   Rig rig;
   rig.come_online();
   rig.sample();

@@ -115,9 +115,9 @@ TEST_CASE("Sparkplug ids with + / # are refused") {
 }
 
 TEST_CASE("broker addresses are checked one by one") {
-  LoadResult r = load_string(
-      replace(kGood, "[\"tcp://127.0.0.1:1883\"]", "[\"tcp://ok:1883\", \"http://x\", \"tcp://h:99999\", 3]"),
-      "agent.toml");
+  LoadResult r = load_string(replace(kGood, "[\"tcp://127.0.0.1:1883\"]",
+                                     "[\"tcp://ok:1883\", \"http://x\", \"tcp://h:99999\", 3]"),
+                             "agent.toml");
   REQUIRE(r.errors.size() == 3);
   CHECK(r.errors[0].key == "broker.servers[1]");
   CHECK(r.errors[1].key == "broker.servers[2]");

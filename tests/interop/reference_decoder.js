@@ -1,0 +1,60 @@
+// Subscribes to a broker, decodes the agent's Sparkplug messages with the
+// reference codec (sparkplug-payload), and checks what a dashboard relies on:
+// the birth names every metric with a type and an engUnit, and every value in
+// NDATA decodes (alias known from the birth, same type, not null).
+// Usage: node reference_decoder.js URL [messages]   exit 0 = all good
+'use strict';
+const sparkplug = require('sparkplug-payload').get('spBv1.0');
+const mqtt = require('mqtt');
+
+const url = process.argv[2];
+const wanted = Number(process.argv[3] || 3);
+const client = mqtt.connect(url);
+const byAlias = new Map();
+let data = 0;
+
+function fail(why) {
+  console.error('reference decoder: ' + why);
+  process.exit(1);
+}
+setTimeout(() => fail(`timed out: saw ${byAlias.size} birth metrics, ${data} NDATA`), 30000);
+
+client.on('connect', () => client.subscribe('spBv1.0/#', { qos: 1 }, () => console.log('subscribed')));
+client.on('message', (topic, buf) => {
+  const type = topic.split('/')[2];
+  let p;
+  try {
+    p = sparkplug.decodePayload(buf);
+  } catch (e) {
+    fail(`${topic}: does not decode: ${e}`);
+  }
+  if (type === 'NBIRTH') {
+    if (Number(p.seq) !== 0) fail('NBIRTH seq is not 0');
+    for (const m of p.metrics) {
+      if (!m.name || !m.type) fail(`NBIRTH metric without name or type: ${JSON.stringify(m)}`);
+      if (m.name === 'bdSeq' || m.name === 'Node Control/Rebirth') continue;
+      if (!m.properties || !m.properties.engUnit) fail(`${m.name}: no engUnit property`);
+      if (m.alias === undefined) fail(`${m.name}: no alias`);
+      byAlias.set(Number(m.alias), m);
+    }
+    console.log(`NBIRTH: ${p.metrics.length} metrics, bdSeq ${p.metrics[0].value}`);
+  } else if (type === 'NDATA') {
+    if (byAlias.size === 0) fail('NDATA before any NBIRTH');
+    for (const m of p.metrics) {
+      const def = byAlias.get(Number(m.alias));
+      if (!def) fail(`NDATA alias ${m.alias} is not in the birth`);
+      if (m.type !== def.type) fail(`${def.name}: type ${m.type}, birth says ${def.type}`);
+      if (m.value === null || m.value === undefined) fail(`${def.name}: value did not decode`);
+      if (!m.timestamp) fail(`${def.name}: no timestamp`);
+    }
+    const sample = p.metrics.slice(0, 3).map((m) => {
+      const def = byAlias.get(Number(m.alias));
+      return `${def.name} = ${m.value} ${def.properties.engUnit.value}`;
+    });
+    console.log(`NDATA seq ${p.seq}: ${sample.join(', ')}`);
+    if (++data >= wanted) {
+      client.end();
+      process.exit(0);
+    }
+  }
+});

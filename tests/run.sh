@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every check a change must pass, in the order a reviewer would ask:
+#   1. the code is formatted (clang-format, .clang-format at the root)
+#   2. it builds without a warning (-Wall -Wextra -Werror)
+#   3. the unit tests pass under AddressSanitizer and UndefinedBehaviorSanitizer
+#   4. the whole suite passes: unit tests and integration tests against a real
+#      Mosquitto (ctest, build/)
+# Needs the packages of tests/tools/install-deps.sh.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=$(nproc)
+
+echo "== 1/4 clang-format"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
+clang-format --dry-run --Werror "${sources[@]}"
+echo "formatted: ${#sources[@]} files"
+
+echo "== 2/4 build, warnings are errors (build/)"
+cmake -S . -B build -DCLASSROOM_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== 3/4 unit tests under ASan/UBSan (build-asan/)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLASSROOM_SANITIZE=ON -DCLASSROOM_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs" --target unit_tests
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/tests/unit_tests
+
+echo "== 4/4 all tests (ctest)"
+ctest --test-dir build --output-on-failure -j"$jobs"
