@@ -33,7 +33,11 @@ class PahoClient final : public Client, private ::mqtt::callback {
  public:
   PahoClient(const std::string& server, const std::string& client_id, EventSink sink)
       : sink_(std::move(sink)),
-        client_(server, client_id, static_cast<::mqtt::iclient_persistence*>(nullptr)),
+        // Paho refuses a publish once this many commands wait in its queue; the
+        // uplink keeps at most a few hundred in flight, so this is never the
+        // limit that bites (a refusal would drop the session).
+        client_(server, client_id, ::mqtt::create_options(MQTTVERSION_DEFAULT, 10'000),
+                static_cast<::mqtt::iclient_persistence*>(nullptr)),
         connect_listener_(*this, Event::Kind::connected, Event::Kind::connect_failed),
         subscribe_listener_(*this, Event::Kind::subscribed, Event::Kind::subscribe_failed),
         publish_listener_(*this, Event::Kind::delivered, Event::Kind::publish_failed) {

@@ -5,11 +5,12 @@
 #   3. the unit tests pass under AddressSanitizer and UndefinedBehaviorSanitizer
 #   4. the whole suite passes: unit tests and integration tests against a real
 #      Mosquitto (ctest, build/)
-# Needs the packages of tests/tools/install-deps.sh.
+# Installs what is missing first (tests/tools/install-deps.sh, sudo if needed).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
+tests/tools/install-deps.sh
 
 echo "== 1/4 clang-format"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Footprint of the agent as a gateway pays for it: runs the built agent for
+# SECONDS (default 30) at a 1 s interval against a Mosquitto on loopback, then
+# prints its private dirty memory and PSS (/proc/PID/smaps_rollup), its CPU
+# time, and the bytes it published as the broker delivered them.
+# With --outage, the broker is stopped after 5 s and the agent's private dirty
+# memory is printed every 5 s while its backlog grows on disk: it must stay flat.
+# Usage: tests/perf/footprint.sh [--outage] [SECONDS] [AGENT_BINARY]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+outage=0
+if [ "${1:-}" = "--outage" ]; then outage=1; shift; fi
+seconds=${1:-30}
+agent=${2:-$root/build/agent/classroom-agent}
+[ -x "$agent" ] || { echo "no agent binary at $agent: build first (cmake --build build)"; exit 2; }
+
+work=$(mktemp -d /tmp/classroom-footprint-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser %s\n' "$port" "$(id -un)" >"$work/mosquitto.conf"
+mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+broker=$!
+pids+=($broker)
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+
+# Payload sizes as the broker hands them out: Sparkplug messages and receipts.
+mosquitto_sub -p "$port" -t 'spBv1.0/#' -t 'classroom-agent/#' -F '%t %l' >"$work/sizes" &
+pids+=($!)
+sed -e "s|tcp://127.0.0.1:1883|tcp://127.0.0.1:$port|" \
+    -e "s|/var/lib/classroom-agent|$work/state|" \
+    -e 's|interval = "10s"|interval = "1s"|' "$root/config/agent.toml" >"$work/agent.toml"
+sleep 0.5
+"$agent" run -c "$work/agent.toml" >"$work/agent.log" 2>&1 &
+pid=$!
+pids+=($pid)
+if ((outage)); then
+  sleep 5
+  kill "$broker"
+  echo "broker stopped; private dirty memory while the backlog grows:"
+  for ((t = 5; t < seconds; t += 5)); do
+    sleep 5
+    printf '  %4d s  %s KiB private dirty, spool %s\n' "$((t + 5))" \
+      "$(awk '$1 == "Private_Dirty:" {print $2}' "/proc/$pid/smaps_rollup")" \
+      "$(du -sh "$work/state/spool" | cut -f1)"
+  done
+  kill -TERM "$pid"
+  wait "$pid" || true
+  exit 0
+fi
+sleep "$seconds"
+
+rollup=$(cat "/proc/$pid/smaps_rollup")
+kib() { awk -v k="$1" '$1 == k":" {print $2}' <<<"$rollup"; }
+read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
+tck=$(getconf CLK_TCK)
+threads=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")
+kill -TERM "$pid"; wait "$pid" || true
+sleep 0.5
+msgs=$(grep -c '^spBv1.0/' "$work/sizes" || true)
+bytes=$(awk '$1 ~ /^spBv1.0\// {s += $2} END {print s + 0}' "$work/sizes")
+topic_bytes=$(awk '$1 ~ /^spBv1.0\// {s += length($1)} END {print s + 0}' "$work/sizes")
+receipts=$(grep -c '^classroom-agent/' "$work/sizes" || true)
+receipt_bytes=$(awk '$1 ~ /^classroom-agent\// {s += $2 + length($1)} END {print s + 0}' "$work/sizes")
+
+echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise"
+echo "  private dirty   $(kib Private_Dirty) KiB"
+echo "  PSS             $(kib Pss) KiB"
+echo "  RSS             $(kib Rss) KiB"
+echo "  threads         $threads"
+echo "  CPU             $(awk -v u="$utime" -v s="$stime" -v t="$tck" 'BEGIN {printf "%.2f s (%.2f %% of one core)", (u+s)/t, 100*(u+s)/t/'"$seconds"'}')"
+echo "  published       $msgs Sparkplug messages, $bytes payload bytes (+ $topic_bytes topic bytes), $receipts receipts"
+# One NDATA and one receipt per cycle: the default 10 s interval makes 8640 a day.
+echo "  per day at 10 s $(awk -v b="$bytes" -v t="$topic_bytes" -v n="$msgs" -v r="$receipt_bytes" -v m="$receipts" \
+  'BEGIN {printf "~%.1f MB of payload and topic (%.0f B per NDATA + %.0f B per receipt, 8640 cycles)", ((b+t)/n + r/m)*8640/1e6, (b+t)/n, r/m}')"
