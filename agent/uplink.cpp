@@ -18,6 +18,10 @@ constexpr uint64_t kWindow = 500;
 constexpr uint64_t kReceiptEveryMessages = 100;
 constexpr int64_t kReceiptStaleMs = 5000;
 
+const char* batches(uint64_t n) {
+  return n == 1 ? "batch" : "batches";
+}
+
 }  // namespace
 
 Uplink::Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Spool& spool,
@@ -99,8 +103,9 @@ void Uplink::lost(const std::string& why, bool was_online) {
                broker.c_str(), why.c_str(), secs, waiting);
   } else if (failed_attempts_ == 1 || failed_attempts_ % 10 == 0) {
     lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
-               " batches waiting in spool",
-               broker.c_str(), why.c_str(), server().c_str(), secs, failed_attempts_, waiting);
+               " %s waiting in spool",
+               broker.c_str(), why.c_str(), server().c_str(), secs, failed_attempts_, waiting,
+               batches(waiting));
   } else {
     lg.debug("broker %s unreachable (%s); retrying %s in %.1f s", broker.c_str(), why.c_str(),
              server().c_str(), secs);
@@ -140,10 +145,9 @@ void Uplink::handle(const mqtt::Event& e) {
       last_receipt_ms_ = clock_.steady_ms();
       const uint64_t backlog = live_from_ - 1 - spool_.committed();
       if (backlog > 0)
-        lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 "); %" PRIu64
-                " batch%s to replay at %.0f/s",
+        lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 "); %" PRIu64 " %s to replay at %.0f/s",
                 server().c_str(), opt_.group.c_str(), opt_.node.c_str(), bdseq_, backlog,
-                backlog == 1 ? "" : "es", opt_.replay_rate);
+                batches(backlog), opt_.replay_rate);
       else
         lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 ")", server().c_str(),
                 opt_.group.c_str(), opt_.node.c_str(), bdseq_);

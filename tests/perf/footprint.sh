@@ -23,19 +23,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser %s\n' "$port" "$(id -un)" >"$work/mosquitto.conf"
-mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
-broker=$!
-pids+=($broker)
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+. "$root/tests/tools/local-broker.sh"
+start_local_broker "$work"
+broker=$BROKER_PID
+port=$BROKER_PORT
+pids+=("$broker")
 
 # Payload sizes as the broker hands them out: Sparkplug messages and receipts.
 mosquitto_sub -p "$port" -t 'spBv1.0/#' -t 'classroom-agent/#' -F '%t %l' >"$work/sizes" &
 pids+=($!)
-sed -e "s|tcp://127.0.0.1:1883|tcp://127.0.0.1:$port|" \
-    -e "s|/var/lib/classroom-agent|$work/state|" \
-    -e 's|interval = "10s"|interval = "1s"|' "$root/config/agent.toml" >"$work/agent.toml"
+sed_agent_config "$work" 1s >"$work/agent.toml"
 sleep 0.5
 "$agent" run -c "$work/agent.toml" >"$work/agent.log" 2>&1 &
 pid=$!

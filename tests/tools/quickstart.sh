@@ -22,25 +22,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$work/mosquitto.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-user $(id -un)
-CONF
-mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+. "$root/tests/tools/local-broker.sh"
+start_local_broker "$work"
+pids+=("$BROKER_PID")
+port=$BROKER_PORT
 echo "== mosquitto listening on 127.0.0.1:$port"
 
 # The shipped config, pointed at this broker, sampling every 5 s.
-sed -e "s|tcp://127.0.0.1:1883|tcp://127.0.0.1:$port|" \
-    -e "s|/var/lib/classroom-agent|$work/state|" \
-    -e 's|interval = "10s"|interval = "5s"|' "$root/config/agent.toml" >"$work/agent.toml"
+sed_agent_config "$work" 5s >"$work/agent.toml"
 "$agent" check-config -c "$work/agent.toml"
 
 /usr/bin/python3 "$root/tests/tools/sparkplug_watch.py" --port "$port" &

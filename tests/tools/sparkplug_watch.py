@@ -36,6 +36,8 @@ def value_of(metric):
     if field is None:
         return "(none)"
     v = getattr(metric, field)
+    if isinstance(v, bool):
+        return "true" if v else "false"
     return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
