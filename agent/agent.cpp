@@ -104,8 +104,8 @@ class Batcher {
     sparkplug::build_record(payload_, catalog_, catalog_.changed(), ts);
     catalog_.clear_changed();
     payload_.SerializeToString(&bytes_);
-    std::string error = "the spool is not open";
-    if (spool_.is_open() && spool_.append(bytes_, ts, &error) != 0) {
+    error_.clear();
+    if (spool_.is_open() && spool_.append(bytes_, ts, &error_) != 0) {
       if (failing_) lg.info("spool writable again; batches are stored before sending");
       failing_ = false;
       return;
@@ -114,7 +114,8 @@ class Batcher {
     const bool sent = uplink_.publish_unspooled(bytes_);
     if (!sent) ++lost_;
     if (!failing_)
-      lg.error("cannot store batches (%s); %s until the spool recovers", error.c_str(),
+      lg.error("cannot store batches (%s); %s until the spool recovers",
+               error_.empty() ? "the spool is not open" : error_.c_str(),
                sent ? "sending them without a backlog" : "batches are lost while offline");
     failing_ = true;
   }
@@ -128,6 +129,7 @@ class Batcher {
   const Clock& clock_;
   sparkplug::Payload payload_;
   std::string bytes_;
+  std::string error_;
   bool failing_ = false;
   uint64_t lost_ = 0;
 };

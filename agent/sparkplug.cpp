@@ -3,6 +3,8 @@
 namespace classroom::sparkplug {
 namespace {
 
+constexpr size_t kNameReserve = 96;
+
 void set_unit(PbMetric& metric, const std::string& unit) {
   auto* props = metric.mutable_properties();
   props->add_keys("engUnit");
@@ -154,8 +156,12 @@ void build_record(Payload& out, const Catalog& catalog, std::span<const MetricId
   out.set_timestamp(static_cast<uint64_t>(ts_ms));
   for (MetricId id : ids) {
     const CatalogEntry& e = catalog.at(id);
-    PbMetric* m = out.add_metrics();
-    m->set_name(e.name);
+    PbMetric* m = out.add_metrics();  // reuses the metrics of the last batch
+    // Room for any name once, so a longer name in a reused slot does not
+    // allocate on a later cycle.
+    std::string* name = m->mutable_name();
+    if (name->capacity() < kNameReserve) name->reserve(kNameReserve);
+    name->assign(e.name);
     m->set_timestamp(static_cast<uint64_t>(e.ts_ms));
     m->set_datatype(static_cast<uint32_t>(e.type));
     set_value(*m, e.type, e.value);

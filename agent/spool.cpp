@@ -465,8 +465,7 @@ SpoolStats Spool::stats() {
   s.pending = open_ ? next_id_ - 1 - committed_ : 0;
   if (s.pending > 0) {
     Cursor c{committed_ + 1, 0, 0};
-    Record r;
-    if (read(c, next_id_, r)) s.oldest_ts_ms = r.ts_ms;
+    if (read(c, next_id_, scratch_)) s.oldest_ts_ms = scratch_.ts_ms;
   }
   return s;
 }

@@ -126,6 +126,7 @@ class Spool {
   int64_t last_sync_ms_ = 0;
   SpoolStats counters_;
   std::vector<std::pair<uint64_t, uint64_t>> corrupt_seen_;  // (segment, offset)
+  Record scratch_;  // stats() reads the oldest pending record into it
 };
 
 }  // namespace classroom
