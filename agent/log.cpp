@@ -14,19 +14,15 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::info)};
 std::atomic<int> g_fd{2};
-
 // journald reads "<N>" at the start of a line as the syslog priority when the
-// agent's stderr is connected to it (systemd sets JOURNAL_STREAM).
-bool to_journal() {
-  static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
-  return journal;
-}
+// agent's stderr is connected to it.
+std::atomic<bool> g_journal{false};
 
 void emit(Level level, std::string_view tag, const char* fmt, va_list args) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
   char line[1024];
   int n = 0;
-  if (to_journal()) {
+  if (g_journal.load(std::memory_order_relaxed)) {
     static const int priority[] = {7, 6, 4, 3};  // debug, info, warning, err
     n = std::snprintf(line, sizeof line, "<%d>%.*s: ", priority[static_cast<int>(level)],
                       static_cast<int>(tag.size()), tag.data());
@@ -62,6 +58,12 @@ Level level() {
 }
 void set_fd(int fd) {
   g_fd.store(fd);
+}
+void set_journal(bool journal) {
+  g_journal.store(journal);
+}
+void init_from_environment() {
+  set_journal(std::getenv("JOURNAL_STREAM") != nullptr);
 }
 
 #define CLASSROOM_LOG_METHOD(name, lvl)           \

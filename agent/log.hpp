@@ -15,6 +15,12 @@ Level level();
 // Where lines go: stderr by default. Tests may redirect to a file descriptor.
 void set_fd(int fd);
 
+// journald format ("<4>tag: message", no timestamp) instead of the terminal's.
+void set_journal(bool journal);
+// Chooses the format from the environment: journald when systemd connected
+// stderr to the journal (JOURNAL_STREAM is set).
+void init_from_environment();
+
 class Logger {
  public:
   explicit constexpr Logger(std::string_view tag) : tag_(tag) {}

@@ -4,6 +4,7 @@
 
 #include "agent.hpp"
 #include "config.hpp"
+#include "log.hpp"
 #include "version.hpp"
 
 namespace {
@@ -23,6 +24,7 @@ std::optional<classroom::config::Config> load(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  classroom::log::init_from_environment();
   CLI::App app{
       "classroom-agent: gateway and classroom network telemetry, published as "
       "Sparkplug B over MQTT"};

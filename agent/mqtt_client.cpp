@@ -1,9 +1,61 @@
 #include "mqtt_client.hpp"
 
+#include <fcntl.h>
 #include <mqtt/async_client.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 namespace classroom::mqtt {
 namespace {
+
+// Paho says only "connect failure": find out what a technician can act on by
+// trying the TCP connection ourselves (on Paho's thread, never the sampler's).
+std::string diagnose_tcp(const std::string& uri) {
+  std::string rest = uri.substr(uri.find("://") == std::string::npos ? 0 : uri.find("://") + 3);
+  rest = rest.substr(0, rest.find('/'));
+  std::string host = rest, port = "1883";
+  if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    return "cannot resolve host name " + host + ": " + ::gai_strerror(rc);
+  std::string verdict = "no answer";
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int err = 0;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      err = errno;
+      if (err == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        if (::poll(&p, 1, 2000) == 1) {
+          socklen_t len = sizeof err;
+          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        } else {
+          err = ETIMEDOUT;
+        }
+      }
+    }
+    ::close(fd);
+    if (err == 0) {
+      verdict =
+          "TCP connects, but the MQTT handshake failed (not an MQTT broker, or TLS expected?)";
+      break;
+    }
+    verdict =
+        err == ETIMEDOUT ? "no answer within 2 s (firewall or host down?)" : std::strerror(err);
+  }
+  ::freeaddrinfo(res);
+  return verdict;
+}
 
 // Plain words for the codes Paho reports on a failed connect.
 std::string describe(int rc) {
@@ -33,25 +85,23 @@ class PahoClient final : public Client, private ::mqtt::callback {
  public:
   PahoClient(const std::string& server, const std::string& client_id, EventSink sink)
       : sink_(std::move(sink)),
-        // Paho refuses a publish once this many commands wait in its queue; the
-        // uplink keeps at most a few hundred in flight, so this is never the
-        // limit that bites (a refusal would drop the session).
-        client_(server, client_id, ::mqtt::create_options(MQTTVERSION_DEFAULT, 10'000),
-                static_cast<::mqtt::iclient_persistence*>(nullptr)),
+        first_server_(server),
+        client_id_(client_id),
         connect_listener_(*this, Event::Kind::connected, Event::Kind::connect_failed),
         subscribe_listener_(*this, Event::Kind::subscribed, Event::Kind::subscribe_failed),
         publish_listener_(*this, Event::Kind::delivered, Event::Kind::publish_failed) {
-    client_.set_callback(*this);
+    client_ = make_client();
   }
 
-  ~PahoClient() override {
-    try {
-      client_.disable_callbacks();
-    } catch (...) {
-    }
+  ~PahoClient() override { drop_client(); }
+
+  void abandon() override {
+    drop_client();
+    client_ = make_client();
   }
 
   bool connect(const ConnectRequest& r, std::string& error) override {
+    server_ = r.server;  // read by the failure listener, which runs after this returns
     try {
       ::mqtt::connect_options opts;
       opts.set_clean_session(true);
@@ -63,7 +113,8 @@ class PahoClient final : public Client, private ::mqtt::callback {
       if (!r.password.empty()) opts.set_password(r.password);
       opts.set_will(::mqtt::will_options(r.will_topic, r.will_payload.data(), r.will_payload.size(),
                                          1, false));
-      client_.connect(opts, nullptr, connect_listener_);
+      client_->connect(opts, reinterpret_cast<void*>(static_cast<uintptr_t>(r.attempt)),
+                       connect_listener_);
       return true;
     } catch (const ::mqtt::exception& e) {
       error = describe(e.get_return_code());
@@ -73,7 +124,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
 
   bool subscribe(const std::string& topic, int qos, std::string& error) override {
     try {
-      client_.subscribe(topic, qos, nullptr, subscribe_listener_);
+      client_->subscribe(topic, qos, nullptr, subscribe_listener_);
       return true;
     } catch (const ::mqtt::exception& e) {
       error = describe(e.get_return_code());
@@ -86,10 +137,10 @@ class PahoClient final : public Client, private ::mqtt::callback {
     try {
       auto msg = ::mqtt::make_message(topic, payload.data(), payload.size(), qos, false);
       if (qos > 0)
-        client_.publish(msg, reinterpret_cast<void*>(static_cast<uintptr_t>(tag)),
-                        publish_listener_);
+        client_->publish(msg, reinterpret_cast<void*>(static_cast<uintptr_t>(tag)),
+                         publish_listener_);
       else
-        client_.publish(msg);
+        client_->publish(msg);
       return true;
     } catch (const ::mqtt::exception& e) {
       error = describe(e.get_return_code());
@@ -101,7 +152,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
                         int timeout_ms) override {
     try {
       auto msg = ::mqtt::make_message(topic, payload.data(), payload.size(), 1, false);
-      auto tok = client_.publish(msg);
+      auto tok = client_->publish(msg);
       return tok->wait_for(std::chrono::milliseconds(timeout_ms)) && tok->get_return_code() == 0;
     } catch (const ::mqtt::exception&) {
       return false;
@@ -109,10 +160,10 @@ class PahoClient final : public Client, private ::mqtt::callback {
   }
 
   void disconnect(int timeout_ms) override {
+    // Also when not connected: it abandons a connect that is still in progress.
     try {
-      if (client_.is_connected())
-        client_.disconnect(std::chrono::milliseconds(timeout_ms))
-            ->wait_for(std::chrono::milliseconds(timeout_ms + 500));
+      client_->disconnect(std::chrono::milliseconds(timeout_ms))
+          ->wait_for(std::chrono::milliseconds(timeout_ms + 500));
     } catch (const ::mqtt::exception&) {
     }
   }
@@ -127,7 +178,10 @@ class PahoClient final : public Client, private ::mqtt::callback {
       owner_.sink_(Event{ok_, {}, tag_of(tok), {}, {}});
     }
     void on_failure(const ::mqtt::token& tok) override {
-      owner_.sink_(Event{failed_, describe(tok.get_return_code()), tag_of(tok), {}, {}});
+      std::string why = describe(tok.get_return_code());
+      if (failed_ == Event::Kind::connect_failed && tok.get_return_code() == MQTTASYNC_FAILURE)
+        why = diagnose_tcp(owner_.server_);
+      owner_.sink_(Event{failed_, std::move(why), tag_of(tok), {}, {}});
     }
 
    private:
@@ -146,8 +200,29 @@ class PahoClient final : public Client, private ::mqtt::callback {
     sink_(Event{Event::Kind::message, {}, 0, msg->get_topic(), msg->get_payload()});
   }
 
+  std::unique_ptr<::mqtt::async_client> make_client() {
+    // Paho refuses a publish once this many commands wait in its queue; the
+    // uplink keeps at most a few hundred in flight, so this is never the limit
+    // that bites (a refusal would drop the session).
+    auto c = std::make_unique<::mqtt::async_client>(
+        first_server_, client_id_, ::mqtt::create_options(MQTTVERSION_DEFAULT, 10'000),
+        static_cast<::mqtt::iclient_persistence*>(nullptr));
+    c->set_callback(*this);
+    return c;
+  }
+  void drop_client() {
+    if (!client_) return;
+    try {
+      client_->disable_callbacks();
+    } catch (...) {
+    }
+    client_.reset();
+  }
+
   EventSink sink_;
-  ::mqtt::async_client client_;
+  std::string first_server_, client_id_;
+  std::string server_;  // of the attempt in progress
+  std::unique_ptr<::mqtt::async_client> client_;
   Listener connect_listener_, subscribe_listener_, publish_listener_;
 };
 

@@ -20,6 +20,7 @@ struct ConnectRequest {
   int connect_timeout_s = 10;
   std::string will_topic;
   std::string will_payload;  // QoS 1, not retained
+  uint64_t attempt = 0;      // returned as the tag of connected/connect_failed
 };
 
 struct Event {
@@ -58,6 +59,10 @@ class Client {
   virtual bool publish_and_wait(const std::string& topic, std::string_view payload,
                                 int timeout_ms) = 0;
   virtual void disconnect(int timeout_ms) = 0;
+  // Drops an attempt that got no answer: the next connect starts from a clean
+  // client (Paho cannot cancel a connect in progress and stays stuck on it).
+  // Late events of the dropped attempt may still arrive; their tag tells.
+  virtual void abandon() = 0;
 };
 
 // The Paho C++ implementation. `client_id` and the first server are fixed for

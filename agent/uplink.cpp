@@ -17,6 +17,8 @@ constexpr uint64_t kWindow = 500;
 // link), another one after this many messages, or when the last one is this old.
 constexpr uint64_t kReceiptEveryMessages = 100;
 constexpr int64_t kReceiptStaleMs = 5000;
+// Added to connect_timeout before the uplink gives up on an attempt itself.
+constexpr int64_t kAnswerGraceMs = 2000;
 
 const char* batches(uint64_t n) {
   return n == 1 ? "batch" : "batches";
@@ -71,6 +73,7 @@ void Uplink::start_connect() {
   req.keepalive_s = static_cast<int>(std::max<int64_t>(1, opt_.keepalive_ms / 1000));
   req.connect_timeout_s = static_cast<int>(std::max<int64_t>(1, opt_.connect_timeout_ms / 1000));
   req.will_topic = topics_.ndeath;
+  req.attempt = ++attempt_;
   payload_.SerializeToString(&req.will_payload);
   if (failed_attempts_ == 0)
     lg.info("connecting to %s (bdSeq %" PRIu64 ")", req.server.c_str(), bdseq_);
@@ -78,6 +81,9 @@ void Uplink::start_connect() {
     lg.debug("connecting to %s (bdSeq %" PRIu64 ", attempt %d)", req.server.c_str(), bdseq_,
              failed_attempts_ + 1);
   state_ = State::connecting;
+  // Paho reports nothing when a port accepts TCP but never answers MQTT: the
+  // uplink keeps its own deadline for the whole CONNECT + SUBSCRIBE exchange.
+  attempt_deadline_ = clock_.steady_ms() + opt_.connect_timeout_ms + kAnswerGraceMs;
   std::string error;
   if (!client_.connect(req, error)) lost(error, false);
 }
@@ -116,7 +122,7 @@ void Uplink::handle(const mqtt::Event& e) {
   using K = mqtt::Event::Kind;
   switch (e.kind) {
     case K::connected: {
-      if (state_ != State::connecting) return;
+      if (state_ != State::connecting || e.tag != attempt_) return;  // an abandoned attempt
       std::string error;
       state_ = State::subscribing;
       // NCMD first: a host's rebirth request must not be missed after the birth.
@@ -127,7 +133,7 @@ void Uplink::handle(const mqtt::Event& e) {
       return;
     }
     case K::connect_failed:
-      if (state_ == State::connecting) lost(e.text, false);
+      if (state_ == State::connecting && e.tag == attempt_) lost(e.text, false);
       return;
     case K::subscribed: {
       if (state_ != State::subscribing) return;
@@ -290,7 +296,13 @@ int64_t Uplink::poll() {
       return state_ == State::idle ? retry_at_ : idle_wake;
     case State::connecting:
     case State::subscribing:
-      return idle_wake;
+      if (now < attempt_deadline_) return attempt_deadline_;
+      client_.abandon();
+      lost("no MQTT answer within " +
+               std::to_string((opt_.connect_timeout_ms + kAnswerGraceMs) / 1000) +
+               " s: a busy broker, or not an MQTT port?",
+           false);
+      return retry_at_;
     case State::online:
       break;
   }

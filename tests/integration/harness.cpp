@@ -233,16 +233,30 @@ Agent::Agent(const std::string& state_dir, const AgentOptions& o) : dir_(state_d
   write_file(config_, "[identity]\ngroup = \"" + o.group + "\"\nnode = \"" + o.node +
                           "\"\n[broker]\nservers = [" +
                           (o.first_server.empty() ? "" : "\"" + o.first_server + "\", ") + "\"" +
-                          o.url +
-                          "\"]\nretry_min = \"200ms\"\nretry_max = \"1s\"\n"
-                          "[state]\ndir = \"" +
-                          dir_ + "/state\"\n[spool]\nsync = \"" + o.sync + "\"\nmax_bytes = \"" +
+                          o.url + "\"]\nretry_min = \"200ms\"\nretry_max = \"1s\"\n" +
+                          o.extra_broker + "[state]\ndir = \"" + dir_ +
+                          "/state\"\n[spool]\nsync = \"" + o.sync + "\"\nmax_bytes = \"" +
                           o.max_bytes + "\"\nreplay_rate = " + o.replay_rate +
                           "\n[log]\nlevel = \"debug\"\n[sources.system]\ninterval = \"" +
                           o.interval + "\"\n" + o.extra);
 }
 
 Agent::~Agent() = default;
+
+SilentPort::SilentPort() {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::listen(fd_, 16);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+}
+SilentPort::~SilentPort() {
+  ::close(fd_);
+}
 
 void Agent::start() {
   process_ =
@@ -256,6 +270,11 @@ std::optional<int> Agent::wait_exit(std::chrono::milliseconds timeout) {
 }
 std::string Agent::log() const {
   return read_file(log_);
+}
+
+LogOnFailure::~LogOnFailure() {
+  if (std::uncaught_exceptions() > exceptions_)
+    std::fprintf(stderr, "---- agent log ----\n%s-------------------\n", agent_.log().c_str());
 }
 
 const Payload::Metric* find_metric(const Payload& p, const std::string& name, uint64_t alias) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -101,7 +102,21 @@ struct AgentOptions {
   std::string sync = "1s";
   std::string max_bytes = "64MiB";
   std::string replay_rate = "200";
-  std::string extra;  // appended TOML
+  std::string extra;         // appended TOML
+  std::string extra_broker;  // more keys for [broker]
+};
+
+// A loopback port that accepts connections (the kernel completes the TCP
+// handshake) but never reads or answers: a hung or wrong service.
+class SilentPort {
+ public:
+  SilentPort();
+  ~SilentPort();
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
 };
 
 class Agent {
@@ -117,6 +132,18 @@ class Agent {
  private:
   std::string dir_, config_, log_;
   std::unique_ptr<Process> process_;
+};
+
+// Prints the agent's log to stderr when a REQUIRE fails in its scope (Catch's
+// INFO would capture the log as it was when declared, usually empty).
+class LogOnFailure {
+ public:
+  explicit LogOnFailure(const Agent& agent) : agent_(agent) {}
+  ~LogOnFailure();
+
+ private:
+  const Agent& agent_;
+  int exceptions_ = std::uncaught_exceptions();
 };
 
 // Value of the metric with `alias` (or name) in a payload, as a double; nullopt if absent.

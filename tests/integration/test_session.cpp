@@ -36,7 +36,7 @@ TEST_CASE("NBIRTH then NDATA arrive, decode, carry ms UTC timestamps and increas
   Agent agent(rig.dir.path, rig.options());
   const int64_t started = now_ms();
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 4, 20s));
   const int64_t seen = now_ms();
 
@@ -91,7 +91,7 @@ TEST_CASE(
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
   const uint64_t born = bdseq(rig.sub.of_type("NBIRTH")[0].decoded);
   agent.signal(SIGKILL);
@@ -111,7 +111,7 @@ TEST_CASE("SIGTERM: the agent publishes its own NDEATH and exits 0") {
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
   agent.signal(SIGTERM);
   auto status = agent.wait_exit(10s);
@@ -126,7 +126,7 @@ TEST_CASE("NCMD Rebirth: a new NBIRTH with the same bdSeq, without reconnecting"
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
   rig.sub.publish("spBv1.0/school-test/NCMD/room-1", ncmd_rebirth());
   REQUIRE(rig.sub.wait_for("NBIRTH", 2, 10s));
@@ -147,7 +147,7 @@ TEST_CASE("a malformed NCMD is logged and ignored") {
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
   rig.sub.publish("spBv1.0/school-test/NCMD/room-1", std::string("\xff\x01garbage", 9));
   REQUIRE(wait_until(
@@ -161,7 +161,7 @@ TEST_CASE("the broker stops and starts again: the agent reconnects and rebirths 
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
   const uint64_t first = bdseq(rig.sub.of_type("NBIRTH")[0].decoded);
   rig.broker.stop();
@@ -174,15 +174,29 @@ TEST_CASE("the broker stops and starts again: the agent reconnects and rebirths 
   REQUIRE(rig.sub.wait_for("NDATA", before + 1, 10s));
 }
 
+TEST_CASE("a first server that accepts TCP but never answers MQTT: the agent moves on") {
+  Rig rig;
+  SilentPort silent;  // listens, never speaks
+  AgentOptions o = rig.options();
+  o.first_server = "tcp://127.0.0.1:" + std::to_string(silent.port());
+  o.extra_broker = "connect_timeout = \"1s\"\n";
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
+  CHECK_THAT(agent.log(), Catch::Contains("no MQTT answer within 3 s"));
+}
+
 TEST_CASE("a dead first server: the agent moves on to the next one") {
   Rig rig;
   AgentOptions o = rig.options();
   o.first_server = "tcp://127.0.0.1:" + std::to_string(free_port());  // nothing listens
   Agent agent(rig.dir.path, o);
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
-  CHECK_THAT(agent.log(), Catch::Contains("unreachable") && Catch::Contains(o.first_server));
+  CHECK_THAT(agent.log(),
+             Catch::Contains("broker " + o.first_server + " unreachable (Connection refused)"));
 }
 
 TEST_CASE("the Sparkplug reference decoder (sparkplug-payload) reads birth and data") {

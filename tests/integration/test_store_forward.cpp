@@ -101,7 +101,7 @@ TEST_CASE("a broker outage loses nothing: the backlog arrives as history, withou
   o.interval = "200ms";
   Agent agent(dir.path, o);
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(sub.wait_for("NDATA", 5, 20s));
 
   broker.stop();
@@ -168,7 +168,7 @@ TEST_CASE(
 
   broker.start();
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   const bool all = wait_until(
       [&] {
         auto got = uptime_samples(sub);
@@ -204,7 +204,7 @@ TEST_CASE("a full disk: the agent keeps running, drops the oldest, counts them, 
   o.extra = "";
   Agent agent(dir.path, o);
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(wait_until([&] { return agent.log().find("dropped the") != std::string::npos; }, 60s));
   std::this_thread::sleep_for(500ms);
   CHECK(wait_until([&] { return agent.log().find("dropped the") != std::string::npos; }, 1s));
@@ -249,7 +249,7 @@ TEST_CASE("a read-only state dir: live data still flows, spooling resumes when i
   o.interval = "200ms";
   Agent agent(dir.path, o);
   agent.start();
-  INFO(agent.log());
+  LogOnFailure show_log(agent);
   REQUIRE(sub.wait_for("NDATA", 3, 20s));
   CHECK_THAT(agent.log(), Catch::Contains("cannot open the spool"));
   small.remount(false);

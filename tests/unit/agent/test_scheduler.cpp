@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "../log_capture.hpp"
 #include "scheduler.hpp"
 
 using namespace classroom;
@@ -64,6 +65,7 @@ TEST_CASE("scheduler: tasks of different intervals") {
 }
 
 TEST_CASE("scheduler: a failing task backs off, then recovers on its grid") {
+  LogCapture logs;
   FakeClock clock(1'700'000'000'000);
   Scheduler s(clock);
   bool healthy = false;
@@ -87,6 +89,25 @@ TEST_CASE("scheduler: a failing task backs off, then recovers on its grid") {
   step(clock, s);
   CHECK(runs[8] - runs[7] == 1000);
   CHECK(runs[8] % 1000 == 0);
+  // Seven failures, one line; the recovery, one line.
+  CHECK(logs.count("source flaky failing: cannot read") == 1);
+  CHECK(logs.count("source flaky recovered after 7 failed attempts") == 1);
+}
+
+TEST_CASE("scheduler: a partial reading is logged when it starts and when it clears") {
+  LogCapture logs;
+  FakeClock clock(1'700'000'000'000);
+  Scheduler s(clock);
+  int run = 0;
+  s.add("system", 1000, [&](int64_t) {
+    ++run;
+    CollectResult r;
+    if (run >= 3 && run <= 6) r.warning = "skipped load (loadavg)";
+    return r;
+  });
+  for (int i = 0; i < 10; ++i) step(clock, s);
+  CHECK(logs.count("source system: skipped load (loadavg)") == 1);
+  CHECK(logs.count("source system: every metric read again") == 1);
 }
 
 TEST_CASE("scheduler: a backwards wall-clock step re-aligns instead of stalling") {

@@ -45,6 +45,8 @@ struct FakeClient final : mqtt::Client {
     return true;
   }
   void disconnect(int) override { ++disconnects; }
+  void abandon() override { ++abandoned; }
+  int abandoned = 0;
 
   std::vector<sparkplug::Payload> decoded(const std::string& type) const {
     std::vector<sparkplug::Payload> out;
@@ -110,7 +112,7 @@ struct Rig {
   }
   void come_online() {
     uplink.poll();
-    uplink.handle({K::connected, {}, 0, {}, {}});
+    uplink.handle({K::connected, {}, client.connects.back().attempt, {}, {}});
     uplink.handle({K::subscribed, {}, 0, {}, {}});
     REQUIRE(uplink.online());
   }
@@ -141,7 +143,7 @@ TEST_CASE("uplink: Will, subscribe before birth, birth, then alias-only data") {
   REQUIRE(will.ParseFromString(req.will_payload));
   CHECK(bdseq_of(will) == 0);
 
-  rig.uplink.handle({K::connected, {}, 0, {}, {}});
+  rig.uplink.handle({K::connected, {}, req.attempt, {}, {}});
   CHECK(rig.client.subscriptions == std::vector<std::string>{"spBv1.0/school/NCMD/room"});
   CHECK(rig.client.published.empty());  // nothing before the SUBACK
   rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
@@ -249,7 +251,8 @@ TEST_CASE("uplink: connect failures rotate servers and back off with jitter, cap
     const int64_t before = rig.clock.steady_ms();
     rig.uplink.poll();
     REQUIRE(rig.client.connects.size() == static_cast<size_t>(i + 1));
-    rig.uplink.handle({K::connect_failed, "connection refused", 0, {}, {}});
+    rig.uplink.handle(
+        {K::connect_failed, "connection refused", rig.client.connects.back().attempt, {}, {}});
     const int64_t next = rig.uplink.poll();
     delays.push_back(next - before);
     rig.clock.advance(next - before);
@@ -351,4 +354,27 @@ TEST_CASE("uplink: shutdown publishes the NDEATH with the session's bdSeq") {
   REQUIRE(deaths.size() == 1);
   CHECK(bdseq_of(deaths[0]) == 0);
   CHECK(rig.client.disconnects == 1);
+}
+
+TEST_CASE("uplink: an attempt with no MQTT answer is abandoned at its deadline") {
+  Rig rig;
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 1);
+  const uint64_t first = rig.client.connects[0].attempt;
+  // connect_timeout (10 s) + 2 s grace, then the uplink gives up by itself.
+  CHECK(rig.uplink.poll() == rig.clock.steady_ms() + 12'000);
+  rig.clock.advance(12'000);
+  rig.uplink.poll();
+  CHECK(rig.client.abandoned == 1);  // the attempt in progress is dropped
+  CHECK_FALSE(rig.uplink.online());
+  rig.clock.advance(60'000);
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 2);
+  // A late answer to the abandoned attempt changes nothing...
+  rig.uplink.handle({K::connected, {}, first, {}, {}});
+  CHECK(rig.client.subscriptions.empty());
+  rig.uplink.handle({K::connect_failed, "late", first, {}, {}});
+  // ...the current attempt goes on.
+  rig.uplink.handle({K::connected, {}, rig.client.connects[1].attempt, {}, {}});
+  CHECK(rig.client.subscriptions.size() == 1);
 }
