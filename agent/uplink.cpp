@@ -61,9 +61,11 @@ int64_t Uplink::retry_delay() {
 }
 
 void Uplink::start_connect() {
-  if (!bdseq_store_.take(bdseq_))
+  if (!bdseq_store_.take(bdseq_) && !bdseq_warned_) {
+    bdseq_warned_ = true;  // once: it would repeat on every attempt of an outage
     lg.warning("cannot save the next bdSeq in %s; a restart may reuse bdSeq %" PRIu64,
                opt_.bdseq_path.c_str(), bdseq_);
+  }
   sparkplug::build_death(payload_, bdseq_, clock_.wall_ms());
   mqtt::ConnectRequest req;
   req.server = server();

@@ -102,6 +102,7 @@ class Uplink {
   sparkplug::Sequence seq_;
   uint64_t born_generation_ = UINT64_MAX;
   bool rebirth_requested_ = false;
+  bool bdseq_warned_ = false;
 
   // Delivery: live batches are ids >= live_from_, the backlog those before.
   uint64_t live_from_ = 0;

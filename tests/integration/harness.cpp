@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
@@ -76,9 +77,11 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path, ec);
 }
 
-Process::Process(std::vector<std::string> argv, std::string log_path) {
+Process::Process(std::vector<std::string> argv, std::string log_path,
+                 std::vector<std::string> env) {
   pid_ = ::fork();
   if (pid_ == 0) {
+    for (std::string& e : env) ::putenv(e.data());
     int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
@@ -258,9 +261,25 @@ SilentPort::~SilentPort() {
   ::close(fd_);
 }
 
-void Agent::start() {
-  process_ =
-      std::make_unique<Process>(std::vector<std::string>{AGENT_BINARY, "run", "-c", config_}, log_);
+void Agent::start(std::vector<std::string> env) {
+  process_ = std::make_unique<Process>(std::vector<std::string>{AGENT_BINARY, "run", "-c", config_},
+                                       log_, std::move(env));
+}
+
+NotifySocket::NotifySocket() : path_(dir_.path + "/notify") {
+  fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+  ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+}
+NotifySocket::~NotifySocket() {
+  ::close(fd_);
+}
+std::vector<std::string> NotifySocket::received() {
+  char buf[512];
+  for (ssize_t n; (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;) got_.emplace_back(buf, n);
+  return got_;
 }
 void Agent::signal(int sig) {
   process_->signal(sig);

@@ -7,11 +7,11 @@
 #include <sys/types.h>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -38,7 +38,7 @@ struct TempDir {
 
 class Process {
  public:
-  Process(std::vector<std::string> argv, std::string log_path);
+  Process(std::vector<std::string> argv, std::string log_path, std::vector<std::string> env = {});
   ~Process();
   void signal(int sig);
   // Waits for the process to end; returns its exit status (or 128 + signal).
@@ -123,7 +123,8 @@ class Agent {
  public:
   Agent(const std::string& state_dir, const AgentOptions& options);
   ~Agent();
-  void start();
+  // `env`: extra NAME=value variables for the agent.
+  void start(std::vector<std::string> env = {});
   void signal(int sig);
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string log() const;
@@ -144,6 +145,22 @@ class LogOnFailure {
  private:
   const Agent& agent_;
   int exceptions_ = std::uncaught_exceptions();
+};
+
+// A datagram socket standing in for systemd's $NOTIFY_SOCKET.
+class NotifySocket {
+ public:
+  NotifySocket();
+  ~NotifySocket();
+  std::string path() const { return path_; }
+  // Every datagram received so far, in order.
+  std::vector<std::string> received();
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  int fd_ = -1;
+  std::vector<std::string> got_;
 };
 
 // Value of the metric with `alias` (or name) in a payload, as a double; nullopt if absent.

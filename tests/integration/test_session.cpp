@@ -122,6 +122,19 @@ TEST_CASE("SIGTERM: the agent publishes its own NDEATH and exits 0") {
   CHECK_THAT(agent.log(), Catch::Contains("published NDEATH"));
 }
 
+TEST_CASE("systemd: READY=1 once running, STOPPING=1 on SIGTERM (Type=notify)") {
+  Rig rig;
+  NotifySocket notify;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start({"NOTIFY_SOCKET=" + notify.path()});
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return !notify.received().empty(); }, 10s));
+  CHECK(notify.received().front() == "READY=1");
+  agent.signal(SIGTERM);
+  REQUIRE(agent.wait_exit(10s) == 0);
+  CHECK(notify.received() == std::vector<std::string>{"READY=1", "STOPPING=1"});
+}
+
 TEST_CASE("NCMD Rebirth: a new NBIRTH with the same bdSeq, without reconnecting") {
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
