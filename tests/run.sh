@@ -3,7 +3,8 @@
 #   1. the code is formatted (clang-format, .clang-format at the root)
 #   2. it builds without a warning (-Wall -Wextra -Werror)
 #   3. the unit tests pass under AddressSanitizer and UndefinedBehaviorSanitizer
-#   4. the whole suite passes: unit tests and integration tests against a real
+#   4. parsers of outside input survive arbitrary bytes (libFuzzer, 15 s each)
+#   5. the whole suite passes: unit tests and integration tests against a real
 #      Mosquitto (ctest, build/)
 # Installs what is missing first (tests/tools/install-deps.sh, sudo if needed).
 set -euo pipefail
@@ -12,19 +13,22 @@ cd "$root"
 jobs=$(nproc)
 tests/tools/install-deps.sh
 
-echo "== 1/4 clang-format"
+echo "== 1/5 clang-format"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
 clang-format --dry-run --Werror "${sources[@]}"
 echo "formatted: ${#sources[@]} files"
 
-echo "== 2/4 build, warnings are errors (build/)"
+echo "== 2/5 build, warnings are errors (build/)"
 cmake -S . -B build -DCLASSROOM_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 
-echo "== 3/4 unit tests under ASan/UBSan (build-asan/)"
+echo "== 3/5 unit tests under ASan/UBSan (build-asan/)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCLASSROOM_SANITIZE=ON -DCLASSROOM_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs" --target unit_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/tests/unit_tests
 
-echo "== 4/4 all tests (ctest)"
+echo "== 4/5 fuzzing (build-fuzz/)"
+tests/fuzz/run.sh 15
+
+echo "== 5/5 all tests (ctest)"
 ctest --test-dir build --output-on-failure -j"$jobs"

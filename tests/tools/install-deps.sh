@@ -16,6 +16,7 @@ packages=(
   python3 python3-protobuf python3-paho-mqtt  # the quick start's decoder
   iproute2 util-linux                       # test hosts and mounts
   clang-format git                          # the format check of tests/run.sh
+  clang libclang-rt-14-dev                  # libFuzzer targets (tests/fuzz)
 )
 
 missing=()

@@ -1,0 +1,14 @@
+// Any bytes as an NCMD from the broker: parsed or refused with a reason.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "sparkplug.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string error;
+  auto cmd = classroom::sparkplug::parse_command(
+      std::string_view(reinterpret_cast<const char*>(data), size), error);
+  if (!cmd && error.empty()) __builtin_trap();
+  return 0;
+}
