@@ -295,7 +295,7 @@ int64_t Uplink::poll() {
   switch (state_) {
     case State::idle:
       if (now >= retry_at_) start_connect();
-      return state_ == State::idle ? retry_at_ : idle_wake;
+      return state_ == State::idle ? retry_at_ : attempt_deadline_;
     case State::connecting:
     case State::subscribing:
       if (now < attempt_deadline_) return attempt_deadline_;
