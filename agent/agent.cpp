@@ -214,8 +214,10 @@ int run_agent(const config::Config& cfg) {
           cfg.spool.sync_always ? "always" : (std::to_string(so.sync_interval_ms) + " ms").c_str());
   notify_systemd("READY=1");
 
+  // The first connection attempt starts before the first sample, so that a
+  // normal start publishes its first batch as live data, not as history.
+  int64_t uplink_wake = uplink.poll(), spool_wake = 0;
   std::vector<mqtt::Event> events;
-  int64_t uplink_wake = 0, spool_wake = 0;
   bool running = true;
   while (running) {
     const int64_t now = clock.steady_ms();

@@ -76,6 +76,9 @@ void Uplink::start_connect() {
   req.connect_timeout_s = static_cast<int>(std::max<int64_t>(1, opt_.connect_timeout_ms / 1000));
   req.will_topic = topics_.ndeath;
   req.attempt = ++attempt_;
+  // Batches taken from now on are live if this attempt succeeds; those before
+  // it are the backlog.
+  attempt_live_from_ = spool_.next_id();
   payload_.SerializeToString(&req.will_payload);
   if (failed_attempts_ == 0)
     lg.info("connecting to %s (bdSeq %" PRIu64 ")", req.server.c_str(), bdseq_);
@@ -143,7 +146,7 @@ void Uplink::handle(const mqtt::Event& e) {
       ++stats_.connects;
       failed_attempts_ = 0;
       born_generation_ = UINT64_MAX;  // birth before anything else
-      live_from_ = spool_.next_id();
+      live_from_ = std::max(attempt_live_from_, spool_.committed() + 1);
       backlog_cursor_ = Spool::Cursor{spool_.committed() + 1, 0, 0};
       live_cursor_ = Spool::Cursor{live_from_, 0, 0};
       backlog_confirmed_ = spool_.committed();

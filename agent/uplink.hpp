@@ -96,8 +96,9 @@ class Uplink {
   size_t server_index_ = 0;
   int failed_attempts_ = 0;
   int64_t retry_at_ = 0;
-  uint64_t attempt_ = 0;          // connect attempts so far; tags their events
-  int64_t attempt_deadline_ = 0;  // give up on an attempt with no answer by then
+  uint64_t attempt_live_from_ = 0;  // spool id at the start of the current attempt
+  uint64_t attempt_ = 0;            // connect attempts so far; tags their events
+  int64_t attempt_deadline_ = 0;    // give up on an attempt with no answer by then
   uint64_t bdseq_ = 0;
   sparkplug::Sequence seq_;
   uint64_t born_generation_ = UINT64_MAX;

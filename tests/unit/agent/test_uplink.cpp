@@ -163,6 +163,21 @@ TEST_CASE("uplink: Will, subscribe before birth, birth, then alias-only data") {
   CHECK_FALSE(data[0].metrics(0).is_historical());
 }
 
+TEST_CASE("uplink: batches taken while the successful attempt was under way are live") {
+  Rig rig;
+  rig.sample();       // before the attempt: backlog
+  rig.uplink.poll();  // the attempt starts
+  rig.sample();       // during it: live
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  auto values = rig.counter_values();
+  REQUIRE(values.size() == 2);
+  CHECK(values[0] == std::pair<uint64_t, bool>{2, false});
+  CHECK(values[1] == std::pair<uint64_t, bool>{1, true});
+}
+
 TEST_CASE("uplink: the spool forgets a batch only when a later receipt is acknowledged") {
   Rig rig;
   rig.come_online();
