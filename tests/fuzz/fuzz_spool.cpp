@@ -4,15 +4,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "spool.hpp"
 
+static std::string dir_to_remove;
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string dir = [] {
     std::string tmpl = "/tmp/classroom-fuzz-spool-XXXXXX";
-    return std::string(mkdtemp(tmpl.data()));
+    std::string made = mkdtemp(tmpl.data());
+    std::atexit([] { std::filesystem::remove_all(dir_to_remove); });
+    dir_to_remove = made;
+    return made;
   }();
   std::filesystem::remove_all(dir + "/spool");
   std::filesystem::create_directories(dir + "/spool");

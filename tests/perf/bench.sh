@@ -5,8 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bench="$root/build/tests/spool_bench"
 [ -x "$bench" ] || { echo "build first: cmake --build build --target spool_bench"; exit 2; }
-work=$(mktemp -d /tmp/classroom-bench-XXXXXX)
 . "$root/tests/tools/local-broker.sh"
-trap 'kill ${BROKER_PID:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-start_local_broker "$work"
+make_work_dir bench
+start_local_broker "$WORK"
 "$bench" "tcp://127.0.0.1:$BROKER_PORT"

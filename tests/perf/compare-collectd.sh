@@ -15,30 +15,22 @@ if [ ! -x /usr/sbin/collectd ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends collectd-core libmosquitto1 >/dev/null
 fi
 
-work=$(mktemp -d /tmp/classroom-compare-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . "$root/tests/tools/local-broker.sh"
+make_work_dir compare
+work=$WORK
 
 mkdir -p "$work/a" "$work/c"
 start_local_broker "$work/a"
-pids+=("$BROKER_PID")
 mosquitto_sub -p "$BROKER_PORT" -t '#' -F '%l' >"$work/a/sizes" &
-pids+=($!)
+PIDS+=($!)
 sed_agent_config "$work/a" 1s >"$work/a/agent.toml"
 "$agent" run -c "$work/a/agent.toml" >"$work/a/agent.log" 2>&1 &
 apid=$!
-pids+=("$apid")
+PIDS+=("$apid")
 
 start_local_broker "$work/c"
-pids+=("$BROKER_PID")
 mosquitto_sub -p "$BROKER_PORT" -t '#' -F '%l' >"$work/c/sizes" &
-pids+=($!)
+PIDS+=($!)
 cat >"$work/c/collectd.conf" <<CONF
 Interval 1
 BaseDir "$work/c"
@@ -72,7 +64,7 @@ LoadPlugin mqtt
 CONF
 /usr/sbin/collectd -f -C "$work/c/collectd.conf" >"$work/c/collectd.log" 2>&1 &
 cpid=$!
-pids+=("$cpid")
+PIDS+=("$cpid")
 
 sleep "$seconds"
 report() {

@@ -14,29 +14,21 @@ seconds=${1:-30}
 agent=${2:-$root/build/agent/classroom-agent}
 [ -x "$agent" ] || { echo "no agent binary at $agent: build first (cmake --build build)"; exit 2; }
 
-work=$(mktemp -d /tmp/classroom-footprint-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 . "$root/tests/tools/local-broker.sh"
+make_work_dir footprint
+work=$WORK
 start_local_broker "$work"
 broker=$BROKER_PID
 port=$BROKER_PORT
-pids+=("$broker")
 
 # Payload sizes as the broker hands them out: Sparkplug messages and receipts.
 mosquitto_sub -p "$port" -t 'spBv1.0/#' -t 'classroom-agent/#' -F '%t %l' >"$work/sizes" &
-pids+=($!)
+PIDS+=($!)
 sed_agent_config "$work" 1s >"$work/agent.toml"
 sleep 0.5
 "$agent" run -c "$work/agent.toml" >"$work/agent.log" 2>&1 &
 pid=$!
-pids+=($pid)
+PIDS+=($pid)
 if ((outage)); then
   sleep 5
   kill "$broker"

@@ -1,7 +1,15 @@
-# Sourced by the quick start and the perf scripts: a Mosquitto on a free
-# loopback port, owned by the calling script.
-#   start_local_broker DIR [extra conf lines]   sets BROKER_PORT and BROKER_PID
+# Sourced by the quick start and the perf scripts.
+#   make_work_dir NAME                          sets WORK (removed on exit, with
+#                                               every process in PIDS)
+#   start_local_broker DIR [extra conf lines]   a Mosquitto on a free loopback
+#                                               port: sets BROKER_PORT, BROKER_PID
 #   sed_agent_config DIR INTERVAL > FILE        the shipped config, pointed at it
+
+PIDS=()
+make_work_dir() {
+  WORK=$(mktemp -d "/tmp/classroom-$1-XXXXXX")
+  trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+}
 
 start_local_broker() {
   local dir=$1
@@ -15,6 +23,7 @@ start_local_broker() {
   } >"$dir/mosquitto.conf"
   mosquitto -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
   BROKER_PID=$!
+  PIDS+=("$BROKER_PID")
   for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$BROKER_PORT") 2>/dev/null && return 0
     sleep 0.1

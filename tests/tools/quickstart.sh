@@ -13,18 +13,10 @@ cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j"$(nproc)" --target classroom-agent >/dev/null
 agent="$root/build/agent/classroom-agent"
 
-work=$(mktemp -d /tmp/classroom-quickstart-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 . "$root/tests/tools/local-broker.sh"
+make_work_dir quickstart
+work=$WORK
 start_local_broker "$work"
-pids+=("$BROKER_PID")
 port=$BROKER_PORT
 echo "== mosquitto listening on 127.0.0.1:$port"
 
@@ -33,7 +25,7 @@ sed_agent_config "$work" 5s >"$work/agent.toml"
 "$agent" check-config -c "$work/agent.toml"
 
 /usr/bin/python3 "$root/tests/tools/sparkplug_watch.py" --port "$port" &
-pids+=($!)
+PIDS+=($!)
 sleep 1
 echo "== classroom-agent run -c $work/agent.toml  (its log: $work/agent.log)"
 "$agent" run -c "$work/agent.toml" >"$work/agent.log" 2>&1 &
