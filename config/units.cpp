@@ -6,71 +6,43 @@
 namespace classroom::config {
 namespace {
 
-// Splits "123unit" into its number and unit. Only non-negative integers.
-bool split_number(std::string_view text, uint64_t& number, std::string_view& unit) {
-  const char* begin = text.data();
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(begin, end, number);
-  if (ec != std::errc() || ptr == begin) return false;
-  unit = std::string_view(ptr, static_cast<size_t>(end - ptr));
-  return true;
-}
+struct Unit {
+  std::string_view name;
+  uint64_t factor;
+};
 
-bool multiply(uint64_t a, uint64_t b, uint64_t& out) {
-  if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a) return false;
-  out = a * b;
-  return true;
+constexpr Unit kDurationUnits[] = {
+    {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+constexpr Unit kSizeUnits[] = {
+    {"B", 1},     {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+    {"KB", 1000}, {"MB", 1000'000},    {"GB", 1000'000'000}};
+
+// "123unit" -> 123 * factor of unit; a whole, non-negative number and a known
+// unit, nothing else, and no overflow.
+template <size_t N>
+std::optional<uint64_t> scaled(std::string_view text, const Unit (&units)[N]) {
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr == text.data()) return std::nullopt;
+  const std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
+  for (const Unit& u : units) {
+    if (u.name != unit) continue;
+    if (n != 0 && u.factor > std::numeric_limits<uint64_t>::max() / n) return std::nullopt;
+    return n * u.factor;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  uint64_t n = 0;
-  std::string_view unit;
-  if (!split_number(text, n, unit)) return std::nullopt;
-  uint64_t factor = 0;
-  if (unit == "ms")
-    factor = 1;
-  else if (unit == "s")
-    factor = 1000;
-  else if (unit == "m")
-    factor = 60'000;
-  else if (unit == "h")
-    factor = 3'600'000;
-  else if (unit == "d")
-    factor = 86'400'000;
-  else
-    return std::nullopt;
-  uint64_t ms = 0;
-  if (!multiply(n, factor, ms) || ms > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-    return std::nullopt;
-  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+  auto ms = scaled(text, kDurationUnits);
+  if (!ms || *ms > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<int64_t>(*ms));
 }
 
 std::optional<uint64_t> parse_size(std::string_view text) {
-  uint64_t n = 0;
-  std::string_view unit;
-  if (!split_number(text, n, unit)) return std::nullopt;
-  uint64_t factor = 0;
-  if (unit == "B")
-    factor = 1;
-  else if (unit == "KiB")
-    factor = 1ull << 10;
-  else if (unit == "MiB")
-    factor = 1ull << 20;
-  else if (unit == "GiB")
-    factor = 1ull << 30;
-  else if (unit == "KB")
-    factor = 1000;
-  else if (unit == "MB")
-    factor = 1000'000;
-  else if (unit == "GB")
-    factor = 1000'000'000;
-  else
-    return std::nullopt;
-  uint64_t bytes = 0;
-  if (!multiply(n, factor, bytes)) return std::nullopt;
-  return bytes;
+  return scaled(text, kSizeUnits);
 }
 
 std::string format_duration(std::chrono::milliseconds d) {

@@ -160,8 +160,8 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   problems_.clear();
   int read_ok = 0;
 
-  std::optional<CpuTimes> cpu;
-  if (read(path_stat_) && (cpu = parse_proc_stat(buffer_))) {
+  const std::optional<CpuTimes> cpu = read_parsed(path_stat_, parse_proc_stat);
+  if (cpu) {
     ++read_ok;
     if (last_cpu_) {
       if (auto pct = busy_percent(*last_cpu_, *cpu)) sink.put(cpu_usage_, static_cast<float>(*pct));
@@ -170,21 +170,17 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
     skipped("CPU usage (stat)");
   }
 
-  if (read(path_loadavg_)) {
-    if (auto load = parse_loadavg(buffer_)) {
-      ++read_ok;
-      sink.put(load1_, static_cast<float>(load->one));
-      sink.put(load5_, static_cast<float>(load->five));
-      sink.put(load15_, static_cast<float>(load->fifteen));
-    } else {
-      skipped("load (loadavg)");
-    }
+  if (auto load = read_parsed(path_loadavg_, parse_loadavg)) {
+    ++read_ok;
+    sink.put(load1_, static_cast<float>(load->one));
+    sink.put(load5_, static_cast<float>(load->five));
+    sink.put(load15_, static_cast<float>(load->fifteen));
   } else {
     skipped("load (loadavg)");
   }
 
-  if (read(path_meminfo_)) {
-    MemInfo mem = parse_meminfo(buffer_);
+  {
+    const MemInfo mem = read(path_meminfo_) ? parse_meminfo(buffer_) : MemInfo{};
     if (mem.total) sink.put(mem_total_, *mem.total);
     if (mem.available) sink.put(mem_available_, *mem.available);
     if (mem.total && mem.available && *mem.total > 0 && *mem.available <= *mem.total) {
@@ -204,24 +200,17 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
     } else {
       skipped("swap (meminfo)");
     }
-  } else {
-    skipped("memory (meminfo)");
   }
 
-  if (read(path_uptime_)) {
-    if (auto up = parse_uptime(buffer_)) {
-      ++read_ok;
-      sink.put(uptime_, *up);
-    } else {
-      skipped("uptime");
-    }
+  if (auto up = read_parsed(path_uptime_, parse_uptime)) {
+    ++read_ok;
+    sink.put(uptime_, *up);
   } else {
     skipped("uptime");
   }
 
   for (const Sensor& s : sensors_) {
-    std::optional<double> c;
-    if (read(s.path) && (c = parse_millidegrees(buffer_))) sink.put(s.id, static_cast<float>(*c));
+    if (auto c = read_parsed(s.path, parse_millidegrees)) sink.put(s.id, static_cast<float>(*c));
     // A sensor that reads nothing (a sleeping device) is common: no complaint.
   }
 
@@ -240,22 +229,17 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
     sink.put(d.free, static_cast<uint64_t>(st.f_bavail) * frsize);
   }
 
-  if (read(path_self_status_)) {
-    if (auto rss = parse_status_rss(buffer_)) sink.put(agent_rss_, *rss);
-  }
-  if (read(path_self_stat_)) {
-    if (auto ticks = parse_pid_stat_cpu(buffer_)) {
-      sink.put(agent_cpu_time_,
-               static_cast<double>(*ticks) / static_cast<double>(ticks_per_second_));
-      // Share of the whole machine's CPU time over the same interval as System/CPU/Usage.
-      if (last_self_ticks_ && last_cpu_ && cpu && cpu->total > last_cpu_->total &&
-          *ticks >= *last_self_ticks_) {
-        double pct = 100.0 * static_cast<double>(*ticks - *last_self_ticks_) /
-                     static_cast<double>(cpu->total - last_cpu_->total);
-        sink.put(agent_cpu_, static_cast<float>(std::min(pct, 100.0)));
-      }
-      last_self_ticks_ = *ticks;
+  if (auto rss = read_parsed(path_self_status_, parse_status_rss)) sink.put(agent_rss_, *rss);
+  if (auto ticks = read_parsed(path_self_stat_, parse_pid_stat_cpu)) {
+    sink.put(agent_cpu_time_, static_cast<double>(*ticks) / static_cast<double>(ticks_per_second_));
+    // Share of the whole machine's CPU time over the same interval as System/CPU/Usage.
+    if (last_self_ticks_ && last_cpu_ && cpu && cpu->total > last_cpu_->total &&
+        *ticks >= *last_self_ticks_) {
+      double pct = 100.0 * static_cast<double>(*ticks - *last_self_ticks_) /
+                   static_cast<double>(cpu->total - last_cpu_->total);
+      sink.put(agent_cpu_, static_cast<float>(std::min(pct, 100.0)));
     }
+    last_self_ticks_ = *ticks;
   }
   if (cpu) last_cpu_ = cpu;
 

@@ -39,6 +39,12 @@ class SystemDriver final : public Driver {
   void declare(MetricSink& sink);
   void discover_sensors(MetricSink& sink);
   bool read(const std::string& path);  // into buffer_
+  // Reads `path` and parses it; empty when the file cannot be read or parsed.
+  template <typename Parse>
+  auto read_parsed(const std::string& path, Parse parse) -> decltype(parse(std::string_view{})) {
+    if (!read(path)) return {};
+    return parse(buffer_);
+  }
   void skipped(const char* what);
 
   Options options_;
