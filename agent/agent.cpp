@@ -17,6 +17,7 @@
 #include "scheduler.hpp"
 #include "sparkplug.hpp"
 #include "spool.hpp"
+#include "state_lock.hpp"
 #include "systemd_notify.hpp"
 #include "uplink.hpp"
 
@@ -138,6 +139,14 @@ class Batcher {
 
 int run_agent(const config::Config& cfg) {
   log::set_level(to_log_level(cfg.log.level));
+
+  StateLock lock(cfg.state.dir);
+  if (!lock.acquired()) {
+    lg.error("%s", lock.error().c_str());
+    return 1;
+  }
+  if (!lock.error().empty())
+    lg.warning("%s; running without the state dir lock", lock.error().c_str());
 
   // Signals are taken by one thread with sigwait; every other thread (Paho's
   // included, created later) inherits the blocked mask.

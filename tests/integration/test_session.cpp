@@ -156,6 +156,24 @@ TEST_CASE("NCMD Rebirth: a new NBIRTH with the same bdSeq, without reconnecting"
       CHECK(all[i + 1].decoded.seq() == 1);
 }
 
+TEST_CASE("a second agent on the same state dir is refused, in words, and the first goes on") {
+  Rig rig;
+  Agent first(rig.dir.path, rig.options());
+  first.start();
+  LogOnFailure show_log(first);
+  REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
+  Agent second(rig.dir.path, rig.options());  // same config, same state dir
+  second.start();
+  auto status = second.wait_exit(10s);
+  REQUIRE(status);
+  CHECK(*status == 1);
+  CHECK_THAT(second.log(), Catch::Contains("another classroom-agent (pid ") &&
+                               Catch::Contains("is using the state dir"));
+  CHECK(rig.sub.of_type("NBIRTH").size() == 1);  // no second session, no new bdSeq
+  const size_t before = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", before + 2, 10s));
+}
+
 TEST_CASE("a malformed NCMD is logged and ignored") {
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
