@@ -34,7 +34,6 @@ struct Event {
     publish_failed,    // a QoS 1 publish failed: tag
     message,           // topic, payload
     stop,              // the agent is asked to stop (not from MQTT)
-    wake,              // something else wants the loop to look again
   };
   Kind kind;
   std::string text;

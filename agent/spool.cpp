@@ -13,6 +13,7 @@
 
 #include "crc32.hpp"
 #include "log.hpp"
+#include "number_file.hpp"
 
 namespace classroom {
 namespace {
@@ -173,12 +174,7 @@ std::string Spool::open() {
   if (!mkdirs(opt_.dir, error)) return error;
 
   // The committed id, if a previous run saved one.
-  committed_ = 0;
-  if (FILE* f = std::fopen((opt_.dir + "/committed").c_str(), "re")) {
-    unsigned long long v = 0;
-    if (std::fscanf(f, "%llu", &v) == 1) committed_ = v;
-    std::fclose(f);
-  }
+  committed_ = read_number_file(opt_.dir + "/committed").value_or(0);
 
   std::vector<uint64_t> firsts;
   if (DIR* d = opendir(opt_.dir.c_str())) {
@@ -417,14 +413,7 @@ void Spool::save_committed(bool force) {
   // Rewriting the marker on every receipt would wear flash for little: losing
   // it costs only duplicates (delivery is at least once).
   if (!force && now - last_commit_save_ms_ < 1000) return;
-  const std::string tmp = opt_.dir + "/committed.tmp";
-  FILE* f = std::fopen(tmp.c_str(), "we");
-  if (!f) return;
-  std::fprintf(f, "%llu\n", static_cast<unsigned long long>(committed_));
-  bool ok = std::fflush(f) == 0;
-  if (opt_.sync_always) ok = ok && ::fdatasync(fileno(f)) == 0;
-  ok = std::fclose(f) == 0 && ok;
-  if (ok && std::rename(tmp.c_str(), (opt_.dir + "/committed").c_str()) == 0) {
+  if (write_number_file(opt_.dir + "/committed", committed_, opt_.sync_always)) {
     saved_committed_ = committed_;
     last_commit_save_ms_ = now;
   }

@@ -65,7 +65,7 @@ class Spool {
   // A reading position; readers are independent (backlog and live data).
   struct Cursor {
     uint64_t next_id = 0;
-    size_t seg_first_id = 0;  // segment the offset belongs to (0: unknown)
+    uint64_t seg_first_id = 0;  // segment the offset belongs to (0: unknown)
     uint64_t offset = 0;
   };
   struct Record {

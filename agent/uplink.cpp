@@ -40,16 +40,6 @@ Uplink::Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Sp
   bytes_.reserve(4096);
 }
 
-UplinkStats Uplink::stats() const {
-  UplinkStats s = stats_;
-  s.online = online();
-  s.server = server();
-  s.bdseq = bdseq_;
-  s.backlog_remaining =
-      online() && backlog_cursor_.next_id < live_from_ ? live_from_ - backlog_cursor_.next_id : 0;
-  return s;
-}
-
 int64_t Uplink::retry_delay() {
   double delay =
       static_cast<double>(opt_.retry_min_ms) * std::pow(2.0, std::min(failed_attempts_, 30));
@@ -66,7 +56,7 @@ void Uplink::start_connect() {
     lg.warning("cannot save the next bdSeq in %s; a restart may reuse bdSeq %" PRIu64,
                opt_.bdseq_path.c_str(), bdseq_);
   }
-  sparkplug::build_death(payload_, bdseq_, clock_.wall_ms());
+  sparkplug::build_death(control_, bdseq_, clock_.wall_ms());
   mqtt::ConnectRequest req;
   req.server = server();
   req.client_id = opt_.client_id;
@@ -79,7 +69,7 @@ void Uplink::start_connect() {
   // Batches taken from now on are live if this attempt succeeds; those before
   // it are the backlog.
   attempt_live_from_ = spool_.next_id();
-  payload_.SerializeToString(&req.will_payload);
+  control_.SerializeToString(&req.will_payload);
   if (failed_attempts_ == 0)
     lg.info("connecting to %s (bdSeq %" PRIu64 ")", req.server.c_str(), bdseq_);
   else
@@ -110,8 +100,8 @@ void Uplink::lost(const std::string& why, bool was_online) {
   retry_at_ = clock_.steady_ms() + delay;
   const double secs = static_cast<double>(delay) / 1000.0;
   if (was_online) {
-    lg.warning("lost broker %s (%s); reconnecting in %.1f s, %" PRIu64 " batches waiting in spool",
-               broker.c_str(), why.c_str(), secs, waiting);
+    lg.warning("lost broker %s (%s); reconnecting in %.1f s, %" PRIu64 " %s waiting in spool",
+               broker.c_str(), why.c_str(), secs, waiting, batches(waiting));
   } else if (failed_attempts_ == 1 || failed_attempts_ % 10 == 0) {
     lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
                " %s waiting in spool",
@@ -143,7 +133,6 @@ void Uplink::handle(const mqtt::Event& e) {
     case K::subscribed: {
       if (state_ != State::subscribing) return;
       state_ = State::online;
-      ++stats_.connects;
       failed_attempts_ = 0;
       born_generation_ = UINT64_MAX;  // birth before anything else
       live_from_ = std::max(attempt_live_from_, spool_.committed() + 1);
@@ -182,7 +171,6 @@ void Uplink::handle(const mqtt::Event& e) {
       on_message(e);
       return;
     case K::stop:
-    case K::wake:
       return;
   }
 }
@@ -225,9 +213,9 @@ void Uplink::on_delivered(uint64_t tag) {
 
 bool Uplink::birth() {
   const bool first = born_generation_ == UINT64_MAX;
-  sparkplug::build_birth(payload_, catalog_, bdseq_, clock_.wall_ms());
+  sparkplug::build_birth(control_, catalog_, bdseq_, clock_.wall_ms());
   seq_.birth();
-  payload_.SerializeToString(&bytes_);
+  control_.SerializeToString(&bytes_);
   std::string error;
   if (!client_.publish(topics_.nbirth, bytes_, 0, 0, error)) {
     client_.disconnect(1000);
@@ -235,7 +223,6 @@ bool Uplink::birth() {
     return false;
   }
   born_generation_ = catalog_.generation();
-  ++stats_.births;
   if (first)
     lg.info("published NBIRTH with %zu metrics", catalog_.size() + 2);
   else
@@ -253,11 +240,7 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
   sparkplug::record_to_data(payload_, catalog_, historical);
   // A metric this session's birth lacks (new, or from before a restart): rebirth first.
   if (born_generation_ != catalog_.generation() || rebirth_requested_) {
-    sparkplug::Payload data;
-    data.Swap(&payload_);
-    const bool ok = birth();
-    data.Swap(&payload_);
-    if (!ok) return false;
+    if (!birth()) return false;
   }
   payload_.set_seq(seq_.next());
   payload_.SerializeToString(&bytes_);
@@ -268,7 +251,6 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
     lost("cannot publish NDATA: " + error, true);
     return false;
   }
-  ++stats_.messages;
   ++unreceipted_;
   return true;
 }
@@ -363,8 +345,8 @@ bool Uplink::publish_unspooled(std::string_view record) {
 
 void Uplink::shutdown() {
   if (state_ == State::online || state_ == State::subscribing) {
-    sparkplug::build_death(payload_, bdseq_, clock_.wall_ms());
-    payload_.SerializeToString(&bytes_);
+    sparkplug::build_death(control_, bdseq_, clock_.wall_ms());
+    control_.SerializeToString(&bytes_);
     const bool sent = client_.publish_and_wait(topics_.ndeath, bytes_, 2000);
     client_.disconnect(2000);
     lg.info("%s NDEATH (bdSeq %" PRIu64 ") and disconnected from %s",

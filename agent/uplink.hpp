@@ -42,16 +42,6 @@ struct UplinkOptions {
   std::string bdseq_path;
 };
 
-struct UplinkStats {
-  bool online = false;
-  std::string server;  // the broker in use or last tried
-  uint64_t bdseq = 0;
-  uint64_t connects = 0;  // successful sessions since start
-  uint64_t births = 0;
-  uint64_t messages = 0;  // NDATA published since start
-  uint64_t backlog_remaining = 0;
-};
-
 class Uplink {
  public:
   Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Spool& spool,
@@ -69,7 +59,6 @@ class Uplink {
   void shutdown();
 
   bool online() const { return state_ == State::online; }
-  UplinkStats stats() const;
 
  private:
   enum class State { idle, connecting, subscribing, online };
@@ -120,10 +109,10 @@ class Uplink {
   int64_t tokens_at_ms_ = 0;
 
   Spool::Record record_;        // reused
-  sparkplug::Payload payload_;  // reused
+  sparkplug::Payload payload_;  // the NDATA being sent, reused
+  sparkplug::Payload control_;  // births and deaths, so they never disturb payload_
   std::string bytes_;           // reused
   std::minstd_rand jitter_;
-  UplinkStats stats_;
 };
 
 }  // namespace classroom
