@@ -290,6 +290,7 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
     if (!e.unit.empty()) out << " " << e.unit;
     out << "\n";
   }
+  out << "# Agent/Spool/... metrics come from the running agent's spool: see its NBIRTH/NDATA\n";
   return failed ? 1 : 0;
 }
 

@@ -58,6 +58,7 @@ TEST_CASE("cli: once prints every metric with its unit, no broker needed") {
   CHECK_THAT(out, Catch::Contains("System/CPU/Usage = "));
   CHECK_THAT(out, Catch::Contains("Disk/Root/Used = "));
   CHECK_THAT(out, !Catch::Contains("System/CPU/Usage = (null)"));
+  CHECK_THAT(out, Catch::Contains("# Agent/Spool/... metrics come from the running agent"));
 }
 
 TEST_CASE("cli: once on captured fixtures shows the sensors") {
