@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libpaho-mqttpp-dev libpaho-mqtt-dev       # MQTT (Paho C++ over Paho C)
+  libssl-dev                                # Paho's CMake config looks for OpenSSL
   libprotobuf-dev protobuf-compiler         # Sparkplug B payloads (lite runtime)
   libcurl4-openssl-dev                      # HTTP probes
   libtomlplusplus-dev libcli11-dev          # config file, command line
@@ -31,8 +32,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The interop test decodes with the Sparkplug reference codec, which runs on
+# Node.js: Debian's nodejs and npm where the machine has no Node.js of its own.
+if ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "installing: nodejs npm"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
 here=$(cd "$(dirname "$0")" && pwd)
-if command -v npm >/dev/null 2>&1 && [ ! -d "$here/../interop/node_modules/sparkplug-payload" ]; then
-  (cd "$here/../interop" && npm ci --no-audit --no-fund --loglevel=error) ||
-    echo "note: npm could not install the reference decoder; its interop test will be skipped"
+if [ ! -d "$here/../interop/node_modules/sparkplug-payload" ]; then
+  (cd "$here/../interop" && npm ci --no-audit --no-fund --loglevel=error)
 fi
