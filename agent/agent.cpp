@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <csignal>
+#include <cstdlib>
 #include <thread>
 
 #include "catalog.hpp"
@@ -222,6 +223,14 @@ int run_agent(const config::Config& cfg) {
           cfg.identity.node.c_str(), so.dir.c_str(), so.max_bytes >> 10,
           cfg.spool.sync_always ? "always" : (std::to_string(so.sync_interval_ms) + " ms").c_str());
   notify_systemd("READY=1");
+  // systemd's watchdog: pinged from this loop only, so a loop that stops
+  // turning is noticed and restarted, not a thread that merely lives.
+  const int64_t watchdog_ms = systemd_watchdog_interval_ms();
+  int64_t watchdog_at = clock.steady_ms();
+  // Test hook: the loop's first turn blocks this long, as a stuck loop would.
+  int64_t test_stall_ms = 0;
+  if (const char* stall = std::getenv("CLASSROOM_TEST_STALL_LOOP_MS"))
+    test_stall_ms = std::atoll(stall);
 
   // The first connection attempt starts before the first sample, so that a
   // normal start publishes its first batch as live data, not as history.
@@ -234,6 +243,7 @@ int run_agent(const config::Config& cfg) {
     const int64_t due_in = scheduler.next_due() - clock.wall_ms();
     wake = std::min(wake, now + std::max<int64_t>(0, due_in));
     if (!spool.is_open()) wake = std::min(wake, spool_retry_at);
+    if (watchdog_ms > 0) wake = std::min(wake, watchdog_at);
     events.clear();
     queue.wait(events, wake - now);
     for (const mqtt::Event& e : events) {
@@ -255,6 +265,14 @@ int run_agent(const config::Config& cfg) {
     if (scheduler.run_due() > 0) batcher.flush();
     uplink_wake = uplink.poll();
     spool_wake = spool.maintain();
+    if (watchdog_ms > 0 && clock.steady_ms() >= watchdog_at) {
+      notify_systemd("WATCHDOG=1");
+      watchdog_at = clock.steady_ms() + watchdog_ms;
+    }
+    if (test_stall_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(test_stall_ms));
+      test_stall_ms = 0;
+    }
   }
 
   notify_systemd("STOPPING=1");

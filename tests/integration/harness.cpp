@@ -276,10 +276,16 @@ NotifySocket::NotifySocket() : path_(dir_.path + "/notify") {
 NotifySocket::~NotifySocket() {
   ::close(fd_);
 }
-std::vector<std::string> NotifySocket::received() {
+std::vector<NotifySocket::Timed> NotifySocket::received_timed() {
   char buf[512];
-  for (ssize_t n; (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;) got_.emplace_back(buf, n);
+  for (ssize_t n; (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;)
+    got_.push_back(Timed{now_ms(), std::string(buf, static_cast<size_t>(n))});
   return got_;
+}
+std::vector<std::string> NotifySocket::received() {
+  std::vector<std::string> texts;
+  for (const Timed& t : received_timed()) texts.push_back(t.text);
+  return texts;
 }
 void Agent::signal(int sig) {
   process_->signal(sig);

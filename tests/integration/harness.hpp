@@ -155,12 +155,19 @@ class NotifySocket {
   std::string path() const { return path_; }
   // Every datagram received so far, in order.
   std::vector<std::string> received();
+  // The same, with when each was read (ms since the epoch; read every 10 ms
+  // or better while polled).
+  struct Timed {
+    int64_t at_ms;
+    std::string text;
+  };
+  std::vector<Timed> received_timed();
 
  private:
   TempDir dir_;
   std::string path_;
   int fd_ = -1;
-  std::vector<std::string> got_;
+  std::vector<Timed> got_;
 };
 
 // Value of the metric with `alias` (or name) in a payload, as a double; nullopt if absent.

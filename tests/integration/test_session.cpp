@@ -132,7 +132,36 @@ TEST_CASE("systemd: READY=1 once running, STOPPING=1 on SIGTERM (Type=notify)") 
   CHECK(notify.received().front() == "READY=1");
   agent.signal(SIGTERM);
   REQUIRE(agent.wait_exit(10s) == 0);
+  // No watchdog pings: systemd did not ask for them (no WATCHDOG_USEC).
   CHECK(notify.received() == std::vector<std::string>{"READY=1", "STOPPING=1"});
+}
+
+TEST_CASE("systemd watchdog: WATCHDOG=1 from the loop, missed while the loop is stuck") {
+  Rig rig;
+  NotifySocket notify;
+  Agent agent(rig.dir.path, rig.options());
+  // WatchdogSec=1s: a ping every 500 ms. The test hook blocks the loop's first
+  // turn for 3 s, as a stuck loop would: systemd would kill it then.
+  agent.start({"NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=1000000",
+               "CLASSROOM_TEST_STALL_LOOP_MS=3000"});
+  LogOnFailure show_log(agent);
+  std::vector<int64_t> pings;
+  REQUIRE(wait_until(
+      [&] {
+        pings.clear();
+        for (const auto& d : notify.received_timed())
+          if (d.text == "WATCHDOG=1") pings.push_back(d.at_ms);
+        return pings.size() >= 8;
+      },
+      20s));
+  // The first ping, then nothing during the stall, then steady pings again.
+  CHECK(pings[1] - pings[0] >= 2900);
+  for (size_t i = 2; i < pings.size(); ++i) {
+    INFO("ping " << i);
+    CHECK(pings[i] - pings[i - 1] < 1000);
+  }
+  agent.signal(SIGTERM);
+  REQUIRE(agent.wait_exit(10s) == 0);
 }
 
 TEST_CASE("NCMD Rebirth: a new NBIRTH with the same bdSeq, without reconnecting") {
