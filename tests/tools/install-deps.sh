@@ -3,7 +3,11 @@
 # Debian's packages (and, when node/npm are present, the reference Sparkplug
 # decoder used by one interop test). Safe to run again: it installs only what is
 # missing. Used by the README's quick start and by .ci/run.
+#   --no-interop   skip Node.js and the reference decoder (the quick start
+#                  decodes with Python and needs neither)
 set -euo pipefail
+interop=1
+[ "${1:-}" = "--no-interop" ] && interop=0
 
 packages=(
   build-essential cmake pkg-config
@@ -35,6 +39,7 @@ fi
 
 # The interop test decodes with the Sparkplug reference codec, which runs on
 # Node.js: Debian's nodejs and npm where the machine has no Node.js of its own.
+[ "$interop" -eq 1 ] || exit 0
 if ! command -v npm >/dev/null 2>&1; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-30}
 
-"$root/tests/tools/install-deps.sh"
+"$root/tests/tools/install-deps.sh" --no-interop
 echo "== building (build/)"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j"$(nproc)" --target classroom-agent >/dev/null
