@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything building, running and testing the agent needs, from
-# Debian's packages (and, when node/npm are present, the reference Sparkplug
-# decoder used by one interop test). Safe to run again: it installs only what is
-# missing. Used by the README's quick start and by .ci/run.
+# Debian's packages (and Node.js with the reference Sparkplug decoder, from the
+# npm registry, for the interop test). Safe to run again: it installs only what
+# is missing. Used by the README's quick start and by .ci/run.
 #   --no-interop   skip Node.js and the reference decoder (the quick start
 #                  decodes with Python and needs neither)
 set -euo pipefail

@@ -24,15 +24,22 @@ echo "== mosquitto listening on 127.0.0.1:$port"
 sed_agent_config "$work" 5s >"$work/agent.toml"
 "$agent" check-config -c "$work/agent.toml"
 
-/usr/bin/python3 "$root/tests/tools/sparkplug_watch.py" --port "$port" &
+/usr/bin/python3 -u "$root/tests/tools/sparkplug_watch.py" --port "$port" >"$work/watch.log" 2>&1 &
 PIDS+=($!)
-sleep 1
+tail -n +1 -f "$work/watch.log" &
+PIDS+=($!)
+# The agent starts once the watcher's subscription is confirmed, so that the
+# NBIRTH is in what you see.
+for _ in $(seq 100); do grep -q '^watching' "$work/watch.log" && break; sleep 0.1; done
+grep -q '^watching' "$work/watch.log" || { echo "the decoder did not subscribe" >&2; exit 1; }
 echo "== classroom-agent run -c $work/agent.toml  (its log: $work/agent.log)"
 "$agent" run -c "$work/agent.toml" >"$work/agent.log" 2>&1 &
 agent_pid=$!
+PIDS+=("$agent_pid")
 sleep "$seconds"
 kill -TERM "$agent_pid"
 wait "$agent_pid" || true
-sleep 1
+# The NDEATH the agent published on its way out, before the watcher stops.
+for _ in $(seq 50); do grep -q 'NDEATH' "$work/watch.log" && break; sleep 0.1; done
 echo "== the agent's log"
 cat "$work/agent.log"

@@ -56,6 +56,8 @@ def main():
 
     def on_connect(client, userdata, flags, rc):
         client.subscribe("spBv1.0/#", qos=1)
+
+    def on_subscribe(client, userdata, mid, granted_qos):
         print(f"watching spBv1.0/# on {args.host}:{args.port}", flush=True)
 
     def on_message(client, userdata, msg):
@@ -94,6 +96,7 @@ def main():
     client = mqtt.Client(client_id=f"sparkplug-watch-{os.getpid()}")
     client.on_connect = on_connect
     client.on_message = on_message
+    client.on_subscribe = on_subscribe
     client.connect(args.host, args.port)
     client.loop_start()
     try:
