@@ -8,6 +8,7 @@
 #include <csignal>
 #include <thread>
 
+#include "batcher.hpp"
 #include "catalog.hpp"
 #include "clock.hpp"
 #include "event_queue.hpp"
@@ -90,50 +91,6 @@ std::vector<EnabledDriver> make_drivers(const config::Config& cfg) {
   }
   return out;
 }
-
-// Turns what changed in the catalog into one batch and hands it to the spool.
-class Batcher {
- public:
-  Batcher(Catalog& catalog, Spool& spool, Uplink& uplink, const Clock& clock)
-      : catalog_(catalog), spool_(spool), uplink_(uplink), clock_(clock) {
-    bytes_.reserve(4096);
-  }
-
-  void flush() {
-    if (catalog_.changed().empty()) return;
-    const int64_t ts = clock_.wall_ms();
-    sparkplug::build_record(payload_, catalog_, catalog_.changed(), ts);
-    catalog_.clear_changed();
-    payload_.SerializeToString(&bytes_);
-    error_.clear();
-    if (spool_.is_open() && spool_.append(bytes_, ts, &error_) != 0) {
-      if (failing_) lg.info("spool writable again; batches are stored before sending");
-      failing_ = false;
-      return;
-    }
-    // The spool cannot take it (disk full, read-only): send it now if online.
-    const bool sent = uplink_.publish_unspooled(bytes_);
-    if (!sent) ++lost_;
-    if (!failing_)
-      lg.error("cannot store batches (%s); %s until the spool recovers",
-               error_.empty() ? "the spool is not open" : error_.c_str(),
-               sent ? "sending them without a backlog" : "batches are lost while offline");
-    failing_ = true;
-  }
-
-  const uint64_t& lost() const { return lost_; }
-
- private:
-  Catalog& catalog_;
-  Spool& spool_;
-  Uplink& uplink_;
-  const Clock& clock_;
-  sparkplug::Payload payload_;
-  std::string bytes_;
-  std::string error_;
-  bool failing_ = false;
-  uint64_t lost_ = 0;
-};
 
 }  // namespace
 
