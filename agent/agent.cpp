@@ -5,12 +5,15 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <thread>
 
 #include "batcher.hpp"
 #include "catalog.hpp"
 #include "clock.hpp"
+#include "devices/device_runner.hpp"
 #include "event_queue.hpp"
 #include "log.hpp"
 #include "mqtt_client.hpp"
@@ -161,6 +164,9 @@ int run_agent(const config::Config& cfg) {
       return driver->collect(catalog);
     });
   }
+  // The school's SNMP devices: polled off the loop, applied on it.
+  DeviceRunner devices(cfg.devices.snmp, catalog, [&queue] { queue.notify(); });
+  devices.schedule(scheduler);
   SelfMetrics self(spool, clock, batcher.lost());
   scheduler.add("agent", self_interval, [&catalog, &self](int64_t now) {
     catalog.set_time(now);
@@ -174,9 +180,11 @@ int run_agent(const config::Config& cfg) {
         mqtt::Event{mqtt::Event::Kind::stop, sig == SIGINT ? "SIGINT" : "SIGTERM", 0, {}, {}});
   });
 
-  lg.info("started: %zu source%s, group %s, node %s, spool %s (max %" PRIu64 " KiB, sync %s)",
-          sources.size(), sources.size() == 1 ? "" : "s", cfg.identity.group.c_str(),
-          cfg.identity.node.c_str(), so.dir.c_str(), so.max_bytes >> 10,
+  lg.info("started: %zu source%s, %zu device%s, group %s, node %s, spool %s (max %" PRIu64
+          " KiB, sync %s)",
+          sources.size(), sources.size() == 1 ? "" : "s", devices.size(),
+          devices.size() == 1 ? "" : "s", cfg.identity.group.c_str(), cfg.identity.node.c_str(),
+          so.dir.c_str(), so.max_bytes >> 10,
           cfg.spool.sync_always ? "always" : (std::to_string(so.sync_interval_ms) + " ms").c_str());
   notify_systemd("READY=1");
 
@@ -209,7 +217,8 @@ int run_agent(const config::Config& cfg) {
       else
         spool_retry_at = clock.steady_ms() + kSpoolReopenMs;
     }
-    if (scheduler.run_due() > 0) batcher.flush();
+    const bool sampled = scheduler.run_due() > 0;
+    if (devices.apply(&batcher) > 0 || sampled) batcher.flush();
     uplink_wake = uplink.poll();
     spool_wake = spool.maintain();
   }
@@ -228,8 +237,19 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
   SystemClock clock;
   std::vector<EnabledDriver> sources = make_drivers(cfg);
   int failed = 0;
+  // Devices are polled (twice, too) beside the node's own sources.
+  std::mutex mutex;
+  std::condition_variable polled;
+  DeviceRunner devices(cfg.devices.snmp, catalog, [&] {
+    std::lock_guard lock(mutex);
+    polled.notify_all();
+  });
+  int64_t device_wait_ms = 0;
+  for (const config::SnmpDevice& d : cfg.devices.snmp)
+    device_wait_ms = std::max<int64_t>(device_wait_ms, 4 * d.timeout.count() + 5000);
   for (int pass = 0; pass < 2; ++pass) {
     if (pass == 1) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (devices.size()) devices.request_all();
     catalog.set_time(clock.wall_ms());
     for (EnabledDriver& d : sources) {
       drivers::CollectResult r = d.driver->collect(catalog);
@@ -240,14 +260,46 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
         out << "# source " << d.name << ": " << r.warning << "\n";
       }
     }
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(device_wait_ms);
+    auto all_polled = [&] {
+      for (size_t i = 0; i < devices.size(); ++i)
+        if (devices.polls(i) < static_cast<size_t>(pass + 1)) return false;
+      return true;
+    };
+    while (!all_polled() && std::chrono::steady_clock::now() < deadline) {
+      {
+        std::unique_lock lock(mutex);
+        polled.wait_for(lock, std::chrono::milliseconds(100));
+      }
+      devices.apply(nullptr);
+    }
   }
-  for (MetricId id = 0; id < catalog.size(); ++id) {
-    const CatalogEntry& e = catalog.at(id);
-    out << e.name << " = " << format_value(e.value);
-    if (!e.unit.empty()) out << " " << e.unit;
-    out << "\n";
-  }
+  auto print = [&](DeviceId owner, const std::string& prefix) {
+    for (MetricId id = 0; id < catalog.size(); ++id) {
+      const CatalogEntry& e = catalog.at(id);
+      if (e.owner != owner) continue;
+      out << prefix << e.name << " = " << format_value(e.value);
+      if (!e.unit.empty()) out << " " << e.unit;
+      out << "\n";
+    }
+  };
+  print(kNode, "");
   out << "# Agent/Spool/... metrics come from the running agent's spool: see its NBIRTH/NDATA\n";
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const config::SnmpDevice& c = cfg.devices.snmp[i];
+    if (devices.polls(i) == 0) {
+      out << "# device " << c.name << " at " << c.address << ": no result in time\n";
+      ++failed;
+    } else if (!devices.last_problem(i).empty()) {
+      out << "# device " << c.name << " at " << c.address << ": " << devices.last_problem(i)
+          << "\n";
+      ++failed;
+    } else {
+      out << "# device " << c.name << " at " << c.address << ": online\n";
+    }
+    print(devices.id(i), c.name + ": ");
+  }
   return failed ? 1 : 0;
 }
 
