@@ -242,7 +242,9 @@ CollectResult DeviceModel::apply(const std::vector<VarBind>& vars, int64_t now_m
     if (p.ups) {
       on_battery_ = sink.declare("UPS/On Battery", DataType::Boolean, "");
       charge_ = sink.declare("UPS/Battery Charge", DataType::Float, "%");
-      runtime_ = sink.declare("UPS/Runtime Remaining", DataType::UInt32, "s");
+      // UInt64, not UInt32: the reference codec reads UInt32 from long_value,
+      // the spec from int_value; UInt64 is long_value for both.
+      runtime_ = sink.declare("UPS/Runtime Remaining", DataType::UInt64, "s");
       voltage_ = sink.declare("UPS/Input Voltage", DataType::Float, "V");
       load_ = sink.declare("UPS/Load", DataType::Float, "%");
     }
@@ -337,7 +339,7 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
       f.rx_discards = sink.declare(base + "Rx Discards", DataType::UInt64, "");
       f.tx_discards = sink.declare(base + "Tx Discards", DataType::UInt64, "");
       f.oper_up = sink.declare(base + "Oper Up", DataType::Boolean, "");
-      f.speed = sink.declare(base + "Speed", DataType::UInt32, "Mbit/s");
+      f.speed = sink.declare(base + "Speed", DataType::UInt64, "Mbit/s");
       it = interfaces_.emplace(index, std::move(f)).first;
     }
     Interface& f = it->second;
@@ -363,7 +365,7 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
     counter(f.tx_disc, find(out_disc, index), f.tx_discards);
     if (const SnmpValue* v = find(oper, index)) sink.put(f.oper_up, as_signed(*v) == 1);
     if (const SnmpValue* v = find(high_speed, index); v && as_unsigned(*v) > 0)
-      sink.put(f.speed, static_cast<uint64_t>(std::min<uint64_t>(as_unsigned(*v), UINT32_MAX)));
+      sink.put(f.speed, as_unsigned(*v));
     else if (const SnmpValue* s = find(speed, index))
       sink.put(f.speed, as_unsigned(*s) / 1'000'000);
     f.last_ms = now_ms;
@@ -419,7 +421,7 @@ void DeviceModel::apply_ups(const std::vector<VarBind>& vars, MetricSink& sink,
     any = true;
   }
   if (const SnmpValue* v = scalar(vars, kUpsMinutesRemaining); v && is_number(*v)) {
-    sink.put(runtime_, std::min<uint64_t>(as_unsigned(*v) * 60, UINT32_MAX));
+    sink.put(runtime_, as_unsigned(*v) * 60);
     any = true;
   }
   // Input line 1 and output line 1 (a classroom UPS is single-phase).

@@ -203,8 +203,14 @@ struct Poller::Impl {
       int liberr = 0, syserr = 0;
       char* text = nullptr;
       snmp_sess_error(a.session, &liberr, &syserr, &text);
-      finish(a, PollResult::Status::error,
-             std::string("cannot send: ") + (text ? text : "unknown error"));
+      // v3: the send discovers the agent's engine first, and that can time out.
+      // (the error is in the session's own errno, not in snmp_sess_error's)
+      const netsnmp_session* sess = snmp_sess_session(a.session);
+      if (liberr == SNMPERR_TIMEOUT || (sess && sess->s_snmp_errno == SNMPERR_TIMEOUT))
+        finish(a, PollResult::Status::no_answer);
+      else
+        finish(a, PollResult::Status::error,
+               std::string("cannot send: ") + (text ? text : "unknown error"));
       free(text);
       snmp_free_pdu(pdu);
       return false;

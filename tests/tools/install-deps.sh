@@ -16,6 +16,8 @@ packages=(
   mosquitto mosquitto-clients               # the local broker of the quick start and tests
   python3 python3-protobuf python3-paho-mqtt  # the quick start's decoder
   iproute2 util-linux                       # test hosts and mounts
+  libsnmp-dev                               # SNMP devices: net-snmp's client library
+  snmpd snmp                                # the SNMP agent the device tests start, and snmpget/snmpwalk to check it
   clang-format git                          # the format check of tests/run.sh
   clang libclang-rt-14-dev                  # libFuzzer targets (tests/fuzz)
 )
@@ -30,6 +32,20 @@ if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian starts and enables the snmpd service on install; the tests start their
+# own snmpd on a free loopback port, and the machine needs no SNMP agent.
+if dpkg-query -W -f='${Status}' snmpd 2>/dev/null | grep -q 'install ok installed'; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled snmpd >/dev/null 2>&1; then
+    $sudo systemctl disable --now snmpd >/dev/null 2>&1 || true
+  fi
+  if [ -x /etc/init.d/snmpd ]; then
+    $sudo /etc/init.d/snmpd stop >/dev/null 2>&1 || true
+    $sudo update-rc.d snmpd disable >/dev/null 2>&1 || true
+  fi
 fi
 
 # The interop test decodes with the Sparkplug reference codec, which runs on
