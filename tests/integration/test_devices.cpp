@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -346,4 +347,76 @@ TEST_CASE("SNMP devices: a wrong v3 password, an unknown user and a wrong commun
     ++count;
   CHECK(count == 1);
   for (const Message& m : sub.messages()) CHECK(m.type() != "DBIRTH");
+}
+
+TEST_CASE("SNMP devices: after a broker outage a device's batches and its death replay in order") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/community", kCommunity);
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = "[[devices.snmp]]\nname = \"switch-6a\"\naddress = \"" + snmpd.address() +
+            "\"\ncommunity_file = \"" + dir.path +
+            "/community\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nretries = 0\n"
+            "profiles = [\"system\"]\n";
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string topic_end = "/room-1/switch-6a";
+  REQUIRE(wait_until(
+      [&] { return !on_topic(sub, "spBv1.0/school-test/DDATA" + topic_end).empty(); }, 30s));
+
+  broker.stop();
+  const uint64_t down = static_cast<uint64_t>(now_ms());
+  REQUIRE(wait_until([&] { return agent.log().find("lost broker") != std::string::npos; }, 10s));
+  // The device goes on answering into the spool, then goes away while the
+  // broker is still down: its DDEATH is stored behind its data.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  snmpd.stop();
+  REQUIRE(
+      wait_until([&] { return agent.log().find("offline (DDEATH)") != std::string::npos; }, 10s));
+  broker.start();
+  REQUIRE(wait_until(
+      [&] { return !on_topic(sub, "spBv1.0/school-test/DDEATH" + topic_end).empty(); }, 30s));
+
+  // After the new NBIRTH: the device (offline now) is born for its history,
+  // its batches come as historical DDATA in order, then its DDEATH.
+  std::vector<Message> after;
+  bool reborn = false;
+  int nbirths = 0;
+  for (Message& m : sub.messages()) {
+    if (m.type() == "NBIRTH") reborn = ++nbirths == 2;
+    if (reborn && m.topic.size() > topic_end.size() &&
+        m.topic.compare(m.topic.size() - topic_end.size(), topic_end.size(), topic_end) == 0)
+      after.push_back(std::move(m));
+  }
+  REQUIRE(after.size() >= 3);
+  CHECK(after.front().type() == "DBIRTH");
+  CHECK(after.back().type() == "DDEATH");
+  const auto alias = alias_in_birth(after.front().decoded, "System/Uptime");
+  REQUIRE(alias);
+  double last_uptime = 0;
+  int historical = 0;
+  for (size_t i = 1; i + 1 < after.size(); ++i) {
+    INFO("message " << i << " " << after[i].topic);
+    REQUIRE(after[i].type() == "DDATA");
+    for (const auto& m : after[i].decoded.metrics()) {
+      CHECK(m.is_historical());
+      // (unconfirmed batches from before the outage come again too)
+      CHECK(m.timestamp() >= down - 10000);
+      if (m.alias() == *alias) {
+        CHECK(m.double_value() > last_uptime);  // oldest first
+        last_uptime = m.double_value();
+        ++historical;
+      }
+    }
+  }
+  CHECK(historical >= 2);
+  // The DDEATH carries the time the device was given up, during the outage.
+  const uint64_t death_ts = after.back().decoded.timestamp();
+  CHECK(death_ts > down);
+  CHECK(death_ts < static_cast<uint64_t>(after.back().received_ms));
 }
