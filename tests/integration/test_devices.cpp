@@ -59,9 +59,10 @@ class Snmpd {
   Snmpd() : port_(free_udp_port()) {
     std::filesystem::create_directories(dir_.path + "/persist");
     write_file(dir_.path + "/snmpd.conf",
-               std::string("rocommunity ") + kCommunity + " 127.0.0.1\n" +
-                   "createUser monitor SHA \"" + kAuth + "\" AES \"" + kPriv + "\"\n" +
-                   "createUser other SHA \"" + kAuth + "\" AES \"" + kPriv + "\"\n" +
+               std::string("rocommunity ") + kCommunity + " 127.0.0.1\n" + "rocommunity6 " +
+                   kCommunity + " ::1\n" + "createUser monitor SHA \"" + kAuth + "\" AES \"" +
+                   kPriv + "\"\n" + "createUser other SHA \"" + kAuth + "\" AES \"" + kPriv +
+                   "\"\n" +
                    "rouser monitor priv\nrouser other priv\n"
                    "sysName switch-6a.school\nsysDescr Test switch \"6A\"\n"
                    // UPS-MIB (RFC 1628): on battery, 87 %, 42 min, 229 V, 31 %.
@@ -74,9 +75,9 @@ class Snmpd {
   ~Snmpd() { stop(); }
   void start() {
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/sbin/snmpd", "-f", "-Lo", "-C", "-c",
-                                 dir_.path + "/snmpd.conf",
-                                 "udp:127.0.0.1:" + std::to_string(port_)},
+        std::vector<std::string>{
+            "/usr/sbin/snmpd", "-f", "-Lo", "-C", "-c", dir_.path + "/snmpd.conf",
+            "udp:127.0.0.1:" + std::to_string(port_) + ",udp6:[::1]:" + std::to_string(port_)},
         dir_.path + "/snmpd.log",
         std::vector<std::string>{"SNMP_PERSISTENT_DIR=" + dir_.path + "/persist", "MIBS="});
     REQUIRE(wait_until([&] { return !get("1.3.6.1.2.1.1.3.0").empty(); }, 20s));
@@ -419,4 +420,38 @@ TEST_CASE("SNMP devices: after a broker outage a device's batches and its death 
   const uint64_t death_ts = after.back().decoded.timestamp();
   CHECK(death_ts > down);
   CHECK(death_ts < static_cast<uint64_t>(after.back().received_ms));
+}
+
+TEST_CASE("SNMP devices: once polls and prints every device, over IPv4 and IPv6") {
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/community", kCommunity);
+  write_secret(dir.path + "/auth", kAuth);
+  write_secret(dir.path + "/priv", kPriv);
+  write_file(dir.path + "/agent.toml",
+             "[identity]\ngroup = \"g\"\nnode = \"n\"\n[broker]\nservers = "
+             "[\"tcp://127.0.0.1:1\"]\n[state]\ndir = \"state\"\n"
+             "[[devices.snmp]]\nname = \"switch-6a\"\naddress = \"[::1]:" +
+                 std::to_string(snmpd.port()) +
+                 "\"\ncommunity_file = \"community\"\ntimeout = \"500ms\"\n"
+                 "profiles = [\"system\", \"ups\"]\n"
+                 "[[devices.snmp]]\nname = \"ap-6a\"\naddress = \"" +
+                 snmpd.address() +
+                 "\"\nversion = \"3\"\nuser = \"monitor\"\nauth_password_file = \"auth\"\n"
+                 "priv_protocol = \"AES\"\npriv_password_file = \"priv\"\n"
+                 "profiles = [\"system\"]\n");
+  Process once({AGENT_BINARY, "once", "-c", dir.path + "/agent.toml"}, dir.path + "/once.out");
+  const auto status = once.wait_exit(30s);
+  const std::string out = read_file(dir.path + "/once.out");
+  INFO(out);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK_THAT(out, Catch::Contains("# device switch-6a at [::1]:" + std::to_string(snmpd.port()) +
+                                  ": online"));
+  CHECK_THAT(out, Catch::Contains("switch-6a: System/Name = switch-6a.school\n"));
+  CHECK_THAT(out, Catch::Contains("switch-6a: UPS/Runtime Remaining = 2520 s\n"));
+  CHECK_THAT(out, Catch::Contains("# device ap-6a at " + snmpd.address() + ": online"));
+  CHECK_THAT(out, Catch::Contains("ap-6a: System/Description = Test switch \"6A\"\n"));
+  CHECK_THAT(out, Catch::Contains("System/CPU/Usage = "));  // the node's own, as before
 }
