@@ -455,3 +455,54 @@ TEST_CASE("SNMP devices: once polls and prints every device, over IPv4 and IPv6"
   CHECK_THAT(out, Catch::Contains("ap-6a: System/Description = Test switch \"6A\"\n"));
   CHECK_THAT(out, Catch::Contains("System/CPU/Usage = "));  // the node's own, as before
 }
+
+TEST_CASE("SNMP devices: 20 silent devices do not delay the gateway's own samples") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // A loopback UDP port that takes every request and never answers.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const std::string silent = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  write_secret(dir.path + "/community", kCommunity);
+  write_secret(dir.path + "/auth", kAuth);
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "200ms";
+  for (int i = 0; i < 20; ++i)
+    // v3: net-snmp discovers the engine of each one synchronously, on the poller's thread.
+    o.extra += "[[devices.snmp]]\nname = \"dead-" + std::to_string(i) + "\"\naddress = \"" +
+               silent + "\"\n" +
+               (i % 2 ? "community_file = \"" + dir.path + "/community\"\n"
+                      : "version = \"3\"\nuser = \"u\"\nauth_password_file = \"" + dir.path +
+                            "/auth\"\n") +
+               "interval = \"2s\"\ntimeout = \"900ms\"\nretries = 0\nprofiles = [\"system\"]\n";
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(sub.wait_for("NBIRTH", 1, 20s));
+  const auto alias = alias_in_birth(sub.of_type("NBIRTH")[0].decoded, "System/Uptime");
+  REQUIRE(alias);
+  // 30 samples at 200 ms (6 s: three rounds of 20 unanswered polls).
+  REQUIRE(sub.wait_for("NDATA", 30, 30s));
+  std::vector<uint64_t> stamps;
+  for (const Message& m : sub.of_type("NDATA"))
+    if (const auto* up = find_metric(m.decoded, "", *alias)) stamps.push_back(up->timestamp());
+  REQUIRE(stamps.size() >= 25);
+  uint64_t gap = 0;
+  for (size_t i = 1; i < stamps.size(); ++i) gap = std::max(gap, stamps[i] - stamps[i - 1]);
+  INFO("largest gap between samples: " << gap << " ms");
+  CHECK(gap <= 400);  // every 200 ms grid point sampled, none skipped
+  CHECK_THAT(agent.log(), Catch::Contains("device dead-1 at " + silent + ": no answer"));
+  CHECK_THAT(agent.log(), Catch::Contains("device dead-0 at " + silent + ": no answer"));
+}
