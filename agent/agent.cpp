@@ -5,12 +5,16 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
+#include "batcher.hpp"
 #include "catalog.hpp"
 #include "clock.hpp"
+#include "devices/device_runner.hpp"
 #include "event_queue.hpp"
 #include "log.hpp"
 #include "mqtt_client.hpp"
@@ -92,50 +96,6 @@ std::vector<EnabledDriver> make_drivers(const config::Config& cfg) {
   return out;
 }
 
-// Turns what changed in the catalog into one batch and hands it to the spool.
-class Batcher {
- public:
-  Batcher(Catalog& catalog, Spool& spool, Uplink& uplink, const Clock& clock)
-      : catalog_(catalog), spool_(spool), uplink_(uplink), clock_(clock) {
-    bytes_.reserve(4096);
-  }
-
-  void flush() {
-    if (catalog_.changed().empty()) return;
-    const int64_t ts = clock_.wall_ms();
-    sparkplug::build_record(payload_, catalog_, catalog_.changed(), ts);
-    catalog_.clear_changed();
-    payload_.SerializeToString(&bytes_);
-    error_.clear();
-    if (spool_.is_open() && spool_.append(bytes_, ts, &error_) != 0) {
-      if (failing_) lg.info("spool writable again; batches are stored before sending");
-      failing_ = false;
-      return;
-    }
-    // The spool cannot take it (disk full, read-only): send it now if online.
-    const bool sent = uplink_.publish_unspooled(bytes_);
-    if (!sent) ++lost_;
-    if (!failing_)
-      lg.error("cannot store batches (%s); %s until the spool recovers",
-               error_.empty() ? "the spool is not open" : error_.c_str(),
-               sent ? "sending them without a backlog" : "batches are lost while offline");
-    failing_ = true;
-  }
-
-  const uint64_t& lost() const { return lost_; }
-
- private:
-  Catalog& catalog_;
-  Spool& spool_;
-  Uplink& uplink_;
-  const Clock& clock_;
-  sparkplug::Payload payload_;
-  std::string bytes_;
-  std::string error_;
-  bool failing_ = false;
-  uint64_t lost_ = 0;
-};
-
 }  // namespace
 
 int run_agent(const config::Config& cfg) {
@@ -205,6 +165,9 @@ int run_agent(const config::Config& cfg) {
       return driver->collect(catalog);
     });
   }
+  // The school's SNMP devices: polled off the loop, applied on it.
+  DeviceRunner devices(cfg.devices.snmp, catalog, [&queue] { queue.notify(); });
+  devices.schedule(scheduler);
   SelfMetrics self(spool, clock, batcher.lost());
   scheduler.add("agent", self_interval, [&catalog, &self](int64_t now) {
     catalog.set_time(now);
@@ -218,9 +181,11 @@ int run_agent(const config::Config& cfg) {
         mqtt::Event{mqtt::Event::Kind::stop, sig == SIGINT ? "SIGINT" : "SIGTERM", 0, {}, {}});
   });
 
-  lg.info("started: %zu source%s, group %s, node %s, spool %s (max %" PRIu64 " KiB, sync %s)",
-          sources.size(), sources.size() == 1 ? "" : "s", cfg.identity.group.c_str(),
-          cfg.identity.node.c_str(), so.dir.c_str(), so.max_bytes >> 10,
+  lg.info("started: %zu source%s, %zu device%s, group %s, node %s, spool %s (max %" PRIu64
+          " KiB, sync %s)",
+          sources.size(), sources.size() == 1 ? "" : "s", devices.size(),
+          devices.size() == 1 ? "" : "s", cfg.identity.group.c_str(), cfg.identity.node.c_str(),
+          so.dir.c_str(), so.max_bytes >> 10,
           cfg.spool.sync_always ? "always" : (std::to_string(so.sync_interval_ms) + " ms").c_str());
   notify_systemd("READY=1");
   // systemd's watchdog: pinged from this loop only, so a loop that stops
@@ -262,7 +227,8 @@ int run_agent(const config::Config& cfg) {
       else
         spool_retry_at = clock.steady_ms() + kSpoolReopenMs;
     }
-    if (scheduler.run_due() > 0) batcher.flush();
+    const bool sampled = scheduler.run_due() > 0;
+    if (devices.apply(&batcher) > 0 || sampled) batcher.flush();
     uplink_wake = uplink.poll();
     spool_wake = spool.maintain();
     if (watchdog_ms > 0 && clock.steady_ms() >= watchdog_at) {
@@ -289,8 +255,19 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
   SystemClock clock;
   std::vector<EnabledDriver> sources = make_drivers(cfg);
   int failed = 0;
+  // Devices are polled (twice, too) beside the node's own sources.
+  std::mutex mutex;
+  std::condition_variable polled;
+  DeviceRunner devices(cfg.devices.snmp, catalog, [&] {
+    std::lock_guard lock(mutex);
+    polled.notify_all();
+  });
+  int64_t device_wait_ms = 0;
+  for (const config::SnmpDevice& d : cfg.devices.snmp)
+    device_wait_ms = std::max<int64_t>(device_wait_ms, 4 * d.timeout.count() + 5000);
   for (int pass = 0; pass < 2; ++pass) {
     if (pass == 1) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (devices.size()) devices.request_all();
     catalog.set_time(clock.wall_ms());
     for (EnabledDriver& d : sources) {
       drivers::CollectResult r = d.driver->collect(catalog);
@@ -301,14 +278,46 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
         out << "# source " << d.name << ": " << r.warning << "\n";
       }
     }
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(device_wait_ms);
+    auto all_polled = [&] {
+      for (size_t i = 0; i < devices.size(); ++i)
+        if (devices.polls(i) < static_cast<size_t>(pass + 1)) return false;
+      return true;
+    };
+    while (!all_polled() && std::chrono::steady_clock::now() < deadline) {
+      {
+        std::unique_lock lock(mutex);
+        polled.wait_for(lock, std::chrono::milliseconds(100));
+      }
+      devices.apply(nullptr);
+    }
   }
-  for (MetricId id = 0; id < catalog.size(); ++id) {
-    const CatalogEntry& e = catalog.at(id);
-    out << e.name << " = " << format_value(e.value);
-    if (!e.unit.empty()) out << " " << e.unit;
-    out << "\n";
-  }
+  auto print = [&](DeviceId owner, const std::string& prefix) {
+    for (MetricId id = 0; id < catalog.size(); ++id) {
+      const CatalogEntry& e = catalog.at(id);
+      if (e.owner != owner) continue;
+      out << prefix << e.name << " = " << format_value(e.value);
+      if (!e.unit.empty()) out << " " << e.unit;
+      out << "\n";
+    }
+  };
+  print(kNode, "");
   out << "# Agent/Spool/... metrics come from the running agent's spool: see its NBIRTH/NDATA\n";
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const config::SnmpDevice& c = cfg.devices.snmp[i];
+    if (devices.polls(i) == 0) {
+      out << "# device " << c.name << " at " << c.address << ": no result in time\n";
+      ++failed;
+    } else if (!devices.last_problem(i).empty()) {
+      out << "# device " << c.name << " at " << c.address << ": " << devices.last_problem(i)
+          << "\n";
+      ++failed;
+    } else {
+      out << "# device " << c.name << " at " << c.address << ": online\n";
+    }
+    print(devices.id(i), c.name + ": ");
+  }
   return failed ? 1 : 0;
 }
 

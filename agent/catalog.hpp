@@ -1,6 +1,8 @@
-// The catalog: every metric the node publishes, its datatype, unit, alias and
-// latest value. A new name bumps generation(): the session must rebirth before
-// data that uses it. It is the MetricSink that drivers write into.
+// The catalog: every metric the node and its devices publish, its owner (the
+// node or one Sparkplug device), datatype, unit, alias and latest value. A new
+// name bumps its owner's generation(): the session must rebirth before data
+// that uses it. It is the MetricSink that the node's drivers write into;
+// DeviceSink is the one a device's poller writes into.
 #pragma once
 
 #include <map>
@@ -14,18 +16,29 @@
 
 namespace classroom {
 
+// Who owns a metric: 0 is the edge node itself, 1.. a device of the node.
+using DeviceId = uint32_t;
+inline constexpr DeviceId kNode = 0;
+
 struct CatalogEntry {
   std::string name;
   DataType type;
   std::string unit;
-  uint64_t alias;
+  uint64_t alias;     // unique across the node and all its devices
   Value value;        // latest value (monostate until measured)
   int64_t ts_ms = 0;  // when it was captured
+  DeviceId owner = kNode;
 };
 
 class Catalog final : public drivers::MetricSink {
  public:
+  Catalog();
+
+  // A node metric (MetricSink).
   MetricId declare(std::string_view name, DataType type, std::string_view unit) override;
+  // A metric of `owner`: names are per owner (two switches both have
+  // Interfaces/1/Rx Bytes); aliases are unique across all of them.
+  MetricId declare(DeviceId owner, std::string_view name, DataType type, std::string_view unit);
   void put(MetricId id, Value value) override;
 
   // The capture time stamped on values put from now on.
@@ -35,19 +48,52 @@ class Catalog final : public drivers::MetricSink {
   const std::vector<MetricId>& changed() const { return changed_; }
   void clear_changed();
 
-  std::optional<MetricId> find(std::string_view name) const;
+  std::optional<MetricId> find(std::string_view name) const { return find(kNode, name); }
+  std::optional<MetricId> find(DeviceId owner, std::string_view name) const;
   const CatalogEntry& at(MetricId id) const { return entries_[id]; }
   size_t size() const { return entries_.size(); }
-  // Increases whenever a metric is declared for the first time.
-  uint64_t generation() const { return generation_; }
+  // Increases whenever a metric of `owner` is declared for the first time.
+  uint64_t generation(DeviceId owner = kNode) const { return owners_[owner].generation; }
+
+  // Devices: a Sparkplug device_id each, offline until set_online(true).
+  DeviceId add_device(std::string_view name);  // idempotent
+  std::optional<DeviceId> find_device(std::string_view name) const;
+  // Owners, the node included: device ids are 1 .. owner_count() - 1.
+  size_t owner_count() const { return owners_.size(); }
+  const std::string& device_name(DeviceId d) const { return owners_[d].name; }
+  bool online(DeviceId d) const { return owners_[d].online; }
+  void set_online(DeviceId d, bool online) { owners_[d].online = online; }
+  // Number of metrics `owner` has.
+  size_t metric_count(DeviceId owner) const { return owners_[owner].metrics; }
 
  private:
+  struct Owner {
+    std::string name;  // "" for the node
+    bool online = true;
+    uint64_t generation = 0;
+    size_t metrics = 0;
+    std::map<std::string, MetricId, std::less<>> by_name;
+  };
   std::vector<CatalogEntry> entries_;
-  std::map<std::string, MetricId, std::less<>> by_name_;
+  std::vector<Owner> owners_;
   std::vector<MetricId> changed_;
   std::vector<bool> is_changed_;
   int64_t now_ms_ = 0;
-  uint64_t generation_ = 0;
+};
+
+// The MetricSink of one device: what a device poller declares and puts lands
+// under that device in the catalog.
+class DeviceSink final : public drivers::MetricSink {
+ public:
+  DeviceSink(Catalog& catalog, DeviceId device) : catalog_(catalog), device_(device) {}
+  MetricId declare(std::string_view name, DataType type, std::string_view unit) override {
+    return catalog_.declare(device_, name, type, unit);
+  }
+  void put(MetricId id, Value value) override { catalog_.put(id, std::move(value)); }
+
+ private:
+  Catalog& catalog_;
+  DeviceId device_;
 };
 
 }  // namespace classroom

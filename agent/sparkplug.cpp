@@ -13,13 +13,41 @@ void set_unit(PbMetric& metric, const std::string& unit) {
   v->set_string_value(unit);
 }
 
+// Every metric `owner` has, described for a birth.
+void add_owned_metrics(Payload& out, const Catalog& catalog, DeviceId owner, int64_t ts_ms) {
+  for (MetricId id = 0; id < catalog.size(); ++id) {
+    const CatalogEntry& e = catalog.at(id);
+    if (e.owner != owner) continue;
+    PbMetric* m = out.add_metrics();
+    m->set_name(e.name);
+    m->set_alias(e.alias);
+    m->set_timestamp(static_cast<uint64_t>(e.ts_ms ? e.ts_ms : ts_ms));
+    m->set_datatype(static_cast<uint32_t>(e.type));
+    set_value(*m, e.type, e.value);
+    set_unit(*m, e.unit);
+  }
+}
+
+// The owner and kind of a spool record, in its uuid (see build_record).
+constexpr std::string_view kDataPrefix = "DDATA ";
+constexpr std::string_view kBirthPrefix = "DBIRTH ";
+constexpr std::string_view kDeathPrefix = "DDEATH ";
+
 }  // namespace
 
 Topics::Topics(const std::string& group, const std::string& node)
     : nbirth("spBv1.0/" + group + "/NBIRTH/" + node),
       ndeath("spBv1.0/" + group + "/NDEATH/" + node),
       ndata("spBv1.0/" + group + "/NDATA/" + node),
-      ncmd("spBv1.0/" + group + "/NCMD/" + node) {}
+      ncmd("spBv1.0/" + group + "/NCMD/" + node),
+      group_(group),
+      node_(node) {}
+
+std::string Topics::device(std::string_view type, std::string_view device) const {
+  std::string t = "spBv1.0/" + group_ + "/";
+  t.append(type).append("/").append(node_).append("/").append(device);
+  return t;
+}
 
 void set_value(PbMetric& metric, DataType type, const Value& value) {
   if (std::holds_alternative<std::monostate>(value) || !value_fits(type, value)) {
@@ -138,22 +166,52 @@ void build_birth(Payload& out, const Catalog& catalog, uint64_t bdseq, int64_t t
   m->set_datatype(static_cast<uint32_t>(DataType::Boolean));
   m->set_boolean_value(false);
 
-  for (MetricId id = 0; id < catalog.size(); ++id) {
-    const CatalogEntry& e = catalog.at(id);
-    m = out.add_metrics();
-    m->set_name(e.name);
-    m->set_alias(e.alias);
-    m->set_timestamp(static_cast<uint64_t>(e.ts_ms ? e.ts_ms : ts_ms));
-    m->set_datatype(static_cast<uint32_t>(e.type));
-    set_value(*m, e.type, e.value);
-    set_unit(*m, e.unit);
-  }
+  add_owned_metrics(out, catalog, kNode, ts_ms);
+}
+
+void build_device_birth(Payload& out, const Catalog& catalog, DeviceId device, uint64_t seq,
+                        int64_t ts_ms) {
+  out.Clear();
+  out.set_timestamp(static_cast<uint64_t>(ts_ms));
+  out.set_seq(seq);
+  add_owned_metrics(out, catalog, device, ts_ms);
+}
+
+void build_device_death(Payload& out, uint64_t seq, int64_t ts_ms) {
+  out.Clear();
+  out.set_timestamp(static_cast<uint64_t>(ts_ms));
+  out.set_seq(seq);
+}
+
+void build_presence_record(Payload& out, std::string_view device, bool online, int64_t ts_ms) {
+  out.Clear();
+  out.set_timestamp(static_cast<uint64_t>(ts_ms));
+  std::string* uuid = out.mutable_uuid();
+  uuid->assign(online ? kBirthPrefix : kDeathPrefix);
+  uuid->append(device);
+}
+
+RecordKind record_kind(const Payload& record) {
+  if (!record.has_uuid() || record.uuid().empty()) return {};
+  std::string_view u = record.uuid();
+  auto starts = [&](std::string_view p) {
+    return u.size() > p.size() && u.substr(0, p.size()) == p;
+  };
+  if (starts(kDataPrefix)) return {RecordKind::device_data, u.substr(kDataPrefix.size())};
+  if (starts(kBirthPrefix)) return {RecordKind::device_birth, u.substr(kBirthPrefix.size())};
+  if (starts(kDeathPrefix)) return {RecordKind::device_death, u.substr(kDeathPrefix.size())};
+  return {RecordKind::unknown, {}};
 }
 
 void build_record(Payload& out, const Catalog& catalog, std::span<const MetricId> ids,
-                  int64_t ts_ms) {
+                  int64_t ts_ms, DeviceId owner) {
   out.Clear();
   out.set_timestamp(static_cast<uint64_t>(ts_ms));
+  if (owner != kNode) {
+    std::string* uuid = out.mutable_uuid();  // reuses its buffer
+    uuid->assign(kDataPrefix);
+    uuid->append(catalog.device_name(owner));
+  }
   for (MetricId id : ids) {
     const CatalogEntry& e = catalog.at(id);
     PbMetric* m = out.add_metrics();  // reuses the metrics of the last batch
@@ -169,14 +227,19 @@ void build_record(Payload& out, const Catalog& catalog, std::span<const MetricId
 }
 
 void record_to_data(Payload& record, Catalog& catalog, bool historical) {
+  record_to_data(record, catalog, kNode, historical);
+}
+
+void record_to_data(Payload& record, Catalog& catalog, DeviceId owner, bool historical) {
+  record.clear_uuid();
   for (PbMetric& m : *record.mutable_metrics()) {
     if (m.has_name()) {
       MetricId id;
-      if (auto found = catalog.find(m.name())) {
+      if (auto found = catalog.find(owner, m.name())) {
         id = *found;
       } else {
         // A metric from an earlier run that this run has not (yet) measured.
-        id = catalog.declare(m.name(), static_cast<DataType>(m.datatype()), "");
+        id = catalog.declare(owner, m.name(), static_cast<DataType>(m.datatype()), "");
       }
       m.set_alias(catalog.at(id).alias);
       // The name goes, the datatype stays: Sparkplug only recommends leaving it

@@ -135,6 +135,7 @@ void Uplink::handle(const mqtt::Event& e) {
       state_ = State::online;
       failed_attempts_ = 0;
       born_generation_ = UINT64_MAX;  // birth before anything else
+      for (Device& d : devices_) d.born_generation = UINT64_MAX;
       live_from_ = std::max(attempt_live_from_, spool_.committed() + 1);
       backlog_cursor_ = Spool::Cursor{spool_.committed() + 1, 0, 0};
       live_cursor_ = Spool::Cursor{live_from_, 0, 0};
@@ -211,25 +212,86 @@ void Uplink::on_delivered(uint64_t tag) {
     spool_.commit(backlog_confirmed_);
 }
 
+Uplink::Device& Uplink::device(DeviceId d) {
+  if (d >= devices_.size()) devices_.resize(d + 1);
+  Device& dev = devices_[d];
+  if (dev.ddata.empty()) {
+    const std::string& name = catalog_.device_name(d);
+    dev.dbirth = topics_.device("DBIRTH", name);
+    dev.ddata = topics_.device("DDATA", name);
+    dev.ddeath = topics_.device("DDEATH", name);
+  }
+  return dev;
+}
+
+bool Uplink::needs_rebirth() const {
+  if (born_generation_ != catalog_.generation() || rebirth_requested_) return true;
+  // A new metric of a device that is born already: a DBIRTH must list every
+  // metric of the session, so the node births again (with every device).
+  for (size_t d = 1; d < devices_.size(); ++d)
+    if (devices_[d].born() &&
+        devices_[d].born_generation != catalog_.generation(static_cast<DeviceId>(d)))
+      return true;
+  return false;
+}
+
+bool Uplink::publish_control(const std::string& topic, const char* what) {
+  control_.SerializeToString(&bytes_);
+  std::string error;
+  if (!client_.publish(topic, bytes_, 0, 0, error)) {
+    client_.disconnect(1000);
+    lost(std::string("cannot publish ") + what + ": " + error, true);
+    return false;
+  }
+  return true;
+}
+
 bool Uplink::birth() {
   const bool first = born_generation_ == UINT64_MAX;
   sparkplug::build_birth(control_, catalog_, bdseq_, clock_.wall_ms());
   seq_.birth();
-  control_.SerializeToString(&bytes_);
-  std::string error;
-  if (!client_.publish(topics_.nbirth, bytes_, 0, 0, error)) {
-    client_.disconnect(1000);
-    lost("cannot publish NBIRTH: " + error, true);
-    return false;
-  }
+  if (!publish_control(topics_.nbirth, "NBIRTH")) return false;
   born_generation_ = catalog_.generation();
+  const size_t metrics = catalog_.metric_count(kNode) + 2;
   if (first)
-    lg.info("published NBIRTH with %zu metrics", catalog_.size() + 2);
+    lg.info("published NBIRTH with %zu metrics", metrics);
   else
     lg.info("published a new NBIRTH (%s), %zu metrics",
-            rebirth_requested_ ? "rebirth requested" : "new metrics", catalog_.size() + 2);
+            rebirth_requested_ ? "rebirth requested" : "new metrics", metrics);
   rebirth_requested_ = false;
+  // Every device that is online is born again after every NBIRTH.
+  for (Device& d : devices_) d.born_generation = UINT64_MAX;
+  for (DeviceId d = 1; d < catalog_.owner_count(); ++d)
+    if (catalog_.online(d) && !device_birth(d)) return false;
   return true;
+}
+
+bool Uplink::device_birth(DeviceId d) {
+  Device& dev = device(d);
+  sparkplug::build_device_birth(control_, catalog_, d, seq_.next(), clock_.wall_ms());
+  if (!publish_control(dev.dbirth, "DBIRTH")) return false;
+  dev.born_generation = catalog_.generation(d);
+  lg.info("published DBIRTH of device %s, %zu metrics", catalog_.device_name(d).c_str(),
+          catalog_.metric_count(d));
+  return true;
+}
+
+bool Uplink::device_death(DeviceId d, int64_t ts_ms) {
+  Device& dev = device(d);
+  sparkplug::build_device_death(control_, seq_.next(), ts_ms);
+  if (!publish_control(dev.ddeath, "DDEATH")) return false;
+  dev.born_generation = UINT64_MAX;
+  lg.info("published DDEATH of device %s", catalog_.device_name(d).c_str());
+  return true;
+}
+
+// A device that is offline now but was born for its history (see send_record)
+// dies again once that history is out.
+void Uplink::bury_history_births() {
+  for (DeviceId d = 1; d < devices_.size(); ++d)
+    if (devices_[d].born() && !catalog_.online(d)) {
+      if (!device_death(d, clock_.wall_ms())) return;
+    }
 }
 
 bool Uplink::send_record(const Spool::Record& record, bool historical) {
@@ -237,18 +299,59 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
     lg.warning("skipped spool record %" PRIu64 ": not a Sparkplug payload", record.id);
     return true;
   }
-  sparkplug::record_to_data(payload_, catalog_, historical);
+  const sparkplug::RecordKind kind = sparkplug::record_kind(payload_);
+  if (kind.kind == sparkplug::RecordKind::unknown) {
+    lg.warning("skipped spool record %" PRIu64 ": written by a newer version?", record.id);
+    return true;
+  }
+  DeviceId owner = kNode;
+  if (kind.kind != sparkplug::RecordKind::node_data) {
+    // A device of an earlier config is known from its records alone (offline).
+    owner = catalog_.add_device(kind.device);
+    device(owner);
+  }
+  if (kind.kind == sparkplug::RecordKind::device_death) {
+    // In order with the device's data. From the backlog, a past death does not
+    // kill a device that is online now.
+    if (devices_[owner].born() && !(historical && catalog_.online(owner))) {
+      if (!device_death(owner, static_cast<int64_t>(payload_.timestamp()))) return false;
+    }
+    ++unreceipted_;
+    return true;
+  }
+  if (kind.kind == sparkplug::RecordKind::device_birth) {
+    // Live: the device answered again. From the backlog, its data births it
+    // when needed.
+    if (!historical && !devices_[owner].born() && catalog_.online(owner)) {
+      if (needs_rebirth()) {
+        if (!birth()) return false;
+      }
+      if (!devices_[owner].born() && !device_birth(owner)) return false;
+    }
+    ++unreceipted_;
+    return true;
+  }
+  sparkplug::record_to_data(payload_, catalog_, owner, historical);
   // A metric this session's birth lacks (new, or from before a restart): rebirth first.
-  if (born_generation_ != catalog_.generation() || rebirth_requested_) {
+  if (needs_rebirth()) {
     if (!birth()) return false;
+  }
+  const std::string* topic = &topics_.ndata;
+  if (owner != kNode) {
+    Device& dev = devices_[owner];
+    // Data of a device not born in this session (it went offline, or its
+    // history outlived it): a DBIRTH first; bury_history_births() ends it.
+    if (!dev.born() && !device_birth(owner)) return false;
+    topic = &devices_[owner].ddata;
   }
   payload_.set_seq(seq_.next());
   payload_.SerializeToString(&bytes_);
   std::string error;
-  if (!client_.publish(topics_.ndata, bytes_, 0, 0, error)) {
+  if (!client_.publish(*topic, bytes_, 0, 0, error)) {
     // Nothing after the last receipt counts as delivered: it is all sent again.
     client_.disconnect(1000);
-    lost("cannot publish NDATA: " + error, true);
+    lost(std::string("cannot publish ") + (owner == kNode ? "NDATA" : "DDATA") + ": " + error,
+         true);
     return false;
   }
   ++unreceipted_;
@@ -294,7 +397,7 @@ int64_t Uplink::poll() {
       break;
   }
 
-  if (born_generation_ != catalog_.generation() || rebirth_requested_) {
+  if (needs_rebirth()) {
     if (!birth()) return retry_at_;
   }
   auto in_flight = [&] {
@@ -321,6 +424,10 @@ int64_t Uplink::poll() {
   }
   const bool backlog_left =
       backlog_cursor_.next_id < live_from_ && spool_.next_id() - 1 > spool_.committed();
+  if (!backlog_left && live_cursor_.next_id >= spool_.next_id()) {
+    bury_history_births();
+    if (!online()) return retry_at_;
+  }
 
   if (unreceipted_ > 0 && (receipts_.empty() || unreceipted_ >= kReceiptEveryMessages ||
                            now - last_receipt_ms_ >= kReceiptStaleMs)) {

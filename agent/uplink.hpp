@@ -6,8 +6,10 @@
 //     +------------- connect failed / connection lost (backoff) ----------+
 //
 // Every CONNECT gets a fresh Will (NDEATH) with a new bdSeq. Online, it births
-// (NBIRTH, seq 0) whenever the catalog has a metric the last birth lacked or a
-// host asked for a rebirth, then publishes from the spool: live batches at once,
+// (NBIRTH, seq 0, then a DBIRTH for every device that is online) whenever the
+// catalog has a metric the last birth lacked or a host asked for a rebirth, then
+// publishes from the spool: node batches as NDATA, device batches as DDATA,
+// device presence records as DDEATH/DBIRTH (see docs/architecture.md), live batches at once,
 // the backlog of earlier sessions oldest first as historical data at
 // `replay_rate` messages/s. Delivery is confirmed by a QoS 1 "receipt" published
 // after the QoS 0 NDATA messages: the broker acknowledges it only after it has
@@ -68,6 +70,11 @@ class Uplink {
   void on_message(const mqtt::Event& e);
   void on_delivered(uint64_t tag);
   bool birth();
+  bool needs_rebirth() const;
+  bool device_birth(DeviceId d);
+  bool device_death(DeviceId d, int64_t ts_ms);
+  bool publish_control(const std::string& topic, const char* what);
+  void bury_history_births();
   bool send_record(const Spool::Record& record, bool historical);
   bool send_receipt();
   int64_t retry_delay();
@@ -91,6 +98,15 @@ class Uplink {
   uint64_t bdseq_ = 0;
   sparkplug::Sequence seq_;
   uint64_t born_generation_ = UINT64_MAX;
+  // Per device (index = DeviceId; 0, the node, unused): its topics, and the
+  // catalog generation of its DBIRTH in this session (UINT64_MAX: not born).
+  struct Device {
+    std::string dbirth, ddata, ddeath;
+    uint64_t born_generation = UINT64_MAX;
+    bool born() const { return born_generation != UINT64_MAX; }
+  };
+  std::vector<Device> devices_;
+  Device& device(DeviceId d);
   bool rebirth_requested_ = false;
   bool bdseq_warned_ = false;
 

@@ -1,8 +1,11 @@
 #include "config.hpp"
 
+#include <sys/stat.h>
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -430,12 +433,165 @@ void read_sources(Section s, Config& cfg) {
   s.finish();
 }
 
+std::string resolve(const std::string& file, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_relative()) return (std::filesystem::path(file).parent_path() / p).lexically_normal();
+  return path;
+}
+
+// `key` names a file holding a secret: read it into `out`.
+void secret_file(Section& s, std::string_view key, std::string& out, const std::string& file,
+                 bool required, std::string_view hint) {
+  std::string path;
+  if (!s.string(key, path, required, hint)) return;
+  const toml::node* node = s.take(key);
+  std::string error;
+  if (!read_secret_file(resolve(file, path), out, error)) s.wrong(*node, key, error);
+}
+
+void read_snmp_device(Section d, Config& cfg, const std::string& file) {
+  d.expect_keys({"name", "address", "version", "community_file", "user", "auth_protocol",
+                 "auth_password_file", "priv_protocol", "priv_password_file", "interval", "timeout",
+                 "retries", "profiles", "include", "exclude"});
+  SnmpDevice dev;
+  if (d.string("name", dev.name, true, "the Sparkplug device_id, such as \"switch-6a\"")) {
+    const toml::node* node = d.take("name");
+    if (!valid_sparkplug_id(dev.name))
+      d.wrong(*node, "name",
+              "\"" + dev.name + "\" is not a valid Sparkplug id: it must be non-empty and " +
+                  "contain none of + / #");
+    else if (dev.name.size() > 64)
+      d.wrong(*node, "name", "longer than 64 characters");
+    for (const SnmpDevice& other : cfg.devices.snmp)
+      if (other.name == dev.name)
+        d.wrong(*node, "name", "\"" + dev.name + "\" names another device already");
+  }
+  if (d.string("address", dev.address, true,
+               "the device's host or host:port, such as \"10.0.6.2\"")) {
+    std::string host;
+    int port = 0;
+    if (!split_snmp_address(dev.address, host, port))
+      d.wrong(*d.take("address"), "address",
+              "\"" + dev.address + "\" is not an address; use HOST, HOST:PORT or [IPv6]:PORT");
+  }
+  std::string version = "2c";
+  if (d.string("version", version, false)) {
+    if (version == "2c")
+      dev.version = SnmpDevice::Version::v2c;
+    else if (version == "3")
+      dev.version = SnmpDevice::Version::v3;
+    else
+      d.wrong(*d.take("version"), "version",
+              "\"" + version + "\" is not supported; use \"2c\" or \"3\"");
+  }
+  if (dev.version == SnmpDevice::Version::v2c) {
+    secret_file(d, "community_file", dev.community, file, true,
+                "version 2c needs community_file: a file (mode 600) holding the community");
+    for (const char* k :
+         {"user", "auth_protocol", "auth_password_file", "priv_protocol", "priv_password_file"})
+      if (const toml::node* node = d.take(k)) d.wrong(*node, k, "only for version = \"3\"");
+  } else {
+    if (const toml::node* node = d.take("community_file"))
+      d.wrong(*node, "community_file", "only for version = \"2c\"");
+    d.string("user", dev.user, true, "version 3 needs the user name");
+    std::string auth = "SHA";
+    if (d.string("auth_protocol", auth, false)) {
+      if (auth == "SHA")
+        dev.auth = SnmpDevice::Auth::sha;
+      else if (auth == "SHA-256")
+        dev.auth = SnmpDevice::Auth::sha256;
+      else
+        d.wrong(*d.take("auth_protocol"), "auth_protocol",
+                "\"" + auth + "\" is not supported; use \"SHA\" or \"SHA-256\"");
+    }
+    secret_file(d, "auth_password_file", dev.auth_password, file, true,
+                "version 3 needs auth_password_file: a file (mode 600) holding the password");
+    if (!dev.auth_password.empty() && dev.auth_password.size() < 8)
+      d.wrong(*d.take("auth_password_file"), "auth_password_file",
+              "the password in the file is shorter than 8 characters (SNMPv3 refuses it)");
+    std::string priv;
+    if (d.string("priv_protocol", priv, false)) {
+      if (priv == "AES")
+        dev.priv = true;
+      else
+        d.wrong(*d.take("priv_protocol"), "priv_protocol",
+                "\"" + priv + "\" is not supported; use \"AES\"");
+    }
+    if (dev.priv) {
+      secret_file(d, "priv_password_file", dev.priv_password, file, true,
+                  "priv_protocol needs priv_password_file: a file (mode 600) holding the password");
+      if (!dev.priv_password.empty() && dev.priv_password.size() < 8)
+        d.wrong(*d.take("priv_password_file"), "priv_password_file",
+                "the password in the file is shorter than 8 characters (SNMPv3 refuses it)");
+    } else if (const toml::node* node = d.take("priv_password_file")) {
+      d.wrong(*node, "priv_password_file", "set priv_protocol = \"AES\" to use it");
+    }
+  }
+  d.duration("interval", dev.interval, milliseconds(1000), milliseconds(86'400'000));
+  d.duration("timeout", dev.timeout, milliseconds(100), milliseconds(60'000));
+  if (const toml::node* node = d.take("retries")) {
+    if (!node->is_integer() || node->as_integer()->get() < 0 || node->as_integer()->get() > 10)
+      d.wrong(*node, "retries", "expected a whole number from 0 to 10");
+    else
+      dev.retries = static_cast<int>(node->as_integer()->get());
+  }
+  if (dev.timeout >= dev.interval)
+    if (const toml::node* node = d.take("timeout"))
+      d.wrong(*node, "timeout", "must be shorter than the interval");
+  std::vector<std::string> profiles;
+  if (d.strings("profiles", profiles, [](const std::string& p) -> std::string {
+        if (p == "system" || p == "interfaces" || p == "host" || p == "ups") return "";
+        return "\"" + p + "\" is not a profile; use system, interfaces, host or ups";
+      })) {
+    dev.system = dev.interfaces = dev.host = dev.ups = false;
+    for (const std::string& p : profiles) {
+      dev.system |= p == "system";
+      dev.interfaces |= p == "interfaces";
+      dev.host |= p == "host";
+      dev.ups |= p == "ups";
+    }
+    if (profiles.empty())
+      d.wrong(*d.take("profiles"), "profiles", "must name at least one profile");
+  }
+  auto glob = [](const std::string& g) -> std::string {
+    if (g.empty() || g.size() > 64) return "a glob of 1 to 64 characters, such as \"ge-*\"";
+    return "";
+  };
+  d.strings("include", dev.include, glob);
+  d.strings("exclude", dev.exclude, glob);
+  d.finish();
+  cfg.devices.snmp.push_back(std::move(dev));
+}
+
+void read_devices(Section s, Config& cfg, const std::string& file, Reporter& rep) {
+  s.expect_keys({"snmp"});
+  if (!s.present()) return;
+  if (const toml::node* node = s.take("snmp")) {
+    const toml::array* arr = node->as_array();
+    if (!arr) {
+      s.wrong(*node, "snmp", "expected [[devices.snmp]] tables, found " + type_name(*node));
+    } else {
+      for (size_t i = 0; i < arr->size(); ++i) {
+        const toml::node& element = *arr->get(i);
+        const std::string key = "devices.snmp[" + std::to_string(i) + "]";
+        if (!element.is_table()) {
+          s.wrong(element, "snmp[" + std::to_string(i) + "]",
+                  "expected a table, found " + type_name(element));
+          continue;
+        }
+        read_snmp_device(Section(rep, element.as_table(), key), cfg, file);
+      }
+    }
+  }
+  s.finish();
+}
+
 LoadResult validate(const toml::table& root, const std::string& path) {
   Reporter rep{path, {}};
   Config cfg;
   cfg.path = path;
   Section top(rep, &root, "");
-  top.expect_keys({"identity", "broker", "state", "spool", "log", "host", "sources"});
+  top.expect_keys({"identity", "broker", "state", "spool", "log", "host", "sources", "devices"});
   read_identity(top.table("identity"), cfg);
   read_broker(top.table("broker"), cfg);
   read_state(top.table("state"), cfg, path);
@@ -443,6 +599,7 @@ LoadResult validate(const toml::table& root, const std::string& path) {
   read_log(top.table("log"), cfg);
   read_host(top.table("host"), cfg);
   read_sources(top.table("sources"), cfg);
+  read_devices(top.table("devices"), cfg, path, rep);
   top.finish();
 
   if (cfg.broker.client_id.empty())
@@ -471,6 +628,91 @@ std::string Error::to_string() const {
 
 bool valid_sparkplug_id(const std::string& id) {
   return !id.empty() && id.find_first_of("+/#") == std::string::npos;
+}
+
+bool split_snmp_address(const std::string& address, std::string& host, int& port) {
+  std::string_view a = address;
+  std::string_view port_text;
+  port = 161;
+  if (a.empty() || a.size() > 255) return false;
+  if (a.front() == '[') {
+    const size_t close = a.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    host = std::string(a.substr(1, close - 1));
+    if (host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) return false;
+    std::string_view rest = a.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port_text = rest.substr(1);
+      if (port_text.empty()) return false;
+    }
+  } else {
+    const size_t colon = a.find(':');
+    if (colon != std::string_view::npos && a.find(':', colon + 1) != std::string_view::npos)
+      return false;  // a bare IPv6 literal: brackets are needed to tell the port
+    host = std::string(a.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = a.substr(colon + 1);
+      if (port_text.empty()) return false;
+    }
+    if (host.empty()) return false;
+    for (char c : host)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_'))
+        return false;
+  }
+  if (!port_text.empty()) {
+    int value = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9' || value > 65535) return false;
+      value = value * 10 + (c - '0');
+    }
+    if (value < 1 || value > 65535) return false;
+    port = value;
+  }
+  return true;
+}
+
+bool read_secret_file(const std::string& path, std::string& secret, std::string& error) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    error = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error = path + " is not a regular file";
+    return false;
+  }
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    error =
+        path + " holds a secret but others can read it (mode " + mode + "); run: chmod 600 " + path;
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string text(4096, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() == 4096) {
+    error = path + " is too long for a secret (4 KiB at most)";
+    return false;
+  }
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty()) {
+    error = path + " is empty";
+    return false;
+  }
+  if (text.find_first_of(std::string("\0\n", 2)) != std::string::npos) {
+    error = path + " must hold the secret on one line";
+    return false;
+  }
+  secret = std::move(text);
+  return true;
 }
 
 LoadResult load_string(const std::string& text, const std::string& path) {

@@ -64,6 +64,31 @@ struct Sources {
   SystemSource system;
 };
 
+// One SNMP agent polled as a Sparkplug device of this node ([[devices.snmp]]).
+// Secrets are read from their files when the config is loaded; they are never
+// in the config text and never logged.
+struct SnmpDevice {
+  std::string name;     // the Sparkplug device_id
+  std::string address;  // host, host:port, [v6] or [v6]:port (UDP, default port 161)
+  enum class Version { v2c, v3 } version = Version::v2c;
+  std::string community;  // v2c, from community_file
+  std::string user;       // v3
+  enum class Auth { sha, sha256 } auth = Auth::sha;
+  std::string auth_password;  // from auth_password_file
+  bool priv = false;          // priv_protocol = "AES"
+  std::string priv_password;  // from priv_password_file
+  milliseconds interval{30'000};
+  milliseconds timeout{2'000};
+  int retries = 2;  // polls in a row that may go unanswered before its DDEATH
+  bool system = true, interfaces = true, host = false, ups = false;  // profiles
+  std::vector<std::string> include;  // interface name globs; empty: all
+  std::vector<std::string> exclude;
+};
+
+struct Devices {
+  std::vector<SnmpDevice> snmp;
+};
+
 struct Config {
   std::string path;  // the file it came from
   Identity identity;
@@ -73,6 +98,7 @@ struct Config {
   Log log;
   Host host;
   Sources sources;
+  Devices devices;
 };
 
 // One problem in a config file, as `FILE:LINE:COL: key: what is wrong`.
@@ -97,5 +123,14 @@ LoadResult load_string(const std::string& text, const std::string& path);
 
 // True for a valid Sparkplug id (group, node): non-empty UTF-8 without + / #.
 bool valid_sparkplug_id(const std::string& id);
+
+// Splits an SNMP address (host, host:port, [v6], [v6]:port) into host and
+// port; false when it is none of these.
+bool split_snmp_address(const std::string& address, std::string& host, int& port);
+
+// Reads a secret from `path`: refused (false, `error` says why and how to fix
+// it) when the file is readable or writable by group or others, empty, or not
+// a regular file. One trailing newline is dropped.
+bool read_secret_file(const std::string& path, std::string& secret, std::string& error);
 
 }  // namespace classroom::config

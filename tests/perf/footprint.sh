@@ -5,11 +5,16 @@
 # time, and the bytes it published as the broker delivered them.
 # With --outage, the broker is stopped after 5 s and the agent's private dirty
 # memory is printed every 5 s while its backlog grows on disk: it must stay flat.
-# Usage: tests/perf/footprint.sh [--outage] [SECONDS] [AGENT_BINARY]
+# With --snmp, an snmpd is started on a free loopback UDP port and the agent
+# polls it as two devices (v2c, every profile, at a 1 s interval): what SNMP
+# devices cost, against the same run without them.
+# Usage: tests/perf/footprint.sh [--outage] [--snmp] [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 outage=0
+snmp=0
 if [ "${1:-}" = "--outage" ]; then outage=1; shift; fi
+if [ "${1:-}" = "--snmp" ]; then snmp=1; shift; fi
 seconds=${1:-30}
 agent=${2:-$root/build/agent/classroom-agent}
 [ -x "$agent" ] || { echo "no agent binary at $agent: build first (cmake --build build)"; exit 2; }
@@ -25,6 +30,20 @@ port=$BROKER_PORT
 mosquitto_sub -p "$port" -t 'spBv1.0/#' -t 'classroom-agent/#' -F '%t %l' >"$work/sizes" &
 PIDS+=($!)
 sed_agent_config "$work" 1s >"$work/agent.toml"
+if ((snmp)); then
+  snmp_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf 'rocommunity footprint 127.0.0.1\nsysName footprint\n' >"$work/snmpd.conf"
+  mkdir -p "$work/snmp"
+  SNMP_PERSISTENT_DIR="$work/snmp" MIBS= /usr/sbin/snmpd -f -Lo -C -c "$work/snmpd.conf" \
+    "udp:127.0.0.1:$snmp_port" >"$work/snmpd.log" 2>&1 &
+  PIDS+=($!)
+  printf 'footprint\n' >"$work/community"
+  chmod 600 "$work/community"
+  for name in switch ap; do
+    printf '[[devices.snmp]]\nname = "%s"\naddress = "127.0.0.1:%s"\ncommunity_file = "%s"\ninterval = "1s"\ntimeout = "500ms"\nprofiles = ["system", "interfaces", "host", "ups"]\n' \
+      "$name" "$snmp_port" "$work/community" >>"$work/agent.toml"
+  done
+fi
 sleep 0.5
 "$agent" run -c "$work/agent.toml" >"$work/agent.log" 2>&1 &
 pid=$!
@@ -58,7 +77,7 @@ topic_bytes=$(awk '$1 ~ /^spBv1.0\// {s += length($1)} END {print s + 0}' "$work
 receipts=$(grep -c '^classroom-agent/' "$work/sizes" || true)
 receipt_bytes=$(awk '$1 ~ /^classroom-agent\// {s += $2 + length($1)} END {print s + 0}' "$work/sizes")
 
-echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise"
+echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)"
 echo "  private dirty   $(kib Private_Dirty) KiB"
 echo "  PSS             $(kib Pss) KiB"
 echo "  RSS             $(kib Rss) KiB"

@@ -1,53 +1,68 @@
 #!/usr/bin/env bash
-# Installs everything building, running and testing the agent needs, from
-# Debian's packages (and Node.js with the reference Sparkplug decoder, from the
-# npm registry, for the interop test). Safe to run again: it installs only what
-# is missing. Used by the README's quick start and by .ci/run.
-#   --no-interop   skip Node.js and the reference decoder (the quick start
-#                  decodes with Python and needs neither)
+# Installs what building, running and testing the agent needs, from Debian's
+# packages (and, for the tests, Node.js with the reference Sparkplug decoder
+# from the npm registry). Safe to run again: it installs only what is missing.
+#   install-deps.sh               everything: build, run, every test (.ci/run)
+#   install-deps.sh --quickstart  build and run only (the README's quick start)
 set -euo pipefail
-interop=1
-[ "${1:-}" = "--no-interop" ] && interop=0
+tests=1
+[ "${1:-}" = "--quickstart" ] && tests=0
 
+# Building and running the agent, and the quick start's broker and decoder.
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config git
   libpaho-mqttpp-dev libpaho-mqtt-dev       # MQTT (Paho C++ over Paho C)
   libssl-dev                                # Paho's CMake config looks for OpenSSL
   libprotobuf-dev protobuf-compiler         # Sparkplug B payloads (lite runtime)
   libcurl4-openssl-dev                      # HTTP probes
   libtomlplusplus-dev libcli11-dev          # config file, command line
-  catch2                                    # unit and integration tests
+  libsnmp-dev                               # SNMP devices: net-snmp's client library
+  catch2                                    # the test binaries are part of the build
   mosquitto mosquitto-clients               # the local broker of the quick start and tests
   python3 python3-protobuf python3-paho-mqtt  # the quick start's decoder
-  iproute2 util-linux                       # test hosts and mounts
+)
+# Only the tests: real peers, test hosts, checkers.
+test_packages=(
+  iproute2 util-linux                       # test hosts (network namespaces) and mounts
+  snmpd snmp                                # the SNMP agent the device tests start, and snmpget/snmpwalk to check it
   systemd                                   # systemd-analyze: the unit's security score and verify
-  clang-format git                          # the format check of tests/run.sh
+  clang-format                              # the format check of tests/run.sh
   clang libclang-rt-14-dev                  # libFuzzer targets (tests/fuzz)
 )
+((tests)) && packages+=("${test_packages[@]}")
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+apt_install() {
+  echo "installing: $*"
+  $sudo apt-get update -qq
+  # Wait for the dpkg lock (unattended-upgrades, another install) rather than fail.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "$@" >/dev/null
+}
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if ((${#missing[@]})); then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+((tests)) || exit 0
+
+# Debian starts and enables the snmpd service on install; the tests start their
+# own snmpd on a free loopback port, and the machine needs no SNMP agent.
+if dpkg-query -W -f='${Status}' snmpd 2>/dev/null | grep -q 'install ok installed'; then
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled snmpd >/dev/null 2>&1; then
+    $sudo systemctl disable --now snmpd >/dev/null 2>&1 || true
+  fi
+  if [ -x /etc/init.d/snmpd ]; then
+    $sudo /etc/init.d/snmpd stop >/dev/null 2>&1 || true
+    $sudo update-rc.d snmpd disable >/dev/null 2>&1 || true
+  fi
 fi
 
-# The interop test decodes with the Sparkplug reference codec, which runs on
+# The interop tests decode with the Sparkplug reference codec, which runs on
 # Node.js: Debian's nodejs and npm where the machine has no Node.js of its own.
-[ "$interop" -eq 1 ] || exit 0
-if ! command -v npm >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  echo "installing: nodejs npm"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
-
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 here=$(cd "$(dirname "$0")" && pwd)
 if [ ! -d "$here/../interop/node_modules/sparkplug-payload" ]; then
   (cd "$here/../interop" && npm ci --no-audit --no-fund --loglevel=error)

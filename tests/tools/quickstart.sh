@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-30}
 
-"$root/tests/tools/install-deps.sh" --no-interop
+"$root/tests/tools/install-deps.sh" --quickstart
 echo "== building (build/)"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j"$(nproc)" --target classroom-agent >/dev/null

@@ -243,3 +243,76 @@ TEST_CASE("bdSeq: a corrupt file starts again at 0") {
   REQUIRE(store.take(v));
   CHECK(v == 0);
 }
+
+TEST_CASE("devices: topics, DBIRTH with the device's metrics only, DDEATH with seq") {
+  Topics t("school-a", "room-6a");
+  CHECK(t.device("DBIRTH", "switch-6a") == "spBv1.0/school-a/DBIRTH/room-6a/switch-6a");
+  CHECK(t.device("DDATA", "ap 6a") == "spBv1.0/school-a/DDATA/room-6a/ap 6a");
+  Catalog c;
+  c.declare("System/Uptime", DataType::Double, "s");
+  const DeviceId sw = c.add_device("switch-6a");
+  CHECK(c.add_device("switch-6a") == sw);
+  CHECK_FALSE(c.online(sw));
+  const MetricId up = c.declare(sw, "System/Uptime", DataType::Double, "s");
+  c.set_time(500);
+  c.put(up, 12.5);
+  Payload birth;
+  build_device_birth(birth, c, sw, 7, 600);
+  CHECK(birth.seq() == 7);
+  CHECK(birth.timestamp() == 600);
+  REQUIRE(birth.metrics_size() == 1);
+  CHECK(birth.metrics(0).name() == "System/Uptime");
+  CHECK(birth.metrics(0).alias() == c.at(up).alias);
+  CHECK(birth.metrics(0).double_value() == 12.5);
+  CHECK(birth.metrics(0).timestamp() == 500);
+  Payload node;
+  build_birth(node, c, 0, 600);
+  CHECK(node.metrics_size() == 3);  // bdSeq, Rebirth, the node's uptime only
+  Payload death;
+  build_device_death(death, 8, 700);
+  CHECK(death.seq() == 8);
+  CHECK(death.timestamp() == 700);
+  CHECK(death.metrics_size() == 0);
+}
+
+TEST_CASE("devices: a spool record says its owner; old records are the node's") {
+  Catalog c;
+  const MetricId n = c.declare("A", DataType::UInt64, "");
+  const DeviceId sw = c.add_device("switch 6a");
+  const MetricId d = c.declare(sw, "A", DataType::UInt64, "");
+  c.put(n, uint64_t{1});
+  c.put(d, uint64_t{2});
+  Payload record;
+  std::vector<MetricId> ids{d};
+  build_record(record, c, ids, 10, sw);
+  Payload parsed;
+  REQUIRE(parsed.ParseFromString(record.SerializeAsString()));
+  RecordKind k = record_kind(parsed);
+  CHECK(k.kind == RecordKind::device_data);
+  CHECK(k.device == "switch 6a");
+  // In another run the device may have another id: the name finds it.
+  Catalog later;
+  const DeviceId other = later.add_device("x");
+  const DeviceId again = later.add_device(k.device);
+  CHECK(again != other);
+  record_to_data(parsed, later, again, true);
+  CHECK_FALSE(parsed.has_uuid());
+  CHECK(later.find(again, "A"));
+  CHECK_FALSE(later.find("A"));
+
+  ids = {n};
+  build_record(record, c, ids, 10);
+  CHECK(record_kind(record).kind == RecordKind::node_data);
+  CHECK_FALSE(record.has_uuid());
+
+  build_presence_record(record, "switch 6a", false, 20);
+  k = record_kind(record);
+  CHECK(k.kind == RecordKind::device_death);
+  CHECK(k.device == "switch 6a");
+  build_presence_record(record, "ap", true, 20);
+  CHECK(record_kind(record).kind == RecordKind::device_birth);
+  record.set_uuid("something else");
+  CHECK(record_kind(record).kind == RecordKind::unknown);
+  record.set_uuid("DDATA ");  // no device name
+  CHECK(record_kind(record).kind == RecordKind::unknown);
+}

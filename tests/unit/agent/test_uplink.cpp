@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "../temp_dir.hpp"
+#include "batcher.hpp"
 #include "uplink.hpp"
 
 using namespace classroom;
@@ -393,4 +394,282 @@ TEST_CASE("uplink: an attempt with no MQTT answer is abandoned at its deadline")
   // ...the current attempt goes on.
   rig.uplink.handle({K::connected, {}, rig.client.connects[1].attempt, {}, {}});
   CHECK(rig.client.subscriptions.size() == 1);
+}
+
+// ---- Devices: DBIRTH, DDATA, DDEATH in the node's session ----
+namespace {
+
+// The node's Rig with devices, fed through the real Batcher.
+struct DeviceRig : Rig {
+  Batcher batcher{catalog, spool, uplink, clock};
+  DeviceId add(const std::string& name) { return catalog.add_device(name); }
+  MetricId metric(DeviceId d, const std::string& name) {
+    return catalog.declare(d, name, DataType::UInt64, "B");
+  }
+  void put(MetricId id, uint64_t v) {
+    catalog.set_time(clock.wall_ms());
+    catalog.put(id, v);
+  }
+  void flush() { batcher.flush(); }
+  // Sparkplug messages (QoS 0) as "TYPE[/device]", in publish order.
+  std::vector<std::string> kinds() const {
+    std::vector<std::string> out;
+    for (const Published& p : client.published) {
+      if (p.qos != 0) continue;
+      std::string rest = p.topic.substr(std::string("spBv1.0/school/").size());
+      std::string type = rest.substr(0, rest.find('/'));
+      const size_t node_end = rest.find('/', type.size() + 1);
+      out.push_back(node_end == std::string::npos ? type : type + "/" + rest.substr(node_end + 1));
+    }
+    return out;
+  }
+  std::vector<sparkplug::Payload> on(const std::string& topic) const {
+    std::vector<sparkplug::Payload> out;
+    for (const Published& p : client.published)
+      if (p.topic == topic) {
+        sparkplug::Payload payload;
+        REQUIRE(payload.ParseFromString(p.payload));
+        out.push_back(payload);
+      }
+    return out;
+  }
+};
+
+const sparkplug::PbMetric* named(const sparkplug::Payload& p, const std::string& name) {
+  for (const auto& m : p.metrics())
+    if (m.name() == name) return &m;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("uplink devices: DBIRTH after the NBIRTH, DDATA by alias, one seq for all") {
+  DeviceRig rig;
+  const DeviceId sw = rig.add("switch-6a");
+  const MetricId rx = rig.metric(sw, "Interfaces/1/Rx Bytes");
+  rig.batcher.presence(sw, true);
+  rig.put(rx, 100);
+  rig.flush();
+  rig.come_online();
+  rig.sample();
+  rig.uplink.poll();
+  auto kinds = rig.kinds();
+  REQUIRE(kinds.size() >= 3);
+  CHECK(kinds[0] == "NBIRTH");
+  CHECK(kinds[1] == "DBIRTH/switch-6a");
+  auto births = rig.on("spBv1.0/school/DBIRTH/room/switch-6a");
+  REQUIRE(births.size() == 1);
+  CHECK(births[0].seq() == 1);
+  const auto* m = named(births[0], "Interfaces/1/Rx Bytes");
+  REQUIRE(m);
+  CHECK(m->alias() == rig.catalog.at(rx).alias);
+  CHECK(m->long_value() == 100);
+  CHECK(m->properties().values(0).string_value() == "B");
+  CHECK_FALSE(named(births[0], "bdSeq"));         // the node's, not the device's
+  CHECK_FALSE(named(births[0], "Test/Counter"));  // a node metric
+  CHECK_FALSE(named(rig.client.decoded("NBIRTH")[0], "Interfaces/1/Rx Bytes"));
+
+  // Interleave node and device data past 255: seq is one counter, 255 -> 0.
+  for (int i = 0; i < 300; ++i) {
+    rig.put(rx, 200 + static_cast<uint64_t>(i));
+    rig.flush();
+    rig.sample();
+    rig.clock.advance(10);
+    rig.uplink.poll();
+    rig.ack_receipts();
+  }
+  uint64_t expected = 0;
+  size_t ddata = 0;
+  for (const Published& p : rig.client.published) {
+    if (p.qos != 0) continue;
+    sparkplug::Payload payload;
+    REQUIRE(payload.ParseFromString(p.payload));
+    INFO(p.topic);
+    REQUIRE(payload.seq() == expected);
+    expected = (expected + 1) % 256;
+    if (p.topic == "spBv1.0/school/DDATA/room/switch-6a") {
+      ++ddata;
+      REQUIRE(payload.metrics_size() == 1);
+      CHECK_FALSE(payload.metrics(0).has_name());
+      CHECK(payload.metrics(0).alias() == rig.catalog.at(rx).alias);
+      CHECK_FALSE(payload.has_uuid());  // the spool's owner tag stays home
+    }
+  }
+  CHECK(ddata == 301);
+  CHECK(expected == (2 + 301 + 301) % 256);
+}
+
+TEST_CASE("uplink devices: aliases are unique across the node and devices with the same names") {
+  DeviceRig rig;
+  const DeviceId a = rig.add("switch-6a"), b = rig.add("ap-6a");
+  const MetricId ma = rig.metric(a, "System/Uptime"), mb = rig.metric(b, "System/Uptime");
+  const MetricId node = *rig.catalog.find("Test/Counter");
+  CHECK(ma != mb);
+  CHECK(rig.catalog.at(ma).alias != rig.catalog.at(mb).alias);
+  CHECK(rig.catalog.at(ma).alias != rig.catalog.at(node).alias);
+  CHECK(rig.catalog.find(a, "System/Uptime") == ma);
+  CHECK(rig.catalog.find(b, "System/Uptime") == mb);
+  CHECK_FALSE(rig.catalog.find("System/Uptime"));  // not the node's
+  rig.batcher.presence(a, true);
+  rig.batcher.presence(b, true);
+  rig.put(ma, 1);
+  rig.put(mb, 2);
+  rig.flush();
+  rig.come_online();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  auto da = rig.on("spBv1.0/school/DDATA/room/switch-6a");
+  auto db = rig.on("spBv1.0/school/DDATA/room/ap-6a");
+  REQUIRE(da.size() == 1);
+  REQUIRE(db.size() == 1);
+  CHECK(da[0].metrics(0).alias() == rig.catalog.at(ma).alias);
+  CHECK(da[0].metrics(0).long_value() == 1);
+  CHECK(db[0].metrics(0).alias() == rig.catalog.at(mb).alias);
+  CHECK(db[0].metrics(0).long_value() == 2);
+}
+
+TEST_CASE("uplink devices: a rebirth re-sends the DBIRTH of every online device") {
+  DeviceRig rig;
+  const DeviceId a = rig.add("switch-6a"), b = rig.add("ap-6a"), c = rig.add("ups-6a");
+  rig.metric(a, "X");
+  rig.metric(b, "X");
+  rig.metric(c, "X");
+  rig.batcher.presence(a, true);
+  rig.batcher.presence(b, true);  // c never answered: offline
+  rig.come_online();
+  rig.uplink.poll();
+  sparkplug::Payload cmd;
+  auto* m = cmd.add_metrics();
+  m->set_name("Node Control/Rebirth");
+  m->set_datatype(11);
+  m->set_boolean_value(true);
+  rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", cmd.SerializeAsString()});
+  rig.sample();
+  rig.uplink.poll();
+  CHECK(rig.kinds() == std::vector<std::string>{"NBIRTH", "DBIRTH/switch-6a", "DBIRTH/ap-6a",
+                                                "NBIRTH", "DBIRTH/switch-6a", "DBIRTH/ap-6a",
+                                                "NDATA"});
+  auto second = rig.on("spBv1.0/school/DBIRTH/room/switch-6a")[1];
+  CHECK(second.seq() == 1);  // after the new NBIRTH's 0
+}
+
+TEST_CASE("uplink devices: DDEATH after the device's last data, DBIRTH when it answers again") {
+  DeviceRig rig;
+  const DeviceId sw = rig.add("switch-6a");
+  const MetricId up = rig.metric(sw, "System/Uptime");
+  rig.batcher.presence(sw, true);
+  rig.put(up, 1);
+  rig.flush();
+  rig.come_online();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  rig.put(up, 2);
+  rig.flush();
+  rig.clock.advance(1000);
+  const int64_t died = rig.clock.wall_ms();
+  rig.batcher.presence(sw, false);  // retries + 1 polls unanswered
+  CHECK_FALSE(rig.catalog.online(sw));
+  rig.uplink.poll();
+  rig.clock.advance(1000);
+  rig.batcher.presence(sw, true);
+  rig.put(up, 3);
+  rig.flush();
+  rig.uplink.poll();
+  CHECK(rig.kinds() == std::vector<std::string>{"NBIRTH", "DBIRTH/switch-6a", "DDATA/switch-6a",
+                                                "DDATA/switch-6a", "DDEATH/switch-6a",
+                                                "DBIRTH/switch-6a", "DDATA/switch-6a"});
+  auto deaths = rig.on("spBv1.0/school/DDEATH/room/switch-6a");
+  REQUIRE(deaths.size() == 1);
+  CHECK(deaths[0].timestamp() == static_cast<uint64_t>(died));
+  CHECK(deaths[0].metrics_size() == 0);
+  CHECK(deaths[0].seq() == 4);
+  // The new birth has the value it answered with.
+  auto births = rig.on("spBv1.0/school/DBIRTH/room/switch-6a");
+  REQUIRE(births.size() == 2);
+  CHECK(named(births[1], "System/Uptime")->long_value() == 3);
+}
+
+TEST_CASE("uplink devices: after an outage, device batches replay as history under their device") {
+  DeviceRig rig;
+  const DeviceId sw = rig.add("switch-6a"), ap = rig.add("ap-6a");
+  const MetricId sw_up = rig.metric(sw, "System/Uptime");
+  const MetricId ap_up = rig.metric(ap, "System/Uptime");
+  rig.batcher.presence(sw, true);
+  rig.batcher.presence(ap, true);
+  // The broker is away: the switch reports twice, the AP once and then dies.
+  rig.put(sw_up, 10);
+  rig.put(ap_up, 20);
+  rig.flush();
+  rig.sample();
+  rig.put(sw_up, 11);
+  rig.flush();
+  rig.batcher.presence(ap, false);
+  rig.come_online();
+  rig.put(sw_up, 12);  // live
+  rig.flush();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  // The birth knows the switch only (the AP is offline now); live first, then
+  // the backlog in its order; the AP is born for its history and dies again
+  // at the point its presence record says.
+  CHECK(rig.kinds() == std::vector<std::string>{"NBIRTH", "DBIRTH/switch-6a", "DDATA/switch-6a",
+                                                "DDATA/switch-6a", "DBIRTH/ap-6a", "DDATA/ap-6a",
+                                                "NDATA", "DDATA/switch-6a", "DDEATH/ap-6a"});
+  auto sw_data = rig.on("spBv1.0/school/DDATA/room/switch-6a");
+  REQUIRE(sw_data.size() == 3);
+  CHECK(sw_data[0].metrics(0).long_value() == 12);
+  CHECK_FALSE(sw_data[0].metrics(0).is_historical());
+  CHECK(sw_data[1].metrics(0).long_value() == 10);
+  CHECK(sw_data[1].metrics(0).is_historical());
+  CHECK(sw_data[2].metrics(0).long_value() == 11);
+  CHECK(sw_data[2].metrics(0).is_historical());
+  auto ap_data = rig.on("spBv1.0/school/DDATA/room/ap-6a");
+  REQUIRE(ap_data.size() == 1);
+  CHECK(ap_data[0].metrics(0).alias() == rig.catalog.at(ap_up).alias);
+  CHECK(ap_data[0].metrics(0).long_value() == 20);
+  CHECK(ap_data[0].metrics(0).is_historical());
+  rig.ack_receipts();
+  CHECK(rig.spool.committed() == rig.spool.next_id() - 1);
+}
+
+TEST_CASE("uplink devices: a past death in the backlog does not kill a device online now") {
+  DeviceRig rig;
+  const DeviceId sw = rig.add("switch-6a");
+  const MetricId up = rig.metric(sw, "System/Uptime");
+  rig.batcher.presence(sw, true);
+  rig.put(up, 1);
+  rig.flush();
+  rig.batcher.presence(sw, false);
+  rig.batcher.presence(sw, true);
+  rig.put(up, 2);
+  rig.flush();
+  rig.come_online();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  CHECK(rig.kinds() == std::vector<std::string>{"NBIRTH", "DBIRTH/switch-6a", "DDATA/switch-6a",
+                                                "DDATA/switch-6a"});
+  auto data = rig.on("spBv1.0/school/DDATA/room/switch-6a");
+  CHECK(data[0].metrics(0).is_historical());
+  CHECK(data[1].metrics(0).is_historical());
+}
+
+TEST_CASE("uplink devices: a record of the previous version (no owner) replays as NDATA") {
+  DeviceRig rig;
+  // Bytes as the previous version wrote them: a Payload with a named metric, no uuid.
+  sparkplug::Payload old;
+  old.set_timestamp(1000);
+  auto* m = old.add_metrics();
+  m->set_name("Test/Counter");
+  m->set_timestamp(1000);
+  m->set_datatype(8);
+  m->set_long_value(77);
+  rig.spool.append(old.SerializeAsString(), 1000);
+  rig.come_online();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  auto values = rig.counter_values();
+  REQUIRE(values.size() == 1);
+  CHECK(values[0] == std::pair<uint64_t, bool>{77, true});
 }

@@ -1,0 +1,143 @@
+#include "device_runner.hpp"
+
+#include <cinttypes>
+
+#include "batcher.hpp"
+#include "log.hpp"
+#include "scheduler.hpp"
+
+namespace classroom {
+namespace {
+
+constexpr log::Logger lg("devices");
+using drivers::snmp::PollResult;
+
+std::string text_for_log(const std::string& s) {
+  return drivers::snmp::sanitize_text(s, 200);
+}
+
+}  // namespace
+
+DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catalog& catalog,
+                           std::function<void()> wake)
+    : catalog_(catalog) {
+  std::vector<drivers::snmp::Target> targets;
+  for (const config::SnmpDevice& c : devices) {
+    drivers::snmp::ModelOptions mo;
+    mo.profiles = {c.system, c.interfaces, c.host, c.ups};
+    mo.include = c.include;
+    mo.exclude = c.exclude;
+    Device d{c.name,
+             c.address,
+             c.version == config::SnmpDevice::Version::v3,
+             c.retries,
+             c.interval.count(),
+             catalog.add_device(c.name),
+             drivers::snmp::DeviceModel(std::move(mo)),
+             0,
+             PollResult::Status::ok,
+             {},
+             {},
+             0};
+    devices_.push_back(std::move(d));
+
+    drivers::snmp::Target t;
+    t.name = c.name;
+    config::split_snmp_address(c.address, t.host, t.port);
+    t.v3 = c.version == config::SnmpDevice::Version::v3;
+    t.community = c.community;
+    t.user = c.user;
+    t.sha256 = c.auth == config::SnmpDevice::Auth::sha256;
+    t.auth_password = c.auth_password;
+    t.priv = c.priv;
+    t.priv_password = c.priv_password;
+    // A poll must end before the next one is due.
+    t.timeout_ms = std::min<int64_t>(c.timeout.count(), c.interval.count() / 2);
+    t.plan = drivers::snmp::plan_for(mo.profiles);
+    targets.push_back(std::move(t));
+  }
+  if (!targets.empty())
+    poller_ =
+        std::make_unique<drivers::snmp::Poller>(std::move(targets), kMaxParallel, std::move(wake));
+}
+
+DeviceRunner::~DeviceRunner() = default;
+
+void DeviceRunner::schedule(Scheduler& scheduler) {
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    scheduler.add("device " + devices_[i].name, devices_[i].interval_ms, [this, i](int64_t) {
+      poller_->request(i);
+      return drivers::CollectResult{};
+    });
+  }
+}
+
+void DeviceRunner::request_all() {
+  for (size_t i = 0; i < devices_.size(); ++i) poller_->request(i);
+}
+
+size_t DeviceRunner::apply(Batcher* batcher) {
+  if (!poller_) return 0;
+  results_.clear();
+  poller_->take(results_);
+  for (PollResult& r : results_) on_result(r, batcher);
+  return results_.size();
+}
+
+void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
+  Device& d = devices_[r.device];
+  ++d.polls;
+  if (r.status == PollResult::Status::ok) {
+    const bool was_offline = !catalog_.online(d.id);
+    if (was_offline) {
+      if (batcher)
+        batcher->presence(d.id, true);
+      else
+        catalog_.set_online(d.id, true);
+    }
+    catalog_.set_time(r.started_ms);
+    DeviceSink sink(catalog_, d.id);
+    drivers::CollectResult cr = d.model.apply(r.vars, r.started_ms, sink);
+    if (was_offline)
+      lg.info("device %s at %s answers (sysName \"%s\", %zu interfaces): online", d.name.c_str(),
+              d.address.c_str(), text_for_log(d.model.sys_name()).c_str(),
+              d.model.interface_count());
+    else if (d.model.rebooted())
+      lg.info("device %s at %s restarted (sysUpTime went back); its counters start again",
+              d.name.c_str(), d.address.c_str());
+    if (cr.warning != d.warning) {
+      if (!cr.warning.empty())
+        lg.warning("device %s at %s: %s", d.name.c_str(), d.address.c_str(),
+                   text_for_log(cr.warning).c_str());
+      d.warning = cr.warning;
+    }
+    d.failures = 0;
+    d.reported = PollResult::Status::ok;
+    d.last_problem.clear();
+    return;
+  }
+  ++d.failures;
+  const std::string why = text_for_log(drivers::snmp::describe(r, d.v3));
+  d.last_problem = why;
+  const bool given_up = d.failures >= d.retries + 1;
+  if (!given_up) {
+    lg.debug("device %s at %s: %s (poll %d of %d before it counts as offline)", d.name.c_str(),
+             d.address.c_str(), why.c_str(), d.failures, d.retries + 1);
+    return;
+  }
+  if (catalog_.online(d.id)) {
+    lg.warning("device %s at %s: %s, %d polls in a row; offline (DDEATH)", d.name.c_str(),
+               d.address.c_str(), why.c_str(), d.failures);
+    if (batcher)
+      batcher->presence(d.id, false);
+    else
+      catalog_.set_online(d.id, false);
+  } else if (d.reported != r.status) {
+    // Once per reason: not on every poll of a long outage.
+    lg.warning("device %s at %s: %s; offline until it answers", d.name.c_str(), d.address.c_str(),
+               why.c_str());
+  }
+  d.reported = r.status;
+}
+
+}  // namespace classroom

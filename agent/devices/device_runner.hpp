@@ -1,0 +1,69 @@
+// The devices stage: the school's switches, access points and UPSes, polled
+// over SNMP (drivers/snmp) and published as Sparkplug devices of this node.
+// The poller works on its own thread; finished polls are applied here, on the
+// loop's thread: values into the catalog under the device, presence (DBIRTH,
+// DDEATH) through the batcher so that it stays in order with the data.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog.hpp"
+#include "config.hpp"
+#include "snmp/snmp_model.hpp"
+#include "snmp/snmp_poller.hpp"
+
+namespace classroom {
+
+class Batcher;
+class Scheduler;
+
+class DeviceRunner {
+ public:
+  // Polls at most this many devices at once.
+  static constexpr size_t kMaxParallel = 8;
+
+  // `wake` is called from the poller's thread when polls have finished.
+  DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catalog& catalog,
+               std::function<void()> wake);
+  ~DeviceRunner();
+
+  size_t size() const { return devices_.size(); }
+  // One scheduler task per device, on the grid of its interval: asks for a poll.
+  void schedule(Scheduler& scheduler);
+  // Asks for a poll of every device now.
+  void request_all();
+  // Applies every finished poll; `batcher` (null in `once`) records presence.
+  // Returns how many polls were applied.
+  size_t apply(Batcher* batcher);
+  // For `once`: how many polls each device has had applied, and its last outcome.
+  size_t polls(size_t device) const { return devices_[device].polls; }
+  std::string last_problem(size_t device) const { return devices_[device].last_problem; }
+  const std::string& name(size_t device) const { return devices_[device].name; }
+  DeviceId id(size_t device) const { return devices_[device].id; }
+
+ private:
+  struct Device {
+    std::string name, address;
+    bool v3 = false;
+    int retries = 2;
+    int64_t interval_ms = 30'000;
+    DeviceId id = 0;
+    drivers::snmp::DeviceModel model;
+    int failures = 0;  // polls in a row without an answer
+    drivers::snmp::PollResult::Status reported = drivers::snmp::PollResult::Status::ok;
+    std::string warning;  // the last one logged
+    std::string last_problem;
+    size_t polls = 0;
+  };
+  void on_result(drivers::snmp::PollResult& r, Batcher* batcher);
+
+  Catalog& catalog_;
+  std::vector<Device> devices_;
+  std::unique_ptr<drivers::snmp::Poller> poller_;
+  std::vector<drivers::snmp::PollResult> results_;  // reused
+};
+
+}  // namespace classroom

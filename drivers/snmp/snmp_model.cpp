@@ -1,0 +1,444 @@
+#include "snmp_model.hpp"
+
+#include <fnmatch.h>
+#include <optional>
+
+namespace classroom::drivers::snmp {
+namespace {
+
+// SNMPv2-MIB system group (scalars, .0 instances).
+const Oid kSysDescr{1, 3, 6, 1, 2, 1, 1, 1, 0};
+const Oid kSysUpTime{1, 3, 6, 1, 2, 1, 1, 3, 0};
+const Oid kSysName{1, 3, 6, 1, 2, 1, 1, 5, 0};
+// IF-MIB ifTable and ifXTable columns, indexed by ifIndex.
+const Oid kIfDescr{1, 3, 6, 1, 2, 1, 2, 2, 1, 2};
+const Oid kIfSpeed{1, 3, 6, 1, 2, 1, 2, 2, 1, 5};
+const Oid kIfOperStatus{1, 3, 6, 1, 2, 1, 2, 2, 1, 8};
+const Oid kIfInOctets{1, 3, 6, 1, 2, 1, 2, 2, 1, 10};
+const Oid kIfInDiscards{1, 3, 6, 1, 2, 1, 2, 2, 1, 13};
+const Oid kIfInErrors{1, 3, 6, 1, 2, 1, 2, 2, 1, 14};
+const Oid kIfOutOctets{1, 3, 6, 1, 2, 1, 2, 2, 1, 16};
+const Oid kIfOutDiscards{1, 3, 6, 1, 2, 1, 2, 2, 1, 19};
+const Oid kIfOutErrors{1, 3, 6, 1, 2, 1, 2, 2, 1, 20};
+const Oid kIfName{1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1};
+const Oid kIfHCInOctets{1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6};
+const Oid kIfHCOutOctets{1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10};
+const Oid kIfHighSpeed{1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15};
+// HOST-RESOURCES-MIB.
+const Oid kHrProcessorLoad{1, 3, 6, 1, 2, 1, 25, 3, 3, 1, 2};
+const Oid kHrStorageType{1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 2};
+const Oid kHrStorageUnits{1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 4};
+const Oid kHrStorageSize{1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 5};
+const Oid kHrStorageUsed{1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 6};
+const Oid kHrStorageRam{1, 3, 6, 1, 2, 1, 25, 2, 1, 2};
+// UPS-MIB (RFC 1628).
+const Oid kUpsMinutesRemaining{1, 3, 6, 1, 2, 1, 33, 1, 2, 3, 0};
+const Oid kUpsChargeRemaining{1, 3, 6, 1, 2, 1, 33, 1, 2, 4, 0};
+const Oid kUpsOutputSource{1, 3, 6, 1, 2, 1, 33, 1, 4, 1, 0};
+const Oid kUpsInputVoltage{1, 3, 6, 1, 2, 1, 33, 1, 3, 3, 1, 3};
+const Oid kUpsOutputPercentLoad{1, 3, 6, 1, 2, 1, 33, 1, 4, 4, 1, 5};
+constexpr int64_t kUpsSourceBattery = 5;
+
+bool is_number(const SnmpValue& v) {
+  using T = SnmpValue::Type;
+  return v.type == T::integer || v.type == T::counter32 || v.type == T::gauge32 ||
+         v.type == T::timeticks || v.type == T::counter64;
+}
+uint64_t as_unsigned(const SnmpValue& v) {
+  if (v.type == SnmpValue::Type::integer) return v.i < 0 ? 0 : static_cast<uint64_t>(v.i);
+  return v.u;
+}
+int64_t as_signed(const SnmpValue& v) {
+  if (v.type == SnmpValue::Type::integer) return v.i;
+  return static_cast<int64_t>(v.u);
+}
+
+// The value of a scalar in the poll, or nullptr.
+const SnmpValue* scalar(const std::vector<VarBind>& vars, const Oid& oid) {
+  for (const VarBind& v : vars)
+    if (v.oid == oid && v.value.type != SnmpValue::Type::missing) return &v.value;
+  return nullptr;
+}
+
+// The single-sub-identifier row index of `oid` under column `root`.
+std::optional<uint32_t> row_of(const Oid& oid, const Oid& root) {
+  if (oid.size() != root.size() + 1) return std::nullopt;
+  for (size_t i = 0; i < root.size(); ++i)
+    if (oid[i] != root[i]) return std::nullopt;
+  return oid.back();
+}
+
+// A whole column, by row index.
+std::map<uint32_t, const SnmpValue*> column(const std::vector<VarBind>& vars, const Oid& root) {
+  std::map<uint32_t, const SnmpValue*> out;
+  for (const VarBind& v : vars)
+    if (v.value.type != SnmpValue::Type::missing)
+      if (auto row = row_of(v.oid, root)) out[*row] = &v.value;
+  return out;
+}
+
+}  // namespace
+
+PollPlan plan_for(const Profiles& p) {
+  PollPlan plan;
+  plan.gets.push_back(kSysUpTime);  // always: a reboot restarts the counters
+  if (p.system) {
+    plan.gets.push_back(kSysName);
+    plan.gets.push_back(kSysDescr);
+  }
+  if (p.interfaces) {
+    for (const Oid* o : {&kIfName, &kIfDescr, &kIfOperStatus, &kIfSpeed, &kIfHighSpeed,
+                         &kIfHCInOctets, &kIfHCOutOctets, &kIfInOctets, &kIfOutOctets, &kIfInErrors,
+                         &kIfOutErrors, &kIfInDiscards, &kIfOutDiscards})
+      plan.columns.push_back(*o);
+  }
+  if (p.host) {
+    for (const Oid* o :
+         {&kHrProcessorLoad, &kHrStorageType, &kHrStorageUnits, &kHrStorageSize, &kHrStorageUsed})
+      plan.columns.push_back(*o);
+  }
+  if (p.ups) {
+    plan.gets.push_back(kUpsOutputSource);
+    plan.gets.push_back(kUpsChargeRemaining);
+    plan.gets.push_back(kUpsMinutesRemaining);
+    plan.columns.push_back(kUpsInputVoltage);
+    plan.columns.push_back(kUpsOutputPercentLoad);
+  }
+  return plan;
+}
+
+Oid parse_oid(std::string_view text) {
+  Oid out;
+  if (!text.empty() && text.front() == '.') text.remove_prefix(1);
+  uint64_t n = 0;
+  bool digit = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      n = n * 10 + static_cast<uint64_t>(c - '0');
+      if (n > UINT32_MAX) return {};
+      digit = true;
+    } else if (c == '.' && digit) {
+      out.push_back(static_cast<uint32_t>(n));
+      n = 0;
+      digit = false;
+    } else {
+      return {};
+    }
+  }
+  if (!digit) return {};
+  out.push_back(static_cast<uint32_t>(n));
+  return out;
+}
+
+std::string format_oid(const Oid& oid) {
+  std::string s;
+  for (uint32_t n : oid) s += (s.empty() ? "" : ".") + std::to_string(n);
+  return s;
+}
+
+bool oid_below(const Oid& oid, const Oid& root) {
+  if (oid.size() <= root.size()) return false;
+  for (size_t i = 0; i < root.size(); ++i)
+    if (oid[i] != root[i]) return false;
+  return true;
+}
+
+std::string sanitize_text(std::string_view text, size_t max) {
+  std::string out;
+  out.reserve(std::min(text.size(), max));
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t len = 0;
+    if (c >= 0x20 && c < 0x7f)
+      len = 1;
+    else if (c >= 0xc2 && c <= 0xdf)
+      len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+      len = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+      len = 4;
+    bool valid = len > 0 && i + len <= text.size();
+    for (size_t k = 1; valid && k < len; ++k)
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (valid && len == 3) {
+      const auto c1 = static_cast<unsigned char>(text[i + 1]);
+      valid = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
+    }
+    if (valid && len == 4) {
+      const auto c1 = static_cast<unsigned char>(text[i + 1]);
+      valid = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+    }
+    if (!valid) len = 1;
+    if (out.size() + (valid ? len : 1) > max) break;
+    if (valid)
+      out.append(text.substr(i, len));
+    else
+      out.push_back('?');
+    i += len;
+  }
+  return out;
+}
+
+std::string interface_name(std::string_view if_name, uint32_t if_index) {
+  bool ok = !if_name.empty() && if_name.size() <= 64;
+  for (char c : if_name) ok = ok && c >= 0x20 && c < 0x7f && c != '+' && c != '#';
+  if (!ok) return "if" + std::to_string(if_index);
+  std::string name(if_name);
+  for (char& c : name)
+    if (c == '/') c = '_';
+  // Leading or trailing blanks would make names that look alike.
+  if (name.front() == ' ' || name.back() == ' ') return "if" + std::to_string(if_index);
+  return name;
+}
+
+bool interface_selected(std::string_view name, const std::vector<std::string>& include,
+                        const std::vector<std::string>& exclude) {
+  const std::string n(name);
+  auto matches = [&](const std::vector<std::string>& globs) {
+    for (const std::string& g : globs)
+      if (fnmatch(g.c_str(), n.c_str(), 0) == 0) return true;
+    return false;
+  };
+  if (!include.empty() && !matches(include)) return false;
+  return !matches(exclude);
+}
+
+uint64_t Counter::update(uint64_t raw, int bits) {
+  has_delta_ = false;
+  if (!have_ || bits != bits_) {
+    total_ = raw;
+  } else if (raw >= raw_) {
+    delta_ = raw - raw_;
+    total_ += delta_;
+    has_delta_ = true;
+  } else if (bits == 32) {
+    // A 32-bit counter wrapped (once: an interval must be shorter than a wrap).
+    delta_ = (uint64_t{1} << 32) - raw_ + raw;
+    total_ += delta_;
+    has_delta_ = true;
+  } else {
+    total_ = raw;  // a 64-bit counter went back: a reset, not a wrap
+  }
+  have_ = true;
+  raw_ = raw;
+  bits_ = bits;
+  return total_;
+}
+
+CollectResult DeviceModel::apply(const std::vector<VarBind>& vars, int64_t now_ms,
+                                 MetricSink& sink) {
+  const Profiles& p = opt_.profiles;
+  if (!declared_) {
+    if (p.system) {
+      uptime_ = sink.declare("System/Uptime", DataType::Double, "s");
+      name_ = sink.declare("System/Name", DataType::String, "");
+      descr_ = sink.declare("System/Description", DataType::String, "");
+    }
+    if (p.host) {
+      cpu_ = sink.declare("CPU/Usage", DataType::Float, "%");
+      memory_ = sink.declare("Memory/Used", DataType::Float, "%");
+    }
+    if (p.ups) {
+      on_battery_ = sink.declare("UPS/On Battery", DataType::Boolean, "");
+      charge_ = sink.declare("UPS/Battery Charge", DataType::Float, "%");
+      // UInt64, not UInt32: the reference codec reads UInt32 from long_value,
+      // the spec from int_value; UInt64 is long_value for both.
+      runtime_ = sink.declare("UPS/Runtime Remaining", DataType::UInt64, "s");
+      voltage_ = sink.declare("UPS/Input Voltage", DataType::Float, "V");
+      load_ = sink.declare("UPS/Load", DataType::Float, "%");
+    }
+    declared_ = true;
+  }
+  std::string warning;
+  rebooted_ = false;
+  if (const SnmpValue* up = scalar(vars, kSysUpTime); up && is_number(*up)) {
+    const uint64_t ticks = as_unsigned(*up);
+    rebooted_ = have_uptime_ && ticks < last_uptime_;
+    have_uptime_ = true;
+    last_uptime_ = ticks;
+    if (p.system) sink.put(uptime_, static_cast<double>(ticks) / 100.0);
+  } else if (p.system) {
+    warning = "no sysUpTime";
+  }
+  if (p.system) {
+    if (const SnmpValue* v = scalar(vars, kSysName); v && v->type == SnmpValue::Type::octets) {
+      sys_name_ = sanitize_text(v->s, 255);
+      sink.put(name_, sys_name_);
+    }
+    if (const SnmpValue* v = scalar(vars, kSysDescr); v && v->type == SnmpValue::Type::octets)
+      sink.put(descr_, sanitize_text(v->s, 255));
+  }
+  if (p.interfaces) apply_interfaces(vars, now_ms, sink, rebooted_, warning);
+  if (p.host) apply_host(vars, sink, warning);
+  if (p.ups) apply_ups(vars, sink, warning);
+  CollectResult r;
+  r.warning = std::move(warning);
+  return r;
+}
+
+void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now_ms,
+                                   MetricSink& sink, bool restart, std::string& warning) {
+  const auto names = column(vars, kIfName);
+  const auto descrs = column(vars, kIfDescr);
+  const auto oper = column(vars, kIfOperStatus);
+  const auto speed = column(vars, kIfSpeed);
+  const auto high_speed = column(vars, kIfHighSpeed);
+  const auto hc_in = column(vars, kIfHCInOctets);
+  const auto hc_out = column(vars, kIfHCOutOctets);
+  const auto in = column(vars, kIfInOctets);
+  const auto out = column(vars, kIfOutOctets);
+  const auto in_err = column(vars, kIfInErrors);
+  const auto out_err = column(vars, kIfOutErrors);
+  const auto in_disc = column(vars, kIfInDiscards);
+  const auto out_disc = column(vars, kIfOutDiscards);
+
+  // Every row any column mentions.
+  std::map<uint32_t, bool> rows;
+  for (const auto* col : {&names, &descrs, &oper, &hc_in, &in})
+    for (const auto& [index, value] : *col) rows[index] = true;
+  if (rows.empty()) {
+    if (!warning.empty()) warning += "; ";
+    warning += "no IF-MIB interfaces";
+    return;
+  }
+  auto find = [](const std::map<uint32_t, const SnmpValue*>& col, uint32_t row) {
+    auto it = col.find(row);
+    return it != col.end() && is_number(*it->second) ? it->second : nullptr;
+  };
+  std::map<std::string, uint32_t> taken;  // name -> ifIndex, for duplicates
+  for (const auto& [kv, iface] : interfaces_) taken[iface.name] = kv;
+  for (const auto& [index, unused] : rows) {
+    (void)unused;
+    auto it = interfaces_.find(index);
+    if (it == interfaces_.end()) {
+      std::string_view raw;
+      if (auto n = names.find(index);
+          n != names.end() && n->second->type == SnmpValue::Type::octets)
+        raw = n->second->s;
+      if (raw.empty())
+        if (auto d = descrs.find(index);
+            d != descrs.end() && d->second->type == SnmpValue::Type::octets)
+          raw = d->second->s;
+      std::string name = interface_name(raw, index);
+      if (!interface_selected(raw, opt_.include, opt_.exclude) &&
+          !interface_selected(name, opt_.include, opt_.exclude))
+        continue;
+      if (auto t = taken.find(name); t != taken.end() && t->second != index)
+        name = "if" + std::to_string(index);  // two interfaces with one name
+      taken[name] = index;
+      Interface f;
+      f.name = name;
+      const std::string base = "Interfaces/" + name + "/";
+      f.rx_bytes = sink.declare(base + "Rx Bytes", DataType::UInt64, "B");
+      f.tx_bytes = sink.declare(base + "Tx Bytes", DataType::UInt64, "B");
+      f.rx_rate = sink.declare(base + "Rx Rate", DataType::Double, "bit/s");
+      f.tx_rate = sink.declare(base + "Tx Rate", DataType::Double, "bit/s");
+      f.rx_errors = sink.declare(base + "Rx Errors", DataType::UInt64, "");
+      f.tx_errors = sink.declare(base + "Tx Errors", DataType::UInt64, "");
+      f.rx_discards = sink.declare(base + "Rx Discards", DataType::UInt64, "");
+      f.tx_discards = sink.declare(base + "Tx Discards", DataType::UInt64, "");
+      f.oper_up = sink.declare(base + "Oper Up", DataType::Boolean, "");
+      f.speed = sink.declare(base + "Speed", DataType::UInt64, "Mbit/s");
+      it = interfaces_.emplace(index, std::move(f)).first;
+    }
+    Interface& f = it->second;
+    if (restart) {
+      for (Counter* c : {&f.rx, &f.tx, &f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
+    }
+    const double dt = f.last_ms ? static_cast<double>(now_ms - f.last_ms) / 1000.0 : 0;
+    auto octets = [&](Counter& c, const SnmpValue* hc, const SnmpValue* low, MetricId bytes,
+                      MetricId rate) {
+      const SnmpValue* v = hc ? hc : low;
+      if (!v) return;
+      sink.put(bytes, c.update(as_unsigned(*v), hc ? 64 : 32));
+      if (c.has_delta() && dt > 0) sink.put(rate, static_cast<double>(c.delta()) * 8.0 / dt);
+    };
+    octets(f.rx, find(hc_in, index), find(in, index), f.rx_bytes, f.rx_rate);
+    octets(f.tx, find(hc_out, index), find(out, index), f.tx_bytes, f.tx_rate);
+    auto counter = [&](Counter& c, const SnmpValue* v, MetricId id) {
+      if (v) sink.put(id, c.update(as_unsigned(*v), 32));
+    };
+    counter(f.rx_err, find(in_err, index), f.rx_errors);
+    counter(f.tx_err, find(out_err, index), f.tx_errors);
+    counter(f.rx_disc, find(in_disc, index), f.rx_discards);
+    counter(f.tx_disc, find(out_disc, index), f.tx_discards);
+    if (const SnmpValue* v = find(oper, index)) sink.put(f.oper_up, as_signed(*v) == 1);
+    if (const SnmpValue* v = find(high_speed, index); v && as_unsigned(*v) > 0)
+      sink.put(f.speed, as_unsigned(*v));
+    else if (const SnmpValue* s = find(speed, index))
+      sink.put(f.speed, as_unsigned(*s) / 1'000'000);
+    f.last_ms = now_ms;
+  }
+}
+
+void DeviceModel::apply_host(const std::vector<VarBind>& vars, MetricSink& sink,
+                             std::string& warning) {
+  const auto load = column(vars, kHrProcessorLoad);
+  uint64_t sum = 0, n = 0;
+  for (const auto& [row, v] : load)
+    if (is_number(*v)) {
+      sum += std::min<uint64_t>(as_unsigned(*v), 100);
+      ++n;
+    }
+  if (n) sink.put(cpu_, static_cast<float>(static_cast<double>(sum) / static_cast<double>(n)));
+  const auto type = column(vars, kHrStorageType);
+  const auto units = column(vars, kHrStorageUnits);
+  const auto size = column(vars, kHrStorageSize);
+  const auto used = column(vars, kHrStorageUsed);
+  bool memory = false;
+  for (const auto& [row, t] : type) {
+    // hrStorageType is an OID; the poller keeps it as its dotted text.
+    if (t->type != SnmpValue::Type::object_id || parse_oid(t->s) != kHrStorageRam) continue;
+    auto s = size.find(row);
+    auto u = used.find(row);
+    auto a = units.find(row);
+    if (s == size.end() || u == used.end() || a == units.end()) continue;
+    const uint64_t total = as_unsigned(*s->second);
+    if (total == 0) continue;
+    sink.put(memory_, static_cast<float>(100.0 * static_cast<double>(as_unsigned(*u->second)) /
+                                         static_cast<double>(total)));
+    memory = true;
+    break;
+  }
+  if (!n || !memory) {
+    if (!warning.empty()) warning += "; ";
+    warning += !n && !memory ? "no HOST-RESOURCES-MIB answers"
+               : !n          ? "no hrProcessorLoad"
+                             : "no hrStorageRam row";
+  }
+}
+
+void DeviceModel::apply_ups(const std::vector<VarBind>& vars, MetricSink& sink,
+                            std::string& warning) {
+  bool any = false;
+  if (const SnmpValue* v = scalar(vars, kUpsOutputSource); v && is_number(*v)) {
+    sink.put(on_battery_, as_signed(*v) == kUpsSourceBattery);
+    any = true;
+  }
+  if (const SnmpValue* v = scalar(vars, kUpsChargeRemaining); v && is_number(*v)) {
+    sink.put(charge_, static_cast<float>(as_unsigned(*v)));
+    any = true;
+  }
+  if (const SnmpValue* v = scalar(vars, kUpsMinutesRemaining); v && is_number(*v)) {
+    sink.put(runtime_, as_unsigned(*v) * 60);
+    any = true;
+  }
+  // Input line 1 and output line 1 (a classroom UPS is single-phase).
+  const auto voltage = column(vars, kUpsInputVoltage);
+  if (!voltage.empty() && is_number(*voltage.begin()->second)) {
+    sink.put(voltage_, static_cast<float>(as_unsigned(*voltage.begin()->second)));
+    any = true;
+  }
+  const auto load = column(vars, kUpsOutputPercentLoad);
+  if (!load.empty() && is_number(*load.begin()->second)) {
+    sink.put(load_, static_cast<float>(as_unsigned(*load.begin()->second)));
+    any = true;
+  }
+  if (!any) {
+    if (!warning.empty()) warning += "; ";
+    warning += "no UPS-MIB answers (not a UPS, or its agent lacks RFC 1628?)";
+  }
+}
+
+}  // namespace classroom::drivers::snmp

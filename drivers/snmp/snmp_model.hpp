@@ -1,0 +1,139 @@
+// What an SNMP agent's answers mean: the OIDs each profile asks for, and the
+// pure code that turns one poll's variable bindings into a device's metrics
+// (counters, rates, wraps, reboots). No network and no net-snmp here: tested
+// on fixtures.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "driver.hpp"
+
+namespace classroom::drivers::snmp {
+
+using Oid = std::vector<uint32_t>;
+
+struct SnmpValue {
+  enum class Type {
+    integer,
+    counter32,
+    gauge32,
+    timeticks,
+    counter64,
+    octets,
+    object_id,  // s: dotted text
+    other,
+    missing
+  };
+  Type type = Type::missing;
+  int64_t i = 0;   // integer
+  uint64_t u = 0;  // counter32, gauge32, timeticks, counter64
+  std::string s;   // octets
+};
+
+struct VarBind {
+  Oid oid;
+  SnmpValue value;
+};
+
+struct Profiles {
+  bool system = true, interfaces = true, host = false, ups = false;
+};
+
+// What one poll asks: scalars to GET (one request) and table columns to walk
+// (GETBULK, all columns side by side).
+struct PollPlan {
+  std::vector<Oid> gets;
+  std::vector<Oid> columns;
+};
+PollPlan plan_for(const Profiles& profiles);
+
+// "1.3.6.1.2.1.1.3.0" -> Oid; empty on a malformed text.
+Oid parse_oid(std::string_view text);
+std::string format_oid(const Oid& oid);
+// True when `oid` lies strictly below `root`.
+bool oid_below(const Oid& oid, const Oid& root);
+
+// Device text (sysName, sysDescr, ifName) made safe to publish and log: at
+// most `max` bytes, valid UTF-8 kept, control characters and invalid bytes
+// replaced by '?'.
+std::string sanitize_text(std::string_view text, size_t max);
+
+// The metric name component for an interface: its ifName (or ifDescr), or
+// "if<ifIndex>" when that is empty, longer than 64 bytes or holds anything
+// but printable ASCII without + and #; '/' becomes '_' (Gi1/0/1 -> Gi1_0_1),
+// so that the name stays one level of the metric tree.
+std::string interface_name(std::string_view if_name, uint32_t if_index);
+
+// fnmatch-style globs (* ? [..]) on interface names.
+bool interface_selected(std::string_view name, const std::vector<std::string>& include,
+                        const std::vector<std::string>& exclude);
+
+// A counter as published: a 64-bit HC counter as it is; a 32-bit one extended
+// past its wrap (2^32) by the agent. A rate needs two readings.
+class Counter {
+ public:
+  // Takes a reading; `bits` 32 or 64. Returns the published total.
+  uint64_t update(uint64_t raw, int bits);
+  // Forgets the last reading (a device reboot restarts the counters).
+  void reset() { have_ = false; }
+  // Increase since the reading before, valid after the second update.
+  bool has_delta() const { return has_delta_; }
+  uint64_t delta() const { return delta_; }
+
+ private:
+  bool have_ = false, has_delta_ = false;
+  uint64_t raw_ = 0, total_ = 0, delta_ = 0;
+  int bits_ = 0;
+};
+
+struct ModelOptions {
+  Profiles profiles;
+  std::vector<std::string> include, exclude;
+};
+
+// One device's state across polls.
+class DeviceModel {
+ public:
+  explicit DeviceModel(ModelOptions options) : opt_(std::move(options)) {}
+
+  // Applies one answered poll taken at `now_ms` to `sink`; declares metrics the
+  // first time they appear (a new interface: a new name, hence a rebirth).
+  CollectResult apply(const std::vector<VarBind>& vars, int64_t now_ms, MetricSink& sink);
+
+  // For the log: what the device says it is (sanitized).
+  const std::string& sys_name() const { return sys_name_; }
+  // Interfaces selected in the last poll.
+  size_t interface_count() const { return interfaces_.size(); }
+  // True when the last poll saw sysUpTime go back (the device rebooted).
+  bool rebooted() const { return rebooted_; }
+
+ private:
+  struct Interface {
+    std::string name;
+    MetricId rx_bytes, tx_bytes, rx_rate, tx_rate, rx_errors, tx_errors, rx_discards, tx_discards,
+        oper_up, speed;
+    Counter rx, tx, rx_err, tx_err, rx_disc, tx_disc;
+    int64_t last_ms = 0;
+  };
+  void apply_interfaces(const std::vector<VarBind>& vars, int64_t now_ms, MetricSink& sink,
+                        bool restart, std::string& warning);
+  void apply_host(const std::vector<VarBind>& vars, MetricSink& sink, std::string& warning);
+  void apply_ups(const std::vector<VarBind>& vars, MetricSink& sink, std::string& warning);
+
+  ModelOptions opt_;
+  bool declared_ = false;
+  MetricId uptime_ = 0, name_ = 0, descr_ = 0;
+  MetricId cpu_ = 0, memory_ = 0;
+  MetricId on_battery_ = 0, charge_ = 0, runtime_ = 0, voltage_ = 0, load_ = 0;
+  bool have_uptime_ = false;
+  uint64_t last_uptime_ = 0;
+  bool rebooted_ = false;
+  std::string sys_name_;
+  std::map<uint32_t, Interface> interfaces_;  // by ifIndex
+};
+
+}  // namespace classroom::drivers::snmp

@@ -1,0 +1,480 @@
+#include "snmp_poller.hpp"
+
+#include <fcntl.h>
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+#include <openssl/crypto.h>
+#include <sys/select.h>
+#include <unistd.h>
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace classroom::drivers::snmp {
+namespace {
+
+// Rows asked per column in one GETBULK; halved when the agent says tooBig.
+constexpr long kMaxRepetitions = 10;
+// A poll that needs more than this is refused (a runaway or looping agent).
+constexpr size_t kMaxVarBinds = 200'000;
+constexpr size_t kMaxRequests = 5'000;
+// An octet string longer than this is cut: we publish at most 255 bytes.
+constexpr size_t kMaxOctets = 1024;
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::once_flag g_init;
+
+void init_library() {
+  std::call_once(g_init, [] {
+    // No snmp.conf, no MIB files, no persistent state in /var/lib/snmp: the
+    // agent speaks numeric OIDs and keeps its own config.
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
+    netsnmp_set_mib_directory("");
+    netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_WARNINGS, 0);
+    // The library's own messages (MIB modules it cannot find, ...) would go
+    // to stderr: a handler that drops them. Outcomes are reported by the poller.
+    snmp_disable_log();
+    netsnmp_register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_EMERG);
+    init_snmp("classroom-agent");
+  });
+}
+
+SnmpValue convert(const netsnmp_variable_list* v) {
+  SnmpValue out;
+  using T = SnmpValue::Type;
+  switch (v->type) {
+    case ASN_INTEGER:
+      out.type = T::integer;
+      out.i = v->val.integer ? static_cast<int64_t>(*v->val.integer) : 0;
+      break;
+    case ASN_COUNTER:
+      out.type = T::counter32;
+      out.u = v->val.integer ? (static_cast<uint64_t>(*v->val.integer) & 0xffffffffu) : 0;
+      break;
+    case ASN_GAUGE:
+      out.type = T::gauge32;
+      out.u = v->val.integer ? (static_cast<uint64_t>(*v->val.integer) & 0xffffffffu) : 0;
+      break;
+    case ASN_TIMETICKS:
+      out.type = T::timeticks;
+      out.u = v->val.integer ? (static_cast<uint64_t>(*v->val.integer) & 0xffffffffu) : 0;
+      break;
+    case ASN_COUNTER64:
+      out.type = T::counter64;
+      if (v->val.counter64)
+        out.u = (static_cast<uint64_t>(v->val.counter64->high) << 32) |
+                (v->val.counter64->low & 0xffffffffu);
+      break;
+    case ASN_OCTET_STR:
+      out.type = T::octets;
+      if (v->val.string)
+        out.s.assign(reinterpret_cast<const char*>(v->val.string),
+                     std::min(v->val_len, kMaxOctets));
+      break;
+    case ASN_OBJECT_ID: {
+      out.type = T::object_id;
+      Oid o;
+      const size_t n = v->val.objid ? v->val_len / sizeof(::oid) : 0;
+      for (size_t i = 0; i < n && i < MAX_OID_LEN; ++i)
+        o.push_back(static_cast<uint32_t>(v->val.objid[i]));
+      out.s = format_oid(o);
+      break;
+    }
+    case SNMP_NOSUCHOBJECT:
+    case SNMP_NOSUCHINSTANCE:
+    case SNMP_ENDOFMIBVIEW:
+      out.type = T::missing;
+      break;
+    default:
+      out.type = T::other;
+      break;
+  }
+  return out;
+}
+
+Oid to_oid(const ::oid* name, size_t len) {
+  Oid o;
+  o.reserve(len);
+  for (size_t i = 0; i < len; ++i) o.push_back(static_cast<uint32_t>(name[i]));
+  return o;
+}
+
+void add_null(netsnmp_pdu* pdu, const Oid& o) {
+  ::oid name[MAX_OID_LEN];
+  const size_t n = std::min<size_t>(o.size(), MAX_OID_LEN);
+  for (size_t i = 0; i < n; ++i) name[i] = o[i];
+  snmp_add_null_var(pdu, name, n);
+}
+
+}  // namespace
+
+std::string describe(const PollResult& r, bool v3) {
+  using S = PollResult::Status;
+  switch (r.status) {
+    case S::ok:
+      return "answers";
+    case S::no_answer:
+      return v3 ? "no answer (host down, or a firewall?)"
+                : "no answer (wrong community or host down?)";
+    case S::wrong_digest:
+      return "authentication failed: wrong auth password or auth protocol (usmStatsWrongDigests)";
+    case S::unknown_user:
+      return "unknown SNMPv3 user (usmStatsUnknownUserNames)";
+    case S::decryption:
+      return "wrong priv password or priv protocol (usmStatsDecryptionErrors)";
+    case S::error:
+      return r.error;
+  }
+  return r.error;
+}
+
+struct Poller::Impl {
+  // One device's poll in progress.
+  struct Active {
+    Impl* impl = nullptr;
+    size_t device = 0;
+    void* session = nullptr;
+    PollResult result;
+    bool in_walk = false;
+    std::vector<Oid> cursor;  // per column: the last OID seen
+    std::vector<bool> done;
+    long repetitions = kMaxRepetitions;
+    size_t requests = 0;
+    bool finished = false;
+  };
+
+  std::vector<Target> targets;
+  size_t max_parallel;
+  std::function<void()> wake;
+
+  std::mutex mutex;
+  std::deque<size_t> queued;
+  std::vector<bool> busy;  // queued or running
+  std::vector<PollResult> finished;
+  bool stopping = false;
+  int wake_pipe[2] = {-1, -1};
+  std::thread thread;
+
+  std::vector<std::unique_ptr<Active>> active;  // the poller thread's own
+
+  void finish(Active& a, PollResult::Status status, std::string error = {}) {
+    a.finished = true;
+    a.result.status = status;
+    a.result.error = std::move(error);
+    if (status != PollResult::Status::ok) a.result.vars.clear();
+  }
+
+  bool send_walk(Active& a) {
+    netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GETBULK);
+    pdu->non_repeaters = 0;
+    size_t n = 0;
+    const PollPlan& plan = targets[a.device].plan;
+    for (size_t c = 0; c < plan.columns.size(); ++c)
+      if (!a.done[c]) {
+        add_null(pdu, a.cursor[c]);
+        ++n;
+      }
+    if (n == 0) {
+      snmp_free_pdu(pdu);
+      finish(a, PollResult::Status::ok);
+      return true;
+    }
+    pdu->max_repetitions = std::max<long>(1, a.repetitions);
+    return send(a, pdu);
+  }
+
+  bool send(Active& a, netsnmp_pdu* pdu) {
+    if (++a.requests > kMaxRequests) {
+      snmp_free_pdu(pdu);
+      finish(a, PollResult::Status::error, "more than 5000 requests in one poll; gave up");
+      return false;
+    }
+    if (snmp_sess_async_send(a.session, pdu, &Impl::callback, &a) == 0) {
+      int liberr = 0, syserr = 0;
+      char* text = nullptr;
+      snmp_sess_error(a.session, &liberr, &syserr, &text);
+      // v3: the send discovers the agent's engine first, and that can time out.
+      // (the error is in the session's own errno, not in snmp_sess_error's)
+      const netsnmp_session* sess = snmp_sess_session(a.session);
+      if (liberr == SNMPERR_TIMEOUT || (sess && sess->s_snmp_errno == SNMPERR_TIMEOUT))
+        finish(a, PollResult::Status::no_answer);
+      else
+        finish(a, PollResult::Status::error,
+               std::string("cannot send: ") + (text ? text : "unknown error"));
+      free(text);
+      snmp_free_pdu(pdu);
+      return false;
+    }
+    return true;
+  }
+
+  static int callback(int op, netsnmp_session*, int, netsnmp_pdu* pdu, void* magic) {
+    auto* a = static_cast<Active*>(magic);
+    a->impl->on_answer(*a, op, pdu);
+    return 1;
+  }
+
+  void on_answer(Active& a, int op, netsnmp_pdu* pdu) {
+    using S = PollResult::Status;
+    if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) return finish(a, S::no_answer);
+    if (op == NETSNMP_CALLBACK_OP_SEC_ERROR || (pdu && pdu->command == SNMP_MSG_REPORT)) {
+      const int report = pdu ? snmpv3_get_report_type(pdu) : SNMPERR_GENERR;
+      switch (report) {
+        case SNMPERR_AUTHENTICATION_FAILURE:
+          return finish(a, S::wrong_digest);
+        case SNMPERR_UNKNOWN_USER_NAME:
+          return finish(a, S::unknown_user);
+        case SNMPERR_DECRYPTION_ERR:
+          return finish(a, S::decryption);
+        default:
+          return finish(a, S::error, std::string("SNMPv3 report: ") + snmp_api_errstring(report));
+      }
+    }
+    if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu)
+      return finish(a, S::error, "cannot send the request");
+    if (pdu->errstat == SNMP_ERR_TOOBIG && a.in_walk && a.repetitions > 1) {
+      a.repetitions /= 2;
+      send_walk(a);
+      return;
+    }
+    if (pdu->errstat != SNMP_ERR_NOERROR)
+      return finish(a, S::error,
+                    std::string("the agent answered with an error: ") +
+                        snmp_errstring(static_cast<int>(pdu->errstat)));
+    const PollPlan& plan = targets[a.device].plan;
+    if (!a.in_walk) {
+      for (netsnmp_variable_list* v = pdu->variables; v; v = v->next_variable)
+        a.result.vars.push_back(VarBind{to_oid(v->name, v->name_length), convert(v)});
+      a.in_walk = true;
+      a.cursor = plan.columns;
+      a.done.assign(plan.columns.size(), false);
+      send_walk(a);
+      return;
+    }
+    // A GETBULK answer: row after row of the columns still being walked.
+    std::vector<size_t> cols;
+    for (size_t c = 0; c < plan.columns.size(); ++c)
+      if (!a.done[c]) cols.push_back(c);
+    size_t k = 0;
+    for (netsnmp_variable_list* v = pdu->variables; v && !cols.empty(); v = v->next_variable, ++k) {
+      const size_t c = cols[k % cols.size()];
+      if (a.done[c]) continue;
+      Oid oid = to_oid(v->name, v->name_length);
+      if (v->type == SNMP_ENDOFMIBVIEW || !oid_below(oid, plan.columns[c]) ||
+          !(a.cursor[c] < oid)) {
+        a.done[c] = true;  // past the column's end (or an agent going backwards)
+        continue;
+      }
+      a.cursor[c] = oid;
+      a.result.vars.push_back(VarBind{std::move(oid), convert(v)});
+    }
+    if (k == 0) std::fill(a.done.begin(), a.done.end(), true);  // an empty answer
+    if (a.result.vars.size() > kMaxVarBinds)
+      return finish(a, S::error, "more than 200000 values in one poll; gave up");
+    send_walk(a);
+  }
+
+  bool open(Active& a) {
+    const Target& t = targets[a.device];
+    netsnmp_session s;
+    snmp_sess_init(&s);
+    std::string peer =
+        (t.host.find(':') != std::string::npos ? "udp6:[" + t.host + "]" : "udp:" + t.host) + ":" +
+        std::to_string(t.port);
+    s.peername = peer.data();
+    s.timeout = t.timeout_ms * 1000;
+    s.retries = 0;  // a poll is one try; `retries` counts polls (presence)
+    std::string community = t.community;
+    if (!t.v3) {
+      s.version = SNMP_VERSION_2c;
+      s.community = reinterpret_cast<u_char*>(community.data());
+      s.community_len = community.size();
+    } else {
+      s.version = SNMP_VERSION_3;
+      s.securityName = const_cast<char*>(t.user.c_str());
+      s.securityNameLen = t.user.size();
+      s.securityLevel = t.priv ? SNMP_SEC_LEVEL_AUTHPRIV : SNMP_SEC_LEVEL_AUTHNOPRIV;
+      s.securityAuthProto = t.sha256 ? usmHMAC192SHA256AuthProtocol : usmHMACSHA1AuthProtocol;
+      s.securityAuthProtoLen = 10;
+      s.securityAuthKeyLen = USM_AUTH_KU_LEN;
+      if (generate_Ku(s.securityAuthProto, static_cast<u_int>(s.securityAuthProtoLen),
+                      reinterpret_cast<const u_char*>(t.auth_password.data()),
+                      t.auth_password.size(), s.securityAuthKey,
+                      &s.securityAuthKeyLen) != SNMPERR_SUCCESS) {
+        finish(a, PollResult::Status::error, "cannot derive the SNMPv3 auth key");
+        return false;
+      }
+      if (t.priv) {
+        s.securityPrivProto = usmAESPrivProtocol;
+        s.securityPrivProtoLen = 10;
+        s.securityPrivKeyLen = USM_PRIV_KU_LEN;
+        if (generate_Ku(s.securityAuthProto, static_cast<u_int>(s.securityAuthProtoLen),
+                        reinterpret_cast<const u_char*>(t.priv_password.data()),
+                        t.priv_password.size(), s.securityPrivKey,
+                        &s.securityPrivKeyLen) != SNMPERR_SUCCESS) {
+          finish(a, PollResult::Status::error, "cannot derive the SNMPv3 priv key");
+          return false;
+        }
+      }
+    }
+    // v3: opening probes the agent's engine ID (one exchange, up to `timeout`).
+    a.session = snmp_sess_open(&s);
+    // The keys were copied into the session; do not leave them on the stack.
+    OPENSSL_cleanse(s.securityAuthKey, sizeof s.securityAuthKey);
+    OPENSSL_cleanse(s.securityPrivKey, sizeof s.securityPrivKey);
+    if (!a.session) {
+      if (t.v3 && (s.s_snmp_errno == SNMPERR_TIMEOUT || snmp_errno == SNMPERR_TIMEOUT)) {
+        finish(a, PollResult::Status::no_answer);
+      } else {
+        const int err = s.s_snmp_errno ? s.s_snmp_errno : snmp_errno;
+        finish(a, PollResult::Status::error,
+               std::string("cannot open an SNMP session: ") + snmp_api_errstring(err));
+      }
+      return false;
+    }
+    return true;
+  }
+
+  void start(size_t device) {
+    auto a = std::make_unique<Active>();
+    a->impl = this;
+    a->device = device;
+    a->result.device = device;
+    a->result.started_ms = wall_ms();
+    if (open(*a)) {
+      netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GET);
+      for (const Oid& o : targets[device].plan.gets) add_null(pdu, o);
+      send(*a, pdu);
+    }
+    active.push_back(std::move(a));
+  }
+
+  void run() {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex);
+        if (stopping) break;
+        while (!queued.empty() && active.size() < max_parallel) {
+          const size_t d = queued.front();
+          queued.pop_front();
+          mutex.unlock();
+          start(d);
+          mutex.lock();
+        }
+      }
+      reap();
+      // Wait for an answer, a request's timeout, or new work.
+      fd_set fds;
+      FD_ZERO(&fds);
+      int nfds = wake_pipe[0] + 1;
+      FD_SET(wake_pipe[0], &fds);
+      struct timeval timeout {
+        1, 0
+      };
+      for (auto& a : active) {
+        int block = 0;
+        struct timeval t {
+          1, 0
+        };
+        snmp_sess_select_info(a->session, &nfds, &fds, &t, &block);
+        if (!block && timercmp(&t, &timeout, <)) timeout = t;
+      }
+      const int n = select(nfds, &fds, nullptr, nullptr, &timeout);
+      if (n > 0 && FD_ISSET(wake_pipe[0], &fds)) {
+        char buf[64];
+        while (::read(wake_pipe[0], buf, sizeof buf) > 0) {
+        }
+      }
+      for (size_t i = 0; i < active.size(); ++i) {
+        Active& a = *active[i];
+        if (a.finished || !a.session) continue;
+        if (n > 0) snmp_sess_read(a.session, &fds);
+        if (!a.finished) snmp_sess_timeout(a.session);
+      }
+      reap();
+    }
+    for (auto& a : active)
+      if (a->session) snmp_sess_close(a->session);
+    active.clear();
+  }
+
+  // Hands finished polls to the loop.
+  void reap() {
+    bool any = false;
+    for (size_t i = 0; i < active.size();) {
+      if (!active[i]->finished) {
+        ++i;
+        continue;
+      }
+      if (active[i]->session) snmp_sess_close(active[i]->session);
+      {
+        std::lock_guard lock(mutex);
+        busy[active[i]->device] = false;
+        finished.push_back(std::move(active[i]->result));
+      }
+      active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
+      any = true;
+    }
+    if (any && wake) wake();
+  }
+
+  void poke() {
+    const char c = 1;
+    [[maybe_unused]] ssize_t r = ::write(wake_pipe[1], &c, 1);
+  }
+};
+
+Poller::Poller(std::vector<Target> targets, size_t max_parallel, std::function<void()> wake)
+    : impl_(std::make_unique<Impl>()) {
+  init_library();
+  impl_->targets = std::move(targets);
+  impl_->max_parallel = std::max<size_t>(1, max_parallel);
+  impl_->wake = std::move(wake);
+  impl_->busy.assign(impl_->targets.size(), false);
+  if (::pipe2(impl_->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) impl_->wake_pipe[0] = -1;
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+Poller::~Poller() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->poke();
+  impl_->thread.join();
+  ::close(impl_->wake_pipe[0]);
+  ::close(impl_->wake_pipe[1]);
+  for (Target& t : impl_->targets) {
+    OPENSSL_cleanse(t.community.data(), t.community.size());
+    OPENSSL_cleanse(t.auth_password.data(), t.auth_password.size());
+    OPENSSL_cleanse(t.priv_password.data(), t.priv_password.size());
+  }
+}
+
+void Poller::request(size_t device) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (device >= impl_->busy.size() || impl_->busy[device]) return;
+    impl_->busy[device] = true;
+    impl_->queued.push_back(device);
+  }
+  impl_->poke();
+}
+
+void Poller::take(std::vector<PollResult>& out) {
+  std::lock_guard lock(impl_->mutex);
+  for (PollResult& r : impl_->finished) out.push_back(std::move(r));
+  impl_->finished.clear();
+}
+
+}  // namespace classroom::drivers::snmp

@@ -1,0 +1,72 @@
+// Polls SNMP agents with net-snmp's asynchronous single-session API
+// (snmp_sess_async_send + select) on a thread of its own: the agent's loop
+// asks for a poll (request) and takes finished polls (take), so no SNMP
+// exchange ever blocks the gateway's own samples. At most `max_parallel`
+// devices are polled at once. net-snmp is initialised when the first Poller
+// is made, so an agent without devices never touches it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "snmp_model.hpp"
+
+namespace classroom::drivers::snmp {
+
+struct Target {
+  std::string name;  // for messages
+  std::string host;  // name or IP literal (no brackets)
+  int port = 161;
+  bool v3 = false;
+  std::string community;      // v2c
+  std::string user;           // v3
+  bool sha256 = false;        // auth SHA-256 (else SHA-1)
+  std::string auth_password;  // v3, authNoPriv or authPriv
+  bool priv = false;          // AES-128
+  std::string priv_password;
+  int64_t timeout_ms = 2000;
+  PollPlan plan;
+};
+
+struct PollResult {
+  enum class Status {
+    ok,
+    no_answer,     // nothing came back within the timeout
+    wrong_digest,  // v3: usmStatsWrongDigests (wrong auth password)
+    unknown_user,  // v3: usmStatsUnknownUserNames
+    decryption,    // v3: usmStatsDecryptionErrors (wrong priv password)
+    error,         // anything else: `error` says what
+  };
+  size_t device = 0;  // index into the targets
+  Status status = Status::ok;
+  std::string error;
+  std::vector<VarBind> vars;
+  int64_t started_ms = 0;  // wall clock, the capture time of the values
+};
+
+// "no answer (wrong community or host down?)", "wrong auth password ...": the
+// words a technician reads in the log.
+std::string describe(const PollResult& result, bool v3);
+
+class Poller {
+ public:
+  Poller(std::vector<Target> targets, size_t max_parallel, std::function<void()> wake);
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  // Asks for a poll of `device`; ignored while one of it is queued or running.
+  void request(size_t device);
+  // Moves every finished poll into `out`.
+  void take(std::vector<PollResult>& out);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace classroom::drivers::snmp

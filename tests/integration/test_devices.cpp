@@ -1,0 +1,508 @@
+// SNMP devices of the node against a real snmpd (Debian's net-snmp) that the
+// test starts on a free loopback UDP port with a config it writes: a v2c
+// community, SNMPv3 users with SHA/AES, fixed UPS-MIB values (override), and
+// the IF-MIB rows of the machine's own interfaces. What the agent publishes is
+// compared with what snmpget/snmpwalk (Debian's snmp package) read themselves.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace harness;
+
+namespace {
+
+int free_udp_port() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+void write_secret(const std::string& path, const std::string& secret) {
+  write_file(path, secret + "\n");
+  ::chmod(path.c_str(), 0600);
+}
+
+constexpr const char* kCommunity = "room6a-community";
+constexpr const char* kAuth = "auth-secret-6a";
+constexpr const char* kPriv = "priv-secret-6a";
+
+// snmpd -f in the foreground, logging to a file, with only the test's config.
+class Snmpd {
+ public:
+  Snmpd() : port_(free_udp_port()) {
+    std::filesystem::create_directories(dir_.path + "/persist");
+    write_file(dir_.path + "/snmpd.conf",
+               std::string("rocommunity ") + kCommunity + " 127.0.0.1\n" + "rocommunity6 " +
+                   kCommunity + " ::1\n" + "createUser monitor SHA \"" + kAuth + "\" AES \"" +
+                   kPriv + "\"\n" + "createUser other SHA \"" + kAuth + "\" AES \"" + kPriv +
+                   "\"\n" +
+                   "rouser monitor priv\nrouser other priv\n"
+                   "sysName switch-6a.school\nsysDescr Test switch \"6A\"\n"
+                   // UPS-MIB (RFC 1628): on battery, 87 %, 42 min, 229 V, 31 %.
+                   "override 1.3.6.1.2.1.33.1.4.1.0 integer 5\n"
+                   "override 1.3.6.1.2.1.33.1.2.4.0 integer 87\n"
+                   "override 1.3.6.1.2.1.33.1.2.3.0 integer 42\n"
+                   "override 1.3.6.1.2.1.33.1.3.3.1.3.1 integer 229\n"
+                   "override 1.3.6.1.2.1.33.1.4.4.1.5.1 integer 31\n");
+  }
+  ~Snmpd() { stop(); }
+  void start() {
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{
+            "/usr/sbin/snmpd", "-f", "-Lo", "-C", "-c", dir_.path + "/snmpd.conf",
+            "udp:127.0.0.1:" + std::to_string(port_) + ",udp6:[::1]:" + std::to_string(port_)},
+        dir_.path + "/snmpd.log",
+        std::vector<std::string>{"SNMP_PERSISTENT_DIR=" + dir_.path + "/persist", "MIBS="});
+    REQUIRE(wait_until([&] { return !get("1.3.6.1.2.1.1.3.0").empty(); }, 20s));
+  }
+  void stop() {
+    if (!process_) return;
+    process_->signal(SIGTERM);
+    process_->wait_exit(10s);
+    process_.reset();
+  }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string cli(const std::string& tool) const {
+    return "SNMP_PERSISTENT_DIR=" + dir_.path + "/cli MIBS= " + tool + " -v2c -c " + kCommunity +
+           " -t 1 -r 1 -On -Oq -Oe -Ot " + address() + " ";
+  }
+  // snmpget's value of one OID ("" when it does not answer).
+  std::string get(const std::string& oid) const {
+    std::string out = run(cli("snmpget") + oid + " 2>/dev/null");
+    const size_t space = out.find(' ');
+    if (space == std::string::npos) return "";
+    std::string v = out.substr(space + 1);
+    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return v;
+  }
+  // snmpwalk of a column: row index -> value.
+  std::map<uint32_t, std::string> walk(const std::string& column) const {
+    std::map<uint32_t, std::string> rows;
+    std::istringstream in(run(cli("snmpwalk") + column + " 2>/dev/null"));
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t space = line.find(' ');
+      if (space == std::string::npos || line.rfind("." + column + ".", 0) != 0) continue;
+      const std::string oid = line.substr(0, space);
+      std::string v = line.substr(space + 1);
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      rows[static_cast<uint32_t>(std::stoul(oid.substr(oid.rfind('.') + 1)))] = v;
+    }
+    return rows;
+  }
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<Process> process_;
+};
+
+const Payload::Metric* metric(const Payload& p, const std::string& name) {
+  for (const auto& m : p.metrics())
+    if (m.name() == name) return &m;
+  return nullptr;
+}
+
+std::vector<Message> on_topic(Subscriber& sub, const std::string& topic) {
+  std::vector<Message> out;
+  for (Message& m : sub.messages())
+    if (m.topic == topic) out.push_back(std::move(m));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("SNMP devices: DBIRTH with what snmpd serves, DDEATH when it stops, DBIRTH on return") {
+  const std::string interop = SOURCE_DIR "/tests/interop";
+  // tests/tools/install-deps.sh installs snmpd, snmp, node and the reference codec.
+  REQUIRE(std::filesystem::exists("/usr/sbin/snmpd"));
+  REQUIRE(::system("command -v snmpwalk >/dev/null 2>&1 && command -v node >/dev/null 2>&1") == 0);
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/community", kCommunity);
+  write_secret(dir.path + "/auth", kAuth);
+  write_secret(dir.path + "/priv", kPriv);
+
+  Process decoder(
+      {"node", interop + "/device_decoder.js", broker.url(), "switch-6a,ap-6a", "2", "1"},
+      dir.path + "/decoder.log");
+  REQUIRE(wait_until(
+      [&] { return read_file(dir.path + "/decoder.log").find("subscribed") != std::string::npos; },
+      20s));
+
+  const std::string hc_in = "1.3.6.1.2.1.31.1.1.1.6";
+  const auto in_before = snmpd.walk(hc_in);
+  REQUIRE_FALSE(in_before.empty());
+
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = "[[devices.snmp]]\nname = \"switch-6a\"\naddress = \"" + snmpd.address() +
+            "\"\nversion = \"2c\"\ncommunity_file = \"" + dir.path +
+            "/community\"\ninterval = \"1s\"\ntimeout = \"400ms\"\nretries = 1\n"
+            "profiles = [\"system\", \"interfaces\", \"host\", \"ups\"]\n"
+            "[[devices.snmp]]\nname = \"ap-6a\"\naddress = \"" +
+            snmpd.address() +
+            "\"\nversion = \"3\"\nuser = \"monitor\"\nauth_protocol = \"SHA\"\n"
+            "auth_password_file = \"" +
+            dir.path +
+            "/auth\"\npriv_protocol = \"AES\"\n"
+            "priv_password_file = \"" +
+            dir.path +
+            "/priv\"\ninterval = \"1s\"\n"
+            "timeout = \"400ms\"\nretries = 1\nprofiles = [\"system\"]\n";
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string sw_birth = "spBv1.0/school-test/DBIRTH/room-1/switch-6a";
+  const std::string ap_birth = "spBv1.0/school-test/DBIRTH/room-1/ap-6a";
+  REQUIRE(wait_until(
+      [&] { return !on_topic(sub, sw_birth).empty() && !on_topic(sub, ap_birth).empty(); }, 30s));
+  const auto in_after = snmpd.walk(hc_in);
+
+  // The switch (v2c): every profile, values as snmpget and snmpwalk read them.
+  const Payload sw = on_topic(sub, sw_birth)[0].decoded;
+  INFO("DBIRTH has " << sw.metrics_size() << " metrics");
+  REQUIRE(metric(sw, "System/Name"));
+  CHECK(metric(sw, "System/Name")->string_value() == snmpd.get("1.3.6.1.2.1.1.5.0"));
+  CHECK(metric(sw, "System/Name")->string_value() == "switch-6a.school");
+  CHECK(metric(sw, "System/Description")->string_value() == "Test switch \"6A\"");
+  REQUIRE(metric(sw, "System/Uptime"));
+  CHECK(metric(sw, "System/Uptime")->double_value() > 0);
+  CHECK(metric(sw, "System/Uptime")->double_value() <=
+        std::stod(snmpd.get("1.3.6.1.2.1.1.3.0")) / 100.0);
+  CHECK(metric(sw, "UPS/On Battery")->boolean_value() ==
+        (snmpd.get("1.3.6.1.2.1.33.1.4.1.0") == "5"));
+  CHECK(metric(sw, "UPS/On Battery")->boolean_value());
+  CHECK(metric(sw, "UPS/Battery Charge")->float_value() == 87.0f);
+  CHECK(metric(sw, "UPS/Runtime Remaining")->long_value() == 42 * 60);
+  CHECK(metric(sw, "UPS/Input Voltage")->float_value() == 229.0f);
+  CHECK(metric(sw, "UPS/Load")->float_value() == 31.0f);
+  CHECK(metric(sw, "UPS/Load")->properties().values(0).string_value() == "%");
+  // HOST-RESOURCES-MIB memory: used / size of the hrStorageRam row, as snmpwalk reads it.
+  const auto types = snmpd.walk("1.3.6.1.2.1.25.2.3.1.2");
+  const auto sizes = snmpd.walk("1.3.6.1.2.1.25.2.3.1.5");
+  const auto used = snmpd.walk("1.3.6.1.2.1.25.2.3.1.6");
+  for (const auto& [row, type] : types)
+    if (type == ".1.3.6.1.2.1.25.2.1.2") {
+      const double expected = 100.0 * std::stod(used.at(row)) / std::stod(sizes.at(row));
+      REQUIRE(metric(sw, "Memory/Used"));
+      CHECK(std::abs(metric(sw, "Memory/Used")->float_value() - expected) < 5.0);
+    }
+  // Every IF-MIB row, named by ifName; counters between two snmpwalks around it.
+  const auto names = snmpd.walk("1.3.6.1.2.1.31.1.1.1.1");
+  const auto oper = snmpd.walk("1.3.6.1.2.1.2.2.1.8");
+  const auto speed = snmpd.walk("1.3.6.1.2.1.31.1.1.1.15");
+  REQUIRE_FALSE(names.empty());
+  for (const auto& [row, name] : names) {
+    INFO("interface " << name);
+    const std::string base = "Interfaces/" + name + "/";
+    const auto* rx = metric(sw, base + "Rx Bytes");
+    REQUIRE(rx);
+    CHECK(rx->datatype() == 8);
+    CHECK(rx->long_value() >= std::stoull(in_before.at(row)));
+    CHECK(rx->long_value() <= std::stoull(in_after.at(row)));
+    REQUIRE(metric(sw, base + "Oper Up"));
+    CHECK(metric(sw, base + "Oper Up")->boolean_value() == (oper.at(row) == "1"));
+    CHECK(metric(sw, base + "Speed")->long_value() == std::stoull(speed.at(row)));
+    for (const char* m :
+         {"Tx Bytes", "Rx Rate", "Tx Rate", "Rx Errors", "Tx Errors", "Rx Discards", "Tx Discards"})
+      CHECK(metric(sw, base + m));
+  }
+  // The AP (v3, SHA/AES): its own DBIRTH, system profile only.
+  const Payload ap = on_topic(sub, ap_birth)[0].decoded;
+  CHECK(metric(ap, "System/Name")->string_value() == "switch-6a.school");
+  CHECK_FALSE(metric(ap, "UPS/Load"));
+  // DDATA follows by alias: the rates once there are two polls.
+  REQUIRE(wait_until(
+      [&] { return !on_topic(sub, "spBv1.0/school-test/DDATA/room-1/switch-6a").empty(); }, 10s));
+
+  // snmpd stops: each device gets its DDEATH after retries + 1 = 2 unanswered
+  // polls: within (retries + 2) x interval + timeout = 3.4 s, plus slack for a
+  // loaded test machine.
+  const int64_t stopped = now_ms();
+  snmpd.stop();
+  const std::string sw_death = "spBv1.0/school-test/DDEATH/room-1/switch-6a";
+  const std::string ap_death = "spBv1.0/school-test/DDEATH/room-1/ap-6a";
+  REQUIRE(wait_until(
+      [&] { return !on_topic(sub, sw_death).empty() && !on_topic(sub, ap_death).empty(); }, 20s));
+  const int64_t died =
+      std::max(on_topic(sub, sw_death)[0].received_ms, on_topic(sub, ap_death)[0].received_ms);
+  CHECK(died - stopped <= 3400 + 2000);
+  CHECK_THAT(agent.log(), Catch::Contains("device switch-6a at " + snmpd.address() +
+                                          ": no answer (wrong community or host down?), 2 polls "
+                                          "in a row; offline (DDEATH)"));
+  CHECK_THAT(agent.log(), Catch::Contains("device ap-6a at " + snmpd.address() + ": no answer"));
+  // No DDATA of a dead device.
+  const size_t ddata_at_death = on_topic(sub, "spBv1.0/school-test/DDATA/room-1/switch-6a").size();
+
+  snmpd.start();
+  REQUIRE(wait_until(
+      [&] { return on_topic(sub, sw_birth).size() >= 2 && on_topic(sub, ap_birth).size() >= 2; },
+      20s));
+  CHECK_THAT(agent.log(), Catch::Contains("device switch-6a at " + snmpd.address() + " answers"));
+  // The order on the wire: ... DDEATH, then the new DBIRTH, then DDATA again.
+  std::vector<std::string> sw_kinds;
+  for (const Message& m : sub.messages())
+    if (m.topic.size() > 10 && m.topic.substr(m.topic.size() - 10) == "/switch-6a")
+      sw_kinds.push_back(m.type());
+  const auto death_at = std::find(sw_kinds.begin(), sw_kinds.end(), "DDEATH");
+  REQUIRE(death_at != sw_kinds.end());
+  CHECK(*(death_at + 1) == "DBIRTH");
+  CHECK(std::count(sw_kinds.begin(), death_at, "DDATA") == static_cast<long>(ddata_at_death));
+
+  auto status = decoder.wait_exit(40s);
+  INFO(read_file(dir.path + "/decoder.log"));
+  REQUIRE(status);
+  CHECK(*status == 0);
+  // Secrets never reach the log.
+  CHECK(agent.log().find(kCommunity) == std::string::npos);
+  CHECK(agent.log().find(kAuth) == std::string::npos);
+  CHECK(agent.log().find(kPriv) == std::string::npos);
+}
+
+TEST_CASE("SNMP devices: a wrong v3 password, an unknown user and a wrong community are named") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/wrong", "not-the-password");
+  write_secret(dir.path + "/priv", kPriv);
+  AgentOptions o;
+  o.url = broker.url();
+  auto device = [&](const std::string& name, const std::string& keys) {
+    return "[[devices.snmp]]\nname = \"" + name + "\"\naddress = \"" + snmpd.address() +
+           "\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nretries = 0\nprofiles = [\"system\"]\n" +
+           keys;
+  };
+  // A user of its own for the wrong password: net-snmp keeps one key per
+  // engine and user in a process, so the same user with two passwords would
+  // not be a wrong one.
+  o.extra =
+      device("ap-wrong", "version = \"3\"\nuser = \"other\"\nauth_password_file = \"" + dir.path +
+                             "/wrong\"\npriv_protocol = \"AES\"\n" + "priv_password_file = \"" +
+                             dir.path + "/priv\"\n") +
+      device("ap-nobody", "version = \"3\"\nuser = \"nobody\"\nauth_password_file = \"" + dir.path +
+                              "/wrong\"\n") +
+      device("switch-comm", "version = \"2c\"\ncommunity_file = \"" + dir.path + "/wrong\"\n");
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string at = " at " + snmpd.address() + ": ";
+  REQUIRE(wait_until(
+      [&] {
+        const std::string log = agent.log();
+        return log.find("device ap-wrong" + at) != std::string::npos &&
+               log.find("device ap-nobody" + at) != std::string::npos &&
+               log.find("device switch-comm" + at) != std::string::npos;
+      },
+      20s));
+  const std::string log = agent.log();
+  CHECK_THAT(log, Catch::Contains("device ap-wrong" + at +
+                                  "authentication failed: wrong auth password or auth protocol "
+                                  "(usmStatsWrongDigests); offline until it answers"));
+  CHECK_THAT(log, Catch::Contains("device ap-nobody" + at +
+                                  "unknown SNMPv3 user (usmStatsUnknownUserNames)"));
+  CHECK_THAT(log, Catch::Contains("device switch-comm" + at +
+                                  "no answer (wrong community or host down?)"));
+  CHECK(log.find("not-the-password") == std::string::npos);
+  // Said once, not on every poll.
+  REQUIRE(sub.wait_for("NDATA", 4, 20s));
+  const std::string later = agent.log();
+  size_t count = 0;
+  for (size_t p = later.find("device ap-wrong" + at + "authentication failed");
+       p != std::string::npos;
+       p = later.find("device ap-wrong" + at + "authentication failed", p + 1))
+    ++count;
+  CHECK(count == 1);
+  for (const Message& m : sub.messages()) CHECK(m.type() != "DBIRTH");
+}
+
+TEST_CASE("SNMP devices: after a broker outage a device's batches and its death replay in order") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/community", kCommunity);
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = "[[devices.snmp]]\nname = \"switch-6a\"\naddress = \"" + snmpd.address() +
+            "\"\ncommunity_file = \"" + dir.path +
+            "/community\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nretries = 0\n"
+            "profiles = [\"system\"]\n";
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string topic_end = "/room-1/switch-6a";
+  REQUIRE(wait_until(
+      [&] { return !on_topic(sub, "spBv1.0/school-test/DDATA" + topic_end).empty(); }, 30s));
+
+  broker.stop();
+  const uint64_t down = static_cast<uint64_t>(now_ms());
+  REQUIRE(wait_until([&] { return agent.log().find("lost broker") != std::string::npos; }, 10s));
+  // The device goes on answering into the spool, then goes away while the
+  // broker is still down: its DDEATH is stored behind its data.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  snmpd.stop();
+  REQUIRE(
+      wait_until([&] { return agent.log().find("offline (DDEATH)") != std::string::npos; }, 10s));
+  broker.start();
+  REQUIRE(wait_until(
+      [&] { return !on_topic(sub, "spBv1.0/school-test/DDEATH" + topic_end).empty(); }, 30s));
+
+  // After the new NBIRTH: the device (offline now) is born for its history,
+  // its batches come as historical DDATA in order, then its DDEATH.
+  std::vector<Message> after;
+  bool reborn = false;
+  int nbirths = 0;
+  for (Message& m : sub.messages()) {
+    if (m.type() == "NBIRTH") reborn = ++nbirths == 2;
+    if (reborn && m.topic.size() > topic_end.size() &&
+        m.topic.compare(m.topic.size() - topic_end.size(), topic_end.size(), topic_end) == 0)
+      after.push_back(std::move(m));
+  }
+  REQUIRE(after.size() >= 3);
+  CHECK(after.front().type() == "DBIRTH");
+  CHECK(after.back().type() == "DDEATH");
+  const auto alias = alias_in_birth(after.front().decoded, "System/Uptime");
+  REQUIRE(alias);
+  double last_uptime = 0;
+  int historical = 0;
+  for (size_t i = 1; i + 1 < after.size(); ++i) {
+    INFO("message " << i << " " << after[i].topic);
+    REQUIRE(after[i].type() == "DDATA");
+    for (const auto& m : after[i].decoded.metrics()) {
+      CHECK(m.is_historical());
+      // (unconfirmed batches from before the outage come again too)
+      CHECK(m.timestamp() >= down - 10000);
+      if (m.alias() == *alias) {
+        CHECK(m.double_value() > last_uptime);  // oldest first
+        last_uptime = m.double_value();
+        ++historical;
+      }
+    }
+  }
+  CHECK(historical >= 2);
+  // The DDEATH carries the time the device was given up, during the outage.
+  const uint64_t death_ts = after.back().decoded.timestamp();
+  CHECK(death_ts > down);
+  CHECK(death_ts < static_cast<uint64_t>(after.back().received_ms));
+}
+
+TEST_CASE("SNMP devices: once polls and prints every device, over IPv4 and IPv6") {
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/community", kCommunity);
+  write_secret(dir.path + "/auth", kAuth);
+  write_secret(dir.path + "/priv", kPriv);
+  write_file(dir.path + "/agent.toml",
+             "[identity]\ngroup = \"g\"\nnode = \"n\"\n[broker]\nservers = "
+             "[\"tcp://127.0.0.1:1\"]\n[state]\ndir = \"state\"\n"
+             "[[devices.snmp]]\nname = \"switch-6a\"\naddress = \"[::1]:" +
+                 std::to_string(snmpd.port()) +
+                 "\"\ncommunity_file = \"community\"\ntimeout = \"500ms\"\n"
+                 "profiles = [\"system\", \"ups\"]\n"
+                 "[[devices.snmp]]\nname = \"ap-6a\"\naddress = \"" +
+                 snmpd.address() +
+                 "\"\nversion = \"3\"\nuser = \"monitor\"\nauth_password_file = \"auth\"\n"
+                 "priv_protocol = \"AES\"\npriv_password_file = \"priv\"\n"
+                 "profiles = [\"system\"]\n");
+  Process once({AGENT_BINARY, "once", "-c", dir.path + "/agent.toml"}, dir.path + "/once.out");
+  const auto status = once.wait_exit(30s);
+  const std::string out = read_file(dir.path + "/once.out");
+  INFO(out);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK_THAT(out, Catch::Contains("# device switch-6a at [::1]:" + std::to_string(snmpd.port()) +
+                                  ": online"));
+  CHECK_THAT(out, Catch::Contains("switch-6a: System/Name = switch-6a.school\n"));
+  CHECK_THAT(out, Catch::Contains("switch-6a: UPS/Runtime Remaining = 2520 s\n"));
+  CHECK_THAT(out, Catch::Contains("# device ap-6a at " + snmpd.address() + ": online"));
+  CHECK_THAT(out, Catch::Contains("ap-6a: System/Description = Test switch \"6A\"\n"));
+  CHECK_THAT(out, Catch::Contains("System/CPU/Usage = "));  // the node's own, as before
+}
+
+TEST_CASE("SNMP devices: 20 silent devices do not delay the gateway's own samples") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // A loopback UDP port that takes every request and never answers.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const std::string silent = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  write_secret(dir.path + "/community", kCommunity);
+  write_secret(dir.path + "/auth", kAuth);
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "200ms";
+  for (int i = 0; i < 20; ++i)
+    // v3: net-snmp discovers the engine of each one synchronously, on the poller's thread.
+    o.extra += "[[devices.snmp]]\nname = \"dead-" + std::to_string(i) + "\"\naddress = \"" +
+               silent + "\"\n" +
+               (i % 2 ? "community_file = \"" + dir.path + "/community\"\n"
+                      : "version = \"3\"\nuser = \"u\"\nauth_password_file = \"" + dir.path +
+                            "/auth\"\n") +
+               "interval = \"2s\"\ntimeout = \"900ms\"\nretries = 0\nprofiles = [\"system\"]\n";
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(sub.wait_for("NBIRTH", 1, 20s));
+  const auto alias = alias_in_birth(sub.of_type("NBIRTH")[0].decoded, "System/Uptime");
+  REQUIRE(alias);
+  // 30 samples at 200 ms (6 s: three rounds of 20 unanswered polls).
+  REQUIRE(sub.wait_for("NDATA", 30, 30s));
+  std::vector<uint64_t> stamps;
+  for (const Message& m : sub.of_type("NDATA"))
+    if (const auto* up = find_metric(m.decoded, "", *alias)) stamps.push_back(up->timestamp());
+  REQUIRE(stamps.size() >= 25);
+  uint64_t gap = 0;
+  for (size_t i = 1; i < stamps.size(); ++i) gap = std::max(gap, stamps[i] - stamps[i - 1]);
+  INFO("largest gap between samples: " << gap << " ms");
+  CHECK(gap <= 400);  // every 200 ms grid point sampled, none skipped
+  CHECK_THAT(agent.log(), Catch::Contains("device dead-1 at " + silent + ": no answer"));
+  CHECK_THAT(agent.log(), Catch::Contains("device dead-0 at " + silent + ": no answer"));
+}

@@ -1,0 +1,277 @@
+// The SNMP device model on fixtures: what snmpd answered, counters that wrap,
+// a device that reboots, tables with 1,000 interfaces or missing columns.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "../map_sink.hpp"
+#include "snmp/snmp_model.hpp"
+
+using namespace classroom;
+using namespace classroom::drivers::snmp;
+
+namespace {
+
+// Parses `snmpwalk -On -Ot -Oe` lines: ".1.3... = Counter32: 5".
+std::vector<VarBind> parse_walk(const std::string& text) {
+  std::vector<VarBind> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t eq = line.find(" = ");
+    if (eq == std::string::npos) continue;
+    VarBind vb;
+    vb.oid = parse_oid(line.substr(0, eq));
+    REQUIRE_FALSE(vb.oid.empty());
+    std::string rest = line.substr(eq + 3);
+    const size_t colon = rest.find(": ");
+    const std::string type = rest.substr(0, colon);
+    std::string value = rest.substr(colon + 2);
+    using T = SnmpValue::Type;
+    if (type == "STRING") {
+      vb.value.type = T::octets;
+      vb.value.s = value.substr(1, value.size() - 2);
+    } else if (type == "INTEGER") {
+      vb.value.type = T::integer;
+      vb.value.i = std::stoll(value);
+    } else if (type == "OID") {
+      vb.value.type = T::object_id;
+      vb.value.s = value.substr(1);
+    } else {
+      vb.value.type = type == "Counter32"   ? T::counter32
+                      : type == "Counter64" ? T::counter64
+                      : type == "Gauge32"   ? T::gauge32
+                      : type == "Timeticks" ? T::timeticks
+                                            : T::other;
+      vb.value.u = std::stoull(value);
+    }
+    out.push_back(std::move(vb));
+  }
+  return out;
+}
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(FIXTURES_DIR) + "/snmp/" + name);
+  REQUIRE(in);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+VarBind counter32(const std::string& oid, uint64_t v) {
+  return {parse_oid(oid), {SnmpValue::Type::counter32, 0, v, {}}};
+}
+VarBind counter64(const std::string& oid, uint64_t v) {
+  return {parse_oid(oid), {SnmpValue::Type::counter64, 0, v, {}}};
+}
+VarBind integer(const std::string& oid, int64_t v) {
+  return {parse_oid(oid), {SnmpValue::Type::integer, v, 0, {}}};
+}
+VarBind octets(const std::string& oid, const std::string& s) {
+  return {parse_oid(oid), {SnmpValue::Type::octets, 0, 0, s}};
+}
+VarBind ticks(uint64_t v) {
+  return {parse_oid("1.3.6.1.2.1.1.3.0"), {SnmpValue::Type::timeticks, 0, v, {}}};
+}
+
+// Forgets the values (keeps the declarations), to see what one poll puts.
+void clear_values(MapSink& sink) {
+  for (auto& e : sink.entries) e.value = {};
+}
+
+ModelOptions options(Profiles p) {
+  ModelOptions o;
+  o.profiles = p;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("snmp model: a net-snmp agent's answers become the system and interface metrics") {
+  const auto vars = parse_walk(fixture("netsnmp-linux.walk"));
+  DeviceModel model(options({true, true, true, false}));
+  MapSink sink;
+  auto r = model.apply(vars, 1000, sink);
+  CHECK(r.ok);
+  CHECK(sink.get<double>("System/Uptime") == Approx(660.39));
+  CHECK(sink.get<std::string>("System/Name") == "test-switch-6a");
+  CHECK(sink.get<std::string>("System/Description") == "Test switch for classroom-agent");
+  CHECK(sink.at("System/Uptime").unit == "s");
+  CHECK(model.interface_count() == 4);
+  CHECK(sink.get<uint64_t>("Interfaces/lo/Rx Bytes") == 746389783);
+  CHECK(sink.get<uint64_t>("Interfaces/eth0/Rx Bytes") == 540539225);
+  CHECK(sink.get<bool>("Interfaces/lo/Oper Up"));
+  CHECK_FALSE(sink.get<bool>("Interfaces/ifb0/Oper Up"));
+  CHECK(sink.get<uint64_t>("Interfaces/lo/Speed") == 10);  // ifHighSpeed, Mbit/s
+  CHECK(sink.at("Interfaces/lo/Rx Rate").unit == "bit/s");
+  CHECK_FALSE(sink.measured("Interfaces/lo/Rx Rate"));  // one reading: no rate yet
+  CHECK(sink.at("Interfaces/lo/Rx Bytes").type == DataType::UInt64);
+  CHECK(sink.at("Interfaces/lo/Oper Up").type == DataType::Boolean);
+  // hrStorageRam: used / size.
+  CHECK(sink.measured("Memory/Used"));
+  CHECK(sink.get<float>("Memory/Used") > 0.0f);
+  CHECK(sink.get<float>("Memory/Used") < 100.0f);
+  // This agent has no hrProcessorLoad rows: said, not invented.
+  CHECK_FALSE(sink.measured("CPU/Usage"));
+  CHECK_THAT(r.warning, Catch::Contains("hrProcessorLoad"));
+}
+
+TEST_CASE("snmp model: rates from two polls; a 32-bit counter that wraps; a reboot restarts") {
+  DeviceModel model(options({true, true, false, false}));
+  MapSink sink;
+  const std::string in32 = "1.3.6.1.2.1.2.2.1.10.7", out32 = "1.3.6.1.2.1.2.2.1.16.7";
+  const std::string name = "1.3.6.1.2.1.2.2.1.2.7";  // ifDescr only: no ifXTable
+  auto poll = [&](uint64_t up, uint64_t in, uint64_t out, int64_t at) {
+    clear_values(sink);
+    return model.apply({ticks(up), octets(name, "port 7"), counter32(in32, in),
+                        counter32(out32, out), integer("1.3.6.1.2.1.2.2.1.8.7", 1)},
+                       at, sink);
+  };
+  poll(100, 4'294'967'000, 1000, 10'000);
+  CHECK(sink.get<uint64_t>("Interfaces/port 7/Rx Bytes") == 4'294'967'000);
+  // 10 s later the 32-bit counter wrapped: 296 + 1000 octets, not -4 GB.
+  poll(1100, 1000, 2000, 20'000);
+  CHECK(sink.get<uint64_t>("Interfaces/port 7/Rx Bytes") == 4'294'967'000 + 1296);
+  CHECK(sink.get<double>("Interfaces/port 7/Rx Rate") == Approx(1296 * 8 / 10.0));
+  CHECK(sink.get<double>("Interfaces/port 7/Tx Rate") == Approx(1000 * 8 / 10.0));
+  CHECK_FALSE(model.rebooted());
+  // The device reboots: sysUpTime drops, counters start again; no rate from
+  // the old readings, the totals follow the device's.
+  poll(50, 300, 400, 30'000);
+  CHECK(model.rebooted());
+  CHECK(sink.get<uint64_t>("Interfaces/port 7/Rx Bytes") == 300);
+  CHECK_FALSE(sink.measured("Interfaces/port 7/Rx Rate"));
+  poll(1050, 1300, 400, 40'000);
+  CHECK_FALSE(model.rebooted());
+  CHECK(sink.get<double>("Interfaces/port 7/Rx Rate") == Approx(800.0));
+  CHECK(sink.get<double>("Interfaces/port 7/Tx Rate") == Approx(0.0));
+}
+
+TEST_CASE("snmp model: HC counters win over 32-bit ones and are never wrapped") {
+  DeviceModel model(options({false, true, false, false}));
+  MapSink sink;
+  const uint64_t big = 0x1'0000'0000ull * 5;
+  model.apply({octets("1.3.6.1.2.1.31.1.1.1.1.3", "ge-0/0/1"),
+               counter64("1.3.6.1.2.1.31.1.1.1.6.3", big), counter32("1.3.6.1.2.1.2.2.1.10.3", 9)},
+              0, sink);
+  // '/' would add a level to the metric tree: it becomes '_'.
+  CHECK(sink.get<uint64_t>("Interfaces/ge-0_0_1/Rx Bytes") == big);
+  model.apply(
+      {octets("1.3.6.1.2.1.31.1.1.1.1.3", "ge-0/0/1"), counter64("1.3.6.1.2.1.31.1.1.1.6.3", 10)},
+      1000, sink);
+  // A 64-bit counter that goes back was reset, not wrapped.
+  CHECK(sink.get<uint64_t>("Interfaces/ge-0_0_1/Rx Bytes") == 10);
+}
+
+TEST_CASE("snmp model: 1,000 interfaces, with globs") {
+  std::vector<VarBind> vars{ticks(1)};
+  for (uint32_t i = 1; i <= 1000; ++i) {
+    const std::string ix = std::to_string(i);
+    vars.push_back(octets("1.3.6.1.2.1.31.1.1.1.1." + ix, "port" + ix));
+    vars.push_back(counter64("1.3.6.1.2.1.31.1.1.1.6." + ix, i * 10));
+    vars.push_back(integer("1.3.6.1.2.1.2.2.1.8." + ix, i % 2 ? 1 : 2));
+  }
+  DeviceModel all(options({false, true, false, false}));
+  MapSink sink;
+  all.apply(vars, 0, sink);
+  CHECK(all.interface_count() == 1000);
+  CHECK(sink.entries.size() == 10'000);
+  CHECK(sink.get<uint64_t>("Interfaces/port999/Rx Bytes") == 9990);
+  CHECK(sink.get<bool>("Interfaces/port999/Oper Up"));
+  CHECK_FALSE(sink.get<bool>("Interfaces/port1000/Oper Up"));
+  // Declared once: a second poll declares nothing new.
+  const int declared = sink.declarations;
+  all.apply(vars, 1000, sink);
+  CHECK(sink.declarations == declared);
+
+  ModelOptions some = options({false, true, false, false});
+  some.include = {"port1?"};
+  some.exclude = {"port13"};
+  DeviceModel few(some);
+  MapSink s2;
+  few.apply(vars, 0, s2);
+  CHECK(few.interface_count() == 9);  // port10..port19 without port13
+  CHECK(s2.has("Interfaces/port12/Rx Bytes"));
+  CHECK_FALSE(s2.has("Interfaces/port13/Rx Bytes"));
+  CHECK_FALSE(s2.has("Interfaces/port1/Rx Bytes"));
+}
+
+TEST_CASE("snmp model: missing columns leave their metrics without a value") {
+  DeviceModel model(options({true, true, false, false}));
+  MapSink sink;
+  // No ifXTable, no error or discard columns, no ifOperStatus, no sysName.
+  auto r = model.apply(
+      {ticks(5), octets("1.3.6.1.2.1.2.2.1.2.2", "eth1"), counter32("1.3.6.1.2.1.2.2.1.10.2", 77)},
+      0, sink);
+  CHECK(r.ok);
+  CHECK(sink.get<uint64_t>("Interfaces/eth1/Rx Bytes") == 77);
+  CHECK(sink.has("Interfaces/eth1/Rx Errors"));
+  CHECK_FALSE(sink.measured("Interfaces/eth1/Rx Errors"));
+  CHECK_FALSE(sink.measured("Interfaces/eth1/Oper Up"));
+  CHECK_FALSE(sink.measured("Interfaces/eth1/Tx Bytes"));
+  CHECK_FALSE(sink.measured("System/Name"));
+  // A table with no rows at all: said in the warning.
+  DeviceModel empty(options({false, true, false, false}));
+  MapSink s2;
+  CHECK_THAT(empty.apply({ticks(5)}, 0, s2).warning, Catch::Contains("no IF-MIB interfaces"));
+  // A value of an unexpected type is not used.
+  DeviceModel odd(options({true, false, false, false}));
+  MapSink s3;
+  odd.apply({integer("1.3.6.1.2.1.1.5.0", 5), ticks(7)}, 0, s3);
+  CHECK_FALSE(s3.measured("System/Name"));
+}
+
+TEST_CASE("snmp model: the UPS-MIB") {
+  DeviceModel model(options({false, false, false, true}));
+  MapSink sink;
+  auto r = model.apply(parse_walk(fixture("ups-rfc1628.walk")), 0, sink);
+  CHECK(r.warning.empty());
+  CHECK_FALSE(sink.get<bool>("UPS/On Battery"));  // normal(3)
+  CHECK(sink.get<float>("UPS/Battery Charge") == 100.0f);
+  CHECK(sink.get<uint64_t>("UPS/Runtime Remaining") == 55 * 60);
+  CHECK(sink.get<float>("UPS/Input Voltage") == 231.0f);
+  CHECK(sink.get<float>("UPS/Load") == 18.0f);
+  CHECK(sink.at("UPS/Input Voltage").unit == "V");
+  DeviceModel none(options({false, false, false, true}));
+  MapSink s2;
+  CHECK_THAT(none.apply({ticks(1)}, 0, s2).warning, Catch::Contains("no UPS-MIB"));
+}
+
+TEST_CASE("snmp model: device text is bounded and made safe; interface names validated") {
+  CHECK(sanitize_text("plain", 255) == "plain");
+  CHECK(sanitize_text("Phòng 6A", 255) == "Phòng 6A");  // valid UTF-8 stays
+  CHECK(sanitize_text(std::string("a\nb\x1b[31m\xff", 9), 255) == "a?b?[31m?");
+  CHECK(sanitize_text(std::string(1000, 'x'), 255).size() == 255);
+  CHECK(sanitize_text("ééé", 5) == "éé");  // never cut inside a character
+  CHECK(interface_name("eth0", 1) == "eth0");
+  CHECK(interface_name("Gi1/0/1", 2) == "Gi1_0_1");
+  CHECK(interface_name("", 3) == "if3");
+  CHECK(interface_name("bad\nname", 4) == "if4");
+  CHECK(interface_name("a+b", 5) == "if5");
+  CHECK(interface_name("x#", 6) == "if6");
+  CHECK(interface_name(std::string(65, 'a'), 7) == "if7");
+  CHECK(interface_name(" lead", 8) == "if8");
+  // Two interfaces with one name: the second goes by its index.
+  DeviceModel model(options({false, true, false, false}));
+  MapSink sink;
+  model.apply(
+      {octets("1.3.6.1.2.1.31.1.1.1.1.1", "dup"), octets("1.3.6.1.2.1.31.1.1.1.1.2", "dup")}, 0,
+      sink);
+  CHECK(sink.has("Interfaces/dup/Rx Bytes"));
+  CHECK(sink.has("Interfaces/if2/Rx Bytes"));
+}
+
+TEST_CASE("snmp model: OIDs and the poll plan") {
+  CHECK(parse_oid(".1.3.6.1") == Oid{1, 3, 6, 1});
+  CHECK(parse_oid("1.3.x").empty());
+  CHECK(parse_oid("1..3").empty());
+  CHECK(parse_oid("1.99999999999").empty());
+  CHECK(format_oid({1, 3, 6}) == "1.3.6");
+  CHECK(oid_below({1, 3, 6, 1}, {1, 3, 6}));
+  CHECK_FALSE(oid_below({1, 3, 6}, {1, 3, 6}));
+  CHECK_FALSE(oid_below({1, 3, 7, 1}, {1, 3, 6}));
+  PollPlan plan = plan_for({false, false, false, false});
+  CHECK(plan.gets.size() == 1);  // sysUpTime, for reboots
+  plan = plan_for({true, true, true, true});
+  CHECK(plan.columns.size() == 13 + 5 + 2);
+}
