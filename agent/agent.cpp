@@ -282,6 +282,8 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
       } else if (pass == 1 && !r.warning.empty()) {
         out << "# source " << d.name << ": " << r.warning << "\n";
       }
+      if (pass == 1 && r.ok && !r.note.empty())
+        out << "# source " << d.name << ": " << r.note << "\n";
     }
   }
   for (MetricId id = 0; id < catalog.size(); ++id) {
