@@ -45,7 +45,6 @@ NetworkDriver::NetworkDriver(Options options) : options_(std::move(options)) {
   path_route_ = options_.proc_root + "/net/route";
   path_ipv6_route_ = options_.proc_root + "/net/ipv6_route";
   buffer_.reserve(16 * 1024);
-  buffer_v6_.reserve(8 * 1024);
   problems_.reserve(256);
   uplink_name_.reserve(32);
   lines_.reserve(64);
@@ -153,16 +152,24 @@ void NetworkDriver::sample(MetricSink& sink, Interface& i, const LinkCounters& c
   i.last_ns = now_ns;
   i.have_last = true;
 
+  // Each sysfs file costs an open: carrier is read only where operstate
+  // leaves the answer open, speed only on a link that is up (a link that is
+  // down has none; the kernel says -1 or refuses the read).
+  bool up = false;
   if (read_small(i.path_operstate)) {
-    char operstate[sizeof small_];
-    const size_t operstate_len = small_len_;
-    std::copy(small_, small_ + small_len_, operstate);
-    // carrier cannot be read while the interface is administratively down.
-    const bool carrier = read_small(i.path_carrier);
-    sink.put(i.link_up, link_up(std::string_view(operstate, operstate_len),
-                                carrier ? std::string_view(small_, small_len_) : ""));
+    const std::string_view operstate = first_line(std::string_view(small_, small_len_));
+    if (operstate == "up" || operstate == "unknown") {
+      char state[sizeof small_];
+      const size_t state_len = operstate.size();
+      std::copy(operstate.begin(), operstate.end(), state);
+      // carrier cannot be read while the interface is administratively down.
+      const bool carrier = read_small(i.path_carrier);
+      up = link_up(std::string_view(state, state_len),
+                   carrier ? std::string_view(small_, small_len_) : "");
+    }
+    sink.put(i.link_up, up);
   }
-  if (read_small(i.path_speed)) {
+  if (up && read_small(i.path_speed)) {
     if (auto mbits = parse_speed(std::string_view(small_, small_len_)))
       sink.put(i.speed, uint64_t{*mbits});
   }
@@ -177,17 +184,18 @@ void NetworkDriver::sample_uplink(MetricSink& sink) {
   } else {
     problem("cannot read net/route");
   }
-  // The IPv6 table reads into its own buffer: both scans point into theirs.
-  buffer_v6_.swap(buffer_);
-  errno = 0;
-  const bool have_v6 = read(path_ipv6_route_);
-  const bool v6_missing = !have_v6 && errno == ENOENT;  // IPv6 disabled in the kernel
-  buffer_v6_.swap(buffer_);
-  if (have_v6) {
-    v6 = parse_ipv6_routes(buffer_v6_);
-    if (v6.skipped) problem("unreadable lines in net/ipv6_route", v6.skipped);
-  } else if (!v6_missing) {
-    problem("cannot read net/ipv6_route");
+  // The IPv6 table is only needed without an IPv4 default route (and it is
+  // the costlier read: the whole FIB6 with its cache).
+  bool have_v6 = false;
+  if (!v4.best) {
+    errno = 0;
+    have_v6 = read(path_ipv6_route_);
+    if (have_v6) {
+      v6 = parse_ipv6_routes(buffer_);
+      if (v6.skipped) problem("unreadable lines in net/ipv6_route", v6.skipped);
+    } else if (errno != ENOENT) {  // absent: IPv6 disabled in the kernel, no fault
+      problem("cannot read net/ipv6_route");
+    }
   }
   if (!have_v4 && !have_v6) return;
 

@@ -61,7 +61,7 @@ class NetworkDriver final : public Driver {
 
   Options options_;
   std::string path_dev_, path_route_, path_ipv6_route_;
-  std::string buffer_, buffer_v6_;  // reused: no allocation per sample
+  std::string buffer_;  // reused: no allocation per sample
   char small_[64];
   size_t small_len_ = 0;
   std::vector<NetDevLine> lines_;
