@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "harness.hpp"
@@ -433,4 +434,61 @@ TEST_CASE("nat: conntrack entries follow the flows the test creates in its own n
   CHECK(once_value(out, "Network/" + rig.peer + "/Rx Packets") == "12");
   CHECK(once_value(out, "Network/" + rig.peer + "/Rx Bytes") ==
         std::to_string(12 * (100 + 42)) + " B");
+}
+
+TEST_CASE("cli: once with the shipped config shows the network and nat metrics") {
+  // Other tests on this machine add and remove interfaces: check the ones
+  // that were there before and after.
+  auto interfaces = [] {
+    std::set<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net"))
+      names.insert(entry.path().filename());
+    return names;
+  };
+  const std::set<std::string> before = interfaces();
+  auto [rc, out] = sh(AGENT_BINARY " once -c " SOURCE_DIR "/config/agent.toml");
+  const std::set<std::string> after = interfaces();
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(once_value(out, "Network/Uplink/Interface"));
+  CHECK(once_value(out, "Network/Uplink/Changes") == "0");
+  CHECK_FALSE(once_value(out, "Network/lo/Rx Bytes"));  // excluded by default
+  int checked = 0;
+  for (const std::string& name : before) {
+    if (name == "lo" || !after.count(name)) continue;
+    INFO(name);
+    CHECK(once_value(out, "Network/" + name + "/Rx Bytes"));
+    CHECK(once_value(out, "Network/" + name + "/Tx Rate"));
+    CHECK(once_value(out, "Network/" + name + "/Link Up"));
+    ++checked;
+  }
+  CHECK(checked > 0);
+  if (std::filesystem::exists("/proc/sys/net/netfilter/nf_conntrack_max"))
+    CHECK(once_value(out, "NAT/Conntrack Max") ==
+          trim(read_file("/proc/sys/net/netfilter/nf_conntrack_max")));
+  else
+    CHECK_THAT(out, Catch::Contains("# source nat: connection tracking is not available"));
+}
+
+TEST_CASE("cli: once on the captured 20-interface gateway") {
+  TempDir dir;
+  write_file(dir.path + "/gw.toml",
+             "[identity]\ngroup = \"a\"\nnode = \"b\"\n[broker]\nservers = [\"tcp://h:1\"]\n"
+             "[state]\ndir = \"/tmp/x\"\n[host]\nproc = \"" FIXTURES_DIR
+             "/net-gateway/proc\"\nsys = \"" FIXTURES_DIR
+             "/net-gateway/sys\"\n[sources.system]\nenabled = false\n"
+             "[sources.network]\nexclude = [\"lo\", \"veth*\"]\n[sources.nat]\n");
+  auto [rc, out] = sh(AGENT_BINARY " once -c " + dir.path + "/gw.toml");
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(once_value(out, "Network/eth0/Rx Bytes") == "987654321012 B");
+  CHECK(once_value(out, "Network/eth0/Speed") == "1000 Mbit/s");
+  CHECK(once_value(out, "Network/eth0/Rx Rate") == "0.00 bit/s");  // files that do not move
+  CHECK(once_value(out, "Network/wwan0/Link Up") == "true");
+  CHECK(once_value(out, "Network/wlan1/Link Up") == "false");
+  CHECK(once_value(out, "Network/wwan0/Speed") == "(null) Mbit/s");  // -1: unknown
+  CHECK_FALSE(once_value(out, "Network/veth-cam0/Rx Bytes"));
+  CHECK(once_value(out, "Network/Uplink/Interface") == "eth0");
+  CHECK(once_value(out, "NAT/Conntrack Entries") == "1234");
+  CHECK(once_value(out, "NAT/Conntrack Used") == "0.47 %");
 }

@@ -16,6 +16,7 @@ packages=(
   mosquitto mosquitto-clients               # the local broker of the quick start and tests
   python3 python3-protobuf python3-paho-mqtt  # the quick start's decoder
   iproute2 util-linux                       # test hosts and mounts
+  nftables                                  # network tests: hooks conntrack in a test's own namespace
   clang-format git                          # the format check of tests/run.sh
   clang libclang-rt-14-dev                  # libFuzzer targets (tests/fuzz)
 )
