@@ -49,7 +49,7 @@ NetworkDriver::NetworkDriver(Options options) : options_(std::move(options)) {
   uplink_name_.reserve(32);
   lines_.reserve(64);
   line_ifindex_.reserve(64);
-  interfaces_.reserve(options_.max_interfaces);
+  interfaces_.reserve(std::min<size_t>(options_.max_interfaces, 32));
 }
 
 bool NetworkDriver::read(const std::string& path) {
