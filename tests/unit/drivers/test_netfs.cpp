@@ -185,12 +185,15 @@ TEST_CASE("routes: this machine's own tables parse without a skipped line") {
 }
 
 TEST_CASE("routes: garbled lines are skipped and counted, a good default still found") {
-  RouteScan a = parse_ipv4_routes(slurp(kFixtures + "/net-broken/proc/net/route"));
+  // The scans point into the text: keep it.
+  const std::string v4 = slurp(kFixtures + "/net-broken/proc/net/route");
+  const std::string v6 = slurp(kFixtures + "/net-broken/proc/net/ipv6_route");
+  RouteScan a = parse_ipv4_routes(v4);
   CHECK(a.skipped == 3);
   REQUIRE(a.best);
   CHECK(a.best->iface == "eth9");
   CHECK(a.best->metric == 50);
-  RouteScan b = parse_ipv6_routes(slurp(kFixtures + "/net-broken/proc/net/ipv6_route"));
+  RouteScan b = parse_ipv6_routes(v6);
   CHECK(b.skipped == 3);  // short fields, a non-hex field, a last line cut off
   REQUIRE(b.best);
   CHECK(b.best->iface == "eth9");
