@@ -277,6 +277,8 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
       } else if (pass == 1 && !r.warning.empty()) {
         out << "# source " << d.name << ": " << r.warning << "\n";
       }
+      if (pass == 1 && r.ok && !r.note.empty())
+        out << "# source " << d.name << ": " << r.note << "\n";
     }
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(device_wait_ms);

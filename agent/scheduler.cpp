@@ -17,8 +17,8 @@ int64_t next_aligned(int64_t now_ms, int64_t interval_ms) {
 }
 
 void Scheduler::add(std::string name, int64_t interval_ms, Job job) {
-  states_.push_back(
-      TaskState{std::move(name), std::max<int64_t>(interval_ms, 1), clock_.wall_ms(), 0, {}, {}});
+  states_.push_back(TaskState{
+      std::move(name), std::max<int64_t>(interval_ms, 1), clock_.wall_ms(), 0, {}, {}, {}});
   jobs_.push_back(std::move(job));
 }
 
@@ -70,6 +70,10 @@ int Scheduler::run_due() {
         else
           lg.info("source %s: every metric read again", t.name.c_str());
         t.last_warning = r.warning;
+      }
+      if (r.note != t.last_note) {
+        if (!r.note.empty()) lg.info("source %s: %s", t.name.c_str(), r.note.c_str());
+        t.last_note = r.note;
       }
     }
     schedule_next(t, clock_.wall_ms());

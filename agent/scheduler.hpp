@@ -35,7 +35,7 @@ class Scheduler {
     int64_t interval_ms;
     int64_t next_due_ms;
     int failures;  // consecutive
-    std::string last_error, last_warning;
+    std::string last_error, last_warning, last_note;
   };
   const std::vector<TaskState>& tasks() const { return states_; }
 

@@ -415,9 +415,51 @@ void read_host(Section s, Config& cfg) {
   s.finish();
 }
 
-void read_sources(Section s, Config& cfg) {
-  s.expect_keys({"system"});
+// An interface-name pattern: what `ip link` could show, plus glob characters.
+std::string check_interface_glob(const std::string& pattern) {
+  if (pattern.empty() || pattern.size() > 64)
+    return "\"" + pattern + "\" is not an interface name pattern (1 to 64 characters)";
+  for (char c : pattern) {
+    if (c <= ' ' || c > '~' || c == '/' || c == ':')
+      return "\"" + pattern +
+             "\" is not an interface name pattern: printable characters without space, / or :";
+  }
+  return "";
+}
+
+void read_network(Section s, Config& cfg) {
   if (!s.present()) return;
+  s.expect_keys({"enabled", "interval", "include", "exclude", "max_interfaces"});
+  NetworkSource& out = cfg.sources.network;
+  out.enabled = true;
+  s.boolean("enabled", out.enabled);
+  s.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
+  s.strings("include", out.include, check_interface_glob);
+  s.strings("exclude", out.exclude, check_interface_glob);
+  if (const toml::node* node = s.take("max_interfaces")) {
+    if (!node->is_integer() || node->as_integer()->get() < 1 || node->as_integer()->get() > 1024)
+      s.wrong(*node, "max_interfaces", "expected a whole number from 1 to 1024");
+    else
+      out.max_interfaces = static_cast<uint64_t>(node->as_integer()->get());
+  }
+  s.finish();
+}
+
+void read_nat(Section s, Config& cfg) {
+  if (!s.present()) return;
+  s.expect_keys({"enabled", "interval"});
+  NatSource& out = cfg.sources.nat;
+  out.enabled = true;
+  s.boolean("enabled", out.enabled);
+  s.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
+  s.finish();
+}
+
+void read_sources(Section s, Config& cfg) {
+  s.expect_keys({"system", "network", "nat"});
+  if (!s.present()) return;
+  read_network(s.table("network"), cfg);
+  read_nat(s.table("nat"), cfg);
   Section sys = s.table("system");
   if (sys.present()) {
     sys.expect_keys({"enabled", "interval", "mounts"});

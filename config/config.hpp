@@ -60,8 +60,25 @@ struct SystemSource {
   std::vector<std::string> mounts{"/"};
 };
 
+// [sources.network]: interfaces and the uplink. On when its table is present.
+struct NetworkSource {
+  bool enabled = false;
+  milliseconds interval{10'000};
+  std::vector<std::string> include{"*"};  // glob patterns of interface names
+  std::vector<std::string> exclude{"lo"};
+  uint64_t max_interfaces = 64;
+};
+
+// [sources.nat]: connection-tracking (NAT) table pressure. On when its table is present.
+struct NatSource {
+  bool enabled = false;
+  milliseconds interval{30'000};
+};
+
 struct Sources {
   SystemSource system;
+  NetworkSource network;
+  NatSource nat;
 };
 
 // One SNMP agent polled as a Sparkplug device of this node ([[devices.snmp]]).

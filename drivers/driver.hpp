@@ -31,9 +31,13 @@ struct CollectResult {
   bool ok = true;
   std::string error;    // when !ok: what failed, for the technician's log
   std::string warning;  // when ok: what was skipped this time
+  // When ok: a fact about this machine worth one info line, not a fault (a
+  // kernel feature the source needs is absent, so it has nothing to publish).
+  // Logged once when it appears or changes.
+  std::string note;
 
   static CollectResult success() { return {}; }
-  static CollectResult failure(std::string why) { return {false, std::move(why), {}}; }
+  static CollectResult failure(std::string why) { return {false, std::move(why), {}, {}}; }
 };
 
 class Driver {

@@ -7,6 +7,10 @@ namespace {
 const DriverEntry kDrivers[] = {
     {"system", [](const config::Config& c) { return c.sources.system.enabled; },
      [](const config::Config& c) { return c.sources.system.interval; }, &system::make},
+    {"network", [](const config::Config& c) { return c.sources.network.enabled; },
+     [](const config::Config& c) { return c.sources.network.interval; }, &network::make},
+    {"nat", [](const config::Config& c) { return c.sources.nat.enabled; },
+     [](const config::Config& c) { return c.sources.nat.interval; }, &nat::make},
 };
 
 }  // namespace

@@ -8,9 +8,15 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-30}
 cd "$root"
 CXX=clang++ cmake -S . -B build-fuzz -DCLASSROOM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_config fuzz_procfs fuzz_ncmd fuzz_spool fuzz_snmp >/dev/null
+# Every tests/fuzz/fuzz_<name>.cpp is a target, seeded from tests/fuzz/seeds/<name>/.
+targets=()
+for f in tests/fuzz/fuzz_*.cpp; do
+  t=${f#tests/fuzz/fuzz_}
+  targets+=("${t%.cpp}")
+done
+cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 mkdir -p build-fuzz/crashes
-for target in config procfs ncmd spool snmp; do
+for target in "${targets[@]}"; do
   corpus=build-fuzz/corpus/$target
   mkdir -p "$corpus"
   echo "== fuzz_$target for ${seconds} s"

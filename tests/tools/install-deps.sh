@@ -27,6 +27,7 @@ test_packages=(
   snmpd snmp                                # the SNMP agent the device tests start, and snmpget/snmpwalk to check it
   systemd                                   # systemd-analyze: the unit's security score and verify
   clang-format                              # the format check of tests/run.sh
+  nftables                                  # network tests: hooks conntrack in a test's own namespace
   clang libclang-rt-14-dev                  # libFuzzer targets (tests/fuzz)
 )
 ((tests)) && packages+=("${test_packages[@]}")

@@ -1,0 +1,79 @@
+// Interfaces and the uplink: per-interface traffic counters, rates, link state
+// and speed, and which interface carries the default route.
+//
+// Read from <proc>/net/dev (64-bit counters, rtnl_link_stats64, on every
+// architecture), <sys>/class/net/<if>/{ifindex,operstate,carrier,speed} and
+// <proc>/net/route, <proc>/net/ipv6_route. Text files below configurable roots
+// rather than rtnetlink, so every parser is a pure function tested on fixture
+// trees, and `once` can be pointed at a captured gateway.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "driver.hpp"
+#include "network/netfs.hpp"
+
+namespace classroom::drivers::network {
+
+struct Options {
+  std::string proc_root = "/proc";
+  std::string sys_root = "/sys";
+  std::vector<std::string> include{"*"};  // glob patterns of interface names
+  std::vector<std::string> exclude{"lo"};
+  size_t max_interfaces = 64;  // published interfaces (present or gone) at most
+  // Monotonic time in nanoseconds; tests inject a fake one.
+  std::function<int64_t()> monotonic_ns;
+};
+
+// True when `name` matches an include pattern and no exclude pattern.
+bool selected(const Options& options, std::string_view name);
+
+class NetworkDriver final : public Driver {
+ public:
+  explicit NetworkDriver(Options options);
+  CollectResult collect(MetricSink& sink) override;
+
+ private:
+  struct Interface {
+    std::string name;
+    std::string path_ifindex, path_operstate, path_carrier, path_speed;
+    MetricId rx_bytes = 0, tx_bytes = 0, rx_packets = 0, tx_packets = 0, rx_errors = 0,
+             tx_errors = 0, rx_dropped = 0, tx_dropped = 0, rx_rate = 0, tx_rate = 0, link_up = 0,
+             speed = 0;
+    uint32_t ifindex = 0;
+    bool seen = false;     // in this collection's /proc/net/dev
+    bool present = false;  // published in the previous collection
+    bool have_last = false;
+    LinkCounters last;  // the previous reading, for rates
+    int64_t last_ns = 0;
+  };
+
+  Interface& add_interface(MetricSink& sink, std::string_view name);
+  void sample(MetricSink& sink, Interface& iface, const LinkCounters& now, int64_t now_ns);
+  void sample_uplink(MetricSink& sink);
+  // Reads a small file into `small_` (no allocation); false when unreadable.
+  bool read_small(const std::string& path);
+  bool read(const std::string& path);  // into buffer_
+  void problem(const char* what, size_t count = 0);
+
+  Options options_;
+  std::string path_dev_, path_route_, path_ipv6_route_;
+  std::string buffer_;  // reused: no allocation per sample
+  char small_[64];
+  size_t small_len_ = 0;
+  std::vector<NetDevLine> lines_;
+  std::vector<uint32_t> line_ifindex_;
+  std::vector<Interface> interfaces_;  // every interface ever published
+  std::string problems_;
+  bool declared_ = false;
+
+  MetricId uplink_ = 0, uplink_changes_ = 0;
+  std::string uplink_name_;
+  bool have_uplink_ = false;
+  uint64_t changes_ = 0;
+};
+
+}  // namespace classroom::drivers::network

@@ -1,0 +1,106 @@
+// [sources.network] and [sources.nat]: defaults, the issue's minimal config,
+// and every mistake named with its line.
+#include <catch2/catch.hpp>
+
+#include "config.hpp"
+
+using namespace classroom::config;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kBase = R"(
+[identity]
+group = "school-giangvo"
+node  = "room-6a"
+[broker]
+servers = ["tcp://127.0.0.1:1883"]
+[state]
+dir = "/var/lib/classroom-agent"
+)";
+
+Error only_error(const std::string& text) {
+  LoadResult r = load_string(text, "agent.toml");
+  REQUIRE_FALSE(r.config);
+  INFO(r.errors.front().to_string());
+  REQUIRE(r.errors.size() == 1);
+  return r.errors.front();
+}
+
+}  // namespace
+
+TEST_CASE("network and nat are off without their tables") {
+  LoadResult r = load_string(kBase, "agent.toml");
+  REQUIRE(r.config);
+  CHECK_FALSE(r.config->sources.network.enabled);
+  CHECK_FALSE(r.config->sources.nat.enabled);
+  CHECK(r.config->sources.network.interval == 10s);
+  CHECK(r.config->sources.network.include == std::vector<std::string>{"*"});
+  CHECK(r.config->sources.network.exclude == std::vector<std::string>{"lo"});
+  CHECK(r.config->sources.network.max_interfaces == 64);
+  CHECK(r.config->sources.nat.interval == 30s);
+}
+
+TEST_CASE("the issue's minimal network and nat tables turn them on with defaults") {
+  LoadResult r = load_string(kBase +
+                                 "[sources.network]\ninterval = \"10s\"\n"
+                                 "[sources.nat]\ninterval = \"30s\"\n",
+                             "agent.toml");
+  REQUIRE(r.errors.empty());
+  CHECK(r.config->sources.network.enabled);
+  CHECK(r.config->sources.nat.enabled);
+  CHECK(r.config->sources.network.exclude == std::vector<std::string>{"lo"});
+  CHECK(r.config->sources.system.enabled);  // untouched
+}
+
+TEST_CASE("network: include, exclude, max_interfaces, enabled") {
+  LoadResult r = load_string(kBase + R"([sources.network]
+enabled = false
+interval = "5s"
+include = ["eth*", "wwan[0-9]", "br-lan"]
+exclude = []
+max_interfaces = 8
+[sources.nat]
+enabled = false
+)",
+                             "agent.toml");
+  REQUIRE(r.errors.empty());
+  const NetworkSource& n = r.config->sources.network;
+  CHECK_FALSE(n.enabled);
+  CHECK(n.interval == 5s);
+  CHECK(n.include == std::vector<std::string>{"eth*", "wwan[0-9]", "br-lan"});
+  CHECK(n.exclude.empty());
+  CHECK(n.max_interfaces == 8);
+  CHECK_FALSE(r.config->sources.nat.enabled);
+}
+
+TEST_CASE("network: bad patterns and numbers are named with their line") {
+  Error e = only_error(kBase + "[sources.network]\ninclude = [\"eth0\", \"br/lan\"]\n");
+  CHECK(e.key == "sources.network.include[1]");
+  CHECK(e.line == 10);
+  CHECK_THAT(e.message, Catch::Contains("not an interface name pattern"));
+
+  e = only_error(kBase + "[sources.network]\nexclude = [\"\"]\n");
+  CHECK(e.key == "sources.network.exclude[0]");
+
+  e = only_error(kBase + "[sources.network]\nexclude = \"lo\"\n");
+  CHECK_THAT(e.message, Catch::Contains("expected an array of strings"));
+
+  e = only_error(kBase + "[sources.network]\nmax_interfaces = 0\n");
+  CHECK(e.key == "sources.network.max_interfaces");
+  CHECK_THAT(e.message, Catch::Contains("1 to 1024"));
+
+  e = only_error(kBase + "[sources.network]\ninterval = \"10\"\n");
+  CHECK(e.key == "sources.network.interval");
+
+  e = only_error(kBase + "[sources.network]\ninterfaces = [\"eth0\"]\n");
+  CHECK(e.key == "sources.network.interfaces");
+  CHECK_THAT(e.message, Catch::Contains("known keys here: enabled, interval, include"));
+
+  e = only_error(kBase + "[sources.nat]\ninterval = \"1ms\"\n");
+  CHECK(e.key == "sources.nat.interval");
+  CHECK_THAT(e.message, Catch::Contains("out of range"));
+
+  e = only_error(kBase + "[sources.nat]\nmax = 5\n");
+  CHECK(e.key == "sources.nat.max");
+}
