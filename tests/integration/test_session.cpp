@@ -2,6 +2,10 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -147,13 +151,20 @@ TEST_CASE("NCMD Rebirth: a new NBIRTH with the same bdSeq, without reconnecting"
   CHECK(bdseq(births[1].decoded) == bdseq(births[0].decoded));
   CHECK(births[1].decoded.seq() == 0);
   CHECK(rig.sub.of_type("NDEATH").empty());
-  // Data goes on after the rebirth, seq restarting at 1.
-  const size_t before = rig.sub.of_type("NDATA").size();
-  REQUIRE(rig.sub.wait_for("NDATA", before + 1, 10s));
-  auto all = rig.sub.messages();
-  for (size_t i = 0; i + 1 < all.size(); ++i)
-    if (all[i].type() == "NBIRTH" && i > 0 && all[i + 1].type() == "NDATA")
-      CHECK(all[i + 1].decoded.seq() == 1);
+  // Data goes on after the rebirth, seq restarting at 1: the first NDATA after
+  // the second NBIRTH carries seq 1.
+  auto ndata_after_rebirth = [&]() -> std::optional<Message> {
+    int births_seen = 0;
+    for (const Message& m : rig.sub.messages()) {
+      if (m.type() == "NBIRTH") ++births_seen;
+      if (births_seen == 2 && m.type() == "NDATA") return m;
+    }
+    return std::nullopt;
+  };
+  REQUIRE(wait_until([&] { return ndata_after_rebirth().has_value(); }, 10s));
+  const Message first = *ndata_after_rebirth();
+  REQUIRE(first.is_sparkplug);
+  CHECK(first.decoded.seq() == 1);
 }
 
 TEST_CASE("a second agent on the same state dir is refused, in words, and the first goes on") {
@@ -250,4 +261,135 @@ TEST_CASE("the Sparkplug reference decoder (sparkplug-payload) reads birth and d
   INFO(read_file(rig.dir.path + "/decoder.log"));
   REQUIRE(status);
   CHECK(*status == 0);
+}
+
+TEST_CASE("signals an admin or a script may send do not stop the agent; SIGTERM still does") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  // Each of these ends a process that does not handle it (their default action
+  // is to terminate, some with a core dump).
+  const std::vector<std::pair<int, std::string>> signals = {
+      {SIGHUP, "SIGHUP"},    {SIGUSR1, "SIGUSR1"},     {SIGUSR2, "SIGUSR2"},
+      {SIGALRM, "SIGALRM"},  {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
+      {SIGIO, "SIGPOLL"},    {SIGPWR, "SIGPWR"},       {SIGSTKFLT, "SIGSTKFLT"},
+      {SIGQUIT, "SIGQUIT"},  {SIGRTMIN, "SIGRTMIN"},   {SIGRTMIN + 3, "SIGRTMIN+3"},
+      {SIGRTMAX, "SIGRTMAX"}};
+  for (const auto& [sig, name] : signals) {
+    INFO(name);
+    agent.signal(sig);
+    REQUIRE(
+        wait_until([&] { return agent.log().find(name + " received") != std::string::npos; }, 10s));
+    REQUIRE(agent.running());
+  }
+  agent.signal(SIGPIPE);  // ignored outright
+  CHECK_THAT(agent.log(),
+             Catch::Contains("SIGHUP received: reload is not supported yet; carrying on"));
+  CHECK_THAT(agent.log(), Catch::Contains("SIGUSR1 received: ignored"));
+  // Still publishing, in the same session.
+  const size_t before = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", before + 2, 10s));
+  CHECK(agent.running());
+  CHECK(rig.sub.of_type("NBIRTH").size() == 1);
+  CHECK(rig.sub.of_type("NDEATH").empty());
+
+  agent.signal(SIGTERM);
+  auto status = agent.wait_exit(10s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
+  CHECK(bdseq(rig.sub.of_type("NDEATH")[0].decoded) == bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
+  CHECK_THAT(agent.log(), Catch::Contains("published NDEATH"));
+}
+
+TEST_CASE("SIGINT stops the agent cleanly too") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  agent.signal(SIGINT);
+  REQUIRE(agent.wait_exit(10s) == 0);
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
+  CHECK_THAT(agent.log(), Catch::Contains("SIGINT received: stopping"));
+}
+
+TEST_CASE("a hostile NCMD cannot forge a log line, a journald priority or a terminal escape") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  Payload p;
+  p.add_metrics()->set_name("x\n2026-01-01T00:00:00.000Z E agent: FORGED LINE");
+  p.add_metrics()->set_name("\n<3>journal priority");
+  p.add_metrics()->set_name("\x1b[2J\x1b]0;title\x07");
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", p.SerializeAsString());
+  Payload q;
+  q.add_metrics()->set_name("bad \xff\xfe utf-8\r");
+  q.add_metrics()->set_name(std::string(20'000, 'n'));
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", q.SerializeAsString());
+  REQUIRE(wait_until(
+      [&] {
+        const std::string log = agent.log();
+        const size_t first = log.find("ignored an unsupported command");
+        return first != std::string::npos &&
+               log.find("ignored an unsupported command", first + 1) != std::string::npos;
+      },
+      10s));
+  const std::string log = agent.log();
+  const std::regex line_start(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [DIWE] [a-z]+: .*)");
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    CHECK(std::regex_match(line, line_start));
+    CHECK(line.size() < 2048);
+    for (char c : line) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+  }
+  CHECK_THAT(log, Catch::Contains("x\\n2026-01-01T00:00:00.000Z E agent: FORGED LINE"));
+  CHECK_THAT(log, Catch::Contains("\\n<3>journal priority"));
+  CHECK_THAT(log, Catch::Contains("\\x1b[2J"));
+  CHECK_THAT(log, Catch::Contains("bad \\xff\\xfe utf-8\\r"));
+  // The agent goes on.
+  const size_t before = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", before + 1, 10s));
+}
+
+TEST_CASE("a flood of big NCMDs costs no memory beyond the budget, and the agent goes on") {
+  Rig rig;
+  AgentOptions o = rig.options();
+  o.interval = "200ms";
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 3, 20s));
+  const uint64_t before_kib = private_dirty_kib(agent.pid());
+  REQUIRE(before_kib > 0);
+  // Ten 5 MB commands: a rebirth request padded with a huge unsupported metric.
+  Payload p;
+  auto* rebirth = p.add_metrics();
+  rebirth->set_name("Node Control/Rebirth");
+  rebirth->set_datatype(11);
+  rebirth->set_boolean_value(true);
+  p.add_metrics()->set_name(std::string(5 << 20, 'z'));
+  const std::string big = p.SerializeAsString();
+  for (int i = 0; i < 10; ++i) rig.sub.publish("spBv1.0/school-test/NCMD/room-1", big);
+  // A small command after them still works: the session was not disturbed.
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", ncmd_rebirth());
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 20s));
+  const size_t ndata = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", ndata + 3, 10s));
+  uint64_t after_kib = 0;
+  const bool within = wait_until(
+      [&] {
+        after_kib = private_dirty_kib(agent.pid());
+        return after_kib > 0 && after_kib <= 2048;
+      },
+      10s);
+  INFO("private dirty before " << before_kib << " KiB, after " << after_kib << " KiB");
+  CHECK(within);
+  // Only the small rebirth request got through: one new birth, not eleven.
+  CHECK(rig.sub.of_type("NBIRTH").size() == 2);
 }
