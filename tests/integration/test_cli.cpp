@@ -85,7 +85,7 @@ TEST_CASE("cli: once on captured fixtures shows the sensors") {
   write_file(dir.path + "/fx.toml",
              "[identity]\ngroup = \"a\"\nnode = \"b\"\n[broker]\nservers = [\"tcp://h:1\"]\n"
              "[state]\ndir = \"/tmp/x\"\n[host]\nproc = \"" FIXTURES_DIR
-             "/proc-rpi\"\nsys = \"" FIXTURES_DIR "/sys-sensors\"\n");
+             "/proc-synthetic-4cpu\"\nsys = \"" FIXTURES_DIR "/sys-synthetic-sensors\"\n");
   auto [rc, out] = run(kAgent + " once -c " + dir.path + "/fx.toml");
   INFO(out);
   CHECK(rc == 0);
