@@ -1,10 +1,17 @@
 // The Sparkplug session of the real binary against a real Mosquitto.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
 #include <optional>
 #include <regex>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -392,4 +399,121 @@ TEST_CASE("a flood of big NCMDs costs no memory beyond the budget, and the agent
   CHECK(within);
   // Only the small rebirth request got through: one new birth, not eleven.
   CHECK(rig.sub.of_type("NBIRTH").size() == 2);
+}
+
+namespace {
+
+// A broker of MQTT 3.1.1 only, in front of the real one: it answers an MQTT 5
+// CONNECT as a 3.1.1 broker must (CONNACK "unacceptable protocol version", then
+// it closes) and passes any other connection through to Mosquitto.
+class V311OnlyProxy {
+ public:
+  explicit V311OnlyProxy(int upstream) : upstream_(upstream) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listen_fd_, 8);
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~V311OnlyProxy() {
+    stop_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    for (std::thread& t : pumps_) t.join();
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+  int refused() const { return refused_; }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) {
+        if (stop_) return;
+        continue;
+      }
+      int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      pumps_.emplace_back([this, client] { serve(client); });
+    }
+  }
+  void serve(int client) {
+    // CONNECT: fixed header, remaining length (1 to 4 bytes), "\0\4MQTT", level.
+    char head[12];
+    size_t got = 0, level_at = 0;
+    auto read_one = [&] {
+      return got < sizeof head && ::recv(client, head + got, 1, 0) == 1 && ++got;
+    };
+    bool ok = read_one();
+    while (ok && read_one() && (head[got - 1] & 0x80) && got < 5) {
+    }
+    level_at = got + 6;
+    while (ok && got <= level_at && read_one()) {
+    }
+    if (got > level_at && head[level_at] == 5) {
+      const char connack[] = {0x20, 0x02, 0x00, 0x01};
+      ::send(client, connack, sizeof connack, MSG_NOSIGNAL);
+      ++refused_;
+      ::close(client);
+      return;
+    }
+    int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(upstream_));
+    if (::connect(up, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      ::send(up, head, got, MSG_NOSIGNAL);
+      pollfd fds[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
+      char buf[65536];
+      while (!stop_) {
+        if (::poll(fds, 2, 100) < 0) break;
+        bool closed = false;
+        for (int i = 0; i < 2 && !closed; ++i) {
+          if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+          ssize_t n = ::recv(fds[i].fd, buf, sizeof buf, 0);
+          if (n <= 0 || ::send(fds[1 - i].fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n)
+            closed = true;
+        }
+        if (closed) break;
+      }
+    }
+    ::close(up);
+    ::close(client);
+  }
+
+  int upstream_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> refused_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> pumps_;
+};
+
+}  // namespace
+
+TEST_CASE("a broker of MQTT 3.1.1 only: the agent falls back and its session works") {
+  Rig rig;
+  V311OnlyProxy proxy(rig.broker.port());
+  AgentOptions o = rig.options();
+  o.url = "tcp://127.0.0.1:" + std::to_string(proxy.port());
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 2, 20s));
+  CHECK(proxy.refused() >= 1);
+  CHECK_THAT(agent.log(), Catch::Contains("the next attempt uses MQTT 3.1.1"));
+  // Rebirth by NCMD, and the agent's own NDEATH, work over 3.1.1 too.
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", ncmd_rebirth());
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 10s));
+  agent.signal(SIGTERM);
+  REQUIRE(agent.wait_exit(10s) == 0);
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
 }
