@@ -1,5 +1,6 @@
 #include "agent.hpp"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <algorithm>
 #include <atomic>
@@ -8,7 +9,9 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "batcher.hpp"
@@ -81,6 +84,61 @@ class SelfMetrics final : public drivers::Driver {
   MetricId pending_ = 0, bytes_ = 0, dropped_ = 0, oldest_ = 0, corrupt_ = 0, write_errors_ = 0;
 };
 
+// Every signal whose default action ends the process and that someone may
+// send on purpose or by mistake (a shell's kill, logrotate's HUP, a package
+// script's USR1, a real-time signal). All are blocked in every thread and taken
+// by one thread with sigwait: TERM and INT stop the agent cleanly, the others
+// are logged and change nothing. SIGPIPE is ignored instead (a write to a
+// closed socket raises it in the writing thread). Faults (SEGV, BUS, FPE, ILL,
+// ABRT, TRAP, SYS) keep their default: they mean a bug, and a core dump is
+// what helps then.
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
+                  SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGXFSZ})
+    sigaddset(&set, sig);
+  for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig) sigaddset(&set, sig);
+  return set;
+}
+
+std::string signal_name(int sig) {
+  if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+    if (sig == SIGRTMIN) return "SIGRTMIN";
+    if (sig == SIGRTMAX) return "SIGRTMAX";
+    return "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
+  }
+  if (const char* abbrev = sigabbrev_np(sig)) return std::string("SIG") + abbrev;
+  return "signal " + std::to_string(sig);
+}
+
+// The signal thread: returns once it has asked the loop to stop.
+void take_signals(const sigset_t& signals, EventQueue& queue) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    const std::string name = signal_name(sig);
+    if (sig == SIGTERM || sig == SIGINT) {
+      queue.post(mqtt::Event{mqtt::Event::Kind::stop, name, 0, {}, {}});
+      return;
+    }
+    if (sig == SIGHUP)
+      lg.info("SIGHUP received: reload is not supported yet; carrying on");
+    else
+      lg.info("%s received: ignored (SIGTERM or SIGINT stop the agent)", name.c_str());
+  }
+}
+
+// glibc keeps freed blocks for reuse, and raises its mmap threshold to the
+// size of the largest block freed, so one burst of big allocations (a flood
+// of big messages, a long backlog) would stay in the process for good. With
+// fixed thresholds, blocks of 64 KiB and more are mapped and unmapped on
+// free, and a free heap top over 128 KiB goes back to the system.
+void return_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+}
+
 struct EnabledDriver {
   std::string_view name;
   int64_t interval_ms;
@@ -99,6 +157,13 @@ std::vector<EnabledDriver> make_drivers(const config::Config& cfg) {
 }  // namespace
 
 int run_agent(const config::Config& cfg) {
+  // Before anything else, so that no signal can end the agent from here on
+  // without its NDEATH and a spool sync.
+  const sigset_t signals = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a closed socket is an error code, not a death
+  return_freed_memory();
+
   log::set_level(to_log_level(cfg.log.level));
 
   StateLock lock(cfg.state.dir);
@@ -108,15 +173,6 @@ int run_agent(const config::Config& cfg) {
   }
   if (!lock.error().empty())
     lg.warning("%s; running without the state dir lock", lock.error().c_str());
-
-  // Signals are taken by one thread with sigwait; every other thread (Paho's
-  // included, created later) inherits the blocked mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
 
   SystemClock clock;
   EventQueue queue;
@@ -174,12 +230,7 @@ int run_agent(const config::Config& cfg) {
     return self.collect(catalog);
   });
 
-  std::thread signal_thread([&queue, signals] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    queue.post(
-        mqtt::Event{mqtt::Event::Kind::stop, sig == SIGINT ? "SIGINT" : "SIGTERM", 0, {}, {}});
-  });
+  std::thread signal_thread([&queue, signals] { take_signals(signals, queue); });
 
   lg.info("started: %zu source%s, %zu device%s, group %s, node %s, spool %s (max %" PRIu64
           " KiB, sync %s)",

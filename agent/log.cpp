@@ -7,7 +7,10 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+
+#include "printable.hpp"
 
 namespace classroom::log {
 namespace {
@@ -18,9 +21,14 @@ std::atomic<int> g_fd{2};
 // agent's stderr is connected to it.
 std::atomic<bool> g_journal{false};
 
+// A formatted message longer than this is cut; escaped, a line stays under 2 KiB.
+constexpr size_t kMessageMax = 1024;
+constexpr size_t kLineMax = 2048;
+constexpr char kCut[] = " [cut]";
+
 void emit(Level level, std::string_view tag, const char* fmt, va_list args) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
-  char line[1024];
+  char line[kLineMax];
   int n = 0;
   if (g_journal.load(std::memory_order_relaxed)) {
     static const int priority[] = {7, 6, 4, 3};  // debug, info, warning, err
@@ -39,9 +47,22 @@ void emit(Level level, std::string_view tag, const char* fmt, va_list args) {
                       static_cast<int>(tag.size()), tag.data());
   }
   if (n < 0) return;
-  int m = std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n) - 1, fmt, args);
+  // The message may hold text from outside (a broker, a file, the config):
+  // it is escaped as a whole, so nothing in it can end the line, start a line
+  // of its own (with a forged timestamp or a journald "<N>" priority) or move
+  // a terminal's cursor. The prefix above is the agent's own.
+  char message[kMessageMax];
+  const int m = std::vsnprintf(message, sizeof message, fmt, args);
   if (m < 0) return;
-  size_t len = std::min(sizeof line - 2, static_cast<size_t>(n) + static_cast<size_t>(m));
+  const size_t formatted = std::min(sizeof message - 1, static_cast<size_t>(m));
+  size_t len = static_cast<size_t>(n);
+  size_t consumed = 0;
+  const size_t room = sizeof line - len - (sizeof kCut - 1) - 1;
+  len += text::escape_into(std::string_view(message, formatted), line + len, room, consumed);
+  if (consumed < formatted || formatted < static_cast<size_t>(m)) {
+    std::memcpy(line + len, kCut, sizeof kCut - 1);
+    len += sizeof kCut - 1;
+  }
   line[len++] = '\n';
   // One write per line, so lines from different threads never interleave.
   ssize_t ignored = ::write(g_fd.load(std::memory_order_relaxed), line, len);

@@ -5,11 +5,29 @@
 #include "agent.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "printable.hpp"
 #include "version.hpp"
 
 namespace {
 
 constexpr const char* kDefaultConfig = "/etc/classroom-agent/agent.toml";
+
+// Exit statuses (README, "Command line"): one per kind of failure, so that a
+// script or systemd can tell them apart.
+constexpr int kExitConfig = 2;  // the config file is unreadable or has mistakes
+constexpr int kExitUsage = 64;  // a usage mistake on the command line (sysexits EX_USAGE)
+constexpr const char* kExitStatusHelp =
+    "Exit status: 0 done (run: stopped by SIGTERM or SIGINT); 1 the agent could not run\n"
+    "(another agent holds the state dir) or, for once, a source failed; 2 the config\n"
+    "has mistakes or cannot be read; 64 a usage mistake on the command line.";
+
+// Every usage mistake: what is wrong, then how it is used; one exit status.
+int usage_error(const CLI::App& app, const std::string& what) {
+  std::cerr << "classroom-agent: " << what << "\n\n"
+            << app.help() << "\nCommands: run, once, check-config, version; "
+            << "classroom-agent COMMAND --help tells more.\n";
+  return kExitUsage;
+}
 
 // Loads and validates; prints every problem as FILE:LINE:COL: key: message.
 std::optional<classroom::config::Config> load(const std::string& path) {
@@ -29,6 +47,7 @@ int main(int argc, char** argv) {
       "classroom-agent: gateway and classroom network telemetry, published as "
       "Sparkplug B over MQTT"};
   app.require_subcommand(1);
+  app.footer(kExitStatusHelp);
   app.set_version_flag("--version", std::string(classroom::kVersion));
 
   std::string config_path = kDefaultConfig;
@@ -40,10 +59,18 @@ int main(int argc, char** argv) {
   check->add_option("-c,--config", config_path, "Config file")->capture_default_str();
   auto* version = app.add_subcommand("version", "Print the version");
 
+  // CLI11 calls an unknown command only "A subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string_view command = argv[1];
+    if (command != "run" && command != "once" && command != "check-config" && command != "version")
+      return usage_error(app, "unknown command \"" + classroom::text::printable(command) + "\"");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are "errors" that end in success.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    return usage_error(app, e.what());
   }
 
   if (version->parsed()) {
@@ -51,7 +78,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto cfg = load(config_path);
-  if (!cfg) return 2;
+  if (!cfg) return kExitConfig;
   if (check->parsed()) {
     std::cout << config_path << ": OK (group " << cfg->identity.group << ", node "
               << cfg->identity.node << ", " << cfg->broker.servers.size() << " broker"

@@ -6,11 +6,18 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 namespace classroom::mqtt {
 namespace {
+
+// The largest packet the broker may send: a message of kMaxInboundMessage
+// plus its topic and headers.
+constexpr int kMaxInboundPacket = static_cast<int>(kMaxInboundMessage) + 1024;
 
 // Paho says only "connect failure": find out what a technician can act on by
 // trying the TCP connection ourselves (on Paho's thread, never the sampler's).
@@ -18,7 +25,12 @@ std::string diagnose_tcp(const std::string& uri) {
   std::string rest = uri.substr(uri.find("://") == std::string::npos ? 0 : uri.find("://") + 3);
   rest = rest.substr(0, rest.find('/'));
   std::string host = rest, port = "1883";
-  if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
+  if (!rest.empty() && rest[0] == '[') {  // an IPv6 literal: [::1]:1883
+    const size_t close = rest.find(']');
+    host = rest.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+    if (close != std::string::npos && close + 1 < rest.size() && rest[close + 1] == ':')
+      port = rest.substr(close + 2);
+  } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
     host = rest.substr(0, colon);
     port = rest.substr(colon + 1);
   }
@@ -55,6 +67,38 @@ std::string diagnose_tcp(const std::string& uri) {
   }
   ::freeaddrinfo(res);
   return verdict;
+}
+
+// Plain words for an MQTT 5 reason code (CONNACK, SUBACK, DISCONNECT).
+std::string describe_reason(int reason) {
+  switch (reason) {
+    case 0x84:
+      return "broker refused the connection: unsupported protocol version";
+    case 0x85:
+      return "broker refused the client id";
+    case 0x86:
+      return "broker refused the user name or password";
+    case 0x87:
+      return "broker says this client is not authorized";
+    case 0x88:
+    case 0x89:
+      return "broker unavailable or busy";
+    case 0x8a:
+      return "broker has banned this client";
+    case 0x8f:
+      return "broker refused the topic filter";
+    case 0x95:
+      return "broker says a packet is too large";
+    case 0x97:
+      return "broker quota exceeded";
+    case 0x9c:
+    case 0x9d:
+      return "broker says to use another server";
+    case 0x9f:
+      return "broker connection rate exceeded";
+    default:
+      return "broker refused (MQTT 5 reason code " + std::to_string(reason) + ")";
+  }
 }
 
 // Plain words for the codes Paho reports on a failed connect.
@@ -104,7 +148,23 @@ class PahoClient final : public Client, private ::mqtt::callback {
     server_ = r.server;  // read by the failure listener, which runs after this returns
     try {
       ::mqtt::connect_options opts;
-      opts.set_clean_session(true);
+      // MQTT 5 where the broker speaks it: it is the version in which the
+      // client can tell the broker the largest packet it takes, so a big
+      // message never even reaches the agent. A broker that refuses MQTT 5 is
+      // asked in MQTT 3.1.1 from the next attempt on.
+      const bool v5 = !speaks_v3_only(r.server);
+      attempt_v5_ = v5;
+      opts.set_mqtt_version(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+      if (v5) {
+        // A clean start and a session that ends with the connection: the
+        // same as MQTT 3.1.1's clean session, which Sparkplug requires.
+        opts.set_clean_start(true);
+        opts.set_properties(
+            ::mqtt::properties{{::mqtt::property::SESSION_EXPIRY_INTERVAL, 0},
+                               {::mqtt::property::MAXIMUM_PACKET_SIZE, kMaxInboundPacket}});
+      } else {
+        opts.set_clean_session(true);
+      }
       opts.set_automatic_reconnect(false);  // the uplink reconnects: bdSeq changes per CONNECT
       opts.set_keep_alive_interval(r.keepalive_s);
       opts.set_connect_timeout(r.connect_timeout_s);
@@ -178,9 +238,19 @@ class PahoClient final : public Client, private ::mqtt::callback {
       owner_.sink_(Event{ok_, {}, tag_of(tok), {}, {}});
     }
     void on_failure(const ::mqtt::token& tok) override {
-      std::string why = describe(tok.get_return_code());
-      if (failed_ == Event::Kind::connect_failed && tok.get_return_code() == MQTTASYNC_FAILURE)
-        why = diagnose_tcp(owner_.server_);
+      const int rc = tok.get_return_code();
+      const int reason = static_cast<int>(tok.get_reason_code());
+      std::string why = reason >= 0x80 ? describe_reason(reason) : describe(rc);
+      if (failed_ == Event::Kind::connect_failed) {
+        if (reason < 0x80 && rc == MQTTASYNC_FAILURE) why = diagnose_tcp(owner_.server_);
+        // A broker of MQTT 3.1.1 only answers an MQTT 5 CONNECT with "unacceptable
+        // protocol version" (or closes the connection): try 3.1.1 next time.
+        const bool refused_v5 = reason == 0x84 || rc == 1 || why.rfind("TCP connects, but", 0) == 0;
+        if (owner_.attempt_v5_ && refused_v5) {
+          owner_.mark_v3_only(owner_.server_);
+          why += "; the next attempt uses MQTT 3.1.1";
+        }
+      }
       owner_.sink_(Event{failed_, std::move(why), tag_of(tok), {}, {}});
     }
 
@@ -197,7 +267,25 @@ class PahoClient final : public Client, private ::mqtt::callback {
         Event::Kind::connection_lost, cause.empty() ? "connection closed" : cause, 0, {}, {}});
   }
   void message_arrived(::mqtt::const_message_ptr msg) override {
+    // A broker that ignores the Maximum Packet Size (or speaks 3.1.1 only) can
+    // still send anything: a big payload is dropped here, before it is copied
+    // into the agent's queue. Its topic is cut, as the log shows only a part.
+    const size_t size = msg->get_payload_ref().size();
+    if (size > kMaxInboundMessage) {
+      sink_(Event{Event::Kind::message_too_big, {}, size, msg->get_topic().substr(0, 256), {}});
+      return;
+    }
     sink_(Event{Event::Kind::message, {}, 0, msg->get_topic(), msg->get_payload()});
+  }
+
+  bool speaks_v3_only(const std::string& server) {
+    std::lock_guard lock(v3_mutex_);
+    return std::find(v3_only_.begin(), v3_only_.end(), server) != v3_only_.end();
+  }
+  void mark_v3_only(const std::string& server) {
+    std::lock_guard lock(v3_mutex_);
+    if (std::find(v3_only_.begin(), v3_only_.end(), server) == v3_only_.end())
+      v3_only_.push_back(server);
   }
 
   std::unique_ptr<::mqtt::async_client> make_client() {
@@ -205,7 +293,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
     // uplink keeps at most a few hundred in flight, so this is never the limit
     // that bites (a refusal would drop the session).
     auto c = std::make_unique<::mqtt::async_client>(
-        first_server_, client_id_, ::mqtt::create_options(MQTTVERSION_DEFAULT, 10'000),
+        first_server_, client_id_, ::mqtt::create_options(MQTTVERSION_5, 10'000),
         static_cast<::mqtt::iclient_persistence*>(nullptr));
     c->set_callback(*this);
     return c;
@@ -221,7 +309,10 @@ class PahoClient final : public Client, private ::mqtt::callback {
 
   EventSink sink_;
   std::string first_server_, client_id_;
-  std::string server_;  // of the attempt in progress
+  std::string server_;                // of the attempt in progress
+  bool attempt_v5_ = false;           // the attempt in progress speaks MQTT 5
+  std::mutex v3_mutex_;               // v3_only_ is written on Paho's thread
+  std::vector<std::string> v3_only_;  // servers that refused an MQTT 5 CONNECT
   std::unique_ptr<::mqtt::async_client> client_;
   Listener connect_listener_, subscribe_listener_, publish_listener_;
 };

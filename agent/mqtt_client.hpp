@@ -4,6 +4,7 @@
 // agent's loop handles on its own thread; nothing here throws.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,6 +12,12 @@
 #include <string_view>
 
 namespace classroom::mqtt {
+
+// The largest message the agent takes in (an NCMD is a few dozen bytes). The
+// broker is asked not to send bigger packets (MQTT 5 Maximum Packet Size in
+// CONNECT); one that ignores it has the payload dropped on arrival, before it
+// is queued for the agent's loop.
+inline constexpr size_t kMaxInboundMessage = 64 * 1024;
 
 struct ConnectRequest {
   std::string server;  // tcp://host:port, one server per attempt
@@ -33,6 +40,7 @@ struct Event {
     delivered,         // a QoS 1 publish was acknowledged: tag
     publish_failed,    // a QoS 1 publish failed: tag
     message,           // topic, payload
+    message_too_big,   // a message over kMaxInboundMessage, dropped: topic, tag = its size
     stop,              // the agent is asked to stop (not from MQTT)
   };
   Kind kind;

@@ -1,5 +1,7 @@
 #include "sparkplug.hpp"
 
+#include "printable.hpp"
+
 namespace classroom::sparkplug {
 namespace {
 
@@ -252,27 +254,46 @@ void record_to_data(Payload& record, Catalog& catalog, DeviceId owner, bool hist
 }
 
 std::optional<Command> parse_command(std::string_view bytes, std::string& error) {
+  Command cmd;
+  if (bytes.empty()) {
+    cmd.empty = true;
+    return cmd;
+  }
   Payload payload;
   if (!payload.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     error = "not a Sparkplug B payload (" + std::to_string(bytes.size()) + " bytes)";
     return std::nullopt;
   }
-  Command cmd;
-  std::string unknown;
+  if (payload.metrics_size() == 0) {
+    cmd.empty = true;
+    return cmd;
+  }
+  // Names from the broker are shown escaped, each bounded, and only the first
+  // few: a command of any size makes a log line of bounded length.
+  constexpr int kNamesShown = 3;
+  constexpr size_t kNameShown = 64;
+  int unsupported = 0;
   for (const PbMetric& m : payload.metrics()) {
     if (m.name() == kRebirthMetric) {
+      if (m.datatype() != static_cast<uint32_t>(DataType::Boolean)) {
+        error = "Node Control/Rebirth with datatype " + std::to_string(m.datatype()) +
+                "; it must be Boolean (11)";
+        return std::nullopt;
+      }
       if (!m.has_boolean_value()) {
         error = "Node Control/Rebirth without a boolean value";
         return std::nullopt;
       }
       cmd.rebirth = cmd.rebirth || m.boolean_value();
-    } else {
-      unknown += (unknown.empty() ? "" : ", ") +
-                 (m.has_name() ? m.name() : "alias " + std::to_string(m.alias()));
+      continue;
     }
+    if (++unsupported > kNamesShown) continue;
+    if (!cmd.unsupported.empty()) cmd.unsupported += ", ";
+    cmd.unsupported +=
+        m.has_name() ? text::printable(m.name(), kNameShown) : "alias " + std::to_string(m.alias());
   }
-  if (!unknown.empty()) error = "ignored unsupported command metric(s): " + unknown;
-  if (!cmd.rebirth && payload.metrics_size() > 0 && !unknown.empty()) return std::nullopt;
+  if (unsupported > kNamesShown)
+    cmd.unsupported += " and " + std::to_string(unsupported - kNamesShown) + " more";
   return cmd;
 }
 

@@ -104,9 +104,15 @@ void record_to_data(Payload& record, Catalog& catalog, DeviceId owner, bool hist
 
 // An NCMD addressed to this node.
 struct Command {
+  bool empty = false;  // no bytes, or a payload without metrics
   bool rebirth = false;
+  // The metrics this node does not support, escaped and bounded for a log
+  // line ("Node Control/Reboot, alias 7 and 3 more"); empty when none.
+  std::string unsupported;
 };
-// Parses an NCMD payload; nullopt with `error` set when it is not one we accept.
+// Parses an NCMD payload; nullopt with `error` set when it is malformed (not
+// Sparkplug B, or a Node Control/Rebirth that is not a Boolean metric with a
+// boolean value). `error` never holds unescaped text from the payload.
 std::optional<Command> parse_command(std::string_view bytes, std::string& error);
 
 }  // namespace classroom::sparkplug

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "log.hpp"
+#include "printable.hpp"
 
 namespace classroom {
 namespace {
@@ -171,6 +172,10 @@ void Uplink::handle(const mqtt::Event& e) {
     case K::message:
       on_message(e);
       return;
+    case K::message_too_big:
+      lg.warning("ignored a message of %" PRIu64 " bytes on %s: a command may have at most %zu",
+                 e.tag, text::printable(e.topic).c_str(), mqtt::kMaxInboundMessage);
+      return;
     case K::stop:
       return;
   }
@@ -178,7 +183,7 @@ void Uplink::handle(const mqtt::Event& e) {
 
 void Uplink::on_message(const mqtt::Event& e) {
   if (e.topic != topics_.ncmd) {
-    lg.debug("ignored a message on %s", e.topic.c_str());
+    lg.debug("ignored a message on %s", text::printable(e.topic).c_str());
     return;
   }
   std::string error;
@@ -187,7 +192,15 @@ void Uplink::on_message(const mqtt::Event& e) {
     lg.warning("ignored a malformed command on %s: %s", e.topic.c_str(), error.c_str());
     return;
   }
-  if (!error.empty()) lg.warning("command on %s: %s", e.topic.c_str(), error.c_str());
+  if (cmd->empty) {
+    lg.warning("ignored an empty command on %s (%zu bytes, no metrics)", e.topic.c_str(),
+               e.payload.size());
+    return;
+  }
+  if (!cmd->unsupported.empty())
+    lg.warning("ignored %s on %s: %s",
+               cmd->rebirth ? "the unsupported part of a command" : "an unsupported command",
+               e.topic.c_str(), cmd->unsupported.c_str());
   if (cmd->rebirth) {
     lg.info("rebirth requested by a host application");
     rebirth_requested_ = true;

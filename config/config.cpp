@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "printable.hpp"
 #include "units.hpp"
 
 namespace classroom::config {
@@ -42,6 +43,33 @@ std::string type_name(const toml::node& node) {
     default:
       return "nothing";
   }
+}
+
+// A string from the file as an error message shows it: escaped, bounded.
+std::string in_quotes(std::string_view value) {
+  return "\"" + text::printable(value, 80) + "\"";
+}
+
+// Why `value` cannot be a path ("" when it can): empty, or holding a NUL or
+// another control character, which the file system would cut or keep.
+std::string path_problem(const std::string& value) {
+  if (value.empty()) return "must not be empty";
+  if (text::has_unprintable(value))
+    return in_quotes(value) + " holds a control character or bytes that are not UTF-8";
+  return "";
+}
+
+// The first existing part of `path` that is not a directory ("" when none):
+// the agent could never create or use the directory below it.
+std::string not_a_directory(const std::filesystem::path& path) {
+  std::error_code ec;
+  for (std::filesystem::path p = path; !p.empty(); p = p.parent_path()) {
+    const auto st = std::filesystem::status(p, ec);
+    if (!ec && std::filesystem::exists(st))
+      return std::filesystem::is_directory(st) ? "" : p.string();
+    if (p == p.parent_path()) break;
+  }
+  return "";
 }
 
 // Collects errors for one file.
@@ -121,13 +149,13 @@ class Section {
     auto parsed = parse_duration(text);
     if (!parsed) {
       wrong(*node, key,
-            "\"" + text + "\" is not a duration; use a whole number with ms, s, m, h or d, " +
+            in_quotes(text) + " is not a duration; use a whole number with ms, s, m, h or d, " +
                 "such as \"10s\"");
       return;
     }
     if (*parsed < min || *parsed > max) {
       wrong(*node, key,
-            "\"" + text + "\" is out of range; allowed " + format_duration(min) + " to " +
+            in_quotes(text) + " is out of range; allowed " + format_duration(min) + " to " +
                 format_duration(max));
       return;
     }
@@ -146,12 +174,12 @@ class Section {
     auto parsed = parse_size(text);
     if (!parsed) {
       wrong(*node, key,
-            "\"" + text + "\" is not a size; use a whole number with B, KiB, MiB or GiB, " +
+            in_quotes(text) + " is not a size; use a whole number with B, KiB, MiB or GiB, " +
                 "such as \"64MiB\"");
       return;
     }
     if (*parsed < min) {
-      wrong(*node, key, "\"" + text + "\" is too small; at least " + std::to_string(min) + " B");
+      wrong(*node, key, in_quotes(text) + " is too small; at least " + std::to_string(min) + " B");
       return;
     }
     out = *parsed;
@@ -245,10 +273,30 @@ class Section {
   std::vector<std::string_view> known_;
 };
 
+// An IPv6 literal as it may stand in brackets: hex digits, colons and dots
+// (an embedded IPv4 address), and an optional %zone of letters and digits.
+bool ipv6_literal(std::string_view host) {
+  const std::string_view zone_sep = "%";
+  const size_t pct = host.find(zone_sep);
+  const std::string_view addr = host.substr(0, pct);
+  if (addr.find(':') == std::string_view::npos) return false;
+  for (char c : addr)
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+  if (pct != std::string_view::npos) {
+    const std::string_view zone = host.substr(pct + 1);
+    if (zone.empty()) return false;
+    for (char c : zone)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+        return false;
+  }
+  return true;
+}
+
 std::string check_server(const std::string& uri) {
+  const std::string shown = in_quotes(uri);
   for (const char* tls : {"ssl://", "mqtts://", "wss://"}) {
     if (uri.rfind(tls, 0) == 0)
-      return "\"" + uri + "\": TLS is not supported yet (it comes with certificate settings " +
+      return shown + ": TLS is not supported yet (it comes with certificate settings " +
              "in a later release); use tcp:// on a trusted network for now";
   }
   static const char* const schemes[] = {"tcp://", "mqtt://", "ws://"};
@@ -256,24 +304,39 @@ std::string check_server(const std::string& uri) {
     std::string_view s(scheme);
     if (uri.compare(0, s.size(), s) != 0) continue;
     std::string_view rest = std::string_view(uri).substr(s.size());
-    std::string_view host = rest.substr(0, rest.find_first_of(":/"));
-    if (host.empty()) return "\"" + uri + "\" has no host name";
-    size_t colon = rest.find(':');
-    if (colon != std::string_view::npos) {
-      std::string_view port = rest.substr(colon + 1);
+    std::string_view host;
+    if (!rest.empty() && rest[0] == '[') {
+      // An IPv6 literal: tcp://[::1]:1883
+      const size_t close = rest.find(']');
+      if (close == std::string_view::npos) return shown + " has no ] after its IPv6 address";
+      host = rest.substr(1, close - 1);
+      if (!ipv6_literal(host)) return shown + " has no IPv6 address between [ and ]";
+      rest = rest.substr(close + 1);
+      if (!rest.empty() && rest[0] != ':' && rest[0] != '/')
+        return shown + " has something other than :PORT after its IPv6 address";
+    } else {
+      host = rest.substr(0, rest.find_first_of(":/"));
+      if (host.empty()) return shown + " has no host name";
+      for (char c : host)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '[' || c == ']')
+          return shown + " has a blank, a control character or a bracket in its host name";
+      rest = rest.substr(host.size());
+    }
+    if (!rest.empty() && rest[0] == ':') {
+      std::string_view port = rest.substr(1);
       port = port.substr(0, port.find('/'));
       int value = 0;
       for (char c : port) {
-        if (c < '0' || c > '9') return "\"" + uri + "\" has a bad port";
+        if (c < '0' || c > '9') return shown + " has a bad port";
         value = value * 10 + (c - '0');
         if (value > 65535) break;
       }
-      if (port.empty() || value < 1 || value > 65535)
-        return "\"" + uri + "\" has a bad port (1 to 65535)";
+      if (port.empty() || value < 1 || value > 65535) return shown + " has a bad port (1 to 65535)";
     }
+    if (text::has_unprintable(uri)) return shown + " holds a control character";
     return "";
   }
-  return "\"" + uri + "\" is not a broker address; use tcp://HOST:PORT";
+  return shown + " is not a broker address; use tcp://HOST:PORT";
 }
 
 void read_identity(Section s, Config& cfg) {
@@ -299,8 +362,8 @@ void read_identity(Section s, Config& cfg) {
     *out = node->as_string()->get();
     if (!valid_sparkplug_id(*out))
       s.wrong(*node, key,
-              "\"" + *out + "\" is not a valid Sparkplug id: it must be non-empty and " +
-                  "contain none of + / #");
+              in_quotes(*out) + " is not a valid Sparkplug id: it must be UTF-8 text without " +
+                  "+ / #, control characters, or blanks at either end");
   }
   s.finish();
 }
@@ -327,15 +390,28 @@ void read_broker(Section s, Config& cfg) {
   s.duration("retry_min", b.retry_min, milliseconds(100), milliseconds(3600'000));
   s.duration("retry_max", b.retry_max, milliseconds(100), milliseconds(86'400'000));
   if (b.retry_max < b.retry_min) {
-    const toml::node* node = s.take("retry_max");
-    if (node) s.wrong(*node, "retry_max", "must not be smaller than retry_min");
+    // Reported where the file sets one of them (a default has no line).
+    const bool max_set = s.take("retry_max") != nullptr;
+    const toml::node* node = max_set ? s.take("retry_max") : s.take("retry_min");
+    if (node)
+      s.wrong(*node, max_set ? "retry_max" : "retry_min",
+              "retry_min (" + format_duration(b.retry_min) + ") is greater than retry_max (" +
+                  format_duration(b.retry_max) + (max_set ? "" : ", the default") +
+                  "); retry_max must be at least retry_min");
+  }
+  for (auto [key, value] : {std::pair<std::string_view, std::string*>{"client_id", &b.client_id},
+                            {"username", &b.username}}) {
+    if (const toml::node* node = s.take(key); node && value->find('\0') != std::string::npos)
+      s.wrong(*node, key, in_quotes(*value) + " holds a NUL character");
   }
   if (s.string("receipt_topic", b.receipt_topic, false)) {
     const toml::node* node = s.take("receipt_topic");
     if (b.receipt_topic.empty() || b.receipt_topic.find_first_of("+#") != std::string::npos ||
-        b.receipt_topic.rfind("spBv1.0/", 0) == 0 || b.receipt_topic[0] == '$')
+        b.receipt_topic.rfind("spBv1.0/", 0) == 0 || b.receipt_topic[0] == '$' ||
+        text::has_unprintable(b.receipt_topic))
       s.wrong(*node, "receipt_topic",
-              "must be a plain topic name: no + or #, not starting with $ or spBv1.0/");
+              "must be a plain topic name: UTF-8 without + or #, control characters or NUL, "
+              "not starting with $ or spBv1.0/");
   }
   s.finish();
 }
@@ -348,14 +424,21 @@ void read_state(Section s, Config& cfg, const std::string& file) {
   }
   if (s.string("dir", cfg.state.dir, true,
                "the directory for bdSeq and the spool, such as \"/var/lib/classroom-agent\"")) {
-    if (cfg.state.dir.empty()) {
-      s.wrong(*s.take("dir"), "dir", "must not be empty");
+    if (std::string problem = path_problem(cfg.state.dir); !problem.empty()) {
+      s.wrong(*s.take("dir"), "dir", problem);
     } else {
       // A relative dir is relative to the config file, not to wherever the
       // agent happened to be started.
       std::filesystem::path p(cfg.state.dir);
       if (p.is_relative())
         cfg.state.dir = (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
+      // It need not exist yet, but nothing on its way may be a file.
+      if (std::string blocker = not_a_directory(cfg.state.dir); blocker == cfg.state.dir)
+        s.wrong(*s.take("dir"), "dir", in_quotes(blocker) + " exists and is not a directory");
+      else if (!blocker.empty())
+        s.wrong(*s.take("dir"), "dir",
+                in_quotes(blocker) + " is not a directory, so the state dir " +
+                    in_quotes(cfg.state.dir) + " cannot be one");
     }
   }
   s.finish();
@@ -379,7 +462,7 @@ void read_spool(Section s, Config& cfg) {
         cfg.spool.sync_interval = *d;
       } else {
         s.wrong(*node, "sync",
-                "\"" + text + "\" is neither \"always\" nor a duration from 10ms to 1h");
+                in_quotes(text) + " is neither \"always\" nor a duration from 10ms to 1h");
       }
     }
   }
@@ -402,16 +485,25 @@ void read_log(Section s, Config& cfg) {
       cfg.log.level = LogLevel::error;
     else
       s.wrong(*s.take("level"), "level",
-              "\"" + level + "\" is not a level; use debug, info, warning or error");
+              in_quotes(level) + " is not a level; use debug, info, warning or error");
   }
   s.finish();
 }
 
-void read_host(Section s, Config& cfg) {
+void read_host(Section s, Config& cfg, const std::string& file) {
   s.expect_keys({"proc", "sys"});
   if (!s.present()) return;
-  s.string("proc", cfg.host.proc, false);
-  s.string("sys", cfg.host.sys, false);
+  for (auto [key, out] : {std::pair<std::string_view, std::string*>{"proc", &cfg.host.proc},
+                          {"sys", &cfg.host.sys}}) {
+    if (!s.string(key, *out, false)) continue;
+    if (std::string problem = path_problem(*out); !problem.empty()) {
+      s.wrong(*s.take(key), key, problem);
+      continue;
+    }
+    // Relative to the config file, as the state dir.
+    if (std::filesystem::path p(*out); p.is_relative())
+      *out = (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
+  }
   s.finish();
 }
 
@@ -467,7 +559,8 @@ void read_sources(Section s, Config& cfg) {
     sys.boolean("enabled", out.enabled);
     sys.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
     sys.strings("mounts", out.mounts, [](const std::string& m) -> std::string {
-      if (m.empty() || m[0] != '/') return "\"" + m + "\" is not an absolute path";
+      if (m.empty() || m[0] != '/') return in_quotes(m) + " is not an absolute path";
+      if (text::has_unprintable(m)) return in_quotes(m) + " holds a control character";
       return "";
     });
     sys.finish();
@@ -639,7 +732,7 @@ LoadResult validate(const toml::table& root, const std::string& path) {
   read_state(top.table("state"), cfg, path);
   read_spool(top.table("spool"), cfg);
   read_log(top.table("log"), cfg);
-  read_host(top.table("host"), cfg);
+  read_host(top.table("host"), cfg, path);
   read_sources(top.table("sources"), cfg);
   read_devices(top.table("devices"), cfg, path, rep);
   top.finish();
@@ -663,13 +756,45 @@ LoadResult validate(const toml::table& root, const std::string& path) {
 
 std::string Error::to_string() const {
   std::ostringstream out;
-  out << file << ":" << line << ":" << column << ": " << (key.empty() ? "(file)" : key) << ": "
-      << message;
+  // The file name is the user's own (a command-line argument), shown escaped
+  // all the same; a problem with the whole file has no position.
+  out << text::printable(file, 4096) << ":";
+  if (line > 0) out << line << ":" << column << ": " << (key.empty() ? "(file)" : key) << ":";
+  out << " " << message;
   return out.str();
 }
 
+namespace {
+// Blanks that must not start or end an id (they would be invisible in a topic).
+bool blank_at(std::string_view id, bool at_end) {
+  static constexpr std::string_view blanks[] = {" ",
+                                                "\xc2\xa0" /* U+00A0 */,
+                                                "\xe2\x80\x80" /* U+2000.. */,
+                                                "\xe2\x80\x8b" /* ZWSP */,
+                                                "\xe3\x80\x80" /* U+3000 */,
+                                                "\xef\xbb\xbf" /* BOM */};
+  for (std::string_view b : blanks) {
+    if (at_end ? id.ends_with(b) : id.starts_with(b)) return true;
+  }
+  // U+2000 to U+200A are all spaces of some width.
+  const size_t n = id.size();
+  if (n >= 3) {
+    const std::string_view c = at_end ? id.substr(n - 3) : id.substr(0, 3);
+    if (c[0] == '\xe2' && c[1] == '\x80' && static_cast<unsigned char>(c[2]) >= 0x80 &&
+        static_cast<unsigned char>(c[2]) <= 0x8a)
+      return true;
+  }
+  return false;
+}
+}  // namespace
+
 bool valid_sparkplug_id(const std::string& id) {
-  return !id.empty() && id.find_first_of("+/#") == std::string::npos;
+  // Sparkplug: a UTF-8 string without the MQTT separators and wildcards. The
+  // agent also refuses what would make a topic that no one can type or see:
+  // control characters (NUL cuts the topic short on the wire), and blanks at
+  // either end. Blanks inside are fine ("Trường THPT Nguyễn Du").
+  return !id.empty() && id.find_first_of("+/#") == std::string::npos && text::valid_utf8(id) &&
+         !text::has_unprintable(id) && !blank_at(id, false) && !blank_at(id, true);
 }
 
 bool split_snmp_address(const std::string& address, std::string& host, int& port) {
@@ -766,22 +891,30 @@ LoadResult load_string(const std::string& text, const std::string& path) {
     const auto& where = err.source().begin;
     result.errors.push_back(Error{path, static_cast<int>(where.line),
                                   static_cast<int>(where.column), "",
-                                  "not valid TOML: " + std::string(err.description())});
+                                  "not valid TOML: " + text::printable(err.description(), 200)});
     return result;
   }
 }
 
 LoadResult load_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    LoadResult result;
-    result.errors.push_back(
-        Error{path, 0, 0, "", "cannot read the file: " + std::string(std::strerror(errno))});
+  // A config is a few KiB; anything past this is not one (and /dev/zero never ends).
+  constexpr size_t kMaxFile = 1 << 20;
+  LoadResult result;
+  auto fail = [&](std::string message) {
+    result.errors.push_back(Error{path, 0, 0, "", std::move(message)});
     return result;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_string(text.str(), path);
+  };
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return fail("is a directory, not a config file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail("cannot read the file: " + std::string(std::strerror(errno)));
+  std::string content(kMaxFile + 1, '\0');
+  in.read(content.data(), static_cast<std::streamsize>(content.size()));
+  if (in.bad()) return fail("cannot read the file: " + std::string(std::strerror(errno)));
+  const size_t got = static_cast<size_t>(in.gcount());
+  if (got > kMaxFile) return fail("is larger than 1 MiB; not a config file");
+  content.resize(got);
+  return load_string(content, path);
 }
 
 }  // namespace classroom::config

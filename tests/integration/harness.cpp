@@ -314,6 +314,16 @@ std::optional<uint64_t> alias_in_birth(const Payload& birth, const std::string& 
   return std::nullopt;
 }
 
+uint64_t private_dirty_kib(pid_t pid) {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/smaps_rollup"));
+  uint64_t total = 0;
+  for (std::string line; std::getline(in, line);) {
+    // Private_Dirty, and Private_Hugetlb would count too but the agent has none.
+    if (line.rfind("Private_Dirty:", 0) == 0) total += std::stoull(line.substr(14));
+  }
+  return total;
+}
+
 uint64_t bdseq(const Payload& p) {
   for (const auto& m : p.metrics())
     if (m.name() == "bdSeq") return m.long_value();

@@ -129,6 +129,8 @@ class Agent {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string log() const;
   std::string config_path() const { return config_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
+  bool running() { return process_ && process_->running(); }
 
  private:
   std::string dir_, config_, log_;
@@ -175,5 +177,8 @@ const Payload::Metric* find_metric(const Payload& p, const std::string& name, ui
 // The alias of `name` in a birth.
 std::optional<uint64_t> alias_in_birth(const Payload& birth, const std::string& name);
 uint64_t bdseq(const Payload& p);
+
+// Private_Dirty of a process in KiB, from /proc/<pid>/smaps_rollup (0 if unreadable).
+uint64_t private_dirty_kib(pid_t pid);
 
 }  // namespace harness

@@ -41,6 +41,25 @@ TEST_CASE("cli: check-config accepts the shipped config and explains a broken on
   CHECK_THAT(out2, Catch::Contains(dir.path + "/bad.toml:9:12: sources.system.interval:"));
 }
 
+TEST_CASE("cli: check-config refuses what would break the wire, exit 2") {
+  TempDir dir;
+  write_file(dir.path + "/wire.toml",
+             "[identity]\ngroup = \"THPT\\u0000Nguyen\"\nnode = \" room-1\"\n[broker]\n"
+             "servers = [\"tcp://[::1]:1883\"]\nretry_min = \"5m\"\n[state]\n"
+             "dir = \"/dev/null/state\"\n[host]\nproc = \"\"\n");
+  auto [rc, out] = run(kAgent + " check-config -c " + dir.path + "/wire.toml");
+  INFO(out);
+  CHECK(rc == 2);
+  CHECK_THAT(out, Catch::Contains(":2:9: identity.group: \"THPT\\x00Nguyen\" is not a valid"));
+  CHECK_THAT(out, Catch::Contains(":3:8: identity.node: \" room-1\" is not a valid"));
+  CHECK_THAT(out, !Catch::Contains("servers"));  // the IPv6 literal is fine
+  CHECK_THAT(out, Catch::Contains(":6:13: broker.retry_min: retry_min (300s) is greater than "
+                                  "retry_max (60s, the default)"));
+  CHECK_THAT(out, Catch::Contains(":8:7: state.dir: \"/dev/null\" is not a directory"));
+  CHECK_THAT(out, Catch::Contains(":10:8: host.proc: must not be empty"));
+  CHECK_THAT(out, Catch::Contains("5 problems; nothing was started"));
+}
+
 TEST_CASE("cli: run refuses a bad config without starting") {
   TempDir dir;
   write_file(dir.path + "/bad.toml", "[identity]\n");
@@ -66,7 +85,7 @@ TEST_CASE("cli: once on captured fixtures shows the sensors") {
   write_file(dir.path + "/fx.toml",
              "[identity]\ngroup = \"a\"\nnode = \"b\"\n[broker]\nservers = [\"tcp://h:1\"]\n"
              "[state]\ndir = \"/tmp/x\"\n[host]\nproc = \"" FIXTURES_DIR
-             "/proc-rpi\"\nsys = \"" FIXTURES_DIR "/sys-sensors\"\n");
+             "/proc-synthetic-4cpu\"\nsys = \"" FIXTURES_DIR "/sys-synthetic-sensors\"\n");
   auto [rc, out] = run(kAgent + " once -c " + dir.path + "/fx.toml");
   INFO(out);
   CHECK(rc == 0);
@@ -74,9 +93,48 @@ TEST_CASE("cli: once on captured fixtures shows the sensors") {
   CHECK_THAT(out, Catch::Contains("System/Load/1m = 0.52"));
 }
 
-TEST_CASE("cli: a usage mistake exits non-zero with help") {
-  auto [rc, out] = run(kAgent + " frobnicate");
-  CHECK(rc != 0);
-  auto [rc2, out2] = run(kAgent);
-  CHECK(rc2 != 0);
+TEST_CASE("cli: a usage mistake exits 64 (EX_USAGE), says what is wrong, and shows the usage") {
+  struct Case {
+    std::string args, says;
+  };
+  for (const Case& c :
+       {Case{" frobnicate", "frobnicate"}, Case{"", "subcommand"}, Case{" run -c", "-c"},
+        Case{" run --bogus", "--bogus"}, Case{" check-config -c a.toml -c b.toml", "-c"},
+        Case{" version extra", "extra"}}) {
+    INFO("classroom-agent" + c.args);
+    auto [rc, out] = run(kAgent + c.args);
+    INFO(out);
+    CHECK(rc == 64);
+    CHECK_THAT(out, Catch::Contains(c.says));
+    // The usage follows: every command, and where to read more.
+    CHECK_THAT(out, Catch::Contains("Usage:") || Catch::Contains("usage:"));
+    CHECK_THAT(out, Catch::Contains("check-config"));
+    CHECK_THAT(out, Catch::Contains("--help"));
+  }
+}
+
+TEST_CASE("cli: --help lists every command and exits 0") {
+  for (const std::string args : {" run --help", " check-config -h", " once --help"}) {
+    INFO("classroom-agent" + args);
+    auto [rc, out] = run(kAgent + args);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK_THAT(out, Catch::Contains("-c,--config TEXT=/etc/classroom-agent/agent.toml"));
+  }
+  auto [rc, out] = run(kAgent + " --help");
+  INFO(out);
+  CHECK(rc == 0);
+  for (const char* command : {"run", "once", "check-config", "version"})
+    CHECK_THAT(out, Catch::Contains(std::string("  ") + command));
+  CHECK_THAT(out, Catch::Contains("Exit status: 0 ") && Catch::Contains("; 2 the config") &&
+                      Catch::Contains("; 64 a usage mistake"));
+}
+
+TEST_CASE("cli: a directory given as the config is named as one, exit 2") {
+  TempDir dir;
+  auto [rc, out] = run(kAgent + " check-config -c " + dir.path);
+  INFO(out);
+  CHECK(rc == 2);
+  CHECK_THAT(out, Catch::Contains(dir.path + ": is a directory, not a config file"));
+  CHECK_THAT(out, !Catch::Contains("missing"));
 }

@@ -1,7 +1,18 @@
 // The Sparkplug session of the real binary against a real Mosquitto.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <thread>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -176,13 +187,20 @@ TEST_CASE("NCMD Rebirth: a new NBIRTH with the same bdSeq, without reconnecting"
   CHECK(bdseq(births[1].decoded) == bdseq(births[0].decoded));
   CHECK(births[1].decoded.seq() == 0);
   CHECK(rig.sub.of_type("NDEATH").empty());
-  // Data goes on after the rebirth, seq restarting at 1.
-  const size_t before = rig.sub.of_type("NDATA").size();
-  REQUIRE(rig.sub.wait_for("NDATA", before + 1, 10s));
-  auto all = rig.sub.messages();
-  for (size_t i = 0; i + 1 < all.size(); ++i)
-    if (all[i].type() == "NBIRTH" && i > 0 && all[i + 1].type() == "NDATA")
-      CHECK(all[i + 1].decoded.seq() == 1);
+  // Data goes on after the rebirth, seq restarting at 1: the first NDATA after
+  // the second NBIRTH carries seq 1.
+  auto ndata_after_rebirth = [&]() -> std::optional<Message> {
+    int births_seen = 0;
+    for (const Message& m : rig.sub.messages()) {
+      if (m.type() == "NBIRTH") ++births_seen;
+      if (births_seen == 2 && m.type() == "NDATA") return m;
+    }
+    return std::nullopt;
+  };
+  REQUIRE(wait_until([&] { return ndata_after_rebirth().has_value(); }, 10s));
+  const Message first = *ndata_after_rebirth();
+  REQUIRE(first.is_sparkplug);
+  CHECK(first.decoded.seq() == 1);
 }
 
 TEST_CASE("a second agent on the same state dir is refused, in words, and the first goes on") {
@@ -279,4 +297,252 @@ TEST_CASE("the Sparkplug reference decoder (sparkplug-payload) reads birth and d
   INFO(read_file(rig.dir.path + "/decoder.log"));
   REQUIRE(status);
   CHECK(*status == 0);
+}
+
+TEST_CASE("signals an admin or a script may send do not stop the agent; SIGTERM still does") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  // Each of these ends a process that does not handle it (their default action
+  // is to terminate, some with a core dump).
+  const std::vector<std::pair<int, std::string>> signals = {
+      {SIGHUP, "SIGHUP"},    {SIGUSR1, "SIGUSR1"},     {SIGUSR2, "SIGUSR2"},
+      {SIGALRM, "SIGALRM"},  {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
+      {SIGIO, "SIGPOLL"},    {SIGPWR, "SIGPWR"},       {SIGSTKFLT, "SIGSTKFLT"},
+      {SIGQUIT, "SIGQUIT"},  {SIGRTMIN, "SIGRTMIN"},   {SIGRTMIN + 3, "SIGRTMIN+3"},
+      {SIGRTMAX, "SIGRTMAX"}};
+  for (const auto& [sig, name] : signals) {
+    INFO(name);
+    agent.signal(sig);
+    REQUIRE(
+        wait_until([&] { return agent.log().find(name + " received") != std::string::npos; }, 10s));
+    REQUIRE(agent.running());
+  }
+  agent.signal(SIGPIPE);  // ignored outright
+  CHECK_THAT(agent.log(),
+             Catch::Contains("SIGHUP received: reload is not supported yet; carrying on"));
+  CHECK_THAT(agent.log(), Catch::Contains("SIGUSR1 received: ignored"));
+  // Still publishing, in the same session.
+  const size_t before = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", before + 2, 10s));
+  CHECK(agent.running());
+  CHECK(rig.sub.of_type("NBIRTH").size() == 1);
+  CHECK(rig.sub.of_type("NDEATH").empty());
+
+  agent.signal(SIGTERM);
+  auto status = agent.wait_exit(10s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
+  CHECK(bdseq(rig.sub.of_type("NDEATH")[0].decoded) == bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
+  CHECK_THAT(agent.log(), Catch::Contains("published NDEATH"));
+}
+
+TEST_CASE("SIGINT stops the agent cleanly too") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  agent.signal(SIGINT);
+  REQUIRE(agent.wait_exit(10s) == 0);
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
+  CHECK_THAT(agent.log(), Catch::Contains("SIGINT received: stopping"));
+}
+
+TEST_CASE("a hostile NCMD cannot forge a log line, a journald priority or a terminal escape") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  Payload p;
+  p.add_metrics()->set_name("x\n2026-01-01T00:00:00.000Z E agent: FORGED LINE");
+  p.add_metrics()->set_name("\n<3>journal priority");
+  p.add_metrics()->set_name("\x1b[2J\x1b]0;title\x07");
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", p.SerializeAsString());
+  Payload q;
+  q.add_metrics()->set_name("bad \xff\xfe utf-8\r");
+  q.add_metrics()->set_name(std::string(20'000, 'n'));
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", q.SerializeAsString());
+  REQUIRE(wait_until(
+      [&] {
+        const std::string log = agent.log();
+        const size_t first = log.find("ignored an unsupported command");
+        return first != std::string::npos &&
+               log.find("ignored an unsupported command", first + 1) != std::string::npos;
+      },
+      10s));
+  const std::string log = agent.log();
+  const std::regex line_start(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [DIWE] [a-z]+: .*)");
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    CHECK(std::regex_match(line, line_start));
+    CHECK(line.size() < 2048);
+    for (char c : line) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+  }
+  CHECK_THAT(log, Catch::Contains("x\\n2026-01-01T00:00:00.000Z E agent: FORGED LINE"));
+  CHECK_THAT(log, Catch::Contains("\\n<3>journal priority"));
+  CHECK_THAT(log, Catch::Contains("\\x1b[2J"));
+  CHECK_THAT(log, Catch::Contains("bad \\xff\\xfe utf-8\\r"));
+  // The agent goes on.
+  const size_t before = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", before + 1, 10s));
+}
+
+TEST_CASE("a flood of big NCMDs costs no memory beyond the budget, and the agent goes on") {
+  Rig rig;
+  AgentOptions o = rig.options();
+  o.interval = "200ms";
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 3, 20s));
+  const uint64_t before_kib = private_dirty_kib(agent.pid());
+  REQUIRE(before_kib > 0);
+  // Ten 5 MB commands: a rebirth request padded with a huge unsupported metric.
+  Payload p;
+  auto* rebirth = p.add_metrics();
+  rebirth->set_name("Node Control/Rebirth");
+  rebirth->set_datatype(11);
+  rebirth->set_boolean_value(true);
+  p.add_metrics()->set_name(std::string(5 << 20, 'z'));
+  const std::string big = p.SerializeAsString();
+  for (int i = 0; i < 10; ++i) rig.sub.publish("spBv1.0/school-test/NCMD/room-1", big);
+  // A small command after them still works: the session was not disturbed.
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", ncmd_rebirth());
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 20s));
+  const size_t ndata = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", ndata + 3, 10s));
+  uint64_t after_kib = 0;
+  const bool within = wait_until(
+      [&] {
+        after_kib = private_dirty_kib(agent.pid());
+        return after_kib > 0 && after_kib <= 2048;
+      },
+      10s);
+  INFO("private dirty before " << before_kib << " KiB, after " << after_kib << " KiB");
+  CHECK(within);
+  // Only the small rebirth request got through: one new birth, not eleven.
+  CHECK(rig.sub.of_type("NBIRTH").size() == 2);
+}
+
+namespace {
+
+// A broker of MQTT 3.1.1 only, in front of the real one: it answers an MQTT 5
+// CONNECT as a 3.1.1 broker must (CONNACK "unacceptable protocol version", then
+// it closes) and passes any other connection through to Mosquitto.
+class V311OnlyProxy {
+ public:
+  explicit V311OnlyProxy(int upstream) : upstream_(upstream) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listen_fd_, 8);
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~V311OnlyProxy() {
+    stop_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    for (std::thread& t : pumps_) t.join();
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+  int refused() const { return refused_; }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) {
+        if (stop_) return;
+        continue;
+      }
+      int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      pumps_.emplace_back([this, client] { serve(client); });
+    }
+  }
+  void serve(int client) {
+    // CONNECT: fixed header, remaining length (1 to 4 bytes), "\0\4MQTT", level.
+    char head[12];
+    size_t got = 0, level_at = 0;
+    auto read_one = [&] {
+      return got < sizeof head && ::recv(client, head + got, 1, 0) == 1 && ++got;
+    };
+    bool ok = read_one();
+    while (ok && read_one() && (head[got - 1] & 0x80) && got < 5) {
+    }
+    level_at = got + 6;
+    while (ok && got <= level_at && read_one()) {
+    }
+    if (got > level_at && head[level_at] == 5) {
+      const char connack[] = {0x20, 0x02, 0x00, 0x01};
+      ::send(client, connack, sizeof connack, MSG_NOSIGNAL);
+      ++refused_;
+      ::close(client);
+      return;
+    }
+    int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(upstream_));
+    if (::connect(up, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      ::send(up, head, got, MSG_NOSIGNAL);
+      pollfd fds[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
+      char buf[65536];
+      while (!stop_) {
+        if (::poll(fds, 2, 100) < 0) break;
+        bool closed = false;
+        for (int i = 0; i < 2 && !closed; ++i) {
+          if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+          ssize_t n = ::recv(fds[i].fd, buf, sizeof buf, 0);
+          if (n <= 0 || ::send(fds[1 - i].fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n)
+            closed = true;
+        }
+        if (closed) break;
+      }
+    }
+    ::close(up);
+    ::close(client);
+  }
+
+  int upstream_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> refused_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> pumps_;
+};
+
+}  // namespace
+
+TEST_CASE("a broker of MQTT 3.1.1 only: the agent falls back and its session works") {
+  Rig rig;
+  V311OnlyProxy proxy(rig.broker.port());
+  AgentOptions o = rig.options();
+  o.url = "tcp://127.0.0.1:" + std::to_string(proxy.port());
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 2, 20s));
+  CHECK(proxy.refused() >= 1);
+  CHECK_THAT(agent.log(), Catch::Contains("the next attempt uses MQTT 3.1.1"));
+  // Rebirth by NCMD, and the agent's own NDEATH, work over 3.1.1 too.
+  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", ncmd_rebirth());
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 10s));
+  agent.signal(SIGTERM);
+  REQUIRE(agent.wait_exit(10s) == 0);
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
 }

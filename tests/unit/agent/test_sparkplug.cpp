@@ -210,8 +210,63 @@ TEST_CASE("NCMD: rebirth, malformed, and unsupported commands") {
   error.clear();
   Payload other;
   other.add_metrics()->set_name("Node Control/Reboot");
-  CHECK_FALSE(parse_command(other.SerializeAsString(), error));
-  CHECK_THAT(error, Catch::Contains("Node Control/Reboot"));
+  // Well-formed, but not a command this node supports: not malformed.
+  auto unsupported = parse_command(other.SerializeAsString(), error);
+  REQUIRE(unsupported);
+  CHECK(error.empty());
+  CHECK_FALSE(unsupported->rebirth);
+  CHECK(unsupported->unsupported == "Node Control/Reboot");
+}
+
+TEST_CASE("NCMD: Rebirth must be a Boolean metric, not just carry a boolean value") {
+  std::string error;
+  for (uint32_t datatype : {0u, 1u, 3u, 4u, 12u}) {
+    INFO("datatype " << datatype);
+    Payload p;
+    PbMetric* m = p.add_metrics();
+    m->set_name("Node Control/Rebirth");
+    m->set_datatype(datatype);
+    m->set_boolean_value(true);
+    error.clear();
+    CHECK_FALSE(parse_command(p.SerializeAsString(), error));
+    CHECK_THAT(error, Catch::Contains("Boolean"));
+  }
+}
+
+TEST_CASE("NCMD: an empty command is told apart from a malformed one") {
+  std::string error;
+  auto none = parse_command("", error);
+  REQUIRE(none);
+  CHECK(none->empty);
+  CHECK_FALSE(none->rebirth);
+  Payload p;
+  p.set_timestamp(1);
+  auto no_metrics = parse_command(p.SerializeAsString(), error);
+  REQUIRE(no_metrics);
+  CHECK(no_metrics->empty);
+  CHECK(error.empty());
+}
+
+TEST_CASE("NCMD: unsupported names are shown escaped and bounded") {
+  std::string error;
+  Payload p;
+  p.add_metrics()->set_name("x\n2026-01-01T00:00:00.000Z E agent: FORGED");
+  p.add_metrics()->set_name(std::string(10'000, 'y'));
+  for (int i = 0; i < 1000; ++i) p.add_metrics()->set_alias(static_cast<uint64_t>(i));
+  auto cmd = parse_command(p.SerializeAsString(), error);
+  REQUIRE(cmd);
+  CHECK_THAT(cmd->unsupported, Catch::StartsWith("x\\n2026"));
+  CHECK_THAT(cmd->unsupported, Catch::Contains("... (10000 bytes)"));
+  CHECK_THAT(cmd->unsupported, Catch::Contains("and 999 more"));
+  CHECK(cmd->unsupported.size() < 400);
+  for (char c : cmd->unsupported) CHECK(static_cast<unsigned char>(c) >= 0x20);
+
+  // A terminal escape in a name is escaped too.
+  Payload q;
+  q.add_metrics()->set_name("a\x1b[2Jb");
+  auto cmd2 = parse_command(q.SerializeAsString(), error);
+  REQUIRE(cmd2);
+  CHECK(cmd2->unsupported == "a\\x1b[2Jb");
 }
 
 TEST_CASE("bdSeq persists: each take is the last + 1, wrapping, across restarts") {

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "../log_capture.hpp"
 #include "../temp_dir.hpp"
 #include "batcher.hpp"
 #include "uplink.hpp"
@@ -315,6 +316,34 @@ TEST_CASE("uplink: a malformed NCMD is ignored") {
   rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", ""});
   rig.uplink.poll();
   CHECK(rig.client.decoded("NBIRTH").size() == 1);
+  CHECK(rig.uplink.online());
+}
+
+TEST_CASE("uplink: empty, unsupported and mistyped NCMDs are each logged for what they are") {
+  Rig rig;
+  rig.come_online();
+  rig.uplink.poll();
+  LogCapture logs;
+  const std::string topic = "spBv1.0/school/NCMD/room";
+  rig.uplink.handle({K::message, {}, 0, topic, ""});
+  CHECK(logs.count("ignored an empty command on " + topic) == 1);
+
+  sparkplug::Payload reboot;
+  reboot.add_metrics()->set_name("Node Control/Reboot");
+  rig.uplink.handle({K::message, {}, 0, topic, reboot.SerializeAsString()});
+  CHECK(logs.count("ignored an unsupported command on " + topic + ": Node Control/Reboot") == 1);
+  CHECK(logs.count("malformed") == 0);
+
+  sparkplug::Payload mistyped;
+  auto* m = mistyped.add_metrics();
+  m->set_name("Node Control/Rebirth");
+  m->set_datatype(static_cast<uint32_t>(DataType::Int32));
+  m->set_boolean_value(true);
+  rig.uplink.handle({K::message, {}, 0, topic, mistyped.SerializeAsString()});
+  CHECK(logs.count("ignored a malformed command on " + topic) == 1);
+  rig.sample();
+  rig.uplink.poll();
+  CHECK(rig.client.decoded("NBIRTH").size() == 1);  // no rebirth from a mistyped request
   CHECK(rig.uplink.online());
 }
 

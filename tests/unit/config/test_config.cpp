@@ -194,3 +194,98 @@ TEST_CASE("durations and sizes") {
   CHECK(format_duration(std::chrono::milliseconds(10'000)) == "10s");
   CHECK(format_duration(std::chrono::milliseconds(250)) == "250ms");
 }
+
+TEST_CASE("Sparkplug ids: no NUL, control characters, bad UTF-8 or blanks at the ends") {
+  struct Case {
+    std::string toml_value, shown;
+  };
+  for (const Case& c :
+       {Case{R"("THPT\u0000Nguyen")", R"(THPT\x00Nguyen)"}, Case{R"("room\t6a")", R"(room\t6a)"},
+        Case{R"("room\n6a")", R"(room\n6a)"}, Case{R"("room\u001b6a")", R"(room\x1b6a)"},
+        Case{R"("room\u00856a")", R"(room\u00856a)"}, Case{R"("   ")", "   "},
+        Case{R"(" room-6a")", " room-6a"}, Case{R"("room-6a ")", "room-6a "},
+        Case{R"("room-6a\u00a0")", "room-6a\xc2\xa0"}}) {
+    INFO(c.toml_value);
+    Error e = only_error(replace(kGood, "\"room-6a\"", c.toml_value));
+    CHECK(e.key == "identity.node");
+    CHECK_THAT(e.message, Catch::Contains("not a valid Sparkplug id"));
+    CHECK_THAT(e.message, Catch::Contains("\"" + c.shown + "\""));
+  }
+  // Inner blanks and any script are fine: they are valid in a topic.
+  for (const char* good : {"Trường THPT Nguyễn Du", "phòng 6A", "room_6a.b-c"}) {
+    LoadResult r = load_string(
+        replace(kGood, "\"school-giangvo\"", std::string("\"") + good + "\""), "agent.toml");
+    INFO(good);
+    CHECK(r.errors.empty());
+  }
+  CHECK_FALSE(valid_sparkplug_id(std::string("a\0b", 3)));
+  CHECK_FALSE(valid_sparkplug_id("\xff\xfe"));
+  CHECK(valid_sparkplug_id("a b"));
+}
+
+TEST_CASE("broker addresses: IPv6 literals in brackets") {
+  for (const char* good : {"tcp://[::1]:1883", "mqtt://[fe80::1%eth0]:1883", "tcp://[fd00::5]",
+                           "ws://[::1]:9001/mqtt"}) {
+    INFO(good);
+    LoadResult r = load_string(replace(kGood, "tcp://127.0.0.1:1883", good), "agent.toml");
+    for (const Error& e : r.errors) FAIL(e.to_string());
+  }
+  for (const char* bad : {"tcp://[::1", "tcp://[]:1883", "tcp://[::1]:0", "tcp://[::1]x",
+                          "tcp://[not-an-address]:1883", "tcp://bad host:1883"}) {
+    INFO(bad);
+    Error e = only_error(replace(kGood, "tcp://127.0.0.1:1883", bad));
+    CHECK(e.key == "broker.servers[0]");
+  }
+}
+
+TEST_CASE("retry_min above retry_max is refused naming both, defaults included") {
+  Error e = only_error(replace(kGood, "[state]", "retry_min = \"5m\"\n[state]"));
+  CHECK(e.key == "broker.retry_min");
+  CHECK_THAT(e.message, Catch::Contains("retry_max") && Catch::Contains("60s"));
+  Error both =
+      only_error(replace(kGood, "[state]", "retry_min = \"10s\"\nretry_max = \"5s\"\n[state]"));
+  CHECK_THAT(both.message, Catch::Contains("retry_min") && Catch::Contains("retry_max"));
+  LoadResult ok = load_string(replace(kGood, "[state]", "retry_min = \"60s\"\n[state]"), "a.toml");
+  CHECK(ok.errors.empty());
+}
+
+TEST_CASE("host paths must not be empty; a relative one is relative to the config file") {
+  Error e = only_error(kGood + "[host]\nproc = \"\"\n");
+  CHECK(e.key == "host.proc");
+  CHECK_THAT(e.message, Catch::Contains("empty"));
+  Error s = only_error(kGood + "[host]\nsys = \"\"\n");
+  CHECK(s.key == "host.sys");
+  Error nul = only_error(kGood + "[host]\nproc = \"/pr\\u0000oc\"\n");
+  CHECK_THAT(nul.message, Catch::Contains("\\x00"));
+  LoadResult r = load_string(kGood + "[host]\nproc = \"fixtures/proc\"\n", "/etc/ca/agent.toml");
+  REQUIRE(r.config);
+  CHECK(r.config->host.proc == "/etc/ca/fixtures/proc");
+}
+
+TEST_CASE("state dir: a file where a directory must be is refused") {
+  Error e = only_error(replace(kGood, "/var/lib/classroom-agent", "/dev/null/state"));
+  CHECK(e.key == "state.dir");
+  CHECK_THAT(e.message, Catch::StartsWith("\"/dev/null\" is not a directory"));
+  Error file = only_error(replace(kGood, "/var/lib/classroom-agent", "/dev/null"));
+  CHECK(file.message == "\"/dev/null\" exists and is not a directory");
+  Error nul = only_error(replace(kGood, "/var/lib/classroom-agent", "/var/lib/a\\u0000b"));
+  CHECK(nul.key == "state.dir");
+}
+
+TEST_CASE("a directory or an endless file given as the config says so, once") {
+  LoadResult r = load_file("/tmp");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].to_string() == "/tmp: is a directory, not a config file");
+  LoadResult z = load_file("/dev/zero");
+  REQUIRE(z.errors.size() == 1);
+  CHECK_THAT(z.errors[0].message, Catch::Contains("larger than"));
+}
+
+TEST_CASE("strings from the file are shown escaped and bounded in errors") {
+  Error e = only_error(
+      replace(kGood, "\"10s\"", "\"" + std::string(5000, '9') + "\\n2026 E agent: FORGED\""));
+  CHECK(e.to_string().find('\n') == std::string::npos);
+  CHECK(e.to_string().size() < 400);
+  Error lvl = only_error(kGood + "[log]\nlevel = \"x\\u001b[2J\"\n");
+  CHECK_THAT(lvl.message, Catch::Contains("x\\x1b[2J"));
+}

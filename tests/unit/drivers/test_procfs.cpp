@@ -16,7 +16,7 @@ std::string fixture(const std::string& path) {
 }  // namespace
 
 TEST_CASE("/proc/stat: aggregate CPU times") {
-  auto t = parse_proc_stat(fixture("proc-rpi/stat"));
+  auto t = parse_proc_stat(fixture("proc-synthetic-4cpu/stat"));
   REQUIRE(t);
   CHECK(t->busy == 89345u + 120 + 35567 + 0 + 1322 + 0);
   CHECK(t->total == t->busy + 5604421 + 2873);
@@ -31,8 +31,8 @@ TEST_CASE("/proc/stat: aggregate CPU times") {
 }
 
 TEST_CASE("CPU usage between two samples") {
-  auto a = parse_proc_stat(fixture("proc-rpi/stat"));
-  auto b = parse_proc_stat(fixture("proc-rpi-later/stat"));
+  auto a = parse_proc_stat(fixture("proc-synthetic-4cpu/stat"));
+  auto b = parse_proc_stat(fixture("proc-synthetic-4cpu-later/stat"));
   REQUIRE((a && b));
   auto pct = busy_percent(*a, *b);
   REQUIRE(pct);
@@ -42,7 +42,7 @@ TEST_CASE("CPU usage between two samples") {
 }
 
 TEST_CASE("/proc/loadavg") {
-  auto l = parse_loadavg(fixture("proc-rpi/loadavg"));
+  auto l = parse_loadavg(fixture("proc-synthetic-4cpu/loadavg"));
   REQUIRE(l);
   CHECK(l->one == Approx(0.52));
   CHECK(l->five == Approx(0.58));
@@ -53,7 +53,7 @@ TEST_CASE("/proc/loadavg") {
 }
 
 TEST_CASE("/proc/meminfo: each field on its own") {
-  MemInfo m = parse_meminfo(fixture("proc-rpi/meminfo"));
+  MemInfo m = parse_meminfo(fixture("proc-synthetic-4cpu/meminfo"));
   CHECK(m.total == 3884344ull * 1024);
   CHECK(m.available == 3324160ull * 1024);
   CHECK(m.swap_total == 102396ull * 1024);
@@ -73,7 +73,7 @@ TEST_CASE("/proc/meminfo: each field on its own") {
 }
 
 TEST_CASE("/proc/uptime") {
-  CHECK(parse_uptime(fixture("proc-rpi/uptime")) == Approx(14063.82));
+  CHECK(parse_uptime(fixture("proc-synthetic-4cpu/uptime")) == Approx(14063.82));
   CHECK(parse_uptime(fixture("proc-x86/uptime")));
   CHECK_FALSE(parse_uptime(fixture("proc-truncated/uptime")));
   CHECK_FALSE(parse_uptime("-5 3"));
@@ -88,13 +88,13 @@ TEST_CASE("sysfs temperatures in millidegrees") {
 }
 
 TEST_CASE("/proc/self/stat and status") {
-  CHECK(parse_pid_stat_cpu(fixture("proc-rpi/self/stat")) == 37u + 12u);
+  CHECK(parse_pid_stat_cpu(fixture("proc-synthetic-4cpu/self/stat")) == 37u + 12u);
   CHECK(parse_pid_stat_cpu(fixture("proc-x86/self/stat")));
   // A command name with spaces and parentheses does not shift the fields.
   CHECK(parse_pid_stat_cpu("7 (a) b (c) S 1 7 7 0 -1 0 0 0 0 0 5 6 0 0") == 11u);
   CHECK_FALSE(parse_pid_stat_cpu(fixture("proc-broken/self/stat")));
   CHECK_FALSE(parse_pid_stat_cpu(fixture("proc-truncated/self/stat")));
-  CHECK(parse_status_rss(fixture("proc-rpi/self/status")) == 4040ull * 1024);
+  CHECK(parse_status_rss(fixture("proc-synthetic-4cpu/self/status")) == 4040ull * 1024);
   CHECK(parse_status_rss(fixture("proc-x86/self/status")));
   CHECK_FALSE(parse_status_rss(fixture("proc-broken/self/status")));
 }

@@ -21,10 +21,10 @@ Options options(const std::string& proc, const std::string& sys = "/nonexistent"
 }
 }  // namespace
 
-TEST_CASE("system driver: every metric from a Raspberry Pi's /proc") {
+TEST_CASE("system driver: every metric from a synthetic 4-core /proc") {
   TempDir tmp;
-  fs::copy(kFixtures + "/proc-rpi", tmp.path, fs::copy_options::recursive);
-  SystemDriver driver(options(tmp.path, kFixtures + "/sys-sensors"));
+  fs::copy(kFixtures + "/proc-synthetic-4cpu", tmp.path, fs::copy_options::recursive);
+  SystemDriver driver(options(tmp.path, kFixtures + "/sys-synthetic-sensors"));
   MapSink sink;
   auto r = driver.collect(sink);
   REQUIRE(r.ok);
@@ -61,7 +61,7 @@ TEST_CASE("system driver: every metric from a Raspberry Pi's /proc") {
 
   // The second sample: 25 % busy, and the agent used 4 of the 400 ticks.
   for (const char* f : {"stat", "self/stat", "uptime"})
-    fs::copy_file(kFixtures + "/proc-rpi-later/" + f, tmp / f,
+    fs::copy_file(kFixtures + "/proc-synthetic-4cpu-later/" + f, tmp / f,
                   fs::copy_options::overwrite_existing);
   const int before = sink.declarations;
   REQUIRE(driver.collect(sink).ok);

@@ -47,7 +47,7 @@ TEST_CASE("a warm sampling cycle allocates nothing") {
   FakeClock clock;
   drivers::system::Options o;
   o.proc_root = "/proc";  // live values: they change every cycle, as in production
-  o.sys_root = std::string(FIXTURES_DIR) + "/sys-sensors";
+  o.sys_root = std::string(FIXTURES_DIR) + "/sys-synthetic-sensors";
   o.mounts = {"/"};
   drivers::system::SystemDriver driver(o);
   Catalog catalog;

@@ -1,0 +1,41 @@
+// Text from outside (a broker, a config file, a file on disk) made safe to
+// show on one log line or terminal line: it can neither start a line of its
+// own, nor carry a journald priority, nor a terminal escape.
+//
+// Escapes, in order of the input:
+//   \n \r \t             newline, carriage return, tab
+//   \\                   a backslash, so every escape is unambiguous (printable()
+//                        only: the logger leaves backslashes as they are, so
+//                        that text printable() escaped is not escaped twice)
+//   \xHH                 any other C0 control, DEL, and every byte that is not
+//                        part of well-formed UTF-8 (overlong, surrogate, cut)
+//   \uHHHH               C1 controls (U+0080-U+009F), the Unicode line and
+//                        paragraph separators (U+2028, U+2029) and the
+//                        bidirectional overrides (U+202A-U+202E, U+2066-U+2069)
+// Everything else, every script included, is copied as it is.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace classroom::text {
+
+// Escapes as much of `in` as fits in `out` (`cap` bytes, no terminator
+// written), never splitting a character or an escape. Returns the bytes
+// written; `consumed` says how much of `in` they stand for. No allocation.
+size_t escape_into(std::string_view in, char* out, size_t cap, size_t& consumed,
+                   bool escape_backslash = false);
+
+// `in` escaped; at most `max_bytes` of it are shown, cut at a character, and
+// then "... (N bytes)" says how long it was.
+std::string printable(std::string_view in, size_t max_bytes = 80);
+
+// True when `in` is well-formed UTF-8 (no overlong forms, no surrogates).
+bool valid_utf8(std::string_view in);
+
+// True when `in` holds something escape_into() would escape (other than a
+// backslash): a control character, a separator, an override, bad UTF-8.
+bool has_unprintable(std::string_view in);
+
+}  // namespace classroom::text
