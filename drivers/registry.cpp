@@ -7,6 +7,10 @@ namespace {
 const DriverEntry kDrivers[] = {
     {"system", [](const config::Config& c) { return c.sources.system.enabled; },
      [](const config::Config& c) { return c.sources.system.interval; }, &system::make},
+    {"wifi", [](const config::Config& c) { return c.sources.wifi.enabled; },
+     [](const config::Config& c) { return c.sources.wifi.interval; }, &wifi::make},
+    {"lan", [](const config::Config& c) { return c.sources.lan.enabled; },
+     [](const config::Config& c) { return c.sources.lan.interval; }, &lan::make},
 };
 
 }  // namespace

@@ -24,5 +24,11 @@ std::span<const DriverEntry> registered_drivers();
 namespace system {
 std::unique_ptr<Driver> make(const config::Config& cfg);
 }
+namespace wifi {
+std::unique_ptr<Driver> make(const config::Config& cfg);
+}
+namespace lan {
+std::unique_ptr<Driver> make(const config::Config& cfg);
+}
 
 }  // namespace classroom::drivers
