@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
 #include "harness.hpp"
@@ -268,5 +269,36 @@ TEST_CASE("lan: the inventory refuses a secret others can read, naming the fix")
     CHECK_THAT(out, Catch::Contains("sources.lan.inventory_secret_file: " + secret));
     CHECK_THAT(out, Catch::Contains("chmod 600 " + secret));
     CHECK_THAT(out, Catch::Contains("nothing was started"));
+  }
+}
+
+TEST_CASE("cli: once shows the LAN's lease counts and says once that there is no radio") {
+  TempDir dir;
+  const std::string config = dir.path + "/agent.toml";
+  write_file(config, read_file(SOURCE_DIR "/config/agent.toml") +
+                         "[[sources.lan.dhcp]]\nname = \"classroom\"\nfile = \"" FIXTURES_DIR
+                         "/leases/dhcpd-garbled.leases\"\nformat = \"isc\"\npool_size = 200\n");
+  auto [rc, out] = sh(std::string(AGENT_BINARY) + " once -c " + config);
+  INFO(out);
+  CHECK(rc == 0);
+  // The fixture's leases ended in 2024 but one that never ends; 3 blocks are garbled.
+  CHECK_THAT(out, Catch::Contains("DHCP/classroom/Active Leases = 1\n"));
+  CHECK_THAT(out, Catch::Contains("DHCP/classroom/Pool Used = 0.50 %\n"));
+  CHECK_THAT(out, Catch::Contains("DHCP/classroom/Garbled Lines = 3\n"));
+  CHECK_THAT(out, Catch::Contains("# source lan: 3 unreadable lease blocks skipped in"));
+  CHECK_THAT(out, !Catch::Contains("10.1.0."));
+  std::error_code ec;
+  const bool radio = std::filesystem::exists("/sys/class/ieee80211", ec) &&
+                     !std::filesystem::is_empty("/sys/class/ieee80211", ec);
+  if (radio) {
+    CHECK_THAT(out, Catch::Contains("WiFi/"));
+  } else {
+    size_t said = 0;
+    for (size_t at = out.find("no wireless interface"); at != std::string::npos;
+         at = out.find("no wireless interface", at + 1))
+      ++said;
+    CHECK(said == 1);
+    CHECK_THAT(out, Catch::Contains(" I wifi: no wireless interface"));
+    CHECK_THAT(out, !Catch::Contains("WiFi/"));
   }
 }
