@@ -54,7 +54,7 @@ WifiDriver::WifiDriver(Options options, std::unique_ptr<netlink::Transport> tran
     transport = std::move(socket);
   }
   client_ = std::make_unique<netlink::Client>(std::move(transport));
-  found_.reserve(8);
+  found_.reserve(32);  // more wireless interfaces than this are not measured
   current_.reserve(256);
   signals_.reserve(256);
   tx_rates_.reserve(256);
