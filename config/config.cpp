@@ -1,7 +1,9 @@
 #include "config.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -245,6 +247,11 @@ class Section {
       node = nullptr;
     }
     return Section(rep_, node ? node->as_table() : nullptr, key_path(key));
+  }
+
+  // An element of an array of tables ([[a.b]]), as a section named "b[i]".
+  Section element(const toml::table& table, std::string key) {
+    return Section(rep_, &table, key_path(key));
   }
 
   // Reports every key of this table that no reader took.
@@ -547,8 +554,127 @@ void read_nat(Section s, Config& cfg) {
   s.finish();
 }
 
-void read_sources(Section s, Config& cfg) {
-  s.expect_keys({"system", "network", "nat"});
+// An integer from min to max; false when absent or wrong (reported).
+bool integer(Section& s, std::string_view key, int64_t& out, int64_t min, int64_t max) {
+  const toml::node* node = s.take(key);
+  if (!node) return false;
+  if (!node->is_integer()) {
+    s.wrong(*node, key, "expected a whole number, found " + type_name(*node));
+    return false;
+  }
+  const int64_t v = node->as_integer()->get();
+  if (v < min || v > max) {
+    s.wrong(*node, key,
+            std::to_string(v) + " is out of range; allowed " + std::to_string(min) + " to " +
+                std::to_string(max));
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+std::string check_interface_name(const std::string& name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == ".." ||
+      name.find_first_of("/: \t\n") != std::string::npos)
+    return "\"" + name + "\" is not an interface name (1 to 15 characters, no / : or spaces)";
+  return "";
+}
+
+std::string absolute_to(const std::string& path, const std::string& file) {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
+}
+
+void read_wifi(Section s, Config& cfg) {
+  if (!s.present()) return;
+  s.expect_keys({"enabled", "interval", "interfaces", "weak_signal"});
+  WifiSource& out = cfg.sources.wifi;
+  out.enabled = true;
+  s.boolean("enabled", out.enabled);
+  s.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
+  s.strings("interfaces", out.interfaces, check_interface_name);
+  int64_t weak = out.weak_signal;
+  if (integer(s, "weak_signal", weak, -120, 0)) out.weak_signal = static_cast<int>(weak);
+  s.finish();
+}
+
+void read_dhcp(Section d, DhcpLeases& out, const std::string& file) {
+  d.expect_keys({"name", "file", "format", "pool_size"});
+  if (d.string("name", out.name, true, "a name for DHCP/<name>/..., such as \"classroom\"") &&
+      !valid_sparkplug_id(out.name))
+    d.wrong(*d.take("name"), "name", "\"" + out.name + "\" must be non-empty, without + / #");
+  if (d.string("file", out.file, true,
+               "the lease file, such as \"/var/lib/misc/dnsmasq.leases\"")) {
+    if (out.file.empty())
+      d.wrong(*d.take("file"), "file", "must not be empty");
+    else
+      out.file = absolute_to(out.file, file);
+  }
+  std::string format;
+  if (d.string("format", format, true, "\"dnsmasq\", \"isc\" or \"kea\"")) {
+    if (format == "dnsmasq")
+      out.format = LeaseFormat::dnsmasq;
+    else if (format == "isc")
+      out.format = LeaseFormat::isc;
+    else if (format == "kea")
+      out.format = LeaseFormat::kea;
+    else
+      d.wrong(*d.take("format"), "format",
+              "\"" + format + "\" is not a lease file format; use dnsmasq, isc or kea");
+  }
+  int64_t pool = 0;
+  if (integer(d, "pool_size", pool, 1, 16'777'216)) out.pool_size = static_cast<uint64_t>(pool);
+  d.finish();
+}
+
+void read_lan(Section s, Config& cfg, const std::string& file) {
+  if (!s.present()) return;
+  s.expect_keys(
+      {"enabled", "interval", "interfaces", "inventory", "inventory_secret_file", "dhcp"});
+  LanSource& out = cfg.sources.lan;
+  out.enabled = true;
+  s.boolean("enabled", out.enabled);
+  s.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
+  s.strings("interfaces", out.interfaces, check_interface_name);
+  s.boolean("inventory", out.inventory);
+  if (s.string("inventory_secret_file", out.inventory_secret_file, false) &&
+      !out.inventory_secret_file.empty())
+    out.inventory_secret_file = absolute_to(out.inventory_secret_file, file);
+  if (out.inventory && out.enabled) {
+    if (out.inventory_secret_file.empty()) {
+      const toml::node* node = s.take("inventory");
+      s.wrong(*node, "inventory",
+              "needs inventory_secret_file: a file with a site secret (at least 16 bytes), "
+              "readable by the agent only; create one with `openssl rand -hex 32 > FILE && "
+              "chmod 600 FILE`");
+    } else if (std::string problem = load_secret_file(out.inventory_secret_file, nullptr);
+               !problem.empty()) {
+      s.wrong(*s.take("inventory_secret_file"), "inventory_secret_file", problem);
+    }
+  }
+  if (const toml::node* node = s.take("dhcp")) {
+    const toml::array* arr = node->as_array();
+    if (!arr || (!arr->empty() && !arr->is_array_of_tables())) {
+      s.wrong(*node, "dhcp", "expected [[sources.lan.dhcp]] tables, found " + type_name(*node));
+    } else {
+      for (size_t i = 0; i < arr->size(); ++i) {
+        DhcpLeases leases;
+        read_dhcp(s.element(*arr->get(i)->as_table(), "dhcp[" + std::to_string(i) + "]"), leases,
+                  file);
+        for (const DhcpLeases& other : out.dhcp)
+          if (other.name == leases.name && !leases.name.empty())
+            s.wrong(*arr->get(i), "dhcp[" + std::to_string(i) + "].name",
+                    "\"" + leases.name + "\" is used twice; every lease file needs its own name");
+        out.dhcp.push_back(std::move(leases));
+      }
+    }
+  }
+  s.finish();
+}
+
+void read_sources(Section s, Config& cfg, const std::string& file) {
+  s.expect_keys({"system", "network", "nat", "wifi", "lan"});
   if (!s.present()) return;
   read_network(s.table("network"), cfg);
   read_nat(s.table("nat"), cfg);
@@ -565,6 +691,8 @@ void read_sources(Section s, Config& cfg) {
     });
     sys.finish();
   }
+  read_wifi(s.table("wifi"), cfg);
+  read_lan(s.table("lan"), cfg, file);
   s.finish();
 }
 
@@ -733,7 +861,7 @@ LoadResult validate(const toml::table& root, const std::string& path) {
   read_spool(top.table("spool"), cfg);
   read_log(top.table("log"), cfg);
   read_host(top.table("host"), cfg, path);
-  read_sources(top.table("sources"), cfg);
+  read_sources(top.table("sources"), cfg, path);
   read_devices(top.table("devices"), cfg, path, rep);
   top.finish();
 
@@ -787,6 +915,41 @@ bool blank_at(std::string_view id, bool at_end) {
   return false;
 }
 }  // namespace
+std::string load_secret_file(const std::string& path, std::string* secret) {
+  const std::string fix = "`chmod 600 " + path + "`";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return "cannot read " + path + " (" + std::strerror(errno) +
+           "); create it with `openssl rand -hex 32 > " + path + "` and " + fix;
+  struct stat st {};
+  std::string problem;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    problem = path + " is not a regular file";
+  } else if (st.st_mode & 077) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    problem = path + " is open to group or others (mode " + mode +
+              "): the site secret must be readable by the agent only; fix it with " + fix;
+  } else if (static_cast<uint64_t>(st.st_size) > kMaxSecretBytes) {
+    problem =
+        path + " is larger than " + std::to_string(kMaxSecretBytes) + " bytes: not a secret file?";
+  } else {
+    char buf[kMaxSecretBytes];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    size_t len = n > 0 ? static_cast<size_t>(n) : 0;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                       buf[len - 1] == '\t'))
+      --len;
+    if (len < kMinSecretBytes)
+      problem = path + " holds " + std::to_string(len) + " bytes; a site secret needs at least " +
+                std::to_string(kMinSecretBytes) + " (`openssl rand -hex 32 > " + path + "`)";
+    else if (secret)
+      secret->assign(buf, len);
+    std::memset(buf, 0, sizeof buf);
+  }
+  ::close(fd);
+  return problem;
+}
 
 bool valid_sparkplug_id(const std::string& id) {
   // Sparkplug: a UTF-8 string without the MQTT separators and wildcards. The

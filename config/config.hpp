@@ -75,10 +75,37 @@ struct NatSource {
   milliseconds interval{30'000};
 };
 
+// [sources.wifi]: runs when the table is present (and enabled is not false).
+struct WifiSource {
+  bool enabled = false;
+  milliseconds interval{30'000};
+  std::vector<std::string> interfaces;  // empty: every wireless interface
+  int weak_signal = -75;                // dBm: a station under it is weak
+};
+
+// [sources.lan]: runs when the table is present (and enabled is not false).
+enum class LeaseFormat { dnsmasq, isc, kea };
+struct DhcpLeases {  // one [[sources.lan.dhcp]]
+  std::string name;  // DHCP/<name>/...
+  std::string file;
+  LeaseFormat format = LeaseFormat::dnsmasq;
+  uint64_t pool_size = 0;  // 0: no Pool Used
+};
+struct LanSource {
+  bool enabled = false;
+  milliseconds interval{30'000};
+  std::vector<std::string> interfaces;  // empty: every interface without a default route
+  bool inventory = false;               // publish HMAC-keyed devices
+  std::string inventory_secret_file;    // absolute (a relative one is made so)
+  std::vector<DhcpLeases> dhcp;
+};
+
 struct Sources {
   SystemSource system;
   NetworkSource network;
   NatSource nat;
+  WifiSource wifi;
+  LanSource lan;
 };
 
 // One SNMP agent polled as a Sparkplug device of this node ([[devices.snmp]]).
@@ -137,6 +164,14 @@ struct LoadResult {
 LoadResult load_file(const std::string& path);
 // Same, from text (`path` only names the source in messages).
 LoadResult load_string(const std::string& text, const std::string& path);
+
+// The inventory's site secret: checks that `path` is a regular file that only
+// its owner can read or write, holding 16 to 4096 bytes (trailing newlines and
+// spaces are not part of the secret). Returns what is wrong, naming the file
+// and the command that fixes it, or "" (and the secret, when asked for).
+constexpr size_t kMinSecretBytes = 16;
+constexpr size_t kMaxSecretBytes = 4096;
+std::string load_secret_file(const std::string& path, std::string* secret);
 
 // True for a valid Sparkplug id (group, node): non-empty UTF-8 without + / #.
 bool valid_sparkplug_id(const std::string& id);

@@ -11,6 +11,10 @@ const DriverEntry kDrivers[] = {
      [](const config::Config& c) { return c.sources.network.interval; }, &network::make},
     {"nat", [](const config::Config& c) { return c.sources.nat.enabled; },
      [](const config::Config& c) { return c.sources.nat.interval; }, &nat::make},
+    {"wifi", [](const config::Config& c) { return c.sources.wifi.enabled; },
+     [](const config::Config& c) { return c.sources.wifi.interval; }, &wifi::make},
+    {"lan", [](const config::Config& c) { return c.sources.lan.enabled; },
+     [](const config::Config& c) { return c.sources.lan.interval; }, &lan::make},
 };
 
 }  // namespace

@@ -30,5 +30,11 @@ std::unique_ptr<Driver> make(const config::Config& cfg);
 namespace nat {
 std::unique_ptr<Driver> make(const config::Config& cfg);
 }
+namespace wifi {
+std::unique_ptr<Driver> make(const config::Config& cfg);
+}
+namespace lan {
+std::unique_ptr<Driver> make(const config::Config& cfg);
+}
 
 }  // namespace classroom::drivers

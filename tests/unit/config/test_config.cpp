@@ -65,8 +65,8 @@ TEST_CASE("an unknown key names its line and the keys that exist") {
 }
 
 TEST_CASE("an unknown table is reported") {
-  Error e = only_error(kGood + "[sources.wifi]\ninterval = \"5s\"\n");
-  CHECK(e.key == "sources.wifi");
+  Error e = only_error(kGood + "[sources.bluetooth]\ninterval = \"5s\"\n");
+  CHECK(e.key == "sources.bluetooth");
   CHECK(e.line == 11);
 }
 

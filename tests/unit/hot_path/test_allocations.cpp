@@ -20,6 +20,13 @@
 #include "nat/nat_driver.hpp"
 #include "network/network_driver.hpp"
 
+#include <cstring>
+#include <fstream>
+
+#include "../netlink_replay.hpp"
+#include "lan/lan_driver.hpp"
+#include "wifi/wifi_driver.hpp"
+
 namespace {
 std::atomic<long> g_allocations{0};
 }
@@ -143,6 +150,50 @@ TEST_CASE("a warm network cycle on a 20-interface gateway allocates nothing") {
   };
   for (int i = 0; i < 5; ++i) cycle();  // declarations, first buffers
   REQUIRE(catalog.size() == 20 * 12 + 2 + 3);
+namespace {
+unsigned lan_index(const char* name) {
+  return std::string_view(name) == "br-lan" ? 5 : 0;
+}
+char* lan_name(unsigned index, char* out) {
+  if (index != 5) return nullptr;
+  std::strcpy(out, "br-lan");
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a warm LAN and Wi-Fi cycle with 500 neighbours allocates nothing") {
+  TempDir dir;
+  {
+    std::ofstream leases(dir / "dnsmasq.leases");
+    for (int i = 0; i < 500; ++i)
+      leases << "0 02:ca:00:00:" << std::hex << (i >> 8) << ":" << (i & 255) << std::dec << " 10.1."
+             << (i >> 8) << "." << (i & 255) << " tablet *\n";
+  }
+  auto lan_transport = std::make_unique<ReplayTransport>();
+  lan_transport->script = {neighbour_dump(500, 5)};
+  drivers::lan::Options lo;
+  lo.interfaces = {"br-lan"};
+  lo.index_of = lan_index;
+  lo.name_of = lan_name;
+  lo.dhcp = {{"classroom", dir / "dnsmasq.leases", drivers::lan::LeaseFormat::dnsmasq, 600}};
+  drivers::lan::LanDriver lan(lo, std::move(lan_transport));
+
+  auto wifi_transport = std::make_unique<ReplayTransport>();
+  ReplayTransport& wt = *wifi_transport;
+  wt.script = {read_fixture("ctrl-nl80211.bin"), read_fixture("nl80211-interfaces.bin"),
+               read_fixture("nl80211-stations.bin"), read_fixture("nl80211-survey.bin")};
+  wt.restart_at = 1;  // the family is looked up once
+  drivers::wifi::Options wo;
+  wo.interfaces = {"wlan0"};
+  drivers::wifi::WifiDriver wifi(wo, std::move(wifi_transport));
+
+  Catalog catalog;
+  auto cycle = [&] {
+    REQUIRE(lan.collect(catalog).ok);
+    REQUIRE(wifi.collect(catalog).ok);
+    catalog.clear_changed();
+  };
+  for (int i = 0; i < 5; ++i) cycle();  // declarations, first buffers
   const long before = g_allocations.load();
   for (int i = 0; i < 300; ++i) cycle();
   const long during = g_allocations.load() - before;
@@ -152,4 +203,9 @@ TEST_CASE("a warm network cycle on a 20-interface gateway allocates nothing") {
   // carried them (errors and drops move every 50 to 300 cycles, the rates
   // only when they change).
   CHECK(changed >= 20 * 4);
+  const auto devices = catalog.find("LAN/br-lan/Devices");
+  REQUIRE(devices);
+  CHECK(std::get<uint64_t>(catalog.at(*devices).value) == 500);
+  CHECK(std::get<uint64_t>(catalog.at(*catalog.find("DHCP/classroom/Active Leases")).value) == 500);
+  CHECK(std::get<uint64_t>(catalog.at(*catalog.find("WiFi/wlan0/Stations")).value) == 6);
 }
