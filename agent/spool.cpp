@@ -329,6 +329,7 @@ std::string Spool::open() {
     if (!writable_ || !rotate(&error))
       return error.empty() ? opt_.dir + " is not writable: " + read_only_reason_ : error;
   }
+  const uint64_t lost_before = counters_.lost;
   // A bad segment's ids: up to the next name.
   for (size_t b = 0; b < bad.size(); ++b) {
     auto next = std::upper_bound(firsts.begin(), firsts.end(), bad[b]);
@@ -343,7 +344,6 @@ std::string Spool::open() {
 
   // Read what is pending once: every id that cannot be delivered is counted
   // now, and said in one line.
-  const uint64_t lost_before = counters_.lost;
   quiet_ = true;
   Cursor c{committed_ + 1, 0, 0};
   while (read(c, next_id_, scratch_)) {
@@ -513,7 +513,7 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error)
     return 0;
   };
   if (!open_) return fail("spool is not open");
-  if (!try_writable()) return fail("the spool is read-only (" + read_only_reason_ + ")");
+  if (!try_writable()) return fail("the spool is read-only: " + read_only_reason_);
   if (data.size() > kMaxRecord) return fail("batch too large for the spool");
   if (next_id_ > kMaxId) return fail("the spool has run out of ids");
   const uint64_t rec = kHeaderSize + data.size();
