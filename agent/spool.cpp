@@ -303,6 +303,7 @@ std::string Spool::open() {
   // The next id: after the newest intact record, and past every name seen.
   next_id_ = 1;
   if (!segments_.empty()) recover_tail(segments_.back());
+  const uint64_t recovered_next = next_id_;
   if (!bad.empty()) next_id_ = std::max(next_id_, bad.back() + 1);
 
   // The committed marker, read strictly. One that does not parse, or points
@@ -325,7 +326,9 @@ std::string Spool::open() {
   // Segments older than the first one left were confirmed and deleted.
   if (!firsts.empty() && firsts.front() > committed_ + 1) committed_ = firsts.front() - 1;
 
-  if (segments_.empty()) {
+  // Ids within a segment are consecutive from its name: when they go on past
+  // a bad newest entry, they go on in a segment of their own.
+  if (segments_.empty() || (next_id_ != recovered_next && writable_)) {
     if (!writable_ || !rotate(&error))
       return error.empty() ? opt_.dir + " is not writable: " + read_only_reason_ : error;
   }
