@@ -182,8 +182,10 @@ class PowerCutFs final : public classroom::FileIo {
     st->st_blksize = kBlock;
     return 0;
   }
+  bool can_punch_holes = true;  // false: as vfat, EOPNOTSUPP
   int punch_hole(int fd, off_t offset, off_t length) override {
     if (!alive()) return -1;
+    if (!can_punch_holes) return fail(EOPNOTSUPP);
     Inode* f = inode(fd);
     if (!f) return fail(EBADF);
     if (!changing()) return -1;

@@ -155,3 +155,24 @@ TEST_CASE("a full disk drops only as much of the oldest backlog as the new batch
   for (const auto& r : all) REQUIRE(r.data == batch(r.id, size));
   CHECK(s.lost == 0);
 }
+
+TEST_CASE("a full disk that cannot punch holes: the oldest whole segment goes, counted") {
+  PowerCutFs fs(16);  // 64 KiB
+  fs.can_punch_holes = false;
+  REQUIRE(fs.mkdir("/state", 0750) == 0);
+  FakeClock clock;
+  SpoolOptions o = opts(kDir, 1 << 20, 8192);  // 8 KiB segments
+  o.io = &fs;
+  Spool full(o, clock);
+  REQUIRE(full.open().empty());
+  uint64_t i = 1;
+  for (; i <= 1000; ++i) REQUIRE(full.append(batch(i, 172), 0) == i);
+  const SpoolStats s = full.stats();
+  CHECK(s.dropped > 0);
+  CHECK(s.pending + s.dropped == 1000);
+  CHECK(s.pending * 200 > 8 * PowerCutFs::kBlock);  // more than half the disk still holds backlog
+  auto all = read_all(full);
+  REQUIRE(all.size() == s.pending);
+  CHECK(all.back().id == 1000);
+  for (size_t k = 1; k < all.size(); ++k) REQUIRE(all[k].id == all[k - 1].id + 1);
+}
