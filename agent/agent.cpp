@@ -63,6 +63,7 @@ class SelfMetrics final : public drivers::Driver {
       oldest_ = sink.declare("Agent/Spool/Oldest Age", DataType::UInt64, "s");
       corrupt_ = sink.declare("Agent/Spool/Corrupt Records", DataType::UInt64, "");
       write_errors_ = sink.declare("Agent/Spool/Write Errors", DataType::UInt64, "");
+      lost_ = sink.declare("Agent/Spool/Lost Batches", DataType::UInt64, "");
       declared_ = true;
     }
     SpoolStats s = spool_.stats();
@@ -73,6 +74,7 @@ class SelfMetrics final : public drivers::Driver {
     sink.put(oldest_, static_cast<uint64_t>(std::max<int64_t>(0, age)));
     sink.put(corrupt_, s.corrupt);
     sink.put(write_errors_, s.write_errors);
+    sink.put(lost_, s.lost);
     return {};
   }
 
@@ -81,7 +83,8 @@ class SelfMetrics final : public drivers::Driver {
   const Clock& clock_;
   const uint64_t& unspooled_lost_;
   bool declared_ = false;
-  MetricId pending_ = 0, bytes_ = 0, dropped_ = 0, oldest_ = 0, corrupt_ = 0, write_errors_ = 0;
+  MetricId pending_ = 0, bytes_ = 0, dropped_ = 0, oldest_ = 0, corrupt_ = 0, write_errors_ = 0,
+           lost_ = 0;
 };
 
 // Every signal whose default action ends the process and that someone may

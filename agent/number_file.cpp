@@ -1,29 +1,82 @@
 #include "number_file.hpp"
 
-#include <unistd.h>
+#include <fcntl.h>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace classroom {
 
+std::optional<uint64_t> parse_number_text(std::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;  // overflows 64 bits
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+NumberFile read_number_file(FileIo& io, const std::string& path) {
+  NumberFile out;
+  const int fd = io.open(path.c_str(), O_RDONLY, 0);
+  if (fd < 0) {
+    if (errno == ENOENT) return out;
+    out.state = NumberFile::State::damaged;
+    out.reason = std::string("cannot read it: ") + std::strerror(errno);
+    return out;
+  }
+  out.state = NumberFile::State::damaged;
+  struct stat st {};
+  char buf[32];
+  ssize_t n = -1;
+  if (io.fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    out.reason = "not a regular file";
+  else if (st.st_size > 21)
+    out.reason = "too long to hold a number";
+  else if ((n = io.pread(fd, buf, sizeof buf, 0)) < 0)
+    out.reason = std::string("cannot read it: ") + std::strerror(errno);
+  else if (auto v = parse_number_text(std::string_view(buf, static_cast<size_t>(n)))) {
+    out.state = NumberFile::State::ok;
+    out.value = *v;
+  } else {
+    out.reason = n == 0 ? "empty" : "not a number";
+  }
+  io.close(fd);
+  return out;
+}
+
 std::optional<uint64_t> read_number_file(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "re");
-  if (!f) return std::nullopt;
-  unsigned long long v = 0;
-  const bool ok = std::fscanf(f, "%llu", &v) == 1;
-  std::fclose(f);
-  if (!ok) return std::nullopt;
-  return static_cast<uint64_t>(v);
+  const NumberFile f = read_number_file(posix_file_io(), path);
+  if (f.state != NumberFile::State::ok) return std::nullopt;
+  return f.value;
+}
+
+bool write_number_file(FileIo& io, const std::string& path, uint64_t value, bool sync) {
+  const std::string tmp = path + ".tmp";
+  const int fd = io.open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0640);
+  if (fd < 0) return false;
+  char text[24];
+  const int len =
+      std::snprintf(text, sizeof text, "%llu\n", static_cast<unsigned long long>(value));
+  iovec iov{text, static_cast<size_t>(len)};
+  bool ok = io.pwritev(fd, &iov, 1, 0) == len;
+  if (sync) ok = ok && io.fdatasync(fd) == 0;
+  ok = io.close(fd) == 0 && ok;
+  if (!ok || io.rename(tmp.c_str(), path.c_str()) != 0) return false;
+  if (!sync) return true;
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  return io.fsync_dir(dir.c_str()) == 0;
 }
 
 bool write_number_file(const std::string& path, uint64_t value, bool sync) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "we");
-  if (!f) return false;
-  std::fprintf(f, "%llu\n", static_cast<unsigned long long>(value));
-  bool ok = std::fflush(f) == 0;
-  if (sync) ok = ok && ::fdatasync(fileno(f)) == 0;
-  ok = std::fclose(f) == 0 && ok;
-  return ok && std::rename(tmp.c_str(), path.c_str()) == 0;
+  return write_number_file(posix_file_io(), path, value, sync);
 }
 
 }  // namespace classroom

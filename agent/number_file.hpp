@@ -1,18 +1,37 @@
 // A small state file holding one number (bdSeq, the spool's committed id),
 // replaced atomically so a crash leaves the old value or the new, never half.
+// Read strictly: one to twenty decimal digits that fit in 64 bits, optionally
+// followed by one newline. Anything else ("-5", "1e3", " 7", an overflowing
+// number, garbage) is damaged, never a number.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "file_io.hpp"
 
 namespace classroom {
 
-// The number in `path`; nullopt if the file is missing or does not hold one.
+struct NumberFile {
+  enum class State { missing, damaged, ok };
+  State state = State::missing;
+  uint64_t value = 0;  // when ok
+  std::string reason;  // when damaged: what is wrong, safe to log
+};
+
+// The number `text` holds, under the strict rule above.
+std::optional<uint64_t> parse_number_text(std::string_view text);
+
+NumberFile read_number_file(FileIo& io, const std::string& path);
+// The number in `path`; nullopt if the file is missing or damaged.
 std::optional<uint64_t> read_number_file(const std::string& path);
 
 // Writes `value` to `path` via `path`.tmp and rename; with `sync`, the data is
-// on disk before the rename. Returns false if any step failed.
+// on disk before the rename and the rename is on disk before it returns.
+// Returns false if any step failed.
+bool write_number_file(FileIo& io, const std::string& path, uint64_t value, bool sync);
 bool write_number_file(const std::string& path, uint64_t value, bool sync);
 
 }  // namespace classroom

@@ -1,15 +1,10 @@
 #include "spool.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
-#include <functional>
 
 #include "crc32.hpp"
 #include "log.hpp"
@@ -19,6 +14,9 @@ namespace classroom {
 namespace {
 
 constexpr log::Logger lg("spool");
+constexpr int64_t kDropLogEveryMs = 60'000;
+constexpr size_t kMaxLostRanges = 4096;  // 64 KiB of bookkeeping at most
+constexpr uint64_t kBlockBytes = 4096;   // what a punched hole frees, at least
 
 void put_u32(unsigned char* p, uint32_t v) {
   std::memcpy(p, &v, 4);
@@ -37,11 +35,10 @@ uint64_t get_u64(const unsigned char* p) {
   return v;
 }
 
-bool pread_all(int fd, void* buf, size_t n, uint64_t offset) {
+bool pread_all(FileIo& io, int fd, void* buf, size_t n, uint64_t offset) {
   auto* p = static_cast<char*>(buf);
   while (n > 0) {
-    ssize_t r = ::pread(fd, p, n, static_cast<off_t>(offset));
-    if (r < 0 && errno == EINTR) continue;
+    const ssize_t r = io.pread(fd, p, n, static_cast<off_t>(offset));
     if (r <= 0) return false;
     p += r;
     n -= static_cast<size_t>(r);
@@ -50,21 +47,13 @@ bool pread_all(int fd, void* buf, size_t n, uint64_t offset) {
   return true;
 }
 
-void fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
-bool mkdirs(const std::string& dir, std::string& error) {
-  std::string partial;
+bool mkdirs(FileIo& io, const std::string& dir, std::string& error) {
   size_t pos = 0;
   while (pos != std::string::npos) {
     pos = dir.find('/', pos + 1);
-    partial = dir.substr(0, pos);
+    const std::string partial = dir.substr(0, pos);
     if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0750) != 0 && errno != EEXIST) {
+    if (io.mkdir(partial.c_str(), 0750) != 0 && errno != EEXIST) {
       error = "cannot create " + partial + ": " + std::strerror(errno);
       return false;
     }
@@ -72,16 +61,71 @@ bool mkdirs(const std::string& dir, std::string& error) {
   return true;
 }
 
+// A name from the directory, fit for a log line: bounded, control bytes and
+// non-ASCII escaped.
+std::string printable(std::string_view name) {
+  std::string out;
+  for (unsigned char c : name.substr(0, 64)) {
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\x%02X", c);
+      out += esc;
+    }
+  }
+  if (name.size() > 64) out += "...";
+  return out;
+}
+
+// A segment's name: exactly 20 digits and ".seg", a first id from 1 to kMaxId.
+bool parse_segment_name(std::string_view name, uint64_t& first) {
+  if (name.size() != 24 || name.substr(20) != ".seg") return false;
+  first = 0;
+  for (char c : name.substr(0, 20)) {
+    if (c < '0' || c > '9') return false;
+    const auto d = static_cast<uint64_t>(c - '0');
+    if (first > (UINT64_MAX - d) / 10) return false;
+    first = first * 10 + d;
+  }
+  return first >= 1 && first <= Spool::kMaxId;
+}
+
+std::string ranges_text(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+  std::string out;
+  size_t shown = 0;
+  for (const auto& [from, to] : ranges) {
+    if (shown == 4) {
+      out += ", ...";
+      break;
+    }
+    char buf[64];
+    if (to - from == 1)
+      std::snprintf(buf, sizeof buf, "%s%" PRIu64, shown ? ", " : "", from);
+    else
+      std::snprintf(buf, sizeof buf, "%s%" PRIu64 "-%" PRIu64, shown ? ", " : "", from, to - 1);
+    out += buf;
+    ++shown;
+  }
+  return out;
+}
+
 }  // namespace
 
-Spool::Spool(SpoolOptions options, const Clock& clock) : opt_(std::move(options)), clock_(clock) {
+Spool::Spool(SpoolOptions options, const Clock& clock)
+    : opt_(std::move(options)), clock_(clock), io_(opt_.io ? *opt_.io : posix_file_io()) {
   if (opt_.segment_bytes == 0)
     opt_.segment_bytes = std::clamp<uint64_t>(opt_.max_bytes / 8, 16 << 10, 4 << 20);
 }
 
 Spool::~Spool() {
   if (open_) sync_all();
-  for (Segment& s : segments_) ::close(s.fd);
+  close_segments();
+}
+
+void Spool::close_segments() {
+  for (Segment& s : segments_) io_.close(s.fd);
+  segments_.clear();
 }
 
 std::string Spool::segment_path(uint64_t first_id) const {
@@ -96,59 +140,85 @@ uint64_t Spool::segment_end_id(size_t index) const {
 
 uint64_t Spool::total_bytes() const {
   uint64_t total = 0;
-  for (const Segment& s : segments_) total += s.size;
+  for (const Segment& s : segments_) total += s.size - s.start;
   return total;
 }
 
-uint64_t Spool::read_at(const Segment& seg, uint64_t offset, Record& out) {
+uint64_t Spool::read_at(const Segment& seg, uint64_t offset, uint64_t end_id, Record& out) {
   unsigned char h[kHeaderSize];
-  if (offset + kHeaderSize > seg.size || !pread_all(seg.fd, h, kHeaderSize, offset)) return 0;
+  if (offset + kHeaderSize > seg.size || !pread_all(io_, seg.fd, h, kHeaderSize, offset)) return 0;
   if (get_u32(h) != kMagic) return 0;
   const uint32_t len = get_u32(h + 4);
   if (len > kMaxRecord || offset + kHeaderSize + len > seg.size) return 0;
+  // Ids are consecutive from the segment's name and every record takes at
+  // least a header: an id outside that span is damage that the CRC missed or
+  // a file that is not what its name says.
+  const uint64_t id = get_u64(h + 8);
+  if (id < seg.first_id || id >= end_id || id - seg.first_id > offset / kHeaderSize) return 0;
   out.data.resize(len);
-  if (len > 0 && !pread_all(seg.fd, out.data.data(), len, offset + kHeaderSize)) return 0;
+  if (len > 0 && !pread_all(io_, seg.fd, out.data.data(), len, offset + kHeaderSize)) return 0;
   uint32_t crc = crc32(h + 4, 20);
   crc = crc32(out.data.data(), len, crc);
   if (crc != get_u32(h + 24)) return 0;
-  out.id = get_u64(h + 8);
+  out.id = id;
   out.ts_ms = static_cast<int64_t>(get_u64(h + 16));
   return offset + kHeaderSize + len;
 }
 
-// Finds the next intact record after a corrupt one: the first offset past
-// `from` where a header's magic starts a record that checks out.
-static uint64_t find_next_record(int fd, uint64_t from, uint64_t size,
-                                 const std::function<bool(uint64_t)>& valid) {
-  std::string window;
-  const unsigned char magic[4] = {0x53, 0x50, 0x4F, 0x4C};
+uint64_t Spool::read_at(size_t index, uint64_t offset, Record& out) {
+  const uint64_t end = index + 1 < segments_.size() ? segments_[index + 1].first_id : kMaxId + 1;
+  return read_at(segments_[index], offset, end, out);
+}
+
+// The first offset past `from` where an intact record starts (the segment's
+// size if there is none): how reading goes on after a damaged record.
+uint64_t Spool::find_next_record(size_t index, uint64_t from) {
+  const Segment& seg = segments_[index];
+  static const unsigned char magic[4] = {0x53, 0x50, 0x4F, 0x4C};
+  unsigned char window[4096];
+  Record probe;
   uint64_t pos = from;
-  while (pos + Spool::kHeaderSize <= size) {
-    const uint64_t n = std::min<uint64_t>(size - pos, 64 << 10);
-    window.resize(n);
-    if (!pread_all(fd, window.data(), n, pos)) return size;
+  while (pos + kHeaderSize <= seg.size) {
+    const uint64_t n = std::min<uint64_t>(seg.size - pos, sizeof window);
+    if (!pread_all(io_, seg.fd, window, n, pos)) return seg.size;
     for (uint64_t i = 0; i + 4 <= n; ++i) {
-      if (std::memcmp(window.data() + i, magic, 4) == 0 && valid(pos + i)) return pos + i;
+      if (std::memcmp(window + i, magic, 4) == 0 && read_at(index, pos + i, probe) != 0)
+        return pos + i;
     }
     if (n < 4) break;
     pos += n - 3;  // keep 3 bytes of overlap for a magic across the boundary
   }
-  return size;
+  return seg.size;
 }
 
-std::string Spool::recover_tail(Segment& seg) {
+// Where the records of a segment start: 0, or after the zeros of a hole
+// punched when its oldest records were dropped.
+uint64_t Spool::first_record_offset(size_t index) {
+  const Segment& seg = segments_[index];
+  unsigned char buf[4096];
+  if (seg.size < 4 || !pread_all(io_, seg.fd, buf, 4, 0) || get_u32(buf) != 0) return 0;
+  uint64_t pos = 0;
+  while (pos < seg.size) {  // skip the zeros, then resynchronise on a record
+    const uint64_t n = std::min<uint64_t>(seg.size - pos, sizeof buf);
+    if (!pread_all(io_, seg.fd, buf, n, pos)) return 0;
+    uint64_t i = 0;
+    while (i < n && buf[i] == 0) ++i;
+    pos += i;
+    if (i < n) break;
+  }
+  return find_next_record(index, pos);
+}
+
+void Spool::recover_tail(Segment& seg) {
+  const size_t index = segments_.size() - 1;
   Record r;
-  uint64_t offset = 0, valid_end = 0;
-  uint64_t last_id = 0;
+  uint64_t offset = seg.start, valid_end = seg.start, last_id = 0;
   while (offset < seg.size) {
-    uint64_t end = read_at(seg, offset, r);
-    if (end == 0 || r.id < seg.first_id || (last_id != 0 && r.id <= last_id)) {
-      // Corrupt here: look for an intact record further on. Any found means a
-      // corrupt record in the middle (skipped when read); none means a torn tail.
-      uint64_t next = find_next_record(seg.fd, offset + 1, seg.size, [&](uint64_t at) {
-        Record probe;
-        return read_at(seg, at, probe) != 0 && probe.id >= seg.first_id && probe.id > last_id;
-      });
+    const uint64_t end = read_at(index, offset, r);
+    if (end == 0 || (last_id != 0 && r.id <= last_id)) {
+      // Damaged here: an intact record further on means a damaged record in
+      // the middle (counted when read); none means a torn tail.
+      const uint64_t next = find_next_record(index, offset + 1);
       if (next >= seg.size) break;
       offset = next;
       continue;
@@ -160,117 +230,283 @@ std::string Spool::recover_tail(Segment& seg) {
   if (valid_end < seg.size) {
     lg.warning("cut %" PRIu64 " bytes of a record torn by a crash or power cut at the end of %s",
                seg.size - valid_end, seg.path.c_str());
-    if (::ftruncate(seg.fd, static_cast<off_t>(valid_end)) != 0)
-      return "cannot truncate " + seg.path + ": " + std::strerror(errno);
+    if (writable_ && io_.ftruncate(seg.fd, static_cast<off_t>(valid_end)) != 0)
+      lg.warning("cannot cut %s: %s; reading stops before the torn record", seg.path.c_str(),
+                 std::strerror(errno));
     seg.size = valid_end;
   }
   next_id_ = last_id ? last_id + 1 : seg.first_id;
-  return "";
 }
 
 std::string Spool::open() {
   if (open_) return "";
   std::string error;
-  if (!mkdirs(opt_.dir, error)) return error;
+  const bool created = mkdirs(io_, opt_.dir, error);
+  names_.clear();
+  if (!io_.list_dir(opt_.dir.c_str(), names_))
+    return created ? "cannot read " + opt_.dir + ": " + std::strerror(errno) : error;
 
-  // The committed id, if a previous run saved one.
-  committed_ = read_number_file(opt_.dir + "/committed").value_or(0);
+  close_segments();
+  lost_.clear();
+  corrupt_seen_.clear();
+  writable_ = true;
+  read_only_reason_.clear();
 
+  // The names: segments, the marker, and anything else (ignored, said once).
   std::vector<uint64_t> firsts;
-  if (DIR* d = opendir(opt_.dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      std::string_view name(e->d_name);
-      if (name.size() != 24 || name.substr(20) != ".seg") continue;
-      uint64_t first = 0;
-      bool digits = true;
-      for (char c : name.substr(0, 20)) {
-        if (c < '0' || c > '9') digits = false;
-        first = first * 10 + static_cast<uint64_t>(c - '0');
-      }
-      if (digits) firsts.push_back(first);
+  std::string strays;
+  size_t stray_count = 0;
+  for (const std::string& name : names_) {
+    uint64_t first = 0;
+    if (parse_segment_name(name, first)) {
+      firsts.push_back(first);
+    } else if (name != "committed" && name != "committed.tmp") {
+      if (stray_count++ < 8) strays += (strays.empty() ? "" : ", ") + printable(name);
     }
-    closedir(d);
-  } else {
-    return "cannot read " + opt_.dir + ": " + std::strerror(errno);
   }
+  if (stray_count > 0)
+    lg.warning("ignored %zu entries of %s that are not spool segments: %s%s", stray_count,
+               opt_.dir.c_str(), strays.c_str(), stray_count > 8 ? ", ..." : "");
   std::sort(firsts.begin(), firsts.end());
 
-  for (Segment& s : segments_) ::close(s.fd);
-  segments_.clear();
+  // Open each segment; one that cannot be used costs its own batches.
+  std::vector<uint64_t> bad;
   for (uint64_t first : firsts) {
-    Segment seg{first, 0, -1, segment_path(first)};
-    seg.fd = ::open(seg.path.c_str(), O_RDWR | O_CLOEXEC);
-    if (seg.fd < 0) {
-      error = "cannot open " + seg.path + ": " + std::strerror(errno);
-      for (Segment& s : segments_) ::close(s.fd);
-      segments_.clear();
-      return error;
+    Segment seg{first, 0, 0, -1, segment_path(first)};
+    seg.fd = io_.open(seg.path.c_str(), O_RDWR | O_NONBLOCK, 0);
+    if (seg.fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+      if (writable_) read_only_reason_ = std::string(std::strerror(errno));
+      writable_ = false;
+      seg.fd = io_.open(seg.path.c_str(), O_RDONLY | O_NONBLOCK, 0);
     }
+    std::string why;
     struct stat st {};
-    ::fstat(seg.fd, &st);
+    if (seg.fd < 0)
+      why = std::strerror(errno);
+    else if (io_.fstat(seg.fd, &st) != 0)
+      why = std::strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+      why = "not a regular file";
+    if (!why.empty()) {
+      if (seg.fd >= 0) io_.close(seg.fd);
+      lg.warning("cannot use %s (%s): its batches are counted lost, the rest of the spool goes on",
+                 seg.path.c_str(), why.c_str());
+      ++counters_.corrupt;
+      bad.push_back(first);
+      continue;
+    }
     seg.size = static_cast<uint64_t>(st.st_size);
     segments_.push_back(std::move(seg));
+    segments_.back().start = first_record_offset(segments_.size() - 1);
   }
 
-  if (segments_.empty()) {
-    next_id_ = committed_ + 1;
-    if (!rotate(&error)) return error;
-  } else {
-    if (std::string e = recover_tail(segments_.back()); !e.empty()) return e;
-    if (next_id_ <= committed_ && segments_.back().size == 0) next_id_ = committed_ + 1;
+  // The next id: after the newest intact record, and past every name seen.
+  next_id_ = 1;
+  if (!segments_.empty()) recover_tail(segments_.back());
+  const uint64_t recovered_next = next_id_;
+  if (!bad.empty()) next_id_ = std::max(next_id_, bad.back() + 1);
+
+  // The committed marker, read strictly. One that does not parse, or points
+  // past the newest record, is unknown: everything on disk is sent again.
+  const NumberFile marker = read_number_file(io_, opt_.dir + "/committed");
+  std::string marker_problem;
+  committed_ = 0;
+  if (marker.state == NumberFile::State::ok && marker.value > kMaxId) {
+    marker_problem = "holds an absurd id";
+  } else if (marker.state == NumberFile::State::ok) {
+    if (firsts.empty())
+      next_id_ = std::max(next_id_, marker.value + 1);  // all confirmed and deleted
+    if (marker.value <= next_id_ - 1)
+      committed_ = marker.value;
+    else
+      marker_problem = "points past the newest record (" + std::to_string(next_id_ - 1) + ")";
+  } else if (marker.state == NumberFile::State::damaged) {
+    marker_problem = "is damaged (" + marker.reason + ")";
   }
-  committed_ = std::min(committed_, next_id_ - 1);
-  if (segments_.front().first_id > committed_ + 1) committed_ = segments_.front().first_id - 1;
-  saved_committed_ = committed_;
+  // Segments older than the first one left were confirmed and deleted.
+  if (!firsts.empty() && firsts.front() > committed_ + 1) committed_ = firsts.front() - 1;
+
+  // Ids within a segment are consecutive from its name: when they go on past
+  // a bad newest entry, they go on in a segment of their own.
+  if (segments_.empty() || (next_id_ != recovered_next && writable_)) {
+    if (!writable_ || !rotate(&error))
+      return error.empty() ? opt_.dir + " is not writable: " + read_only_reason_ : error;
+  }
+  const uint64_t lost_before = counters_.lost;
+  // A bad segment's ids: up to the next name.
+  for (size_t b = 0; b < bad.size(); ++b) {
+    auto next = std::upper_bound(firsts.begin(), firsts.end(), bad[b]);
+    const uint64_t end = next != firsts.end() ? *next : bad[b] + 1;
+    note_lost(bad[b], std::min(end, next_id_), nullptr);
+  }
+  // A damaged marker is rewritten at the first commit.
+  saved_committed_ = marker_problem.empty() ? committed_ : UINT64_MAX;
   open_ = true;
   last_sync_ms_ = clock_.steady_ms();
-  commit(committed_);  // deletes segments that were confirmed before a crash
+  writable_retry_at_ = clock_.steady_ms() + kWritableRetryMs;
 
-  // The active segment must be writable: a read-only state dir fails here,
-  // loudly, rather than at the first batch.
-  if (::access(segments_.back().path.c_str(), W_OK) != 0 || ::access(opt_.dir.c_str(), W_OK) != 0) {
-    open_ = false;
-    return opt_.dir + " is not writable: " + std::strerror(errno);
+  // Read what is pending once: every id that cannot be delivered is counted
+  // now, and said in one line.
+  quiet_ = true;
+  Cursor c{committed_ + 1, 0, 0};
+  while (read(c, next_id_, scratch_)) {
   }
-  const uint64_t pending = next_id_ - 1 - committed_;
-  if (pending > 0)
+  quiet_ = false;
+  const uint64_t lost_now = counters_.lost - lost_before;
+  const std::string lost_ids = ranges_text(lost_);
+  commit(committed_);  // skips lost ids at the front, deletes confirmed segments
+
+  const uint64_t pending = next_id_ - 1 - committed_ - lost_in(committed_ + 1, next_id_);
+  if (!marker_problem.empty())
+    lg.warning("the committed marker %s/committed %s: sending all %" PRIu64
+               " batches still on disk again (receivers may see duplicates)",
+               opt_.dir.c_str(), marker_problem.c_str(), pending);
+  if (lost_now > 0)
+    lg.warning("%" PRIu64
+               " stored batches are damaged or missing on disk and cannot be sent (ids %s)",
+               lost_now, lost_ids.empty() ? "already passed" : lost_ids.c_str());
+  if (!writable_)
+    lg.warning("%s is read-only (%s): delivering the %" PRIu64
+               " batches it holds; new batches are not stored until it is writable"
+               " (checked every %" PRId64 " s)",
+               opt_.dir.c_str(), read_only_reason_.c_str(), pending, kWritableRetryMs / 1000);
+  else if (pending > 0)
     lg.info("%" PRIu64 " batches from before the restart waiting in %s", pending, opt_.dir.c_str());
   return "";
 }
 
 bool Spool::rotate(std::string* error) {
-  if (!segments_.empty() && dirty_) sync_data();
-  Segment seg{next_id_, 0, -1, segment_path(next_id_)};
+  if (!segments_.empty() && dirty_ && !sync_data()) {
+    if (error) *error = "cannot sync " + segments_.back().path + ": " + std::strerror(errno);
+    return false;
+  }
+  Segment seg{next_id_, 0, 0, -1, segment_path(next_id_)};
   // No record with this id or later exists, so a leftover file of that name
   // holds nothing worth keeping.
-  seg.fd = ::open(seg.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  seg.fd = io_.open(seg.path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0640);
   if (seg.fd < 0) {
     if (error) *error = "cannot create " + seg.path + ": " + std::strerror(errno);
     return false;
   }
+  // The new name must be on disk before a record in it is called stored.
+  if (io_.fsync_dir(opt_.dir.c_str()) != 0) {
+    if (error) *error = "cannot sync " + opt_.dir + ": " + std::strerror(errno);
+    io_.close(seg.fd);
+    return false;
+  }
   segments_.push_back(std::move(seg));
-  fsync_dir(opt_.dir);
+  return true;
+}
+
+// A read-only spool writes again once it can create a new segment.
+bool Spool::try_writable() {
+  if (writable_) return true;
+  const int64_t now = clock_.steady_ms();
+  if (now < writable_retry_at_) return false;
+  writable_retry_at_ = now + kWritableRetryMs;
+  std::string error;
+  if (!rotate(&error)) {
+    read_only_reason_ = error;
+    return false;
+  }
+  writable_ = true;
+  // Cut a torn tail left uncut while read-only, and take write access to the
+  // older segments (dropping records punches holes in them).
+  for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+    Segment& s = segments_[i];
+    const int fd = io_.open(s.path.c_str(), O_RDWR | O_NONBLOCK, 0);
+    if (fd < 0) continue;
+    struct stat st {};
+    if (i + 2 == segments_.size() && io_.fstat(fd, &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) > s.size)
+      io_.ftruncate(fd, static_cast<off_t>(s.size));
+    io_.close(s.fd);
+    s.fd = fd;
+  }
+  lg.info("%s is writable again", opt_.dir.c_str());
+  commit(committed_);  // saves the marker, deletes what was confirmed meanwhile
   return true;
 }
 
 void Spool::delete_segment(size_t index) {
-  ::close(segments_[index].fd);
-  ::unlink(segments_[index].path.c_str());
+  io_.close(segments_[index].fd);
+  io_.unlink(segments_[index].path.c_str());
   segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
-void Spool::drop_oldest(const char* why) {
-  if (segments_.size() < 2) return;
-  const uint64_t end = segments_[1].first_id;
-  const uint64_t first_pending = std::max(segments_[0].first_id, committed_ + 1);
-  if (end > first_pending) {
-    const uint64_t lost = end - first_pending;
-    counters_.dropped += lost;
-    lg.warning("%s: dropped the %" PRIu64 " oldest unsent batches", why, lost);
+void Spool::count_dropped(uint64_t from, uint64_t to, const char* why) {
+  from = std::max(from, committed_ + 1);
+  if (to <= from) return;
+  const uint64_t n = to - from - lost_in(from, to);
+  counters_.dropped += n;
+  dropped_unlogged_ += n;
+  const int64_t now = clock_.steady_ms();
+  if (dropped_unlogged_ > 0 &&
+      (last_drop_log_ms_ == INT64_MIN || now - last_drop_log_ms_ >= kDropLogEveryMs)) {
+    lg.warning("%s: dropped the %" PRIu64 " oldest unsent batches%s", why, dropped_unlogged_,
+               last_drop_log_ms_ == INT64_MIN ? "" : " (in the last minute or more)");
+    last_drop_log_ms_ = now;
+    dropped_unlogged_ = 0;
   }
-  committed_ = std::max(committed_, end - 1);
-  delete_segment(0);
+}
+
+// Frees at least `need` bytes of the oldest records (disk space in whole
+// blocks): the oldest segment goes when all of it is needed, else a hole is
+// punched over its first records. Returns false when nothing is left to drop.
+bool Spool::drop_oldest(uint64_t need, bool free_block, const char* why) {
+  if (segments_.empty()) return false;
+  Segment& seg = segments_[0];
+  const bool active = segments_.size() == 1;
+  if (seg.size <= seg.start) {
+    if (active) return false;
+    delete_segment(0);
+    return true;
+  }
+  auto drop_whole = [&] {
+    const uint64_t end = segment_end_id(0);
+    count_dropped(seg.first_id, end, why);
+    committed_ = std::max(committed_, end - 1);
+    delete_segment(0);
+    commit(committed_);
+  };
+  if (!active && (seg.size - seg.start <= need ||
+                  (free_block && seg.size <= (seg.start / kBlockBytes + 1) * kBlockBytes))) {
+    drop_whole();
+    return true;
+  }
+  // Walk the oldest records until enough bytes are covered (for a full disk:
+  // and at least one whole block is freed).
+  uint64_t off = seg.start, last_id = 0;
+  const uint64_t block_end = free_block ? (seg.start / kBlockBytes + 1) * kBlockBytes : 0;
+  Record& r = scratch_;
+  while (off < seg.size && (off - seg.start < need || off < block_end)) {
+    const uint64_t end = read_at(size_t{0}, off, r);
+    if (end == 0) {
+      off = find_next_record(0, off + 1);
+      continue;
+    }
+    last_id = r.id;
+    off = end;
+  }
+  if (!active && off >= seg.size) {
+    drop_whole();
+    return true;
+  }
+  if (io_.punch_hole(seg.fd, 0, static_cast<off_t>(off)) != 0) {
+    // The filesystem cannot punch holes: give up the whole oldest segment
+    // (a segment of its own first, if it is the one being written).
+    std::string ignored;
+    if (active && !rotate(&ignored)) return false;
+    drop_whole();
+    return true;
+  }
+  const uint64_t dropped_to = off >= seg.size ? segment_end_id(0) : last_id + 1;
+  count_dropped(seg.first_id, dropped_to, why);
+  seg.start = off;
+  committed_ = std::max(committed_, dropped_to - 1);
+  commit(committed_);
   save_committed(true);
+  return true;
 }
 
 uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error) {
@@ -280,16 +516,14 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error)
     return 0;
   };
   if (!open_) return fail("spool is not open");
+  if (!try_writable()) return fail("the spool is read-only: " + read_only_reason_);
   if (data.size() > kMaxRecord) return fail("batch too large for the spool");
+  if (next_id_ > kMaxId) return fail("the spool has run out of ids");
   const uint64_t rec = kHeaderSize + data.size();
 
   while (total_bytes() + rec > opt_.max_bytes) {
-    if (segments_.size() == 1) {
-      if (segments_.back().size == 0) break;  // nothing left to drop
-      std::string e;
-      if (!rotate(&e)) return fail(e);
-    }
-    drop_oldest("spool full (max_bytes reached)");
+    if (!drop_oldest(total_bytes() + rec - opt_.max_bytes, false, "spool full (max_bytes reached)"))
+      break;
   }
   if (segments_.back().size > 0 && segments_.back().size + rec > opt_.segment_bytes) {
     std::string e;
@@ -308,39 +542,38 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error)
   for (int attempt = 0;; ++attempt) {
     Segment& seg = segments_.back();
     iovec iov[2] = {{h, kHeaderSize}, {const_cast<char*>(data.data()), data.size()}};
-    ssize_t n = ::pwritev(seg.fd, iov, 2, static_cast<off_t>(seg.size));
-    if (n == static_cast<ssize_t>(rec)) {
-      seg.size += rec;
-      break;
-    }
+    const ssize_t n = io_.pwritev(seg.fd, iov, 2, static_cast<off_t>(seg.size));
+    if (n == static_cast<ssize_t>(rec)) break;
     const int err = n < 0 ? errno : ENOSPC;  // a short write means the disk filled up
-    // Never leave half a record behind.
-    if (::ftruncate(seg.fd, static_cast<off_t>(seg.size)) != 0) { /* recovery cuts it */
-    }
-    if (err == ENOSPC && attempt == 0 && (segments_.size() > 1 || seg.size > 0)) {
-      // The disk is full before max_bytes: make room by giving up the oldest
-      // backlog (a segment of its own first, if there is only one), once.
-      std::string e;
-      if (segments_.size() == 1 && !rotate(&e)) return fail(e);
-      drop_oldest("disk full");
-      continue;
-    }
+    // Never leave half a record behind (recovery would cut it anyway).
+    io_.ftruncate(seg.fd, static_cast<off_t>(seg.size));
+    // The disk is full before max_bytes: give up the oldest records, as few
+    // as the new one needs, and try again.
+    if (err == ENOSPC && attempt < 1000 && drop_oldest(rec, true, "disk full")) continue;
     return fail(std::string("cannot write to ") + seg.path + ": " + std::strerror(err));
   }
-
-  const uint64_t id = next_id_++;
+  Segment& seg = segments_.back();
+  seg.size += rec;
   dirty_ = true;
-  if (opt_.sync_always) sync_data();
-  return id;
+  if (opt_.sync_always && !sync_data()) {
+    // Not on disk: not stored. Take it back, so nothing unsynced is ever
+    // confirmed as stored (a failed fsync may already have lost the data).
+    const int err = errno;
+    seg.size -= rec;
+    io_.ftruncate(seg.fd, static_cast<off_t>(seg.size));
+    return fail(std::string("cannot sync ") + seg.path + ": " + std::strerror(err));
+  }
+  return next_id_++;
 }
 
 bool Spool::read(Cursor& c, uint64_t end_id, Record& out) {
-  if (!open_) return false;
+  if (!open_ || segments_.empty()) return false;
   end_id = std::min(end_id, next_id_);
   while (c.next_id < end_id) {
     // The segment holding next_id: the last one whose first id is <= next_id.
     if (c.next_id < segments_.front().first_id) {
-      c.next_id = segments_.front().first_id;  // dropped while we were away
+      note_lost(c.next_id, segments_.front().first_id, segments_.front().path.c_str());
+      c.next_id = segments_.front().first_id;  // (dropped or confirmed ones are not lost)
       continue;
     }
     size_t i = segments_.size() - 1;
@@ -348,26 +581,31 @@ bool Spool::read(Cursor& c, uint64_t end_id, Record& out) {
     const Segment& seg = segments_[i];
     if (c.seg_first_id != seg.first_id) {
       c.seg_first_id = seg.first_id;
-      c.offset = 0;
+      c.offset = seg.start;
     }
+    c.offset = std::max(c.offset, seg.start);
+    const uint64_t seg_end = segment_end_id(i);
     if (c.offset >= seg.size) {
-      if (i + 1 == segments_.size()) return false;
-      c.next_id = std::max(c.next_id, segments_[i + 1].first_id);
+      // Read to its end: ids up to the next segment's first (or the next id to
+      // be written) that were not found are lost.
+      note_lost(c.next_id, seg_end, seg.path.c_str());
+      c.next_id = std::max(c.next_id, seg_end);
       continue;
     }
-    const uint64_t end = read_at(seg, c.offset, out);
+    const uint64_t end = read_at(i, c.offset, out);
     if (end == 0) {
-      if (note_corrupt(seg.first_id, c.offset))
-        lg.warning("skipped a corrupt record in %s at offset %" PRIu64, seg.path.c_str(), c.offset);
-      c.offset = find_next_record(seg.fd, c.offset + 1, seg.size, [&](uint64_t at) {
-        Record probe;
-        return read_at(seg, at, probe) != 0;
-      });
+      if (note_corrupt(seg.first_id, c.offset) && !quiet_)
+        lg.warning("skipped a damaged record in %s at offset %" PRIu64, seg.path.c_str(), c.offset);
+      c.offset = find_next_record(i, c.offset + 1);
       continue;
     }
     if (out.id < c.next_id) {
       c.offset = end;
       continue;
+    }
+    if (out.id > c.next_id) {
+      note_lost(c.next_id, out.id, seg.path.c_str());
+      c.next_id = out.id;
     }
     if (out.id >= end_id) return false;
     c.offset = end;
@@ -389,10 +627,58 @@ bool Spool::note_corrupt(uint64_t seg_first_id, uint64_t offset) {
   return true;
 }
 
+uint64_t Spool::lost_in(uint64_t from, uint64_t to) const {
+  uint64_t n = 0;
+  for (const auto& [a, b] : lost_) {
+    const uint64_t lo = std::max(a, from), hi = std::min(b, to);
+    if (hi > lo) n += hi - lo;
+  }
+  return n;
+}
+
+// Ids [from, to) are not on disk: count those not confirmed and not counted yet.
+void Spool::note_lost(uint64_t from, uint64_t to, const char* where) {
+  from = std::max(from, committed_ + 1);
+  to = std::min(to, next_id_);
+  if (to <= from) return;
+  const uint64_t fresh = (to - from) - lost_in(from, to);
+  if (fresh == 0) return;
+  counters_.lost += fresh;
+  if (!quiet_ && where)
+    lg.warning("%" PRIu64 " stored batches (ids %" PRIu64 "-%" PRIu64
+               ") are damaged or missing in %s and cannot be sent",
+               fresh, from, to - 1, where);
+  // Merge [from, to) into the sorted, disjoint ranges.
+  auto it = std::lower_bound(lost_.begin(), lost_.end(), std::make_pair(from, uint64_t{0}));
+  if (it != lost_.begin() && std::prev(it)->second >= from) --it;
+  uint64_t lo = from, hi = to;
+  auto last = it;
+  while (last != lost_.end() && last->first <= hi) {
+    lo = std::min(lo, last->first);
+    hi = std::max(hi, last->second);
+    ++last;
+  }
+  it = lost_.erase(it, last);
+  if (lost_.size() < kMaxLostRanges) lost_.insert(it, {lo, hi});
+  // (Past the bound, a range found again after a reconnect is counted again.)
+}
+
+uint64_t Spool::pending_before(uint64_t end_id) const {
+  end_id = std::min(end_id, next_id_);
+  if (!open_ || end_id <= committed_ + 1) return 0;
+  return end_id - 1 - committed_ - lost_in(committed_ + 1, end_id);
+}
+
 void Spool::commit(uint64_t id) {
   if (!open_) return;
   id = std::min(id, next_id_ - 1);
   if (id > committed_) committed_ = id;
+  // Lost ids right after the confirmed ones: nothing of them is left to send.
+  while (!lost_.empty() && lost_.front().first <= committed_ + 1) {
+    committed_ = std::max(committed_, lost_.front().second - 1);
+    lost_.erase(lost_.begin());
+  }
+  if (!writable_) return;  // read-only: confirmed in memory, saved when writable again
   bool deleted = false;
   // Caught up and the active segment has grown: start a fresh one so that the
   // confirmed data can go, and the spool stays small in normal operation.
@@ -408,34 +694,36 @@ void Spool::commit(uint64_t id) {
 }
 
 void Spool::save_committed(bool force) {
-  if (committed_ == saved_committed_) return;
+  if (committed_ == saved_committed_ || !writable_) return;
   const int64_t now = clock_.steady_ms();
   // Rewriting the marker on every receipt would wear flash for little: losing
   // it costs only duplicates (delivery is at least once).
   if (!force && now - last_commit_save_ms_ < 1000) return;
-  if (write_number_file(opt_.dir + "/committed", committed_, opt_.sync_always)) {
+  if (write_number_file(io_, opt_.dir + "/committed", committed_, opt_.sync_always)) {
     saved_committed_ = committed_;
     last_commit_save_ms_ = now;
   }
 }
 
-void Spool::sync_data() {
-  if (!segments_.empty()) ::fdatasync(segments_.back().fd);
+bool Spool::sync_data() {
+  if (!segments_.empty() && writable_ && io_.fdatasync(segments_.back().fd) != 0) return false;
   dirty_ = false;
   last_sync_ms_ = clock_.steady_ms();
+  return true;
 }
 
 int64_t Spool::maintain() {
   const int64_t now = clock_.steady_ms();
   int64_t next = now + 60'000;
   if (!open_) return next;
-  if (dirty_) {
-    if (now - last_sync_ms_ >= opt_.sync_interval_ms)
-      sync_data();
-    else
-      next = std::min(next, last_sync_ms_ + opt_.sync_interval_ms);
+  if (!writable_) {
+    try_writable();
+    if (!writable_) next = std::min(next, writable_retry_at_);
   }
-  if (committed_ != saved_committed_) {
+  // A sync that fails is tried again an interval later.
+  if (dirty_ && now - last_sync_ms_ >= opt_.sync_interval_ms && !sync_data()) last_sync_ms_ = now;
+  if (dirty_) next = std::min(next, last_sync_ms_ + opt_.sync_interval_ms);
+  if (committed_ != saved_committed_ && writable_) {
     save_committed(false);
     if (committed_ != saved_committed_) next = std::min(next, last_commit_save_ms_ + 1000);
   }
@@ -451,10 +739,12 @@ void Spool::sync_all() {
 SpoolStats Spool::stats() {
   SpoolStats s = counters_;
   s.bytes = total_bytes();
-  s.pending = open_ ? next_id_ - 1 - committed_ : 0;
-  if (s.pending > 0) {
+  s.pending = 0;
+  if (open_ && next_id_ - 1 > committed_) {
     Cursor c{committed_ + 1, 0, 0};
     if (read(c, next_id_, scratch_)) s.oldest_ts_ms = scratch_.ts_ms;
+    s.lost = counters_.lost;  // the read may have found more
+    s.pending = pending_before(next_id_);
   }
   return s;
 }

@@ -145,7 +145,7 @@ void Uplink::handle(const mqtt::Event& e) {
       tokens_ = 0;
       tokens_at_ms_ = clock_.steady_ms();
       last_receipt_ms_ = clock_.steady_ms();
-      const uint64_t backlog = live_from_ - 1 - spool_.committed();
+      const uint64_t backlog = spool_.pending_before(live_from_);  // lost ones are not replayed
       if (backlog > 0)
         lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 "); %" PRIu64 " %s to replay at %.0f/s",
                 server().c_str(), opt_.group.c_str(), opt_.node.c_str(), bdseq_, backlog,
@@ -218,11 +218,16 @@ void Uplink::on_delivered(uint64_t tag) {
   }
   if (!any) return;
   // The spool keeps one committed position: the backlog's, until it is fully
-  // delivered; then the live data's.
+  // delivered; then the live data's. The spool's may be further on than what
+  // was sent: batches lost on disk (or dropped) right after the last one
+  // confirmed have nothing left to deliver.
+  backlog_confirmed_ = std::max(backlog_confirmed_, spool_.committed());
+  if (backlog_confirmed_ + 1 < live_from_) {
+    spool_.commit(backlog_confirmed_);
+    backlog_confirmed_ = std::max(backlog_confirmed_, spool_.committed());
+  }
   if (backlog_confirmed_ + 1 >= live_from_)
     spool_.commit(std::max(backlog_confirmed_, live_confirmed_));
-  else
-    spool_.commit(backlog_confirmed_);
 }
 
 Uplink::Device& Uplink::device(DeviceId d) {

@@ -4,53 +4,12 @@
 
 #include "../temp_dir.hpp"
 #include "spool.hpp"
+#include "spool_test_util.hpp"
 
 using namespace classroom;
 namespace fs = std::filesystem;
 
-namespace {
-
-SpoolOptions opts(const std::string& dir, uint64_t max_bytes = 1 << 20, uint64_t segment = 0) {
-  SpoolOptions o;
-  o.dir = dir;
-  o.max_bytes = max_bytes;
-  o.segment_bytes = segment;
-  return o;
-}
-
-std::string batch(uint64_t n, size_t size = 40) {
-  std::string s = "batch-" + std::to_string(n) + "-";
-  s.resize(size, static_cast<char>('a' + n % 26));
-  return s;
-}
-
-// Everything readable from the start, in order.
-std::vector<Spool::Record> read_all(Spool& spool) {
-  std::vector<Spool::Record> out;
-  Spool::Cursor c{spool.committed() + 1, 0, 0};
-  Spool::Record r;
-  while (spool.read(c, UINT64_MAX, r)) out.push_back(r);
-  return out;
-}
-
-std::vector<fs::path> segments(const std::string& dir) {
-  std::vector<fs::path> out;
-  for (auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".seg") out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void spit(const fs::path& p, const std::string& data) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
-}  // namespace
+using namespace spool_test;
 
 TEST_CASE("spool: append and read back in order, with ids and capture times") {
   TempDir dir;
@@ -304,20 +263,4 @@ TEST_CASE("spool: interval sync policy is driven by the clock") {
   CHECK(due == clock.steady_ms() + 1000);
   clock.advance(1000);
   CHECK(spool.maintain() > clock.steady_ms() + 1000);  // synced: nothing due soon
-}
-
-TEST_CASE("spool: a read-only directory fails to open with the reason") {
-  if (geteuid() == 0) {
-    // root ignores permissions; the integration test uses a read-only mount.
-    SUCCEED("skipped: running as root (see the read-only mount integration test)");
-    return;
-  }
-  TempDir dir;
-  fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
-  FakeClock clock;
-  Spool spool(opts(dir.path + "/spool"), clock);
-  CHECK_THAT(spool.open(), Catch::Contains("cannot create"));
-  CHECK_FALSE(spool.is_open());
-  CHECK(spool.append("x", 1) == 0);
-  fs::permissions(dir.path, fs::perms::owner_all);
 }
