@@ -13,6 +13,7 @@
 #include "event_queue.hpp"
 #include "log.hpp"
 #include "mqtt_client.hpp"
+#include "probes/runner.hpp"
 #include "registry.hpp"
 #include "scheduler.hpp"
 #include "sparkplug.hpp"
@@ -210,6 +211,15 @@ int run_agent(const config::Config& cfg) {
     return self.collect(catalog);
   });
 
+  // ---- probes (issue 9): their own thread; results come back through the loop ----
+  std::unique_ptr<probes::Runner> probe_runner;
+  if (cfg.probes.any()) {
+    probe_runner =
+        std::make_unique<probes::Runner>(cfg.probes, cfg.state.dir, [&queue] { queue.wake(); });
+    probe_runner->declare(catalog);
+  }
+  // ---- end of probes ----
+
   std::thread signal_thread([&queue, signals] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -222,6 +232,7 @@ int run_agent(const config::Config& cfg) {
           cfg.identity.node.c_str(), so.dir.c_str(), so.max_bytes >> 10,
           cfg.spool.sync_always ? "always" : (std::to_string(so.sync_interval_ms) + " ms").c_str());
   notify_systemd("READY=1");
+  if (probe_runner) probe_runner->start();  // issue 9
 
   // The first connection attempt starts before the first sample, so that a
   // normal start publishes its first batch as live data, not as history.
@@ -252,12 +263,16 @@ int run_agent(const config::Config& cfg) {
       else
         spool_retry_at = clock.steady_ms() + kSpoolReopenMs;
     }
-    if (scheduler.run_due() > 0) batcher.flush();
+    int ran = scheduler.run_due();
+    if (probe_runner) ran += static_cast<int>(probe_runner->drain(catalog));  // issue 9
+    if (ran > 0) batcher.flush();
     uplink_wake = uplink.poll();
     spool_wake = spool.maintain();
   }
 
   notify_systemd("STOPPING=1");
+  // A hung probe does not hold the shutdown: the runner waits a bounded time.
+  if (probe_runner) probe_runner->stop(probes::Runner::kStopBoundMs);  // issue 9
   batcher.flush();
   uplink.shutdown();
   spool.sync_all();
