@@ -14,6 +14,7 @@
 
 #include "clock.hpp"
 #include "log.hpp"
+#include "probes/curl_api.hpp"
 #include "probes/curl_multi.hpp"
 #include "probes/dns.hpp"
 #include "probes/http.hpp"
@@ -300,7 +301,10 @@ void Runner::Engine::run() {
   std::unique_ptr<CurlMulti> curl;
   if (needs_curl) {
     curl = std::make_unique<CurlMulti>();
-    if (!curl->ok()) lg.error("cannot start libcurl: http and throughput probes will fail");
+    std::string why;
+    if (!load_curl(&why)) why += "; ";
+    if (!curl->ok())
+      lg.error("cannot start libcurl (%shttp and throughput probes fail)", why.c_str());
   }
   Context ctx{&resolver, curl.get()};
   for (Entry& x : entries)

@@ -1,28 +1,29 @@
 #include "probes/curl_multi.hpp"
 
-#include <curl/curl.h>
 #include <poll.h>
+#include "probes/curl_api.hpp"
 
 #include "probes/tcp.hpp"
 
 namespace classroom::drivers::probes {
 
 CurlMulti::CurlMulti() {
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return;
-  CURLM* m = curl_multi_init();
+  if (!load_curl()) return;
+  if (curl_api().global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return;
+  CURLM* m = curl_api().multi_init();
   if (!m) return;
-  curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket);
-  curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &CurlMulti::on_timer);
-  curl_multi_setopt(m, CURLMOPT_TIMERDATA, this);
+  curl_api().multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket);
+  curl_api().multi_setopt(m, CURLMOPT_SOCKETDATA, this);
+  curl_api().multi_setopt(m, CURLMOPT_TIMERFUNCTION, &CurlMulti::on_timer);
+  curl_api().multi_setopt(m, CURLMOPT_TIMERDATA, this);
   multi_ = m;
 }
 
 CurlMulti::~CurlMulti() {
   if (!multi_) return;
-  for (auto& [easy, done] : transfers_) curl_multi_remove_handle(multi_, easy);
-  curl_multi_cleanup(multi_);
-  curl_global_cleanup();
+  for (auto& [easy, done] : transfers_) curl_api().multi_remove_handle(multi_, easy);
+  curl_api().multi_cleanup(multi_);
+  curl_api().global_cleanup();
 }
 
 int CurlMulti::on_socket(void*, int fd, int what, void* self_p, void*) {
@@ -55,7 +56,7 @@ int CurlMulti::on_timer(void*, long timeout_ms, void* self_p) {
 void CurlMulti::add(void* easy, Done done) {
   if (!multi_) return done(CURLE_FAILED_INIT);
   transfers_[easy] = std::move(done);
-  if (curl_multi_add_handle(multi_, easy) != CURLM_OK) {
+  if (curl_api().multi_add_handle(multi_, easy) != CURLM_OK) {
     Done d = std::move(transfers_[easy]);
     transfers_.erase(easy);
     d(CURLE_FAILED_INIT);
@@ -64,7 +65,7 @@ void CurlMulti::add(void* easy, Done done) {
 
 void CurlMulti::remove(void* easy) {
   if (!multi_ || !transfers_.erase(easy)) return;
-  curl_multi_remove_handle(multi_, easy);
+  curl_api().multi_remove_handle(multi_, easy);
 }
 
 void CurlMulti::wants(std::vector<Wait>& out) const {
@@ -78,7 +79,7 @@ void CurlMulti::on_ready(int fd, short revents) {
   if (revents & POLLOUT) ev |= CURL_CSELECT_OUT;
   if (revents & (POLLERR | POLLHUP)) ev |= CURL_CSELECT_ERR;
   int running = 0;
-  curl_multi_socket_action(multi_, fd, ev, &running);
+  curl_api().multi_socket_action(multi_, fd, ev, &running);
   check_done();
 }
 
@@ -86,18 +87,18 @@ void CurlMulti::on_time(int64_t now_ms) {
   if (!multi_ || now_ms < timer_at_) return;
   timer_at_ = kNever;
   int running = 0;
-  curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  curl_api().multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
   check_done();
 }
 
 void CurlMulti::check_done() {
   int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+  while (CURLMsg* msg = curl_api().multi_info_read(multi_, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL* easy = msg->easy_handle;
     const CURLcode code = msg->data.result;
     auto it = transfers_.find(easy);
-    curl_multi_remove_handle(multi_, easy);
+    curl_api().multi_remove_handle(multi_, easy);
     if (it == transfers_.end()) continue;
     Done done = std::move(it->second);
     transfers_.erase(it);

@@ -1,36 +1,36 @@
 #include "probes/http.hpp"
 
-#include <curl/curl.h>
 #include <ctime>
+#include "probes/curl_api.hpp"
 
 namespace classroom::drivers::probes {
 
 void* new_easy(const std::string& url, const std::string& proxy, const std::string& ca_file,
                bool insecure, int64_t timeout_ms, char* errbuf) {
-  CURL* e = curl_easy_init();
+  CURL* e = curl_api().easy_init();
   if (!e) return nullptr;
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-  curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_PROXY, proxy.c_str());  // "" disables environment proxies
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "classroom-agent probe");
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);  // never wait for a hung resolver thread
-  if (!ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file.c_str());
+  curl_api().easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_api().easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_api().easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl_api().easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  curl_api().easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  curl_api().easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+  curl_api().easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_api().easy_setopt(e, CURLOPT_PROXY, proxy.c_str());  // "" disables environment proxies
+  curl_api().easy_setopt(e, CURLOPT_USERAGENT, "classroom-agent probe");
+  curl_api().easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+  curl_api().easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);  // never wait for a hung resolver thread
+  if (!ca_file.empty()) curl_api().easy_setopt(e, CURLOPT_CAINFO, ca_file.c_str());
   if (insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_api().easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_api().easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   errbuf[0] = '\0';
   return e;
 }
 
 std::string curl_error(int code, const char* errbuf) {
-  std::string s = curl_easy_strerror(static_cast<CURLcode>(code));
+  std::string s = curl_api().easy_strerror(static_cast<CURLcode>(code));
   if (errbuf && errbuf[0]) s += ": " + escape(errbuf);
   return s;
 }
@@ -50,7 +50,7 @@ std::optional<int64_t> parse_cert_time(std::string_view text) {
 HttpProbe::~HttpProbe() {
   if (easy_) {
     if (multi_) multi_->remove(easy_);
-    curl_easy_cleanup(static_cast<CURL*>(easy_));
+    curl_api().easy_cleanup(static_cast<CURL*>(easy_));
   }
 }
 
@@ -62,9 +62,9 @@ void HttpProbe::start(Context& ctx, int64_t now_ms) {
   multi_ = ctx.curl;
   easy_ = new_easy(o_.url, o_.proxy, o_.ca_file, o_.insecure, o_.timeout_ms, errbuf_);
   if (!easy_ || !multi_) return finish("cannot start an HTTP transfer (libcurl)");
-  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &HttpProbe::on_body);
-  curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
-  curl_easy_setopt(easy_, CURLOPT_CERTINFO, 1L);
+  curl_api().easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &HttpProbe::on_body);
+  curl_api().easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+  curl_api().easy_setopt(easy_, CURLOPT_CERTINFO, 1L);
   multi_->add(easy_, [this](int code) { done(code); });
 }
 
@@ -82,14 +82,14 @@ size_t HttpProbe::on_body(char*, size_t size, size_t n, void* self_p) {
 void HttpProbe::done(int code) {
   CURL* e = static_cast<CURL*>(easy_);
   curl_off_t dns = 0, connect = 0, tls = 0, pre = 0, first = 0, total = 0;
-  curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &dns);
-  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect);
-  curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &tls);
-  curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
-  curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
-  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
+  curl_api().easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &dns);
+  curl_api().easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect);
+  curl_api().easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &tls);
+  curl_api().easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
+  curl_api().easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
+  curl_api().easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
   long status = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  curl_api().easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   auto ms = [](curl_off_t us) { return static_cast<double>(us) / 1000.0; };
   // Each phase on its own (curl's times are cumulative from the start).
   if (dns > 0) r_.dns_ms = ms(dns);
@@ -103,7 +103,8 @@ void HttpProbe::done(int code) {
 
   if (https) {
     curl_certinfo* ci = nullptr;
-    if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci && ci->num_of_certs > 0) {
+    if (curl_api().easy_getinfo(e, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
+        ci->num_of_certs > 0) {
       for (curl_slist* s = ci->certinfo[0]; s; s = s->next) {
         std::string_view line(s->data);
         constexpr std::string_view key = "Expire date:";
@@ -142,7 +143,7 @@ void HttpProbe::abort(std::string_view why, int64_t) {
 void HttpProbe::finish(std::string error) {
   if (easy_) {
     if (multi_) multi_->remove(easy_);
-    curl_easy_cleanup(static_cast<CURL*>(easy_));
+    curl_api().easy_cleanup(static_cast<CURL*>(easy_));
     easy_ = nullptr;
   }
   r_.error = std::move(error);

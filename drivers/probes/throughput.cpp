@@ -1,7 +1,7 @@
 #include "probes/throughput.hpp"
 
-#include <curl/curl.h>
 #include <cstring>
+#include "probes/curl_api.hpp"
 
 #include "probes/http.hpp"
 #include "probes/tcp.hpp"
@@ -29,13 +29,14 @@ void ThroughputProbe::begin(bool upload, int64_t now_ms) {
   easy_ = new_easy(upload ? o_.upload_url : o_.url, "", o_.ca_file, false, o_.max_time_ms, errbuf_);
   if (!easy_) return finish("cannot start a transfer (libcurl)");
   if (upload) {
-    curl_easy_setopt(easy_, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(o_.max_bytes));
-    curl_easy_setopt(easy_, CURLOPT_READFUNCTION, &ThroughputProbe::on_read);
-    curl_easy_setopt(easy_, CURLOPT_READDATA, this);
+    curl_api().easy_setopt(easy_, CURLOPT_POST, 1L);
+    curl_api().easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE,
+                           static_cast<curl_off_t>(o_.max_bytes));
+    curl_api().easy_setopt(easy_, CURLOPT_READFUNCTION, &ThroughputProbe::on_read);
+    curl_api().easy_setopt(easy_, CURLOPT_READDATA, this);
   }
-  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &ThroughputProbe::on_body);
-  curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+  curl_api().easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &ThroughputProbe::on_body);
+  curl_api().easy_setopt(easy_, CURLOPT_WRITEDATA, this);
   multi_->add(easy_, [this](int code) { done(code); });
 }
 
@@ -64,11 +65,11 @@ size_t ThroughputProbe::on_read(char* data, size_t size, size_t n, void* self_p)
 void ThroughputProbe::done(int code) {
   CURL* e = static_cast<CURL*>(easy_);
   curl_off_t pre = 0, total = 0;
-  curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
-  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
+  curl_api().easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
+  curl_api().easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total);
   long status = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(e);
+  curl_api().easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  curl_api().easy_cleanup(e);
   easy_ = nullptr;
   const double secs = static_cast<double>(total - pre) / 1e6;
   duration_s_ += static_cast<double>(total) / 1e6;
@@ -109,7 +110,7 @@ void ThroughputProbe::abort(std::string_view why, int64_t) {
 void ThroughputProbe::finish(std::string error) {
   if (easy_) {
     if (multi_) multi_->remove(easy_);
-    curl_easy_cleanup(static_cast<CURL*>(easy_));
+    curl_api().easy_cleanup(static_cast<CURL*>(easy_));
     easy_ = nullptr;
   }
   r_.bytes = down_ + up_;

@@ -8,9 +8,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-30}
 cd "$root"
 CXX=clang++ cmake -S . -B build-fuzz -DCLASSROOM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_config fuzz_procfs fuzz_ncmd fuzz_spool >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_config fuzz_procfs fuzz_ncmd fuzz_spool fuzz_probes >/dev/null
 mkdir -p build-fuzz/crashes
-for target in config procfs ncmd spool; do
+for target in config procfs ncmd spool probes; do
   corpus=build-fuzz/corpus/$target
   mkdir -p "$corpus"
   echo "== fuzz_$target for ${seconds} s"
