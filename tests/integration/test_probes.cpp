@@ -236,10 +236,10 @@ TEST_CASE("DNS: an answer, NXDOMAIN, SERVFAIL and a timeout, told apart", "[prob
 TEST_CASE("ICMP: RTT, jitter and loss match a responder with known delay, jitter and loss",
           "[probes][netns]") {
   NetNs ns;
-  // 40 ms +/- 10 ms in turn; every 5th request answered after 800 ms, past the
+  // 60 ms +/- 15 ms in turn; every 5th request answered after 800 ms, past the
   // 500 ms timeout (a late reply never counts); each request also gets an
   // instant reply with another identifier (another process's echo).
-  IcmpResponder responder(ns, 40, 10, 5, 800);
+  IcmpResponder responder(ns, 60, 15, 5, 800);
   config::Probes cfg;
   cfg.icmp.push_back({"Gateway", "127.0.0.1", 20, 50ms, 500ms, 60s});
   cfg.icmp.push_back({"Nowhere", "10.99.99.99", 3, 50ms, 300ms, 60s});  // no route
@@ -247,12 +247,14 @@ TEST_CASE("ICMP: RTT, jitter and loss match a responder with known delay, jitter
   RunnerRig rig(cfg);
   ns.run_inside([&] { rig.runner.start(); });  // the probe thread lives in the namespace
   REQUIRE(rig.wait_all({"Gateway", "Nowhere"}, "Loss", 15s));
-  // Tolerances: scheduling on a shared 2-core machine adds a few ms per reply.
+  // Expected: loss 20 % exactly, RTT avg 60 ms, jitter 30 ms (consecutive
+  // replies differ by 2 x 15 ms), min 45 ms. Tolerance 10 ms: scheduling on a
+  // shared 2-core machine delays a reply now and then (never makes it early).
   CHECK(rig.number("Connectivity/Gateway/Loss") == 20.0);
-  CHECK(rig.number("Connectivity/Gateway/RTT Avg") == Approx(40).margin(5));
-  CHECK(rig.number("Connectivity/Gateway/Jitter") == Approx(20).margin(5));
-  CHECK(rig.number("Connectivity/Gateway/RTT Min") == Approx(30).margin(5));
-  CHECK(rig.number("Connectivity/Gateway/RTT Max") == Approx(50).margin(8));
+  CHECK(rig.number("Connectivity/Gateway/RTT Avg") == Approx(60).margin(10));
+  CHECK(rig.number("Connectivity/Gateway/Jitter") == Approx(30).margin(10));
+  CHECK(rig.number("Connectivity/Gateway/RTT Min") == Approx(45).margin(10));
+  CHECK(rig.number("Connectivity/Gateway/RTT Max") >= 74);
   CHECK(rig.flag("Connectivity/Gateway/Reachable"));
   CHECK(responder.requests() == 20);
 
