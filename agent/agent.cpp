@@ -21,6 +21,7 @@
 #include "event_queue.hpp"
 #include "log.hpp"
 #include "mqtt_client.hpp"
+#include "probes/runner.hpp"
 #include "registry.hpp"
 #include "scheduler.hpp"
 #include "sparkplug.hpp"
@@ -225,13 +226,22 @@ int run_agent(const config::Config& cfg) {
     });
   }
   // The school's SNMP devices: polled off the loop, applied on it.
-  DeviceRunner devices(cfg.devices.snmp, catalog, [&queue] { queue.notify(); });
+  DeviceRunner devices(cfg.devices.snmp, catalog, [&queue] { queue.wake(); });
   devices.schedule(scheduler);
   SelfMetrics self(spool, clock, batcher.lost());
   scheduler.add("agent", self_interval, [&catalog, &self](int64_t now) {
     catalog.set_time(now);
     return self.collect(catalog);
   });
+
+  // ---- probes (issue 9): their own thread; results come back through the loop ----
+  std::unique_ptr<probes::Runner> probe_runner;
+  if (cfg.probes.any()) {
+    probe_runner =
+        std::make_unique<probes::Runner>(cfg.probes, cfg.state.dir, [&queue] { queue.wake(); });
+    probe_runner->declare(catalog);
+  }
+  // ---- end of probes ----
 
   std::thread signal_thread([&queue, signals] { take_signals(signals, queue); });
 
@@ -250,6 +260,7 @@ int run_agent(const config::Config& cfg) {
   int64_t test_stall_ms = 0;
   if (const char* stall = std::getenv("CLASSROOM_TEST_STALL_LOOP_MS"))
     test_stall_ms = std::atoll(stall);
+  if (probe_runner) probe_runner->start();  // issue 9
 
   // The first connection attempt starts before the first sample, so that a
   // normal start publishes its first batch as live data, not as history.
@@ -281,8 +292,9 @@ int run_agent(const config::Config& cfg) {
       else
         spool_retry_at = clock.steady_ms() + kSpoolReopenMs;
     }
-    const bool sampled = scheduler.run_due() > 0;
-    if (devices.apply(&batcher) > 0 || sampled) batcher.flush();
+    int ran = scheduler.run_due();
+    if (probe_runner) ran += static_cast<int>(probe_runner->drain(catalog));  // issue 9
+    if (devices.apply(&batcher) > 0 || ran > 0) batcher.flush();
     uplink_wake = uplink.poll();
     spool_wake = spool.maintain();
     if (watchdog_ms > 0 && clock.steady_ms() >= watchdog_at) {
@@ -296,6 +308,8 @@ int run_agent(const config::Config& cfg) {
   }
 
   notify_systemd("STOPPING=1");
+  // A hung probe does not hold the shutdown: the runner waits a bounded time.
+  if (probe_runner) probe_runner->stop(probes::Runner::kStopBoundMs);  // issue 9
   batcher.flush();
   uplink.shutdown();
   spool.sync_all();

@@ -21,16 +21,16 @@ class EventQueue {
     }
     cv_.notify_one();
   }
-  // Wakes the loop without an event (work waits elsewhere, such as finished
-  // device polls).
-  void notify() {
+  // Ends the loop's current wait without an event: another stage (the probe
+  // runner, finished device polls) has work for the loop.
+  void wake() {
     {
       std::lock_guard lock(mutex_);
       woken_ = true;
     }
     cv_.notify_one();
   }
-  // Waits up to `timeout_ms` for events (or notify()) and moves them all into `out`.
+  // Waits up to `timeout_ms` for events (or a wake()) and moves them all into `out`.
   void wait(std::vector<mqtt::Event>& out, int64_t timeout_ms) {
     std::unique_lock lock(mutex_);
     if (events_.empty() && !woken_ && timeout_ms > 0)

@@ -206,6 +206,44 @@ class Section {
     out = value;
   }
 
+  // ---- probes (issue 9): integers and arrays of tables ----
+  void integer(std::string_view key, int& out, int min, int max) {
+    const toml::node* node = take(key);
+    if (!node) return;
+    if (!node->is_integer()) {
+      wrong(*node, key, "expected a whole number, found " + type_name(*node));
+      return;
+    }
+    const int64_t v = node->as_integer()->get();
+    if (v < min || v > max) {
+      wrong(*node, key,
+            std::to_string(v) + " is out of range; allowed " + std::to_string(min) + " to " +
+                std::to_string(max));
+      return;
+    }
+    out = static_cast<int>(v);
+  }
+
+  // `[[key]]`: one Section per table of the array (none when absent or wrong).
+  std::vector<Section> tables(std::string_view key) {
+    std::vector<Section> out;
+    const toml::node* node = take(key);
+    if (!node) return out;
+    const toml::array* arr = node->as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      wrong(*node, key,
+            "expected tables written [[" + key_path(key) + "]], found " + type_name(*node));
+      return out;
+    }
+    for (size_t i = 0; i < arr->size(); ++i)
+      out.emplace_back(rep_, arr->get(i)->as_table(),
+                       key_path(key) + "[" + std::to_string(i) + "]");
+    return out;
+  }
+  // The table itself, to point an error at when its key is absent.
+  const toml::node* node_or_table() const { return table_; }
+  // ---- end of probes ----
+
   // An array of strings; `check` returns an error message for a bad element.
   template <typename Check>
   bool strings(std::string_view key, std::vector<std::string>& out, Check check) {
@@ -849,12 +887,254 @@ void read_devices(Section s, Config& cfg, const std::string& file, Reporter& rep
   s.finish();
 }
 
+// ---- probes (issue 9) ----
+// "host:port", "[v6]:port": false when it is not one.
+bool split_host_port(const std::string& text, std::string& host, int& port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= text.size()) return false;
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string::npos)
+    return false;  // an IPv6 address needs brackets
+  if (host.empty()) return false;
+  int value = 0;
+  for (size_t i = colon + 1; i < text.size(); ++i) {
+    char c = text[i];
+    if (c < '0' || c > '9' || value > 65535) return false;
+    value = value * 10 + (c - '0');
+  }
+  if (value < 1 || value > 65535) return false;
+  port = value;
+  return true;
+}
+
+bool has_control(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+std::string check_host(const std::string& host) {
+  if (host.empty()) return "must not be empty";
+  if (host.size() > 253) return "is longer than 253 characters";
+  if (has_control(host) || host.find_first_of(" /") != std::string::npos)
+    return "is not a host name or address";
+  return "";
+}
+
+std::string check_url(const std::string& url) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    return "must start with http:// or https://";
+  if (url.size() > 2048) return "is longer than 2048 characters";
+  if (has_control(url) || url.find(' ') != std::string::npos)
+    return "must not contain spaces or control characters";
+  const size_t host_at = url.find("://") + 3;
+  if (host_at >= url.size() || url[host_at] == '/' || url[host_at] == ':')
+    return "has no host name";
+  return "";
+}
+
+class ProbeReader {
+ public:
+  ProbeReader(Section& s, std::vector<std::string>& names) : s_(s), names_(names) {}
+
+  // The name every kind has: valid in metric names and unique across probes.
+  void name(std::string& out) {
+    if (!s_.string("name", out, true, "a name is required; it is used in metric names")) return;
+    const toml::node* node = s_.take("name");
+    if (std::string problem = check_probe_name(out); !problem.empty()) {
+      s_.wrong(*node, "name", problem);
+    } else if (std::find(names_.begin(), names_.end(), out) != names_.end()) {
+      s_.wrong(*node, "name", "\"" + out + "\" is used by another probe; names must be unique");
+    } else {
+      names_.push_back(out);
+    }
+  }
+
+  template <typename Check>
+  void checked(std::string_view key, std::string& out, bool required, std::string_view hint,
+               Check check) {
+    if (!s_.string(key, out, required, hint)) return;
+    if (std::string problem = check(out); !problem.empty())
+      s_.wrong(*s_.take(key), key, "\"" + escape(out) + "\" " + problem);
+  }
+
+  static std::string escape(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text.substr(0, 200)) {
+      if (c < 0x20 || c == 0x7f) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out;
+  }
+
+ private:
+  Section& s_;
+  std::vector<std::string>& names_;
+};
+
+constexpr milliseconds kMinProbeInterval{1000};
+constexpr milliseconds kMaxProbeInterval{86'400'000};
+constexpr milliseconds kMinProbeTimeout{10};
+constexpr milliseconds kMaxProbeTimeout{120'000};
+
+void read_probes(Section s, Config& cfg) {
+  s.expect_keys({"concurrency", "icmp", "dns", "tcp", "http", "throughput"});
+  if (!s.present()) return;
+  Probes& p = cfg.probes;
+  std::vector<std::string> names;
+  s.integer("concurrency", p.concurrency, 1, 64);
+
+  for (Section& t : s.tables("icmp")) {
+    t.expect_keys({"name", "target", "count", "spacing", "timeout", "interval"});
+    IcmpProbe probe;
+    ProbeReader r(t, names);
+    r.name(probe.name);
+    r.checked("target", probe.target, true, "the host to ping, such as \"192.0.2.1\"", check_host);
+    t.integer("count", probe.count, 1, 100);
+    t.duration("spacing", probe.spacing, milliseconds(10), milliseconds(10'000));
+    t.duration("timeout", probe.timeout, kMinProbeTimeout, milliseconds(60'000));
+    t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
+    const auto run = probe.spacing * (probe.count - 1) + probe.timeout;
+    if (run >= probe.interval)
+      t.wrong(t.take("interval") ? *t.take("interval") : *t.node_or_table(), "interval",
+              "a run takes up to (count - 1) x spacing + timeout = " + format_duration(run) +
+                  "; the interval must be longer");
+    t.finish();
+    p.icmp.push_back(std::move(probe));
+  }
+
+  for (Section& t : s.tables("dns")) {
+    t.expect_keys({"name", "query", "server", "type", "timeout", "interval"});
+    DnsProbe probe;
+    ProbeReader r(t, names);
+    r.name(probe.name);
+    r.checked("query", probe.query, true, "the name to resolve, such as \"example.org\"",
+              [](const std::string& q) -> std::string {
+                if (q.empty() || q.size() > 253) return "is not a DNS name (1 to 253 characters)";
+                if (has_control(q) || q.find_first_of(" /") != std::string::npos)
+                  return "is not a DNS name";
+                return "";
+              });
+    r.checked("server", probe.server, false, "", [](const std::string& sv) -> std::string {
+      if (sv.empty() || has_control(sv) || sv.find_first_of(" /") != std::string::npos ||
+          sv.size() > 64)
+        return "is not a server address such as \"192.0.2.53\" or \"192.0.2.53:53\"";
+      return "";
+    });
+    std::string type;
+    if (t.string("type", type, false)) {
+      if (type == "A")
+        probe.aaaa = false;
+      else if (type == "AAAA")
+        probe.aaaa = true;
+      else
+        t.wrong(*t.take("type"), "type", "\"" + ProbeReader::escape(type) + "\" is not A or AAAA");
+    }
+    t.duration("timeout", probe.timeout, kMinProbeTimeout, kMaxProbeTimeout);
+    t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
+    t.finish();
+    p.dns.push_back(std::move(probe));
+  }
+
+  for (Section& t : s.tables("tcp")) {
+    t.expect_keys({"name", "target", "timeout", "interval"});
+    TcpProbe probe;
+    ProbeReader r(t, names);
+    r.name(probe.name);
+    std::string target;
+    r.checked(
+        "target", target, true, "\"host:port\", such as \"192.0.2.1:443\"",
+        [&](const std::string& text) -> std::string {
+          if (!split_host_port(text, probe.host, probe.port))
+            return "is not \"host:port\" (an IPv6 address in brackets: \"[2001:db8::1]:443\")";
+          return check_host(probe.host).empty() ? "" : "has a bad host name";
+        });
+    t.duration("timeout", probe.timeout, kMinProbeTimeout, kMaxProbeTimeout);
+    t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
+    t.finish();
+    p.tcp.push_back(std::move(probe));
+  }
+
+  for (Section& t : s.tables("http")) {
+    t.expect_keys(
+        {"name", "url", "timeout", "expected_status", "proxy", "ca_file", "insecure", "interval"});
+    HttpProbe probe;
+    ProbeReader r(t, names);
+    r.name(probe.name);
+    r.checked("url", probe.url, true, "an http:// or https:// URL",
+              [](const std::string& u) { return check_url(u); });
+    t.duration("timeout", probe.timeout, milliseconds(100), kMaxProbeTimeout);
+    t.integer("expected_status", probe.expected_status, 100, 599);
+    r.checked("proxy", probe.proxy, false, "", [](const std::string& x) -> std::string {
+      if (x.empty() || has_control(x) || x.find(' ') != std::string::npos)
+        return "is not a proxy address such as \"http://proxy:3128\"";
+      return "";
+    });
+    t.string("ca_file", probe.ca_file, false);
+    t.boolean("insecure", probe.insecure);
+    t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
+    if (probe.timeout >= probe.interval)
+      t.wrong(t.take("interval") ? *t.take("interval") : *t.node_or_table(), "interval",
+              "must be longer than the timeout (" + format_duration(probe.timeout) + ")");
+    t.finish();
+    p.http.push_back(std::move(probe));
+  }
+
+  for (Section& t : s.tables("throughput")) {
+    t.expect_keys({"name", "url", "upload_url", "ca_file", "max_bytes", "max_time", "windows",
+                   "per_day", "monthly_budget"});
+    ThroughputProbe probe;
+    ProbeReader r(t, names);
+    r.name(probe.name);
+    r.checked("url", probe.url, true, "the http(s) URL of a large file to download",
+              [](const std::string& u) { return check_url(u); });
+    r.checked("upload_url", probe.upload_url, false, "",
+              [](const std::string& u) { return check_url(u); });
+    t.string("ca_file", probe.ca_file, false);
+    t.size("max_bytes", probe.max_bytes, 1024);
+    t.duration("max_time", probe.max_time, milliseconds(100), milliseconds(600'000));
+    std::vector<std::string> window_texts;
+    if (!t.strings("windows", window_texts, [&](const std::string& w) -> std::string {
+          auto parsed = parse_window(w);
+          if (!parsed)
+            return "\"" + ProbeReader::escape(w) +
+                   "\" is not a window such as \"Mon-Fri 07:30-11:30\"";
+          probe.windows.push_back(*parsed);
+          return "";
+        })) {
+      if (!t.take("windows"))
+        t.missing("windows", "the school-hours windows, such as [\"Mon-Fri 07:30-11:30\"]");
+    } else if (probe.windows.empty()) {
+      t.wrong(*t.take("windows"), "windows", "must list at least one window");
+    }
+    t.integer("per_day", probe.per_day, 1, 48);
+    t.size("monthly_budget", probe.monthly_budget, 1024);
+    if (probe.monthly_budget < probe.max_bytes * (probe.upload_url.empty() ? 1 : 2) &&
+        t.take("monthly_budget"))
+      t.wrong(*t.take("monthly_budget"), "monthly_budget",
+              "is smaller than one run (max_bytes" +
+                  std::string(probe.upload_url.empty() ? ")" : " down and up)"));
+    t.finish();
+    p.throughput.push_back(std::move(probe));
+  }
+  s.finish();
+}
+// ---- end of probes ----
+
 LoadResult validate(const toml::table& root, const std::string& path) {
   Reporter rep{path, {}};
   Config cfg;
   cfg.path = path;
   Section top(rep, &root, "");
-  top.expect_keys({"identity", "broker", "state", "spool", "log", "host", "sources", "devices"});
+  top.expect_keys(
+      {"identity", "broker", "state", "spool", "log", "host", "sources", "devices", "probes"});
   read_identity(top.table("identity"), cfg);
   read_broker(top.table("broker"), cfg);
   read_state(top.table("state"), cfg, path);
@@ -863,6 +1143,7 @@ LoadResult validate(const toml::table& root, const std::string& path) {
   read_host(top.table("host"), cfg, path);
   read_sources(top.table("sources"), cfg, path);
   read_devices(top.table("devices"), cfg, path, rep);
+  read_probes(top.table("probes"), cfg);
   top.finish();
 
   if (cfg.broker.client_id.empty())
@@ -1044,6 +1325,63 @@ bool read_secret_file(const std::string& path, std::string& secret, std::string&
   secret = std::move(text);
   return true;
 }
+
+// ---- probes (issue 9) ----
+std::string check_probe_name(const std::string& name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 64) return "is longer than 64 characters";
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return "must not contain control characters";
+    if (c == '/' || c == '+' || c == '#')
+      return "\"" + name + "\" contains / + or #, which cannot be part of a metric name";
+  }
+  if (name.front() == ' ' || name.back() == ' ') return "must not start or end with a space";
+  return "";
+}
+
+std::optional<Window> parse_window(std::string_view text) {
+  static constexpr std::string_view kDays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  auto day = [](std::string_view d) -> int {
+    for (int i = 0; i < 7; ++i)
+      if (kDays[i] == d) return i;
+    return -1;
+  };
+  auto hhmm = [](std::string_view t) -> int {
+    if (t.size() != 5 || t[2] != ':') return -1;
+    for (size_t i : {0, 1, 3, 4})
+      if (t[i] < '0' || t[i] > '9') return -1;
+    int h = (t[0] - '0') * 10 + (t[1] - '0'), m = (t[3] - '0') * 10 + (t[4] - '0');
+    if (m > 59 || h > 24 || (h == 24 && m != 0)) return -1;
+    return h * 60 + m;
+  };
+  const size_t space = text.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  std::string_view days = text.substr(0, space), times = text.substr(space + 1);
+  Window w;
+  // Days: "Mon-Fri", "Sat", "Mon,Wed,Fri" (a list of days or ranges).
+  while (!days.empty()) {
+    const size_t comma = days.find(',');
+    std::string_view part = days.substr(0, comma);
+    days = comma == std::string_view::npos ? std::string_view{} : days.substr(comma + 1);
+    if (comma != std::string_view::npos && days.empty()) return std::nullopt;
+    const size_t dash = part.find('-');
+    int from = day(part.substr(0, dash));
+    int to = dash == std::string_view::npos ? from : day(part.substr(dash + 1));
+    if (from < 0 || to < 0) return std::nullopt;
+    for (int d = from;; d = (d + 1) % 7) {
+      w.days |= static_cast<uint8_t>(1u << d);
+      if (d == to) break;
+    }
+  }
+  const size_t dash = times.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  w.start_min = hhmm(times.substr(0, dash));
+  w.end_min = hhmm(times.substr(dash + 1));
+  if (w.start_min < 0 || w.end_min < 0 || w.end_min <= w.start_min || w.days == 0)
+    return std::nullopt;
+  return w;
+}
+// ---- end of probes ----
 
 LoadResult load_string(const std::string& text, const std::string& path) {
   try {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace classroom::config {
@@ -133,6 +134,78 @@ struct Devices {
   std::vector<SnmpDevice> snmp;
 };
 
+// ---- Connectivity probes ([[probes.<kind>]], issue 9) ----
+// A school-hours window, local time: the days it applies to (bit 0 = Monday)
+// and minutes since midnight [start, end).
+struct Window {
+  uint8_t days = 0;
+  int start_min = 0;
+  int end_min = 0;
+};
+
+struct IcmpProbe {
+  std::string name;
+  std::string target;  // host name, IPv4 or IPv6 address
+  int count = 5;       // echoes per run
+  milliseconds spacing{200};
+  milliseconds timeout{1000};  // per echo, from its send
+  milliseconds interval{30'000};
+};
+
+struct DnsProbe {
+  std::string name;
+  std::string query;   // the name to resolve
+  std::string server;  // "IP" or "IP:port"; empty: the system's resolvers
+  bool aaaa = false;   // type = "AAAA"
+  milliseconds timeout{2000};
+  milliseconds interval{60'000};
+};
+
+struct TcpProbe {
+  std::string name;
+  std::string host;
+  int port = 0;
+  milliseconds timeout{3000};
+  milliseconds interval{60'000};
+};
+
+struct HttpProbe {
+  std::string name;
+  std::string url;
+  milliseconds timeout{10'000};
+  int expected_status = 0;  // 0: any 2xx or 3xx
+  std::string proxy;
+  std::string ca_file;  // empty: the system's CA store
+  bool insecure = false;
+  milliseconds interval{60'000};
+};
+
+struct ThroughputProbe {
+  std::string name;
+  std::string url;
+  std::string upload_url;
+  std::string ca_file;
+  uint64_t max_bytes = 10ull << 20;
+  milliseconds max_time{10'000};
+  std::vector<Window> windows;
+  int per_day = 1;
+  uint64_t monthly_budget = 1ull << 30;
+};
+
+struct Probes {
+  int concurrency = 4;
+  std::vector<IcmpProbe> icmp;
+  std::vector<DnsProbe> dns;
+  std::vector<TcpProbe> tcp;
+  std::vector<HttpProbe> http;
+  std::vector<ThroughputProbe> throughput;
+  bool any() const {
+    return !icmp.empty() || !dns.empty() || !tcp.empty() || !http.empty() || !throughput.empty();
+  }
+  bool needs_curl() const { return !http.empty() || !throughput.empty(); }
+};
+// ---- end of probes ----
+
 struct Config {
   std::string path;  // the file it came from
   Identity identity;
@@ -143,6 +216,7 @@ struct Config {
   Host host;
   Sources sources;
   Devices devices;
+  Probes probes;  // issue 9
 };
 
 // One problem in a config file, as `FILE:LINE:COL: key: what is wrong`.
@@ -184,5 +258,12 @@ bool split_snmp_address(const std::string& address, std::string& host, int& port
 // it) when the file is readable or writable by group or others, empty, or not
 // a regular file. One trailing newline is dropped.
 bool read_secret_file(const std::string& path, std::string& secret, std::string& error);
+// A probe name as it appears in metric names (Connectivity/<name>/...): an
+// empty string when it is fine, else what is wrong with it.
+std::string check_probe_name(const std::string& name);
+
+// "Mon-Fri 07:30-11:30", "Sat 08:00-12:00", "Mon,Wed 13:00-15:00": nullopt
+// when it is not a window.
+std::optional<Window> parse_window(std::string_view text);
 
 }  // namespace classroom::config

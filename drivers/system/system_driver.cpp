@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "registry.hpp"
+#include "system/clock.hpp"
 
 namespace classroom::drivers::system {
 namespace {
@@ -108,6 +109,10 @@ void SystemDriver::declare(MetricSink& sink) {
   agent_rss_ = sink.declare("Agent/Memory/RSS", DataType::UInt64, "B");
   agent_cpu_ = sink.declare("Agent/CPU/Usage", DataType::Float, "%");
   agent_cpu_time_ = sink.declare("Agent/CPU/Time", DataType::Double, "s");
+  if (options_.clock) {  // issue 9
+    clock_synced_ = sink.declare("System/Clock/Synchronized", DataType::Boolean, "");
+    clock_max_error_ = sink.declare("System/Clock/Max Error", DataType::Double, "ms");
+  }
   for (const std::string& mount : options_.mounts) {
     std::string base = "Disk/" + mount_label(mount) + "/";
     disks_.push_back(Disk{mount, sink.declare(base + "Used", DataType::Float, "%"),
@@ -243,11 +248,23 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   }
   if (cpu) last_cpu_ = cpu;
 
+  // ---- clock (issue 9) ----
+  if (options_.clock) {
+    if (auto c = read_clock()) {
+      sink.put(clock_synced_, c->synchronized);
+      sink.put(clock_max_error_, c->max_error_ms);
+      clock_unsynced_ = !c->synchronized;
+    }
+  }
+
   if (read_ok == 0)
     return CollectResult::failure("cannot read " + options_.proc_root +
                                   " (stat, loadavg, meminfo, uptime)");
   CollectResult r;
   if (!problems_.empty()) r.warning = "skipped " + problems_;
+  // Logged by the scheduler once, and once more when it clears. Short enough to
+  // need no allocation (the hot path): drivers/README.md explains it.
+  if (clock_unsynced_) r.warning += r.warning.empty() ? "clock unsynced" : "; clock unsynced";
   return r;
 }
 
@@ -256,6 +273,7 @@ std::unique_ptr<Driver> make(const config::Config& cfg) {
   o.proc_root = cfg.host.proc;
   o.sys_root = cfg.host.sys;
   o.mounts = cfg.sources.system.mounts;
+  o.clock = cfg.host.proc == "/proc";  // a captured /proc tree is another machine
   return std::make_unique<SystemDriver>(std::move(o));
 }
 

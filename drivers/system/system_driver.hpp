@@ -16,6 +16,7 @@ struct Options {
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   std::vector<std::string> mounts{"/"};
+  bool clock = false;  // System/Clock/... from adjtimex (issue 9): on for the live /proc
 };
 
 // "Disk/<label>/...": "/" is "Root", "/var/lib" is "var/lib".
@@ -57,6 +58,8 @@ class SystemDriver final : public Driver {
   MetricId cpu_usage_ = 0, load1_ = 0, load5_ = 0, load15_ = 0, mem_total_ = 0, mem_available_ = 0,
            mem_used_ = 0, swap_used_ = 0, uptime_ = 0, agent_rss_ = 0, agent_cpu_ = 0,
            agent_cpu_time_ = 0;
+  MetricId clock_synced_ = 0, clock_max_error_ = 0;  // issue 9
+  bool clock_unsynced_ = false;
   std::vector<Sensor> sensors_;
   std::vector<Disk> disks_;
 

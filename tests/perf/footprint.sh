@@ -8,13 +8,17 @@
 # With --snmp, an snmpd is started on a free loopback UDP port and the agent
 # polls it as two devices (v2c, every profile, at a 1 s interval): what SNMP
 # devices cost, against the same run without them.
-# Usage: tests/perf/footprint.sh [--outage] [--snmp] [SECONDS] [AGENT_BINARY]
+# With --probes, ten connectivity probes run every 5 s against servers on
+# loopback that the script starts (3 ICMP, 2 DNS with dnsmasq, 2 TCP, 3 HTTP).
+# Usage: tests/perf/footprint.sh [--outage] [--snmp] [--probes] [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 outage=0
 snmp=0
+probes=0
 if [ "${1:-}" = "--outage" ]; then outage=1; shift; fi
 if [ "${1:-}" = "--snmp" ]; then snmp=1; shift; fi
+if [ "${1:-}" = "--probes" ]; then probes=1; shift; fi
 seconds=${1:-30}
 agent=${2:-$root/build/agent/classroom-agent}
 [ -x "$agent" ] || { echo "no agent binary at $agent: build first (cmake --build build)"; exit 2; }
@@ -43,6 +47,31 @@ if ((snmp)); then
     printf '[[devices.snmp]]\nname = "%s"\naddress = "127.0.0.1:%s"\ncommunity_file = "%s"\ninterval = "1s"\ntimeout = "500ms"\nprofiles = ["system", "interfaces", "host", "ups"]\n' \
       "$name" "$snmp_port" "$work/community" >>"$work/agent.toml"
   done
+fi
+if ((probes)); then
+  /usr/bin/python3 "$root/tests/integration/probe_server.py" http "$work/http.port" &
+  PIDS+=($!)
+  dns_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
+    --listen-address=127.0.0.1 --port="$dns_port" --pid-file= --user=root \
+    --address=/known.test/10.1.2.3 --local=/test/ >"$work/dnsmasq.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$work/http.port" ] && break; sleep 0.1; done
+  http_port=$(cat "$work/http.port")
+  {
+    for t in 127.0.0.1 ::1 127.0.0.2; do
+      printf '[[probes.icmp]]\nname = "Ping %s"\ntarget = "%s"\ninterval = "5s"\n' "$t" "$t"
+    done
+    for q in known.test missing.test; do
+      printf '[[probes.dns]]\nname = "DNS %s"\nquery = "%s"\nserver = "127.0.0.1:%s"\ninterval = "5s"\n' "$q" "$q" "$dns_port"
+    done
+    for i in 1 2; do
+      printf '[[probes.tcp]]\nname = "TCP %s"\ntarget = "127.0.0.1:%s"\ninterval = "5s"\n' "$i" "$port"
+    done
+    for path in ok delay?ms=100 status?code=404; do
+      printf '[[probes.http]]\nname = "HTTP %s"\nurl = "http://127.0.0.1:%s/%s"\ntimeout = "2s"\ninterval = "5s"\n' "${path%%\?*}" "$http_port" "$path"
+    done
+  } >>"$work/agent.toml"
 fi
 sleep 0.5
 "$agent" run -c "$work/agent.toml" >"$work/agent.log" 2>&1 &
@@ -77,7 +106,7 @@ topic_bytes=$(awk '$1 ~ /^spBv1.0\// {s += length($1)} END {print s + 0}' "$work
 receipts=$(grep -c '^classroom-agent/' "$work/sizes" || true)
 receipt_bytes=$(awk '$1 ~ /^classroom-agent\// {s += $2 + length($1)} END {print s + 0}' "$work/sizes")
 
-echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)"
+echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)$( ((probes)) && echo ', ten probes every 5 s' || true)"
 echo "  private dirty   $(kib Private_Dirty) KiB"
 echo "  PSS             $(kib Pss) KiB"
 echo "  RSS             $(kib Rss) KiB"

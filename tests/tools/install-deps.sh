@@ -15,6 +15,8 @@ packages=(
   libssl-dev                                # Paho's CMake config looks for OpenSSL
   libprotobuf-dev protobuf-compiler         # Sparkplug B payloads (lite runtime)
   libcurl4-openssl-dev                      # HTTP probes
+  libc-ares-dev                             # DNS probes, non-blocking name resolution of probe targets
+  dnsmasq-base openssl                      # probe tests: a DNS server, test certificates
   libtomlplusplus-dev libcli11-dev          # config file, command line
   libsnmp-dev                               # SNMP devices: net-snmp's client library
   catch2                                    # the test binaries are part of the build

@@ -1,0 +1,393 @@
+#include "probes/runner.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cinttypes>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "clock.hpp"
+#include "log.hpp"
+#include "probes/curl_api.hpp"
+#include "probes/curl_multi.hpp"
+#include "probes/dns.hpp"
+#include "probes/http.hpp"
+#include "probes/icmp.hpp"
+#include "probes/report.hpp"
+#include "probes/resolver.hpp"
+#include "probes/tcp.hpp"
+#include "probes/throughput.hpp"
+#include "probes/throughput_plan.hpp"
+#include "scheduler.hpp"
+
+namespace classroom::probes {
+namespace {
+
+constexpr log::Logger lg("probes");
+using namespace drivers::probes;
+
+// A file name for a probe's state: readable, and unique for a unique name.
+std::string state_file(const std::string& name) {
+  std::string clean;
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : name) {
+    hash = (hash ^ c) * 16777619u;
+    clean += std::isalnum(c) ? static_cast<char>(c) : '_';
+  }
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "-%08x", hash);
+  return clean.substr(0, 40) + suffix + ".throughput";
+}
+
+}  // namespace
+
+struct Runner::Engine {
+  struct Entry {
+    std::string name, what;
+    Kind kind;
+    bool https = false;
+    int64_t interval_ms = 0;
+    std::unique_ptr<Probe> probe;
+    std::unique_ptr<ThroughputPlan> plan;
+    ThroughputProbe* throughput = nullptr;
+    // The probe thread's.
+    int64_t next_due = 0;
+    bool pending = false, active = false;
+    int64_t hard_deadline = 0, started_wall = 0;
+    std::string skip_reason;
+    // The loop's.
+    ProbeMetrics metrics;
+    std::string last_error;
+    bool reported = false;
+  };
+  struct Report {
+    size_t index;
+    int64_t wall_ms;
+    std::optional<Result> result;
+    std::optional<double> budget_used;
+  };
+
+  SystemClock clock;
+  int concurrency = 4;
+  bool needs_curl = false;
+  std::vector<Entry> entries;
+
+  std::mutex mutex;
+  std::condition_variable exited_cv;
+  bool exited = false;
+  std::vector<Report> reports;
+  std::function<void()> wake;
+  std::atomic<bool> stopping{false};
+  bool started = false;
+  int event_fd = -1;
+
+  ~Engine() {
+    if (event_fd >= 0) ::close(event_fd);
+  }
+
+  void post(Report r) {
+    std::function<void()> w;
+    {
+      std::lock_guard lock(mutex);
+      reports.push_back(std::move(r));
+      w = wake;
+    }
+    if (w) w();
+  }
+
+  void run();
+  void start_due(Context& ctx, int64_t now_wall, int64_t now);
+  void finish_done(int64_t now_wall);
+};
+
+Runner::Runner(const config::Probes& cfg, const std::string& state_dir, std::function<void()> wake)
+    : engine_(std::make_shared<Engine>()) {
+  Engine& e = *engine_;
+  e.wake = std::move(wake);
+  e.concurrency = cfg.concurrency;
+  e.needs_curl = cfg.needs_curl();
+  e.event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  auto add = [&](const std::string& name, Kind kind, std::string what, int64_t interval,
+                 std::unique_ptr<Probe> probe) -> Engine::Entry& {
+    Engine::Entry& x = e.entries.emplace_back();
+    x.name = name;
+    x.kind = kind;
+    x.what = std::move(what);
+    x.interval_ms = interval;
+    x.probe = std::move(probe);
+    return x;
+  };
+  for (const auto& p : cfg.icmp)
+    add(p.name, Kind::icmp, "ping " + p.target, p.interval.count(),
+        std::make_unique<IcmpProbe>(
+            IcmpOptions{p.target, p.count, p.spacing.count(), p.timeout.count()}));
+  for (const auto& p : cfg.dns)
+    add(p.name, Kind::dns, "DNS " + p.query, p.interval.count(),
+        std::make_unique<DnsProbe>(DnsOptions{p.query, p.server, p.aaaa, p.timeout.count()}));
+  for (const auto& p : cfg.tcp)
+    add(p.name, Kind::tcp, "TCP " + p.host + ":" + std::to_string(p.port), p.interval.count(),
+        std::make_unique<TcpProbe>(TcpOptions{p.host, p.port, p.timeout.count()}));
+  for (const auto& p : cfg.http) {
+    auto& x =
+        add(p.name, Kind::http, p.url, p.interval.count(),
+            std::make_unique<HttpProbe>(HttpOptions{p.url, p.timeout.count(), p.expected_status,
+                                                    p.proxy, p.ca_file, p.insecure}));
+    x.https = p.url.rfind("https://", 0) == 0;
+    if (p.insecure)
+      lg.warning(
+          "probe %s: certificate verification is OFF (insecure = true): anyone on the "
+          "path to %s can pose as it",
+          escape(p.name).c_str(), escape(p.url).c_str());
+  }
+  for (const auto& p : cfg.throughput) {
+    auto probe = std::make_unique<ThroughputProbe>(
+        ThroughputOptions{p.url, p.upload_url, p.ca_file, p.max_bytes, p.max_time.count()});
+    ThroughputProbe* raw = probe.get();
+    auto& x = add(p.name, Kind::throughput, "throughput " + p.url, 0, std::move(probe));
+    x.throughput = raw;
+    PlanOptions po;
+    po.windows = p.windows;
+    po.per_day = p.per_day;
+    po.monthly_budget = p.monthly_budget;
+    po.run_bytes = raw->max_run_bytes();
+    if (!state_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(state_dir + "/probes", ec);
+      po.state_path = state_dir + "/probes/" + state_file(p.name);
+    }
+    x.plan = std::make_unique<ThroughputPlan>(std::move(po));
+    if (std::string err = x.plan->load(); !err.empty())
+      lg.warning("probe %s: %s", escape(p.name).c_str(), err.c_str());
+  }
+}
+
+Runner::~Runner() {
+  stop(kStopBoundMs);
+}
+
+void Runner::declare(drivers::MetricSink& sink) {
+  for (size_t i = 0; i < engine_->entries.size(); ++i) {
+    Engine::Entry& x = engine_->entries[i];
+    x.metrics.declare(sink, x.kind, x.name, x.https);
+    if (x.plan) x.metrics.put_budget_used(sink, x.plan->used_percent(engine_->clock.wall_ms()));
+  }
+}
+
+void Runner::start() {
+  std::shared_ptr<Engine> e = engine_;
+  e->started = true;
+  lg.info("%zu probe%s, at most %d at a time%s", e->entries.size(),
+          e->entries.size() == 1 ? "" : "s", e->concurrency,
+          e->needs_curl ? "" : " (libcurl not loaded: no http or throughput probe)");
+  std::thread([e] { e->run(); }).detach();
+}
+
+bool Runner::stop(int64_t bound_ms) {
+  Engine& e = *engine_;
+  {
+    std::lock_guard lock(e.mutex);
+    e.wake = nullptr;
+  }
+  if (e.stopping.exchange(true) || !e.started) return true;
+  const uint64_t one = 1;
+  ssize_t ignored = ::write(e.event_fd, &one, sizeof one);
+  (void)ignored;
+  std::unique_lock lock(e.mutex);
+  // The thread holds the engine too: if it does not end in time, the process's
+  // exit ends it, and nothing it touches is freed under it.
+  const bool ended =
+      e.exited_cv.wait_for(lock, std::chrono::milliseconds(bound_ms), [&] { return e.exited; });
+  if (!ended) lg.warning("probe thread did not stop within %" PRId64 " ms; leaving it", bound_ms);
+  return ended;
+}
+
+size_t Runner::drain(Catalog& catalog) {
+  std::vector<Engine::Report> got;
+  {
+    std::lock_guard lock(engine_->mutex);
+    got.swap(engine_->reports);
+  }
+  for (const Engine::Report& r : got) {
+    Engine::Entry& x = engine_->entries[r.index];
+    catalog.set_time(r.wall_ms);
+    if (r.budget_used) x.metrics.put_budget_used(catalog, *r.budget_used);
+    if (!r.result) continue;
+    x.metrics.put(catalog, *r.result);
+    const std::string error = std::visit([](const auto& v) { return v.error; }, *r.result);
+    if (!error.empty() && error != x.last_error) {
+      lg.warning("probe %s (%s): %s; measuring again %s", escape(x.name).c_str(),
+                 escape(x.what).c_str(), error.c_str(),
+                 x.kind == Kind::throughput
+                     ? "at the next planned moment"
+                     : ("every " + std::to_string(x.interval_ms / 1000) + " s").c_str());
+    } else if (error.empty() && !x.last_error.empty()) {
+      lg.info("probe %s (%s): answering again", escape(x.name).c_str(), escape(x.what).c_str());
+    }
+    x.last_error = error;
+  }
+  return got.size();
+}
+
+void Runner::Engine::start_due(Context& ctx, int64_t now_wall, int64_t now) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Entry& x = entries[i];
+    if (x.plan) {
+      if (x.next_due == 0) x.next_due = x.plan->next_run(now_wall);
+      if (now_wall < x.next_due || x.pending || x.active) continue;
+      std::string why;
+      if (!x.plan->may_run(now_wall, why)) {
+        if (why != x.skip_reason)
+          lg.info("probe %s: not run: %s", escape(x.name).c_str(), why.c_str());
+        x.skip_reason = why;
+        x.next_due = x.plan->next_run(now_wall);
+        continue;
+      }
+      x.skip_reason.clear();
+      x.pending = true;
+      x.next_due = INT64_MAX;  // planned again when it ends
+      continue;
+    }
+    // A wall-clock step backwards: re-align instead of waiting it out.
+    if (x.next_due - now_wall > x.interval_ms) x.next_due = next_aligned(now_wall, x.interval_ms);
+    if (now_wall < x.next_due) continue;
+    if (x.pending || x.active) {
+      lg.debug("probe %s: still running at its next slot; this slot is skipped",
+               escape(x.name).c_str());
+    } else {
+      x.pending = true;
+    }
+    x.next_due = next_aligned(now_wall, x.interval_ms);
+  }
+  int active = 0;
+  for (const Entry& x : entries) active += x.active;
+  for (Entry& x : entries) {
+    if (active >= concurrency) break;
+    if (!x.pending) continue;
+    x.pending = false;
+    x.active = true;
+    ++active;
+    x.started_wall = now_wall;
+    x.hard_deadline = now + x.probe->budget_ms() + kGraceMs;
+    x.probe->start(ctx, now);
+  }
+}
+
+void Runner::Engine::finish_done(int64_t now_wall) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Entry& x = entries[i];
+    if (!x.active || !x.probe->done()) continue;
+    x.active = false;
+    Report r{i, x.started_wall, x.probe->result(), std::nullopt};
+    if (x.plan) {
+      const auto& t = std::get<ThroughputResult>(*r.result);
+      if (std::string err = x.plan->record(x.started_wall, t.bytes); !err.empty())
+        lg.warning("probe %s: %s; the budget count may be lost at a restart",
+                   escape(x.name).c_str(), err.c_str());
+      r.budget_used = x.plan->used_percent(now_wall);
+      x.next_due = x.plan->next_run(now_wall);
+    }
+    post(std::move(r));
+  }
+}
+
+void Runner::Engine::run() {
+  Resolver resolver;
+  std::unique_ptr<CurlMulti> curl;
+  if (needs_curl) {
+    curl = std::make_unique<CurlMulti>();
+    std::string why;
+    if (!load_curl(&why)) why += "; ";
+    if (!curl->ok())
+      lg.error("cannot start libcurl (%shttp and throughput probes fail)", why.c_str());
+  }
+  Context ctx{&resolver, curl.get()};
+  for (Entry& x : entries)
+    if (!x.plan) x.next_due = clock.wall_ms();  // first run at once, then on the grid
+
+  std::vector<Wait> waits;
+  std::vector<pollfd> fds;
+  enum Owner : int { kWake = -3, kResolver = -2, kCurl = -1 };
+  std::vector<int> owners;  // entry index, or one of Owner
+  while (!stopping.load()) {
+    int64_t now_wall = clock.wall_ms(), now = clock.steady_ms();
+    start_due(ctx, now_wall, now);
+    finish_done(now_wall);  // a run can end inside start() (a refused socket)
+
+    fds.clear();
+    owners.clear();
+    auto add = [&](int owner) {
+      for (const Wait& w : waits) {
+        fds.push_back(pollfd{w.fd, w.events, 0});
+        owners.push_back(owner);
+      }
+      waits.clear();
+    };
+    waits.push_back(Wait{event_fd, POLLIN});
+    add(kWake);
+    resolver.wants(waits);
+    add(kResolver);
+    if (curl) {
+      curl->wants(waits);
+      add(kCurl);
+    }
+    int64_t wake_at = now + 60'000;
+    wake_at = std::min(wake_at, resolver.next_wake(now));
+    if (curl) wake_at = std::min(wake_at, curl->next_wake());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      Entry& x = entries[i];
+      if (x.active) {
+        x.probe->wants(waits);
+        add(static_cast<int>(i));
+        wake_at = std::min({wake_at, x.probe->next_wake(), x.hard_deadline});
+      } else if (!x.pending && x.next_due != INT64_MAX) {
+        wake_at = std::min(wake_at, now + std::max<int64_t>(0, x.next_due - now_wall));
+      }
+    }
+    const int timeout = static_cast<int>(std::clamp<int64_t>(wake_at - now, 0, 60'000));
+    const int n = ::poll(fds.data(), fds.size(), timeout);
+    now = clock.steady_ms();
+    if (n > 0) {
+      for (size_t k = 0; k < fds.size(); ++k) {
+        if (!fds[k].revents) continue;
+        if (owners[k] == kWake) {
+          uint64_t v;
+          ssize_t ignored = ::read(event_fd, &v, sizeof v);
+          (void)ignored;
+        } else if (owners[k] == kResolver) {
+          resolver.on_ready(fds[k].fd, fds[k].revents);
+        } else if (owners[k] == kCurl) {
+          curl->on_ready(fds[k].fd, fds[k].revents);
+        } else if (entries[static_cast<size_t>(owners[k])].active) {
+          entries[static_cast<size_t>(owners[k])].probe->on_ready(fds[k].fd, fds[k].revents, now);
+        }
+      }
+    }
+    resolver.on_time();
+    if (curl) curl->on_time(now);
+    for (Entry& x : entries) {
+      if (!x.active || x.probe->done()) continue;
+      x.probe->on_time(now);
+      if (!x.probe->done() && now >= x.hard_deadline)
+        x.probe->abort("no result within its timeout + " + std::to_string(kGraceMs / 1000) +
+                           " s (hard deadline)",
+                       now);
+    }
+    finish_done(clock.wall_ms());
+  }
+  // Stopping: runs in flight are abandoned, not waited for.
+  for (Entry& x : entries)
+    if (x.active) x.probe->abort("the agent is stopping", clock.steady_ms());
+  for (Entry& x : entries) x.probe.reset();  // before the resolver and curl they use
+  curl.reset();
+  std::lock_guard lock(mutex);
+  exited = true;
+  exited_cv.notify_all();
+}
+
+}  // namespace classroom::probes

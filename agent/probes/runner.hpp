@@ -1,0 +1,51 @@
+// The probe runner: a stage of the agent that runs every configured
+// connectivity probe on one thread of its own, so that no probe ever delays
+// sampling. See docs/architecture.md ("Probes").
+//
+// - Each probe runs on the wall-clock grid of its interval (throughput: at the
+//   moments its plan picks); a failed run is data (Success false, Loss 100 %)
+//   and keeps its interval.
+// - At most `concurrency` runs are in flight; every run has its protocol
+//   timeout and a hard deadline after which it is aborted.
+// - Results wait in a queue that the agent's loop drains into the catalog
+//   (which only the loop touches); the runner wakes the loop when one arrives.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "catalog.hpp"
+#include "config.hpp"
+
+namespace classroom::probes {
+
+class Runner {
+ public:
+  // `wake` is called from the probe thread when results are waiting.
+  Runner(const config::Probes& cfg, const std::string& state_dir, std::function<void()> wake);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  // On the loop, before the first birth: declares every probe metric.
+  void declare(drivers::MetricSink& sink);
+  void start();
+  // On the loop: moves finished results into `catalog` (stamped with the time
+  // their run started) and logs failures once, and their recovery once.
+  // Returns how many results it took.
+  size_t drain(Catalog& catalog);
+  // Stops the thread, abandoning runs in flight. Waits at most `bound_ms`;
+  // false when the thread did not end in time (it is then left to the exit).
+  bool stop(int64_t bound_ms);
+
+  static constexpr int64_t kStopBoundMs = 2000;
+  static constexpr int64_t kGraceMs = 1000;  // hard deadline past a run's own timeouts
+
+ private:
+  struct Engine;
+  std::shared_ptr<Engine> engine_;
+};
+
+}  // namespace classroom::probes

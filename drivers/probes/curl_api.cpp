@@ -1,0 +1,60 @@
+#include "probes/curl_api.hpp"
+
+#include <dlfcn.h>
+#include <mutex>
+
+namespace classroom::drivers::probes {
+namespace {
+
+CurlApi g_api{};
+const CurlApi* g_loaded = nullptr;
+std::string g_error;
+
+template <typename F>
+bool bind(void* lib, const char* name, F& out) {
+  out = reinterpret_cast<F>(::dlsym(lib, name));
+  if (!out) g_error = std::string("libcurl has no ") + name;
+  return out != nullptr;
+}
+
+void load() {
+  void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* e = ::dlerror();
+    g_error = std::string("cannot load libcurl.so.4 (install libcurl4): ") + (e ? e : "?");
+    return;
+  }
+  CurlApi a{};
+  if (bind(lib, "curl_global_init", a.global_init) &&
+      bind(lib, "curl_global_cleanup", a.global_cleanup) &&
+      bind(lib, "curl_multi_init", a.multi_init) &&
+      bind(lib, "curl_multi_setopt", a.multi_setopt) &&
+      bind(lib, "curl_multi_cleanup", a.multi_cleanup) &&
+      bind(lib, "curl_multi_add_handle", a.multi_add_handle) &&
+      bind(lib, "curl_multi_remove_handle", a.multi_remove_handle) &&
+      bind(lib, "curl_multi_socket_action", a.multi_socket_action) &&
+      bind(lib, "curl_multi_info_read", a.multi_info_read) &&
+      bind(lib, "curl_easy_init", a.easy_init) && bind(lib, "curl_easy_setopt", a.easy_setopt) &&
+      bind(lib, "curl_easy_getinfo", a.easy_getinfo) &&
+      bind(lib, "curl_easy_cleanup", a.easy_cleanup) &&
+      bind(lib, "curl_easy_strerror", a.easy_strerror)) {
+    g_api = a;
+    g_loaded = &g_api;
+  }
+  // The library stays loaded for the life of the process (never dlclose'd).
+}
+
+}  // namespace
+
+const CurlApi* load_curl(std::string* error) {
+  static std::once_flag once;
+  std::call_once(once, load);
+  if (!g_loaded && error) *error = g_error;
+  return g_loaded;
+}
+
+const CurlApi& curl_api() {
+  return g_api;
+}
+
+}  // namespace classroom::drivers::probes

@@ -1,0 +1,391 @@
+// Connectivity probes against servers whose behaviour the test controls: HTTP
+// and HTTPS (python3), DNS (dnsmasq), TCP listeners, an ICMP responder of our
+// own in a network namespace. Only loopback and namespaces this run created.
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <cstdio>
+
+#include "catalog.hpp"
+#include "log.hpp"
+#include "probe_rig.hpp"
+#include "probes/dns.hpp"
+#include "probes/http.hpp"
+#include "probes/icmp.hpp"
+#include "probes/runner.hpp"
+#include "probes/tcp.hpp"
+#include "probes/throughput.hpp"
+
+using namespace harness;
+using namespace classroom;
+using namespace classroom::drivers::probes;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The runner's log, to check what a technician reads.
+struct LogFile {
+  LogFile() : file(std::tmpfile()), previous(log::level()) {
+    log::set_fd(fileno(file));
+    log::set_level(log::Level::info);
+  }
+  ~LogFile() {
+    log::set_fd(2);
+    log::set_level(previous);
+    std::fclose(file);
+  }
+  std::string text() const {
+    std::string out;
+    std::rewind(file);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, file)) > 0;) out.append(buf, n);
+    return out;
+  }
+  std::FILE* file;
+  log::Level previous;
+};
+
+// A runner with a catalog, drained as the agent's loop would.
+struct RunnerRig {
+  explicit RunnerRig(const config::Probes& cfg) : runner(cfg, "", [] {}) {
+    runner.declare(catalog);
+  }
+  const Value& value(const std::string& name) {
+    auto id = catalog.find(name);
+    if (!id) throw std::runtime_error("no metric " + name);
+    return catalog.at(*id).value;
+  }
+  bool measured(const std::string& name) {
+    return !std::holds_alternative<std::monostate>(value(name));
+  }
+  double number(const std::string& name) { return std::get<double>(value(name)); }
+  bool flag(const std::string& name) { return std::get<bool>(value(name)); }
+  // Waits until `metric` of every probe named in `names` has a value.
+  bool wait_all(const std::vector<std::string>& names, const std::string& metric,
+                std::chrono::milliseconds timeout) {
+    return wait_until(
+        [&] {
+          runner.drain(catalog);
+          for (const auto& n : names)
+            if (!measured("Connectivity/" + n + "/" + metric)) return false;
+          return true;
+        },
+        timeout);
+  }
+  Catalog catalog;
+  probes::Runner runner;
+};
+
+config::HttpProbe http(const std::string& name, const std::string& url) {
+  config::HttpProbe p;
+  p.name = name;
+  p.url = url;
+  p.timeout = 3s;
+  p.interval = 60s;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("TCP: a listener answers, a closed port is refused; both are data", "[probes]") {
+  SilentPort listener;  // the kernel completes the handshake
+  const int closed = free_port();
+  config::Probes cfg;
+  cfg.tcp.push_back({"Open", "127.0.0.1", listener.port(), 2s, 60s});
+  cfg.tcp.push_back({"Closed", "127.0.0.1", closed, 2s, 60s});
+  cfg.tcp.push_back({"By Name", "localhost", listener.port(), 2s, 60s});
+  LogFile log;
+  RunnerRig rig(cfg);
+  rig.runner.start();
+  REQUIRE(rig.wait_all({"Open", "Closed", "By Name"}, "Success", 10s));
+  CHECK(rig.flag("Connectivity/Open/Success"));
+  CHECK(rig.number("Connectivity/Open/Connect Time") < 100);
+  CHECK(rig.flag("Connectivity/By Name/Success"));
+  CHECK_FALSE(rig.flag("Connectivity/Closed/Success"));
+  CHECK_FALSE(rig.measured("Connectivity/Closed/Connect Time"));
+  rig.runner.stop(2000);
+  CHECK(log.text().find("probe Closed (TCP 127.0.0.1:" + std::to_string(closed) +
+                        "): connection refused") != std::string::npos);
+}
+
+TEST_CASE("HTTP and HTTPS: phases, status, delay, certificates, a silent server", "[probes]") {
+  Certificate good("IP:127.0.0.1", 30);
+  Certificate other("DNS:other.test", 30);
+  auto plain = http_server();
+  auto tls = http_server(good.cert, good.key);
+  auto wrong = http_server(other.cert, other.key);
+  SilentPort silent;
+  const std::string h = "http://127.0.0.1:" + std::to_string(plain->port());
+  const std::string s = "https://127.0.0.1:" + std::to_string(tls->port());
+
+  config::Probes cfg;
+  cfg.concurrency = 8;
+  cfg.http.push_back(http("Plain", h + "/ok"));
+  cfg.http.push_back(http("Slow", h + "/delay?ms=400"));
+  cfg.http.push_back(http("Missing", h + "/status?code=404"));
+  auto expect = http("Expect 204", h + "/status?code=204");
+  expect.expected_status = 204;
+  cfg.http.push_back(expect);
+  auto secure = http("Secure", s + "/ok");
+  secure.ca_file = good.cert;
+  cfg.http.push_back(secure);
+  auto mismatch = http("Wrong Name", "https://127.0.0.1:" + std::to_string(wrong->port()) + "/ok");
+  mismatch.ca_file = other.cert;
+  cfg.http.push_back(mismatch);
+  auto hang = http("Hang", "http://127.0.0.1:" + std::to_string(silent.port()) + "/");
+  hang.timeout = 1s;
+  cfg.http.push_back(hang);
+
+  LogFile log;
+  RunnerRig rig(cfg);
+  const auto started = std::chrono::steady_clock::now();
+  rig.runner.start();
+  REQUIRE(rig.wait_all({"Plain", "Slow", "Missing", "Expect 204", "Secure", "Wrong Name", "Hang"},
+                       "Success", 15s));
+  // The silent server costs its timeout, not more.
+  CHECK((std::chrono::steady_clock::now() - started < 5s));
+
+  CHECK(rig.flag("Connectivity/Plain/Success"));
+  CHECK(std::get<uint64_t>(rig.value("Connectivity/Plain/Status Code")) == 200);
+  CHECK(std::get<uint64_t>(rig.value("Connectivity/Plain/Bytes")) == 5);
+  CHECK(rig.number("Connectivity/Plain/TLS Time") == 0.0);
+  CHECK(rig.number("Connectivity/Plain/Total Time") < 400);
+  CHECK(rig.number("Connectivity/Plain/Connect Time") >= 0);
+
+  // The server waits 400 ms before its answer: that is the time to first byte.
+  CHECK(rig.number("Connectivity/Slow/TTFB") >= 400);
+  CHECK(rig.number("Connectivity/Slow/TTFB") < 400 + 300);
+  CHECK(rig.number("Connectivity/Slow/Total Time") >= rig.number("Connectivity/Slow/TTFB"));
+
+  CHECK_FALSE(rig.flag("Connectivity/Missing/Success"));
+  CHECK(std::get<uint64_t>(rig.value("Connectivity/Missing/Status Code")) == 404);
+  CHECK(rig.flag("Connectivity/Expect 204/Success"));
+
+  CHECK(rig.flag("Connectivity/Secure/Success"));
+  CHECK(rig.number("Connectivity/Secure/TLS Time") > 0);
+  // A certificate made for 30 days, a moment ago.
+  CHECK(rig.number("Connectivity/Secure/Cert Expiry Days") > 29.9);
+  CHECK(rig.number("Connectivity/Secure/Cert Expiry Days") <= 30.0);
+
+  CHECK_FALSE(rig.flag("Connectivity/Wrong Name/Success"));
+  CHECK_FALSE(rig.measured("Connectivity/Wrong Name/Status Code"));
+  CHECK_FALSE(rig.flag("Connectivity/Hang/Success"));
+  CHECK_FALSE(rig.measured("Connectivity/Hang/Total Time"));
+  rig.runner.stop(2000);
+  const std::string text = log.text();
+  INFO(text);
+  CHECK(text.find("probe Wrong Name") != std::string::npos);
+  CHECK(text.find("subject name") != std::string::npos);  // curl: no name matches
+  CHECK(text.find("probe Hang") != std::string::npos);
+  CHECK(text.find("Timeout was reached") != std::string::npos);
+  CHECK(text.find("probe Missing") != std::string::npos);
+  CHECK(text.find("status 404, expected 2xx or 3xx") != std::string::npos);
+}
+
+TEST_CASE("insecure = true is logged at warning on every start", "[probes]") {
+  config::Probes cfg;
+  auto p = http("Lax", "https://127.0.0.1:1/");
+  p.insecure = true;
+  cfg.http.push_back(p);
+  LogFile log;
+  probes::Runner runner(cfg, "", [] {});
+  CHECK(log.text().find(" W probes: probe Lax: certificate verification is OFF") !=
+        std::string::npos);
+}
+
+TEST_CASE("DNS: an answer, NXDOMAIN, SERVFAIL and a timeout, told apart", "[probes]") {
+  Dnsmasq dns;
+  SilentUdpPort silent;
+  PortServer servfail({"dns-servfail"}, "servfail");
+  const std::string server = "127.0.0.1:" + std::to_string(dns.port());
+  config::Probes cfg;
+  cfg.concurrency = 8;
+  cfg.dns.push_back({"Known", "known.test", server, false, 2s, 60s});
+  cfg.dns.push_back({"Two", "two.test", server, false, 2s, 60s});
+  cfg.dns.push_back({"No Such", "missing.nx.test", server, false, 2s, 60s});
+  cfg.dns.push_back({"No AAAA", "two.test", server, true, 2s, 60s});
+  cfg.dns.push_back(
+      {"Fail", "any.test", "127.0.0.1:" + std::to_string(servfail.port()), false, 2s, 60s});
+  cfg.dns.push_back(
+      {"Silent", "known.test", "127.0.0.1:" + std::to_string(silent.port()), false, 500ms, 60s});
+  LogFile log;
+  RunnerRig rig(cfg);
+  rig.runner.start();
+  REQUIRE(rig.wait_all({"Known", "Two", "No Such", "No AAAA", "Fail", "Silent"}, "Success", 10s));
+  CHECK(rig.flag("Connectivity/Known/Success"));
+  CHECK(std::get<uint64_t>(rig.value("Connectivity/Known/Answers")) == 1);
+  CHECK(rig.number("Connectivity/Known/Resolve Time") < 200);
+  CHECK(std::get<uint64_t>(rig.value("Connectivity/Two/Answers")) == 2);
+  CHECK_FALSE(rig.flag("Connectivity/No Such/Success"));
+  CHECK_FALSE(rig.flag("Connectivity/No AAAA/Success"));
+  CHECK_FALSE(rig.flag("Connectivity/Fail/Success"));
+  CHECK_FALSE(rig.flag("Connectivity/Silent/Success"));
+  CHECK_FALSE(rig.measured("Connectivity/Silent/Resolve Time"));
+  rig.runner.stop(2000);
+  const std::string text = log.text();
+  INFO(text);
+  CHECK(text.find("probe No Such (DNS missing.nx.test): NXDOMAIN") != std::string::npos);
+  CHECK(text.find("probe Fail (DNS any.test): SERVFAIL") != std::string::npos);
+  CHECK(text.find("probe Silent (DNS known.test): timeout: no answer within 500 ms") !=
+        std::string::npos);
+  CHECK(text.find("probe No AAAA (DNS two.test): no AAAA record") != std::string::npos);
+}
+
+TEST_CASE("ICMP: RTT, jitter and loss match a responder with known delay, jitter and loss",
+          "[probes][netns]") {
+  NetNs ns;
+  // 60 ms +/- 15 ms in turn; every 5th request answered after 800 ms, past the
+  // 500 ms timeout (a late reply never counts); each request also gets an
+  // instant reply with another identifier (another process's echo).
+  IcmpResponder responder(ns, 60, 15, 5, 800);
+  config::Probes cfg;
+  cfg.icmp.push_back({"Gateway", "127.0.0.1", 20, 50ms, 500ms, 60s});
+  cfg.icmp.push_back({"Nowhere", "10.99.99.99", 3, 50ms, 300ms, 60s});  // no route
+  LogFile log;
+  RunnerRig rig(cfg);
+  ns.run_inside([&] { rig.runner.start(); });  // the probe thread lives in the namespace
+  REQUIRE(rig.wait_all({"Gateway", "Nowhere"}, "Loss", 15s));
+  // Expected: loss 20 % exactly, RTT avg 60 ms, jitter 30 ms (consecutive
+  // replies differ by 2 x 15 ms), min 45 ms. Tolerance 10 ms: scheduling on a
+  // shared 2-core machine delays a reply now and then (never makes it early).
+  CHECK(rig.number("Connectivity/Gateway/Loss") == 20.0);
+  CHECK(rig.number("Connectivity/Gateway/RTT Avg") == Approx(60).margin(10));
+  CHECK(rig.number("Connectivity/Gateway/Jitter") == Approx(30).margin(10));
+  CHECK(rig.number("Connectivity/Gateway/RTT Min") == Approx(45).margin(10));
+  CHECK(rig.number("Connectivity/Gateway/RTT Max") >= 74);
+  CHECK(rig.flag("Connectivity/Gateway/Reachable"));
+  CHECK(responder.requests() == 20);
+
+  CHECK(rig.number("Connectivity/Nowhere/Loss") == 100.0);
+  CHECK_FALSE(rig.flag("Connectivity/Nowhere/Reachable"));
+  CHECK_FALSE(rig.measured("Connectivity/Nowhere/RTT Avg"));
+  rig.runner.stop(2000);
+  CHECK(log.text().find("probe Nowhere (ping 10.99.99.99): network unreachable") !=
+        std::string::npos);
+}
+
+TEST_CASE("ICMP: IPv6, the datagram socket where allowed, a clear message where nothing is",
+          "[probes][netns]") {
+  NetNs ns;
+  // Kernel echo replies stay on here. Raw socket (root has CAP_NET_RAW; the
+  // namespace's ping_group_range is the kernel's default "1 0", nobody).
+  ns.run_inside([&] {
+    IcmpProbe v6({"::1", 3, 20, 500});
+    auto r = std::get<IcmpResult>(drive(v6));
+    CHECK(r.error.empty());
+    CHECK(r.received == 3);
+    CHECK(v6.socket_kind() == IcmpSocket::raw);
+  });
+  ns.sysctl("net.ipv4.ping_group_range=0 0");
+  ns.run_inside([&] {
+    for (const char* target : {"127.0.0.1", "::1"}) {
+      IcmpProbe p({target, 3, 20, 500});
+      auto r = std::get<IcmpResult>(drive(p));
+      INFO(target << ": " << r.error);
+      CHECK(r.received == 3);
+      CHECK(p.socket_kind() == IcmpSocket::datagram);
+    }
+  });
+  ns.sysctl("net.ipv4.ping_group_range=1 0");
+  ns.run_inside([&] {
+    // This thread only: no CAP_NET_RAW (capabilities are per thread).
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    REQUIRE(syscall(SYS_capget, &hdr, data) == 0);
+    data[CAP_NET_RAW / 32].effective &= ~(1u << (CAP_NET_RAW % 32));
+    REQUIRE(syscall(SYS_capset, &hdr, data) == 0);
+    IcmpProbe p({"127.0.0.1", 1, 20, 200});
+    auto r = std::get<IcmpResult>(drive(p));
+    CHECK(r.received == 0);
+    CHECK(r.loss_percent() == 100.0);
+    CHECK(r.error.find("ping_group_range is \"1 0\"") != std::string::npos);
+    CHECK(r.error.find("CAP_NET_RAW") != std::string::npos);
+  });
+}
+
+TEST_CASE("throughput: the rate of a server that sends at a known rate", "[probes]") {
+  auto server = http_server();
+  const std::string base = "http://127.0.0.1:" + std::to_string(server->port());
+  // 1 MB at 500 kB/s: 2 s, 4 Mbit/s.
+  ThroughputProbe down(
+      {base + "/bytes?n=1000000&rate=500000", base + "/upload", "", 1'000'000, 10'000});
+  auto r = std::get<ThroughputResult>(drive(down));
+  INFO(r.error);
+  REQUIRE(r.success);
+  CHECK(*r.download_mbit_s == Approx(4.0).epsilon(0.15));
+  CHECK(r.bytes == 2'000'000);  // down and up
+  REQUIRE(r.upload_mbit_s);
+  CHECK(*r.upload_mbit_s > 0);
+  CHECK(*r.duration_s >= 2.0);
+
+  // max_bytes stops a larger file; max_time stops a slow one: both are results.
+  ThroughputProbe capped({base + "/bytes?n=5000000&rate=5000000", "", "", 300'000, 10'000});
+  auto c = std::get<ThroughputResult>(drive(capped));
+  INFO(c.error);
+  CHECK(c.success);
+  CHECK(c.bytes == 300'000);
+  ThroughputProbe slow({base + "/bytes?n=5000000&rate=200000", "", "", 5'000'000, 1'000});
+  auto t = std::get<ThroughputResult>(drive(slow));
+  INFO(t.error);
+  CHECK(t.success);
+  CHECK(*t.download_mbit_s == Approx(1.6).epsilon(0.2));
+  CHECK(*t.duration_s < 1.5);
+}
+
+TEST_CASE("the agent keeps its 1 s grid while a probe hangs, and stops without waiting for it",
+          "[probes]") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  SilentPort silent;
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "1s";
+  o.extra = "[[probes.http]]\nname = \"Hung\"\nurl = \"http://127.0.0.1:" +
+            std::to_string(silent.port()) +
+            "/\"\ntimeout = \"4s\"\ninterval = \"5s\"\n"
+            "[[probes.tcp]]\nname = \"Hung TCP\"\ntarget = \"127.0.0.1:" +
+            std::to_string(silent.port()) + "\"\ninterval = \"5s\"\n";
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show(agent);
+  // Wait for the hung probe's failure to be published.
+  uint64_t alias = 0;
+  REQUIRE(wait_until(
+      [&] {
+        auto births = sub.of_type("NBIRTH");
+        if (births.empty()) return false;
+        alias = alias_in_birth(births.back().decoded, "Connectivity/Hung/Success").value_or(0);
+        for (const auto& m : sub.of_type("NDATA"))
+          if (const auto* x = find_metric(m.decoded, "", alias); x && alias && !x->boolean_value())
+            return true;
+        return false;
+      },
+      20s));
+  const auto births = sub.of_type("NBIRTH");
+  const auto up = alias_in_birth(births.back().decoded, "System/Uptime");
+  REQUIRE(up);
+  int samples = 0;
+  for (const auto& m : sub.of_type("NDATA")) {
+    const auto* x = find_metric(m.decoded, "", *up);
+    if (!x) continue;
+    // The first sample is taken at the start (to declare the metrics), the
+    // others on the grid.
+    if (x->timestamp() == find_metric(births.front().decoded, "System/Uptime", 0)->timestamp())
+      continue;
+    ++samples;
+    INFO("sample at " << x->timestamp());
+    CHECK(x->timestamp() % 1000 <= 100);  // no later than its slot by more than 100 ms
+  }
+  CHECK(samples >= 4);
+  CHECK(agent.log().find("probe Hung (http://127.0.0.1:") != std::string::npos);
+
+  // SIGTERM while the next run hangs: the agent does not wait for it.
+  REQUIRE(wait_until([&] { return agent.log().find("probe Hung") != std::string::npos; }, 5s));
+  const auto t0 = std::chrono::steady_clock::now();
+  agent.signal(SIGTERM);
+  REQUIRE(agent.wait_exit(10s) == 0);
+  CHECK((std::chrono::steady_clock::now() - t0 < 4s));
+}
