@@ -16,7 +16,6 @@ packages=(
   libprotobuf-dev protobuf-compiler         # Sparkplug B payloads (lite runtime)
   libcurl4-openssl-dev                      # HTTP probes
   libc-ares-dev                             # DNS probes, non-blocking name resolution of probe targets
-  dnsmasq-base openssl                      # probe tests: a DNS server, test certificates
   libtomlplusplus-dev libcli11-dev          # config file, command line
   libsnmp-dev                               # SNMP devices: net-snmp's client library
   catch2                                    # the test binaries are part of the build
@@ -29,6 +28,7 @@ test_packages=(
   snmpd snmp                                # the SNMP agent the device tests start, and snmpget/snmpwalk to check it
   systemd                                   # systemd-analyze: the unit's security score and verify
   clang-format                              # the format check of tests/run.sh
+  dnsmasq-base openssl                      # probe tests: a DNS server, test certificates
   nftables                                  # network tests: hooks conntrack in a test's own namespace
   clang libclang-rt-14-dev                  # libFuzzer targets (tests/fuzz)
 )
