@@ -686,7 +686,8 @@ void read_lan(Section s, Config& cfg, const std::string& file) {
               "needs inventory_secret_file: a file with a site secret (at least 16 bytes), "
               "readable by the agent only; create one with `openssl rand -hex 32 > FILE && "
               "chmod 600 FILE`");
-    } else if (std::string problem = load_secret_file(out.inventory_secret_file, nullptr);
+    } else if (std::string problem =
+                   read_secret_file(out.inventory_secret_file, nullptr, kMinSiteSecretBytes);
                !problem.empty()) {
       s.wrong(*s.take("inventory_secret_file"), "inventory_secret_file", problem);
     }
@@ -746,8 +747,8 @@ void secret_file(Section& s, std::string_view key, std::string& out, const std::
   std::string path;
   if (!s.string(key, path, required, hint)) return;
   const toml::node* node = s.take(key);
-  std::string error;
-  if (!read_secret_file(resolve(file, path), out, error)) s.wrong(*node, key, error);
+  if (std::string error = read_secret_file(resolve(file, path), &out); !error.empty())
+    s.wrong(*node, key, error);
 }
 
 void read_snmp_device(Section d, Config& cfg, const std::string& file) {
@@ -1196,12 +1197,14 @@ bool blank_at(std::string_view id, bool at_end) {
   return false;
 }
 }  // namespace
-std::string load_secret_file(const std::string& path, std::string* secret) {
+std::string read_secret_file(const std::string& path, std::string* secret, size_t min_bytes) {
   const std::string fix = "`chmod 600 " + path + "`";
+  // Opened once and checked on the open file: no window between the check and
+  // the read, and never through a symbolic link.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return "cannot read " + path + " (" + std::strerror(errno) +
-           "); create it with `openssl rand -hex 32 > " + path + "` and " + fix;
+           "); create it readable by the agent only (" + fix + ")";
   struct stat st {};
   std::string problem;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -1210,7 +1213,7 @@ std::string load_secret_file(const std::string& path, std::string* secret) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     problem = path + " is open to group or others (mode " + mode +
-              "): the site secret must be readable by the agent only; fix it with " + fix;
+              "): a secret must be readable by the agent only; fix it with " + fix;
   } else if (static_cast<uint64_t>(st.st_size) > kMaxSecretBytes) {
     problem =
         path + " is larger than " + std::to_string(kMaxSecretBytes) + " bytes: not a secret file?";
@@ -1218,12 +1221,18 @@ std::string load_secret_file(const std::string& path, std::string* secret) {
     char buf[kMaxSecretBytes];
     ssize_t n = ::read(fd, buf, sizeof buf);
     size_t len = n > 0 ? static_cast<size_t>(n) : 0;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                       buf[len - 1] == '\t'))
-      --len;
-    if (len < kMinSecretBytes)
-      problem = path + " holds " + std::to_string(len) + " bytes; a site secret needs at least " +
-                std::to_string(kMinSecretBytes) + " (`openssl rand -hex 32 > " + path + "`)";
+    // One line; the newline an editor or `echo` adds is not part of the secret.
+    if (len > 0 && buf[len - 1] == '\n') --len;
+    if (len > 0 && buf[len - 1] == '\r') --len;
+    if (n < 0)
+      problem = "cannot read " + path + ": " + std::strerror(errno);
+    else if (len == 0)
+      problem = path + " is empty";
+    else if (std::memchr(buf, '\n', len) || std::memchr(buf, '\0', len))
+      problem = path + " must hold the secret on one line";
+    else if (len < min_bytes)
+      problem = path + " holds " + std::to_string(len) + " bytes; at least " +
+                std::to_string(min_bytes) + " are needed";
     else if (secret)
       secret->assign(buf, len);
     std::memset(buf, 0, sizeof buf);
@@ -1280,49 +1289,6 @@ bool split_snmp_address(const std::string& address, std::string& host, int& port
     if (value < 1 || value > 65535) return false;
     port = value;
   }
-  return true;
-}
-
-bool read_secret_file(const std::string& path, std::string& secret, std::string& error) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    error = "cannot read " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    error = path + " is not a regular file";
-    return false;
-  }
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    error =
-        path + " holds a secret but others can read it (mode " + mode + "); run: chmod 600 " + path;
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::string text(4096, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() == 4096) {
-    error = path + " is too long for a secret (4 KiB at most)";
-    return false;
-  }
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  if (!text.empty() && text.back() == '\r') text.pop_back();
-  if (text.empty()) {
-    error = path + " is empty";
-    return false;
-  }
-  if (text.find_first_of(std::string("\0\n", 2)) != std::string::npos) {
-    error = path + " must hold the secret on one line";
-    return false;
-  }
-  secret = std::move(text);
   return true;
 }
 

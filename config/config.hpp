@@ -239,13 +239,15 @@ LoadResult load_file(const std::string& path);
 // Same, from text (`path` only names the source in messages).
 LoadResult load_string(const std::string& text, const std::string& path);
 
-// The inventory's site secret: checks that `path` is a regular file that only
-// its owner can read or write, holding 16 to 4096 bytes (trailing newlines and
-// spaces are not part of the secret). Returns what is wrong, naming the file
-// and the command that fixes it, or "" (and the secret, when asked for).
-constexpr size_t kMinSecretBytes = 16;
+// Every secret (SNMP community and passwords, the LAN inventory's site
+// secret) comes from a file: a regular file, not a link, that only its owner
+// can read or write, holding one line of `min_bytes` to 4096 bytes (a trailing
+// newline is not part of it). Returns what is wrong, naming the file and the
+// `chmod` that fixes it, or "" (and the secret, when asked for). The secret is
+// never put in a message.
 constexpr size_t kMaxSecretBytes = 4096;
-std::string load_secret_file(const std::string& path, std::string* secret);
+constexpr size_t kMinSiteSecretBytes = 16;  // the inventory's HMAC key
+std::string read_secret_file(const std::string& path, std::string* secret, size_t min_bytes = 1);
 
 // True for a valid Sparkplug id (group, node): non-empty UTF-8 without + / #.
 bool valid_sparkplug_id(const std::string& id);
@@ -254,10 +256,6 @@ bool valid_sparkplug_id(const std::string& id);
 // port; false when it is none of these.
 bool split_snmp_address(const std::string& address, std::string& host, int& port);
 
-// Reads a secret from `path`: refused (false, `error` says why and how to fix
-// it) when the file is readable or writable by group or others, empty, or not
-// a regular file. One trailing newline is dropped.
-bool read_secret_file(const std::string& path, std::string& secret, std::string& error);
 // A probe name as it appears in metric names (Connectivity/<name>/...): an
 // empty string when it is fine, else what is wrong with it.
 std::string check_probe_name(const std::string& name);

@@ -17,6 +17,11 @@ echo "== 1/5 clang-format"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
 clang-format --dry-run --Werror "${sources[@]}"
 echo "formatted: ${#sources[@]} files"
+# ctest splits a test name at ';' and the pieces select no test: refuse them.
+if git grep -n 'TEST_CASE("[^"]*;' -- tests; then
+  echo "a TEST_CASE name above holds ';': ctest would run nothing for it" >&2
+  exit 1
+fi
 
 echo "== 2/5 build, warnings are errors (build/)"
 cmake -S . -B build -DCLASSROOM_WERROR=ON >/dev/null

@@ -329,7 +329,8 @@ std::unique_ptr<Driver> make(const config::Config& cfg) {
   }
   std::string problem;
   if (o.inventory) {
-    problem = config::load_secret_file(c.inventory_secret_file, &o.secret);
+    problem =
+        config::read_secret_file(c.inventory_secret_file, &o.secret, config::kMinSiteSecretBytes);
     // Checked when the config was loaded; if it changed since, publish no inventory.
     if (!problem.empty()) {
       lg.error("inventory off: %s", problem.c_str());

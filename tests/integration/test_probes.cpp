@@ -89,7 +89,7 @@ config::HttpProbe http(const std::string& name, const std::string& url) {
 
 }  // namespace
 
-TEST_CASE("TCP: a listener answers, a closed port is refused; both are data", "[probes]") {
+TEST_CASE("TCP: a listener answers, a closed port is refused, both are data", "[probes]") {
   SilentPort listener;  // the kernel completes the handshake
   const int closed = free_port();
   config::Probes cfg;

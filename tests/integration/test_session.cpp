@@ -299,7 +299,7 @@ TEST_CASE("the Sparkplug reference decoder (sparkplug-payload) reads birth and d
   CHECK(*status == 0);
 }
 
-TEST_CASE("signals an admin or a script may send do not stop the agent; SIGTERM still does") {
+TEST_CASE("signals an admin or a script may send do not stop the agent, SIGTERM still does") {
   Rig rig;
   Agent agent(rig.dir.path, rig.options());
   agent.start();

@@ -330,7 +330,7 @@ TEST_CASE("devices: topics, DBIRTH with the device's metrics only, DDEATH with s
   CHECK(death.metrics_size() == 0);
 }
 
-TEST_CASE("devices: a spool record says its owner; old records are the node's") {
+TEST_CASE("devices: a spool record says its owner, old records are the node's") {
   Catalog c;
   const MetricId n = c.declare("A", DataType::UInt64, "");
   const DeviceId sw = c.add_device("switch 6a");

@@ -249,7 +249,7 @@ TEST_CASE("retry_min above retry_max is refused naming both, defaults included")
   CHECK(ok.errors.empty());
 }
 
-TEST_CASE("host paths must not be empty; a relative one is relative to the config file") {
+TEST_CASE("host paths must not be empty, a relative one is relative to the config file") {
   Error e = only_error(kGood + "[host]\nproc = \"\"\n");
   CHECK(e.key == "host.proc");
   CHECK_THAT(e.message, Catch::Contains("empty"));

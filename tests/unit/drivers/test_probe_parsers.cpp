@@ -56,7 +56,7 @@ TEST_CASE("echo replies are parsed with their identifier, sequence and cookie", 
   CHECK_FALSE(parse_echo_reply(bad_ihl.data(), bad_ihl.size(), false, true, r));
 }
 
-TEST_CASE("DNS answers are counted; a broken answer is refused, never trusted", "[probes]") {
+TEST_CASE("DNS answers are counted, a broken answer is refused, never trusted", "[probes]") {
   // id, flags (response, no error), 1 question, 2 answers; "a.test" A IN;
   // two A records by name pointer.
   const uint8_t answer[] = {0x12, 0x34, 0x81, 0x80, 0,   1,  0, 2,  0,  0, 0,    0,  1,    'a',

@@ -116,7 +116,7 @@ TEST_CASE("snmp model: a net-snmp agent's answers become the system and interfac
   CHECK_THAT(r.warning, Catch::Contains("hrProcessorLoad"));
 }
 
-TEST_CASE("snmp model: rates from two polls; a 32-bit counter that wraps; a reboot restarts") {
+TEST_CASE("snmp model: rates from two polls, a 32-bit counter that wraps, a reboot restarts") {
   DeviceModel model(options({true, true, false, false}));
   MapSink sink;
   const std::string in32 = "1.3.6.1.2.1.2.2.1.10.7", out32 = "1.3.6.1.2.1.2.2.1.16.7";
@@ -237,7 +237,7 @@ TEST_CASE("snmp model: the UPS-MIB") {
   CHECK_THAT(none.apply({ticks(1)}, 0, s2).warning, Catch::Contains("no UPS-MIB"));
 }
 
-TEST_CASE("snmp model: device text is bounded and made safe; interface names validated") {
+TEST_CASE("snmp model: device text is bounded and made safe, interface names validated") {
   CHECK(sanitize_text("plain", 255) == "plain");
   CHECK(sanitize_text("Phòng 6A", 255) == "Phòng 6A");  // valid UTF-8 stays
   CHECK(sanitize_text(std::string("a\nb\x1b[31m\xff", 9), 255) == "a?b?[31m?");
