@@ -7,29 +7,18 @@
 
 #include "../temp_dir.hpp"
 #include "config.hpp"
+#include "config_text.hpp"
 
 using namespace classroom::config;
 
 namespace {
 
-const std::string kBase = R"(
-[identity]
-group = "school"
-node  = "room-1"
-[broker]
-servers = ["tcp://127.0.0.1:1883"]
-[state]
-dir = "/var/lib/classroom-agent"
-)";
-
 LoadResult load(const std::string& extra) {
-  return load_string(kBase + extra, "/etc/classroom-agent/agent.toml");
+  return testing::load_with(extra, "/etc/classroom-agent/agent.toml");
 }
 
 std::string errors_of(const LoadResult& r) {
-  std::string out;
-  for (const Error& e : r.errors) out += e.to_string() + "\n";
-  return out;
+  return testing::errors_text(r);
 }
 
 }  // namespace

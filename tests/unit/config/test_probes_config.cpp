@@ -3,30 +3,19 @@
 #include <catch2/catch.hpp>
 
 #include "config.hpp"
+#include "config_text.hpp"
 
 using namespace classroom::config;
 using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kBase = R"(
-[identity]
-group = "school"
-node  = "room-1"
-[broker]
-servers = ["tcp://127.0.0.1:1883"]
-[state]
-dir = "/var/lib/classroom-agent"
-)";
-
 LoadResult load(const std::string& extra) {
-  return load_string(kBase + extra, "agent.toml");
+  return testing::load_with(extra, "agent.toml");
 }
 
 std::string errors(const LoadResult& r) {
-  std::string s;
-  for (const Error& e : r.errors) s += e.to_string() + "\n";
-  return s;
+  return testing::errors_text(r);
 }
 
 }  // namespace
