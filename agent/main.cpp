@@ -2,9 +2,9 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "agent.hpp"
+#include "common/log.hpp"
 #include "config.hpp"
-#include "log.hpp"
+#include "daemon/agent.hpp"
 #include "printable.hpp"
 #include "version.hpp"
 

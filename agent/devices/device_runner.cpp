@@ -2,9 +2,9 @@
 
 #include <cinttypes>
 
-#include "batcher.hpp"
-#include "log.hpp"
-#include "scheduler.hpp"
+#include "batch/batcher.hpp"
+#include "common/log.hpp"
+#include "scheduler/scheduler.hpp"
 
 namespace classroom {
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "catalog.hpp"
+#include "catalog/catalog.hpp"
 #include "config.hpp"
 #include "snmp/snmp_model.hpp"
 #include "snmp/snmp_poller.hpp"

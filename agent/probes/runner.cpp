@@ -12,8 +12,8 @@
 #include <mutex>
 #include <thread>
 
-#include "clock.hpp"
-#include "log.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
 #include "probes/curl_api.hpp"
 #include "probes/curl_multi.hpp"
 #include "probes/dns.hpp"
@@ -24,7 +24,7 @@
 #include "probes/tcp.hpp"
 #include "probes/throughput.hpp"
 #include "probes/throughput_plan.hpp"
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 
 namespace classroom::probes {
 namespace {

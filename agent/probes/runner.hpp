@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "catalog.hpp"
+#include "catalog/catalog.hpp"
 #include "config.hpp"
 
 namespace classroom::probes {

@@ -13,8 +13,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/log.hpp"
 #include "lan/neighbours.hpp"
-#include "log.hpp"
 #include "registry.hpp"
 
 namespace classroom::drivers::lan {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "log.hpp"
+#include "common/log.hpp"
 #include "registry.hpp"
 
 namespace classroom::drivers::wifi {

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "sparkplug.hpp"
+#include "session/sparkplug.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string error;

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "spool.hpp"
+#include "spool/spool.hpp"
 
 static std::string dir_to_remove;
 

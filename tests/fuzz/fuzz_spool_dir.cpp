@@ -13,8 +13,8 @@
 #include <string>
 
 #include "../unit/power_cut_fs.hpp"
-#include "clock.hpp"
-#include "spool.hpp"
+#include "common/clock.hpp"
+#include "spool/spool.hpp"
 
 namespace {
 

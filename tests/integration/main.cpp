@@ -3,7 +3,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "log.hpp"
+#include "common/log.hpp"
 
 int main(int argc, char* argv[]) {
   classroom::log::set_level(classroom::log::Level::error);

@@ -8,8 +8,8 @@
 #include <csignal>
 #include <cstdio>
 
-#include "catalog.hpp"
-#include "log.hpp"
+#include "catalog/catalog.hpp"
+#include "common/log.hpp"
 #include "probe_rig.hpp"
 #include "probes/dns.hpp"
 #include "probes/http.hpp"

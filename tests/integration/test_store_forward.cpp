@@ -9,9 +9,9 @@
 #include <set>
 #include <thread>
 
-#include "clock.hpp"
+#include "common/clock.hpp"
 #include "harness.hpp"
-#include "spool.hpp"
+#include "spool/spool.hpp"
 
 using namespace harness;
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "../unit/netlink_replay.hpp"
-#include "catalog.hpp"
+#include "catalog/catalog.hpp"
 #include "lan/lan_driver.hpp"
 #include "wifi/wifi_driver.hpp"
 

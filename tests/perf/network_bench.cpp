@@ -11,7 +11,7 @@
 
 #include <ctime>
 
-#include "catalog.hpp"
+#include "catalog/catalog.hpp"
 #include "nat/nat_driver.hpp"
 #include "network/network_driver.hpp"
 #include "system/system_driver.hpp"

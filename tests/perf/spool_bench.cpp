@@ -10,13 +10,13 @@
 #include <thread>
 #include <vector>
 
-#include "catalog.hpp"
-#include "event_queue.hpp"
-#include "log.hpp"
-#include "sparkplug.hpp"
-#include "spool.hpp"
+#include "catalog/catalog.hpp"
+#include "common/log.hpp"
+#include "daemon/event_queue.hpp"
+#include "session/sparkplug.hpp"
+#include "session/uplink.hpp"
+#include "spool/spool.hpp"
 #include "system/system_driver.hpp"
-#include "uplink.hpp"
 
 using namespace classroom;
 using Steady = std::chrono::steady_clock;

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "log.hpp"
+#include "common/log.hpp"
 
 struct LogCapture {
   LogCapture() : file(std::tmpfile()) {

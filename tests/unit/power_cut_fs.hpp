@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "file_io.hpp"
+#include "spool/file_io.hpp"
 
 class PowerCutFs final : public classroom::FileIo {
  public:

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "spool.hpp"
+#include "spool/spool.hpp"
 
 namespace spool_test {
 

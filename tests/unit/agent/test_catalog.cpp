@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "catalog.hpp"
+#include "catalog/catalog.hpp"
 
 using namespace classroom;
 

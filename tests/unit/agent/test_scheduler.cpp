@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "../log_capture.hpp"
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 
 using namespace classroom;
 using drivers::CollectResult;

@@ -2,8 +2,8 @@
 #include <limits>
 
 #include "../temp_dir.hpp"
-#include "bdseq_store.hpp"
-#include "sparkplug.hpp"
+#include "session/bdseq_store.hpp"
+#include "session/sparkplug.hpp"
 
 using namespace classroom;
 using namespace classroom::sparkplug;

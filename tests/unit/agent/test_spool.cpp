@@ -3,7 +3,7 @@
 #include <fstream>
 
 #include "../temp_dir.hpp"
-#include "spool.hpp"
+#include "spool/spool.hpp"
 #include "spool_test_util.hpp"
 
 using namespace classroom;

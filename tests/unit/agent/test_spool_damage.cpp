@@ -9,9 +9,9 @@
 #include "../log_capture.hpp"
 #include "../read_only.hpp"
 #include "../temp_dir.hpp"
-#include "bdseq_store.hpp"
-#include "number_file.hpp"
-#include "spool.hpp"
+#include "session/bdseq_store.hpp"
+#include "spool/number_file.hpp"
+#include "spool/spool.hpp"
 #include "spool_test_util.hpp"
 
 using namespace classroom;

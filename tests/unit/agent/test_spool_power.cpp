@@ -8,7 +8,7 @@
 #include <set>
 
 #include "../power_cut_fs.hpp"
-#include "spool.hpp"
+#include "spool/spool.hpp"
 #include "spool_test_util.hpp"
 
 using namespace classroom;

@@ -2,8 +2,8 @@
 
 #include "../log_capture.hpp"
 #include "../temp_dir.hpp"
-#include "batcher.hpp"
-#include "uplink.hpp"
+#include "batch/batcher.hpp"
+#include "session/uplink.hpp"
 
 using namespace classroom;
 using K = mqtt::Event::Kind;

@@ -9,9 +9,9 @@
 #include <new>
 
 #include "../temp_dir.hpp"
-#include "catalog.hpp"
-#include "sparkplug.hpp"
-#include "spool.hpp"
+#include "catalog/catalog.hpp"
+#include "session/sparkplug.hpp"
+#include "spool/spool.hpp"
 #include "system/system_driver.hpp"
 // network gateway case
 #include <fcntl.h>

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "catalog.hpp"
-#include "clock.hpp"
-#include "sparkplug.hpp"
-#include "spool.hpp"
-#include "uplink.hpp"
+#include "catalog/catalog.hpp"
+#include "common/clock.hpp"
+#include "session/sparkplug.hpp"
+#include "session/uplink.hpp"
+#include "spool/spool.hpp"
 
 namespace classroom {
 

@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include "clock.hpp"
-#include "file_io.hpp"
+#include "common/clock.hpp"
+#include "spool/file_io.hpp"
 
 namespace classroom {
 

@@ -1,7 +1,7 @@
-#include "bdseq_store.hpp"
+#include "session/bdseq_store.hpp"
 
-#include "number_file.hpp"
-#include "sparkplug.hpp"
+#include "session/sparkplug.hpp"
+#include "spool/number_file.hpp"
 
 namespace classroom {
 

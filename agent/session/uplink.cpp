@@ -1,10 +1,10 @@
-#include "uplink.hpp"
+#include "session/uplink.hpp"
 
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
 
-#include "log.hpp"
+#include "common/log.hpp"
 #include "printable.hpp"
 
 namespace classroom {

@@ -22,12 +22,12 @@
 #include <string>
 #include <vector>
 
-#include "bdseq_store.hpp"
-#include "catalog.hpp"
-#include "clock.hpp"
-#include "mqtt_client.hpp"
-#include "sparkplug.hpp"
-#include "spool.hpp"
+#include "catalog/catalog.hpp"
+#include "common/clock.hpp"
+#include "mqtt/mqtt_client.hpp"
+#include "session/bdseq_store.hpp"
+#include "session/sparkplug.hpp"
+#include "spool/spool.hpp"
 
 namespace classroom {
 

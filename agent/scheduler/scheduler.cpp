@@ -1,9 +1,9 @@
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 
 #include <algorithm>
 #include <limits>
 
-#include "log.hpp"
+#include "common/log.hpp"
 
 namespace classroom {
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "file_io.hpp"
+#include "spool/file_io.hpp"
 
 namespace classroom {
 

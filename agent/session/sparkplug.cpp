@@ -1,4 +1,4 @@
-#include "sparkplug.hpp"
+#include "session/sparkplug.hpp"
 
 #include "printable.hpp"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "clock.hpp"
+#include "common/clock.hpp"
 #include "driver.hpp"
 
 namespace classroom {

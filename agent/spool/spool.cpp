@@ -1,4 +1,4 @@
-#include "spool.hpp"
+#include "spool/spool.hpp"
 
 #include <fcntl.h>
 #include <algorithm>
@@ -6,9 +6,9 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "crc32.hpp"
-#include "log.hpp"
-#include "number_file.hpp"
+#include "common/log.hpp"
+#include "spool/crc32.hpp"
+#include "spool/number_file.hpp"
 
 namespace classroom {
 namespace {

@@ -1,4 +1,4 @@
-#include "agent.hpp"
+#include "daemon/agent.hpp"
 
 #include <malloc.h>
 #include <pthread.h>
@@ -14,21 +14,21 @@
 #include <string>
 #include <thread>
 
-#include "batcher.hpp"
-#include "catalog.hpp"
-#include "clock.hpp"
+#include "batch/batcher.hpp"
+#include "catalog/catalog.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "daemon/event_queue.hpp"
+#include "daemon/state_lock.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "devices/device_runner.hpp"
-#include "event_queue.hpp"
-#include "log.hpp"
-#include "mqtt_client.hpp"
+#include "mqtt/mqtt_client.hpp"
 #include "probes/runner.hpp"
 #include "registry.hpp"
-#include "scheduler.hpp"
-#include "sparkplug.hpp"
-#include "spool.hpp"
-#include "state_lock.hpp"
-#include "systemd_notify.hpp"
-#include "uplink.hpp"
+#include "scheduler/scheduler.hpp"
+#include "session/sparkplug.hpp"
+#include "session/uplink.hpp"
+#include "spool/spool.hpp"
 
 namespace classroom {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "catalog.hpp"
+#include "catalog/catalog.hpp"
 #include "metric.hpp"
 #include "sparkplug_b.pb.h"
 

@@ -1,4 +1,4 @@
-#include "crc32.hpp"
+#include "spool/crc32.hpp"
 
 #include <array>
 

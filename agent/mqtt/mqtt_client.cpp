@@ -1,4 +1,4 @@
-#include "mqtt_client.hpp"
+#include "mqtt/mqtt_client.hpp"
 
 #include <fcntl.h>
 #include <mqtt/async_client.h>

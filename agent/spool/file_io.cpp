@@ -1,4 +1,4 @@
-#include "file_io.hpp"
+#include "spool/file_io.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

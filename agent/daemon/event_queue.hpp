@@ -8,7 +8,7 @@
 #include <mutex>
 #include <vector>
 
-#include "mqtt_client.hpp"
+#include "mqtt/mqtt_client.hpp"
 
 namespace classroom {
 

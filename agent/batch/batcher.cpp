@@ -1,8 +1,8 @@
-#include "batcher.hpp"
+#include "batch/batcher.hpp"
 
 #include <algorithm>
 
-#include "log.hpp"
+#include "common/log.hpp"
 
 namespace classroom {
 namespace {

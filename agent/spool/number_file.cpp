@@ -1,4 +1,4 @@
-#include "number_file.hpp"
+#include "spool/number_file.hpp"
 
 #include <fcntl.h>
 #include <cerrno>
