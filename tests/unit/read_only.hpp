@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -35,6 +36,45 @@ struct ReadOnlyView {
   }
 };
 
+// True when the mount at `path` (as /proc/self/mountinfo shows it) propagates
+// to peers: a mount made under it would show in other namespaces too.
+inline bool mount_is_shared(const std::string& path) {
+  FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (!f) return true;
+  char line[4096];
+  bool shared = true;  // not found: assume the worst
+  while (std::fgets(line, sizeof line, f)) {
+    char mount_point[2048];
+    if (std::sscanf(line, "%*s %*s %*s %*s %2047s", mount_point) != 1) continue;
+    if (path == mount_point) shared = std::strstr(line, " shared:") != nullptr;
+  }
+  std::fclose(f);
+  return shared;
+}
+
+// Makes `dir` a read-only bind mount in this (new, unshared) mount namespace.
+// The namespace's mounts are made private first, so nothing propagates back.
+// In a chroot, "/" is not a mount point and cannot be made private: then the
+// bind mount is made, and kept only if it turned out private (its parent was
+// not shared, so nothing propagated); a shared one is undone at once.
+inline std::string bind_read_only(const std::string& dir) {
+  auto failed = [](const char* what) {
+    return std::string("cannot make a read-only bind mount (") + what +
+           "): " + std::strerror(errno);
+  };
+  const bool private_root = ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+  if (!private_root && errno != EINVAL) return failed("private namespace");
+  if (::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0) return failed("bind");
+  if (!private_root && mount_is_shared(dir)) {
+    ::umount2(dir.c_str(), MNT_DETACH);
+    errno = EINVAL;
+    return failed("the parent mount is shared and / is not a mount point");
+  }
+  if (::mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)
+    return failed("read-only");
+  return "";
+}
+
 // Returns what `body` returned ("" when all is well), or why the child failed.
 inline std::string with_read_only(const std::string& dir,
                                   const std::function<std::string(const ReadOnlyView&)>& body) {
@@ -47,11 +87,10 @@ inline std::string with_read_only(const std::string& dir,
     ReadOnlyView view{dir, ::geteuid() == 0};
     std::string result;
     if (view.as_root) {
-      if (::unshare(CLONE_NEWNS) != 0 ||
-          ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-          ::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
-          ::mount(nullptr, dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)
-        result = std::string("cannot make a read-only bind mount: ") + std::strerror(errno);
+      if (::unshare(CLONE_NEWNS) != 0)
+        result = std::string("cannot unshare the mount namespace: ") + std::strerror(errno);
+      else
+        result = bind_read_only(dir);
     } else {
       ReadOnlyView::set_writable(dir, false);
     }
