@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sparkplug_b.pb.h"
@@ -26,6 +27,10 @@ int64_t now_ms();
 int free_port();
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& text);
+
+// Runs `cmd` with sh; returns its exit status and its output (stdout and
+// stderr together), or -1 when it could not be started.
+std::pair<int, std::string> run_shell(const std::string& cmd);
 
 // Polls `condition` until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

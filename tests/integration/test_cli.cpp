@@ -7,15 +7,8 @@
 using namespace harness;
 
 namespace {
-// Runs a command, returns its exit code and output (stdout and stderr).
 std::pair<int, std::string> run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = ::pclose(p);
-  return {WEXITSTATUS(st), out};
+  return run_shell(cmd);
 }
 const std::string kAgent = AGENT_BINARY;
 }  // namespace
