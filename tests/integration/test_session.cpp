@@ -40,6 +40,18 @@ std::string ncmd_rebirth() {
   return p.SerializeAsString();
 }
 
+// `sig` ends the agent as an intentional shutdown should: exit 0, and its
+// own NDEATH with the bdSeq of its birth.
+void stops_cleanly(Rig& rig, Agent& agent, int sig) {
+  agent.signal(sig);
+  auto status = agent.wait_exit(10s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
+  CHECK(bdseq(rig.sub.of_type("NDEATH")[0].decoded) == bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
+  CHECK_THAT(agent.log(), Catch::Contains("published NDEATH"));
+}
+
 }  // namespace
 
 TEST_CASE("NBIRTH then NDATA arrive, decode, carry ms UTC timestamps and increasing seq") {
@@ -124,13 +136,7 @@ TEST_CASE("SIGTERM: the agent publishes its own NDEATH and exits 0") {
   agent.start();
   LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
-  agent.signal(SIGTERM);
-  auto status = agent.wait_exit(10s);
-  REQUIRE(status);
-  CHECK(*status == 0);
-  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
-  CHECK(bdseq(rig.sub.of_type("NDEATH")[0].decoded) == bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
-  CHECK_THAT(agent.log(), Catch::Contains("published NDEATH"));
+  stops_cleanly(rig, agent, SIGTERM);
 }
 
 TEST_CASE("systemd: READY=1 once running, STOPPING=1 on SIGTERM (Type=notify)") {
@@ -331,13 +337,7 @@ TEST_CASE("signals an admin or a script may send do not stop the agent, SIGTERM 
   CHECK(rig.sub.of_type("NBIRTH").size() == 1);
   CHECK(rig.sub.of_type("NDEATH").empty());
 
-  agent.signal(SIGTERM);
-  auto status = agent.wait_exit(10s);
-  REQUIRE(status);
-  CHECK(*status == 0);
-  REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
-  CHECK(bdseq(rig.sub.of_type("NDEATH")[0].decoded) == bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
-  CHECK_THAT(agent.log(), Catch::Contains("published NDEATH"));
+  stops_cleanly(rig, agent, SIGTERM);
 }
 
 TEST_CASE("SIGINT stops the agent cleanly too") {
