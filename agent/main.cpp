@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   auto cfg = load(config_path);
   if (!cfg) return kExitConfig;
   if (check->parsed()) {
+    for (const std::string& w : cfg->warnings) std::cout << "warning: " << w << "\n";
     std::cout << config_path << ": OK (group " << cfg->identity.group << ", node "
               << cfg->identity.node << ", " << cfg->broker.servers.size() << " broker"
               << (cfg->broker.servers.size() == 1 ? "" : "s") << ")\n";

@@ -21,11 +21,21 @@ struct Identity {
   std::string node;   // Sparkplug edge_node_id: this gateway
 };
 
+// TLS to the broker, for ssl://, mqtts:// and wss:// servers ([broker.tls]).
+struct BrokerTls {
+  std::string ca_file;    // the CAs the broker's certificate must chain to; "" = system store
+  std::string cert_file;  // the agent's own certificate (mutual TLS); optional
+  std::string key_file;   // its private key: a file only the agent's user can read
+  bool verify = true;     // false: no check of the broker's certificate (warned at start)
+};
+
 struct Broker {
   std::vector<std::string> servers;  // tried in order, one at a time
   std::string client_id;             // default "<group>-<node>"
   std::string username;
-  std::string password;
+  std::string password;       // from password_file, or (discouraged) inline
+  std::string password_file;  // where the password came from ("" when inline or none)
+  BrokerTls tls;
   milliseconds keepalive{30'000};
   milliseconds connect_timeout{10'000};
   milliseconds retry_min{1'000};   // first reconnect delay
@@ -217,6 +227,10 @@ struct Config {
   Sources sources;
   Devices devices;
   Probes probes;  // issue 9
+  // Things that work but should be changed (an inline password, TLS without
+  // verification), as `FILE:LINE:COL: key: what to do`: check-config prints
+  // them, and the agent logs them at warning on every start and reload.
+  std::vector<std::string> warnings;
 };
 
 // One problem in a config file, as `FILE:LINE:COL: key: what is wrong`.
@@ -248,6 +262,9 @@ LoadResult load_string(const std::string& text, const std::string& path);
 constexpr size_t kMaxSecretBytes = 4096;
 constexpr size_t kMinSiteSecretBytes = 16;  // the inventory's HMAC key
 std::string read_secret_file(const std::string& path, std::string* secret, size_t min_bytes = 1);
+
+// True when the server URI is one the agent reaches over TLS (ssl://, mqtts://, wss://).
+bool is_tls_server(const std::string& uri);
 
 // True for a valid Sparkplug id (group, node): non-empty UTF-8 without + / #.
 bool valid_sparkplug_id(const std::string& id);

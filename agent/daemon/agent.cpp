@@ -169,6 +169,8 @@ int run_agent(const config::Config& cfg) {
   return_freed_memory();
 
   log::set_level(to_log_level(cfg.log.level));
+  // An inline password, TLS without verification: said on every start.
+  for (const std::string& w : cfg.warnings) lg.warning("%s", w.c_str());
 
   StateLock lock(cfg.state.dir);
   if (!lock.acquired()) {
@@ -204,6 +206,10 @@ int run_agent(const config::Config& cfg) {
   uo.client_id = cfg.broker.client_id;
   uo.username = cfg.broker.username;
   uo.password = cfg.broker.password;
+  uo.tls.ca_file = cfg.broker.tls.ca_file;
+  uo.tls.cert_file = cfg.broker.tls.cert_file;
+  uo.tls.key_file = cfg.broker.tls.key_file;
+  uo.tls.verify = cfg.broker.tls.verify;
   uo.keepalive_ms = cfg.broker.keepalive.count();
   uo.connect_timeout_ms = cfg.broker.connect_timeout.count();
   uo.retry_min_ms = cfg.broker.retry_min.count();

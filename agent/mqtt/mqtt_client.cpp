@@ -1,14 +1,9 @@
 #include "mqtt/mqtt_client.hpp"
 
-#include <fcntl.h>
+#include "mqtt/diagnosis.hpp"
+
 #include <mqtt/async_client.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -19,54 +14,29 @@ namespace {
 // plus its topic and headers.
 constexpr int kMaxInboundPacket = static_cast<int>(kMaxInboundMessage) + 1024;
 
-// Paho says only "connect failure": find out what a technician can act on by
-// trying the TCP connection ourselves (on Paho's thread, never the sampler's).
-std::string diagnose_tcp(const std::string& uri) {
-  std::string rest = uri.substr(uri.find("://") == std::string::npos ? 0 : uri.find("://") + 3);
-  rest = rest.substr(0, rest.find('/'));
-  std::string host = rest, port = "1883";
-  if (!rest.empty() && rest[0] == '[') {  // an IPv6 literal: [::1]:1883
-    const size_t close = rest.find(']');
-    host = rest.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-    if (close != std::string::npos && close + 1 < rest.size() && rest[close + 1] == ':')
-      port = rest.substr(close + 2);
-  } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
+// Each step of a failure diagnosis (TCP connect, TLS handshake) waits this long at most.
+constexpr int kDiagnosisTimeoutMs = 2000;
+
+bool is_tls(const std::string& server) {
+  for (const char* scheme : {"ssl://", "mqtts://", "wss://"})
+    if (server.rfind(scheme, 0) == 0) return true;
+  return false;
+}
+
+// Paho's TLS settings: the broker's certificate is checked against the CA
+// file (or the system's store when none is named) and must name the host the
+// agent dialled. Paho's OpenSSL context refuses TLS 1.0 and 1.1 by itself
+// (OpenSSL 3 at the security level Paho sets).
+::mqtt::ssl_options ssl_options(const TlsOptions& tls) {
+  ::mqtt::ssl_options ssl;
+  if (!tls.ca_file.empty()) ssl.set_trust_store(tls.ca_file);
+  if (!tls.cert_file.empty()) {
+    ssl.set_key_store(tls.cert_file);
+    ssl.set_private_key(tls.key_file);
   }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
-    return "cannot resolve host name " + host + ": " + ::gai_strerror(rc);
-  std::string verdict = "no answer";
-  for (addrinfo* a = res; a; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    int err = 0;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      err = errno;
-      if (err == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        if (::poll(&p, 1, 2000) == 1) {
-          socklen_t len = sizeof err;
-          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        } else {
-          err = ETIMEDOUT;
-        }
-      }
-    }
-    ::close(fd);
-    if (err == 0) {
-      verdict =
-          "TCP connects, but the MQTT handshake failed (not an MQTT broker, or TLS expected?)";
-      break;
-    }
-    verdict =
-        err == ETIMEDOUT ? "no answer within 2 s (firewall or host down?)" : std::strerror(err);
-  }
-  ::freeaddrinfo(res);
-  return verdict;
+  ssl.set_enable_server_cert_auth(tls.verify);
+  ssl.set_verify(tls.verify);  // the host name
+  return ssl;
 }
 
 // Plain words for an MQTT 5 reason code (CONNACK, SUBACK, DISCONNECT).
@@ -146,6 +116,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
 
   bool connect(const ConnectRequest& r, std::string& error) override {
     server_ = r.server;  // read by the failure listener, which runs after this returns
+    tls_ = r.tls;
     try {
       ::mqtt::connect_options opts;
       // MQTT 5 where the broker speaks it: it is the version in which the
@@ -171,6 +142,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
       opts.set_servers(::mqtt::string_collection::create({r.server}));
       if (!r.username.empty()) opts.set_user_name(r.username);
       if (!r.password.empty()) opts.set_password(r.password);
+      if (is_tls(r.server)) opts.set_ssl(ssl_options(r.tls));
       opts.set_will(::mqtt::will_options(r.will_topic, r.will_payload.data(), r.will_payload.size(),
                                          1, false));
       client_->connect(opts, reinterpret_cast<void*>(static_cast<uintptr_t>(r.attempt)),
@@ -242,10 +214,17 @@ class PahoClient final : public Client, private ::mqtt::callback {
       const int reason = static_cast<int>(tok.get_reason_code());
       std::string why = reason >= 0x80 ? describe_reason(reason) : describe(rc);
       if (failed_ == Event::Kind::connect_failed) {
-        if (reason < 0x80 && rc == MQTTASYNC_FAILURE) why = diagnose_tcp(owner_.server_);
+        // Paho says only "connect failure": find out what a technician can
+        // act on by retrying the steps ourselves (here on Paho's thread).
+        bool transport_ok = false;
+        if (reason < 0x80 && rc == MQTTASYNC_FAILURE) {
+          Diagnosis d = diagnose_connect(owner_.server_, owner_.tls_, kDiagnosisTimeoutMs);
+          why = std::move(d.why);
+          transport_ok = d.transport_ok;
+        }
         // A broker of MQTT 3.1.1 only answers an MQTT 5 CONNECT with "unacceptable
         // protocol version" (or closes the connection): try 3.1.1 next time.
-        const bool refused_v5 = reason == 0x84 || rc == 1 || why.rfind("TCP connects, but", 0) == 0;
+        const bool refused_v5 = reason == 0x84 || rc == 1 || transport_ok;
         if (owner_.attempt_v5_ && refused_v5) {
           owner_.mark_v3_only(owner_.server_);
           why += "; the next attempt uses MQTT 3.1.1";
@@ -310,6 +289,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
   EventSink sink_;
   std::string first_server_, client_id_;
   std::string server_;                // of the attempt in progress
+  TlsOptions tls_;                    // of the attempt in progress
   bool attempt_v5_ = false;           // the attempt in progress speaks MQTT 5
   std::mutex v3_mutex_;               // v3_only_ is written on Paho's thread
   std::vector<std::string> v3_only_;  // servers that refused an MQTT 5 CONNECT

@@ -19,10 +19,20 @@ namespace classroom::mqtt {
 // is queued for the agent's loop.
 inline constexpr size_t kMaxInboundMessage = 64 * 1024;
 
+// TLS for ssl://, mqtts:// and wss:// servers. The broker's certificate is
+// checked against ca_file (or the system's store) and must name the host.
+struct TlsOptions {
+  std::string ca_file;    // "" = the system's trust store
+  std::string cert_file;  // mutual TLS: the agent's certificate, and its key
+  std::string key_file;
+  bool verify = true;  // false only by an explicit config key (warned at start)
+};
+
 struct ConnectRequest {
-  std::string server;  // tcp://host:port, one server per attempt
+  std::string server;  // tcp://host:port or ssl://host:port, one server per attempt
   std::string client_id;
   std::string username, password;
+  TlsOptions tls;  // used when the server is a TLS one
   int keepalive_s = 30;
   int connect_timeout_s = 10;
   std::string will_topic;

@@ -63,6 +63,7 @@ void Uplink::start_connect() {
   req.client_id = opt_.client_id;
   req.username = opt_.username;
   req.password = opt_.password;
+  req.tls = opt_.tls;
   req.keepalive_s = static_cast<int>(std::max<int64_t>(1, opt_.keepalive_ms / 1000));
   req.connect_timeout_s = static_cast<int>(std::max<int64_t>(1, opt_.connect_timeout_ms / 1000));
   req.will_topic = topics_.ndeath;

@@ -35,6 +35,7 @@ struct UplinkOptions {
   std::string group, node;
   std::vector<std::string> servers;
   std::string client_id, username, password;
+  mqtt::TlsOptions tls;
   int64_t keepalive_ms = 30'000;
   int64_t connect_timeout_ms = 10'000;
   int64_t retry_min_ms = 1'000;

@@ -135,7 +135,7 @@ std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-Mosquitto::Mosquitto() : port_(free_port()) {
+Mosquitto::Mosquitto(const std::string& extra) : port_(free_port()) {
   write_file(dir_.path + "/mosquitto.conf",
              "listener " + std::to_string(port_) +
                  " 127.0.0.1\n"
@@ -151,7 +151,7 @@ Mosquitto::Mosquitto() : port_(free_port()) {
                  // Started as root, mosquitto would switch to its own user and
                  // could not save its sessions in our directory on a restart.
                  "user " +
-                 std::string(getpwuid(geteuid())->pw_name) + "\n");
+                 std::string(getpwuid(geteuid())->pw_name) + "\n" + extra);
   start();
 }
 

@@ -58,7 +58,8 @@ class Process {
 
 class Mosquitto {
  public:
-  Mosquitto();
+  // `extra`: more mosquitto.conf lines, such as a TLS listener of the test's own.
+  explicit Mosquitto(const std::string& extra = "");
   ~Mosquitto();
   void start();  // returns when the port accepts connections
   void stop();   // SIGTERM; the broker saves its persistent sessions

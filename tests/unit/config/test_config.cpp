@@ -123,8 +123,8 @@ TEST_CASE("broker addresses are checked one by one") {
   CHECK(r.errors[1].key == "broker.servers[2]");
   CHECK_THAT(r.errors[1].message, Catch::Contains("bad port"));
   CHECK(r.errors[2].key == "broker.servers[3]");
-  Error tls = only_error(replace(kGood, "tcp://127.0.0.1:1883", "ssl://broker:8883"));
-  CHECK_THAT(tls.message, Catch::Contains("TLS is not supported yet"));
+  Error scheme = only_error(replace(kGood, "tcp://127.0.0.1:1883", "https://broker:8883"));
+  CHECK_THAT(scheme.message, Catch::Contains("use ssl://HOST:8883 (TLS) or tcp://HOST:1883"));
   Error empty = only_error(replace(kGood, "[\"tcp://127.0.0.1:1883\"]", "[]"));
   CHECK_THAT(empty.message, Catch::Contains("at least one"));
 }

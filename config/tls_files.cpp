@@ -1,0 +1,122 @@
+#include "tls_files.hpp"
+
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+namespace classroom::config {
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct KeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using Bio = std::unique_ptr<BIO, BioFree>;
+using Cert = std::unique_ptr<X509, X509Free>;
+using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
+
+// A certificate or key file is a few KiB; a CA bundle a few hundred.
+constexpr long kMaxPemBytes = 4 << 20;
+
+// Opens a file for OpenSSL to read, refusing what is not a plain file of a
+// sane size (a FIFO would block, /dev/zero never ends).
+Bio open_pem(const std::string& path, std::string& problem) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    problem = "cannot read " + path + " (" + std::strerror(errno) + ")";
+    return nullptr;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    problem = path + " is not a regular file";
+    return nullptr;
+  }
+  if (st.st_size > kMaxPemBytes) {
+    ::close(fd);
+    problem = path + " is larger than 4 MiB: not a PEM file?";
+    return nullptr;
+  }
+  Bio bio(BIO_new_fd(fd, BIO_CLOSE));
+  if (!bio) {
+    ::close(fd);
+    problem = "cannot read " + path + " (out of memory)";
+  }
+  return bio;
+}
+
+// No passphrase prompt, ever: an encrypted key fails to load instead.
+int no_passphrase(char*, int, int, void*) {
+  return -1;
+}
+
+}  // namespace
+
+std::string check_owner_only(const std::string& path) {
+  const std::string fix = "`chmod 600 " + path + "`";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    return "cannot read " + path + " (" + std::strerror(errno) +
+           "); create it readable by the agent only (" + fix + ")";
+  struct stat st {};
+  std::string problem;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    problem = path + " is not a regular file";
+  } else if (st.st_mode & 077) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    problem = path + " is open to group or others (mode " + mode +
+              "): a secret must be readable by the agent only; fix it with " + fix;
+  }
+  ::close(fd);
+  return problem;
+}
+
+std::string check_ca_file(const std::string& path) {
+  std::string problem;
+  Bio bio = open_pem(path, problem);
+  if (!bio) return problem;
+  int count = 0;
+  while (Cert cert{PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr)}) ++count;
+  ERR_clear_error();
+  if (count == 0) return path + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  return "";
+}
+
+void check_client_pair(const std::string& cert_file, const std::string& key_file,
+                       std::string& cert_problem, std::string& key_problem) {
+  Cert cert;
+  if (Bio bio = open_pem(cert_file, cert_problem)) {
+    cert.reset(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
+    if (!cert) cert_problem = cert_file + " holds no PEM certificate";
+  }
+  key_problem = check_owner_only(key_file);
+  if (!key_problem.empty()) return;
+  Key key;
+  if (Bio bio = open_pem(key_file, key_problem)) {
+    key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+    if (!key)
+      key_problem = key_file +
+                    " holds no private key the agent can use (not PEM, or protected by a "
+                    "passphrase: the agent needs it unencrypted, kept safe by its mode 600)";
+  }
+  ERR_clear_error();
+  if (cert && key && X509_check_private_key(cert.get(), key.get()) != 1)
+    key_problem = key_file + " is not the key of the certificate in " + cert_file;
+  ERR_clear_error();
+}
+
+}  // namespace classroom::config

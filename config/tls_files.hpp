@@ -1,0 +1,22 @@
+// Checks of the files TLS to the broker needs, made when the config is read,
+// so that check-config names a bad file before the agent ever dials: a CA
+// file that holds no certificate, a client certificate whose key is another,
+// a key that others can read. Each returns "" or what is wrong, in plain words.
+#pragma once
+
+#include <string>
+
+namespace classroom::config {
+
+// A PEM file holding at least one certificate.
+std::string check_ca_file(const std::string& path);
+// The agent's certificate and its key: the key file is readable by its owner
+// only (named `chmod` otherwise), unencrypted, and matches the certificate.
+// `cert_problem` and `key_problem` say which file is wrong.
+void check_client_pair(const std::string& cert_file, const std::string& key_file,
+                       std::string& cert_problem, std::string& key_problem);
+// A file that holds a secret (a key): a regular file, not a link, that only
+// its owner can read or write. "" when it is, else what is wrong and the fix.
+std::string check_owner_only(const std::string& path);
+
+}  // namespace classroom::config
