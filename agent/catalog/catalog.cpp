@@ -13,13 +13,23 @@ MetricId Catalog::declare(std::string_view name, DataType type, std::string_view
 MetricId Catalog::declare(DeviceId owner, std::string_view name, DataType type,
                           std::string_view unit) {
   Owner& o = owners_.at(owner);
-  if (auto it = o.by_name.find(name); it != o.by_name.end()) return it->second;
+  if (auto it = o.by_name.find(name); it != o.by_name.end()) {
+    const MetricId id = it->second;
+    seen_[id] = true;
+    if (entries_[id].retired) {  // a source publishes it again
+      entries_[id].retired = false;
+      ++o.generation;
+      ++o.metrics;
+    }
+    return id;
+  }
   const auto id = static_cast<MetricId>(entries_.size());
   // Alias 0 is left unused so that a zero alias on the wire is always a bug.
   entries_.push_back(
       CatalogEntry{std::string(name), type, std::string(unit), id + 1ull, {}, 0, owner});
   o.by_name.emplace(std::string(name), id);
   is_changed_.push_back(false);
+  seen_.push_back(true);
   ++o.generation;
   ++o.metrics;
   return id;
@@ -36,6 +46,32 @@ void Catalog::put(MetricId id, Value value) {
     is_changed_[id] = true;
     changed_.push_back(id);
   }
+}
+
+void Catalog::mark_unseen(DeviceId owner) {
+  for (MetricId id = 0; id < entries_.size(); ++id)
+    if (entries_[id].owner == owner) seen_[id] = false;
+}
+
+size_t Catalog::retire_unseen(DeviceId owner) {
+  size_t retired = 0;
+  for (MetricId id = 0; id < entries_.size(); ++id) {
+    CatalogEntry& e = entries_[id];
+    if (e.owner != owner || e.retired || seen_[id]) continue;
+    e.retired = true;
+    --owners_[owner].metrics;
+    ++retired;
+  }
+  if (retired) {
+    ++owners_[owner].generation;
+    // A retired metric is not in the birth: no data may name its alias.
+    std::erase_if(changed_, [this](MetricId id) {
+      if (!entries_[id].retired) return false;
+      is_changed_[id] = false;
+      return true;
+    });
+  }
+  return retired;
 }
 
 void Catalog::clear_changed() {

@@ -28,6 +28,9 @@ struct CatalogEntry {
   Value value;        // latest value (monostate until measured)
   int64_t ts_ms = 0;  // when it was captured
   DeviceId owner = kNode;
+  // No source publishes it since a reload: left out of births, and back (with
+  // the same alias) when a source declares it again.
+  bool retired = false;
 };
 
 class Catalog final : public drivers::MetricSink {
@@ -55,6 +58,13 @@ class Catalog final : public drivers::MetricSink {
   // Increases whenever a metric of `owner` is declared for the first time.
   uint64_t generation(DeviceId owner = kNode) const { return owners_[owner].generation; }
 
+  // A reload (SIGHUP) that changes the sources: mark every metric of `owner`
+  // unseen, let the new sources declare theirs (and take their first values),
+  // then retire the ones none declared. Both bump the generation when the
+  // metric set changed, so the session rebirths once with the new set.
+  void mark_unseen(DeviceId owner);
+  size_t retire_unseen(DeviceId owner);
+
   // Devices: a Sparkplug device_id each, offline until set_online(true).
   DeviceId add_device(std::string_view name);  // idempotent
   std::optional<DeviceId> find_device(std::string_view name) const;
@@ -63,7 +73,7 @@ class Catalog final : public drivers::MetricSink {
   const std::string& device_name(DeviceId d) const { return owners_[d].name; }
   bool online(DeviceId d) const { return owners_[d].online; }
   void set_online(DeviceId d, bool online) { owners_[d].online = online; }
-  // Number of metrics `owner` has.
+  // Number of metrics `owner` has (retired ones not counted).
   size_t metric_count(DeviceId owner) const { return owners_[owner].metrics; }
 
  private:
@@ -78,6 +88,7 @@ class Catalog final : public drivers::MetricSink {
   std::vector<Owner> owners_;
   std::vector<MetricId> changed_;
   std::vector<bool> is_changed_;
+  std::vector<bool> seen_;  // declared since mark_unseen()
   int64_t now_ms_ = 0;
 };
 

@@ -23,6 +23,7 @@
 #include "daemon/systemd_notify.hpp"
 #include "devices/device_runner.hpp"
 #include "mqtt/mqtt_client.hpp"
+#include "printable.hpp"
 #include "probes/runner.hpp"
 #include "registry.hpp"
 #include "scheduler/scheduler.hpp"
@@ -35,6 +36,7 @@ namespace {
 
 constexpr log::Logger lg("agent");
 constexpr int64_t kSpoolReopenMs = 5000;
+constexpr int64_t kStatusEveryMs = 1000;  // systemd's STATUS= line, at most this often
 
 log::Level to_log_level(config::LogLevel l) {
   switch (l) {
@@ -126,10 +128,12 @@ void take_signals(const sigset_t& signals, EventQueue& queue) {
       queue.post(mqtt::Event{mqtt::Event::Kind::stop, name, 0, {}, {}});
       return;
     }
-    if (sig == SIGHUP)
-      lg.info("SIGHUP received: reload is not supported yet; carrying on");
-    else
+    if (sig == SIGHUP) {
+      lg.info("SIGHUP received: reading the config again");
+      queue.post(mqtt::Event{mqtt::Event::Kind::reload, name, 0, {}, {}});
+    } else {
       lg.info("%s received: ignored (SIGTERM or SIGINT stop the agent)", name.c_str());
+    }
   }
 }
 
@@ -158,6 +162,322 @@ std::vector<EnabledDriver> make_drivers(const config::Config& cfg) {
   return out;
 }
 
+// The running agent. What a reload may replace is split in two: the session
+// (MQTT client, uplink, batcher: a new one only when identity or broker
+// change) and the pipeline (sources, devices, probes: rebuilt on any valid
+// reload). The state dir lock, the catalog (so aliases stay stable) and the
+// spool live as long as the process.
+class Daemon {
+ public:
+  Daemon(const config::Config& cfg, EventQueue& queue) : cfg_(cfg), queue_(queue) {}
+
+  int run();
+
+ private:
+  struct Session {
+    std::unique_ptr<mqtt::Client> client;
+    std::unique_ptr<Uplink> uplink;
+    std::unique_ptr<Batcher> batcher;
+  };
+  struct Pipeline {
+    explicit Pipeline(const Clock& clock) : scheduler(clock) {}
+    Scheduler scheduler;
+    std::vector<EnabledDriver> sources;
+    std::unique_ptr<DeviceRunner> devices;
+    std::unique_ptr<SelfMetrics> self;
+    std::unique_ptr<probes::Runner> probes;
+  };
+
+  void open_session();
+  void build_pipeline();
+  void stop_pipeline();
+  void reload();
+  void log_started(const char* how);
+  void update_status();
+
+  config::Config cfg_;
+  EventQueue& queue_;
+  SystemClock clock_;
+  Catalog catalog_;
+  std::unique_ptr<Spool> spool_;
+  SpoolOptions spool_options_;
+  Session session_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::string status_, sent_status_;  // systemd's STATUS= line, reused
+};
+
+// systemd's STATUS= line, which `systemctl status` shows: the broker and the
+// backlog, e.g. "online to ssl://broker:8883, 0 batches waiting". Sent only
+// when it changed.
+void Daemon::update_status() {
+  if (!notify_socket_set()) return;
+  session_.uplink->describe(status_);
+  const SpoolStats s = spool_->stats();
+  status_.append(", ")
+      .append(std::to_string(s.pending))
+      .append(s.pending == 1 ? " batch" : " batches")
+      .append(" waiting");
+  if (!spool_->is_open()) status_.append(", spool unavailable");
+  if (status_ == sent_status_) return;
+  sent_status_ = status_;
+  notify_systemd(("STATUS=" + text::printable(status_, 200)).c_str());
+}
+
+void Daemon::open_session() {
+  session_.client = mqtt::make_paho_client(cfg_.broker.servers.front(), cfg_.broker.client_id,
+                                           [this](mqtt::Event e) { queue_.post(std::move(e)); });
+  UplinkOptions uo;
+  uo.group = cfg_.identity.group;
+  uo.node = cfg_.identity.node;
+  uo.servers = cfg_.broker.servers;
+  uo.client_id = cfg_.broker.client_id;
+  uo.username = cfg_.broker.username;
+  uo.password = cfg_.broker.password;
+  uo.tls.ca_file = cfg_.broker.tls.ca_file;
+  uo.tls.cert_file = cfg_.broker.tls.cert_file;
+  uo.tls.key_file = cfg_.broker.tls.key_file;
+  uo.tls.verify = cfg_.broker.tls.verify;
+  uo.keepalive_ms = cfg_.broker.keepalive.count();
+  uo.connect_timeout_ms = cfg_.broker.connect_timeout.count();
+  uo.retry_min_ms = cfg_.broker.retry_min.count();
+  uo.retry_max_ms = cfg_.broker.retry_max.count();
+  uo.receipt_topic = cfg_.broker.receipt_topic;
+  uo.replay_rate = cfg_.spool.replay_rate;
+  uo.bdseq_path = cfg_.state.dir + "/bdseq";
+  session_.uplink = std::make_unique<Uplink>(uo, *session_.client, catalog_, *spool_, clock_);
+  session_.batcher = std::make_unique<Batcher>(catalog_, *spool_, *session_.uplink, clock_);
+}
+
+void Daemon::build_pipeline() {
+  pipeline_ = std::make_unique<Pipeline>(clock_);
+  Pipeline& p = *pipeline_;
+  p.sources = make_drivers(cfg_);
+  int64_t self_interval = 10'000;
+  for (EnabledDriver& d : p.sources) {
+    self_interval = std::min(self_interval, d.interval_ms);
+    drivers::Driver* driver = d.driver.get();
+    p.scheduler.add(std::string(d.name), d.interval_ms, [this, driver](int64_t now) {
+      catalog_.set_time(now);
+      return driver->collect(catalog_);
+    });
+  }
+  // The school's SNMP devices: polled off the loop, applied on it.
+  p.devices =
+      std::make_unique<DeviceRunner>(cfg_.devices.snmp, catalog_, [this] { queue_.wake(); });
+  p.devices->schedule(p.scheduler);
+  p.self = std::make_unique<SelfMetrics>(*spool_, clock_, session_.batcher->lost());
+  p.scheduler.add("agent", self_interval, [this](int64_t now) {
+    catalog_.set_time(now);
+    return pipeline_->self->collect(catalog_);
+  });
+  // Probes: their own thread; results come back through the loop.
+  if (cfg_.probes.any()) {
+    p.probes =
+        std::make_unique<probes::Runner>(cfg_.probes, cfg_.state.dir, [this] { queue_.wake(); });
+    p.probes->declare(catalog_);
+  }
+}
+
+// Bounded: a hung probe is abandoned after Runner::kStopBoundMs, a device
+// poll ends within its timeout.
+void Daemon::stop_pipeline() {
+  if (!pipeline_) return;
+  if (pipeline_->probes) pipeline_->probes->stop(probes::Runner::kStopBoundMs);
+  pipeline_.reset();
+}
+
+void Daemon::log_started(const char* how) {
+  lg.info("%s: %zu source%s, %zu device%s, %s probes, group %s, node %s, spool %s (max %" PRIu64
+          " KiB, sync %s)",
+          how, pipeline_->sources.size(), pipeline_->sources.size() == 1 ? "" : "s",
+          pipeline_->devices->size(), pipeline_->devices->size() == 1 ? "" : "s",
+          pipeline_->probes ? "with" : "no", cfg_.identity.group.c_str(),
+          cfg_.identity.node.c_str(), spool_options_.dir.c_str(), spool_options_.max_bytes >> 10,
+          cfg_.spool.sync_always
+              ? "always"
+              : (std::to_string(spool_options_.sync_interval_ms) + " ms").c_str());
+}
+
+// SIGHUP: the config file is read again. A file with mistakes changes
+// nothing (its errors are logged); a valid one replaces the sources, devices
+// and probes, keeping the spool, the catalog's aliases and, when identity and
+// broker are the same, the session (the new metric set brings a rebirth).
+void Daemon::reload() {
+  notify_systemd("RELOADING=1");
+  config::LoadResult result = config::load_file(cfg_.path);
+  if (!result.config) {
+    for (const config::Error& e : result.errors) lg.error("reload: %s", e.to_string().c_str());
+    lg.error("reload refused: %zu problem%s in %s; still running with the config read before",
+             result.errors.size(), result.errors.size() == 1 ? "" : "s", cfg_.path.c_str());
+    notify_systemd("READY=1");
+    return;
+  }
+  config::Config next = std::move(*result.config);
+  for (const std::string& w : next.warnings) lg.warning("%s", w.c_str());
+  // The state dir and its lock, and the spool, are the process's own.
+  if (next.state.dir != cfg_.state.dir)
+    lg.warning("reload: state.dir changes at the next restart; still using %s",
+               cfg_.state.dir.c_str());
+  if (next.spool.max_bytes != cfg_.spool.max_bytes ||
+      next.spool.sync_always != cfg_.spool.sync_always ||
+      next.spool.sync_interval != cfg_.spool.sync_interval)
+    lg.warning("reload: [spool] changes take effect at the next restart");
+  next.state = cfg_.state;
+  next.spool.max_bytes = cfg_.spool.max_bytes;
+  next.spool.sync_always = cfg_.spool.sync_always;
+  next.spool.sync_interval = cfg_.spool.sync_interval;
+
+  const config::Broker &a = cfg_.broker, &b = next.broker;
+  const bool new_session = next.identity.group != cfg_.identity.group ||
+                           next.identity.node != cfg_.identity.node || a.servers != b.servers ||
+                           a.client_id != b.client_id || a.username != b.username ||
+                           a.password != b.password || a.tls.ca_file != b.tls.ca_file ||
+                           a.tls.cert_file != b.tls.cert_file || a.tls.key_file != b.tls.key_file ||
+                           a.tls.verify != b.tls.verify || a.keepalive != b.keepalive ||
+                           a.connect_timeout != b.connect_timeout || a.retry_min != b.retry_min ||
+                           a.retry_max != b.retry_max || a.receipt_topic != b.receipt_topic ||
+                           next.spool.replay_rate != cfg_.spool.replay_rate;
+
+  // What the old sources measured goes out under the old metric set.
+  session_.batcher->flush();
+  // Devices that the new config no longer lists leave with their DDEATH.
+  for (size_t i = 0; i < pipeline_->devices->size(); ++i) {
+    const DeviceId id = pipeline_->devices->id(i);
+    bool kept = false;
+    for (const config::SnmpDevice& d : next.devices.snmp)
+      kept = kept || d.name == catalog_.device_name(id);
+    if (!kept && catalog_.online(id)) session_.batcher->presence(id, false);
+  }
+  stop_pipeline();
+  if (new_session) {
+    lg.info("reload: identity or broker changed: ending this session for a new one");
+    session_.uplink->shutdown();
+    session_ = Session{};
+  }
+  cfg_ = std::move(next);
+  log::set_level(to_log_level(cfg_.log.level));
+  if (new_session) open_session();
+
+  // The new sources declare their metrics and take a first sample now; the
+  // node's metrics that none of them declares leave the birth. One rebirth.
+  catalog_.mark_unseen(kNode);
+  build_pipeline();
+  pipeline_->scheduler.run_due();
+  const size_t retired = catalog_.retire_unseen(kNode);
+  if (pipeline_->probes) pipeline_->probes->start();
+  session_.batcher->flush();
+  log_started(new_session ? "reloaded with a new session" : "reloaded");
+  if (retired)
+    lg.info("reload: %zu metric%s no longer published", retired, retired == 1 ? "" : "s");
+  notify_systemd("READY=1");
+}
+
+int Daemon::run() {
+  StateLock lock(cfg_.state.dir);
+  if (!lock.acquired()) {
+    lg.error("%s", lock.error().c_str());
+    return 1;
+  }
+  if (!lock.error().empty())
+    lg.warning("%s; running without the state dir lock", lock.error().c_str());
+
+  spool_options_.dir = cfg_.state.dir + "/spool";
+  spool_options_.max_bytes = cfg_.spool.max_bytes;
+  spool_options_.sync_always = cfg_.spool.sync_always;
+  spool_options_.sync_interval_ms = cfg_.spool.sync_interval.count();
+  spool_ = std::make_unique<Spool>(spool_options_, clock_);
+  Spool& spool = *spool_;
+  int64_t spool_retry_at = 0;
+  if (std::string err = spool.open(); !err.empty()) {
+    lg.error("cannot open the spool: %s; retrying every %" PRId64 " s", err.c_str(),
+             kSpoolReopenMs / 1000);
+    spool_retry_at = clock_.steady_ms() + kSpoolReopenMs;
+  }
+
+  open_session();
+  build_pipeline();
+  log_started("started");
+  notify_systemd("READY=1");
+  // systemd's watchdog: pinged from this loop only, so a loop that stops
+  // turning is noticed and restarted, not a thread that merely lives.
+  const int64_t watchdog_ms = systemd_watchdog_interval_ms();
+  int64_t watchdog_at = clock_.steady_ms();
+  // Test hook: the loop's first turn blocks this long, as a stuck loop would.
+  int64_t test_stall_ms = 0;
+  if (const char* stall = std::getenv("CLASSROOM_TEST_STALL_LOOP_MS"))
+    test_stall_ms = std::atoll(stall);
+  if (pipeline_->probes) pipeline_->probes->start();
+
+  // The first connection attempt starts before the first sample, so that a
+  // normal start publishes its first batch as live data, not as history.
+  int64_t uplink_wake = session_.uplink->poll(), spool_wake = 0;
+  int64_t status_due = 0;
+  std::vector<mqtt::Event> events;
+  bool running = true;
+  while (running) {
+    const int64_t now = clock_.steady_ms();
+    int64_t wake = std::min(uplink_wake, spool_wake);
+    const int64_t due_in = pipeline_->scheduler.next_due() - clock_.wall_ms();
+    wake = std::min(wake, now + std::max<int64_t>(0, due_in));
+    if (!spool.is_open()) wake = std::min(wake, spool_retry_at);
+    if (watchdog_ms > 0) wake = std::min(wake, watchdog_at);
+    events.clear();
+    queue_.wait(events, wake - now);
+    bool reload_asked = false;
+    for (const mqtt::Event& e : events) {
+      if (e.kind == mqtt::Event::Kind::stop) {
+        lg.info("%s received: stopping", e.text.c_str());
+        running = false;
+      } else if (e.kind == mqtt::Event::Kind::reload) {
+        reload_asked = true;  // several SIGHUPs at once: one reload
+      } else {
+        session_.uplink->handle(e);
+      }
+    }
+    if (!running) break;
+    if (reload_asked) reload();
+
+    if (!spool.is_open() && clock_.steady_ms() >= spool_retry_at) {
+      if (std::string err = spool.open(); err.empty())
+        lg.info("spool open again at %s", spool_options_.dir.c_str());
+      else
+        spool_retry_at = clock_.steady_ms() + kSpoolReopenMs;
+    }
+    Pipeline& p = *pipeline_;
+    int ran = p.scheduler.run_due();
+    if (p.probes) ran += static_cast<int>(p.probes->drain(catalog_));
+    if (p.devices->apply(session_.batcher.get()) > 0 || ran > 0) session_.batcher->flush();
+    uplink_wake = session_.uplink->poll();
+    spool_wake = spool.maintain();
+    if (status_due <= clock_.steady_ms()) {
+      update_status();
+      status_due = clock_.steady_ms() + kStatusEveryMs;
+    }
+    if (watchdog_ms > 0 && clock_.steady_ms() >= watchdog_at) {
+      notify_systemd("WATCHDOG=1");
+      watchdog_at = clock_.steady_ms() + watchdog_ms;
+    }
+    if (test_stall_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(test_stall_ms));
+      test_stall_ms = 0;
+    }
+  }
+
+  notify_systemd("STOPPING=1");
+  // Every step is bounded, so the agent ends well within systemd's stop
+  // timeout even with the broker gone or a probe hanging: the probe runner is
+  // abandoned after 2 s, the NDEATH waits 2 s for its acknowledgement, the
+  // disconnect 2 s.
+  if (pipeline_->probes) pipeline_->probes->stop(probes::Runner::kStopBoundMs);
+  session_.batcher->flush();
+  session_.uplink->shutdown();
+  spool.sync_all();
+  pipeline_.reset();
+  session_ = Session{};
+  lg.info("stopped");
+  return 0;
+}
+
 }  // namespace
 
 int run_agent(const config::Config& cfg) {
@@ -172,156 +492,15 @@ int run_agent(const config::Config& cfg) {
   // An inline password, TLS without verification: said on every start.
   for (const std::string& w : cfg.warnings) lg.warning("%s", w.c_str());
 
-  StateLock lock(cfg.state.dir);
-  if (!lock.acquired()) {
-    lg.error("%s", lock.error().c_str());
-    return 1;
-  }
-  if (!lock.error().empty())
-    lg.warning("%s; running without the state dir lock", lock.error().c_str());
-
-  SystemClock clock;
   EventQueue queue;
-  Catalog catalog;
-
-  SpoolOptions so;
-  so.dir = cfg.state.dir + "/spool";
-  so.max_bytes = cfg.spool.max_bytes;
-  so.sync_always = cfg.spool.sync_always;
-  so.sync_interval_ms = cfg.spool.sync_interval.count();
-  Spool spool(so, clock);
-  int64_t spool_retry_at = 0;
-  if (std::string err = spool.open(); !err.empty()) {
-    lg.error("cannot open the spool: %s; retrying every %" PRId64 " s", err.c_str(),
-             kSpoolReopenMs / 1000);
-    spool_retry_at = clock.steady_ms() + kSpoolReopenMs;
-  }
-
-  auto client = mqtt::make_paho_client(cfg.broker.servers.front(), cfg.broker.client_id,
-                                       [&queue](mqtt::Event e) { queue.post(std::move(e)); });
-  UplinkOptions uo;
-  uo.group = cfg.identity.group;
-  uo.node = cfg.identity.node;
-  uo.servers = cfg.broker.servers;
-  uo.client_id = cfg.broker.client_id;
-  uo.username = cfg.broker.username;
-  uo.password = cfg.broker.password;
-  uo.tls.ca_file = cfg.broker.tls.ca_file;
-  uo.tls.cert_file = cfg.broker.tls.cert_file;
-  uo.tls.key_file = cfg.broker.tls.key_file;
-  uo.tls.verify = cfg.broker.tls.verify;
-  uo.keepalive_ms = cfg.broker.keepalive.count();
-  uo.connect_timeout_ms = cfg.broker.connect_timeout.count();
-  uo.retry_min_ms = cfg.broker.retry_min.count();
-  uo.retry_max_ms = cfg.broker.retry_max.count();
-  uo.receipt_topic = cfg.broker.receipt_topic;
-  uo.replay_rate = cfg.spool.replay_rate;
-  uo.bdseq_path = cfg.state.dir + "/bdseq";
-  Uplink uplink(uo, *client, catalog, spool, clock);
-  Batcher batcher(catalog, spool, uplink, clock);
-
-  Scheduler scheduler(clock);
-  std::vector<EnabledDriver> sources = make_drivers(cfg);
-  int64_t self_interval = 10'000;
-  for (EnabledDriver& d : sources) {
-    self_interval = std::min(self_interval, d.interval_ms);
-    drivers::Driver* driver = d.driver.get();
-    scheduler.add(std::string(d.name), d.interval_ms, [&catalog, driver](int64_t now) {
-      catalog.set_time(now);
-      return driver->collect(catalog);
-    });
-  }
-  // The school's SNMP devices: polled off the loop, applied on it.
-  DeviceRunner devices(cfg.devices.snmp, catalog, [&queue] { queue.wake(); });
-  devices.schedule(scheduler);
-  SelfMetrics self(spool, clock, batcher.lost());
-  scheduler.add("agent", self_interval, [&catalog, &self](int64_t now) {
-    catalog.set_time(now);
-    return self.collect(catalog);
-  });
-
-  // ---- probes (issue 9): their own thread; results come back through the loop ----
-  std::unique_ptr<probes::Runner> probe_runner;
-  if (cfg.probes.any()) {
-    probe_runner =
-        std::make_unique<probes::Runner>(cfg.probes, cfg.state.dir, [&queue] { queue.wake(); });
-    probe_runner->declare(catalog);
-  }
-  // ---- end of probes ----
-
   std::thread signal_thread([&queue, signals] { take_signals(signals, queue); });
-
-  lg.info("started: %zu source%s, %zu device%s, group %s, node %s, spool %s (max %" PRIu64
-          " KiB, sync %s)",
-          sources.size(), sources.size() == 1 ? "" : "s", devices.size(),
-          devices.size() == 1 ? "" : "s", cfg.identity.group.c_str(), cfg.identity.node.c_str(),
-          so.dir.c_str(), so.max_bytes >> 10,
-          cfg.spool.sync_always ? "always" : (std::to_string(so.sync_interval_ms) + " ms").c_str());
-  notify_systemd("READY=1");
-  // systemd's watchdog: pinged from this loop only, so a loop that stops
-  // turning is noticed and restarted, not a thread that merely lives.
-  const int64_t watchdog_ms = systemd_watchdog_interval_ms();
-  int64_t watchdog_at = clock.steady_ms();
-  // Test hook: the loop's first turn blocks this long, as a stuck loop would.
-  int64_t test_stall_ms = 0;
-  if (const char* stall = std::getenv("CLASSROOM_TEST_STALL_LOOP_MS"))
-    test_stall_ms = std::atoll(stall);
-  if (probe_runner) probe_runner->start();  // issue 9
-
-  // The first connection attempt starts before the first sample, so that a
-  // normal start publishes its first batch as live data, not as history.
-  int64_t uplink_wake = uplink.poll(), spool_wake = 0;
-  std::vector<mqtt::Event> events;
-  bool running = true;
-  while (running) {
-    const int64_t now = clock.steady_ms();
-    int64_t wake = std::min(uplink_wake, spool_wake);
-    const int64_t due_in = scheduler.next_due() - clock.wall_ms();
-    wake = std::min(wake, now + std::max<int64_t>(0, due_in));
-    if (!spool.is_open()) wake = std::min(wake, spool_retry_at);
-    if (watchdog_ms > 0) wake = std::min(wake, watchdog_at);
-    events.clear();
-    queue.wait(events, wake - now);
-    for (const mqtt::Event& e : events) {
-      if (e.kind == mqtt::Event::Kind::stop) {
-        lg.info("%s received: stopping", e.text.c_str());
-        running = false;
-      } else {
-        uplink.handle(e);
-      }
-    }
-    if (!running) break;
-
-    if (!spool.is_open() && clock.steady_ms() >= spool_retry_at) {
-      if (std::string err = spool.open(); err.empty())
-        lg.info("spool open again at %s", so.dir.c_str());
-      else
-        spool_retry_at = clock.steady_ms() + kSpoolReopenMs;
-    }
-    int ran = scheduler.run_due();
-    if (probe_runner) ran += static_cast<int>(probe_runner->drain(catalog));  // issue 9
-    if (devices.apply(&batcher) > 0 || ran > 0) batcher.flush();
-    uplink_wake = uplink.poll();
-    spool_wake = spool.maintain();
-    if (watchdog_ms > 0 && clock.steady_ms() >= watchdog_at) {
-      notify_systemd("WATCHDOG=1");
-      watchdog_at = clock.steady_ms() + watchdog_ms;
-    }
-    if (test_stall_ms > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(test_stall_ms));
-      test_stall_ms = 0;
-    }
+  int status = Daemon(cfg, queue).run();
+  if (status != 0) {
+    // Could not start: the signal thread still waits for its TERM or INT.
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
   }
-
-  notify_systemd("STOPPING=1");
-  // A hung probe does not hold the shutdown: the runner waits a bounded time.
-  if (probe_runner) probe_runner->stop(probes::Runner::kStopBoundMs);  // issue 9
-  batcher.flush();
-  uplink.shutdown();
-  spool.sync_all();
   signal_thread.join();
-  lg.info("stopped");
-  return 0;
+  return status;
 }
 
 int collect_once(const config::Config& cfg, std::ostream& out) {

@@ -41,4 +41,9 @@ int64_t systemd_watchdog_interval_ms() {
   return usec >= 2000 ? usec / 2000 : 0;
 }
 
+bool notify_socket_set() {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  return path && *path;
+}
+
 }  // namespace classroom

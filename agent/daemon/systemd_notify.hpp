@@ -8,6 +8,8 @@
 
 namespace classroom {
 void notify_systemd(std::string_view state);
+// True when systemd (or a test standing in for it) listens: $NOTIFY_SOCKET is set.
+bool notify_socket_set();
 
 // How often to send WATCHDOG=1: half of $WATCHDOG_USEC when systemd asked this
 // process ($WATCHDOG_PID unset or ours) for watchdog pings, else 0.

@@ -52,6 +52,7 @@ struct Event {
     message,           // topic, payload
     message_too_big,   // a message over kMaxInboundMessage, dropped: topic, tag = its size
     stop,              // the agent is asked to stop (not from MQTT)
+    reload,            // the config is to be read again (SIGHUP; not from MQTT)
   };
   Kind kind;
   std::string text;

@@ -19,7 +19,7 @@ void set_unit(PbMetric& metric, const std::string& unit) {
 void add_owned_metrics(Payload& out, const Catalog& catalog, DeviceId owner, int64_t ts_ms) {
   for (MetricId id = 0; id < catalog.size(); ++id) {
     const CatalogEntry& e = catalog.at(id);
-    if (e.owner != owner) continue;
+    if (e.owner != owner || e.retired) continue;
     PbMetric* m = out.add_metrics();
     m->set_name(e.name);
     m->set_alias(e.alias);

@@ -87,6 +87,7 @@ void Uplink::start_connect() {
 
 void Uplink::lost(const std::string& why, bool was_online) {
   const std::string broker = server();
+  last_failure_ = "broker " + broker + " unreachable (" + why + ")";
   state_ = State::idle;
   receipts_.clear();
   unreceipted_ = 0;
@@ -177,7 +178,8 @@ void Uplink::handle(const mqtt::Event& e) {
       lg.warning("ignored a message of %" PRIu64 " bytes on %s: a command may have at most %zu",
                  e.tag, text::printable(e.topic).c_str(), mqtt::kMaxInboundMessage);
       return;
-    case K::stop:
+    case K::stop:  // the loop handles these two
+    case K::reload:
       return;
   }
 }
@@ -467,6 +469,22 @@ bool Uplink::publish_unspooled(std::string_view record) {
   Spool::Record r;
   r.data.assign(record);
   return send_record(r, false);
+}
+
+void Uplink::describe(std::string& out) const {
+  switch (state_) {
+    case State::online:
+      out.assign("online to ").append(server());
+      return;
+    case State::connecting:
+    case State::subscribing:
+      out.assign("connecting to ").append(server());
+      if (!last_failure_.empty()) out.append("; before: ").append(last_failure_);
+      return;
+    case State::idle:
+      out.assign(last_failure_.empty() ? "not connected" : last_failure_);
+      return;
+  }
 }
 
 void Uplink::shutdown() {

@@ -62,6 +62,11 @@ class Uplink {
   void shutdown();
 
   bool online() const { return state_ == State::online; }
+  // What the uplink is doing, in a few words for systemd's STATUS= line:
+  // "online to ssl://broker:8883", "connecting to ...", or "broker
+  // ssl://broker:8883 unreachable (why)". Rebuilt in `out` (no allocation
+  // once it has grown).
+  void describe(std::string& out) const;
 
  private:
   enum class State { idle, connecting, subscribing, online };
@@ -110,6 +115,7 @@ class Uplink {
   Device& device(DeviceId d);
   bool rebirth_requested_ = false;
   bool bdseq_warned_ = false;
+  std::string last_failure_;  // why the last attempt failed or the link was lost
 
   // Delivery: live batches are ids >= live_from_, the backlog those before.
   uint64_t live_from_ = 0;

@@ -21,7 +21,9 @@ fi
 root=$(mktemp -d /tmp/classroom-unit-XXXXXX)
 trap 'rm -rf "$root"' EXIT
 DESTDIR="$root" cmake --install "$build" --component Unspecified >/dev/null
-mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd/system"
+mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd/system" "$root/bin"
+# ExecReload runs /bin/kill, which verify wants to find in the root too.
+cp /bin/kill "$root/bin/"
 # The targets the unit is ordered against, from this machine's systemd.
 cp /lib/systemd/system/*.target "$root/usr/lib/systemd/system/"
 find "$root" -name classroom-agent.service -path '*systemd/system*' -exec cp {} "$root/etc/systemd/system/" \; -quit

@@ -46,3 +46,34 @@ TEST_CASE("catalog: a value of the wrong type is refused") {
   CHECK(std::holds_alternative<std::monostate>(c.at(a).value));
   CHECK(c.changed().empty());
 }
+
+TEST_CASE("catalog: a reload retires what no source declares again, and keeps aliases") {
+  Catalog c;
+  MetricId kept = c.declare("System/Uptime", DataType::Double, "s");
+  MetricId gone = c.declare("Network/eth0/Rx Bytes", DataType::UInt64, "B");
+  c.put(gone, uint64_t{5});
+  const uint64_t before = c.generation();
+
+  // The reload: the new sources declare only the uptime.
+  c.mark_unseen(kNode);
+  CHECK(c.declare("System/Uptime", DataType::Double, "s") == kept);
+  CHECK(c.retire_unseen(kNode) == 1);
+  CHECK(c.at(gone).retired);
+  CHECK_FALSE(c.at(kept).retired);
+  CHECK(c.metric_count(kNode) == 1);
+  CHECK(c.generation() == before + 1);  // one rebirth
+  CHECK(c.changed().empty());           // nothing may name the retired alias
+  // Nothing to retire the second time: no new generation.
+  c.mark_unseen(kNode);
+  c.declare("System/Uptime", DataType::Double, "s");
+  CHECK(c.retire_unseen(kNode) == 0);
+  CHECK(c.generation() == before + 1);
+
+  // A later reload brings the source back: same alias, a new generation.
+  const uint64_t alias = c.at(gone).alias;
+  CHECK(c.declare("Network/eth0/Rx Bytes", DataType::UInt64, "B") == gone);
+  CHECK_FALSE(c.at(gone).retired);
+  CHECK(c.at(gone).alias == alias);
+  CHECK(c.metric_count(kNode) == 2);
+  CHECK(c.generation() == before + 2);
+}

@@ -1,0 +1,147 @@
+// SIGHUP re-reads the config (issue 11): a valid change is applied with a
+// rebirth and no gap in the data, a broken file changes nothing, a new
+// identity gets a clean new session; and SIGTERM ends the agent within the
+// unit's stop timeout even with the broker unreachable and a probe hanging.
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <string>
+
+#include "harness.hpp"
+
+using namespace harness;
+
+namespace {
+
+struct Rig {
+  Mosquitto broker;
+  Subscriber sub{broker.url()};
+  TempDir dir;
+  AgentOptions options() const {
+    AgentOptions o;
+    o.url = broker.url();
+    return o;
+  }
+};
+
+bool has_metric_prefix(const Payload& birth, const std::string& prefix) {
+  for (const auto& m : birth.metrics())
+    if (m.name().rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// The longest time between two consecutive node messages (births and data).
+int64_t longest_gap_ms(Subscriber& sub, const std::string& node) {
+  int64_t last = 0, gap = 0;
+  for (const Message& m : sub.messages()) {
+    if (m.topic.find("/" + node) == std::string::npos || m.type() == "NDEATH") continue;
+    if (last) gap = std::max(gap, m.received_ms - last);
+    last = m.received_ms;
+  }
+  return gap;
+}
+
+}  // namespace
+
+TEST_CASE("SIGHUP with a new source: a rebirth with the new metrics, same session, no gap") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 2, 20s));
+  const Payload first = rig.sub.of_type("NBIRTH")[0].decoded;
+  REQUIRE_FALSE(has_metric_prefix(first, "Network/"));
+
+  // The admin adds the network source (loopback included, so this machine has one).
+  write_file(agent.config_path(), read_file(agent.config_path()) +
+                                      "[sources.network]\ninterval = \"500ms\"\nexclude = []\n");
+  agent.signal(SIGHUP);
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 10s));
+  const Payload second = rig.sub.of_type("NBIRTH")[1].decoded;
+  CHECK(has_metric_prefix(second, "Network/lo/"));
+  // The same session (bdSeq) and the same aliases for what was there before.
+  CHECK(bdseq(second) == bdseq(first));
+  CHECK(alias_in_birth(second, "System/Uptime") == alias_in_birth(first, "System/Uptime"));
+  CHECK(rig.sub.of_type("NDEATH").empty());
+  // Data keeps flowing on its 500 ms grid: no gap of more than 3 intervals.
+  const size_t data = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", data + 3, 10s));
+  CHECK(longest_gap_ms(rig.sub, "room-1") < 1500);
+  CHECK_THAT(agent.log(), Catch::Contains("reloaded: 2 sources"));
+
+  // And back: the removed source's metrics leave the next birth.
+  write_file(agent.config_path(),
+             read_file(agent.config_path())
+                 .substr(0, read_file(agent.config_path()).find("[sources.network]")));
+  agent.signal(SIGHUP);
+  REQUIRE(rig.sub.wait_for("NBIRTH", 3, 10s));
+  CHECK_FALSE(has_metric_prefix(rig.sub.of_type("NBIRTH")[2].decoded, "Network/"));
+  CHECK(rig.sub.of_type("NBIRTH").size() == 3);  // one rebirth per reload
+  CHECK_THAT(agent.log(), Catch::Contains("metrics no longer published"));
+}
+
+TEST_CASE("SIGHUP with a broken config: errors logged, data keeps flowing unchanged") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 2, 20s));
+  const std::string good = read_file(agent.config_path());
+  write_file(agent.config_path(), good + "[sourcez.system]\ninterval = \"1s\"\n");
+  agent.signal(SIGHUP);
+  REQUIRE(wait_until([&] { return agent.log().find("reload refused") != std::string::npos; }, 10s));
+  CHECK_THAT(agent.log(), Catch::Contains("reload refused: 1 problem in " + agent.config_path() +
+                                          "; still running with the config read before"));
+  // The mistakes, with where they are, for the technician.
+  CHECK_THAT(agent.log(),
+             Catch::Contains("reload: " + agent.config_path() + ":18:2: sourcez: unknown key"));
+  const size_t data = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", data + 3, 10s));
+  CHECK(rig.sub.of_type("NBIRTH").size() == 1);
+  CHECK(rig.sub.of_type("NDEATH").empty());
+  CHECK(agent.running());
+}
+
+TEST_CASE("SIGHUP with a new node name: the old session ends, a clean new one begins") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show(agent);
+  REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
+  std::string text = read_file(agent.config_path());
+  text.replace(text.find("node = \"room-1\""), 15, "node = \"room-9\"");
+  write_file(agent.config_path(), text);
+  agent.signal(SIGHUP);
+  REQUIRE(wait_until(
+      [&] {
+        bool death = false, birth = false;
+        for (const Message& m : rig.sub.messages()) {
+          death = death || m.topic == "spBv1.0/school-test/NDEATH/room-1";
+          birth = birth || m.topic == "spBv1.0/school-test/NBIRTH/room-9";
+        }
+        return death && birth;
+      },
+      15s));
+  CHECK_THAT(agent.log(), Catch::Contains("identity or broker changed"));
+}
+
+TEST_CASE("SIGTERM ends the agent in time with the broker unreachable and a probe hanging") {
+  TempDir dir;
+  SilentPort broker, service;  // both accept and never answer
+  AgentOptions o;
+  o.url = "tcp://127.0.0.1:" + std::to_string(broker.port());
+  o.extra = "[[probes.http]]\nname = \"Hung\"\nurl = \"http://127.0.0.1:" +
+            std::to_string(service.port()) + "/\"\ninterval = \"90s\"\ntimeout = \"60s\"\n";
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show(agent);
+  REQUIRE(wait_until([&] { return agent.log().find("started") != std::string::npos; }, 10s));
+  // Let the probe be under way and the connect attempt hang.
+  REQUIRE(wait_until([&] { return agent.log().find("connecting to") != std::string::npos; }, 10s));
+  const int64_t asked = now_ms();
+  agent.signal(SIGTERM);
+  auto status = agent.wait_exit(14s);  // systemd's TimeoutStopSec is 15 s
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK(now_ms() - asked < 8000);
+  CHECK_THAT(agent.log(), Catch::Contains("stopped"));
+}
