@@ -3,8 +3,11 @@
 // that decode; a wrong CA, an expired certificate, a certificate for another
 // host and a missing or untrusted client certificate are each refused with a
 // log line that names the cause, and the broker receives nothing from them.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "harness.hpp"
@@ -139,4 +142,78 @@ TEST_CASE("TLS and mutual TLS to Mosquitto work; each TLS failure is named and s
       [&] { return node_published(sub, "tls-ok") && node_published(sub, "mtls-ok"); }, 20s));
   for (const std::string node : {"wrong-ca", "expired", "other-name", "no-client-cert", "stranger"})
     CHECK_FALSE(node_published(sub, node));
+}
+
+TEST_CASE("a broker that offers only TLS 1.1 is refused: TLS 1.2 is the minimum") {
+  Pki pki;
+  const int port = free_port();
+  // openssl's own server, made to speak TLS 1.1 only (security level 0 lets it).
+  // Its stdin stays open (a pipe from sleep), so that it prints what a client
+  // sends after a completed handshake.
+  Process server({"bash", "-c",
+                  "exec openssl s_server -accept 127.0.0.1:" + std::to_string(port) +
+                      " -tls1_1 -cipher DEFAULT@SECLEVEL=0 -cert " + pki.path("server.pem") +
+                      " -key " + pki.path("server.key") + " -quiet < <(sleep 120)"},
+                 pki.path("s_server.log"));
+  REQUIRE(wait_until(
+      [&] {
+        return run_shell("bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
+                         "' 2>/dev/null")
+                   .first == 0;
+      },
+      10s));
+  TempDir dir;
+  AgentOptions o;
+  o.url = "ssl://127.0.0.1:" + std::to_string(port);
+  o.extra_broker = "[broker.tls]\nca_file = \"" + pki.path("ca.pem") + "\"\n";
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show(agent);
+  CHECK(wait_until([&] { return agent.log().find("share no TLS version") != std::string::npos; },
+                   20s));
+  // Paho's own attempts were refused in the handshake too: the server prints
+  // what a client sends after a handshake, and no MQTT CONNECT (which holds
+  // the client id) ever came through; each refusal left an error line.
+  const std::string server_log = read_file(pki.path("s_server.log"));
+  CHECK_THAT(server_log, Catch::Contains("SSL routines"));
+  CHECK_THAT(server_log, !Catch::Contains("school-test-room-1"));
+}
+
+TEST_CASE("secret files: check-config and run refuse one others can read, accept mode 600") {
+  TempDir dir;
+  const std::string secret = dir.path + "/broker-password";
+  write_file(secret, "s3cret\n");
+  AgentOptions o;
+  o.url = "ssl://127.0.0.1:8883";
+  o.extra_broker = "password_file = \"" + secret + "\"\n";
+  Agent agent(dir.path, o);
+  const std::string check = std::string(AGENT_BINARY) + " check-config -c " + agent.config_path();
+
+  REQUIRE(::chmod(secret.c_str(), 0644) == 0);
+  auto [rc, out] = run_shell(check);
+  CHECK(rc == 2);
+  CHECK_THAT(out, Catch::Contains(secret + " is open to group or others (mode 0644)"));
+  CHECK_THAT(out, Catch::Contains("fix it with `chmod 600 " + secret + "`"));
+  CHECK_THAT(out, !Catch::Contains("s3cret"));
+  // `run` refuses the same file, with the same words, before doing anything.
+  auto [run_rc, run_out] = run_shell(std::string(AGENT_BINARY) + " run -c " + agent.config_path());
+  CHECK(run_rc == 2);
+  CHECK_THAT(run_out, Catch::Contains("chmod 600 " + secret));
+
+  REQUIRE(::chmod(secret.c_str(), 0600) == 0);
+  std::tie(rc, out) = run_shell(check);
+  CHECK(rc == 0);
+  CHECK_THAT(out, Catch::Contains(": OK"));
+
+  // An inline password works, and check-config says where it should go.
+  write_file(agent.config_path(),
+             read_file(agent.config_path())
+                 .replace(read_file(agent.config_path()).find("password_file"),
+                          std::string("password_file = \"" + secret + "\"").size(),
+                          "password = \"s3cret\""));
+  std::tie(rc, out) = run_shell(check);
+  CHECK(rc == 0);
+  CHECK_THAT(out, Catch::Contains("warning: " + agent.config_path()));
+  CHECK_THAT(out, Catch::Contains("broker.password: the broker password is written in the config "
+                                  "file; put it in a file readable by the agent only"));
 }
