@@ -204,6 +204,7 @@ class Daemon {
   Session session_;
   std::unique_ptr<Pipeline> pipeline_;
   std::string status_, sent_status_;  // systemd's STATUS= line, reused
+  uint64_t session_count_ = 0;        // sessions opened so far
 };
 
 // systemd's STATUS= line, which `systemctl status` shows: the broker and the
@@ -430,7 +431,7 @@ int Daemon::run() {
         running = false;
       } else if (e.kind == mqtt::Event::Kind::reload) {
         reload_asked = true;  // several SIGHUPs at once: one reload
-      } else {
+      } else if (e.session == session_count_) {
         session_.uplink->handle(e);
       }
     }

@@ -59,6 +59,7 @@ struct Event {
   uint64_t tag = 0;
   std::string topic;
   std::string payload;
+  uint64_t session = 0;  // set by the daemon: which MQTT client posted it
 };
 
 using EventSink = std::function<void(Event)>;
