@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "catalog/catalog.hpp"
 #include "common/log.hpp"
@@ -566,4 +567,50 @@ TEST_CASE("once runs every probe once, bounded by its timeout, and prints the re
   CHECK(out.find("not run by once") != std::string::npos);
   CHECK(out.find("0.0 % of this month's budget used") != std::string::npos);
   CHECK(out.find("Connectivity/Uplink/") == std::string::npos);  // not run: nothing to print
+}
+
+TEST_CASE("a failing probe keeps its interval, and runs wait for a free place", "[probes]") {
+  const int closed = free_port();
+  SilentPort silent;
+  config::Probes cfg;
+  cfg.concurrency = 1;
+  // Refused at once, every second: failure is data, not a reason to back off.
+  cfg.tcp.push_back({"Refused", "127.0.0.1", closed, 500ms, 1s});
+  // Two runs that each hang for their 1 s timeout, one place: one after the other.
+  auto first = http("Hang 1", "http://127.0.0.1:" + std::to_string(silent.port()) + "/");
+  first.timeout = 1s;
+  auto second = first;
+  second.name = "Hang 2";
+  cfg.http.push_back(first);
+  cfg.http.push_back(second);
+  RunnerRig rig(cfg);
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> results;
+  const auto t0 = std::chrono::steady_clock::now();
+  rig.runner.start();
+  // Each drained result, by probe, at the moment the loop took it.
+  auto take = [&] {
+    Catalog& c = rig.catalog;
+    std::vector<std::pair<std::string, int64_t>> before;
+    for (const char* n : {"Refused", "Hang 1", "Hang 2"})
+      before.emplace_back(n, c.at(*c.find(std::string("Connectivity/") + n + "/Success")).ts_ms);
+    rig.runner.drain(c);
+    for (const auto& [n, ts] : before)
+      if (c.at(*c.find("Connectivity/" + n + "/Success")).ts_ms != ts)
+        results[n].push_back(std::chrono::steady_clock::now());
+  };
+  REQUIRE(wait_until(
+      [&] {
+        take();
+        return results["Refused"].size() >= 4 && results["Hang 2"].size() >= 1;
+      },
+      10s));
+  rig.runner.stop(2000);
+  CHECK_FALSE(rig.flag("Connectivity/Refused/Success"));
+  // Four refused runs within 4.5 s: every second (a slot may wait for the
+  // place a hung run holds), no backoff (a doubling one: 0, 1, 3, 7 s).
+  CHECK((results["Refused"][3] - t0 < 4500ms));
+  // With one place, the second hung run started only when the first ended
+  // (the TCP probe's short runs share the place too).
+  REQUIRE(results["Hang 1"].size() >= 1);
+  CHECK((results["Hang 2"][0] - results["Hang 1"][0] >= 900ms));
 }
