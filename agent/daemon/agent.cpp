@@ -24,6 +24,7 @@
 #include "devices/device_runner.hpp"
 #include "mqtt/mqtt_client.hpp"
 #include "printable.hpp"
+#include "probes/once.hpp"
 #include "probes/runner.hpp"
 #include "registry.hpp"
 #include "scheduler/scheduler.hpp"
@@ -509,6 +510,7 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
   SystemClock clock;
   std::vector<EnabledDriver> sources = make_drivers(cfg);
   int failed = 0;
+  probes::OnceRun probe_once(cfg.probes, cfg.state.dir);  // issue 9: every probe once, meanwhile
   // Devices are polled (twice, too) beside the node's own sources.
   std::mutex mutex;
   std::condition_variable polled;
@@ -549,6 +551,7 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
       devices.apply(nullptr);
     }
   }
+  probe_once.finish(catalog, out);  // issue 9: at most the probes' timeouts
   auto print = [&](DeviceId owner, const std::string& prefix) {
     for (MetricId id = 0; id < catalog.size(); ++id) {
       const CatalogEntry& e = catalog.at(id);

@@ -1,5 +1,6 @@
 #include "probes/runner.hpp"
 
+#include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -31,19 +32,6 @@ namespace {
 
 constexpr log::Logger lg("probes");
 using namespace drivers::probes;
-
-// A file name for a probe's state: readable, and unique for a unique name.
-std::string state_file(const std::string& name) {
-  std::string clean;
-  uint32_t hash = 2166136261u;
-  for (unsigned char c : name) {
-    hash = (hash ^ c) * 16777619u;
-    clean += std::isalnum(c) ? static_cast<char>(c) : '_';
-  }
-  char suffix[16];
-  std::snprintf(suffix, sizeof suffix, "-%08x", hash);
-  return clean.substr(0, 40) + suffix + ".throughput";
-}
 
 }  // namespace
 
@@ -86,6 +74,7 @@ struct Runner::Engine {
   std::atomic<bool> stopping{false};
   bool started = false;
   int event_fd = -1;
+  bool trim_pending = false;  // the probe thread's
 
   ~Engine() {
     if (event_fd >= 0) ::close(event_fd);
@@ -159,7 +148,7 @@ Runner::Runner(const config::Probes& cfg, const std::string& state_dir, std::fun
     if (!state_dir.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(state_dir + "/probes", ec);
-      po.state_path = state_dir + "/probes/" + state_file(p.name);
+      po.state_path = plan_state_path(state_dir, p.name);
     }
     x.plan = std::make_unique<ThroughputPlan>(std::move(po));
     if (std::string err = x.plan->load(); !err.empty())
@@ -219,6 +208,7 @@ size_t Runner::drain(Catalog& catalog) {
     if (r.budget_used) x.metrics.put_budget_used(catalog, *r.budget_used);
     if (!r.result) continue;
     x.metrics.put(catalog, *r.result);
+    x.reported = true;
     const std::string error = std::visit([](const auto& v) { return v.error; }, *r.result);
     if (!error.empty() && error != x.last_error) {
       lg.warning("probe %s (%s): %s; measuring again %s", escape(x.name).c_str(),
@@ -232,6 +222,20 @@ size_t Runner::drain(Catalog& catalog) {
     x.last_error = error;
   }
   return got.size();
+}
+
+std::vector<Runner::Outcome> Runner::outcomes() const {
+  std::vector<Outcome> out;
+  for (const Engine::Entry& x : engine_->entries)
+    out.push_back(Outcome{x.name, x.what, x.reported, x.last_error});
+  return out;
+}
+
+int64_t Runner::longest_run_ms() const {
+  int64_t longest = 0;
+  for (const Engine::Entry& x : engine_->entries)
+    longest = std::max(longest, x.probe->budget_ms() + kGraceMs);
+  return longest;
 }
 
 void Runner::Engine::start_due(Context& ctx, int64_t now_wall, int64_t now) {
@@ -293,6 +297,7 @@ void Runner::Engine::finish_done(int64_t now_wall) {
       x.next_due = x.plan->next_run(now_wall);
     }
     post(std::move(r));
+    trim_pending = true;
   }
 }
 
@@ -379,6 +384,15 @@ void Runner::Engine::run() {
                        now);
     }
     finish_done(clock.wall_ms());
+    // Every run of this round has ended: the memory its transfers, sockets
+    // and resolver tables took goes back to the system, so that the thread
+    // costs what it keeps between runs, not its busiest moment (README,
+    // "Measured").
+    if (trim_pending && std::none_of(entries.begin(), entries.end(),
+                                     [](const Entry& x) { return x.active || x.pending; })) {
+      ::malloc_trim(0);
+      trim_pending = false;
+    }
   }
   // Stopping: runs in flight are abandoned, not waited for.
   for (Entry& x : entries)

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "catalog/catalog.hpp"
 #include "config.hpp"
@@ -39,6 +40,17 @@ class Runner {
   // Stops the thread, abandoning runs in flight. Waits at most `bound_ms`;
   // false when the thread did not end in time (it is then left to the exit).
   bool stop(int64_t bound_ms);
+
+  // What the loop knows of each probe, in config order (icmp, dns, tcp, http,
+  // throughput): for `classroom-agent once`.
+  struct Outcome {
+    std::string name, what;
+    bool reported = false;  // a result was drained
+    std::string error;      // of the last result; empty when it succeeded
+  };
+  std::vector<Outcome> outcomes() const;
+  // The longest a run of any probe may take, hard deadline included.
+  int64_t longest_run_ms() const;
 
   static constexpr int64_t kStopBoundMs = 2000;
   static constexpr int64_t kGraceMs = 1000;  // hard deadline past a run's own timeouts

@@ -1,5 +1,6 @@
 #include "probes/throughput_plan.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -21,6 +22,18 @@ int weekday(const std::tm& t) {
 }
 
 }  // namespace
+
+std::string plan_state_path(const std::string& state_dir, const std::string& probe_name) {
+  std::string clean;
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : probe_name) {
+    hash = (hash ^ c) * 16777619u;
+    clean += std::isalnum(c) ? static_cast<char>(c) : '_';
+  }
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "-%08x", hash);
+  return state_dir + "/probes/" + clean.substr(0, 40) + suffix + ".throughput";
+}
 
 std::tm system_local_time(int64_t wall_s) {
   std::tm t{};

@@ -23,6 +23,10 @@ struct PlanOptions {
   std::string state_path;  // empty: nothing persisted
 };
 
+// Where a throughput probe's counters live: <state_dir>/probes/<name>-<hash>.throughput
+// (readable, and unique for a unique name).
+std::string plan_state_path(const std::string& state_dir, const std::string& probe_name);
+
 // Wall seconds -> broken-down local time (localtime_r; tests pass gmtime_r).
 using LocalTime = std::function<std::tm(int64_t wall_s)>;
 std::tm system_local_time(int64_t wall_s);

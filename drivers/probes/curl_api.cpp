@@ -1,6 +1,7 @@
 #include "probes/curl_api.hpp"
 
 #include <dlfcn.h>
+#include <cstdlib>
 #include <mutex>
 
 namespace classroom::drivers::probes {
@@ -18,6 +19,13 @@ bool bind(void* lib, const char* name, F& out) {
 }
 
 void load() {
+  // Debian's libcurl links librtmp, which links GnuTLS, whose constructor
+  // initialises GnuTLS at load (some 120 KiB of heap, measured) although only
+  // rtmp:// would use it, and the probes allow http and https alone (OpenSSL).
+  // GnuTLS skips that implicit initialisation when this is set; whoever really
+  // uses GnuTLS calls gnutls_global_init() itself. Set before the first load
+  // only, never overriding a value from outside.
+  ::setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
   void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char* e = ::dlerror();

@@ -86,6 +86,11 @@ void AresChannel::reset() {
   if (channel_) ares_cancel(channel_);
 }
 
+void AresChannel::close() {
+  if (channel_) ares_destroy(channel_);
+  channel_ = nullptr;
+}
+
 std::optional<Address> numeric_address(const std::string& host) {
   Address a;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&a.addr);
@@ -118,9 +123,7 @@ struct Resolver::Pending {
   uint64_t id;
 };
 
-Resolver::Resolver() {
-  init_error_ = channel_.init("", 2000, 2);
-}
+Resolver::Resolver() = default;
 Resolver::~Resolver() {
   pending_.clear();  // no callback runs during destruction
 }
@@ -131,21 +134,49 @@ uint64_t Resolver::resolve(const std::string& host, Done done) {
     done({*a}, "");
     return id;
   }
-  if (!init_error_.empty()) {
-    done({}, init_error_);
-    return id;
+  if (!channel_.open()) {
+    if (std::string error = channel_.init("", 2000, 2); !error.empty()) {
+      channel_.close();
+      done({}, error);
+      return id;
+    }
   }
   pending_.emplace(id, std::move(done));
   ares_addrinfo_hints hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
+  ++depth_;  // an answer from /etc/hosts comes back inside this call
   ares_getaddrinfo(channel_.get(), host.c_str(), nullptr, &hints, &Resolver::on_result,
                    new Pending{this, id});
+  --depth_;
+  close_if_idle();
   return id;
 }
 
 void Resolver::cancel(uint64_t id) {
   pending_.erase(id);
+  close_if_idle();
+}
+
+void Resolver::on_ready(int fd, short revents) {
+  ++depth_;
+  channel_.on_ready(fd, revents);
+  --depth_;
+  close_if_idle();
+}
+
+void Resolver::on_time() {
+  if (!channel_.open()) return;
+  ++depth_;
+  channel_.on_time();
+  --depth_;
+  close_if_idle();
+}
+
+void Resolver::close_if_idle() {
+  // Cancelled queries may still be in flight: destroying the channel ends them
+  // (their Pending is freed by on_result with ARES_EDESTRUCTION).
+  if (depth_ == 0 && pending_.empty() && channel_.open()) channel_.close();
 }
 
 void Resolver::on_result(void* arg, int status, int, ares_addrinfo* info) {

@@ -36,8 +36,11 @@ class AresChannel {
   void on_ready(int fd, short revents);
   void on_time();
   int64_t next_wake(int64_t now_ms) const;
-  // Fails every query in flight (their callbacks run with ARES_EDESTRUCTION).
+  // Fails every query in flight (their callbacks run with ARES_ECANCELLED).
   void reset();
+  // Destroys the channel (callbacks in flight run with ARES_EDESTRUCTION).
+  void close();
+  bool open() const { return channel_ != nullptr; }
 
  private:
   ares_channeldata* channel_ = nullptr;
@@ -53,6 +56,10 @@ struct Address {
 std::optional<Address> numeric_address(const std::string& host);
 std::string to_string(const Address& a);
 
+// The channel is opened for the first host name and closed again when no
+// query is in flight (c-ares keeps some 70 KiB of tables per channel; most
+// targets are numeric): each opening reads /etc/resolv.conf and /etc/hosts
+// afresh.
 class Resolver {
  public:
   using Done = std::function<void(std::vector<Address> addresses, std::string error)>;
@@ -65,16 +72,18 @@ class Resolver {
   // The callback of `id` will not run.
   void cancel(uint64_t id);
   void wants(std::vector<Wait>& out) const { channel_.wants(out); }
-  void on_ready(int fd, short revents) { channel_.on_ready(fd, revents); }
-  void on_time() { channel_.on_time(); }
+  void on_ready(int fd, short revents);
+  void on_time();
   int64_t next_wake(int64_t now_ms) const { return channel_.next_wake(now_ms); }
+  bool channel_open() const { return channel_.open(); }
 
  private:
   struct Pending;
   static void on_result(void* arg, int status, int timeouts, ::ares_addrinfo* info);
+  void close_if_idle();
   AresChannel channel_;
-  std::string init_error_;
   uint64_t next_id_ = 1;
+  int depth_ = 0;  // > 0 while c-ares runs (its callbacks may call in)
   std::map<uint64_t, Done> pending_;
 };
 

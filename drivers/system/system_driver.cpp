@@ -8,11 +8,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/log.hpp"
 #include "registry.hpp"
 #include "system/clock.hpp"
 
 namespace classroom::drivers::system {
 namespace {
+
+constexpr log::Logger lg("system");
 
 // Lists the entries of `dir` whose names start with `prefix`, sorted.
 std::vector<std::string> list_dir(const std::string& dir, std::string_view prefix) {
@@ -249,10 +252,25 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   if (cpu) last_cpu_ = cpu;
 
   // ---- clock (issue 9) ----
-  if (options_.clock) {
-    if (auto c = read_clock()) {
+  if (options_.clock && options_.clock_reader) {
+    if (auto c = options_.clock_reader()) {
       sink.put(clock_synced_, c->synchronized);
       sink.put(clock_max_error_, c->max_error_ms);
+      // Once when it starts and once when it ends (no allocation in between).
+      if (!c->synchronized && !clock_unsynced_)
+        lg.warning(
+            "the system clock is not synchronised to any time source (the kernel's NTP status "
+            "says unsynchronised; it may be off by up to %.0f s): the timestamp of every metric "
+            "this agent publishes may be wrong. Check time synchronisation on this gateway: "
+            "`timedatectl status` should say \"System clock synchronized: yes\"; if not, enable "
+            "systemd-timesyncd (or chrony, ntpd) and make sure it reaches an NTP server (UDP "
+            "port 123, the servers in /etc/systemd/timesyncd.conf)",
+            c->max_error_ms / 1000.0);
+      else if (c->synchronized && clock_unsynced_)
+        lg.info(
+            "the system clock is synchronised again (max error %.0f ms): timestamps are "
+            "right from here on",
+            c->max_error_ms);
       clock_unsynced_ = !c->synchronized;
     }
   }
@@ -262,9 +280,6 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
                                   " (stat, loadavg, meminfo, uptime)");
   CollectResult r;
   if (!problems_.empty()) r.warning = "skipped " + problems_;
-  // Logged by the scheduler once, and once more when it clears. Short enough to
-  // need no allocation (the hot path): drivers/README.md explains it.
-  if (clock_unsynced_) r.warning += r.warning.empty() ? "clock unsynced" : "; clock unsynced";
   return r;
 }
 

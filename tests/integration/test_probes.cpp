@@ -5,8 +5,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 
 #include "catalog/catalog.hpp"
 #include "common/log.hpp"
@@ -388,4 +391,226 @@ TEST_CASE("the agent keeps its 1 s grid while a probe hangs, and stops without w
   agent.signal(SIGTERM);
   REQUIRE(agent.wait_exit(10s) == 0);
   CHECK((std::chrono::steady_clock::now() - t0 < 4s));
+}
+
+namespace {
+
+// The last value of `name` the subscriber saw: in a birth, or by alias in a
+// data message after that birth. Null values are skipped.
+std::optional<Payload::Metric> latest(Subscriber& sub, const std::string& name) {
+  std::optional<Payload::Metric> last;
+  uint64_t alias = 0;
+  for (const auto& m : sub.messages()) {
+    const std::string type = m.type();
+    const Payload::Metric* x = nullptr;
+    if (type == "NBIRTH") {
+      alias = alias_in_birth(m.decoded, name).value_or(0);
+      x = find_metric(m.decoded, name, 0);
+    } else if (type == "NDATA" && alias) {
+      x = find_metric(m.decoded, "", alias);
+    }
+    if (x && !x->is_null()) last = *x;
+  }
+  return last;
+}
+
+// A POSIX TZ whose local time is `local_s` seconds after midnight at wall
+// time `wall_s` (seconds): "TST-hh:mm:ss" is east of UTC.
+std::string tz_at(int64_t wall_s, int64_t local_s) {
+  int64_t offset = ((local_s - wall_s) % 86400 + 86400) % 86400;
+  if (offset > 43200) offset -= 86400;
+  const int64_t a = offset < 0 ? -offset : offset;
+  char tz[48];
+  std::snprintf(tz, sizeof tz, "TST%c%02d:%02d:%02d", offset < 0 ? '+' : '-',
+                static_cast<int>(a / 3600), static_cast<int>(a / 60 % 60),
+                static_cast<int>(a % 60));
+  return tz;
+}
+
+int64_t wall_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+TEST_CASE("throughput in the running agent: a window that covers now, budget kept across a restart",
+          "[probes]") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  auto server = http_server();
+  // 1 000 000 bytes at 500 000 B/s: 2 s, 4 Mbit/s.
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(server->port()) + "/bytes?n=1000000&rate=500000";
+  auto options = [&](int per_day) {
+    AgentOptions o;
+    o.url = broker.url();
+    o.interval = "1s";
+    o.extra = "[[probes.throughput]]\nname = \"Uplink\"\nurl = \"" + url +
+              "\"\nmax_bytes = \"1000000B\"\nmax_time = \"10s\"\n"
+              "windows = [\"Mon-Sun 11:59-12:00\"]\nper_day = " +
+              std::to_string(per_day) + "\nmonthly_budget = \"10MiB\"\n";
+    return o;
+  };
+  // The agent's local time (its TZ, no test hook) starts 8 s before the end
+  // of the one-minute window: the random moment comes within 8 s.
+  const int64_t t0 = wall_seconds();
+  const std::string tz = tz_at(t0, 11 * 3600 + 59 * 60 + 52);
+  // One run, then 1 000 000 + 65 536 (headers, TLS) of 10 MiB are used.
+  const double one_run = 100.0 * (1'000'000 + 65'536) / (10 << 20);
+  {
+    Agent agent(dir.path, options(1));
+    agent.start({"TZ=" + tz});
+    LogOnFailure show(agent);
+    REQUIRE(wait_until([&] { return latest(sub, "Connectivity/Uplink/Download Rate").has_value(); },
+                       25s));
+    REQUIRE(wait_until(
+        [&] {
+          auto b = latest(sub, "Connectivity/Uplink/Budget Used");
+          return b && b->double_value() > 0;
+        },
+        5s));
+    CHECK(latest(sub, "Connectivity/Uplink/Download Rate")->double_value() ==
+          Approx(4.0).epsilon(0.15));
+    CHECK(latest(sub, "Connectivity/Uplink/Bytes")->long_value() == 1'000'000);
+    CHECK(latest(sub, "Connectivity/Uplink/Duration")->double_value() >= 1.9);
+    CHECK(latest(sub, "Connectivity/Uplink/Duration")->double_value() < 4.0);
+    CHECK(latest(sub, "Connectivity/Uplink/Success")->boolean_value());
+    CHECK(latest(sub, "Connectivity/Uplink/Budget Used")->double_value() ==
+          Approx(one_run).epsilon(1e-6));
+    agent.signal(SIGTERM);
+    REQUIRE(agent.wait_exit(10s) == 0);
+  }
+  // The counters are in the state dir.
+  bool found = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path + "/state/probes"))
+    found |= e.path().extension() == ".throughput";
+  REQUIRE(found);
+
+  // Restarted at the same local moment of the same day (the wall clock went
+  // on; the TZ goes back by as much), allowed a second run today: the birth
+  // carries the month's budget used so far, and the second run adds to it.
+  const size_t births = sub.of_type("NBIRTH").size();
+  const std::string tz2 = tz_at(wall_seconds(), 11 * 3600 + 59 * 60 + 52);
+  Agent again(dir.path, options(2));
+  again.start({"TZ=" + tz2});
+  LogOnFailure show(again);
+  REQUIRE(wait_until([&] { return sub.of_type("NBIRTH").size() > births; }, 10s));
+  CHECK(latest(sub, "Connectivity/Uplink/Budget Used")->double_value() ==
+        Approx(one_run).epsilon(1e-6));
+  REQUIRE(wait_until(
+      [&] {
+        auto b = latest(sub, "Connectivity/Uplink/Budget Used");
+        return b && b->double_value() > one_run * 1.5;
+      },
+      25s));
+  CHECK(latest(sub, "Connectivity/Uplink/Budget Used")->double_value() ==
+        Approx(2 * one_run).epsilon(1e-6));
+  CHECK(latest(sub, "Connectivity/Uplink/Download Rate")->double_value() ==
+        Approx(4.0).epsilon(0.15));
+  again.signal(SIGTERM);
+  REQUIRE(again.wait_exit(10s) == 0);
+}
+
+TEST_CASE("once runs every probe once, bounded by its timeout, and prints the results",
+          "[probes]") {
+  SilentPort silent;
+  const int closed = free_port();
+  auto server = http_server();
+  Dnsmasq dns;
+  TempDir dir;
+  AgentOptions o;
+  o.url = "tcp://127.0.0.1:1";  // once needs no broker
+  o.extra =
+      "[[probes.tcp]]\nname = \"Open\"\ntarget = \"127.0.0.1:" + std::to_string(silent.port()) +
+      "\"\n"
+      "[[probes.tcp]]\nname = \"Closed\"\ntarget = \"127.0.0.1:" +
+      std::to_string(closed) +
+      "\"\n"
+      "[[probes.http]]\nname = \"Portal\"\nurl = \"http://127.0.0.1:" +
+      std::to_string(server->port()) +
+      "/ok\"\n"
+      "[[probes.http]]\nname = \"Hung\"\nurl = \"http://127.0.0.1:" +
+      std::to_string(silent.port()) +
+      "/\"\ntimeout = \"1s\"\n"
+      "[[probes.dns]]\nname = \"Known\"\nquery = \"known.test\"\nserver = \"127.0.0.1:" +
+      std::to_string(dns.port()) +
+      "\"\n"
+      "[[probes.throughput]]\nname = \"Uplink\"\nurl = \"http://127.0.0.1:" +
+      std::to_string(server->port()) +
+      "/bytes?n=1000&rate=1000000\"\nwindows = [\"Mon-Sun 00:00-24:00\"]\n";
+  Agent agent(dir.path, o);  // writes the config; never started
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [rc, out] = run_shell(std::string(AGENT_BINARY) + " once -c " + agent.config_path());
+  const auto took = std::chrono::steady_clock::now() - t0;
+  INFO(out);
+  CHECK(rc == 0);  // a probe's failure is data, not a failure of once
+  // The hung server costs its 1 s timeout, not more (and the sources' 0.5 s).
+  CHECK((took < 4s));
+  CHECK(out.find("System/Uptime = ") != std::string::npos);
+  CHECK(out.find("Connectivity/Open/Success = true\n") != std::string::npos);
+  CHECK(out.find("Connectivity/Open/Connect Time = ") != std::string::npos);
+  CHECK(out.find("# probe Open (TCP 127.0.0.1:" + std::to_string(silent.port()) + "): ok\n") !=
+        std::string::npos);
+  CHECK(out.find("Connectivity/Closed/Success = false\n") != std::string::npos);
+  CHECK(out.find("# probe Closed (TCP 127.0.0.1:" + std::to_string(closed) +
+                 "): connection refused") != std::string::npos);
+  CHECK(out.find("Connectivity/Portal/Status Code = 200\n") != std::string::npos);
+  CHECK(out.find("Connectivity/Portal/Bytes = 5 B\n") != std::string::npos);
+  CHECK(out.find("Connectivity/Hung/Success = false\n") != std::string::npos);
+  CHECK(out.find("# probe Hung (http://127.0.0.1:") != std::string::npos);
+  CHECK(out.find("Timeout was reached") != std::string::npos);
+  CHECK(out.find("Connectivity/Known/Answers = 1\n") != std::string::npos);
+  CHECK(out.find("# probe Uplink (throughput http://127.0.0.1:") != std::string::npos);
+  CHECK(out.find("not run by once") != std::string::npos);
+  CHECK(out.find("0.0 % of this month's budget used") != std::string::npos);
+  CHECK(out.find("Connectivity/Uplink/") == std::string::npos);  // not run: nothing to print
+}
+
+TEST_CASE("a failing probe keeps its interval, and runs wait for a free place", "[probes]") {
+  const int closed = free_port();
+  SilentPort silent;
+  config::Probes cfg;
+  cfg.concurrency = 1;
+  // Refused at once, every second: failure is data, not a reason to back off.
+  cfg.tcp.push_back({"Refused", "127.0.0.1", closed, 500ms, 1s});
+  // Two runs that each hang for their 1 s timeout, one place: one after the other.
+  auto first = http("Hang 1", "http://127.0.0.1:" + std::to_string(silent.port()) + "/");
+  first.timeout = 1s;
+  auto second = first;
+  second.name = "Hang 2";
+  cfg.http.push_back(first);
+  cfg.http.push_back(second);
+  RunnerRig rig(cfg);
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> results;
+  const auto t0 = std::chrono::steady_clock::now();
+  rig.runner.start();
+  // Each drained result, by probe, at the moment the loop took it.
+  auto take = [&] {
+    Catalog& c = rig.catalog;
+    std::vector<std::pair<std::string, int64_t>> before;
+    for (const char* n : {"Refused", "Hang 1", "Hang 2"})
+      before.emplace_back(n, c.at(*c.find(std::string("Connectivity/") + n + "/Success")).ts_ms);
+    rig.runner.drain(c);
+    for (const auto& [n, ts] : before)
+      if (c.at(*c.find("Connectivity/" + n + "/Success")).ts_ms != ts)
+        results[n].push_back(std::chrono::steady_clock::now());
+  };
+  REQUIRE(wait_until(
+      [&] {
+        take();
+        return results["Refused"].size() >= 4 && results["Hang 2"].size() >= 1;
+      },
+      10s));
+  rig.runner.stop(2000);
+  CHECK_FALSE(rig.flag("Connectivity/Refused/Success"));
+  // Four refused runs within 4.5 s: every second (a slot may wait for the
+  // place a hung run holds), no backoff (a doubling one: 0, 1, 3, 7 s).
+  CHECK((results["Refused"][3] - t0 < 4500ms));
+  // With one place, the second hung run started only when the first ended
+  // (the TCP probe's short runs share the place too).
+  REQUIRE(results["Hang 1"].size() >= 1);
+  CHECK((results["Hang 2"][0] - results["Hang 1"][0] >= 900ms));
 }

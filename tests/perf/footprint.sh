@@ -10,6 +10,8 @@
 # devices cost, against the same run without them.
 # With --probes, ten connectivity probes run every 5 s against servers on
 # loopback that the script starts (3 ICMP, 2 DNS with dnsmasq, 2 TCP, 3 HTTP).
+# FOOTPRINT_MAPPINGS=N also prints the N mappings with the most private dirty
+# memory (/proc/PID/smaps): where it goes.
 # Usage: tests/perf/footprint.sh [--outage] [--snmp] [--probes] [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -94,6 +96,16 @@ fi
 sleep "$seconds"
 
 rollup=$(cat "/proc/$pid/smaps_rollup")
+# Where the private dirty memory is, per mapping (FOOTPRINT_MAPPINGS=N: the N largest).
+by_mapping=
+((${FOOTPRINT_MAPPINGS:-0} > 0)) && by_mapping=$(awk '
+  /^[0-9a-f]+-[0-9a-f]+ / { anon = ($6 == ""); name = anon ? "[anonymous at " $1 "]" : $6
+    for (i = 7; i <= NF; ++i) name = name " " $i }
+  $1 == "Size:" && anon { name = name " (" $2 " KiB mapped)" }
+  $1 == "Private_Dirty:" { pd[name] += $2 }
+  $1 == "Pss:" { pss[name] += $2 }
+  END { for (n in pd) if (pd[n] > 0) printf "%8d KiB private dirty %8d KiB PSS  %s\n", pd[n], pss[n], n }' \
+  "/proc/$pid/smaps" | sort -rn | head -n "$FOOTPRINT_MAPPINGS" || true)
 kib() { awk -v k="$1" '$1 == k":" {print $2}' <<<"$rollup"; }
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
 tck=$(getconf CLK_TCK)
@@ -114,5 +126,6 @@ echo "  threads         $threads"
 echo "  CPU             $(awk -v u="$utime" -v s="$stime" -v t="$tck" 'BEGIN {printf "%.2f s (%.2f %% of one core)", (u+s)/t, 100*(u+s)/t/'"$seconds"'}')"
 echo "  published       $msgs Sparkplug messages, $bytes payload bytes (+ $topic_bytes topic bytes), $receipts receipts"
 # One NDATA and one receipt per cycle: the default 10 s interval makes 8640 a day.
+if [ -n "$by_mapping" ]; then echo "  largest private dirty mappings:"; sed 's/^/  /' <<<"$by_mapping"; fi
 echo "  per day at 10 s $(awk -v b="$bytes" -v t="$topic_bytes" -v n="$msgs" -v r="$receipt_bytes" -v m="$receipts" \
   'BEGIN {printf "~%.1f MB of payload and topic (%.0f B per NDATA + %.0f B per receipt, 8640 cycles)", ((b+t)/n + r/m)*8640/1e6, (b+t)/n, r/m}')"

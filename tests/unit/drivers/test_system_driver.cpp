@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include "../log_capture.hpp"
 #include "../map_sink.hpp"
 #include "../temp_dir.hpp"
 #include "system/system_driver.hpp"
@@ -114,4 +115,55 @@ TEST_CASE("mount labels") {
   CHECK(mount_label("/") == "Root");
   CHECK(mount_label("/var/lib") == "var/lib");
   CHECK(mount_label("/srv/") == "srv");
+}
+
+namespace {
+std::optional<ClockStatus> g_fake_clock;
+std::optional<ClockStatus> fake_clock() {
+  return g_fake_clock;
+}
+}  // namespace
+
+TEST_CASE("system driver: an unsynchronised clock is explained once, and its return once") {
+  TempDir tmp;
+  fs::copy(kFixtures + "/proc-synthetic-4cpu", tmp.path, fs::copy_options::recursive);
+  Options o = options(tmp.path);
+  o.clock = true;
+  o.clock_reader = fake_clock;
+  SystemDriver driver(o);
+  MapSink sink;
+  LogCapture log;
+  g_fake_clock = ClockStatus{false, 16000.0};
+  for (int i = 0; i < 3; ++i) {
+    auto r = driver.collect(sink);
+    REQUIRE(r.ok);
+    CHECK(r.warning.empty());  // the driver says it itself, in words
+  }
+  CHECK_FALSE(sink.get<bool>("System/Clock/Synchronized"));
+  CHECK(sink.get<double>("System/Clock/Max Error") == 16000.0);
+  const std::string text = log.text();
+  INFO(text);
+  CHECK(log.count("the system clock is not synchronised") == 1);
+  CHECK(text.find(" W system: the system clock is not synchronised to any time source") !=
+        std::string::npos);
+  CHECK(text.find("off by up to 16 s") != std::string::npos);
+  CHECK(text.find("the timestamp of every metric this agent publishes may be wrong") !=
+        std::string::npos);
+  CHECK(text.find("timedatectl status") != std::string::npos);
+  CHECK(text.find("systemd-timesyncd") != std::string::npos);
+  CHECK(text.find("NTP server") != std::string::npos);
+
+  g_fake_clock = ClockStatus{true, 12.0};
+  driver.collect(sink);
+  driver.collect(sink);
+  CHECK(sink.get<bool>("System/Clock/Synchronized"));
+  CHECK(log.count("the system clock is synchronised again (max error 12 ms)") == 1);
+
+  // A new episode is a new message; a clock the kernel cannot report changes nothing.
+  g_fake_clock = ClockStatus{false, 16000.0};
+  driver.collect(sink);
+  g_fake_clock.reset();
+  driver.collect(sink);
+  CHECK(log.count("the system clock is not synchronised") == 2);
+  CHECK(log.count("synchronised again") == 1);
 }
