@@ -362,6 +362,11 @@ std::string check_server(const std::string& uri) {
       if (close == std::string_view::npos) return shown + " has no ] after its IPv6 address";
       host = rest.substr(1, close - 1);
       if (!ipv6_literal(host)) return shown + " has no IPv6 address between [ and ]";
+      // Paho checks the certificate against "[::1" (bracket included): it
+      // could never match. A host name works.
+      if (is_tls_server(uri))
+        return shown + ": TLS to an IPv6 address in brackets cannot be verified by the MQTT " +
+               "library; use the broker's host name";
       rest = rest.substr(close + 1);
       if (!rest.empty() && rest[0] != ':' && rest[0] != '/')
         return shown + " has something other than :PORT after its IPv6 address";
@@ -499,8 +504,18 @@ void read_broker(Section s, Config& cfg, const std::string& file) {
            "the broker password is written in the config file; put it in a file readable by "
            "the agent only (`chmod 600`) and name that file with password_file");
   }
-  bool tls_server = false;
-  for (const std::string& server : b.servers) tls_server = tls_server || is_tls_server(server);
+  bool tls_server = false, plain_server = false;
+  for (const std::string& server : b.servers) {
+    tls_server = tls_server || is_tls_server(server);
+    plain_server = plain_server || !is_tls_server(server);
+  }
+  // A clear-text fallback would hand the password to anyone who can block
+  // the TLS port; Paho also cannot switch between the two on one client.
+  if (tls_server && plain_server)
+    s.wrong(*s.take("servers"), "servers",
+            "mixes TLS (ssl://, mqtts://, wss://) and clear-text (tcp://, mqtt://, ws://) "
+            "brokers: a fallback in clear text would send the password and data unencrypted; "
+            "list brokers of one kind");
   read_broker_tls(s.table("tls"), cfg, file, tls_server);
   s.duration("keepalive", b.keepalive, milliseconds(1000), milliseconds(3600'000));
   s.duration("connect_timeout", b.connect_timeout, milliseconds(1000), milliseconds(600'000));

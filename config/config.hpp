@@ -19,6 +19,7 @@ enum class LogLevel { debug, info, warning, error };
 struct Identity {
   std::string group;  // Sparkplug group_id: the school
   std::string node;   // Sparkplug edge_node_id: this gateway
+  bool operator==(const Identity&) const = default;
 };
 
 // TLS to the broker, for ssl://, mqtts:// and wss:// servers ([broker.tls]).
@@ -27,6 +28,7 @@ struct BrokerTls {
   std::string cert_file;  // the agent's own certificate (mutual TLS); optional
   std::string key_file;   // its private key: a file only the agent's user can read
   bool verify = true;     // false: no check of the broker's certificate (warned at start)
+  bool operator==(const BrokerTls&) const = default;
 };
 
 struct Broker {
@@ -41,10 +43,12 @@ struct Broker {
   milliseconds retry_min{1'000};   // first reconnect delay
   milliseconds retry_max{60'000};  // reconnect delay cap
   std::string receipt_topic;       // default "classroom-agent/<group>/<node>/receipt"
+  bool operator==(const Broker&) const = default;
 };
 
 struct State {
   std::string dir;  // bdSeq and the spool live here
+  bool operator==(const State&) const = default;
 };
 
 struct Spool {
@@ -52,10 +56,12 @@ struct Spool {
   bool sync_always = false;          // sync = "always"
   milliseconds sync_interval{1000};  // sync = "<duration>" (when !sync_always)
   double replay_rate = 50;           // historical messages per second after an outage
+  bool operator==(const Spool&) const = default;
 };
 
 struct Log {
   LogLevel level = LogLevel::info;
+  bool operator==(const Log&) const = default;
 };
 
 // Where the system driver reads the kernel's view of the machine; tests point
@@ -63,12 +69,14 @@ struct Log {
 struct Host {
   std::string proc = "/proc";
   std::string sys = "/sys";
+  bool operator==(const Host&) const = default;
 };
 
 struct SystemSource {
   bool enabled = true;
   milliseconds interval{10'000};
   std::vector<std::string> mounts{"/"};
+  bool operator==(const SystemSource&) const = default;
 };
 
 // [sources.network]: interfaces and the uplink. On when its table is present.
@@ -78,12 +86,14 @@ struct NetworkSource {
   std::vector<std::string> include{"*"};  // glob patterns of interface names
   std::vector<std::string> exclude{"lo"};
   uint64_t max_interfaces = 64;
+  bool operator==(const NetworkSource&) const = default;
 };
 
 // [sources.nat]: connection-tracking (NAT) table pressure. On when its table is present.
 struct NatSource {
   bool enabled = false;
   milliseconds interval{30'000};
+  bool operator==(const NatSource&) const = default;
 };
 
 // [sources.wifi]: runs when the table is present (and enabled is not false).
@@ -92,6 +102,7 @@ struct WifiSource {
   milliseconds interval{30'000};
   std::vector<std::string> interfaces;  // empty: every wireless interface
   int weak_signal = -75;                // dBm: a station under it is weak
+  bool operator==(const WifiSource&) const = default;
 };
 
 // [sources.lan]: runs when the table is present (and enabled is not false).
@@ -101,6 +112,7 @@ struct DhcpLeases {  // one [[sources.lan.dhcp]]
   std::string file;
   LeaseFormat format = LeaseFormat::dnsmasq;
   uint64_t pool_size = 0;  // 0: no Pool Used
+  bool operator==(const DhcpLeases&) const = default;
 };
 struct LanSource {
   bool enabled = false;
@@ -109,6 +121,7 @@ struct LanSource {
   bool inventory = false;               // publish HMAC-keyed devices
   std::string inventory_secret_file;    // absolute (a relative one is made so)
   std::vector<DhcpLeases> dhcp;
+  bool operator==(const LanSource&) const = default;
 };
 
 struct Sources {
@@ -117,6 +130,7 @@ struct Sources {
   NatSource nat;
   WifiSource wifi;
   LanSource lan;
+  bool operator==(const Sources&) const = default;
 };
 
 // One SNMP agent polled as a Sparkplug device of this node ([[devices.snmp]]).
@@ -138,10 +152,12 @@ struct SnmpDevice {
   bool system = true, interfaces = true, host = false, ups = false;  // profiles
   std::vector<std::string> include;  // interface name globs; empty: all
   std::vector<std::string> exclude;
+  bool operator==(const SnmpDevice&) const = default;
 };
 
 struct Devices {
   std::vector<SnmpDevice> snmp;
+  bool operator==(const Devices&) const = default;
 };
 
 // ---- Connectivity probes ([[probes.<kind>]], issue 9) ----
@@ -151,6 +167,7 @@ struct Window {
   uint8_t days = 0;
   int start_min = 0;
   int end_min = 0;
+  bool operator==(const Window&) const = default;
 };
 
 struct IcmpProbe {
@@ -160,6 +177,7 @@ struct IcmpProbe {
   milliseconds spacing{200};
   milliseconds timeout{1000};  // per echo, from its send
   milliseconds interval{30'000};
+  bool operator==(const IcmpProbe&) const = default;
 };
 
 struct DnsProbe {
@@ -169,6 +187,7 @@ struct DnsProbe {
   bool aaaa = false;   // type = "AAAA"
   milliseconds timeout{2000};
   milliseconds interval{60'000};
+  bool operator==(const DnsProbe&) const = default;
 };
 
 struct TcpProbe {
@@ -177,6 +196,7 @@ struct TcpProbe {
   int port = 0;
   milliseconds timeout{3000};
   milliseconds interval{60'000};
+  bool operator==(const TcpProbe&) const = default;
 };
 
 struct HttpProbe {
@@ -188,6 +208,7 @@ struct HttpProbe {
   std::string ca_file;  // empty: the system's CA store
   bool insecure = false;
   milliseconds interval{60'000};
+  bool operator==(const HttpProbe&) const = default;
 };
 
 struct ThroughputProbe {
@@ -200,6 +221,7 @@ struct ThroughputProbe {
   std::vector<Window> windows;
   int per_day = 1;
   uint64_t monthly_budget = 1ull << 30;
+  bool operator==(const ThroughputProbe&) const = default;
 };
 
 struct Probes {
@@ -213,6 +235,7 @@ struct Probes {
     return !icmp.empty() || !dns.empty() || !tcp.empty() || !http.empty() || !throughput.empty();
   }
   bool needs_curl() const { return !http.empty() || !throughput.empty(); }
+  bool operator==(const Probes&) const = default;
 };
 // ---- end of probes ----
 
@@ -231,6 +254,7 @@ struct Config {
   // verification), as `FILE:LINE:COL: key: what to do`: check-config prints
   // them, and the agent logs them at warning on every start and reload.
   std::vector<std::string> warnings;
+  bool operator==(const Config&) const = default;
 };
 
 // One problem in a config file, as `FILE:LINE:COL: key: what is wrong`.

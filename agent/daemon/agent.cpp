@@ -37,7 +37,9 @@ namespace {
 
 constexpr log::Logger lg("agent");
 constexpr int64_t kSpoolReopenMs = 5000;
-constexpr int64_t kStatusEveryMs = 1000;  // systemd's STATUS= line, at most this often
+constexpr int64_t kStatusEveryMs = 1000;
+constexpr int64_t kTrimEveryMs = 60'000;  // malloc_trim: 5 s after start, then every minute  //
+                                          // systemd's STATUS= line, at most this often
 
 log::Level to_log_level(config::LogLevel l) {
   switch (l) {
@@ -226,8 +228,14 @@ void Daemon::update_status() {
 }
 
 void Daemon::open_session() {
+  // Events are stamped with the session they belong to: after a reload that
+  // replaced the session, the old client's late events are dropped.
+  const uint64_t session = ++session_count_;
   session_.client = mqtt::make_paho_client(cfg_.broker.servers.front(), cfg_.broker.client_id,
-                                           [this](mqtt::Event e) { queue_.post(std::move(e)); });
+                                           [this, session](mqtt::Event e) {
+                                             e.session = session;
+                                             queue_.post(std::move(e));
+                                           });
   UplinkOptions uo;
   uo.group = cfg_.identity.group;
   uo.node = cfg_.identity.node;
@@ -315,8 +323,20 @@ void Daemon::reload() {
     return;
   }
   config::Config next = std::move(*result.config);
+  if (next == cfg_) {
+    // logrotate's HUP, or a `systemctl reload` after an edit undone: running
+    // probes, rates and counters are left alone. (Renewed TLS files at the
+    // same paths are read at the next connection.)
+    lg.info("reload: %s is unchanged; nothing to do", cfg_.path.c_str());
+    notify_systemd("READY=1");
+    return;
+  }
   for (const std::string& w : next.warnings) lg.warning("%s", w.c_str());
   // The state dir and its lock, and the spool, are the process's own.
+  // What follows waits on threads (probes, device polls, an old session's
+  // goodbye): a few seconds at most, each bounded. The watchdog hears from
+  // the loop before and after.
+  if (systemd_watchdog_interval_ms() > 0) notify_systemd("WATCHDOG=1");
   if (next.state.dir != cfg_.state.dir)
     lg.warning("reload: state.dir changes at the next restart; still using %s",
                cfg_.state.dir.c_str());
@@ -369,6 +389,7 @@ void Daemon::reload() {
   if (pipeline_->probes) pipeline_->probes->start();
   session_.batcher->flush();
   log_started(new_session ? "reloaded with a new session" : "reloaded");
+  if (systemd_watchdog_interval_ms() > 0) notify_systemd("WATCHDOG=1");
   if (retired)
     lg.info("reload: %zu metric%s no longer published", retired, retired == 1 ? "" : "s");
   notify_systemd("READY=1");
@@ -414,6 +435,7 @@ int Daemon::run() {
   // normal start publishes its first batch as live data, not as history.
   int64_t uplink_wake = session_.uplink->poll(), spool_wake = 0;
   int64_t status_due = 0;
+  int64_t trim_at = clock_.steady_ms() + kTrimEveryMs / 12;
   std::vector<mqtt::Event> events;
   bool running = true;
   while (running) {
@@ -451,6 +473,12 @@ int Daemon::run() {
     if (p.devices->apply(session_.batcher.get()) > 0 || ran > 0) session_.batcher->flush();
     uplink_wake = session_.uplink->poll();
     spool_wake = spool.maintain();
+    if (trim_at <= clock_.steady_ms()) {
+      // Freed pages in the middle of the heap (the config's parse, births,
+      // a backlog's replay) stay private dirty until trimmed: give them back.
+      ::malloc_trim(0);
+      trim_at = clock_.steady_ms() + kTrimEveryMs;
+    }
     if (status_due <= clock_.steady_ms()) {
       update_status();
       status_due = clock_.steady_ms() + kStatusEveryMs;

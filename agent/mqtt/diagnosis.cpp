@@ -145,10 +145,12 @@ std::string names_of(X509* cert) {
         add(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                         static_cast<size_t>(ASN1_STRING_length(s))));
       } else if (n->type == GEN_IPADD) {
+        // The certificate is not trusted yet: its length may be anything.
         const ASN1_OCTET_STRING* ip = n->d.iPAddress;
+        const int length = ASN1_STRING_length(ip);
         char text[64] = "?";
-        const int family = ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6;
-        inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof text);
+        if (length == 4 || length == 16)
+          inet_ntop(length == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), text, sizeof text);
         add(text);
       }
     }
@@ -303,7 +305,9 @@ Diagnosis diagnose_tls(int fd, const Endpoint& e, const TlsOptions& tls) {
   }
 
   Refused refused;
-  g_refused = &refused;
+  // Without verification OpenSSL still reports chain problems to the
+  // callback; they are not why the handshake failed then.
+  g_refused = tls.verify ? &refused : nullptr;
   ERR_clear_error();
   const int rc = SSL_connect(ssl.get());
   g_refused = nullptr;
@@ -312,7 +316,7 @@ Diagnosis diagnose_tls(int fd, const Endpoint& e, const TlsOptions& tls) {
     const unsigned long err = ERR_peek_last_error();
     ERR_clear_error();
     if (refused.error != X509_V_OK) return {explain_refusal(refused, e, tls), false};
-    if (err != 0) return {explain_alert(err, tls), false};
+    if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SSL) return {explain_alert(err, tls), false};
     if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)
       return {"TLS: the server accepted the connection but did not answer the TLS handshake",
               false};

@@ -237,9 +237,11 @@ void record_to_data(Payload& record, Catalog& catalog, DeviceId owner, bool hist
   for (PbMetric& m : *record.mutable_metrics()) {
     if (m.has_name()) {
       MetricId id;
-      if (auto found = catalog.find(owner, m.name())) {
+      if (auto found = catalog.find(owner, m.name()); found && !catalog.at(*found).retired) {
         id = *found;
       } else {
+        // Or one a reload retired: declaring it again puts it back in the
+        // birth (same alias), and the uplink rebirths before sending this.
         // A metric from an earlier run that this run has not (yet) measured.
         id = catalog.declare(owner, m.name(), static_cast<DataType>(m.datatype()), "");
       }

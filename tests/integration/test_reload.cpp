@@ -122,6 +122,8 @@ TEST_CASE("SIGHUP with a new node name: the old session ends, a clean new one be
       },
       15s));
   CHECK_THAT(agent.log(), Catch::Contains("identity or broker changed"));
+  // The old session said goodbye itself (not only through its Will).
+  CHECK_THAT(agent.log(), Catch::Contains("published NDEATH (bdSeq 0)"));
 }
 
 TEST_CASE("SIGTERM ends the agent in time with the broker unreachable and a probe hanging") {

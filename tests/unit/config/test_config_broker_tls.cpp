@@ -64,6 +64,12 @@ TEST_CASE("TLS servers are accepted and take the system's trust store by default
     CHECK(is_tls_server(server));
   }
   CHECK_FALSE(is_tls_server("tcp://broker:1883"));
+  // A clear-text fallback to a TLS broker would give the password away.
+  LoadResult mixed = load("[\"ssl://a:8883\", \"tcp://b:1883\"]", "");
+  CHECK_THAT(testing::errors_text(mixed), Catch::Contains("broker.servers: mixes TLS"));
+  // Paho cannot verify a certificate for a bracketed IPv6 address.
+  LoadResult v6 = load("[\"ssl://[2001:db8::1]:8883\"]", "");
+  CHECK_THAT(testing::errors_text(v6), Catch::Contains("use the broker's host name"));
   // TLS settings for a plain connection are a mistake, not something to ignore.
   LoadResult r = load("[\"tcp://127.0.0.1:1883\"]", "", "[broker.tls]\nverify = true\n");
   CHECK_THAT(testing::errors_text(r), Catch::Contains("broker.tls: no server in servers uses TLS"));
