@@ -379,7 +379,9 @@ int run_fleet(const WatchOptions& o) {
     r.color = tty;
     r.source = conn.status();
     if (conn.dropped()) r.source += "; " + std::to_string(conn.dropped()) + " messages dropped";
-    if (rebirths.sent()) r.source += "; " + std::to_string(rebirths.sent()) + " rebirths asked";
+    if (rebirths.sent())
+      r.source += "; " + std::to_string(rebirths.sent()) +
+                  (rebirths.sent() == 1 ? " rebirth asked" : " rebirths asked");
     return r;
   };
 
