@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "catalog/catalog.hpp"
@@ -324,4 +325,24 @@ TEST_CASE("fleet stays responsive with 5,000 nodes publishing births and data") 
                           std::regex("load/room-[0-9]+ +online +[0-9.]+s +3 +[0-9.]+s +12\\.5")));
   CHECK(seen.find("more rows below") != std::string::npos);
   pub.disconnect()->wait();
+}
+
+TEST_CASE("tail and fleet refuse a bad broker address, a bad duration and a missing config") {
+  const std::string agent = AGENT_BINARY;
+  auto [rc, out] = run_shell(agent + " tail --server 'http://x\\n'");
+  CHECK(rc == 64);
+  CHECK_THAT(out, Catch::Contains("is not a broker address; use tcp://HOST:PORT"));
+  std::tie(rc, out) = run_shell(agent + " fleet --server tcp://127.0.0.1:1 --stale soon");
+  CHECK(rc == 64);
+  CHECK_THAT(out, Catch::Contains("--stale \"soon\" is not a duration"));
+  std::tie(rc, out) = run_shell(agent + " fleet --server tcp://127.0.0.1:1 --sort size");
+  CHECK(rc == 64);
+  std::tie(rc, out) = run_shell(agent + " tail --server tcp://127.0.0.1:1 -c /x.toml");
+  CHECK(rc == 64);  // one or the other
+  TempDir dir;
+  std::tie(rc, out) = run_shell(agent + " tail -c " + dir.path + "/missing.toml");
+  CHECK(rc == 2);
+  CHECK_THAT(out, Catch::Contains("name a broker with --server tcp://HOST:PORT instead"));
+  std::tie(rc, out) = run_shell(agent + " --help");
+  CHECK_THAT(out, Catch::Contains("tail") && Catch::Contains("fleet"));
 }
