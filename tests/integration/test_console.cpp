@@ -52,18 +52,20 @@ struct Console {
   }
 };
 
-// A tmux server of its own (unique socket name), killed whatever happens.
+// A tmux server of its own, killed whatever happens; its socket lives in the
+// test's own temp dir (unique per run), so nothing is left behind.
 struct Tmux {
-  std::string socket = "ca-fleet-" + std::to_string(::getpid()) + "-" + std::to_string(free_port());
+  TempDir dir;
+  std::string socket = dir.path + "/tmux";
   explicit Tmux(const std::string& command, int width = 200, int height = 40) {
     auto [rc, out] =
-        run_shell("tmux -L " + socket + " -f /dev/null new-session -d -x " + std::to_string(width) +
+        run_shell("tmux -S " + socket + " -f /dev/null new-session -d -x " + std::to_string(width) +
                   " -y " + std::to_string(height) + " '" + command + "'");
     if (rc != 0) throw std::runtime_error("tmux did not start: " + out);
   }
-  ~Tmux() { run_shell("tmux -L " + socket + " kill-server"); }
+  ~Tmux() { run_shell("tmux -S " + socket + " kill-server"); }
   // What a person sees in the pane now.
-  std::string screen() const { return run_shell("tmux -L " + socket + " capture-pane -p").second; }
+  std::string screen() const { return run_shell("tmux -S " + socket + " capture-pane -p").second; }
   bool wait_for(const std::regex& re, std::chrono::milliseconds timeout, std::string& seen) const {
     return wait_until(
         [&] {
