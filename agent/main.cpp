@@ -4,6 +4,7 @@
 
 #include "common/log.hpp"
 #include "config.hpp"
+#include "console/cli.hpp"
 #include "daemon/agent.hpp"
 #include "printable.hpp"
 #include "version.hpp"
@@ -24,7 +25,7 @@ constexpr const char* kExitStatusHelp =
 // Every usage mistake: what is wrong, then how it is used; one exit status.
 int usage_error(const CLI::App& app, const std::string& what) {
   std::cerr << "classroom-agent: " << what << "\n\n"
-            << app.help() << "\nCommands: run, once, check-config, version; "
+            << app.help() << "\nCommands: run, once, check-config, version, tail, fleet; "
             << "classroom-agent COMMAND --help tells more.\n";
   return kExitUsage;
 }
@@ -58,11 +59,13 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check-config", "Validate a config file and explain mistakes");
   check->add_option("-c,--config", config_path, "Config file")->capture_default_str();
   auto* version = app.add_subcommand("version", "Print the version");
+  classroom::console::Commands console(app, kDefaultConfig);  // tail, fleet (operator)
 
   // CLI11 calls an unknown command only "A subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
     const std::string_view command = argv[1];
-    if (command != "run" && command != "once" && command != "check-config" && command != "version")
+    if (command != "run" && command != "once" && command != "check-config" &&
+        command != "version" && !classroom::console::Commands::is_command(command))
       return usage_error(app, "unknown command \"" + classroom::text::printable(command) + "\"");
   }
   try {
@@ -77,6 +80,7 @@ int main(int argc, char** argv) {
     std::cout << "classroom-agent " << classroom::kVersion << "\n";
     return 0;
   }
+  if (console.parsed()) return console.run();
   auto cfg = load(config_path);
   if (!cfg) return kExitConfig;
   if (check->parsed()) {

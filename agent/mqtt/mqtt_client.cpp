@@ -143,8 +143,9 @@ class PahoClient final : public Client, private ::mqtt::callback {
       if (!r.username.empty()) opts.set_user_name(r.username);
       if (!r.password.empty()) opts.set_password(r.password);
       if (is_tls(r.server)) opts.set_ssl(ssl_options(r.tls));
-      opts.set_will(::mqtt::will_options(r.will_topic, r.will_payload.data(), r.will_payload.size(),
-                                         1, false));
+      if (!r.will_topic.empty())  // the operator's console (agent/console/) has no Will
+        opts.set_will(::mqtt::will_options(r.will_topic, r.will_payload.data(),
+                                           r.will_payload.size(), 1, false));
       client_->connect(opts, reinterpret_cast<void*>(static_cast<uintptr_t>(r.attempt)),
                        connect_listener_);
       return true;

@@ -35,7 +35,7 @@ struct ConnectRequest {
   TlsOptions tls;  // used when the server is a TLS one
   int keepalive_s = 30;
   int connect_timeout_s = 10;
-  std::string will_topic;
+  std::string will_topic;    // empty: no Will
   std::string will_payload;  // QoS 1, not retained
   uint64_t attempt = 0;      // returned as the tag of connected/connect_failed
 };

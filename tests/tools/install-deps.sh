@@ -31,6 +31,7 @@ test_packages=(
   dnsmasq-base openssl                      # probe tests: a DNS server, test certificates
   nftables                                  # network tests: hooks conntrack in a test's own namespace
   clang libclang-rt-14-dev                  # libFuzzer targets (tests/fuzz)
+  tmux                                      # console tests: fleet driven in a real terminal
 )
 ((tests)) && packages+=("${test_packages[@]}")
 

@@ -1,0 +1,122 @@
+// The operator's view of a broker: Sparkplug B messages from any number of
+// edge nodes decoded into plain values, with aliases resolved from the births
+// seen so far. Everything here comes from the broker, so everything is hostile:
+// topics and payloads are validated, tables are bounded, and text is kept raw
+// here and escaped only where it is printed (format.hpp). Pure: no MQTT, no
+// clock; tested on hostile payloads and fuzzed (tests/fuzz/fuzz_console.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "metric.hpp"
+
+namespace classroom::console {
+
+enum class MessageType { nbirth, ndeath, ndata, ncmd, dbirth, ddeath, ddata, dcmd, state };
+std::string_view to_string(MessageType type);
+
+// spBv1.0/<group>/<TYPE>/<node>[/<device>], or spBv1.0/STATE/<host> (node =
+// the host id). Ids are non-empty and at most kMaxIdBytes.
+struct Topic {
+  MessageType type = MessageType::ndata;
+  std::string group, node, device;
+  bool is_device() const { return !device.empty(); }
+  // "school-a/room-6a" or "school-a/room-6a/switch-6a" (raw, unescaped).
+  std::string path() const;
+};
+inline constexpr size_t kMaxIdBytes = 256;
+
+// nullopt with `why` set when the topic is not one of the above.
+std::optional<Topic> parse_topic(std::string_view topic, std::string& why);
+
+// One metric as received. Non-scalar values (bytes, data sets, templates) have
+// no `value`; `placeholder` says what they were ("17 bytes", "data set").
+struct DecodedMetric {
+  std::string name;  // from the metric or, for an alias, from the birth; empty if unknown
+  bool has_alias = false;
+  uint64_t alias = 0;
+  uint32_t datatype = 0;  // Sparkplug DataType number (0: unknown)
+  std::string unit;       // engUnit, from the metric or its birth
+  Value value;            // monostate: null or not a scalar
+  std::string placeholder;
+  bool is_null = false;
+  bool historical = false;
+  uint64_t timestamp = 0;  // ms since the epoch; 0 when absent
+};
+
+struct Decoded {
+  Topic topic;
+  std::string error;  // set when the payload is not Sparkplug B: why (no payload text)
+  size_t payload_bytes = 0;
+  bool has_seq = false;
+  uint64_t seq = 0;
+  uint64_t timestamp = 0;
+  std::vector<DecodedMetric> metrics;
+  size_t metrics_cut = 0;  // metrics past kMaxMetricsShown, not decoded
+  // A birth's or a death's bdSeq metric.
+  std::optional<uint64_t> bdseq;
+  // Data from a node or device whose birth was not seen (or with an alias its
+  // birth did not define): asking the node for a rebirth would help.
+  bool birth_missing = false;
+  // STATE messages: the JSON text of the host (raw, bounded to 1 KiB).
+  std::string state_text;
+};
+
+struct Limits {
+  size_t max_nodes = 100'000;             // nodes whose aliases are remembered
+  size_t max_devices_per_node = 1'024;    // devices remembered per node
+  size_t max_aliases_per_owner = 10'000;  // aliases remembered per node or device
+  size_t max_name_bytes = 1'024;          // longer names are kept cut
+  size_t max_metrics_shown = 10'000;      // metrics decoded per message
+};
+
+// Sparkplug's DataType names ("Float", "UInt64"); "Unknown" for the rest.
+std::string_view datatype_name(uint32_t datatype);
+
+// The NCMD payload that asks a node for a rebirth: metric Node Control/Rebirth,
+// Boolean true, stamped `now_ms`.
+std::string rebirth_request(uint64_t now_ms);
+
+class Decoder {
+ public:
+  explicit Decoder(Limits limits = {}) : limits_(limits) {}
+
+  // Decodes one message. Births (re)define the aliases of their node or device:
+  // an NBIRTH starts a new session of the node (its devices' aliases are
+  // forgotten until their DBIRTH), a DBIRTH one of the device.
+  Decoded decode(std::string_view topic, std::string_view payload);
+  // Same, for a topic already parsed.
+  Decoded decode(Topic topic, std::string_view payload);
+
+  size_t nodes() const { return nodes_.size(); }
+  // Births that could not be remembered (a table was full).
+  uint64_t not_remembered() const { return not_remembered_; }
+
+ private:
+  struct Known {
+    std::string name;
+    uint32_t datatype = 0;
+    std::string unit;
+  };
+  struct Owner {
+    bool born = false;
+    std::unordered_map<uint64_t, Known> aliases;
+  };
+  struct Node {
+    Owner self;
+    std::unordered_map<std::string, Owner> devices;
+  };
+  Owner* owner_for(const Topic& t, bool create);
+
+  Limits limits_;
+  std::unordered_map<std::string, Node> nodes_;  // "<group>/<node>"
+  uint64_t not_remembered_ = 0;
+};
+
+}  // namespace classroom::console

@@ -1,0 +1,440 @@
+#include "console/watch.hpp"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "printable.hpp"
+
+namespace classroom::console {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Messages waiting between Paho's thread and the console's: past these, new
+// ones are dropped and counted (a screen cannot show more anyway).
+constexpr size_t kMaxQueuedEvents = 200'000;
+constexpr size_t kMaxQueuedBytes = 64u << 20;
+constexpr size_t kMaxPerPoll = 2'000;  // events handed over per poll()
+// Rebirth requests: once per node per this long, and at most this many a second.
+constexpr int64_t kRebirthEveryMs = 60'000;
+constexpr int kRebirthsPerSecond = 20;
+// The longest a burst of messages holds back a redraw of the table.
+constexpr int64_t kMaxBusyMs = 50;
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_stop(int) {
+  g_stop = 1;
+}
+
+void install_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGHUP, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an EPIPE on write: a quiet end
+}
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+int64_t steady_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+std::string client_id(const char* what) {
+  char host[64] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string id = std::string("classroom-") + what + "-" + host + "-" + std::to_string(::getpid());
+  for (char& c : id)
+    if (static_cast<unsigned char>(c) < 0x21 || c == '+' || c == '#' || c == '/') c = '_';
+  return id.substr(0, 64);
+}
+
+// One subscription to the broker, kept up: connects to each server in turn,
+// subscribes, reconnects after a loss (1 s doubling to 10 s). Events from
+// Paho's thread wait in a bounded queue for the console's own thread.
+class Connection {
+ public:
+  Connection(const WatchOptions& o, std::string subscription, const char* what)
+      : options_(o), subscription_(std::move(subscription)), id_(client_id(what)) {
+    client_ = mqtt::make_paho_client(o.servers.front(), id_,
+                                     [this](mqtt::Event e) { push(std::move(e)); });
+  }
+  ~Connection() {
+    if (state_ == State::subscribed || state_ == State::subscribing) client_->disconnect(1000);
+    client_.reset();
+  }
+
+  // Keeps the connection going, and moves messages that arrived (waiting up
+  // to `max_wait_ms` for the first) into `out`.
+  void poll(int64_t max_wait_ms, std::vector<mqtt::Event>& out) {
+    step();
+    std::deque<mqtt::Event> taken;
+    {
+      std::unique_lock lock(mutex_);
+      if (queue_.empty() && max_wait_ms > 0)
+        ready_.wait_for(lock, std::chrono::milliseconds(max_wait_ms),
+                        [&] { return !queue_.empty(); });
+      for (size_t i = 0; i < kMaxPerPoll && !queue_.empty(); ++i) {
+        bytes_ -= queue_.front().payload.size();
+        taken.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    // Handled without the lock: Paho's thread may be waiting to queue more.
+    for (mqtt::Event& e : taken)
+      if (!handle(e)) out.push_back(std::move(e));
+    step();
+  }
+
+  bool publish(const std::string& topic, const std::string& payload) {
+    if (state_ != State::subscribed) return false;
+    std::string error;
+    return client_->publish(topic, payload, 0, 0, error);
+  }
+
+  // Plain words: "subscribed to spBv1.0/# on tcp://...", "broker ... unreachable (...)".
+  const std::string& status() const { return status_; }
+  uint64_t status_changes() const { return status_changes_; }
+  bool ever_subscribed() const { return ever_subscribed_; }
+  uint64_t dropped() const { return dropped_.load(); }
+  const std::string& server() const { return options_.servers[server_index_]; }
+
+ private:
+  enum class State { idle, connecting, subscribing, subscribed };
+
+  void push(mqtt::Event e) {
+    std::lock_guard lock(mutex_);
+    if (e.kind == mqtt::Event::Kind::message &&
+        (queue_.size() >= kMaxQueuedEvents || bytes_ + e.payload.size() > kMaxQueuedBytes)) {
+      ++dropped_;
+      return;
+    }
+    bytes_ += e.payload.size();
+    queue_.push_back(std::move(e));
+    ready_.notify_one();
+  }
+
+  void set_status(std::string s) {
+    status_ = std::move(s);
+    ++status_changes_;
+  }
+
+  void lost(const std::string& why, bool was_subscribed) {
+    state_ = State::idle;
+    const std::string broker = server();
+    if (!was_subscribed) {
+      server_index_ = (server_index_ + 1) % options_.servers.size();
+      delay_ms_ = std::min<int64_t>(delay_ms_ * 2, 10'000);
+    } else {
+      delay_ms_ = 1'000;
+    }
+    retry_at_ = steady_ms() + delay_ms_;
+    set_status(std::string(was_subscribed ? "lost broker " : "broker ") +
+               text::printable(broker, 120) + (was_subscribed ? " (" : " unreachable (") +
+               text::printable(why, 200) + "); retrying " + text::printable(server(), 120) +
+               " in " + std::to_string(delay_ms_ / 1000) + " s");
+  }
+
+  // Connection bookkeeping; true when the event was one of its own.
+  bool handle(const mqtt::Event& e) {
+    using K = mqtt::Event::Kind;
+    switch (e.kind) {
+      case K::connected:
+        if (state_ != State::connecting || e.tag != attempt_) return true;
+        state_ = State::subscribing;
+        {
+          std::string error;
+          if (!client_->subscribe(subscription_, 0, error)) {
+            client_->disconnect(1000);
+            lost("cannot subscribe: " + error, false);
+          }
+        }
+        return true;
+      case K::connect_failed:
+        if (state_ == State::connecting && e.tag == attempt_) lost(e.text, false);
+        return true;
+      case K::subscribed:
+        if (state_ != State::subscribing) return true;
+        state_ = State::subscribed;
+        ever_subscribed_ = true;
+        delay_ms_ = 500;
+        set_status("subscribed to " + text::printable(subscription_, 300) + " on " +
+                   text::printable(server(), 120));
+        return true;
+      case K::subscribe_failed:
+        if (state_ != State::subscribing) return true;
+        client_->disconnect(1000);
+        lost("the broker refused the subscription to " + text::printable(subscription_, 300) +
+                 ": " + e.text,
+             false);
+        return true;
+      case K::connection_lost:
+        if (state_ == State::idle) return true;
+        lost(e.text, state_ == State::subscribed);
+        return true;
+      case K::message:
+      case K::message_too_big:
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  void step() {
+    const int64_t now = steady_ms();
+    if (state_ == State::idle && now >= retry_at_) {
+      mqtt::ConnectRequest r = options_.connection;
+      r.server = server();
+      r.client_id = id_;
+      r.will_topic.clear();  // a console has no Will: its going says nothing of the fleet
+      r.will_payload.clear();
+      r.attempt = ++attempt_;
+      state_ = State::connecting;
+      deadline_ = now + static_cast<int64_t>(r.connect_timeout_s) * 1000 + 2000;
+      set_status("connecting to " + text::printable(r.server, 120));
+      std::string error;
+      if (!client_->connect(r, error)) lost(error, false);
+    } else if ((state_ == State::connecting || state_ == State::subscribing) && now >= deadline_) {
+      client_->abandon();
+      lost("no MQTT answer in time: a busy broker, or not an MQTT port?", false);
+    }
+  }
+
+  const WatchOptions& options_;
+  std::string subscription_, id_;
+  std::unique_ptr<mqtt::Client> client_;
+  State state_ = State::idle;
+  uint64_t attempt_ = 0;
+  size_t server_index_ = 0;
+  int64_t retry_at_ = 0, deadline_ = 0, delay_ms_ = 500;
+  std::string status_;
+  uint64_t status_changes_ = 0;
+  bool ever_subscribed_ = false;
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<mqtt::Event> queue_;
+  size_t bytes_ = 0;
+  std::atomic<uint64_t> dropped_{0};
+};
+
+// Asks nodes whose birth was missed for one, when the operator allowed it.
+class Rebirths {
+ public:
+  // True when a request was sent now.
+  bool maybe_ask(Connection& c, const Topic& t) {
+    const int64_t now = steady_ms();
+    if (now / 1000 != second_) {
+      second_ = now / 1000;
+      this_second_ = 0;
+    }
+    const std::string key = t.group + "/" + t.node;
+    auto it = asked_.find(key);
+    if (it != asked_.end() && now - it->second < kRebirthEveryMs) return false;
+    if (this_second_ >= kRebirthsPerSecond || asked_.size() >= 200'000) return false;
+    if (!c.publish("spBv1.0/" + t.group + "/NCMD/" + t.node,
+                   rebirth_request(static_cast<uint64_t>(wall_ms()))))
+      return false;
+    asked_[key] = now;
+    ++this_second_;
+    ++sent_;
+    return true;
+  }
+  uint64_t sent() const { return sent_; }
+
+ private:
+  std::unordered_map<std::string, int64_t> asked_;
+  int64_t second_ = 0;
+  int this_second_ = 0;
+  uint64_t sent_ = 0;
+};
+
+bool write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    s.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+void note(const std::string& line) {
+  write_all(STDERR_FILENO, "classroom-agent: " + line + "\n");
+}
+
+std::string too_big_text(const mqtt::Event& e) {
+  return "dropped a message of " + std::to_string(e.tag) + " bytes on " +
+         text::printable(e.topic, 120) + ": over the " +
+         std::to_string(mqtt::kMaxInboundMessage / 1024) + " KiB limit";
+}
+
+}  // namespace
+
+void broker_settings(const config::Broker& b, WatchOptions& o) {
+  o.servers = b.servers;
+  o.connection.username = b.username;
+  o.connection.password = b.password;  // read from password_file by the config loader
+  o.connection.tls.ca_file = b.tls.ca_file;
+  o.connection.tls.cert_file = b.tls.cert_file;
+  o.connection.tls.key_file = b.tls.key_file;
+  o.connection.tls.verify = b.tls.verify;
+  o.connection.keepalive_s = static_cast<int>(std::max<int64_t>(1, b.keepalive.count() / 1000));
+  o.connection.connect_timeout_s =
+      static_cast<int>(std::max<int64_t>(1, b.connect_timeout.count() / 1000));
+}
+
+std::string check_server_url(const std::string& url) {
+  static const char* const schemes[] = {"tcp://",   "mqtt://", "ssl://",
+                                        "mqtts://", "ws://",   "wss://"};
+  const std::string shown = "\"" + text::printable(url, 120) + "\"";
+  if (text::has_unprintable(url) || url.find(' ') != std::string::npos)
+    return shown + " holds a blank or a control character";
+  for (const char* s : schemes) {
+    const std::string_view scheme(s);
+    if (url.compare(0, scheme.size(), scheme) != 0) continue;
+    if (url.size() == scheme.size() || url[scheme.size()] == ':' || url[scheme.size()] == '/')
+      return shown + " has no host name";
+    return "";
+  }
+  return shown + " is not a broker address; use tcp://HOST:PORT";
+}
+
+int run_tail(const WatchOptions& o) {
+  install_signals();
+  Connection conn(o, o.filter.subscription(), "tail");
+  Decoder decoder;
+  Rebirths rebirths;
+  uint64_t printed = 0, status_seen = 0, dropped_seen = 0;
+  std::vector<mqtt::Event> events;
+  std::string out;
+  while (!g_stop) {
+    events.clear();
+    conn.poll(200, events);
+    if (conn.status_changes() != status_seen) {
+      status_seen = conn.status_changes();
+      note(conn.status());
+    }
+    if (conn.dropped() != dropped_seen) {
+      note(std::to_string(conn.dropped() - dropped_seen) +
+           " messages dropped: they came faster than they could be printed");
+      dropped_seen = conn.dropped();
+    }
+    out.clear();
+    for (const mqtt::Event& e : events) {
+      if (o.count && printed >= o.count) break;
+      const int64_t now = wall_ms();
+      if (e.kind == mqtt::Event::Kind::message_too_big) {
+        note(too_big_text(e));
+        continue;
+      }
+      Decoded d = decoder.decode(e.topic, e.payload);
+      if (!d.error.empty() && d.topic.node.empty()) continue;  // outside spBv1.0: not ours
+      const bool shown = o.json ? format_json(d, o.filter, now, out)
+                                : format_lines(d, o.filter, now, o.with_time, out) > 0;
+      if (shown) ++printed;
+      if (o.rebirth && d.birth_missing && rebirths.maybe_ask(conn, d.topic))
+        note("asked " + text::printable(d.topic.group + "/" + d.topic.node, 200) +
+             " for a rebirth (NCMD Node Control/Rebirth): its birth was not seen");
+    }
+    if (!out.empty() && !write_all(STDOUT_FILENO, out)) return errno == EPIPE ? 0 : 1;
+    if (o.count && printed >= o.count) break;
+  }
+  return 0;
+}
+
+int run_fleet(const WatchOptions& o) {
+  install_signals();
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
+  Connection conn(o, o.filter.subscription(), "fleet");
+  Decoder decoder;
+  Fleet fleet;
+  Rebirths rebirths;
+  std::vector<mqtt::Event> events;
+  const int64_t start = steady_ms();
+  int64_t next_draw = start;
+  uint64_t messages = 0;
+  if (tty) write_all(STDOUT_FILENO, "\x1b[?1049h\x1b[?25l");  // own screen, no cursor
+
+  auto options_now = [&](size_t lines, size_t width) {
+    RenderOptions r;
+    r.sort = o.sort;
+    r.now_ms = wall_ms();
+    r.stale_ms = o.stale_ms;
+    r.max_lines = lines;
+    r.width = width;
+    r.color = tty;
+    r.source = conn.status();
+    if (conn.dropped()) r.source += "; " + std::to_string(conn.dropped()) + " messages dropped";
+    if (rebirths.sent())
+      r.source += "; " + std::to_string(rebirths.sent()) +
+                  (rebirths.sent() == 1 ? " rebirth asked" : " rebirths asked");
+    return r;
+  };
+
+  while (!g_stop) {
+    const int64_t now = steady_ms();
+    const int64_t due = tty ? next_draw : start + o.wait_ms;
+    if (!tty && now >= due) break;
+    if (tty && now >= due) {
+      winsize ws{};
+      size_t rows = 24, cols = 80;
+      if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) {
+        rows = ws.ws_row;
+        cols = ws.ws_col;
+      }
+      std::string frame = "\x1b[H";
+      for (const std::string& l : render(fleet, options_now(rows, cols))) frame += l + "\x1b[K\r\n";
+      frame.resize(frame.size() - 2);  // no newline after the last line: no scrolling
+      frame += "\x1b[J";
+      if (!write_all(STDOUT_FILENO, frame)) break;
+      next_draw = now + o.refresh_ms;
+      continue;
+    }
+    // Take messages until the table is due, but never hold a redraw back
+    // for longer than kMaxBusyMs whatever the rate.
+    const int64_t busy_until = now + kMaxBusyMs;
+    do {
+      events.clear();
+      conn.poll(std::max<int64_t>(0, std::min<int64_t>(due - steady_ms(), 200)), events);
+      for (const mqtt::Event& e : events) {
+        if (e.kind != mqtt::Event::Kind::message) continue;
+        Decoded d = decoder.decode(e.topic, e.payload);
+        if (!d.error.empty() && d.topic.node.empty()) continue;
+        if (!o.filter.topic_passes(d.topic)) continue;
+        ++messages;
+        fleet.observe(d, wall_ms());
+        if (o.rebirth && d.birth_missing) rebirths.maybe_ask(conn, d.topic);
+      }
+    } while (!events.empty() && steady_ms() < std::min(busy_until, due) && !g_stop);
+  }
+  if (tty) {
+    write_all(STDOUT_FILENO, "\x1b[?25h\x1b[?1049l");
+    return 0;
+  }
+  std::string text;
+  for (const std::string& l : render(fleet, options_now(0, 0))) text += l + "\n";
+  write_all(STDOUT_FILENO, text);
+  note("fleet: " + std::to_string(messages) + " messages in " +
+       std::to_string((steady_ms() - start) / 1000) + " s; " + conn.status());
+  return conn.ever_subscribed() ? 0 : 1;
+}
+
+}  // namespace classroom::console

@@ -1,0 +1,350 @@
+// The operator's commands against a real Mosquitto with real agents:
+// `classroom-agent tail` (decoded lines, filters, JSON, rebirth requests) and
+// `classroom-agent fleet` (in a real terminal: tmux; and as a snapshot).
+#include <mqtt/async_client.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "harness.hpp"
+#include "session/sparkplug.hpp"
+
+using namespace harness;
+
+namespace {
+
+// A console command running with its stdout and stderr in a file.
+struct Console {
+  TempDir dir;
+  std::string out = dir.path + "/out";
+  Process process;
+  explicit Console(std::vector<std::string> args)
+      : process(
+            [&] {
+              args.insert(args.begin(), AGENT_BINARY);
+              return args;
+            }(),
+            dir.path + "/out") {}
+  ~Console() {
+    process.signal(SIGTERM);
+    process.wait_exit(5s);
+  }
+  std::string text() const { return read_file(out); }
+  bool wait_for(const std::string& s, std::chrono::milliseconds timeout) const {
+    return wait_until([&] { return text().find(s) != std::string::npos; }, timeout);
+  }
+  bool wait_for(const std::regex& re, std::chrono::milliseconds timeout) const {
+    return wait_until([&] { return std::regex_search(text(), re); }, timeout);
+  }
+  // Lines of stdout (not the "classroom-agent: " notes of stderr).
+  std::vector<std::string> lines() const {
+    std::vector<std::string> out;
+    std::istringstream in(text());
+    for (std::string l; std::getline(in, l);)
+      if (l.rfind("classroom-agent: ", 0) != 0) out.push_back(l);
+    return out;
+  }
+};
+
+// A tmux server of its own, killed whatever happens; its socket lives in the
+// test's own temp dir (unique per run), so nothing is left behind.
+struct Tmux {
+  TempDir dir;
+  std::string socket = dir.path + "/tmux";
+  explicit Tmux(const std::string& command, int width = 200, int height = 40) {
+    auto [rc, out] =
+        run_shell("tmux -S " + socket + " -f /dev/null new-session -d -x " + std::to_string(width) +
+                  " -y " + std::to_string(height) + " '" + command + "'");
+    if (rc != 0) throw std::runtime_error("tmux did not start: " + out);
+  }
+  ~Tmux() { run_shell("tmux -S " + socket + " kill-server"); }
+  // What a person sees in the pane now.
+  std::string screen() const { return run_shell("tmux -S " + socket + " capture-pane -p").second; }
+  bool wait_for(const std::regex& re, std::chrono::milliseconds timeout, std::string& seen) const {
+    return wait_until(
+        [&] {
+          seen = screen();
+          return std::regex_search(seen, re);
+        },
+        timeout);
+  }
+};
+
+// The fields of a fleet row: NODE STATE SINCE BDSEQ LAST CPU RTT LOSS WIFI SPOOL.
+std::vector<std::string> row_of(const std::string& screen, const std::string& node) {
+  std::istringstream in(screen);
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind(node + " ", 0) != 0) continue;
+    std::istringstream words(l);
+    std::vector<std::string> fields;
+    for (std::string w; words >> w;) fields.push_back(w);
+    return fields;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("tail prints decoded lines with aliases resolved from the birth; filters and --json") {
+  Mosquitto broker;
+  TempDir dir;
+  Console all({"tail", "--server", broker.url()});
+  Console cpu_of_room1(
+      {"tail", "--server", broker.url(), "--node", "room-1", "--metric", "System/CPU/*"});
+  Console json({"tail", "--server", broker.url(), "--json", "--group", "school-test"});
+  for (Console* c : {&all, &cpu_of_room1, &json})
+    REQUIRE(c->wait_for("subscribed to spBv1.0/", 10s));
+
+  AgentOptions o1, o2;
+  o1.url = o2.url = broker.url();
+  o2.node = "room-2";
+  Agent room1(dir.path + "/1", o1), room2(dir.path + "/2", o2);
+  LogOnFailure log1(room1);
+  room1.start();
+  room2.start();
+
+  // The agent's NDATA carries aliases, not names: the name comes from the birth.
+  REQUIRE(all.wait_for(std::regex("school-test/room-1 NBIRTH seq 0  bdSeq = 0\n"), 15s));
+  REQUIRE(all.wait_for(
+      std::regex("school-test/room-1 NDATA seq [0-9]+  System/CPU/Usage = [0-9.e+-]+ %\n"), 15s));
+  REQUIRE(all.wait_for(std::regex("school-test/room-2 NDATA seq [0-9]+  System/"), 15s));
+  CHECK(all.text().find("name unknown") == std::string::npos);
+
+  // Filters: room-1's CPU metrics only.
+  REQUIRE(
+      cpu_of_room1.wait_for(std::regex("school-test/room-1 NDATA seq [0-9]+  System/CPU/"), 15s));
+  for (const std::string& l : cpu_of_room1.lines()) {
+    INFO(l);
+    CHECK(std::regex_match(l, std::regex("school-test/room-1 N(BIRTH|DATA) seq [0-9]+  "
+                                         "System/CPU/[A-Za-z ]+ = .*")));
+  }
+
+  // --json: one object per line, every line parses.
+  REQUIRE(json.wait_for("\"type\":\"NDATA\"", 15s));
+  room1.signal(SIGTERM);
+  REQUIRE(room1.wait_exit(10s));
+  REQUIRE(json.wait_for("\"type\":\"NDEATH\"", 10s));
+  json.process.signal(SIGTERM);
+  REQUIRE(json.process.wait_exit(5s) == 0);
+  const std::string check =
+      "python3 -c 'import json,sys\n"
+      "n=0\n"
+      "for line in open(sys.argv[1]):\n"
+      "  if line.startswith(\"classroom-agent: \"): continue\n"
+      "  o=json.loads(line); n+=1\n"
+      "  assert o[\"group\"]==\"school-test\"\n"
+      "  if o[\"type\"]==\"NDATA\" and o[\"node\"]==\"room-1\":\n"
+      "    for m in o[\"metrics\"]:\n"
+      "      if m[\"name\"]==\"System/CPU/Usage\": print(\"cpu\", m[\"datatype\"], m[\"unit\"])\n"
+      "  if o[\"type\"]==\"NDEATH\": print(\"death\", o[\"node\"], o[\"metrics\"][0][\"value\"])\n"
+      "print(\"objects\", n)' " +
+      json.out;
+  auto [rc, parsed] = run_shell(check);
+  INFO(parsed);
+  REQUIRE(rc == 0);
+  CHECK(parsed.find("cpu Float %") != std::string::npos);
+  CHECK(parsed.find("death room-1 0") != std::string::npos);
+}
+
+TEST_CASE("tail asks a node whose birth it missed for a rebirth, only with --rebirth") {
+  Mosquitto broker;
+  TempDir dir;
+  Subscriber sub(broker.url());
+  AgentOptions o;
+  o.url = broker.url();
+  Agent agent(dir.path, o);
+  LogOnFailure log(agent);
+  agent.start();
+  REQUIRE(sub.wait_for("NDATA", 1, 15s));
+
+  // Started after the birth: names unknown, and no NCMD without the flag.
+  Console plain({"tail", "--server", broker.url()});
+  REQUIRE(plain.wait_for("(name unknown: birth not seen)", 15s));
+  CHECK(sub.of_type("NCMD").empty());
+
+  Console asking({"tail", "--server", broker.url(), "--rebirth"});
+  REQUIRE(asking.wait_for("asked school-test/room-1 for a rebirth", 15s));
+  REQUIRE(sub.wait_for("NCMD", 1, 5s));
+  REQUIRE(asking.wait_for(std::regex("school-test/room-1 NBIRTH seq 0  bdSeq = 0\n"), 15s));
+  // After the new birth, data by alias resolves.
+  REQUIRE(wait_until(
+      [&] {
+        const std::string t = asking.text();
+        const size_t birth = t.find("NBIRTH seq 0");
+        return birth != std::string::npos && t.find("NDATA seq", birth) != std::string::npos &&
+               // Uptime changes every sample (report by exception sends only changes).
+               t.find("  System/Uptime = ", t.find("NDATA seq", birth)) != std::string::npos;
+      },
+      15s));
+  CHECK_THAT(agent.log(), Catch::Contains("rebirth requested by a host application"));
+  // Once per node: data keeps flowing, no second request within the minute.
+  REQUIRE(sub.wait_for("NDATA", sub.of_type("NDATA").size() + 3, 10s));
+  CHECK(sub.of_type("NCMD").size() == 1);
+}
+
+TEST_CASE("fleet in a terminal: a killed agent goes offline from its Will, a restart comes back") {
+  Mosquitto broker;
+  TempDir dir;
+  Tmux tmux(std::string(AGENT_BINARY) + " fleet --server " + broker.url() +
+            " --refresh 200ms --stale 30s");
+  std::string seen;
+  REQUIRE(tmux.wait_for(std::regex("subscribed to spBv1.0/#"), 10s, seen));
+
+  AgentOptions o1, o2;
+  o1.url = o2.url = broker.url();
+  o2.node = "room-2";
+  Agent room1(dir.path + "/1", o1), room2(dir.path + "/2", o2);
+  LogOnFailure log1(room1);
+  room1.start();
+  room2.start();
+  REQUIRE(tmux.wait_for(std::regex("2 nodes: 2 online, 0 offline"), 15s, seen));
+  INFO(seen);
+  auto r1 = row_of(seen, "school-test/room-1");
+  REQUIRE(r1.size() == 10);
+  CHECK(r1[1] == "online");
+  CHECK(r1[3] == "0");  // bdSeq
+  // The CPU column fills once the agent has two samples.
+  REQUIRE(tmux.wait_for(
+      std::regex("school-test/room-1 +online +[0-9.ms]+ +0 +[0-9.ms]+ +[0-9]+\\.[0-9]"), 15s,
+      seen));
+
+  // SIGKILL: no NDEATH of its own; the broker publishes the Will.
+  room1.signal(SIGKILL);
+  REQUIRE(room1.wait_exit(5s));
+  REQUIRE(tmux.wait_for(std::regex("2 nodes: 1 online, 1 offline"), 15s, seen));
+  r1 = row_of(seen, "school-test/room-1");
+  REQUIRE(r1.size() == 10);
+  CHECK(r1[1] == "OFFLINE");
+  CHECK(r1[3] == "0");
+  CHECK(row_of(seen, "school-test/room-2")[1] == "online");
+
+  // Restarted on the same state dir: the next bdSeq.
+  room1.start();
+  REQUIRE(tmux.wait_for(std::regex("school-test/room-1 +online +[0-9.ms]+ +1 "), 15s, seen));
+  CHECK(seen.find("2 nodes: 2 online, 0 offline") != std::string::npos);
+  // What a person sees: the column names, no escape codes left as text.
+  CHECK(seen.find("NODE") != std::string::npos);
+  CHECK(seen.find("BDSEQ") != std::string::npos);
+  CHECK(seen.find('\x1b') == std::string::npos);
+  CHECK(seen.find("[?1049") == std::string::npos);
+}
+
+TEST_CASE("fleet prints one snapshot when stdout is not a terminal; exit 1 without a broker") {
+  Mosquitto broker;
+  TempDir dir;
+  Subscriber sub(broker.url());
+  AgentOptions o;
+  o.url = broker.url();
+  Agent agent(dir.path, o);
+  LogOnFailure log(agent);
+  agent.start();
+  REQUIRE(sub.wait_for("NDATA", 1, 15s));
+
+  // Its birth was before: data only ("online?"), then with --rebirth, born.
+  Console plain({"fleet", "--server", broker.url(), "--wait", "2s"});
+  REQUIRE(plain.process.wait_exit(15s) == 0);
+  Console born({"fleet", "--server", broker.url(), "--wait", "3s", "--rebirth"});
+  REQUIRE(born.process.wait_exit(15s) == 0);
+  INFO(plain.text() + born.text());
+  CHECK(plain.text().find('\x1b') == std::string::npos);
+  const auto p = row_of(plain.text(), "school-test/room-1");
+  REQUIRE(p.size() == 10);
+  CHECK(p[1] == "online?");
+  CHECK(p[3] == "-");
+  const auto b = row_of(born.text(), "school-test/room-1");
+  REQUIRE(b.size() == 10);
+  CHECK(b[1] == "online");
+  CHECK(b[3] == "0");
+  CHECK(born.text().find("1 node: 1 online") != std::string::npos);
+
+  // Nothing listens there: a plain reason, exit 1.
+  Console none(
+      {"fleet", "--server", "tcp://127.0.0.1:" + std::to_string(free_port()), "--wait", "2s"});
+  REQUIRE(none.process.wait_exit(15s) == 1);
+  CHECK(none.text().find("unreachable") != std::string::npos);
+  CHECK(none.text().find("0 nodes") != std::string::npos);
+}
+
+TEST_CASE("fleet stays responsive with 5,000 nodes publishing births and data") {
+  constexpr int kNodes = 5000;
+  Mosquitto broker;
+  Tmux tmux(std::string(AGENT_BINARY) + " fleet --server " + broker.url() +
+                " --refresh 250ms --sort state",
+            200, 40);
+  std::string seen;
+  REQUIRE(tmux.wait_for(std::regex("subscribed to spBv1.0/#"), 10s, seen));
+
+  // Births and data as the agent builds them, from one fast publisher.
+  classroom::Catalog catalog;
+  const auto cpu = catalog.declare("System/CPU/Usage", classroom::DataType::Float, "%");
+  const auto pending =
+      catalog.declare("Agent/Spool/Pending Batches", classroom::DataType::UInt64, "");
+  catalog.put(cpu, 12.5f);
+  catalog.put(pending, uint64_t{0});
+  classroom::sparkplug::Payload birth, data;
+  classroom::sparkplug::build_birth(birth, catalog, 3, now_ms());
+  const classroom::MetricId ids[] = {cpu, pending};
+  classroom::sparkplug::build_record(data, catalog, ids, now_ms());
+  classroom::sparkplug::record_to_data(data, catalog, false);
+  data.set_seq(1);
+  const std::string birth_bytes = birth.SerializeAsString(), data_bytes = data.SerializeAsString();
+
+  // Paho queues at most 100 commands unless told otherwise.
+  mqtt::async_client pub(broker.url(), "fleet-load-" + std::to_string(::getpid()),
+                         mqtt::create_options(MQTTVERSION_3_1_1, 20'000),
+                         static_cast<mqtt::iclient_persistence*>(nullptr));
+  pub.connect()->wait();
+  const int64_t start = now_ms();
+  mqtt::delivery_token_ptr last;
+  for (int i = 0; i < kNodes; ++i) {
+    const std::string node = "room-" + std::to_string(i);
+    pub.publish("spBv1.0/load/NBIRTH/" + node, birth_bytes.data(), birth_bytes.size(), 0, false);
+    last =
+        pub.publish("spBv1.0/load/NDATA/" + node, data_bytes.data(), data_bytes.size(), 0, false);
+    if (i % 500 == 499) last->wait();
+  }
+  last->wait();
+  const int64_t published = now_ms();
+  // Every node online on the screen within the deadline, the table still redrawn.
+  const bool all = tmux.wait_for(std::regex("5000 nodes: 5000 online, 0 offline"), 10s, seen);
+  const int64_t shown = now_ms();
+  INFO(seen);
+  REQUIRE(all);
+  std::fprintf(stderr,
+               "fleet: %d nodes (births and data) published in %lld ms; all %d online on the "
+               "terminal %lld ms after the last publish\n",
+               kNodes, static_cast<long long>(published - start), kNodes,
+               static_cast<long long>(shown - published));
+  CHECK(shown - published < 5000);
+  // Rows are the nodes' own, with their bdSeq and CPU.
+  CHECK(std::regex_search(seen,
+                          std::regex("load/room-[0-9]+ +online +[0-9.]+s +3 +[0-9.]+s +12\\.5")));
+  CHECK(seen.find("more rows below") != std::string::npos);
+  pub.disconnect()->wait();
+}
+
+TEST_CASE("tail and fleet refuse a bad broker address, a bad duration and a missing config") {
+  const std::string agent = AGENT_BINARY;
+  auto [rc, out] = run_shell(agent + " tail --server 'http://x\\n'");
+  CHECK(rc == 64);
+  CHECK_THAT(out, Catch::Contains("is not a broker address; use tcp://HOST:PORT"));
+  std::tie(rc, out) = run_shell(agent + " fleet --server tcp://127.0.0.1:1 --stale soon");
+  CHECK(rc == 64);
+  CHECK_THAT(out, Catch::Contains("--stale \"soon\" is not a duration"));
+  std::tie(rc, out) = run_shell(agent + " fleet --server tcp://127.0.0.1:1 --sort size");
+  CHECK(rc == 64);
+  std::tie(rc, out) = run_shell(agent + " tail --server tcp://127.0.0.1:1 -c /x.toml");
+  CHECK(rc == 64);  // one or the other
+  TempDir dir;
+  std::tie(rc, out) = run_shell(agent + " tail -c " + dir.path + "/missing.toml");
+  CHECK(rc == 2);
+  CHECK_THAT(out, Catch::Contains("name a broker with --server tcp://HOST:PORT instead"));
+  std::tie(rc, out) = run_shell(agent + " --help");
+  CHECK_THAT(out, Catch::Contains("tail") && Catch::Contains("fleet"));
+}

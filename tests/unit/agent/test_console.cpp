@@ -1,0 +1,398 @@
+// The operator's console (agent/console/): the decoder on real and hostile
+// payloads, the lines and JSON that tail prints, and the fleet table.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "console/decoder.hpp"
+#include "console/fleet.hpp"
+#include "console/format.hpp"
+#include "session/sparkplug.hpp"
+
+using namespace classroom;
+using namespace classroom::console;
+
+namespace {
+
+const std::string kBirthTopic = "spBv1.0/school-a/NBIRTH/room-6a";
+const std::string kDataTopic = "spBv1.0/school-a/NDATA/room-6a";
+const std::string kDeathTopic = "spBv1.0/school-a/NDEATH/room-6a";
+
+// A node as the agent describes it: the agent's own codec builds the payloads.
+struct AgentNode {
+  Catalog catalog;
+  MetricId cpu = catalog.declare("System/CPU/Usage", DataType::Float, "%");
+  MetricId iface = catalog.declare("System/Uplink/Interface", DataType::String, "");
+  MetricId pending = catalog.declare("Agent/Spool/Pending Batches", DataType::UInt64, "");
+  MetricId rtt = catalog.declare("Connectivity/dns-a/RTT Avg", DataType::Double, "ms");
+  MetricId loss = catalog.declare("Connectivity/dns-a/Loss", DataType::Double, "%");
+  MetricId wifi0 = catalog.declare("WiFi/wlan0/Stations", DataType::UInt32, "");
+  MetricId weak0 = catalog.declare("WiFi/wlan0/Weak Stations", DataType::UInt32, "");
+  MetricId wifi1 = catalog.declare("WiFi/wlan1/Stations", DataType::UInt32, "");
+
+  std::string birth(uint64_t bdseq) {
+    sparkplug::Payload p;
+    sparkplug::build_birth(p, catalog, bdseq, 1000);
+    return p.SerializeAsString();
+  }
+  std::string data(std::vector<MetricId> ids, uint64_t seq, bool historical = false) {
+    sparkplug::Payload p;
+    sparkplug::build_record(p, catalog, ids, 2000);
+    sparkplug::record_to_data(p, catalog, historical);
+    p.set_seq(seq);
+    return p.SerializeAsString();
+  }
+  static std::string death(uint64_t bdseq) {
+    sparkplug::Payload p;
+    sparkplug::build_death(p, bdseq, 3000);
+    return p.SerializeAsString();
+  }
+};
+
+std::string lines_of(const Decoded& d, const Filter& f = {}) {
+  std::string out;
+  format_lines(d, f, 0, false, out);
+  return out;
+}
+
+bool has_control(const std::string& s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if ((c < 0x20 && !(c == '\n' && (i + 1 == s.size() || s[i + 1] != '\n'))) || c == 0x7f)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("console: topics are parsed or refused with a reason", "[console]") {
+  std::string why;
+  auto t = parse_topic("spBv1.0/school-a/DDATA/room-6a/switch-6a", why);
+  REQUIRE(t);
+  CHECK(t->type == MessageType::ddata);
+  CHECK(t->path() == "school-a/room-6a/switch-6a");
+  auto s = parse_topic("spBv1.0/STATE/scada-1", why);
+  REQUIRE(s);
+  CHECK(s->type == MessageType::state);
+  CHECK(s->node == "scada-1");
+  for (const char* bad :
+       {"spBv1.0/school-a/NDATA", "spBv1.0/school-a/NDATA/", "spBv1.0//NDATA/room",
+        "spBv1.0/school-a/NDATA/room/dev", "spBv1.0/school-a/DDATA/room",
+        "spBv1.0/school-a/XDATA/room", "spBv1.0/g/NDATA/n/d/e", "spAv1.0/g/NDATA/n", "", "spBv1.0/",
+        "spBv1.0/STATE/", "spBv1.0/g/NDATA/#"}) {
+    why.clear();
+    INFO(bad);
+    CHECK_FALSE(parse_topic(bad, why));
+    CHECK_FALSE(why.empty());
+  }
+  CHECK_FALSE(parse_topic("spBv1.0/" + std::string(300, 'g') + "/NDATA/n", why));
+}
+
+TEST_CASE("console: aliases resolve from the birth, as tail prints them", "[console]") {
+  AgentNode node;
+  node.catalog.set_time(2000);
+  node.catalog.put(node.cpu, 12.5f);
+  node.catalog.put(node.iface, std::string("eth0"));
+  Decoder decoder;
+  const Decoded birth = decoder.decode(kBirthTopic, node.birth(7));
+  REQUIRE(birth.error.empty());
+  CHECK(birth.bdseq == 7u);
+  CHECK(lines_of(birth).find("school-a/room-6a NBIRTH seq 0  bdSeq = 7\n") != std::string::npos);
+
+  const Decoded data = decoder.decode(kDataTopic, node.data({node.cpu, node.iface}, 12));
+  CHECK_FALSE(data.birth_missing);
+  REQUIRE(data.metrics.size() == 2);
+  CHECK(data.metrics[0].has_alias);
+  CHECK(lines_of(data) ==
+        "school-a/room-6a NDATA seq 12  System/CPU/Usage = 12.5 %\n"
+        "school-a/room-6a NDATA seq 12  System/Uplink/Interface = eth0\n");
+
+  // Without its name and datatype (other Sparkplug nodes send aliases only).
+  sparkplug::Payload bare;
+  bare.set_seq(13);
+  auto* m = bare.add_metrics();
+  m->set_alias(node.catalog.at(node.cpu).alias);
+  m->set_float_value(3.5f);
+  CHECK(lines_of(decoder.decode(kDataTopic, bare.SerializeAsString())) ==
+        "school-a/room-6a NDATA seq 13  System/CPU/Usage = 3.5 %\n");
+
+  // Historical data says so, with its capture time.
+  const Decoded old = decoder.decode(kDataTopic, node.data({node.cpu}, 14, true));
+  CHECK(lines_of(old).find("= 12.5 % [historical, 1970-01-01T00:00:02.000Z]") != std::string::npos);
+}
+
+TEST_CASE("console: data without a birth is marked, and names stay unknown", "[console]") {
+  AgentNode node;
+  node.catalog.put(node.cpu, 1.0f);
+  Decoder decoder;
+  const Decoded d = decoder.decode(kDataTopic, node.data({node.cpu}, 3));
+  CHECK(d.birth_missing);
+  // The agent's NDATA carries the datatype; the name is known only from a birth.
+  CHECK(lines_of(d) == "school-a/room-6a NDATA seq 3  alias " +
+                           std::to_string(node.catalog.at(node.cpu).alias) +
+                           " = 1 (name unknown: birth not seen)\n");
+  // A birth, then an alias the birth did not define.
+  decoder.decode(kBirthTopic, node.birth(0));
+  sparkplug::Payload p;
+  p.add_metrics()->set_alias(999);
+  CHECK(decoder.decode(kDataTopic, p.SerializeAsString()).birth_missing);
+}
+
+TEST_CASE("console: devices resolve from their DBIRTH; an NBIRTH forgets them", "[console]") {
+  Catalog c;
+  const DeviceId sw = c.add_device("switch-6a");
+  const MetricId up = c.declare(sw, "Interfaces/1/Oper Status", DataType::Int32, "");
+  c.put(up, int64_t{-3});  // a signed value, sign-extended into int_value
+  sparkplug::Payload nb, db, dd;
+  sparkplug::build_birth(nb, c, 1, 10);
+  sparkplug::build_device_birth(db, c, sw, 1, 10);
+  const MetricId ids[] = {up};
+  sparkplug::build_record(dd, c, ids, 20, sw);
+  sparkplug::record_to_data(dd, c, sw, false);
+  dd.set_seq(2);
+  Decoder decoder;
+  decoder.decode(kBirthTopic, nb.SerializeAsString());
+  decoder.decode("spBv1.0/school-a/DBIRTH/room-6a/switch-6a", db.SerializeAsString());
+  const std::string ddata = "spBv1.0/school-a/DDATA/room-6a/switch-6a";
+  const Decoded d = decoder.decode(ddata, dd.SerializeAsString());
+  CHECK_FALSE(d.birth_missing);
+  CHECK(lines_of(d) == "school-a/room-6a/switch-6a DDATA seq 2  Interfaces/1/Oper Status = -3\n");
+  decoder.decode(kBirthTopic, nb.SerializeAsString());  // a new session of the node
+  CHECK(decoder.decode(ddata, dd.SerializeAsString()).birth_missing);
+}
+
+TEST_CASE("console: hostile payloads are refused or escaped, never trusted", "[console]") {
+  Decoder decoder(Limits{2, 2, 3, 64, 5});
+  // Not protobuf at all, a truncated one, and nothing.
+  for (std::string bad : {std::string("\xff\xff\xff\xff\xff", 5), std::string("\x12\x40\x0a", 3),
+                          std::string("\x0a\x05", 2)}) {
+    const Decoded d = decoder.decode(kDataTopic, bad);
+    CHECK_FALSE(d.error.empty());
+    CHECK(lines_of(d) == "school-a/room-6a NDATA  not a Sparkplug B payload (" +
+                             std::to_string(bad.size()) + " bytes)\n");
+  }
+  CHECK(lines_of(decoder.decode(kDataTopic, "")) == "school-a/room-6a NDATA\n");
+
+  // A birth whose names and values try to forge lines and drive the terminal.
+  sparkplug::Payload p;
+  p.set_seq(0);
+  auto add = [&](const std::string& name, uint64_t alias, const std::string& value) {
+    auto* m = p.add_metrics();
+    m->set_name(name);
+    m->set_alias(alias);
+    m->set_datatype(12);
+    m->set_string_value(value);
+  };
+  add("Evil\nschool-x/room-1 NDATA seq 1  fake = 1", 1, "v\x1b]0;pwned\x07");
+  add(std::string("bidi\xe2\x80\xae") + "name", 2, std::string("bad\xc0\xafutf8"));
+  add(std::string(500, 'n'), 3, std::string(100'000, 'x'));
+  add("over the alias limit", 4, "x");
+  add("cut", 5, "x");
+  add("past the metric limit", 6, "x");
+  const Decoded d = decoder.decode(kBirthTopic, p.SerializeAsString());
+  CHECK(d.metrics.size() == 5);
+  CHECK(d.metrics_cut == 1);
+  CHECK(d.metrics[2].name.size() == 64);  // names are kept cut
+  CHECK(decoder.not_remembered() == 2);   // aliases 4 and 5: past 3 per owner
+  const std::string out = lines_of(d);
+  CHECK_FALSE(has_control(out));
+  CHECK(out.find("Evil\\nschool-x/room-1 NDATA seq 1  fake = 1 = v\\x1b]0;pwned\\x07") !=
+        std::string::npos);
+  CHECK(out.find("bidi\\u202ename = bad\\xc0\\xafutf8") != std::string::npos);
+  CHECK(out.find("... and 1 more metrics not shown") != std::string::npos);
+  for (const std::string& line : std::vector<std::string>{out}) CHECK(line.size() < 4096);
+  std::string json;
+  REQUIRE(format_json(d, {}, 0, json));
+  CHECK_FALSE(has_control(json));
+  CHECK(json.find("\"name\":\"Evil\\nschool-x") != std::string::npos);
+  CHECK(json.find("\"value\":\"v\\u001b]0;pwned\\u0007\"") != std::string::npos);
+  CHECK(json.find("\"name\":\"bidi\\u202ename\",\"alias\":2,\"datatype\":\"String\","
+                  "\"value\":\"bad\\ufffd\\ufffdutf8\"") != std::string::npos);
+
+  // Tables are bounded: a third node is decoded, but not remembered.
+  Decoder small(Limits{2, 1, 10, 64, 10});
+  AgentNode n;
+  for (const char* name : {"a", "b", "c"})
+    small.decode(std::string("spBv1.0/g/NBIRTH/") + name, n.birth(0));
+  CHECK(small.nodes() == 2);
+  CHECK(small.not_remembered() == 1);
+  CHECK(small.decode("spBv1.0/g/NDATA/c", n.data({n.cpu}, 1)).birth_missing);
+}
+
+TEST_CASE("console: every datatype and odd value is shown for what it is", "[console]") {
+  sparkplug::Payload p;
+  auto add = [&](const char* name, uint32_t type) {
+    auto* m = p.add_metrics();
+    m->set_name(name);
+    m->set_datatype(type);
+    return m;
+  };
+  add("i8", 1)->set_int_value(0xffffff80u);
+  add("i64", 4)->set_long_value(static_cast<uint64_t>(-5));
+  add("u64", 8)->set_long_value(~0ull);
+  add("f", 9)->set_float_value(0.1f);
+  add("nan", 10)->set_double_value(std::numeric_limits<double>::quiet_NaN());
+  add("b", 11)->set_boolean_value(false);
+  add("bytes", 17)->set_bytes_value(std::string(17, '\0'));
+  add("null", 10)->set_is_null(true);
+  add("none", 10);
+  add("dataset", 16)->mutable_dataset_value();
+  Decoder decoder;
+  const Decoded d = decoder.decode(kDataTopic, p.SerializeAsString());
+  std::vector<std::string> shown;
+  for (const DecodedMetric& m : d.metrics) shown.push_back(m.name + "=" + value_text(m));
+  CHECK(shown == std::vector<std::string>{"i8=-128", "i64=-5", "u64=18446744073709551615", "f=0.1",
+                                          "nan=nan", "b=false", "bytes=(17 bytes)", "null=null",
+                                          "none=(no value)", "dataset=(data set)"});
+  std::string json;
+  REQUIRE(format_json(d, {}, 0, json));
+  CHECK(json.find("\"name\":\"nan\",\"datatype\":\"Double\",\"value\":\"nan\"") !=
+        std::string::npos);
+  CHECK(json.find("\"name\":\"u64\",\"datatype\":\"UInt64\",\"value\":18446744073709551615") !=
+        std::string::npos);
+  CHECK(json.find("\"value\":null,\"kind\":\"17 bytes\"") != std::string::npos);
+}
+
+TEST_CASE("console: filters by group, node, device and metric glob", "[console]") {
+  AgentNode node;
+  node.catalog.put(node.cpu, 12.5f);
+  node.catalog.put(node.pending, uint64_t{4});
+  Decoder decoder;
+  decoder.decode(kBirthTopic, node.birth(0));
+  const Decoded d = decoder.decode(kDataTopic, node.data({node.cpu, node.pending}, 1));
+  Filter f;
+  f.metrics = {"System/CPU/*"};
+  CHECK(lines_of(d, f) == "school-a/room-6a NDATA seq 1  System/CPU/Usage = 12.5 %\n");
+  f.metrics = {"*Pending*", "nothing"};
+  CHECK(lines_of(d, f) == "school-a/room-6a NDATA seq 1  Agent/Spool/Pending Batches = 4\n");
+  f.metrics = {"Net*"};
+  CHECK(lines_of(d, f).empty());
+  std::string json;
+  CHECK_FALSE(format_json(d, f, 0, json));
+  Filter g;
+  g.groups = {"school-?"};
+  g.nodes = {"room-6*"};
+  CHECK_FALSE(lines_of(d, g).empty());
+  g.nodes = {"room-7*"};
+  CHECK(lines_of(d, g).empty());
+  Filter dev;
+  dev.devices = {"*"};
+  CHECK(lines_of(d, dev).empty());  // a device filter passes device messages only
+  CHECK(Filter{}.subscription() == "spBv1.0/#");
+  CHECK(Filter{{"school-a"}, {}, {}, {}}.subscription() == "spBv1.0/school-a/#");
+  CHECK(Filter{{"school-*"}, {}, {}, {}}.subscription() == "spBv1.0/#");
+  CHECK(Filter{{"a", "b"}, {}, {}, {}}.subscription() == "spBv1.0/#");
+  CHECK_FALSE(glob_matches("System/*", std::string("System/\0x", 9)));
+}
+
+TEST_CASE("console: the rebirth request is an NCMD the agent obeys", "[console]") {
+  std::string error;
+  auto cmd = sparkplug::parse_command(rebirth_request(1234), error);
+  REQUIRE(cmd);
+  CHECK(cmd->rebirth);
+  CHECK(cmd->unsupported.empty());
+}
+
+TEST_CASE("console: fleet states from births, deaths and silence", "[console]") {
+  AgentNode node;
+  node.catalog.put(node.cpu, 12.5f);
+  node.catalog.put(node.pending, uint64_t{3});
+  node.catalog.put(node.rtt, 18.25);
+  node.catalog.put(node.loss, 0.0);
+  node.catalog.put(node.wifi0, uint64_t{14});
+  node.catalog.put(node.weak0, uint64_t{2});
+  node.catalog.put(node.wifi1, uint64_t{5});
+  Decoder decoder;
+  Fleet fleet;
+  const int64_t t0 = 1'800'000'000'000;
+  fleet.observe(decoder.decode(kBirthTopic, node.birth(4)), t0);
+  const FleetRow* row = fleet.find("school-a", "room-6a");
+  REQUIRE(row);
+  CHECK(row->state == NodeState::online);
+  CHECK(row->bdseq == 4u);
+  CHECK(row->cpu == Approx(12.5));
+  CHECK(row->spool == 3u);
+  CHECK(row->rtt == Approx(18.25));
+  CHECK(row->probe == "dns-a");
+  CHECK(row->stations.size() == 2);  // wlan0 and wlan1; Weak Stations are not stations
+
+  // A late Will of an older session changes nothing.
+  fleet.observe(decoder.decode(kDeathTopic, AgentNode::death(3)), t0 + 1000);
+  CHECK(row->state == NodeState::online);
+  CHECK(row->deaths_ignored == 1);
+
+  // Silent after the threshold, offline from the matching death.
+  CHECK(Fleet::silent(*row, t0 + 61'001, 60'000));
+  CHECK_FALSE(Fleet::silent(*row, t0 + 59'000, 60'000));
+  fleet.observe(decoder.decode("spBv1.0/school-b/NBIRTH/room-1", node.birth(0)), t0);
+  fleet.observe(decoder.decode("spBv1.0/school-b/NDATA/room-9", node.data({node.cpu}, 5)), t0);
+  fleet.observe(decoder.decode(kDeathTopic, AgentNode::death(4)), t0 + 2000);
+  CHECK(row->state == NodeState::offline);
+  CHECK(row->since_ms == t0 + 2000);
+
+  RenderOptions o;
+  o.now_ms = t0 + 5000;
+  o.sort = Fleet::Sort::name;
+  const auto lines = render(fleet, o);
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[0] ==
+        "08:00:05Z  3 nodes: 1 online, 1 offline, 0 silent, 1 without birth; sorted by name");
+  CHECK(lines[1].rfind("NODE", 0) == 0);
+  CHECK(lines[2] ==
+        "school-a/room-6a  OFFLINE     3.0s     4    3.0s   12.5     18.2    0.0    19       3");
+  CHECK(lines[3].rfind("school-b/room-1   online      5.0s     0    5.0s   12.5", 0) == 0);
+  // Data without a birth: aliases only, so no names and no key metrics yet.
+  CHECK(lines[4].rfind("school-b/room-9   online?     5.0s     -    5.0s      -", 0) == 0);
+
+  o.sort = Fleet::Sort::state;
+  o.now_ms = t0 + 70'000;
+  const auto by_state = render(fleet, o);
+  CHECK(by_state[2].rfind("school-a/room-6a  OFFLINE", 0) == 0);
+  CHECK(by_state[3].rfind("school-b/room-1   SILENT", 0) == 0);
+  CHECK(by_state[0].find("0 online, 1 offline, 2 silent") != std::string::npos);
+
+  // A terminal shows what fits, and says how much more there is.
+  o.max_lines = 4;
+  o.width = 30;
+  const auto cut = render(fleet, o);
+  REQUIRE(cut.size() == 4);
+  CHECK(cut[3].rfind("... 2 more rows below", 0) == 0);
+  for (size_t i = 0; i < 3; ++i) CHECK(cut[i].size() <= 30);
+}
+
+TEST_CASE("console: fleet devices go offline with their node", "[console]") {
+  Catalog c;
+  const DeviceId sw = c.add_device("switch-6a");
+  c.put(c.declare(sw, "CPU/Usage", DataType::Float, "%"), 7.0f);
+  sparkplug::Payload nb, db;
+  sparkplug::build_birth(nb, c, 2, 10);
+  sparkplug::build_device_birth(db, c, sw, 1, 10);
+  Decoder decoder;
+  Fleet fleet;
+  fleet.observe(decoder.decode(kBirthTopic, nb.SerializeAsString()), 100);
+  fleet.observe(decoder.decode("spBv1.0/school-a/DBIRTH/room-6a/switch-6a", db.SerializeAsString()),
+                100);
+  const FleetRow* dev = fleet.find("school-a", "room-6a", "switch-6a");
+  REQUIRE(dev);
+  CHECK(dev->state == NodeState::online);
+  CHECK(dev->cpu == Approx(7.0));
+  CHECK(fleet.counts(100, 60'000).devices_online == 1);
+  fleet.observe(decoder.decode(kDeathTopic, AgentNode::death(2)), 200);
+  CHECK(dev->state == NodeState::offline);
+  const auto lines = render(fleet, RenderOptions{Fleet::Sort::name, 300, 60'000, 0, 0, false, ""});
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[3].rfind("  switch-6a       OFFLINE", 0) == 0);
+}
+
+TEST_CASE("console: JSON strings are valid whatever the bytes", "[console]") {
+  std::string out;
+  append_json_string(out, std::string("a\"b\\c\n\x01\x7f\xc3\xa9\xe2\x80\xa8\xff", 14));
+  CHECK(out == "\"a\\\"b\\\\c\\n\\u0001\\u007f\xc3\xa9\\u2028\\ufffd\"");
+  CHECK(age_text(4200) == "4.2s");
+  CHECK(age_text(302'000) == "5m02s");
+  CHECK(age_text(3'780'000) == "1h03m");
+  CHECK(age_text(-5) == "0.0s");
+  CHECK(iso_time(1'800'000'005'123) == "2027-01-15T08:00:05.123Z");
+}
