@@ -29,6 +29,7 @@
 #include "session/sparkplug.hpp"
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"
+#include "status/status_server.hpp"
 
 namespace classroom {
 namespace {
@@ -169,6 +170,11 @@ int run_agent(const config::Config& cfg) {
   return_freed_memory();
 
   log::set_level(to_log_level(cfg.log.level));
+  if (!cfg.log.file.empty()) {  // issue 13: a rotating file where there is no journald
+    const log::FileOptions lf{cfg.log.file, cfg.log.max_bytes, cfg.log.keep, cfg.log.fold.count()};
+    if (std::string err = log::open_file(lf); !err.empty())
+      lg.error("%s; logging to stderr", err.c_str());
+  }
 
   StateLock lock(cfg.state.dir);
   if (!lock.acquired()) {
@@ -244,6 +250,7 @@ int run_agent(const config::Config& cfg) {
   // ---- end of probes ----
 
   std::thread signal_thread([&queue, signals] { take_signals(signals, queue); });
+  status::Server status_server(cfg, clock);  // issue 13: `classroom-agent status`
 
   lg.info("started: %zu source%s, %zu device%s, group %s, node %s, spool %s (max %" PRIu64
           " KiB, sync %s)",
@@ -297,6 +304,7 @@ int run_agent(const config::Config& cfg) {
     if (devices.apply(&batcher) > 0 || ran > 0) batcher.flush();
     uplink_wake = uplink.poll();
     spool_wake = spool.maintain();
+    status_server.update({uplink, spool, scheduler, devices, catalog, batcher.lost()});  // issue 13
     if (watchdog_ms > 0 && clock.steady_ms() >= watchdog_at) {
       notify_systemd("WATCHDOG=1");
       watchdog_at = clock.steady_ms() + watchdog_ms;
@@ -315,6 +323,7 @@ int run_agent(const config::Config& cfg) {
   spool.sync_all();
   signal_thread.join();
   lg.info("stopped");
+  log::close_file();  // issue 13: writes what is still folded
   return 0;
 }
 
