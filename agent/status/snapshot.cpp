@@ -213,8 +213,8 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
   if (!s.spool_open) {
     line("Spool", "CANNOT BE OPENED (see the log); batches are published directly when online");
   } else {
-    std::string spool =
-        plural(s.pending, "batch", "batches") + " waiting (" + size_text(s.spool_bytes) + ")";
+    std::string spool = plural(s.pending, "batch", "batches") + " waiting, " +
+                        size_text(s.spool_bytes) + " on disk";
     if (s.pending > 0) spool += ", oldest " + span(static_cast<int64_t>(s.oldest_age_s) * 1000);
     spool += ", " + std::to_string(s.dropped) + " dropped";
     if (s.last_drop_ms > 0) spool += " (last " + ago(s.last_drop_ms, now_ms) + ")";

@@ -71,7 +71,7 @@ TEST_CASE("status: online, in text and JSON, exit 0; the socket is the agent's o
   CHECK_THAT(s.out, Catch::Contains("\nStatus    OK\n"));
   CHECK_THAT(s.out, Catch::Contains("\nBroker    online to " + broker.url() + " since "));
   CHECK_THAT(s.out, Catch::Contains(", bdSeq 0\n"));
-  CHECK_THAT(s.out, Catch::Contains("\nSpool     ") && Catch::Contains(" waiting (") &&
+  CHECK_THAT(s.out, Catch::Contains("\nSpool     ") && Catch::Contains(" on disk") &&
                         Catch::Contains(", 0 dropped\n"));
   CHECK_THAT(s.out, Catch::Contains("\nSources   system  ok, last run "));
   CHECK_THAT(s.out, Catch::Contains("\nClock     "));

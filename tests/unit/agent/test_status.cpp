@@ -85,7 +85,7 @@ TEST_CASE("status: the text says what is wrong in plain words") {
                                    "tcp://10.0.0.6:1883\n"));
   CHECK_THAT(text, Catch::Contains("Delivery  last publish 5 min ago, last confirmed by the "
                                    "broker 5 min ago\n"));
-  CHECK_THAT(text, Catch::Contains("Spool     112 batches waiting (19 KiB), oldest 5 min, 3 "
+  CHECK_THAT(text, Catch::Contains("Spool     112 batches waiting, 19 KiB on disk, oldest 5 min, 3 "
                                    "dropped (last 60 s ago)\n"));
   CHECK_THAT(text, Catch::Contains("Sources   system  ok, last run 2 s ago\n"));
   CHECK_THAT(text, Catch::Contains("          lan     FAILING since 2025-11-29T07:02:40Z (4 runs): "
