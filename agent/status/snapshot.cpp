@@ -292,7 +292,7 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       line("Clock", "NOT synchronized (timestamps may be wrong; check NTP)");
       break;
     case ClockState::unknown:
-      line("Clock", "unknown (the system source is off)");
+      line("Clock", "unknown (the system source has not measured it)");
       break;
   }
   return out;
