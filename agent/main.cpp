@@ -7,6 +7,7 @@
 #include "console/cli.hpp"
 #include "daemon/agent.hpp"
 #include "printable.hpp"
+#include "status/client.hpp"
 #include "version.hpp"
 
 namespace {
@@ -20,12 +21,13 @@ constexpr int kExitUsage = 64;  // a usage mistake on the command line (sysexits
 constexpr const char* kExitStatusHelp =
     "Exit status: 0 done (run: stopped by SIGTERM or SIGINT); 1 the agent could not run\n"
     "(another agent holds the state dir) or, for once, a source failed; 2 the config\n"
-    "has mistakes or cannot be read; 64 a usage mistake on the command line.";
+    "has mistakes or cannot be read; 64 a usage mistake on the command line.\n"
+    "status: 0 all well, 1 degraded, 2 not running, 3 cannot tell (no permission, no answer).";
 
 // Every usage mistake: what is wrong, then how it is used; one exit status.
 int usage_error(const CLI::App& app, const std::string& what) {
   std::cerr << "classroom-agent: " << what << "\n\n"
-            << app.help() << "\nCommands: run, once, check-config, version, tail, fleet; "
+            << app.help() << "\nCommands: run, once, check-config, status, version, tail, fleet; "
             << "classroom-agent COMMAND --help tells more.\n";
   return kExitUsage;
 }
@@ -59,13 +61,22 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check-config", "Validate a config file and explain mistakes");
   check->add_option("-c,--config", config_path, "Config file")->capture_default_str();
   auto* version = app.add_subcommand("version", "Print the version");
+  auto* status = app.add_subcommand(
+      "status",
+      "Ask the running agent what is wrong, in plain words (exit 0 well, 1 degraded, "
+      "2 not running, 3 cannot tell)");
+  status->add_option("-c,--config", config_path, "Config file (only its [status] table is read)")
+      ->capture_default_str();
+  bool status_json = false;
+  status->add_flag("--json", status_json, "One JSON object, for scripts");
   classroom::console::Commands console(app, kDefaultConfig);  // tail, fleet (operator)
 
   // CLI11 calls an unknown command only "A subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
     const std::string_view command = argv[1];
     if (command != "run" && command != "once" && command != "check-config" &&
-        command != "version" && !classroom::console::Commands::is_command(command))
+        command != "version" && command != "status" &&
+        !classroom::console::Commands::is_command(command))
       return usage_error(app, "unknown command \"" + classroom::text::printable(command) + "\"");
   }
   try {
@@ -80,6 +91,8 @@ int main(int argc, char** argv) {
     std::cout << "classroom-agent " << classroom::kVersion << "\n";
     return 0;
   }
+  if (status->parsed())
+    return classroom::status::status_command(config_path, status_json, std::cout, std::cerr);
   if (console.parsed()) return console.run();
   auto cfg = load(config_path);
   if (!cfg) return kExitConfig;

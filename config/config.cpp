@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -602,8 +603,8 @@ void read_spool(Section s, Config& cfg) {
   s.finish();
 }
 
-void read_log(Section s, Config& cfg) {
-  s.expect_keys({"level"});
+void read_log(Section s, Config& cfg, const std::string& file) {
+  s.expect_keys({"level", "file", "max_bytes", "keep", "fold"});
   if (!s.present()) return;
   std::string level;
   if (s.string("level", level, false)) {
@@ -618,6 +619,84 @@ void read_log(Section s, Config& cfg) {
     else
       s.wrong(*s.take("level"), "level",
               in_quotes(level) + " is not a level; use debug, info, warning or error");
+  }
+  // ---- log file (issue 13) ----
+  if (s.string("file", cfg.log.file, false)) {
+    const toml::node& node = *s.take("file");
+    if (std::string problem = path_problem(cfg.log.file); !problem.empty()) {
+      s.wrong(node, "file", problem);
+    } else {
+      std::filesystem::path p(cfg.log.file);
+      if (p.is_relative())
+        cfg.log.file = (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
+      std::error_code ec;
+      const auto st = std::filesystem::status(cfg.log.file, ec);
+      if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+        s.wrong(node, "file", in_quotes(cfg.log.file) + " exists and is not a regular file");
+      else if (std::string blocker =
+                   not_a_directory(std::filesystem::path(cfg.log.file).parent_path());
+               !blocker.empty())
+        s.wrong(node, "file",
+                in_quotes(blocker) + " is not a directory, so the log file cannot be in it");
+    }
+  }
+  s.size("max_bytes", cfg.log.max_bytes, 16 << 10);
+  s.integer("keep", cfg.log.keep, 1, 100);
+  s.duration("fold", cfg.log.fold, milliseconds(0), milliseconds(3600'000));
+  s.finish();
+}
+
+// ---- status socket (issue 13) ----
+// sockaddr_un holds 108 bytes with the terminating NUL.
+constexpr size_t kMaxSocketPath = 107;
+
+std::string socket_path_problem(const std::string& path) {
+  if (std::string problem = path_problem(path); !problem.empty()) return problem;
+  if (path.size() > kMaxSocketPath)
+    return in_quotes(path) + " is longer than a UNIX socket path may be (" +
+           std::to_string(kMaxSocketPath) + " bytes)";
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(path, ec);
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_socket(st))
+    return in_quotes(path) + " exists and is not a socket";
+  if (std::string blocker = not_a_directory(std::filesystem::path(path).parent_path());
+      !blocker.empty())
+    return in_quotes(blocker) + " is not a directory, so the socket cannot be in it";
+  return "";
+}
+
+// Relative to the config file (defined below, with the LAN source's keys).
+std::string absolute_to(const std::string& path, const std::string& file);
+
+void read_status(Section s, Config& cfg, const std::string& file) {
+  s.expect_keys({"enabled", "socket", "group"});
+  if (!s.present()) return;
+  s.boolean("enabled", cfg.status.enabled);
+  if (s.string("socket", cfg.status.socket, false)) {
+    const toml::node& node = *s.take("socket");
+    if (std::string problem = path_problem(cfg.status.socket); !problem.empty()) {
+      s.wrong(node, "socket", problem);
+    } else {
+      cfg.status.socket = absolute_to(cfg.status.socket, file);
+      if (std::string problem = socket_path_problem(cfg.status.socket); !problem.empty())
+        s.wrong(node, "socket", problem);
+    }
+  }
+  if (s.string("group", cfg.status.group, false)) {
+    const toml::node& node = *s.take("group");
+    group buf{};
+    group* found = nullptr;
+    char scratch[16384];
+    if (cfg.status.group.empty() || text::has_unprintable(cfg.status.group)) {
+      s.wrong(node, "group", in_quotes(cfg.status.group) + " is not a group name");
+    } else if (getgrnam_r(cfg.status.group.c_str(), &buf, scratch, sizeof scratch, &found) != 0 ||
+               !found) {
+      s.wrong(node, "group",
+              "no group " + in_quotes(cfg.status.group) +
+                  " on this system; create it (groupadd) or name an existing one");
+    } else {
+      cfg.status.gid = found->gr_gid;
+    }
   }
   s.finish();
 }
@@ -1221,13 +1300,14 @@ LoadResult validate(const toml::table& root, const std::string& path) {
   Config cfg;
   cfg.path = path;
   Section top(rep, &root, "");
-  top.expect_keys(
-      {"identity", "broker", "state", "spool", "log", "host", "sources", "devices", "probes"});
+  top.expect_keys({"identity", "broker", "state", "spool", "log", "status", "host", "sources",
+                   "devices", "probes"});
   read_identity(top.table("identity"), cfg);
   read_broker(top.table("broker"), cfg, path);
   read_state(top.table("state"), cfg, path);
   read_spool(top.table("spool"), cfg);
-  read_log(top.table("log"), cfg);
+  read_log(top.table("log"), cfg, path);
+  read_status(top.table("status"), cfg, path);
   read_host(top.table("host"), cfg, path);
   read_sources(top.table("sources"), cfg, path);
   read_devices(top.table("devices"), cfg, path, rep);
@@ -1457,25 +1537,57 @@ LoadResult load_string(const std::string& text, const std::string& path) {
   }
 }
 
-LoadResult load_file(const std::string& path) {
+namespace {
+// The text of a config file, or "" and what is wrong with the file.
+std::string read_config_text(const std::string& path, std::string& content) {
   // A config is a few KiB; anything past this is not one (and /dev/zero never ends).
   constexpr size_t kMaxFile = 1 << 20;
-  LoadResult result;
-  auto fail = [&](std::string message) {
-    result.errors.push_back(Error{path, 0, 0, "", std::move(message)});
-    return result;
-  };
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return fail("is a directory, not a config file");
+  if (std::filesystem::is_directory(path, ec)) return "is a directory, not a config file";
   std::ifstream in(path, std::ios::binary);
-  if (!in) return fail("cannot read the file: " + std::string(std::strerror(errno)));
-  std::string content(kMaxFile + 1, '\0');
+  if (!in) return "cannot read the file: " + std::string(std::strerror(errno));
+  content.assign(kMaxFile + 1, '\0');
   in.read(content.data(), static_cast<std::streamsize>(content.size()));
-  if (in.bad()) return fail("cannot read the file: " + std::string(std::strerror(errno)));
+  if (in.bad()) return "cannot read the file: " + std::string(std::strerror(errno));
   const size_t got = static_cast<size_t>(in.gcount());
-  if (got > kMaxFile) return fail("is larger than 1 MiB; not a config file");
+  if (got > kMaxFile) return "is larger than 1 MiB; not a config file";
   content.resize(got);
+  return "";
+}
+}  // namespace
+
+LoadResult load_file(const std::string& path) {
+  std::string content;
+  if (std::string problem = read_config_text(path, content); !problem.empty()) {
+    LoadResult result;
+    result.errors.push_back(Error{path, 0, 0, "", std::move(problem)});
+    return result;
+  }
   return load_string(content, path);
+}
+
+std::optional<std::string> status_socket_of(const std::string& path, std::string& error) {
+  std::string content;
+  if (std::string problem = read_config_text(path, content); !problem.empty()) {
+    error = text::printable(path, 4096) + ": " + problem;
+    return std::nullopt;
+  }
+  try {
+    toml::table root = toml::parse(content, path);
+    Reporter rep{path, {}, {}};
+    Config cfg;
+    Section top(rep, &root, "");
+    read_status(top.table("status"), cfg, path);
+    if (!rep.errors.empty()) {
+      error = rep.errors.front().to_string();
+      return std::nullopt;
+    }
+    return cfg.status.enabled ? cfg.status.socket : std::string();
+  } catch (const toml::parse_error& err) {
+    error = text::printable(path, 4096) +
+            ": not valid TOML: " + text::printable(err.description(), 200);
+    return std::nullopt;
+  }
 }
 
 }  // namespace classroom::config

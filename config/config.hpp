@@ -61,7 +61,21 @@ struct Spool {
 
 struct Log {
   LogLevel level = LogLevel::info;
+  // [log] file: lines go to this file (rotated) instead of stderr; "": stderr.
+  std::string file;
+  uint64_t max_bytes = 1u << 20;  // one file; rotated past this
+  int keep = 3;                   // rotated files kept beside it
+  milliseconds fold{60'000};      // identical lines within this are counted; 0: never
   bool operator==(const Log&) const = default;
+};
+
+// [status]: the local socket `classroom-agent status` asks.
+struct Status {
+  bool enabled = true;
+  std::string socket = "/run/classroom-agent/status.sock";
+  std::string group;  // may connect (mode 0660); "": the agent's user and root (0600)
+  int64_t gid = -1;   // `group` resolved when the config is loaded
+  bool operator==(const Status&) const = default;
 };
 
 // Where the system driver reads the kernel's view of the machine; tests point
@@ -246,6 +260,7 @@ struct Config {
   State state;
   Spool spool;
   Log log;
+  Status status;  // issue 13
   Host host;
   Sources sources;
   Devices devices;
@@ -289,6 +304,11 @@ std::string read_secret_file(const std::string& path, std::string* secret, size_
 
 // True when the server URI is one the agent reaches over TLS (ssl://, mqtts://, wss://).
 bool is_tls_server(const std::string& uri);
+// The [status] socket of a config file, read without the rest of the file
+// (whose secrets a technician's user cannot read): the default when the file
+// has no [status] table; "" when it says `enabled = false`; nullopt, with `error` set, when the
+// file cannot be read or parsed, or the key is wrong.
+std::optional<std::string> status_socket_of(const std::string& path, std::string& error);
 
 // True for a valid Sparkplug id (group, node): non-empty UTF-8 without + / #.
 bool valid_sparkplug_id(const std::string& id);

@@ -31,6 +31,7 @@
 #include "session/sparkplug.hpp"
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"
+#include "status/status_server.hpp"
 
 namespace classroom {
 namespace {
@@ -206,8 +207,9 @@ class Daemon {
   SpoolOptions spool_options_;
   Session session_;
   std::unique_ptr<Pipeline> pipeline_;
-  std::string status_, sent_status_;  // systemd's STATUS= line, reused
-  uint64_t session_count_ = 0;        // sessions opened so far
+  std::unique_ptr<status::Server> status_server_;  // `classroom-agent status`
+  std::string status_, sent_status_;               // systemd's STATUS= line, reused
+  uint64_t session_count_ = 0;                     // sessions opened so far
 };
 
 // systemd's STATUS= line, which `systemctl status` shows: the broker and the
@@ -378,7 +380,11 @@ void Daemon::reload() {
   }
   cfg_ = std::move(next);
   log::set_level(to_log_level(cfg_.log.level));
-  if (new_session) open_session();
+  if (new_session) {
+    open_session();
+    status_server_.reset();  // it shows the identity: a new one for the new
+    status_server_ = std::make_unique<status::Server>(cfg_, clock_);
+  }
 
   // The new sources declare their metrics and take a first sample now; the
   // node's metrics that none of them declares leave the birth. One rebirth.
@@ -419,6 +425,7 @@ int Daemon::run() {
 
   open_session();
   build_pipeline();
+  status_server_ = std::make_unique<status::Server>(cfg_, clock_);
   log_started("started");
   notify_systemd("READY=1");
   // systemd's watchdog: pinged from this loop only, so a loop that stops
@@ -473,6 +480,8 @@ int Daemon::run() {
     if (p.devices->apply(session_.batcher.get()) > 0 || ran > 0) session_.batcher->flush();
     uplink_wake = session_.uplink->poll();
     spool_wake = spool.maintain();
+    status_server_->update(
+        {*session_.uplink, spool, p.scheduler, *p.devices, catalog_, session_.batcher->lost()});
     if (trim_at <= clock_.steady_ms()) {
       // Freed pages in the middle of the heap (the config's parse, births,
       // a backlog's replay) stay private dirty until trimmed: give them back.
@@ -502,6 +511,7 @@ int Daemon::run() {
   session_.batcher->flush();
   session_.uplink->shutdown();
   spool.sync_all();
+  status_server_.reset();  // removes the socket: "not running" from now on
   pipeline_.reset();
   session_ = Session{};
   lg.info("stopped");
@@ -519,6 +529,11 @@ int run_agent(const config::Config& cfg) {
   return_freed_memory();
 
   log::set_level(to_log_level(cfg.log.level));
+  if (!cfg.log.file.empty()) {  // a rotating file where there is no journald
+    const log::FileOptions lf{cfg.log.file, cfg.log.max_bytes, cfg.log.keep, cfg.log.fold.count()};
+    if (std::string err = log::open_file(lf); !err.empty())
+      lg.error("%s; logging to stderr", err.c_str());
+  }
   // An inline password, TLS without verification: said on every start.
   for (const std::string& w : cfg.warnings) lg.warning("%s", w.c_str());
 
@@ -530,6 +545,7 @@ int run_agent(const config::Config& cfg) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
   }
   signal_thread.join();
+  log::close_file();  // writes what is still folded
   return status;
 }
 

@@ -18,7 +18,7 @@ int64_t next_aligned(int64_t now_ms, int64_t interval_ms) {
 
 void Scheduler::add(std::string name, int64_t interval_ms, Job job) {
   states_.push_back(TaskState{
-      std::move(name), std::max<int64_t>(interval_ms, 1), clock_.wall_ms(), 0, {}, {}, {}});
+      std::move(name), std::max<int64_t>(interval_ms, 1), clock_.wall_ms(), 0, {}, {}, {}, 0, 0});
   jobs_.push_back(std::move(job));
 }
 
@@ -49,8 +49,10 @@ int Scheduler::run_due() {
 
     drivers::CollectResult r = jobs_[i](now);
     ++ran;
+    ++runs_;
     if (!r.ok) {
       ++t.failures;
+      if (t.failures == 1) t.failing_since_ms = now;
       if (t.failures == 1 || r.error != t.last_error) {
         int64_t factor =
             std::min<int64_t>(int64_t{1} << std::min(t.failures, 30), kMaxBackoffFactor);
@@ -63,6 +65,8 @@ int Scheduler::run_due() {
         lg.info("source %s recovered after %d failed attempt%s", t.name.c_str(), t.failures,
                 t.failures == 1 ? "" : "s");
       t.failures = 0;
+      t.failing_since_ms = 0;
+      t.last_success_ms = now;
       t.last_error.clear();
       if (r.warning != t.last_warning) {
         if (!r.warning.empty())

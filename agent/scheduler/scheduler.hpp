@@ -36,8 +36,14 @@ class Scheduler {
     int64_t next_due_ms;
     int failures;  // consecutive
     std::string last_error, last_warning, last_note;
+    // Wall-clock ms of the last run that succeeded, and of the first failure
+    // of the current streak (0: none), for `classroom-agent status`.
+    int64_t last_success_ms = 0;
+    int64_t failing_since_ms = 0;
   };
   const std::vector<TaskState>& tasks() const { return states_; }
+  // Runs so far (every task): moves whenever a result may have changed.
+  uint64_t runs() const { return runs_; }
 
   static constexpr int kMaxBackoffFactor = 16;
 
@@ -47,6 +53,7 @@ class Scheduler {
   const Clock& clock_;
   std::vector<TaskState> states_;
   std::vector<Job> jobs_;
+  uint64_t runs_ = 0;
 };
 
 // The first point of the `interval` grid strictly after `now`.

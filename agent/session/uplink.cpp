@@ -89,6 +89,10 @@ void Uplink::lost(const std::string& why, bool was_online) {
   const std::string broker = server();
   last_failure_ = "broker " + broker + " unreachable (" + why + ")";
   state_ = State::idle;
+  if (offline_since_ms_ == 0) offline_since_ms_ = clock_.wall_ms();
+  last_error_ = why;
+  last_error_server_ = broker;
+  ++changes_;
   receipts_.clear();
   unreceipted_ = 0;
   const uint64_t waiting = spool_.next_id() - 1 - spool_.committed();
@@ -137,6 +141,9 @@ void Uplink::handle(const mqtt::Event& e) {
       if (state_ != State::subscribing) return;
       state_ = State::online;
       failed_attempts_ = 0;
+      online_since_ms_ = clock_.wall_ms();
+      offline_since_ms_ = 0;
+      ++changes_;
       born_generation_ = UINT64_MAX;  // birth before anything else
       for (Device& d : devices_) d.born_generation = UINT64_MAX;
       live_from_ = std::max(attempt_live_from_, spool_.committed() + 1);
@@ -220,6 +227,7 @@ void Uplink::on_delivered(uint64_t tag) {
     any = true;
   }
   if (!any) return;
+  last_confirmed_ms_ = clock_.wall_ms();
   // The spool keeps one committed position: the backlog's, until it is fully
   // delivered; then the live data's. The spool's may be further on than what
   // was sent: batches lost on disk (or dropped) right after the last one
@@ -376,6 +384,7 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
     return false;
   }
   ++unreceipted_;
+  last_publish_ms_ = clock_.wall_ms();
   return true;
 }
 

@@ -68,6 +68,30 @@ class Uplink {
   // once it has grown).
   void describe(std::string& out) const;
 
+  // ---- read-only, for `classroom-agent status` (issue 13) ----
+  // A connection attempt is under way (CONNECT or SUBSCRIBE sent, no answer yet).
+  bool connecting() const { return state_ == State::connecting || state_ == State::subscribing; }
+  // The server online to, being tried, or to be tried next.
+  const std::string& current_server() const { return server(); }
+  // Wall-clock ms: online since (0: not yet), unreachable since (0: online,
+  // or no attempt has failed since the start).
+  int64_t online_since_ms() const { return online_since_ms_; }
+  int64_t offline_since_ms() const { return offline_since_ms_; }
+  // Why the last attempt failed or the connection was lost ("" when none has),
+  // and the server it was about.
+  const std::string& last_error() const { return last_error_; }
+  const std::string& last_error_server() const { return last_error_server_; }
+  int failed_attempts() const { return failed_attempts_; }
+  // Steady time of the next attempt, when waiting for it (idle); else 0.
+  int64_t next_attempt_steady_ms() const { return state_ == State::idle ? retry_at_ : 0; }
+  uint64_t bdseq() const { return bdseq_; }
+  // Wall-clock ms of the last NDATA/DDATA published, and of the last receipt
+  // the broker acknowledged (0: none yet).
+  int64_t last_publish_ms() const { return last_publish_ms_; }
+  int64_t last_confirmed_ms() const { return last_confirmed_ms_; }
+  // Moves on every change of state (online, lost, failed attempt).
+  uint64_t changes() const { return changes_; }
+
  private:
   enum class State { idle, connecting, subscribing, online };
 
@@ -116,6 +140,11 @@ class Uplink {
   bool rebirth_requested_ = false;
   bool bdseq_warned_ = false;
   std::string last_failure_;  // why the last attempt failed or the link was lost
+  // For status (issue 13).
+  int64_t online_since_ms_ = 0, offline_since_ms_ = 0;
+  int64_t last_publish_ms_ = 0, last_confirmed_ms_ = 0;
+  std::string last_error_, last_error_server_;
+  uint64_t changes_ = 0;
 
   // Delivery: live batches are ids >= live_from_, the backlog those before.
   uint64_t live_from_ = 0;

@@ -245,15 +245,18 @@ Agent::Agent(const std::string& state_dir, const AgentOptions& o) : dir_(state_d
   std::filesystem::create_directories(dir_);
   config_ = dir_ + "/agent.toml";
   log_ = dir_ + "/agent.log";
-  write_file(config_, "[identity]\ngroup = \"" + o.group + "\"\nnode = \"" + o.node +
-                          "\"\n[broker]\nservers = [" +
-                          (o.first_server.empty() ? "" : "\"" + o.first_server + "\", ") + "\"" +
-                          o.url + "\"]\nretry_min = \"200ms\"\nretry_max = \"1s\"\n" +
-                          o.extra_broker + "[state]\ndir = \"" + dir_ +
-                          "/state\"\n[spool]\nsync = \"" + o.sync + "\"\nmax_bytes = \"" +
-                          o.max_bytes + "\"\nreplay_rate = " + o.replay_rate +
-                          "\n[log]\nlevel = \"debug\"\n[sources.system]\ninterval = \"" +
-                          o.interval + "\"\n" + o.extra);
+  write_file(
+      config_,
+      "[identity]\ngroup = \"" + o.group + "\"\nnode = \"" + o.node + "\"\n[broker]\nservers = [" +
+          (o.first_server.empty() ? "" : "\"" + o.first_server + "\", ") + "\"" + o.url +
+          "\"]\nretry_min = \"200ms\"\nretry_max = \"1s\"\n" + o.extra_broker +
+          "[state]\ndir = \"" + dir_ + "/state\"\n[spool]\nsync = \"" + o.sync +
+          "\"\nmax_bytes = \"" + o.max_bytes + "\"\nreplay_rate = " + o.replay_rate +
+          "\n[log]\nlevel = \"debug\"\n" + o.extra_log + "[status]\n" +
+          (o.extra_status.find("socket") == std::string::npos
+               ? "socket = \"" + dir_ + "/status.sock\"\n"
+               : "") +
+          o.extra_status + "[sources.system]\ninterval = \"" + o.interval + "\"\n" + o.extra);
 }
 
 Agent::~Agent() = default;

@@ -110,6 +110,10 @@ struct AgentOptions {
   std::string replay_rate = "200";
   std::string extra;         // appended TOML
   std::string extra_broker;  // more keys for [broker]
+  // issue 13: more keys for [log] and [status]; every agent has its own
+  // status socket, <dir>/status.sock, unless extra_status sets one.
+  std::string extra_log;
+  std::string extra_status;
 };
 
 // A loopback port that accepts connections (the kernel completes the TCP
@@ -135,6 +139,7 @@ class Agent {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string log() const;
   std::string config_path() const { return config_; }
+  std::string status_socket() const { return dir_ + "/status.sock"; }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
   bool running() { return process_ && process_->running(); }
 

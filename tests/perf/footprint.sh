@@ -12,10 +12,18 @@
 # loopback that the script starts (3 ICMP, 2 DNS with dnsmasq, 2 TCP, 3 HTTP).
 # FOOTPRINT_MAPPINGS=N also prints the N mappings with the most private dirty
 # memory (/proc/PID/smaps): where it goes.
-# Usage: tests/perf/footprint.sh [--outage] [--snmp] [--probes] [SECONDS] [AGENT_BINARY]
+# The status socket is in the work dir (as /run/classroom-agent is on a
+# gateway); with --ask-status, `classroom-agent status` asks it every second
+# during the run (what a technician or a monitoring script costs); with
+# --no-status, it is off ([status] enabled = false).
+# Usage: tests/perf/footprint.sh [--ask-status|--no-status] [--outage] [--snmp] [--probes] [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 outage=0
+ask_status=0
+status_on=1
+if [ "${1:-}" = "--ask-status" ]; then ask_status=1; shift; fi
+if [ "${1:-}" = "--no-status" ]; then status_on=0; shift; fi
 snmp=0
 probes=0
 if [ "${1:-}" = "--outage" ]; then outage=1; shift; fi
@@ -36,6 +44,11 @@ port=$BROKER_PORT
 mosquitto_sub -p "$port" -t 'spBv1.0/#' -t 'classroom-agent/#' -F '%t %l' >"$work/sizes" &
 PIDS+=($!)
 sed_agent_config "$work" 1s >"$work/agent.toml"
+if ((status_on)); then
+  printf '[status]\nsocket = "%s/status.sock"\n' "$work" >>"$work/agent.toml"
+else
+  printf '[status]\nenabled = false\n' >>"$work/agent.toml"
+fi
 if ((snmp)); then
   snmp_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   printf 'rocommunity footprint 127.0.0.1\nsysName footprint\n' >"$work/snmpd.conf"
@@ -93,7 +106,15 @@ if ((outage)); then
   wait "$pid" || true
   exit 0
 fi
-sleep "$seconds"
+if ((ask_status)); then
+  for ((t = 0; t < seconds; t++)); do
+    sleep 1
+    "$agent" status -c "$work/agent.toml" >"$work/status.out" 2>&1 || true
+  done
+  echo "last status answer:"; sed 's/^/  /' "$work/status.out"
+else
+  sleep "$seconds"
+fi
 
 rollup=$(cat "/proc/$pid/smaps_rollup")
 # Where the private dirty memory is, per mapping (FOOTPRINT_MAPPINGS=N: the N largest).

@@ -216,3 +216,78 @@ TEST_CASE("a warm LAN and Wi-Fi cycle with 500 neighbours allocates nothing") {
   CHECK(std::get<uint64_t>(catalog.at(*catalog.find("DHCP/classroom/Active Leases")).value) == 500);
   CHECK(std::get<uint64_t>(catalog.at(*catalog.find("WiFi/wlan0/Stations")).value) == 6);
 }
+
+// ---- issue 13: the status snapshot, filled on the loop ----
+#include "devices/device_runner.hpp"
+#include "scheduler/scheduler.hpp"
+#include "session/uplink.hpp"
+#include "status/status_server.hpp"
+
+namespace {
+struct NullClient final : mqtt::Client {
+  bool connect(const mqtt::ConnectRequest&, std::string&) override { return true; }
+  bool subscribe(const std::string&, int, std::string&) override { return true; }
+  bool publish(const std::string&, std::string_view, int, uint64_t, std::string&) override {
+    return true;
+  }
+  bool publish_and_wait(const std::string&, std::string_view, int) override { return true; }
+  void disconnect(int) override {}
+  void abandon() override {}
+};
+}  // namespace
+
+// The loop's part of `classroom-agent status`: filling the snapshot from the
+// uplink (here unreachable, with its error), spool, scheduler (one source
+// failing) and catalog, and handing it over, allocates nothing once warm.
+TEST_CASE("a warm status snapshot fill allocates nothing") {
+  TempDir dir;
+  FakeClock clock;
+  NullClient client;
+  Catalog catalog;
+  Spool spool(SpoolOptions{dir / "spool", 64u << 20, 0, false, 1000}, clock);
+  REQUIRE(spool.open().empty());
+  UplinkOptions uo;
+  uo.group = "school";
+  uo.node = "room";
+  uo.servers = {"tcp://a:1883"};
+  uo.client_id = "school-room";
+  uo.receipt_topic = "r";
+  uo.bdseq_path = dir / "bdseq";
+  Uplink uplink(uo, client, catalog, spool, clock);
+  Scheduler scheduler(clock);
+  scheduler.add("system", 1000, [](int64_t) { return drivers::CollectResult{}; });
+  scheduler.add("lan", 1000, [](int64_t) {
+    static const std::string why = "cannot read /proc/net/arp: No such file or directory";
+    drivers::CollectResult r;
+    r.ok = false;
+    r.error = why;
+    return r;
+  });
+  std::vector<config::SnmpDevice> none;
+  DeviceRunner devices(none, catalog, [] {});
+  config::Config cfg;
+  cfg.identity = {"school", "room"};
+  cfg.status.socket = dir / "status.sock";
+  status::Server server(cfg, clock);
+  REQUIRE(server.serving());
+  uplink.poll();
+  uplink.handle({mqtt::Event::Kind::connect_failed, "Connection refused", 1, {}, {}});
+  std::string record = "x";
+  long during = 0;  // in update() only: a failing job's error string is the job's own
+  auto cycle = [&] {
+    scheduler.run_due();
+    spool.append(record, clock.wall_ms());
+    const long before = g_allocations.load();
+    server.update({uplink, spool, scheduler, devices, catalog, 0});
+    during += g_allocations.load() - before;
+    clock.advance(1000);
+  };
+  for (int i = 0; i < 5; ++i) cycle();
+  during = 0;
+  for (int i = 0; i < 300; ++i) cycle();
+  INFO(during << " allocations in 300 fills");
+  CHECK(during == 0);
+  CHECK(server.filled().sources.size() == 2);
+  CHECK(server.filled().sources[1].failures > 0);
+  CHECK(server.filled().pending == 305);
+}

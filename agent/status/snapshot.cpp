@@ -1,0 +1,407 @@
+#include "status/snapshot.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+#include "printable.hpp"
+
+namespace classroom::status {
+namespace {
+
+// Outside text (errors from a broker, a file, SNMP; names from the config)
+// is shown escaped and bounded, as in the log.
+constexpr size_t kShown = 200;
+std::string shown(const std::string& s) {
+  return text::printable(s, kShown);
+}
+
+const char* state_word(const Snapshot& s, int64_t now_ms) {
+  if (s.as_of_ms == 0) return "starting";
+  return problems(s, now_ms).empty() ? "ok" : "degraded";
+}
+
+std::string ago(int64_t then_ms, int64_t now_ms) {
+  if (then_ms <= 0) return "never";
+  if (now_ms - then_ms < 1000) return "just now";
+  return span(now_ms - then_ms) + " ago";
+}
+
+std::string size_text(uint64_t bytes) {
+  char buf[32];
+  if (bytes < 10 * 1024)
+    std::snprintf(buf, sizeof buf, "%" PRIu64 " B", bytes);
+  else if (bytes < 10ull * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%" PRIu64 " KiB", bytes >> 10);
+  else
+    std::snprintf(buf, sizeof buf, "%" PRIu64 " MiB", bytes >> 20);
+  return buf;
+}
+
+std::string number(double v) {
+  char buf[32];
+  if (std::fabs(v) >= 100 || v == std::floor(v))
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+std::string plural(uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// ---- JSON ----
+void json_string(std::string& out, const std::string& s) {
+  // printable() leaves no control character and no byte that is not UTF-8;
+  // what is left to escape for JSON is the quote and the backslash.
+  const std::string safe = shown(s);
+  out += '"';
+  for (char c : safe) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+void json_time(std::string& out, int64_t ms) {
+  if (ms <= 0) {
+    out += "null";
+    return;
+  }
+  out += '"' + utc(ms) + '"';
+}
+void json_age(std::string& out, int64_t then_ms, int64_t now_ms) {
+  if (then_ms <= 0) {
+    out += "null";
+    return;
+  }
+  out += std::to_string(std::max<int64_t>(0, now_ms - then_ms) / 1000);
+}
+void json_opt_string(std::string& out, const std::string& s) {
+  if (s.empty())
+    out += "null";
+  else
+    json_string(out, s);
+}
+struct Obj {
+  std::string& out;
+  bool first = true;
+  explicit Obj(std::string& o) : out(o) { out += '{'; }
+  ~Obj() { out += '}'; }
+  std::string& key(const char* k) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += k;
+    out += "\":";
+    return out;
+  }
+};
+
+const char* broker_word(BrokerState b) {
+  switch (b) {
+    case BrokerState::online:
+      return "online";
+    case BrokerState::unreachable:
+      return "unreachable";
+    case BrokerState::connecting:
+      break;
+  }
+  return "connecting";
+}
+
+}  // namespace
+
+std::string utc(int64_t wall_ms) {
+  const time_t secs = static_cast<time_t>(wall_ms / 1000);
+  tm t{};
+  gmtime_r(&secs, &t);
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", t.tm_year + 1900, t.tm_mon + 1,
+                t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
+  return buf;
+}
+
+std::string span(int64_t ms) {
+  const int64_t s = std::max<int64_t>(0, ms) / 1000;
+  char buf[48];
+  if (s < 120)
+    std::snprintf(buf, sizeof buf, "%" PRId64 " s", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%" PRId64 " min", s / 60);
+  else if (s < 86400)
+    std::snprintf(buf, sizeof buf, "%" PRId64 " h %" PRId64 " min", s / 3600, s % 3600 / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%" PRId64 " d %" PRId64 " h", s / 86400, s % 86400 / 3600);
+  return buf;
+}
+
+std::vector<std::string> problems(const Snapshot& s, int64_t now_ms) {
+  std::vector<std::string> out;
+  if (s.as_of_ms == 0) return out;
+  if (s.broker == BrokerState::unreachable) out.push_back("broker unreachable");
+  for (const SourceStatus& src : s.sources)
+    if (src.failures > 0) out.push_back("source " + shown(src.name) + " failing");
+  for (const DeviceStatus& d : s.devices)
+    if (d.polled && !d.online) out.push_back("device " + shown(d.name) + " offline");
+  if (!s.spool_open) out.push_back("spool cannot be opened");
+  if (s.last_drop_ms > 0 && now_ms - s.last_drop_ms < kRecentMs)
+    out.push_back("spool dropping batches");
+  if (s.last_write_error_ms > 0 && now_ms - s.last_write_error_ms < kRecentMs)
+    out.push_back("spool cannot store");
+  return out;
+}
+
+std::string render_text(const Snapshot& s, int64_t now_ms) {
+  std::string out;
+  out.reserve(2048);
+  auto line = [&out](const char* label, const std::string& text) {
+    char pad[16];
+    std::snprintf(pad, sizeof pad, "%-10s", label);
+    out += pad;
+    out += text;
+    out += '\n';
+  };
+  if (s.as_of_ms == 0) {
+    out += "classroom-agent is starting: ask again in a moment.\n";
+    return out;
+  }
+  out += "classroom-agent " + shown(s.version) + ", " + shown(s.group) + "/" + shown(s.node) +
+         " (pid " + std::to_string(s.pid) + "), up " + span(now_ms - s.started_ms) + "\n";
+  const auto trouble = problems(s, now_ms);
+  if (trouble.empty()) {
+    line("Status", "OK");
+  } else {
+    std::string t = "DEGRADED: ";
+    for (size_t i = 0; i < trouble.size(); ++i) t += (i ? "; " : "") + trouble[i];
+    line("Status", t);
+  }
+  if (now_ms - s.as_of_ms >= 2000) line("", "(as of " + ago(s.as_of_ms, now_ms) + ")");
+
+  switch (s.broker) {
+    case BrokerState::online:
+      line("Broker", "online to " + shown(s.server) + " since " + utc(s.broker_since_ms) + " (" +
+                         span(now_ms - s.broker_since_ms) + "), bdSeq " + std::to_string(s.bdseq));
+      break;
+    case BrokerState::connecting:
+      line("Broker", "connecting to " + shown(s.server) + " (first attempt)");
+      break;
+    case BrokerState::unreachable: {
+      line("Broker", "UNREACHABLE since " + utc(s.broker_since_ms) + " (" +
+                         span(now_ms - s.broker_since_ms) + "): " + shown(s.server) + ": " +
+                         shown(s.broker_error));
+      std::string next =
+          plural(static_cast<uint64_t>(s.failed_attempts), "failed attempt", "failed attempts");
+      if (s.next_attempt_ms > 0)
+        next += "; next attempt " +
+                (s.next_attempt_ms > now_ms ? "in " + span(s.next_attempt_ms - now_ms + 999)
+                                            : std::string("now")) +
+                " to " + shown(s.next_server);
+      else
+        next += "; trying " + shown(s.next_server) + " now";
+      line("", next);
+      break;
+    }
+  }
+
+  std::string delivery = "last publish " + ago(s.last_publish_ms, now_ms);
+  if (s.last_confirmed_ms > 0)
+    delivery += ", last confirmed by the broker " + ago(s.last_confirmed_ms, now_ms);
+  line("Delivery", delivery);
+  if (!s.spool_open) {
+    line("Spool", "CANNOT BE OPENED (see the log); batches are published directly when online");
+  } else {
+    std::string spool = plural(s.pending, "batch", "batches") + " waiting, " +
+                        size_text(s.spool_bytes) + " on disk";
+    if (s.pending > 0) spool += ", oldest " + span(static_cast<int64_t>(s.oldest_age_s) * 1000);
+    spool += ", " + std::to_string(s.dropped) + " dropped";
+    if (s.last_drop_ms > 0) spool += " (last " + ago(s.last_drop_ms, now_ms) + ")";
+    if (s.lost > 0) spool += ", " + std::to_string(s.lost) + " lost to damage";
+    if (s.write_errors > 0)
+      spool += ", " + plural(s.write_errors, "failed write", "failed writes") + " (last " +
+               ago(s.last_write_error_ms, now_ms) + ")";
+    line("Spool", spool);
+  }
+
+  size_t width = 0;
+  for (const SourceStatus& src : s.sources) width = std::max(width, shown(src.name).size());
+  const char* label = "Sources";
+  if (s.sources.empty()) line(label, "none");
+  for (const SourceStatus& src : s.sources) {
+    std::string name = shown(src.name);
+    name.resize(width + 2, ' ');
+    std::string t;
+    if (src.failures > 0) {
+      t = "FAILING since " + utc(src.failing_since_ms) + " (" +
+          plural(static_cast<uint64_t>(src.failures), "run", "runs") + "): " + shown(src.error) +
+          "; last success " + ago(src.last_success_ms, now_ms);
+    } else if (src.last_success_ms == 0) {
+      t = "not run yet";
+    } else {
+      t = "ok, last run " + ago(src.last_success_ms, now_ms);
+      if (!src.warning.empty()) t += "; " + shown(src.warning);
+    }
+    line(label, name + t);
+    label = "";
+  }
+
+  if (!s.devices.empty()) {
+    size_t online = 0, offline = 0;
+    for (const DeviceStatus& d : s.devices) {
+      if (d.online) ++online;
+      if (d.polled && !d.online) ++offline;
+    }
+    line("Devices", std::to_string(online) + " online, " + std::to_string(offline) + " offline");
+    for (const DeviceStatus& d : s.devices) {
+      std::string t = shown(d.name) + " at " + shown(d.address) + ": ";
+      if (d.online)
+        t += "online";
+      else if (!d.polled)
+        t += "not polled yet";
+      else
+        t += "OFFLINE" + (d.problem.empty() ? std::string() : ": " + shown(d.problem));
+      if (d.online && !d.problem.empty()) t += " (last poll: " + shown(d.problem) + ")";
+      line("", t);
+    }
+  }
+
+  if (!s.probes.empty()) {
+    label = "Probes";
+    for (const ProbeStatus& p : s.probes) {
+      std::string t = shown(p.name) + " (" + p.kind + "): ";
+      if (p.last_run_ms == 0) {
+        t += "no result yet";
+      } else {
+        t += (p.ok ? "ok" : "FAILED");
+        if (p.has_value)
+          t += ", " + p.measure + " " + number(p.value) + (p.unit.empty() ? "" : " " + p.unit);
+        t += ", " + ago(p.last_run_ms, now_ms);
+      }
+      line(label, t);
+      label = "";
+    }
+  }
+
+  switch (s.clock) {
+    case ClockState::synchronized:
+      line("Clock", "synchronized");
+      break;
+    case ClockState::unsynchronized:
+      line("Clock", "NOT synchronized (timestamps may be wrong; check NTP)");
+      break;
+    case ClockState::unknown:
+      line("Clock", "unknown (the system source has not measured it)");
+      break;
+  }
+  return out;
+}
+
+std::string render_json(const Snapshot& s, int64_t now_ms) {
+  std::string out;
+  out.reserve(2048);
+  {
+    Obj o(out);
+    o.key("state") += std::string("\"") + state_word(s, now_ms) + "\"";
+    o.key("problems") += '[';
+    const auto trouble = problems(s, now_ms);
+    for (size_t i = 0; i < trouble.size(); ++i) {
+      if (i) out += ',';
+      json_string(out, trouble[i]);
+    }
+    out += ']';
+    o.key("as_of");
+    json_time(out, s.as_of_ms);
+    {
+      Obj a(o.key("agent"));
+      json_string(a.key("group"), s.group);
+      json_string(a.key("node"), s.node);
+      json_string(a.key("version"), s.version);
+      a.key("pid") += std::to_string(s.pid);
+      json_time(a.key("started"), s.started_ms);
+      json_age(a.key("uptime_s"), s.started_ms, now_ms);
+    }
+    {
+      Obj b(o.key("broker"));
+      b.key("state") += std::string("\"") + broker_word(s.broker) + "\"";
+      json_string(b.key("server"), s.server);
+      json_time(b.key("since"), s.broker_since_ms);
+      json_opt_string(b.key("error"), s.broker == BrokerState::online ? "" : s.broker_error);
+      b.key("failed_attempts") += std::to_string(s.failed_attempts);
+      b.key("next_attempt_in_s");
+      if (s.broker == BrokerState::unreachable && s.next_attempt_ms > 0)
+        out += std::to_string(std::max<int64_t>(0, s.next_attempt_ms - now_ms + 999) / 1000);
+      else
+        out += "null";
+      json_opt_string(b.key("next_server"),
+                      s.broker == BrokerState::unreachable ? s.next_server : "");
+      b.key("bdseq") += std::to_string(s.bdseq);
+    }
+    {
+      Obj d(o.key("delivery"));
+      json_time(d.key("last_publish"), s.last_publish_ms);
+      json_age(d.key("last_publish_age_s"), s.last_publish_ms, now_ms);
+      json_time(d.key("last_confirmed"), s.last_confirmed_ms);
+      Obj sp(d.key("spool"));
+      sp.key("open") += s.spool_open ? "true" : "false";
+      sp.key("pending") += std::to_string(s.pending);
+      sp.key("bytes") += std::to_string(s.spool_bytes);
+      sp.key("oldest_age_s") += std::to_string(s.oldest_age_s);
+      sp.key("dropped") += std::to_string(s.dropped);
+      json_time(sp.key("last_drop"), s.last_drop_ms);
+      sp.key("lost") += std::to_string(s.lost);
+      sp.key("write_errors") += std::to_string(s.write_errors);
+    }
+    o.key("sources") += '[';
+    for (size_t i = 0; i < s.sources.size(); ++i) {
+      const SourceStatus& src = s.sources[i];
+      if (i) out += ',';
+      Obj j(out);
+      json_string(j.key("name"), src.name);
+      j.key("state") += src.failures > 0           ? "\"failing\""
+                        : src.last_success_ms == 0 ? "\"not run yet\""
+                                                   : "\"ok\"";
+      j.key("interval_s") += number(static_cast<double>(src.interval_ms) / 1000.0);
+      json_time(j.key("last_success"), src.last_success_ms);
+      json_age(j.key("last_success_age_s"), src.last_success_ms, now_ms);
+      json_time(j.key("failing_since"), src.failing_since_ms);
+      j.key("failures") += std::to_string(src.failures);
+      json_opt_string(j.key("error"), src.failures > 0 ? src.error : "");
+      json_opt_string(j.key("warning"), src.warning);
+    }
+    out += ']';
+    o.key("devices") += '[';
+    for (size_t i = 0; i < s.devices.size(); ++i) {
+      const DeviceStatus& d = s.devices[i];
+      if (i) out += ',';
+      Obj j(out);
+      json_string(j.key("name"), d.name);
+      json_string(j.key("address"), d.address);
+      j.key("state") += d.online ? "\"online\"" : d.polled ? "\"offline\"" : "\"not polled yet\"";
+      json_opt_string(j.key("problem"), d.problem);
+    }
+    out += ']';
+    o.key("probes") += '[';
+    for (size_t i = 0; i < s.probes.size(); ++i) {
+      const ProbeStatus& p = s.probes[i];
+      if (i) out += ',';
+      Obj j(out);
+      json_string(j.key("name"), p.name);
+      json_string(j.key("kind"), p.kind);
+      j.key("state") += p.last_run_ms == 0 ? "\"no result yet\"" : p.ok ? "\"ok\"" : "\"failed\"";
+      json_time(j.key("last_run"), p.last_run_ms);
+      json_opt_string(j.key("measure"), p.has_value ? p.measure : "");
+      j.key("value") += p.has_value && std::isfinite(p.value) ? number(p.value) : "null";
+      json_opt_string(j.key("unit"), p.has_value ? p.unit : "");
+    }
+    out += ']';
+    o.key("clock_synchronized") += s.clock == ClockState::synchronized     ? "true"
+                                   : s.clock == ClockState::unsynchronized ? "false"
+                                                                           : "null";
+  }
+  out += '\n';
+  return out;
+}
+
+}  // namespace classroom::status

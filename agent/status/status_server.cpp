@@ -1,0 +1,444 @@
+#include "status/status_server.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <variant>
+
+#include "catalog/catalog.hpp"
+#include "common/log.hpp"
+#include "devices/device_runner.hpp"
+#include "scheduler/scheduler.hpp"
+#include "session/uplink.hpp"
+#include "spool/spool.hpp"
+#include "version.hpp"
+
+namespace classroom::status {
+namespace {
+
+constexpr log::Logger lg("status");
+
+bool fill_address(sockaddr_un& addr, const std::string& path) {
+  addr = sockaddr_un{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return false;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return true;
+}
+
+// True when a process accepts connections on `path`.
+bool someone_answers(const std::string& path) {
+  sockaddr_un addr;
+  if (!fill_address(addr, path)) return false;
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return false;
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ||
+                  errno == EAGAIN;  // a full backlog: someone listens
+  ::close(fd);
+  return ok;
+}
+
+bool as_double(const Value& v, double& out) {
+  if (const auto* b = std::get_if<bool>(&v))
+    out = *b ? 1 : 0;
+  else if (const auto* i = std::get_if<int64_t>(&v))
+    out = static_cast<double>(*i);
+  else if (const auto* u = std::get_if<uint64_t>(&v))
+    out = static_cast<double>(*u);
+  else if (const auto* f = std::get_if<float>(&v))
+    out = *f;
+  else if (const auto* d = std::get_if<double>(&v))
+    out = *d;
+  else
+    return false;
+  return true;
+}
+
+struct Conn {
+  int fd = -1;
+  int64_t deadline_ms = 0;
+  char request[Server::kMaxRequest];
+  size_t request_len = 0;
+  bool writing = false;
+  std::string reply;
+  size_t sent = 0;
+};
+
+int64_t steady_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+}  // namespace
+
+Server::Server(const config::Config& cfg, const Clock& clock) : clock_(clock) {
+  local_.group = cfg.identity.group;
+  local_.node = cfg.identity.node;
+  local_.version = kVersion;
+  local_.pid = ::getpid();
+  local_.started_ms = clock.wall_ms();
+  // Probes: their result metrics, found in the catalog once declared.
+  auto add_probe = [&](const std::string& name, const char* kind, const char* ok,
+                       const char* measure) {
+    ProbeStatus p;
+    p.name = name;
+    p.kind = kind;
+    p.measure = measure;
+    local_.probes.push_back(std::move(p));
+    const std::string base = "Connectivity/" + name + "/";
+    probe_refs_.push_back(ProbeRef{base + ok, base + measure});
+  };
+  for (const auto& p : cfg.probes.icmp) add_probe(p.name, "icmp", "Reachable", "RTT Avg");
+  for (const auto& p : cfg.probes.dns) add_probe(p.name, "dns", "Success", "Resolve Time");
+  for (const auto& p : cfg.probes.tcp) add_probe(p.name, "tcp", "Success", "Connect Time");
+  for (const auto& p : cfg.probes.http) add_probe(p.name, "http", "Success", "Total Time");
+  for (const auto& p : cfg.probes.throughput)
+    add_probe(p.name, "throughput", "Success", "Download Rate");
+
+  if (!cfg.status.enabled) {
+    lg.info("no status socket ([status] enabled = false)");
+    return;
+  }
+  open_socket(cfg.status);
+  if (listen_fd_ < 0) return;
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) {
+    lg.warning("no status socket: eventfd: %s", std::strerror(errno));
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+    ::unlink(path_.c_str());
+    return;
+  }
+  thread_ = std::thread([this] { serve(); });
+}
+
+Server::~Server() {
+  if (thread_.joinable()) {
+    const uint64_t one = 1;
+    ssize_t ignored = ::write(stop_fd_, &one, sizeof one);
+    (void)ignored;
+    thread_.join();
+  }
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    // Only our own socket: another agent may have taken the path since.
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_)
+      ::unlink(path_.c_str());
+  }
+}
+
+void Server::open_socket(const config::Status& cfg) {
+  path_ = cfg.socket;
+  const std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    lg.warning(
+        "no status socket: %s does not exist (the systemd unit creates "
+        "/run/classroom-agent; elsewhere create the directory or set [status] socket)",
+        dir.c_str());
+    return;
+  }
+  if (::lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      lg.warning("no status socket: %s exists and is not a socket; remove it", path_.c_str());
+      return;
+    }
+    if (someone_answers(path_)) {
+      lg.warning(
+          "no status socket: another process answers on %s (another agent with the "
+          "same [status] socket?)",
+          path_.c_str());
+      return;
+    }
+    // A socket left by an agent that was killed: replaced below.
+  }
+  // Bound in a directory only the agent can enter, given its mode and group,
+  // then renamed into place: it is never reachable with looser permissions.
+  std::string tmp_dir = dir.string() + "/.sXXXXXX";
+  if (!::mkdtemp(tmp_dir.data())) {
+    lg.warning("no status socket: cannot create a directory in %s: %s", dir.c_str(),
+               std::strerror(errno));
+    return;
+  }
+  const std::string tmp = tmp_dir + "/s";
+  sockaddr_un addr;
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  auto fail = [&](const char* what) {
+    lg.warning("no status socket at %s: %s: %s", path_.c_str(), what, std::strerror(errno));
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    ::rmdir(tmp_dir.c_str());
+  };
+  if (fd < 0) return fail("socket");
+  if (!fill_address(addr, tmp)) {
+    errno = ENAMETOOLONG;
+    return fail("the path of its temporary name is too long");
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail("bind");
+  mode_t mode = 0600;
+  if (cfg.gid >= 0) {
+    if (::chown(tmp.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(cfg.gid)) == 0) {
+      mode = 0660;
+    } else {
+      lg.warning(
+          "status socket: cannot give it to group %s (%s): the agent's user must be a "
+          "member of it (SupplementaryGroups= in the unit); only root and the agent's user "
+          "may ask",
+          cfg.group.c_str(), std::strerror(errno));
+    }
+  }
+  if (::chmod(tmp.c_str(), mode) != 0) return fail("chmod");
+  if (::listen(fd, 16) != 0) return fail("listen");
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) return fail("rename");
+  ::rmdir(tmp_dir.c_str());
+  if (::lstat(path_.c_str(), &st) == 0) {
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+  }
+  listen_fd_ = fd;
+  lg.info("status socket %s (mode %04o%s%s)", path_.c_str(), mode, mode == 0660 ? ", group " : "",
+          mode == 0660 ? cfg.group.c_str() : "");
+}
+
+void Server::update(const Inputs& in) {
+  log::tick();  // folded log lines: written once their window has passed
+  if (!serving()) return;
+  const int64_t now = clock_.steady_ms();
+  if (now >= next_fill_ms_ || in.uplink.changes() != seen_changes_ ||
+      in.scheduler.runs() != seen_runs_) {
+    fill(in);
+    next_fill_ms_ = now + kFillEveryMs;
+    seen_changes_ = in.uplink.changes();
+    seen_runs_ = in.scheduler.runs();
+    unpublished_ = true;
+  }
+  if (!unpublished_) return;
+  // Never wait: when the server thread is reading the snapshot, hand it over
+  // on the next turn.
+  if (mutex_.try_lock()) {
+    shared_ = local_;  // assignment reuses every string's and vector's room
+    mutex_.unlock();
+    unpublished_ = false;
+  }
+}
+
+void Server::fill(const Inputs& in) {
+  Snapshot& s = local_;
+  const int64_t wall = clock_.wall_ms(), steady = clock_.steady_ms();
+  s.as_of_ms = wall;
+
+  const Uplink& u = in.uplink;
+  if (u.online()) {
+    s.broker = BrokerState::online;
+    s.broker_since_ms = u.online_since_ms();
+  } else if (u.offline_since_ms() > 0) {
+    s.broker = BrokerState::unreachable;
+    s.broker_since_ms = u.offline_since_ms();
+  } else {
+    s.broker = BrokerState::connecting;
+    s.broker_since_ms = s.started_ms;
+  }
+  if (s.broker == BrokerState::unreachable && !u.last_error_server().empty())
+    s.server = u.last_error_server();
+  else
+    s.server = u.current_server();
+  s.broker_error = u.last_error();
+  s.failed_attempts = u.failed_attempts();
+  const int64_t next = u.next_attempt_steady_ms();
+  s.next_attempt_ms = next > 0 ? wall + std::max<int64_t>(0, next - steady) : 0;
+  s.next_server = u.current_server();
+  s.bdseq = u.bdseq();
+  s.last_publish_ms = u.last_publish_ms();
+  s.last_confirmed_ms = u.last_confirmed_ms();
+
+  s.spool_open = in.spool.is_open();
+  const SpoolStats st = in.spool.stats();
+  s.pending = st.pending;
+  s.spool_bytes = st.bytes;
+  s.oldest_age_s = st.oldest_ts_ms
+                       ? static_cast<uint64_t>(std::max<int64_t>(0, wall - st.oldest_ts_ms) / 1000)
+                       : 0;
+  s.dropped = st.dropped + in.unspooled_lost;
+  if (s.dropped > last_dropped_) s.last_drop_ms = wall;
+  last_dropped_ = s.dropped;
+  s.lost = st.lost;
+  s.write_errors = st.write_errors;
+  if (s.write_errors > last_write_errors_) s.last_write_error_ms = wall;
+  last_write_errors_ = s.write_errors;
+
+  // Sources: the scheduler's tasks but the device polls (shown as devices).
+  size_t n = 0;
+  for (const Scheduler::TaskState& t : in.scheduler.tasks()) {
+    if (t.name.rfind("device ", 0) == 0) continue;
+    if (n == s.sources.size()) s.sources.emplace_back();  // the first fills only
+    SourceStatus& src = s.sources[n++];
+    src.name = t.name;
+    src.interval_ms = t.interval_ms;
+    src.failures = t.failures;
+    src.last_success_ms = t.last_success_ms;
+    src.failing_since_ms = t.failing_since_ms;
+    src.error = t.last_error;
+    src.warning = t.last_warning;
+  }
+  s.sources.resize(n);
+
+  s.devices.resize(in.devices.size());
+  for (size_t i = 0; i < in.devices.size(); ++i) {
+    DeviceStatus& d = s.devices[i];
+    d.name = in.devices.name(i);
+    d.address = in.devices.address(i);
+    d.polled = in.devices.polls(i) > 0;
+    d.online = in.devices.online(i);
+    d.problem = in.devices.problem(i);
+  }
+
+  for (size_t i = 0; i < probe_refs_.size(); ++i) {
+    ProbeRef& ref = probe_refs_[i];
+    ProbeStatus& p = s.probes[i];
+    if (!ref.resolved) {
+      const auto ok = in.catalog.find(ref.ok_name);
+      if (!ok) continue;
+      ref.ok_id = *ok;
+      if (const auto v = in.catalog.find(ref.value_name)) {
+        ref.value_id = *v;
+        ref.has_value_id = true;
+        p.unit = in.catalog.at(*v).unit;
+      }
+      ref.resolved = true;
+    }
+    const CatalogEntry& ok = in.catalog.at(ref.ok_id);
+    double flag = 0;
+    if (!as_double(ok.value, flag)) continue;  // no result yet
+    p.ok = flag != 0;
+    p.last_run_ms = ok.ts_ms;
+    p.has_value = ref.has_value_id && as_double(in.catalog.at(ref.value_id).value, p.value) &&
+                  std::isfinite(p.value);
+  }
+
+  if (!clock_resolved_) {
+    if (const auto id = in.catalog.find("System/Clock/Synchronized")) {
+      clock_id_ = *id;
+      clock_resolved_ = true;
+    }
+  }
+  s.clock = ClockState::unknown;
+  if (clock_resolved_) {
+    if (const auto* b = std::get_if<bool>(&in.catalog.at(clock_id_).value))
+      s.clock = *b ? ClockState::synchronized : ClockState::unsynchronized;
+  }
+}
+
+std::string Server::answer(std::string_view request) {
+  if (request != "text" && request != "json" && !request.empty())
+    return std::string(kProtocolHeader) +
+           "error\nunknown request; send a line \"text\" or \"json\"\n";
+  {
+    std::lock_guard lock(mutex_);
+    copy_ = shared_;
+  }
+  const int64_t now = clock_.wall_ms();
+  const char* state = copy_.as_of_ms == 0            ? "starting"
+                      : problems(copy_, now).empty() ? "ok"
+                                                     : "degraded";
+  std::string reply = std::string(kProtocolHeader) + state + "\n";
+  reply += request == "json" ? render_json(copy_, now) : render_text(copy_, now);
+  return reply;
+}
+
+void Server::serve() {
+  std::vector<Conn> conns;
+  conns.reserve(kMaxClients);
+  std::vector<pollfd> fds;
+  for (;;) {
+    log::tick();  // folded log lines are written within a second of their window
+    fds.clear();
+    fds.push_back(pollfd{stop_fd_, POLLIN, 0});
+    // A new client is taken while there is room, or an idle one to close for it.
+    const bool can_take =
+        conns.size() < kMaxClients ||
+        std::any_of(conns.begin(), conns.end(), [](const Conn& c) { return !c.writing; });
+    fds.push_back(pollfd{listen_fd_, static_cast<short>(can_take ? POLLIN : 0), 0});
+    int64_t now = steady_now();
+    int64_t wait = 1000;
+    for (const Conn& c : conns) {
+      fds.push_back(pollfd{c.fd, static_cast<short>(c.writing ? POLLOUT : POLLIN), 0});
+      wait = std::min(wait, std::max<int64_t>(0, c.deadline_ms - now));
+    }
+    if (::poll(fds.data(), fds.size(), static_cast<int>(wait)) < 0 && errno != EINTR) {
+      lg.error("status socket: poll: %s; no more answers", std::strerror(errno));
+      break;
+    }
+    if (fds[0].revents) break;  // stop
+    now = steady_now();
+    // Each connection: read the request line, answer, close; or time out.
+    for (size_t i = 0; i < conns.size(); ++i) {
+      Conn& c = conns[i];
+      const short ev = fds[2 + i].revents;
+      bool done = now >= c.deadline_ms || (ev & (POLLERR | POLLNVAL));
+      if (!done && !c.writing && (ev & (POLLIN | POLLHUP))) {
+        const ssize_t n =
+            ::recv(c.fd, c.request + c.request_len, sizeof c.request - c.request_len, MSG_DONTWAIT);
+        if (n > 0) c.request_len += static_cast<size_t>(n);
+        const void* nl = std::memchr(c.request, '\n', c.request_len);
+        if (nl || n == 0 || c.request_len == sizeof c.request) {
+          if (!nl && n != 0) {
+            c.reply = std::string(kProtocolHeader) + "error\nrequest too long\n";
+          } else {
+            size_t len =
+                nl ? static_cast<size_t>(static_cast<const char*>(nl) - c.request) : c.request_len;
+            if (len > 0 && c.request[len - 1] == '\r') --len;
+            c.reply = answer(std::string_view(c.request, len));
+          }
+          c.writing = true;
+          ::shutdown(c.fd, SHUT_RD);
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+          done = true;
+        }
+      } else if (!done && c.writing && (ev & (POLLOUT | POLLHUP))) {
+        const ssize_t n = ::send(c.fd, c.reply.data() + c.sent, c.reply.size() - c.sent,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) c.sent += static_cast<size_t>(n);
+        if (c.sent == c.reply.size() || (n < 0 && errno != EAGAIN && errno != EINTR)) done = true;
+      }
+      if (done) c.fd = (::close(c.fd), -1);
+    }
+    conns.erase(std::remove_if(conns.begin(), conns.end(), [](const Conn& c) { return c.fd < 0; }),
+                conns.end());
+    if (fds[1].revents & POLLIN) {
+      for (;;) {
+        if (conns.size() == kMaxClients) {
+          // Full: the oldest client that has not sent its request yet makes
+          // room, so clients that connect and say nothing cannot keep a real
+          // one (which asks at once) waiting. Answers being written stay.
+          auto idle =
+              std::find_if(conns.begin(), conns.end(), [](const Conn& c) { return !c.writing; });
+          if (idle == conns.end()) break;
+          ::close(idle->fd);
+          conns.erase(idle);
+        }
+        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) break;
+        Conn c;
+        c.fd = fd;
+        c.deadline_ms = now + kClientTimeoutMs;
+        conns.push_back(std::move(c));
+      }
+    }
+  }
+  for (Conn& c : conns) ::close(c.fd);
+}
+
+}  // namespace classroom::status

@@ -1,0 +1,114 @@
+// The status stage: the loop fills a Snapshot (cheaply: at most once a second,
+// or when the uplink's state changed or a source ran; no allocation once
+// warm), and a thread of its own answers `classroom-agent status` on a UNIX
+// stream socket with it. The loop never waits on the socket: it hands the
+// snapshot over with a try_lock, and tries again on its next turn when the
+// server thread holds the lock.
+//
+// The socket ([status] socket, by default /run/classroom-agent/status.sock) is
+// mode 0600, or 0660 with [status] group; it is bound in a private directory
+// and renamed into place, so it is never reachable with looser permissions.
+// Bounds, so that a local client can neither stall nor exhaust the agent: at
+// most kMaxClients connections at once (a new one closes the oldest that has
+// not sent its request yet), a request of at most kMaxRequest bytes, and
+// kClientTimeoutMs from accept to the last byte of the answer.
+//
+// Protocol: the client sends one line, "text" or "json" (an empty line:
+// text), and reads to the end. The answer's first line is
+// "classroom-agent-status 1 STATE" (STATE: ok, degraded, starting, or error
+// for a request it does not know), the rest the snapshot rendered.
+#pragma once
+
+#include <sys/types.h>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "config.hpp"
+#include "status/snapshot.hpp"
+
+namespace classroom {
+class Uplink;
+class Spool;
+class Scheduler;
+class DeviceRunner;
+class Catalog;
+}  // namespace classroom
+
+namespace classroom::status {
+
+// What the loop reads a snapshot from.
+struct Inputs {
+  const Uplink& uplink;
+  Spool& spool;
+  const Scheduler& scheduler;
+  const DeviceRunner& devices;
+  const Catalog& catalog;
+  uint64_t unspooled_lost;  // batches neither stored nor published (the batcher's count)
+};
+
+constexpr const char* kProtocolHeader = "classroom-agent-status 1 ";
+
+class Server {
+ public:
+  static constexpr size_t kMaxClients = 8;
+  static constexpr size_t kMaxRequest = 64;
+  static constexpr int64_t kClientTimeoutMs = 2000;
+  static constexpr int64_t kFillEveryMs = 1000;
+
+  // Opens the socket and starts the thread; when it cannot (no directory for
+  // it, another agent answers there), logs why once and serves nothing.
+  Server(const config::Config& cfg, const Clock& clock);
+  ~Server();  // stops the thread, removes the socket
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  bool serving() const { return listen_fd_ >= 0; }
+
+  // On the loop, every turn. Never waits.
+  void update(const Inputs& in);
+
+  // For tests: the snapshot as the loop last filled it (the loop's copy).
+  const Snapshot& filled() const { return local_; }
+
+ private:
+  struct ProbeRef {
+    std::string ok_name, value_name;  // "Connectivity/<name>/Success", ".../RTT Avg"
+    bool resolved = false;
+    uint32_t ok_id = 0, value_id = 0;
+    bool has_value_id = false;
+  };
+  void fill(const Inputs& in);
+  void open_socket(const config::Status& cfg);
+  void serve();
+  std::string answer(std::string_view request);
+
+  const Clock& clock_;
+  std::string path_;
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::thread thread_;
+
+  // The loop's side.
+  Snapshot local_;
+  int64_t next_fill_ms_ = 0;
+  uint64_t seen_changes_ = UINT64_MAX, seen_runs_ = UINT64_MAX;
+  bool unpublished_ = false;
+  uint64_t last_dropped_ = 0, last_write_errors_ = 0;
+  std::vector<ProbeRef> probe_refs_;
+  bool clock_resolved_ = false;
+  uint32_t clock_id_ = 0;
+
+  // Shared with the server thread.
+  std::mutex mutex_;
+  Snapshot shared_;
+  // The server thread's own copy, rendered outside the lock.
+  Snapshot copy_;
+};
+
+}  // namespace classroom::status

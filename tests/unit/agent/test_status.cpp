@@ -1,0 +1,361 @@
+// `classroom-agent status` (issue 13): what the snapshot says in text and
+// JSON, and the server filled from the real uplink, spool and scheduler,
+// asked over its socket by the real client.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "../log_capture.hpp"
+#include "../temp_dir.hpp"
+#include "devices/device_runner.hpp"
+#include "scheduler/scheduler.hpp"
+#include "session/uplink.hpp"
+#include "status/client.hpp"
+#include "status/status_server.hpp"
+
+using namespace classroom;
+using namespace classroom::status;
+
+namespace {
+
+constexpr int64_t kNow = 1'764'400'000'000;  // 2025-11-29T07:06:40Z
+
+Snapshot degraded_snapshot() {
+  Snapshot s;
+  s.as_of_ms = kNow;
+  s.group = "school-a";
+  s.node = "room-6a";
+  s.version = "0.9.0";
+  s.pid = 4242;
+  s.started_ms = kNow - (3 * 3600 + 12 * 60) * 1000;
+  s.broker = BrokerState::unreachable;
+  s.server = "tcp://10.0.0.5:1883";
+  s.broker_since_ms = kNow - 300'000;
+  s.broker_error = "Connection refused";
+  s.failed_attempts = 7;
+  s.next_attempt_ms = kNow + 11'500;
+  s.next_server = "tcp://10.0.0.6:1883";
+  s.last_publish_ms = kNow - 301'000;
+  s.last_confirmed_ms = kNow - 302'000;
+  s.pending = 112;
+  s.spool_bytes = 19 * 1024 + 5;
+  s.oldest_age_s = 300;
+  s.dropped = 3;
+  s.last_drop_ms = kNow - 60'000;
+  SourceStatus ok{"system", 10'000, 0, kNow - 2000, 0, "", ""};
+  SourceStatus bad{"lan", 30'000, 4, kNow - 360'000, kNow - 240'000, "cannot read /proc/net/arp",
+                   ""};
+  s.sources = {ok, bad};
+  s.devices = {
+      DeviceStatus{"switch-6a", "10.0.6.2", true, true, ""},
+      DeviceStatus{"ap-6a", "10.0.6.3", true, false, "no answer (wrong community or host down?)"}};
+  ProbeStatus gw;
+  gw.name = "Gateway";
+  gw.kind = "icmp";
+  gw.last_run_ms = kNow - 20'000;
+  gw.ok = true;
+  gw.has_value = true;
+  gw.value = 12.34;
+  gw.measure = "RTT Avg";
+  gw.unit = "ms";
+  ProbeStatus portal;
+  portal.name = "Portal";
+  portal.kind = "http";
+  s.probes = {gw, portal};
+  s.clock = ClockState::unsynchronized;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("status: the text says what is wrong in plain words") {
+  const Snapshot s = degraded_snapshot();
+  const std::string text = render_text(s, kNow);
+  INFO(text);
+  CHECK_THAT(text, Catch::StartsWith("classroom-agent 0.9.0, school-a/room-6a (pid 4242), up "
+                                     "3 h 12 min\n"));
+  CHECK_THAT(text, Catch::Contains("Status    DEGRADED: broker unreachable; source lan failing; "
+                                   "device ap-6a offline; spool dropping batches\n"));
+  CHECK_THAT(text, Catch::Contains("Broker    UNREACHABLE since 2025-11-29T07:01:40Z (5 min): "
+                                   "tcp://10.0.0.5:1883: Connection refused\n"));
+  CHECK_THAT(text, Catch::Contains("          7 failed attempts; next attempt in 12 s to "
+                                   "tcp://10.0.0.6:1883\n"));
+  CHECK_THAT(text, Catch::Contains("Delivery  last publish 5 min ago, last confirmed by the "
+                                   "broker 5 min ago\n"));
+  CHECK_THAT(text, Catch::Contains("Spool     112 batches waiting, 19 KiB on disk, oldest 5 min, 3 "
+                                   "dropped (last 60 s ago)\n"));
+  CHECK_THAT(text, Catch::Contains("Sources   system  ok, last run 2 s ago\n"));
+  CHECK_THAT(text, Catch::Contains("          lan     FAILING since 2025-11-29T07:02:40Z (4 runs): "
+                                   "cannot read /proc/net/arp; last success 6 min ago\n"));
+  CHECK_THAT(text, Catch::Contains("Devices   1 online, 1 offline\n"));
+  CHECK_THAT(text, Catch::Contains("          ap-6a at 10.0.6.3: OFFLINE: no answer (wrong "
+                                   "community or host down?)\n"));
+  CHECK_THAT(text, Catch::Contains("Probes    Gateway (icmp): ok, RTT Avg 12.3 ms, 20 s ago\n"));
+  CHECK_THAT(text, Catch::Contains("          Portal (http): no result yet\n"));
+  CHECK_THAT(text, Catch::EndsWith("Clock     NOT synchronized (timestamps may be wrong; check "
+                                   "NTP)\n"));
+}
+
+TEST_CASE("status: all well, online") {
+  Snapshot s = degraded_snapshot();
+  s.broker = BrokerState::online;
+  s.broker_since_ms = kNow - 90'000;
+  s.bdseq = 4;
+  s.sources.resize(1);
+  s.devices.resize(1);
+  s.last_drop_ms = kNow - kRecentMs;  // long enough ago
+  s.clock = ClockState::synchronized;
+  CHECK(problems(s, kNow).empty());
+  const std::string text = render_text(s, kNow);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("Status    OK\n"));
+  CHECK_THAT(text, Catch::Contains("Broker    online to tcp://10.0.0.5:1883 since "
+                                   "2025-11-29T07:05:10Z (90 s), bdSeq 4\n"));
+  CHECK_THAT(text, Catch::Contains("Clock     synchronized\n"));
+  const std::string json = render_json(s, kNow);
+  CHECK_THAT(json, Catch::StartsWith("{\"state\":\"ok\",\"problems\":[],"));
+}
+
+TEST_CASE("status: the JSON carries the same facts") {
+  const std::string json = render_json(degraded_snapshot(), kNow);
+  INFO(json);
+  CHECK_THAT(json, Catch::StartsWith(
+                       "{\"state\":\"degraded\",\"problems\":[\"broker unreachable\",\"source lan "
+                       "failing\",\"device ap-6a offline\",\"spool dropping batches\"],"));
+  CHECK_THAT(json, Catch::Contains("\"broker\":{\"state\":\"unreachable\",\"server\":\"tcp://"
+                                   "10.0.0.5:1883\",\"since\":\"2025-11-29T07:01:40Z\",\"error\":"
+                                   "\"Connection refused\",\"failed_attempts\":7,"
+                                   "\"next_attempt_in_s\":12,\"next_server\":\"tcp://10.0.0.6:"
+                                   "1883\",\"bdseq\":0}"));
+  CHECK_THAT(json, Catch::Contains("\"spool\":{\"open\":true,\"pending\":112,\"bytes\":19461,"
+                                   "\"oldest_age_s\":300,\"dropped\":3,"));
+  CHECK_THAT(json, Catch::Contains("{\"name\":\"lan\",\"state\":\"failing\",\"interval_s\":30,"
+                                   "\"last_success\":\"2025-11-29T07:00:40Z\","
+                                   "\"last_success_age_s\":360,\"failing_since\":"
+                                   "\"2025-11-29T07:02:40Z\",\"failures\":4,\"error\":\"cannot "
+                                   "read /proc/net/arp\",\"warning\":null}"));
+  CHECK_THAT(json, Catch::Contains("{\"name\":\"Gateway\",\"kind\":\"icmp\",\"state\":\"ok\","));
+  CHECK_THAT(json, Catch::Contains("\"clock_synchronized\":false}"));
+  CHECK_THAT(json, Catch::EndsWith("}\n"));
+}
+
+TEST_CASE("status: text from outside is escaped in both forms") {
+  Snapshot s = degraded_snapshot();
+  s.broker_error = "refused\n2026-01-01T00:00:00Z E forged \"quoted\" \x1b[31m back\\slash";
+  const std::string text = render_text(s, kNow);
+  CHECK(text.find("forged") != std::string::npos);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("refused\\n2026-01-01T00:00:00Z E forged \"quoted\" "
+                                   "\\x1b[31m back\\\\slash\n"));
+  const std::string json = render_json(s, kNow);
+  CHECK_THAT(json, Catch::Contains("\"error\":\"refused\\\\n2026-01-01T00:00:00Z E forged "
+                                   "\\\"quoted\\\" \\\\x1b[31m back\\\\\\\\slash\""));
+  CHECK(json.find('\n') == json.size() - 1);
+}
+
+namespace {
+
+// What the uplink asks of MQTT; the test plays the broker.
+struct QuietClient final : mqtt::Client {
+  std::vector<mqtt::ConnectRequest> connects;
+  bool connect(const mqtt::ConnectRequest& r, std::string&) override {
+    connects.push_back(r);
+    return true;
+  }
+  bool subscribe(const std::string&, int, std::string&) override { return true; }
+  bool publish(const std::string&, std::string_view, int, uint64_t, std::string&) override {
+    return true;
+  }
+  bool publish_and_wait(const std::string&, std::string_view, int) override { return true; }
+  void disconnect(int) override {}
+  void abandon() override {}
+};
+
+struct StatusRig {
+  TempDir dir;
+  FakeClock clock{kNow};
+  QuietClient client;
+  Catalog catalog;
+  Spool spool;
+  Uplink uplink;
+  Scheduler scheduler{clock};
+  std::vector<config::SnmpDevice> no_devices;
+  DeviceRunner devices{no_devices, catalog, [] {}};
+  config::Config cfg;
+  bool lan_ok = false;
+
+  StatusRig()
+      : spool(SpoolOptions{dir / "spool", 1 << 20, 0, false, 1000}, clock),
+        uplink(options(), client, catalog, spool, clock) {
+    REQUIRE(spool.open().empty());
+    cfg.identity = {"school", "room"};
+    cfg.status.socket = dir / "status.sock";
+    scheduler.add("system", 1000, [](int64_t) { return drivers::CollectResult{}; });
+    scheduler.add("lan", 1000, [this](int64_t) {
+      drivers::CollectResult r;
+      r.ok = lan_ok;
+      if (!lan_ok) r.error = "cannot read /fixtures/broken/net/arp";
+      return r;
+    });
+  }
+  UplinkOptions options() {
+    UplinkOptions o;
+    o.group = "school";
+    o.node = "room";
+    o.servers = {"tcp://a:1883", "tcp://b:1883"};
+    o.client_id = "school-room";
+    o.receipt_topic = "classroom-agent/school/room/receipt";
+    o.bdseq_path = dir / "bdseq";
+    return o;
+  }
+  Inputs inputs() { return Inputs{uplink, spool, scheduler, devices, catalog, 0}; }
+  std::pair<int, std::string> ask_text() {
+    std::ostringstream out, err;
+    const int rc = status::ask(cfg.status.socket, false, out, err);
+    return {rc, out.str() + err.str()};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("status server: filled from the uplink, spool and scheduler; asked over its socket") {
+  LogCapture logs;
+  StatusRig rig;
+  Server server(rig.cfg, rig.clock);
+  REQUIRE(server.serving());
+  struct stat st {};
+  REQUIRE(::stat(rig.cfg.status.socket.c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0600);  // no group named: the agent's user and root only
+
+  // Before the loop's first turn: starting.
+  auto [rc0, text0] = rig.ask_text();
+  CHECK(rc0 == kExitDegraded);
+  CHECK_THAT(text0, Catch::Contains("starting"));
+
+  // The first attempt fails: refused.
+  rig.uplink.poll();
+  rig.uplink.handle({mqtt::Event::Kind::connect_failed,
+                     "Connection refused",
+                     rig.client.connects.back().attempt,
+                     {},
+                     {}});
+  rig.scheduler.run_due();
+  server.update(rig.inputs());
+  const Snapshot& s = server.filled();
+  CHECK(s.broker == BrokerState::unreachable);
+  CHECK(s.server == "tcp://a:1883");
+  CHECK(s.next_server == "tcp://b:1883");
+  CHECK(s.broker_error == "Connection refused");
+  CHECK(s.broker_since_ms == kNow);
+  CHECK(s.next_attempt_ms > kNow);
+  REQUIRE(s.sources.size() == 2);
+  CHECK(s.sources[1].name == "lan");
+  CHECK(s.sources[1].failures == 1);
+  CHECK(s.sources[1].error == "cannot read /fixtures/broken/net/arp");
+  CHECK(s.sources[0].last_success_ms == kNow);
+
+  auto [rc1, text1] = rig.ask_text();
+  INFO(text1);
+  CHECK(rc1 == kExitDegraded);
+  CHECK_THAT(text1, Catch::Contains("DEGRADED: broker unreachable; source lan failing"));
+  CHECK_THAT(text1, Catch::Contains("UNREACHABLE since 2025-11-29T07:06:40Z"));
+  CHECK_THAT(text1, Catch::Contains("Connection refused"));
+  CHECK_THAT(text1, Catch::Contains("cannot read /fixtures/broken/net/arp"));
+
+  // Online, the source recovered: all well.
+  rig.clock.advance(5000);
+  rig.uplink.poll();
+  rig.uplink.handle({mqtt::Event::Kind::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  rig.uplink.handle({mqtt::Event::Kind::subscribed, {}, 0, {}, {}});
+  rig.lan_ok = true;
+  rig.scheduler.run_due();
+  server.update(rig.inputs());
+  auto [rc2, text2] = rig.ask_text();
+  INFO(text2);
+  CHECK(rc2 == kExitOk);
+  CHECK_THAT(text2, Catch::Contains("Status    OK"));
+  CHECK_THAT(text2, Catch::Contains("Broker    online to tcp://b:1883 since 2025-11-29T07:06:45Z"));
+
+  // JSON through the same socket.
+  std::ostringstream out, err;
+  CHECK(status::ask(rig.cfg.status.socket, true, out, err) == kExitOk);
+  CHECK_THAT(out.str(), Catch::StartsWith("{\"state\":\"ok\","));
+}
+
+TEST_CASE(
+    "status server: the loop hands over the snapshot without waiting, at most once a second") {
+  LogCapture logs;
+  StatusRig rig;
+  Server server(rig.cfg, rig.clock);
+  REQUIRE(server.serving());
+  rig.scheduler.run_due();
+  server.update(rig.inputs());
+  const int64_t first = server.filled().as_of_ms;
+  // Nothing changed and under a second: not filled again.
+  rig.clock.advance(500);
+  server.update(rig.inputs());
+  CHECK(server.filled().as_of_ms == first);
+  // The uplink's state changed: filled at once.
+  rig.uplink.poll();
+  rig.uplink.handle({mqtt::Event::Kind::connect_failed,
+                     "no answer within 2 s",
+                     rig.client.connects.back().attempt,
+                     {},
+                     {}});
+  server.update(rig.inputs());
+  CHECK(server.filled().as_of_ms == first + 500);
+  rig.clock.advance(1000);
+  server.update(rig.inputs());
+  CHECK(server.filled().as_of_ms == first + 1500);
+}
+
+TEST_CASE("status client: not running is exit 2 with how to start it") {
+  TempDir dir;
+  std::ostringstream out, err;
+  CHECK(status::ask(dir / "none.sock", false, out, err) == kExitNotRunning);
+  CHECK_THAT(err.str(), Catch::Contains("classroom-agent is not running (no status socket at " +
+                                        dir / "none.sock"));
+  CHECK_THAT(err.str(), Catch::Contains("sudo systemctl start classroom-agent"));
+
+  // A socket left by an agent that was killed: nobody listens.
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string stale = dir / "stale.sock";
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", stale.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::close(fd);
+  std::ostringstream out2, err2;
+  CHECK(status::ask(stale, true, out2, err2) == kExitNotRunning);
+  CHECK_THAT(err2.str(), Catch::Contains("it was stopped hard or crashed"));
+  CHECK_THAT(out2.str(), Catch::StartsWith("{\"state\":\"not running\",\"error\":"));
+}
+
+TEST_CASE("status server: replaces a stale socket, refuses to steal a live one") {
+  LogCapture logs;
+  StatusRig rig;
+  {
+    Server first(rig.cfg, rig.clock);
+    REQUIRE(first.serving());
+    Server second(rig.cfg, rig.clock);
+    CHECK_FALSE(second.serving());
+    CHECK(logs.count("another process answers on " + rig.cfg.status.socket) == 1);
+  }
+  // The first one removed its socket on the way out (the second did not touch it).
+  CHECK_FALSE(std::filesystem::exists(rig.cfg.status.socket));
+  // A stale one (left by a killed agent) is replaced.
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", rig.cfg.status.socket.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::close(fd);
+  Server third(rig.cfg, rig.clock);
+  CHECK(third.serving());
+  auto [rc, text] = rig.ask_text();
+  CHECK(rc == kExitDegraded);  // starting
+}
