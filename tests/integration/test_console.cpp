@@ -91,7 +91,7 @@ std::vector<std::string> row_of(const std::string& screen, const std::string& no
 
 }  // namespace
 
-TEST_CASE("tail prints decoded lines with aliases resolved from the birth; filters and --json") {
+TEST_CASE("tail prints decoded lines with aliases resolved from the birth, filters and --json") {
   Mosquitto broker;
   TempDir dir;
   Console all({"tail", "--server", broker.url()});
@@ -235,7 +235,7 @@ TEST_CASE("fleet in a terminal: a killed agent goes offline from its Will, a res
   CHECK(seen.find("[?1049") == std::string::npos);
 }
 
-TEST_CASE("fleet prints one snapshot when stdout is not a terminal; exit 1 without a broker") {
+TEST_CASE("fleet prints one snapshot when stdout is not a terminal, exit 1 without a broker") {
   Mosquitto broker;
   TempDir dir;
   Subscriber sub(broker.url());

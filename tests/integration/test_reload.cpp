@@ -2,6 +2,7 @@
 // rebirth and no gap in the data, a broken file changes nothing, a new
 // identity gets a clean new session; and SIGTERM ends the agent within the
 // unit's stop timeout even with the broker unreachable and a probe hanging.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <string>
@@ -93,7 +94,9 @@ TEST_CASE("SIGHUP with a broken config: errors logged, data keeps flowing unchan
                                           "; still running with the config read before"));
   // The mistakes, with where they are, for the technician.
   CHECK_THAT(agent.log(),
-             Catch::Contains("reload: " + agent.config_path() + ":18:2: sourcez: unknown key"));
+             Catch::Contains("reload: " + agent.config_path() + ":" +
+                             std::to_string(1 + std::count(good.begin(), good.end(), '\n')) +
+                             ":2: sourcez: unknown key"));
   const size_t data = rig.sub.of_type("NDATA").size();
   REQUIRE(rig.sub.wait_for("NDATA", data + 3, 10s));
   CHECK(rig.sub.of_type("NBIRTH").size() == 1);

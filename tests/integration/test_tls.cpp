@@ -74,7 +74,7 @@ bool node_published(Subscriber& sub, const std::string& node) {
 
 }  // namespace
 
-TEST_CASE("TLS and mutual TLS to Mosquitto work; each TLS failure is named and sends nothing") {
+TEST_CASE("TLS and mutual TLS to Mosquitto work, each TLS failure is named and sends nothing") {
   Pki pki;
   const int tls = free_port(), mtls = free_port(), expired = free_port(), other = free_port();
   Mosquitto broker(

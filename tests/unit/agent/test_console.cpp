@@ -140,7 +140,7 @@ TEST_CASE("console: data without a birth is marked, and names stay unknown", "[c
   CHECK(decoder.decode(kDataTopic, p.SerializeAsString()).birth_missing);
 }
 
-TEST_CASE("console: devices resolve from their DBIRTH; an NBIRTH forgets them", "[console]") {
+TEST_CASE("console: devices resolve from their DBIRTH, an NBIRTH forgets them", "[console]") {
   Catalog c;
   const DeviceId sw = c.add_device("switch-6a");
   const MetricId up = c.declare(sw, "Interfaces/1/Oper Status", DataType::Int32, "");

@@ -221,7 +221,7 @@ struct StatusRig {
 
 }  // namespace
 
-TEST_CASE("status server: filled from the uplink, spool and scheduler; asked over its socket") {
+TEST_CASE("status server: filled from the uplink, spool and scheduler, asked over its socket") {
   LogCapture logs;
   StatusRig rig;
   Server server(rig.cfg, rig.clock);
