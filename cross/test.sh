@@ -42,7 +42,12 @@ echo "   unit tests passed ($(( $(date +%s) - start )) s)"
 
 echo "== [$arch] shared libraries"
 readelf -d "$agent" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/   NEEDED \1/p'
-loaded=$(LD_TRACE_LOADED_OBJECTS=1 "${runner[@]}" "$agent" 2>&1)
+# The loader's list of what it maps (ldd's way); qemu's -E sets it for the guest only.
+if ((${#runner[@]})); then
+  loaded=$("${runner[@]}" -E LD_TRACE_LOADED_OBJECTS=1 "$agent" 2>&1)
+else
+  loaded=$(LD_TRACE_LOADED_OBJECTS=1 "$agent" 2>&1)
+fi
 if grep -q 'not found' <<<"$loaded"; then
   echo "a library the agent needs is missing:"; echo "$loaded"; exit 1
 fi

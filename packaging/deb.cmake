@@ -58,12 +58,12 @@ set(CPACK_PACKAGE_NAME classroom-agent)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "Classroom Telemetry Agent maintainers <classroom-agent@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Classroom gateway telemetry over MQTT (Sparkplug B)")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Classroom gateway telemetry over MQTT (Sparkplug B)
- A small daemon for classroom gateways: it samples the system, network,
- NAT, Wi-Fi and classroom LAN, runs connectivity probes, polls SNMP devices
- and publishes it all as Sparkplug B over MQTT, with a disk spool for the
- times the broker is unreachable. Installing it starts nothing: edit
- /etc/classroom-agent/agent.toml, then systemctl enable --now classroom-agent.")
+# The long description; CPack puts the summary above it and indents it.
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "A small daemon for classroom gateways: it samples the system, network,
+NAT, Wi-Fi and classroom LAN, runs connectivity probes, polls SNMP devices
+and publishes it all as Sparkplug B over MQTT, with a disk spool for the
+times the broker is unreachable. Installing it starts nothing: edit
+/etc/classroom-agent/agent.toml, then systemctl enable --now classroom-agent.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${classroom_deb_arch})
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
