@@ -110,7 +110,6 @@ if [ "${1:-}" = --inside ]; then
   [ -z "$left" ] || fail "purge left: $left"
   echo "   purge: no file named classroom-agent*, none owned by its user or group: OK"
   echo "   (the system user stays, as for every Debian system user)"
-  echo "package checks passed"
   exit 0
 fi
 
@@ -187,3 +186,4 @@ for p in /proc/[0-9]*; do
   fi
 done
 echo "   no agent process was left running in the fresh root: OK"
+echo "package checks passed"
