@@ -110,6 +110,18 @@ if [ "${1:-}" = --inside ]; then
   [ -z "$left" ] || fail "purge left: $left"
   echo "   purge: no file named classroom-agent*, none owned by its user or group: OK"
   echo "   (the system user stays, as for every Debian system user)"
+
+  echo "== a first install where systemd-sysusers and systemd-tmpfiles exist"
+  userdel classroom-agent
+  getent group classroom-agent >/dev/null && groupdel classroom-agent
+  apt_q install -y "$deb"
+  IFS=: read -r _ _ uid2 _ _ home2 shell2 < <(getent passwd classroom-agent) || fail "systemd-sysusers made no user"
+  [ "$uid2" -lt 1000 ] && [ "$home2" = /var/lib/classroom-agent ] && [ "$shell2" = /usr/sbin/nologin ] ||
+    fail "classroom-agent user from sysusers: uid $uid2, home $home2, shell $shell2"
+  expect_mode /var/lib/classroom-agent "750 classroom-agent:classroom-agent"
+  apt_q purge -y classroom-agent
+  [ ! -e /var/lib/classroom-agent ] && [ ! -e /etc/classroom-agent ] || fail "second purge left a directory"
+  echo "   user (uid $uid2) and state directory from the package's sysusers.d and tmpfiles.d snippets: OK"
   exit 0
 fi
 
