@@ -37,3 +37,16 @@ tests/fuzz/run.sh 15
 
 echo "== 5/5 all tests (ctest)"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+# Opt-in, not in CI by default (about 8 minutes per ARM target on 2 cores;
+# cross/README.md): CLASSROOM_CROSS="arm64 armhf" also builds those targets,
+# runs their unit tests and the agent under qemu-user, and checks the packages.
+if [ -n "${CLASSROOM_CROSS:-}" ]; then
+  tests/tools/install-deps.sh --cross
+  for arch in $CLASSROOM_CROSS; do
+    echo "== cross: $arch"
+    cross/test.sh "$arch"
+  done
+  cross/build.sh "$(dpkg --print-architecture)" >/dev/null
+  tests/package/check-deb.sh
+fi

@@ -4,9 +4,12 @@
 # from the npm registry). Safe to run again: it installs only what is missing.
 #   install-deps.sh               everything: build, run, every test (.ci/run)
 #   install-deps.sh --quickstart  build and run only (the README's quick start)
+#   install-deps.sh --cross       everything, plus the cross builds and packages
+#                                 (cross/build.sh, cross/test.sh, tests/package/)
 set -euo pipefail
-tests=1
+tests=1 cross=0
 [ "${1:-}" = "--quickstart" ] && tests=0
+[ "${1:-}" = "--cross" ] && cross=1
 
 # Building and running the agent, and the quick start's broker and decoder.
 packages=(
@@ -34,6 +37,14 @@ test_packages=(
   tmux                                      # console tests: fleet driven in a real terminal
 )
 ((tests)) && packages+=("${test_packages[@]}")
+# Only the cross builds and the packages (cross/README.md).
+cross_packages=(
+  crossbuild-essential-arm64 crossbuild-essential-armhf  # Debian's cross compilers (aarch64, armhf)
+  qemu-user                                 # runs the ARM unit tests and agent: qemu-aarch64, qemu-arm
+  mmdebstrap                                # the target sysroots, and the package test's fresh root
+  dpkg-dev file                             # dpkg-shlibdeps (the packages' Depends), CPack's ELF detection
+)
+((cross)) && packages+=("${cross_packages[@]}")
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
