@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -54,7 +55,19 @@ struct Fd {
 
 // Connects to the first address that answers; fd is left blocking, with
 // send and receive timeouts of `timeout_ms`. Returns "" or why not.
+int64_t steady_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+// Milliseconds left until `deadline` (0 when past it).
+int left_ms(int64_t deadline) {
+  return static_cast<int>(std::max<int64_t>(0, deadline - steady_ms()));
+}
+
 std::string tcp_connect(const Endpoint& e, int timeout_ms, Fd& out) {
+  const int64_t deadline = steady_ms() + timeout_ms;  // for all addresses together
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
@@ -69,7 +82,10 @@ std::string tcp_connect(const Endpoint& e, int timeout_ms, Fd& out) {
       err = errno;
       if (err == EINPROGRESS) {
         pollfd p{fd.fd, POLLOUT, 0};
-        if (::poll(&p, 1, timeout_ms) == 1) {
+        int ready;
+        do ready = ::poll(&p, 1, left_ms(deadline));
+        while (ready < 0 && errno == EINTR);
+        if (ready == 1) {
           socklen_t len = sizeof err;
           ::getsockopt(fd.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         } else {
@@ -77,11 +93,7 @@ std::string tcp_connect(const Endpoint& e, int timeout_ms, Fd& out) {
         }
       }
     }
-    if (err == 0) {
-      ::fcntl(fd.fd, F_SETFL, ::fcntl(fd.fd, F_GETFL) & ~O_NONBLOCK);
-      timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-      ::setsockopt(fd.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      ::setsockopt(fd.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (err == 0) {  // left non-blocking: the TLS steps poll with a deadline
       std::swap(out.fd, fd.fd);
       verdict.clear();
       break;
@@ -91,6 +103,7 @@ std::string tcp_connect(const Endpoint& e, int timeout_ms, Fd& out) {
               : err == ECONNREFUSED ? "connection refused (no broker listening on port " +
                                           text::printable(e.port, 8) + "?)"
                                     : std::string(std::strerror(err));
+    if (left_ms(deadline) == 0) break;
   }
   ::freeaddrinfo(res);
   return verdict;
@@ -269,7 +282,21 @@ std::string explain_alert(unsigned long err, const TlsOptions& tls) {
   }
 }
 
-Diagnosis diagnose_tls(int fd, const Endpoint& e, const TlsOptions& tls) {
+// After a TLS 1.3 handshake, how long to wait for the broker's verdict on
+// the client certificate: a happy broker says nothing (it waits for CONNECT).
+constexpr int64_t kAlertWaitMs = 1000;
+
+// Waits until `fd` is ready for `events`; false at the deadline.
+bool wait_for(int fd, short events, int64_t deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    const int ready = ::poll(&p, 1, left_ms(deadline));
+    if (ready > 0) return true;
+    if (ready == 0 || errno != EINTR) return false;
+  }
+}
+
+Diagnosis diagnose_tls(int fd, const Endpoint& e, const TlsOptions& tls, int timeout_ms) {
   std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return {"TLS: cannot set up OpenSSL", false};
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
@@ -308,18 +335,32 @@ Diagnosis diagnose_tls(int fd, const Endpoint& e, const TlsOptions& tls) {
   // Without verification OpenSSL still reports chain problems to the
   // callback; they are not why the handshake failed then.
   g_refused = tls.verify ? &refused : nullptr;
+  // Non-blocking, against one deadline: a server that trickles bytes cannot
+  // keep the handshake (and this thread) going.
+  const int64_t deadline = steady_ms() + timeout_ms;
   ERR_clear_error();
-  const int rc = SSL_connect(ssl.get());
+  int rc;
+  bool timed_out = false;
+  while ((rc = SSL_connect(ssl.get())) != 1) {
+    const int want = SSL_get_error(ssl.get(), rc);
+    if (want != SSL_ERROR_WANT_READ && want != SSL_ERROR_WANT_WRITE) break;
+    if (!wait_for(fd, want == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      timed_out = true;
+      break;
+    }
+  }
   g_refused = nullptr;
   if (rc != 1) {
-    const int saved_errno = errno;
     const unsigned long err = ERR_peek_last_error();
     ERR_clear_error();
     if (refused.error != X509_V_OK) return {explain_refusal(refused, e, tls), false};
     if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SSL) return {explain_alert(err, tls), false};
-    if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)
-      return {"TLS: the server accepted the connection but did not answer the TLS handshake",
-              false};
+    if (timed_out)
+      return {
+          "TLS: the server accepted the connection but did not finish the TLS handshake "
+          "within " +
+              std::to_string(timeout_ms / 1000) + " s",
+          false};
     return {"TLS: the server closed the connection during the handshake", false};
   }
   // In TLS 1.3 the broker judges the client's certificate after the
@@ -328,7 +369,13 @@ Diagnosis diagnose_tls(int fd, const Endpoint& e, const TlsOptions& tls) {
   if (SSL_version(ssl.get()) >= TLS1_3_VERSION) {
     char byte;
     ERR_clear_error();
-    if (SSL_read(ssl.get(), &byte, 1) <= 0) {
+    const int64_t read_deadline = steady_ms() + kAlertWaitMs;
+    int got;
+    while ((got = SSL_read(ssl.get(), &byte, 1)) <= 0 &&
+           SSL_get_error(ssl.get(), got) == SSL_ERROR_WANT_READ &&
+           wait_for(fd, POLLIN, read_deadline)) {
+    }
+    if (got <= 0) {
       const unsigned long err = ERR_peek_last_error();
       ERR_clear_error();
       if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SSL) return {explain_alert(err, tls), false};
@@ -346,7 +393,7 @@ Diagnosis diagnose_connect(const std::string& uri, const TlsOptions& tls, int ti
   Fd fd;
   if (std::string why = tcp_connect(e, timeout_ms, fd); !why.empty()) return {why, false};
   if (e.scheme == "ssl" || e.scheme == "mqtts" || e.scheme == "wss")
-    return diagnose_tls(fd.fd, e, tls);
+    return diagnose_tls(fd.fd, e, tls, timeout_ms);
   return {"TCP connects, but the MQTT handshake failed (not an MQTT broker, or TLS expected?)",
           true};
 }

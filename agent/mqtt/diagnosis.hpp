@@ -3,8 +3,9 @@
 // retries the same steps itself (TCP, then the TLS handshake with the same
 // files) and says which one broke and why: refused, no answer, host name not
 // found, unknown CA, expired, not yet valid, wrong host name, client
-// certificate refused. It blocks for a few seconds at most, so it runs on
-// Paho's thread after a failure, never on the agent's loop.
+// certificate refused. It blocks for a few seconds at most, so it runs on a
+// thread of the MQTT client's own, never on the agent's loop nor on Paho's
+// thread (which holds Paho's lock while it reports a failure).
 #pragma once
 
 #include <string>
@@ -21,7 +22,10 @@ struct Diagnosis {
 };
 
 // `uri`: scheme://host:port as in the config. `tls` is used when the scheme is
-// a TLS one. `timeout_ms` bounds each step.
+// a TLS one. `timeout_ms` bounds the TCP connect (all addresses together) and
+// the TLS handshake each; a second after a TLS 1.3 handshake is given to the
+// broker's verdict on the client certificate. Name resolution is the
+// system's (its own timeouts, resolv.conf).
 Diagnosis diagnose_connect(const std::string& uri, const TlsOptions& tls, int timeout_ms);
 
 }  // namespace classroom::mqtt

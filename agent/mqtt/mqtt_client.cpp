@@ -4,7 +4,10 @@
 
 #include <mqtt/async_client.h>
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <thread>
 #include <vector>
 
 namespace classroom::mqtt {
@@ -107,7 +110,16 @@ class PahoClient final : public Client, private ::mqtt::callback {
     client_ = make_client();
   }
 
-  ~PahoClient() override { drop_client(); }
+  ~PahoClient() override {
+    drop_client();
+    {
+      std::lock_guard lock(diag_mutex_);
+      diag_stop_ = true;
+    }
+    diag_cv_.notify_one();
+    // A diagnosis under way ends within its own deadline.
+    if (diag_thread_.joinable()) diag_thread_.join();
+  }
 
   void abandon() override {
     drop_client();
@@ -215,18 +227,17 @@ class PahoClient final : public Client, private ::mqtt::callback {
       const int reason = static_cast<int>(tok.get_reason_code());
       std::string why = reason >= 0x80 ? describe_reason(reason) : describe(rc);
       if (failed_ == Event::Kind::connect_failed) {
-        // Paho says only "connect failure": find out what a technician can
-        // act on by retrying the steps ourselves (here on Paho's thread).
-        bool transport_ok = false;
+        // Paho says only "connect failure": what a technician can act on is
+        // found by retrying the steps ourselves. Not here: Paho holds its
+        // lock while it calls us, and the loop would wait on it. The
+        // diagnosis thread posts the outcome.
         if (reason < 0x80 && rc == MQTTASYNC_FAILURE) {
-          Diagnosis d = diagnose_connect(owner_.server_, owner_.tls_, kDiagnosisTimeoutMs);
-          why = std::move(d.why);
-          transport_ok = d.transport_ok;
+          owner_.diagnose_later(tag_of(tok));
+          return;
         }
         // A broker of MQTT 3.1.1 only answers an MQTT 5 CONNECT with "unacceptable
-        // protocol version" (or closes the connection): try 3.1.1 next time.
-        const bool refused_v5 = reason == 0x84 || rc == 1 || transport_ok;
-        if (owner_.attempt_v5_ && refused_v5) {
+        // protocol version": try 3.1.1 next time.
+        if (owner_.attempt_v5_ && (reason == 0x84 || rc == 1)) {
           owner_.mark_v3_only(owner_.server_);
           why += "; the next attempt uses MQTT 3.1.1";
         }
@@ -256,6 +267,37 @@ class PahoClient final : public Client, private ::mqtt::callback {
       return;
     }
     sink_(Event{Event::Kind::message, {}, 0, msg->get_topic(), msg->get_payload()});
+  }
+
+  // Called on Paho's thread with its lock held: only hands the job over.
+  // One job waits at most; a newer failure replaces it.
+  void diagnose_later(uint64_t tag) {
+    {
+      std::lock_guard lock(diag_mutex_);
+      diag_job_ = DiagnosisJob{server_, tls_, tag, attempt_v5_};
+      if (!diag_thread_.joinable()) diag_thread_ = std::thread([this] { diagnosis_thread(); });
+    }
+    diag_cv_.notify_one();
+  }
+
+  void diagnosis_thread() {
+    std::unique_lock lock(diag_mutex_);
+    for (;;) {
+      diag_cv_.wait(lock, [this] { return diag_stop_ || diag_job_.has_value(); });
+      if (diag_stop_) return;
+      DiagnosisJob job = std::move(*diag_job_);
+      diag_job_.reset();
+      lock.unlock();
+      Diagnosis d = diagnose_connect(job.server, job.tls, kDiagnosisTimeoutMs);
+      // A broker of MQTT 3.1.1 only may close the connection on an MQTT 5
+      // CONNECT: the transport works, MQTT did not. Try 3.1.1 next time.
+      if (job.v5 && d.transport_ok) {
+        mark_v3_only(job.server);
+        d.why += "; the next attempt uses MQTT 3.1.1";
+      }
+      sink_(Event{Event::Kind::connect_failed, std::move(d.why), job.tag, {}, {}});
+      lock.lock();
+    }
   }
 
   bool speaks_v3_only(const std::string& server) {
@@ -295,6 +337,18 @@ class PahoClient final : public Client, private ::mqtt::callback {
   std::mutex v3_mutex_;               // v3_only_ is written on Paho's thread
   std::vector<std::string> v3_only_;  // servers that refused an MQTT 5 CONNECT
   std::unique_ptr<::mqtt::async_client> client_;
+  // Why a connect failed, found off Paho's thread (see diagnose_later).
+  struct DiagnosisJob {
+    std::string server;
+    TlsOptions tls;
+    uint64_t tag;
+    bool v5;
+  };
+  std::mutex diag_mutex_;
+  std::condition_variable diag_cv_;
+  std::optional<DiagnosisJob> diag_job_;
+  bool diag_stop_ = false;
+  std::thread diag_thread_;
   Listener connect_listener_, subscribe_listener_, publish_listener_;
 };
 
