@@ -1366,23 +1366,12 @@ bool blank_at(std::string_view id, bool at_end) {
 }
 }  // namespace
 std::string read_secret_file(const std::string& path, std::string* secret, size_t min_bytes) {
-  const std::string fix = "`chmod 600 " + path + "`";
-  // Opened once and checked on the open file: no window between the check and
-  // the read, and never through a symbolic link.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return "cannot read " + path + " (" + std::strerror(errno) +
-           "); create it readable by the agent only (" + fix + ")";
+  // Checked on the open file: no window between the check and the read.
   struct stat st {};
   std::string problem;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    problem = path + " is not a regular file";
-  } else if (st.st_mode & 077) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    problem = path + " is open to group or others (mode " + mode +
-              "): a secret must be readable by the agent only; fix it with " + fix;
-  } else if (static_cast<uint64_t>(st.st_size) > kMaxSecretBytes) {
+  const int fd = open_owner_only(path, problem, st);
+  if (fd < 0) return problem;
+  if (static_cast<uint64_t>(st.st_size) > kMaxSecretBytes) {
     problem =
         path + " is larger than " + std::to_string(kMaxSecretBytes) + " bytes: not a secret file?";
   } else {

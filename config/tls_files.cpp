@@ -65,14 +65,15 @@ int no_passphrase(char*, int, int, void*) {
 
 }  // namespace
 
-std::string check_owner_only(const std::string& path) {
+int open_owner_only(const std::string& path, std::string& problem, struct stat& st) {
   const std::string fix = "`chmod 600 " + path + "`";
+  // Never through a symbolic link; non-blocking, so a FIFO cannot hang us.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0)
-    return "cannot read " + path + " (" + std::strerror(errno) +
-           "); create it readable by the agent only (" + fix + ")";
-  struct stat st {};
-  std::string problem;
+  if (fd < 0) {
+    problem = "cannot read " + path + " (" + std::strerror(errno) +
+              "); create it readable by the agent only (" + fix + ")";
+    return -1;
+  }
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     problem = path + " is not a regular file";
   } else if (st.st_mode & 077) {
@@ -80,8 +81,17 @@ std::string check_owner_only(const std::string& path) {
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     problem = path + " is open to group or others (mode " + mode +
               "): a secret must be readable by the agent only; fix it with " + fix;
+  } else {
+    return fd;
   }
   ::close(fd);
+  return -1;
+}
+
+std::string check_owner_only(const std::string& path) {
+  std::string problem;
+  struct stat st {};
+  if (int fd = open_owner_only(path, problem, st); fd >= 0) ::close(fd);
   return problem;
 }
 
@@ -103,10 +113,17 @@ void check_client_pair(const std::string& cert_file, const std::string& key_file
     cert.reset(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
     if (!cert) cert_problem = cert_file + " holds no PEM certificate";
   }
-  key_problem = check_owner_only(key_file);
-  if (!key_problem.empty()) return;
+  struct stat st {};
+  const int fd = open_owner_only(key_file, key_problem, st);
+  if (fd < 0) return;
   Key key;
-  if (Bio bio = open_pem(key_file, key_problem)) {
+  Bio bio(BIO_new_fd(fd, BIO_CLOSE));  // the file just checked, not another one at that path
+  if (!bio) {
+    ::close(fd);
+    key_problem = "cannot read " + key_file + " (out of memory)";
+  } else if (st.st_size > kMaxPemBytes) {
+    key_problem = key_file + " is larger than 4 MiB: not a PEM file?";
+  } else {
     key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
     if (!key)
       key_problem = key_file +

@@ -4,6 +4,8 @@
 // a key that others can read. Each returns "" or what is wrong, in plain words.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <string>
 
 namespace classroom::config {
@@ -15,8 +17,13 @@ std::string check_ca_file(const std::string& path);
 // `cert_problem` and `key_problem` say which file is wrong.
 void check_client_pair(const std::string& cert_file, const std::string& key_file,
                        std::string& cert_problem, std::string& key_problem);
-// A file that holds a secret (a key): a regular file, not a link, that only
-// its owner can read or write. "" when it is, else what is wrong and the fix.
+// A file that holds a secret (a password, a key): a regular file, not a link,
+// that only its owner can read or write. "" when it is, else what is wrong and
+// the fix.
 std::string check_owner_only(const std::string& path);
+// The same check, made on the open file (no window between check and read):
+// returns the open descriptor (non-blocking, close-on-exec), or -1 with
+// `problem` set. `st` receives the file's status.
+int open_owner_only(const std::string& path, std::string& problem, struct stat& st);
 
 }  // namespace classroom::config
