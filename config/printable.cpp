@@ -5,10 +5,7 @@
 #include <cstdio>
 
 namespace classroom::text {
-namespace {
 
-// The length of the well-formed UTF-8 sequence at the start of `s` and its
-// code point; 0 when the first byte does not start one.
 size_t utf8_sequence(std::string_view s, uint32_t& cp) {
   const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
   const unsigned char c = b(0);
@@ -41,6 +38,8 @@ size_t utf8_sequence(std::string_view s, uint32_t& cp) {
   if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
   return n;
 }
+
+namespace {
 
 // Code points shown as \uHHHH although they are well-formed.
 bool hidden(uint32_t cp) {

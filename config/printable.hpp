@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,11 @@ std::string printable(std::string_view in, size_t max_bytes = 80);
 
 // True when `in` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool valid_utf8(std::string_view in);
+
+// The length of the well-formed UTF-8 sequence at the start of `s`, with its
+// code point in `cp`; 0 when the first byte does not start one (a
+// continuation byte, an overlong form, a surrogate, past U+10FFFF).
+size_t utf8_sequence(std::string_view s, uint32_t& cp);
 
 // True when `in` holds something escape_into() would escape (other than a
 // backslash): a control character, a separator, an override, bad UTF-8.

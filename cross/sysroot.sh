@@ -23,12 +23,7 @@ case "$arch" in
 esac
 
 # The suite and mirror this machine's apt sources name (deb822 or one-line form).
-src=$(ls /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 || true)
-if [ -n "$src" ]; then
-  mirror=$(awk '/^URIs:/{print $2; exit}' "$src"); suite=$(awk '/^Suites:/{print $2; exit}' "$src")
-else
-  mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list); suite=$(awk '/^deb /{print $3; exit}' /etc/apt/sources.list)
-fi
+. "$(cd "$(dirname "$0")" && pwd)/apt-source.sh"
 [ -n "$mirror" ] && [ -n "$suite" ] || { echo "no Debian mirror in this machine's apt sources" >&2; exit 2; }
 
 # The C++ runtime's headers matching the cross compiler (libstdc++-12-dev on bookworm).

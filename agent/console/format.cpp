@@ -39,34 +39,6 @@ std::string number(float v) {
   return std::string(buf, r.ptr);
 }
 
-// The length of the well-formed UTF-8 sequence at `s`, with its code point; 0
-// when the first byte does not start one.
-size_t utf8_at(std::string_view s, uint32_t& cp) {
-  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  size_t n = 0;
-  uint32_t min = 0;
-  if (c < 0x80) {
-    cp = c;
-    return 1;
-  } else if (c >= 0xc2 && c <= 0xdf) {
-    n = 2, cp = c & 0x1f, min = 0x80;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3, cp = c & 0x0f, min = 0x800;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    if ((b(i) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i) & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
-}
-
 void append_json_value(std::string& out, const DecodedMetric& m) {
   if (m.is_null || std::holds_alternative<std::monostate>(m.value)) {
     out += "null";
@@ -279,7 +251,7 @@ void append_json_string(std::string& out, std::string_view s) {
   char esc[16];
   while (i < s.size()) {
     uint32_t cp = 0;
-    const size_t n = utf8_at(s.substr(i), cp);
+    const size_t n = text::utf8_sequence(s.substr(i), cp);
     if (n == 0) {
       out += "\\ufffd";
       ++i;

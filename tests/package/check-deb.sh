@@ -157,12 +157,7 @@ for deb in "$dist"/classroom-agent_*.deb; do
 done
 
 # The fresh root: minbase of this machine's suite and mirror, cached.
-src=$(ls /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 || true)
-if [ -n "$src" ]; then
-  mirror=$(awk '/^URIs:/{print $2; exit}' "$src"); suite=$(awk '/^Suites:/{print $2; exit}' "$src")
-else
-  mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list); suite=$(awk '/^deb /{print $3; exit}' /etc/apt/sources.list)
-fi
+. "$root_dir/cross/apt-source.sh"
 cache=${CLASSROOM_CROSS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/classroom-agent}
 tarball=$cache/package-test-$suite.tar
 mkdir -p "$cache"
