@@ -16,6 +16,7 @@
 #include <ctime>
 #include <memory>
 
+#include "config.hpp"
 #include "printable.hpp"
 
 namespace classroom::mqtt {
@@ -31,7 +32,7 @@ Endpoint split(const std::string& uri) {
   e.scheme = sep == std::string::npos ? "tcp" : uri.substr(0, sep);
   std::string rest = uri.substr(sep == std::string::npos ? 0 : sep + 3);
   rest = rest.substr(0, rest.find('/'));
-  const bool tls = e.scheme == "ssl" || e.scheme == "mqtts" || e.scheme == "wss";
+  const bool tls = config::is_tls_server(uri);
   e.port = e.scheme == "wss" ? "443" : e.scheme == "ws" ? "80" : tls ? "8883" : "1883";
   e.host = rest;
   if (!rest.empty() && rest[0] == '[') {  // an IPv6 literal: [::1]:1883
@@ -392,8 +393,7 @@ Diagnosis diagnose_connect(const std::string& uri, const TlsOptions& tls, int ti
   const Endpoint e = split(uri);
   Fd fd;
   if (std::string why = tcp_connect(e, timeout_ms, fd); !why.empty()) return {why, false};
-  if (e.scheme == "ssl" || e.scheme == "mqtts" || e.scheme == "wss")
-    return diagnose_tls(fd.fd, e, tls, timeout_ms);
+  if (config::is_tls_server(uri)) return diagnose_tls(fd.fd, e, tls, timeout_ms);
   return {"TCP connects, but the MQTT handshake failed (not an MQTT broker, or TLS expected?)",
           true};
 }

@@ -1,5 +1,6 @@
 #include "mqtt/mqtt_client.hpp"
 
+#include "config.hpp"
 #include "mqtt/diagnosis.hpp"
 
 #include <mqtt/async_client.h>
@@ -19,12 +20,6 @@ constexpr int kMaxInboundPacket = static_cast<int>(kMaxInboundMessage) + 1024;
 
 // Each step of a failure diagnosis (TCP connect, TLS handshake) waits this long at most.
 constexpr int kDiagnosisTimeoutMs = 2000;
-
-bool is_tls(const std::string& server) {
-  for (const char* scheme : {"ssl://", "mqtts://", "wss://"})
-    if (server.rfind(scheme, 0) == 0) return true;
-  return false;
-}
 
 // Paho's TLS settings: the broker's certificate is checked against the CA
 // file (or the system's store when none is named) and must name the host the
@@ -154,7 +149,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
       opts.set_servers(::mqtt::string_collection::create({r.server}));
       if (!r.username.empty()) opts.set_user_name(r.username);
       if (!r.password.empty()) opts.set_password(r.password);
-      if (is_tls(r.server)) opts.set_ssl(ssl_options(r.tls));
+      if (config::is_tls_server(r.server)) opts.set_ssl(ssl_options(r.tls));
       if (!r.will_topic.empty())  // the operator's console (agent/console/) has no Will
         opts.set_will(::mqtt::will_options(r.will_topic, r.will_payload.data(),
                                            r.will_payload.size(), 1, false));

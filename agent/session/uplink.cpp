@@ -87,7 +87,6 @@ void Uplink::start_connect() {
 
 void Uplink::lost(const std::string& why, bool was_online) {
   const std::string broker = server();
-  last_failure_ = "broker " + broker + " unreachable (" + why + ")";
   state_ = State::idle;
   if (offline_since_ms_ == 0) offline_since_ms_ = clock_.wall_ms();
   last_error_ = why;
@@ -488,10 +487,22 @@ void Uplink::describe(std::string& out) const {
     case State::connecting:
     case State::subscribing:
       out.assign("connecting to ").append(server());
-      if (!last_failure_.empty()) out.append("; before: ").append(last_failure_);
+      if (!last_error_.empty())
+        out.append("; before: broker ")
+            .append(last_error_server_)
+            .append(" unreachable (")
+            .append(last_error_)
+            .append(")");
       return;
     case State::idle:
-      out.assign(last_failure_.empty() ? "not connected" : last_failure_);
+      if (last_error_.empty())
+        out.assign("not connected");
+      else
+        out.assign("broker ")
+            .append(last_error_server_)
+            .append(" unreachable (")
+            .append(last_error_)
+            .append(")");
       return;
   }
 }

@@ -139,7 +139,6 @@ class Uplink {
   Device& device(DeviceId d);
   bool rebirth_requested_ = false;
   bool bdseq_warned_ = false;
-  std::string last_failure_;  // why the last attempt failed or the link was lost
   // For status (issue 13).
   int64_t online_since_ms_ = 0, offline_since_ms_ = 0;
   int64_t last_publish_ms_ = 0, last_confirmed_ms_ = 0;
