@@ -1,12 +1,10 @@
 #include "lan/lan_driver.hpp"
 
-#include <fcntl.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -56,7 +54,7 @@ std::string device_key(const HmacSha256& hmac, const uint8_t* lladdr, size_t len
 }
 
 LanDriver::LanDriver(Options options, std::unique_ptr<netlink::Transport> transport)
-    : options_(std::move(options)) {
+    : options_(std::move(options)), buffer_(64 * 1024, options_.max_lease_file) {
   if (!options_.now) options_.now = [] { return static_cast<int64_t>(::time(nullptr)); };
   if (!options_.index_of) options_.index_of = ::if_nametoindex;
   if (!options_.name_of) options_.name_of = ::if_indextoname;
@@ -76,7 +74,6 @@ LanDriver::LanDriver(Options options, std::unique_ptr<netlink::Transport> transp
   entries_.reserve(2048);
   uplinks_.reserve(16);
   problems_.reserve(512);
-  buffer_.reserve(64 * 1024);
 }
 
 void LanDriver::note(std::string_view what) {
@@ -201,51 +198,33 @@ void LanDriver::publish_iface(Iface& iface, MetricSink& sink) {
 }
 
 bool LanDriver::read_file(const std::string& path) {
-  buffer_.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    note("cannot read " + path + " (" + std::strerror(errno) + ")");
-    return false;
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    note(path + " is not a regular file");
-    return false;
-  }
-  // Size-bounded: a lease file is outside input, and may grow while we read.
-  const size_t limit = options_.max_lease_file;
-  size_t used = 0;
-  bool too_big = false;
-  for (;;) {
-    if (buffer_.capacity() - used < 4096)
-      buffer_.reserve(std::min(buffer_.capacity() * 2, limit + 4096));
-    buffer_.resize(buffer_.capacity());
-    const size_t room = std::min(buffer_.size(), limit + 1) - used;
-    ssize_t n = ::read(fd, buffer_.data() + used, room);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    used += static_cast<size_t>(n);
-    if (used > limit) {
-      too_big = true;
-      break;
+  // Size-bounded and regular files only: a lease file is outside input, and
+  // may grow while we read.
+  switch (buffer_.read(path.c_str(), /*regular_only=*/true)) {
+    case FileBuffer::Status::ok:
+      return true;
+    case FileBuffer::Status::cannot_open:
+    case FileBuffer::Status::read_error:
+      note("cannot read " + path + " (" + std::strerror(buffer_.error()) + ")");
+      return false;
+    case FileBuffer::Status::not_regular:
+      note(path + " is not a regular file");
+      return false;
+    case FileBuffer::Status::too_big: {
+      const size_t limit = options_.max_lease_file;
+      note(path + " is larger than " +
+           (limit % (1u << 20) ? std::to_string(limit) + " bytes"
+                               : std::to_string(limit >> 20) + " MiB") +
+           "; not read");
+      return false;
     }
   }
-  ::close(fd);
-  buffer_.resize(used);
-  if (too_big) {
-    note(path + " is larger than " +
-         (limit % (1u << 20) ? std::to_string(limit) + " bytes"
-                             : std::to_string(limit >> 20) + " MiB") +
-         "; not read");
-    return false;
-  }
-  return true;
+  return false;
 }
 
 bool LanDriver::read_leases(Dhcp& d, MetricSink& sink) {
   if (!read_file(d.options.file)) return false;
-  const LeaseCount c = leases_.count(d.options.format, buffer_, options_.now());
+  const LeaseCount c = leases_.count(d.options.format, buffer_.view(), options_.now());
   sink.put(d.active, c.active);
   if (d.options.pool_size)
     sink.put(d.pool_used, static_cast<float>(100.0 * static_cast<double>(c.active) /

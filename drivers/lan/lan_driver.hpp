@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "driver.hpp"
+#include "file_buffer.hpp"
 #include "lan/leases.hpp"
 #include "lan/sha256.hpp"
 #include "netlink/netlink.hpp"
@@ -88,7 +89,7 @@ class LanDriver final : public Driver {
   std::vector<uint32_t> uplinks_;
   std::vector<Keyed> keyed_;
   std::string inventory_text_;
-  std::string buffer_;
+  FileBuffer buffer_;  // the lease file being counted
   std::string problems_;
   LeaseParser leases_;
   int neighbour_error_ = 0;

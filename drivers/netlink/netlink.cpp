@@ -175,7 +175,9 @@ ssize_t SocketTransport::receive(std::span<uint8_t> buffer) {
 }
 
 Client::Client(std::unique_ptr<Transport> transport, size_t buffer_size)
-    : transport_(std::move(transport)), buffer_(buffer_size) {}
+    : transport_(std::move(transport)),
+      buffer_(new uint8_t[buffer_size]),
+      buffer_size_(buffer_size) {}
 
 Result Client::request(Request& request, OnMessage on_message) {
   Result result;
@@ -190,12 +192,12 @@ Result Client::request(Request& request, OnMessage on_message) {
     return result;
   }
   for (int datagrams = 0; datagrams < kMaxDatagramsPerRequest; ++datagrams) {
-    const ssize_t n = transport_->receive(buffer_);
+    const ssize_t n = transport_->receive(std::span<uint8_t>(buffer_.get(), buffer_size_));
     if (n < 0) {
       result.error = static_cast<int>(-n);
       return result;
     }
-    MessageReader reader(Bytes(buffer_.data(), static_cast<size_t>(n)));
+    MessageReader reader(Bytes(buffer_.get(), static_cast<size_t>(n)));
     Message m;
     bool finished = false;
     bool ours = false;

@@ -204,7 +204,9 @@ class Client {
 
  private:
   std::unique_ptr<Transport> transport_;
-  std::vector<uint8_t> buffer_;
+  // Not zero-filled: the pages it costs are those the largest reply touched.
+  std::unique_ptr<uint8_t[]> buffer_;
+  size_t buffer_size_;
   uint32_t seq_ = 0;
 };
 

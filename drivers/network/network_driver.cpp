@@ -44,41 +44,11 @@ NetworkDriver::NetworkDriver(Options options) : options_(std::move(options)) {
   path_dev_ = options_.proc_root + "/net/dev";
   path_route_ = options_.proc_root + "/net/route";
   path_ipv6_route_ = options_.proc_root + "/net/ipv6_route";
-  buffer_.reserve(16 * 1024);
   problems_.reserve(256);
   uplink_name_.reserve(32);
   lines_.reserve(64);
   line_ifindex_.reserve(64);
   interfaces_.reserve(std::min<size_t>(options_.max_interfaces, 32));
-}
-
-bool NetworkDriver::read(const std::string& path) {
-  buffer_.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  // /proc files report size 0: read in chunks into the reused buffer, up to a
-  // bound (a gateway with thousands of interfaces is not a classroom's).
-  size_t used = 0;
-  constexpr size_t kMaxBytes = 4 << 20;
-  for (;;) {
-    if (buffer_.capacity() - used < 4096) {
-      if (buffer_.capacity() >= kMaxBytes) break;
-      buffer_.reserve(buffer_.capacity() * 2);
-    }
-    buffer_.resize(buffer_.capacity());
-    ssize_t n = ::read(fd, buffer_.data() + used, buffer_.size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      buffer_.clear();
-      return false;
-    }
-    if (n == 0) break;
-    used += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  buffer_.resize(used);
-  return true;
 }
 
 bool NetworkDriver::read_small(const std::string& path) {
@@ -179,7 +149,7 @@ void NetworkDriver::sample_uplink(MetricSink& sink) {
   RouteScan v4, v6;
   const bool have_v4 = read(path_route_);
   if (have_v4) {
-    v4 = parse_ipv4_routes(buffer_);
+    v4 = parse_ipv4_routes(buffer_.view());
     if (v4.skipped) problem("unreadable lines in net/route", v4.skipped);
   } else {
     problem("cannot read net/route");
@@ -188,12 +158,11 @@ void NetworkDriver::sample_uplink(MetricSink& sink) {
   // the costlier read: the whole FIB6 with its cache).
   bool have_v6 = false;
   if (!v4.best) {
-    errno = 0;
     have_v6 = read(path_ipv6_route_);
     if (have_v6) {
-      v6 = parse_ipv6_routes(buffer_);
+      v6 = parse_ipv6_routes(buffer_.view());
       if (v6.skipped) problem("unreadable lines in net/ipv6_route", v6.skipped);
-    } else if (errno != ENOENT) {  // absent: IPv6 disabled in the kernel, no fault
+    } else if (buffer_.error() != ENOENT) {  // absent: IPv6 disabled in the kernel, no fault
       problem("cannot read net/ipv6_route");
     }
   }
@@ -218,10 +187,10 @@ CollectResult NetworkDriver::collect(MetricSink& sink) {
     declared_ = true;
   }
   problems_.clear();
-  if (!read(path_dev_) || buffer_.empty())
+  if (!read(path_dev_) || buffer_.view().empty())
     return CollectResult::failure("cannot read " + path_dev_);
   const int64_t now_ns = options_.monotonic_ns();
-  if (size_t skipped = parse_net_dev(buffer_, lines_))
+  if (size_t skipped = parse_net_dev(buffer_.view(), lines_))
     problem("malformed lines in net/dev", skipped);
 
   // Pass 1: which interface each line is, and its ifindex (its identity).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "driver.hpp"
+#include "file_buffer.hpp"
 #include "network/netfs.hpp"
 
 namespace classroom::drivers::network {
@@ -56,12 +57,17 @@ class NetworkDriver final : public Driver {
   void sample_uplink(MetricSink& sink);
   // Reads a small file into `small_` (no allocation); false when unreadable.
   bool read_small(const std::string& path);
-  bool read(const std::string& path);  // into buffer_
+  // Reads `path` into buffer_ (a table longer than 4 MiB is cut there: a
+  // gateway with thousands of interfaces is not a classroom's).
+  bool read(const std::string& path) {
+    const FileBuffer::Status s = buffer_.read(path.c_str());
+    return s == FileBuffer::Status::ok || s == FileBuffer::Status::too_big;
+  }
   void problem(const char* what, size_t count = 0);
 
   Options options_;
   std::string path_dev_, path_route_, path_ipv6_route_;
-  std::string buffer_;  // reused: no allocation per sample
+  FileBuffer buffer_{16 * 1024, 4 << 20};  // reused: no allocation per sample
   char small_[64];
   size_t small_len_ = 0;
   std::vector<NetDevLine> lines_;

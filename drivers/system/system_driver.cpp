@@ -69,29 +69,9 @@ SystemDriver::SystemDriver(Options options) : options_(std::move(options)) {
   path_uptime_ = proc + "/uptime";
   path_self_stat_ = proc + "/self/stat";
   path_self_status_ = proc + "/self/status";
-  buffer_.reserve(16 * 1024);
   problems_.reserve(256);
   ticks_per_second_ = sysconf(_SC_CLK_TCK);
   if (ticks_per_second_ <= 0) ticks_per_second_ = 100;
-}
-
-bool SystemDriver::read(const std::string& path) {
-  buffer_.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  // /proc files report size 0: read in chunks into the reused buffer.
-  size_t used = 0;
-  for (;;) {
-    if (buffer_.capacity() - used < 4096) buffer_.reserve(buffer_.capacity() * 2);
-    buffer_.resize(buffer_.capacity());
-    ssize_t n = ::read(fd, buffer_.data() + used, buffer_.size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    used += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  buffer_.resize(used);
-  return used > 0;
 }
 
 void SystemDriver::skipped(const char* what) {
@@ -188,7 +168,7 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   }
 
   {
-    const MemInfo mem = read(path_meminfo_) ? parse_meminfo(buffer_) : MemInfo{};
+    const MemInfo mem = read(path_meminfo_) ? parse_meminfo(buffer_.view()) : MemInfo{};
     if (mem.total) sink.put(mem_total_, *mem.total);
     if (mem.available) sink.put(mem_available_, *mem.available);
     if (mem.total && mem.available && *mem.total > 0 && *mem.available <= *mem.total) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "driver.hpp"
+#include "file_buffer.hpp"
 #include "system/clock.hpp"
 #include "system/procfs.hpp"
 
@@ -42,20 +43,24 @@ class SystemDriver final : public Driver {
 
   void declare(MetricSink& sink);
   void discover_sensors(MetricSink& sink);
-  bool read(const std::string& path);  // into buffer_
+  // Reads `path` into buffer_; false when it cannot be read, is empty or is
+  // larger than any /proc file this driver knows.
+  bool read(const std::string& path) {
+    return buffer_.read(path.c_str()) == FileBuffer::Status::ok && !buffer_.view().empty();
+  }
   // Reads `path` and parses it; empty when the file cannot be read or parsed.
   template <typename Parse>
   auto read_parsed(const std::string& path, Parse parse) -> decltype(parse(std::string_view{})) {
     if (!read(path)) return {};
-    return parse(buffer_);
+    return parse(buffer_.view());
   }
   void skipped(const char* what);
 
   Options options_;
   std::string path_stat_, path_loadavg_, path_meminfo_, path_uptime_, path_self_stat_,
       path_self_status_;
-  std::string buffer_;    // reused for every file: no allocation per sample
-  std::string problems_;  // what this collection could not read
+  FileBuffer buffer_{16 * 1024, 1 << 20};  // reused for every file: no allocation per sample
+  std::string problems_;                   // what this collection could not read
   bool declared_ = false;
 
   MetricId cpu_usage_ = 0, load1_ = 0, load5_ = 0, load15_ = 0, mem_total_ = 0, mem_available_ = 0,
