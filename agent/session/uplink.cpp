@@ -265,6 +265,10 @@ bool Uplink::needs_rebirth() const {
 
 bool Uplink::publish_control(const std::string& topic, const char* what) {
   control_.SerializeToString(&bytes_);
+  // A birth holds every metric with its properties (tens of KiB); births are
+  // rare, so their message objects go back to the heap rather than wait for
+  // the next one (Clear() would keep them).
+  sparkplug::Payload().Swap(&control_);
   std::string error;
   if (!client_.publish(topic, bytes_, 0, 0, error)) {
     client_.disconnect(1000);
