@@ -89,6 +89,9 @@ if ((probes)); then
   } >>"$work/agent.toml"
 fi
 sleep 0.5
+# A binary linked moments ago is still dirty in the page cache, and smaps
+# counts those pages as the agent's private dirty memory: write it out first.
+sync -- "$agent"
 "$agent" run -c "$work/agent.toml" >"$work/agent.log" 2>&1 &
 pid=$!
 PIDS+=($pid)
