@@ -348,6 +348,8 @@ bool ipv6_literal(std::string_view host) {
   return true;
 }
 
+}  // namespace
+
 std::string check_server(const std::string& uri) {
   const std::string shown = in_quotes(uri);
   static const char* const schemes[] = {"tcp://", "mqtt://",  "ws://",
@@ -395,6 +397,8 @@ std::string check_server(const std::string& uri) {
   }
   return shown + " is not a broker address; use ssl://HOST:8883 (TLS) or tcp://HOST:1883";
 }
+
+namespace {
 
 void read_identity(Section s, Config& cfg) {
   s.expect_keys({"group", "node"});

@@ -304,6 +304,10 @@ std::string read_secret_file(const std::string& path, std::string* secret, size_
 
 // True when the server URI is one the agent reaches over TLS (ssl://, mqtts://, wss://).
 bool is_tls_server(const std::string& uri);
+// What is wrong with a broker address (scheme, host, port, IPv6 brackets,
+// control characters), quoted and escaped for a message; "" when it is usable.
+// The config's `servers` and the console's --server share it.
+std::string check_server(const std::string& uri);
 // The [status] socket of a config file, read without the rest of the file
 // (whose secrets a technician's user cannot read): the default when the file
 // has no [status] table; "" when it says `enabled = false`; nullopt, with `error` set, when the

@@ -72,7 +72,7 @@ bool Commands::parsed() const {
 
 int Commands::run() {
   if (!server_.empty()) {
-    if (std::string why = check_server_url(server_); !why.empty()) {
+    if (std::string why = config::check_server(server_); !why.empty()) {
       std::cerr << "classroom-agent: --server " << why << "\n";
       return kExitUsage;
     }

@@ -301,22 +301,6 @@ void broker_settings(const config::Broker& b, WatchOptions& o) {
       static_cast<int>(std::max<int64_t>(1, b.connect_timeout.count() / 1000));
 }
 
-std::string check_server_url(const std::string& url) {
-  static const char* const schemes[] = {"tcp://",   "mqtt://", "ssl://",
-                                        "mqtts://", "ws://",   "wss://"};
-  const std::string shown = "\"" + text::printable(url, 120) + "\"";
-  if (text::has_unprintable(url) || url.find(' ') != std::string::npos)
-    return shown + " holds a blank or a control character";
-  for (const char* s : schemes) {
-    const std::string_view scheme(s);
-    if (url.compare(0, scheme.size(), scheme) != 0) continue;
-    if (url.size() == scheme.size() || url[scheme.size()] == ':' || url[scheme.size()] == '/')
-      return shown + " has no host name";
-    return "";
-  }
-  return shown + " is not a broker address; use tcp://HOST:PORT";
-}
-
 int run_tail(const WatchOptions& o) {
   install_signals();
   Connection conn(o, o.filter.subscription(), "tail");

@@ -43,9 +43,6 @@ struct WatchOptions {
 // connection settings (servers, user name, password, keepalive, timeouts).
 void broker_settings(const config::Broker& broker, WatchOptions& options);
 
-// Refusal text for a --server URL, or empty when it looks like one Paho takes.
-std::string check_server_url(const std::string& url);
-
 // Runs until SIGINT or SIGTERM (or `count` messages). Exit status 0; 1 when
 // stdout fails for another reason than a closed pipe.
 int run_tail(const WatchOptions& options);

@@ -333,7 +333,13 @@ TEST_CASE("tail and fleet refuse a bad broker address, a bad duration and a miss
   const std::string agent = AGENT_BINARY;
   auto [rc, out] = run_shell(agent + " tail --server 'http://x\\n'");
   CHECK(rc == 64);
-  CHECK_THAT(out, Catch::Contains("is not a broker address; use tcp://HOST:PORT"));
+  CHECK_THAT(out, Catch::Contains(
+                      "is not a broker address; use ssl://HOST:8883 (TLS) or tcp://HOST:1883"));
+  // The same check as the config's `servers`: a bad port is caught here, not
+  // by a connection that never comes.
+  std::tie(rc, out) = run_shell(agent + " tail --server tcp://127.0.0.1:99999");
+  CHECK(rc == 64);
+  CHECK_THAT(out, Catch::Contains("--server \"tcp://127.0.0.1:99999\" has a bad port"));
   std::tie(rc, out) = run_shell(agent + " fleet --server tcp://127.0.0.1:1 --stale soon");
   CHECK(rc == 64);
   CHECK_THAT(out, Catch::Contains("--stale \"soon\" is not a duration"));
