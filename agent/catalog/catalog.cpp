@@ -19,6 +19,7 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, DataType type,
     if (entries_[id].retired) {  // a source publishes it again
       entries_[id].retired = false;
       ++o.generation;
+      ++o.additions;
       ++o.metrics;
     }
     return id;
@@ -31,6 +32,7 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, DataType type,
   is_changed_.push_back(false);
   seen_.push_back(true);
   ++o.generation;
+  ++o.additions;
   ++o.metrics;
   return id;
 }

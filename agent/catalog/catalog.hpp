@@ -55,13 +55,20 @@ class Catalog final : public drivers::MetricSink {
   std::optional<MetricId> find(DeviceId owner, std::string_view name) const;
   const CatalogEntry& at(MetricId id) const { return entries_[id]; }
   size_t size() const { return entries_.size(); }
-  // Increases whenever a metric of `owner` is declared for the first time.
+  // Increases whenever the metric set of `owner` changes: a metric declared
+  // for the first time, brought back, or retired.
   uint64_t generation(DeviceId owner = kNode) const { return owners_[owner].generation; }
+  // Increases only when the set grows (a metric declared for the first time,
+  // or a retired one brought back): a birth that lacks a metric. A change of
+  // generation without one of additions means metrics were only retired.
+  uint64_t additions(DeviceId owner = kNode) const { return owners_[owner].additions; }
 
   // A reload (SIGHUP) that changes the sources: mark every metric of `owner`
   // unseen, let the new sources declare theirs (and take their first values),
   // then retire the ones none declared. Both bump the generation when the
-  // metric set changed, so the session rebirths once with the new set.
+  // metric set changed, so the session rebirths once with the new set. The
+  // node does both within the reload; a device between the reload and its
+  // first answered poll under the new config (devices/device_runner.cpp).
   void mark_unseen(DeviceId owner);
   size_t retire_unseen(DeviceId owner);
 
@@ -81,6 +88,7 @@ class Catalog final : public drivers::MetricSink {
     std::string name;  // "" for the node
     bool online = true;
     uint64_t generation = 0;
+    uint64_t additions = 0;
     size_t metrics = 0;
     std::map<std::string, MetricId, std::less<>> by_name;
   };

@@ -388,6 +388,9 @@ void Daemon::reload() {
 
   // The new sources declare their metrics and take a first sample now; the
   // node's metrics that none of them declares leave the birth. One rebirth.
+  // A device's are polled off the loop: the new DeviceRunner marks them
+  // unseen, and retires what the device's first answer under the new config
+  // does not declare; that device alone is born again (DBIRTH).
   catalog_.mark_unseen(kNode);
   build_pipeline();
   pipeline_->scheduler.run_due();

@@ -38,7 +38,10 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
              PollResult::Status::ok,
              {},
              {},
-             0};
+             0,
+             true};
+    // What this config makes the device publish is known at its first answer.
+    catalog.mark_unseen(d.id);
     devices_.push_back(std::move(d));
 
     drivers::snmp::Target t;
@@ -98,6 +101,14 @@ void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
     catalog_.set_time(r.started_ms);
     DeviceSink sink(catalog_, d.id);
     drivers::CollectResult cr = d.model.apply(r.vars, r.started_ms, sink);
+    if (d.retire_unseen) {
+      // The first answer under this config has declared what the device has:
+      // the rest leaves its birth (a reload removed a profile, an interface).
+      d.retire_unseen = false;
+      if (const size_t n = catalog_.retire_unseen(d.id); n > 0)
+        lg.info("device %s at %s: %zu metric%s no longer published", d.name.c_str(),
+                d.address.c_str(), n, n == 1 ? "" : "s");
+    }
     if (was_offline)
       lg.info("device %s at %s answers (sysName \"%s\", %zu interfaces): online", d.name.c_str(),
               d.address.c_str(), text_for_log(d.model.sys_name()).c_str(),

@@ -3,6 +3,12 @@
 // The poller works on its own thread; finished polls are applied here, on the
 // loop's thread: values into the catalog under the device, presence (DBIRTH,
 // DDEATH) through the batcher so that it stays in order with the data.
+//
+// A runner is built at the start and again by every reload. It marks each of
+// its devices' metrics unseen in the catalog; the device's first answered poll
+// declares what its config makes it publish now, and the metrics it did not
+// declare are retired then (a profile removed, an interface excluded): out of
+// the device's next DBIRTH, aliases kept, back if declared again.
 #pragma once
 
 #include <functional>
@@ -61,6 +67,8 @@ class DeviceRunner {
     std::string warning;  // the last one logged
     std::string last_problem;
     size_t polls = 0;
+    // Until the first answered poll: then what it did not declare retires.
+    bool retire_unseen = true;
   };
   void on_result(drivers::snmp::PollResult& r, Batcher* batcher);
 

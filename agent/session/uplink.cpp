@@ -258,9 +258,21 @@ bool Uplink::needs_rebirth() const {
   // metric of the session, so the node births again (with every device).
   for (size_t d = 1; d < devices_.size(); ++d)
     if (devices_[d].born() &&
-        devices_[d].born_generation != catalog_.generation(static_cast<DeviceId>(d)))
+        devices_[d].born_additions != catalog_.additions(static_cast<DeviceId>(d)))
       return true;
   return false;
+}
+
+// A device that is born but only lost metrics since (a reload retired what its
+// new config no longer polls): its birth listed more than it will publish,
+// nothing it publishes is missing. Its own DBIRTH, with the smaller set and
+// the same aliases, tells hosts; the node and the other devices stay as they are.
+bool Uplink::rebirth_shrunk_devices() {
+  for (DeviceId d = 1; d < devices_.size(); ++d)
+    if (devices_[d].born() && devices_[d].born_generation != catalog_.generation(d) &&
+        !device_birth(d, true))
+      return false;
+  return true;
 }
 
 bool Uplink::publish_control(const std::string& topic, const char* what) {
@@ -298,12 +310,14 @@ bool Uplink::birth() {
   return true;
 }
 
-bool Uplink::device_birth(DeviceId d) {
+bool Uplink::device_birth(DeviceId d, bool again) {
   Device& dev = device(d);
   sparkplug::build_device_birth(control_, catalog_, d, seq_.next(), clock_.wall_ms());
   if (!publish_control(dev.dbirth, "DBIRTH")) return false;
   dev.born_generation = catalog_.generation(d);
-  lg.info("published DBIRTH of device %s, %zu metrics", catalog_.device_name(d).c_str(),
+  dev.born_additions = catalog_.additions(d);
+  lg.info("published %s of device %s, %zu metrics",
+          again ? "a new DBIRTH (metrics retired)" : "DBIRTH", catalog_.device_name(d).c_str(),
           catalog_.metric_count(d));
   return true;
 }
@@ -374,6 +388,9 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
     // Data of a device not born in this session (it went offline, or its
     // history outlived it): a DBIRTH first; bury_history_births() ends it.
     if (!dev.born() && !device_birth(owner)) return false;
+    // Born, but with metrics retired since: its new DBIRTH before its data.
+    if (devices_[owner].born_generation != catalog_.generation(owner) && !device_birth(owner, true))
+      return false;
     topic = &devices_[owner].ddata;
   }
   payload_.set_seq(seq_.next());
@@ -433,6 +450,7 @@ int64_t Uplink::poll() {
   if (needs_rebirth()) {
     if (!birth()) return retry_at_;
   }
+  if (!rebirth_shrunk_devices()) return retry_at_;
   auto in_flight = [&] {
     uint64_t n = unreceipted_;
     // Receipts not yet acknowledged stand for up to kReceiptEveryMessages each.

@@ -7,7 +7,8 @@
 //
 // Every CONNECT gets a fresh Will (NDEATH) with a new bdSeq. Online, it births
 // (NBIRTH, seq 0, then a DBIRTH for every device that is online) whenever the
-// catalog has a metric the last birth lacked or a host asked for a rebirth, then
+// catalog has a metric the last birth lacked or a host asked for a rebirth (a
+// device that only lost metrics, after a reload, gets its own DBIRTH alone), then
 // publishes from the spool: node batches as NDATA, device batches as DDATA,
 // device presence records as DDEATH/DBIRTH (see docs/architecture.md), live batches at once,
 // the backlog of earlier sessions oldest first as historical data at
@@ -101,7 +102,8 @@ class Uplink {
   void on_delivered(uint64_t tag);
   bool birth();
   bool needs_rebirth() const;
-  bool device_birth(DeviceId d);
+  bool device_birth(DeviceId d, bool again = false);
+  bool rebirth_shrunk_devices();
   bool device_death(DeviceId d, int64_t ts_ms);
   bool publish_control(const std::string& topic, const char* what);
   void bury_history_births();
@@ -129,10 +131,12 @@ class Uplink {
   sparkplug::Sequence seq_;
   uint64_t born_generation_ = UINT64_MAX;
   // Per device (index = DeviceId; 0, the node, unused): its topics, and the
-  // catalog generation of its DBIRTH in this session (UINT64_MAX: not born).
+  // catalog generation and additions of its DBIRTH in this session
+  // (UINT64_MAX: not born).
   struct Device {
     std::string dbirth, ddata, ddeath;
     uint64_t born_generation = UINT64_MAX;
+    uint64_t born_additions = 0;
     bool born() const { return born_generation != UINT64_MAX; }
   };
   std::vector<Device> devices_;

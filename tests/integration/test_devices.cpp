@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -505,4 +506,92 @@ TEST_CASE("SNMP devices: 20 silent devices do not delay the gateway's own sample
   CHECK(gap <= 400);  // every 200 ms grid point sampled, none skipped
   CHECK_THAT(agent.log(), Catch::Contains("device dead-1 at " + silent + ": no answer"));
   CHECK_THAT(agent.log(), Catch::Contains("device dead-0 at " + silent + ": no answer"));
+}
+
+TEST_CASE("SNMP devices: a reload that drops a profile: one DBIRTH without it, same aliases") {
+  REQUIRE(std::filesystem::exists("/usr/sbin/snmpd"));
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/community", kCommunity);
+  AgentOptions o;
+  o.url = broker.url();
+  const std::string device = "[[devices.snmp]]\nname = \"switch-6a\"\naddress = \"" +
+                             snmpd.address() + "\"\nversion = \"2c\"\ncommunity_file = \"" +
+                             dir.path +
+                             "/community\"\ninterval = \"1s\"\ntimeout = \"400ms\"\nretries = 1\n";
+  o.extra = device + "profiles = [\"system\", \"ups\"]\n";
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string dbirth = "spBv1.0/school-test/DBIRTH/room-1/switch-6a";
+  const std::string ddata = "spBv1.0/school-test/DDATA/room-1/switch-6a";
+  // Born, and publishing (sysUpTime moves on every poll).
+  REQUIRE(wait_until([&] { return on_topic(sub, ddata).size() >= 2; }, 30s));
+  const Payload first = on_topic(sub, dbirth)[0].decoded;
+  REQUIRE(metric(first, "UPS/Load"));
+  REQUIRE(metric(first, "System/Uptime"));
+  REQUIRE(sub.of_type("NBIRTH").size() == 1);
+  const uint64_t session = bdseq(sub.of_type("NBIRTH")[0].decoded);
+
+  // The admin removes the UPS profile and reloads.
+  write_file(agent.config_path(),
+             read_file(agent.config_path())
+                 .replace(read_file(agent.config_path()).find("profiles = [\"system\", \"ups\"]"),
+                          std::string("profiles = [\"system\", \"ups\"]").size(),
+                          "profiles = [\"system\"]"));
+  agent.signal(SIGHUP);
+  REQUIRE(wait_until([&] { return on_topic(sub, dbirth).size() >= 2; }, 20s));
+  // Two more polls' data after the new birth.
+  const auto data_after_birth = [&] {
+    size_t births = 0, n = 0;
+    for (const Message& m : sub.messages()) {
+      if (m.topic == dbirth) ++births;
+      if (m.topic == ddata && births >= 2) ++n;
+    }
+    return n;
+  };
+  REQUIRE(wait_until([&] { return data_after_birth() >= 2; }, 20s));
+
+  const Payload second = on_topic(sub, dbirth)[1].decoded;
+  CHECK(on_topic(sub, dbirth).size() == 2);  // one DBIRTH for the reload
+  // The UPS metrics are gone, everything else is there under its old alias.
+  size_t kept = 0;
+  for (const auto& m : first.metrics()) {
+    INFO(m.name());
+    const bool ups = m.name().rfind("UPS/", 0) == 0;
+    if (ups) {
+      CHECK_FALSE(metric(second, m.name()));
+    } else {
+      REQUIRE(metric(second, m.name()));
+      CHECK(metric(second, m.name())->alias() == m.alias());
+      ++kept;
+    }
+  }
+  CHECK(kept == 3);  // System/Uptime, Name, Description
+  CHECK(second.metrics_size() == static_cast<int>(kept));
+  std::set<uint64_t> born;
+  for (const auto& m : second.metrics()) born.insert(m.alias());
+  // The DDATA after it names kept metrics only.
+  size_t births = 0, checked = 0;
+  for (const Message& m : sub.messages()) {
+    if (m.topic == dbirth) ++births;
+    if (m.topic != ddata || births < 2) continue;
+    for (const auto& metric : m.decoded.metrics()) {
+      INFO("DDATA seq " << m.decoded.seq() << " alias " << metric.alias());
+      CHECK(born.count(metric.alias()) == 1);
+      ++checked;
+    }
+  }
+  CHECK(checked >= 2);
+  // Nothing else changed: the same session, no new NBIRTH, the device never died.
+  CHECK(sub.of_type("NBIRTH").size() == 1);
+  CHECK(bdseq(sub.of_type("NBIRTH")[0].decoded) == session);
+  CHECK(sub.of_type("NDEATH").empty());
+  CHECK(on_topic(sub, "spBv1.0/school-test/DDEATH/room-1/switch-6a").empty());
+  CHECK_THAT(agent.log(), Catch::Contains("device switch-6a at " + snmpd.address() +
+                                          ": 5 metrics no longer published"));
+  CHECK_THAT(agent.log(), Catch::Contains("reloaded: 1 source, 1 device"));
 }

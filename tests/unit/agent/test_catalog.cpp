@@ -77,3 +77,47 @@ TEST_CASE("catalog: a reload retires what no source declares again, and keeps al
   CHECK(c.metric_count(kNode) == 2);
   CHECK(c.generation() == before + 2);
 }
+
+TEST_CASE("catalog: a device's metrics retire on their own; additions count only growth") {
+  Catalog c;
+  const MetricId node = c.declare("System/Uptime", DataType::Double, "s");
+  const DeviceId sw = c.add_device("switch-6a");
+  const DeviceId ap = c.add_device("ap-6a");
+  const MetricId up = c.declare(sw, "System/Uptime", DataType::Double, "s");
+  const MetricId load = c.declare(sw, "UPS/Load", DataType::Float, "%");
+  const MetricId ap_load = c.declare(ap, "UPS/Load", DataType::Float, "%");
+  CHECK(c.additions(sw) == 2);
+  CHECK(c.generation(sw) == 2);
+  c.set_time(1000);
+  c.put(up, 5.0);
+  c.put(load, 31.0f);
+  c.put(ap_load, 12.0f);
+  const uint64_t node_gen = c.generation(), ap_gen = c.generation(ap);
+
+  // The switch's new config has no UPS profile: its first poll declares the uptime only.
+  c.mark_unseen(sw);
+  CHECK(c.declare(sw, "System/Uptime", DataType::Double, "s") == up);
+  CHECK(c.retire_unseen(sw) == 1);
+  CHECK(c.at(load).retired);
+  CHECK_FALSE(c.at(up).retired);
+  CHECK(c.metric_count(sw) == 1);
+  CHECK(c.generation(sw) == 3);  // one DBIRTH
+  CHECK(c.additions(sw) == 2);   // nothing new: no birth lacks a metric
+  // The retired value is no longer in the changes; the others' are.
+  CHECK(c.changed() == std::vector<MetricId>{up, ap_load});
+  // Nothing else moved: the node, the other device with the same name.
+  CHECK_FALSE(c.at(node).retired);
+  CHECK_FALSE(c.at(ap_load).retired);
+  CHECK(c.generation() == node_gen);
+  CHECK(c.generation(ap) == ap_gen);
+  CHECK(c.metric_count(ap) == 1);
+
+  // Brought back (a spooled record names it, or a later reload): same alias, growth.
+  const uint64_t alias = c.at(load).alias;
+  CHECK(c.declare(sw, "UPS/Load", DataType::Float, "%") == load);
+  CHECK_FALSE(c.at(load).retired);
+  CHECK(c.at(load).alias == alias);
+  CHECK(c.generation(sw) == 4);
+  CHECK(c.additions(sw) == 3);
+  CHECK(c.metric_count(sw) == 2);
+}
