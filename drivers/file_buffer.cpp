@@ -5,14 +5,16 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace classroom::drivers {
 
 FileBuffer::FileBuffer(size_t initial, size_t limit)
     : data_(new char[std::max<size_t>(initial, 1)]),  // not value-initialised: untouched
-      capacity_(std::max<size_t>(initial, 1)),
-      limit_(limit) {}
+      initial_(std::max<size_t>(initial, 1)),
+      capacity_(initial_),
+      limit_(std::min(limit, kMaxLimit)) {}
 
 void FileBuffer::grow() {
   const size_t bigger = std::min(capacity_ * 2, limit_ + 1);
@@ -20,6 +22,13 @@ void FileBuffer::grow() {
   std::memcpy(next.get(), data_.get(), size_);
   data_ = std::move(next);
   capacity_ = bigger;
+}
+
+void FileBuffer::shrink() {
+  if (capacity_ <= initial_) return;
+  data_.reset(new char[initial_]);
+  capacity_ = initial_;
+  size_ = 0;
 }
 
 FileBuffer::Status FileBuffer::read(const char* path, bool regular_only) {
@@ -31,9 +40,16 @@ FileBuffer::Status FileBuffer::read(const char* path, bool regular_only) {
     return Status::cannot_open;
   }
   struct stat st {};
-  if (regular_only && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-    ::close(fd);
-    return Status::not_regular;
+  if (regular_only) {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return Status::not_regular;
+    }
+    // Refused before a byte is read: a file that is too big costs nothing.
+    if (static_cast<uint64_t>(st.st_size) > limit_) {
+      ::close(fd);
+      return Status::too_big;
+    }
   }
   // One byte more than the limit is read, to tell "exactly the limit" from
   // "more than the limit".
@@ -58,9 +74,19 @@ FileBuffer::Status FileBuffer::read(const char* path, bool regular_only) {
     size_ += static_cast<size_t>(n);
   }
   ::close(fd);
-  if (size_ > limit_) {
-    size_ = limit_;
-    status = Status::too_big;
+  if (size_ > limit_) status = Status::too_big;
+  if (status == Status::too_big) {
+    if (regular_only) {
+      // It grew past the limit while being read: nothing of it is used, and
+      // the memory it took goes back rather than stay for the agent's life.
+      shrink();
+    } else {
+      // What fits, up to its last whole line: a cut line could read as
+      // another (eth1 for eth10).
+      const std::string_view kept(data_.get(), std::min(size_, limit_));
+      const size_t end = kept.rfind('\n');
+      size_ = end == std::string_view::npos ? 0 : end + 1;
+    }
   }
   return status;
 }

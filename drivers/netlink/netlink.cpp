@@ -197,6 +197,10 @@ Result Client::request(Request& request, OnMessage on_message) {
       result.error = static_cast<int>(-n);
       return result;
     }
+    if (static_cast<size_t>(n) > buffer_size_) {  // a transport that broke its word
+      result.error = EMSGSIZE;
+      return result;
+    }
     MessageReader reader(Bytes(buffer_.get(), static_cast<size_t>(n)));
     Message m;
     bool finished = false;

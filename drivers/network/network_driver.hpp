@@ -57,8 +57,9 @@ class NetworkDriver final : public Driver {
   void sample_uplink(MetricSink& sink);
   // Reads a small file into `small_` (no allocation); false when unreadable.
   bool read_small(const std::string& path);
-  // Reads `path` into buffer_ (a table longer than 4 MiB is cut there: a
-  // gateway with thousands of interfaces is not a classroom's).
+  // Reads `path` into buffer_ (a table longer than 4 MiB is cut at its last
+  // whole line within that: a gateway with thousands of interfaces is not a
+  // classroom's).
   bool read(const std::string& path) {
     const FileBuffer::Status s = buffer_.read(path.c_str());
     return s == FileBuffer::Status::ok || s == FileBuffer::Status::too_big;

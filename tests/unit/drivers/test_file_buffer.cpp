@@ -41,19 +41,50 @@ TEST_CASE("file buffer: a file larger than the first allocation is read whole") 
   CHECK(b.view().empty());
 }
 
-TEST_CASE("file buffer: the limit is exact, and more is too big with the first bytes kept") {
+TEST_CASE("file buffer: the limit is exact, and more is too big with its whole lines kept") {
   TempDir tmp;
-  const std::string text = pattern(5000);
-  write(tmp / "at", text);
-  write(tmp / "over", text + "x");
+  std::string text = pattern(4990);
+  text[1000] = '\n';
+  text += "\neth10\n";  // 4997 bytes
+  REQUIRE(text.size() == 4997);
+  write(tmp / "at", text + "et\n");  // exactly 5000
+  write(tmp / "over", text + "eth1\n");
   FileBuffer b(1024, 5000);
   REQUIRE(b.read((tmp / "at").c_str()) == Status::ok);
-  CHECK(b.view() == text);
+  CHECK(b.view() == text + "et\n");
+  // The cut falls inside "eth1": that line is dropped, never read as "et".
   REQUIRE(b.read((tmp / "over").c_str()) == Status::too_big);
   CHECK(b.view() == text);
   FileBuffer big_first(64 * 1024, 5000);  // a first allocation above the limit
   CHECK(big_first.read((tmp / "over").c_str()) == Status::too_big);
-  CHECK(big_first.view().size() == 5000);
+  CHECK(big_first.view() == text);
+  write(tmp / "no lines", pattern(6000));
+  CHECK(b.read((tmp / "no lines").c_str()) == Status::too_big);
+  CHECK(b.view().empty());
+}
+
+TEST_CASE("file buffer: outside input over the limit is refused, and costs nothing after") {
+  TempDir tmp;
+  write(tmp / "big", pattern(10'000));
+  FileBuffer b(64, 1000);
+  // By its size, before a byte is read.
+  CHECK(b.read((tmp / "big").c_str(), /*regular_only=*/true) == Status::too_big);
+  CHECK(b.view().empty());
+  // A regular file whose size says 0 (as /proc's do) but holds more, as a
+  // file that grows while it is read: refused, and nothing of it is kept.
+  CHECK(b.read("/proc/self/status", /*regular_only=*/true) == Status::too_big);
+  CHECK(b.view().empty());
+  write(tmp / "small", "lease\n");
+  CHECK(b.read((tmp / "small").c_str(), /*regular_only=*/true) == Status::ok);
+  CHECK(b.view() == "lease\n");
+}
+
+TEST_CASE("file buffer: a limit near the size of memory cannot overflow the growth") {
+  TempDir tmp;
+  write(tmp / "f", pattern(20));
+  FileBuffer b(16, SIZE_MAX);
+  REQUIRE(b.read((tmp / "f").c_str()) == Status::ok);
+  CHECK(b.view() == pattern(20));
 }
 
 TEST_CASE("file buffer: what cannot be read says why, and a FIFO never blocks") {

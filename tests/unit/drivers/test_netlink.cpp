@@ -213,6 +213,23 @@ TEST_CASE("netlink: a dump is read across datagrams until DONE", "[netlink]") {
   }
 }
 
+TEST_CASE("netlink: a transport that claims more bytes than the buffer holds is refused",
+          "[netlink]") {
+  // The receive buffer is not zero-filled: a length past it would be read as
+  // messages. Both real transports cut at the buffer; this one lies.
+  struct Liar final : Transport {
+    int send(std::span<const uint8_t>) override { return 0; }
+    ssize_t receive(std::span<uint8_t> buffer) override {
+      return static_cast<ssize_t>(buffer.size() + 64);
+    }
+  };
+  Client c(std::make_unique<Liar>(), 256);
+  Request r(1, NLM_F_DUMP);
+  size_t seen = 0;
+  CHECK(c.request(r, [&](const Message&) { ++seen; }).error == EMSGSIZE);
+  CHECK(seen == 0);
+}
+
 TEST_CASE("netlink: the nl80211 family is resolved, or found absent", "[netlink]") {
   auto transport = std::make_unique<ReplayTransport>();
   ReplayTransport& t = *transport;
