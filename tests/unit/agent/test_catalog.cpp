@@ -78,7 +78,7 @@ TEST_CASE("catalog: a reload retires what no source declares again, and keeps al
   CHECK(c.generation() == before + 2);
 }
 
-TEST_CASE("catalog: a device's metrics retire on their own; additions count only growth") {
+TEST_CASE("catalog: a device's metrics retire on their own, additions count only growth") {
   Catalog c;
   const MetricId node = c.declare("System/Uptime", DataType::Double, "s");
   const DeviceId sw = c.add_device("switch-6a");
