@@ -8,7 +8,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 seconds=${1:-20}
-agent=${2:-}
+agent=()
+[ -n "${2:-}" ] && agent=("$2")  # else footprint.sh's default, build/agent/classroom-agent
 budget_kib=${BUDGET_KIB:-2048}  # lower it to see the failure path
 failed=0
 
@@ -16,7 +17,7 @@ check() {
   local what=$1 curl_expected=$2
   shift 2
   local out kib
-  out=$(FOOTPRINT_MAPPINGS=200 "$here/footprint.sh" "$@" "$seconds" $agent)
+  out=$(FOOTPRINT_MAPPINGS=200 "$here/footprint.sh" "$@" "$seconds" "${agent[@]}")
   kib=$(awk '$1 == "private" && $2 == "dirty" {print $3; exit}' <<<"$out")
   if [ -z "$kib" ]; then
     echo "$what: footprint.sh printed no private dirty figure:"; echo "$out"
