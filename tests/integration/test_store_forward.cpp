@@ -36,6 +36,36 @@ std::map<uint64_t, bool> uptime_samples(Subscriber& sub) {
   return out;
 }
 
+// Capture time -> the historical flag of each arrival of that System/Uptime
+// value, in the order they arrived (a sample delivered twice has two).
+std::map<uint64_t, std::vector<bool>> uptime_arrivals(Subscriber& sub) {
+  std::map<uint64_t, std::vector<bool>> out;
+  std::optional<uint64_t> alias;
+  for (const Message& m : sub.messages()) {
+    if (m.type() == "NBIRTH") alias = alias_in_birth(m.decoded, "System/Uptime");
+    if (m.type() != "NDATA" || !alias) continue;
+    if (const auto* metric = find_metric(m.decoded, "", *alias))
+      out[metric->timestamp()].push_back(metric->is_historical());
+  }
+  return out;
+}
+
+// How each sample of `wanted` arrived: "<ts>: never", "<ts>: live",
+// "<ts>: historical, live" (twice), ... one line each, for a failure message.
+std::string describe_arrivals(const std::vector<uint64_t>& wanted, Subscriber& sub) {
+  const auto arrivals = uptime_arrivals(sub);
+  std::string out;
+  for (uint64_t ts : wanted) {
+    out += std::to_string(ts) + ":";
+    auto it = arrivals.find(ts);
+    if (it == arrivals.end()) out += " never";
+    for (size_t i = 0; it != arrivals.end() && i < it->second.size(); ++i)
+      out += std::string(i ? ", " : " ") + (it->second[i] ? "historical" : "live");
+    out += "\n";
+  }
+  return out;
+}
+
 // The largest step between consecutive sample times in [from, to].
 int64_t largest_gap(const std::map<uint64_t, bool>& samples, uint64_t from, uint64_t to) {
   int64_t gap = 0;
@@ -237,6 +267,25 @@ TEST_CASE("a full disk: the agent keeps the newest backlog that fits, counts the
   auto birth = sub.of_type("NBIRTH").back().decoded;
   auto dropped_alias = alias_in_birth(birth, "Agent/Spool/Dropped Batches");
   REQUIRE(dropped_alias);
+  const uint64_t dropped_in_birth =
+      find_metric(birth, "Agent/Spool/Dropped Batches", 0)->long_value();
+  // The newest live value of the drop counter the agent published (replayed
+  // backlog carries the values it had then).
+  auto dropped_now = [&] {
+    uint64_t value = dropped_in_birth;
+    std::optional<uint64_t> alias;
+    for (const Message& m : sub.messages()) {
+      if (m.type() == "NBIRTH") {
+        alias = alias_in_birth(m.decoded, "Agent/Spool/Dropped Batches");
+        if (const auto* d = find_metric(m.decoded, "Agent/Spool/Dropped Batches", 0))
+          value = d->long_value();
+      } else if (const Payload::Metric* d =
+                     m.type() == "NDATA" && alias ? find_metric(m.decoded, "", *alias) : nullptr) {
+        if (!d->is_historical()) value = d->long_value();
+      }
+    }
+    return value;
+  };
   REQUIRE(wait_until(
       [&] {
         for (const Message& m : sub.of_type("NDATA"))
@@ -253,9 +302,11 @@ TEST_CASE("a full disk: the agent keeps the newest backlog that fits, counts the
       },
       20s));
   // The backlog on disk when the broker came back arrives: a run of samples
-  // without a gap up to the reconnection, about as many as the disk holds
-  // (the oldest of them may still be dropped for live batches while the
-  // replay runs, the disk being full).
+  // without a gap up to the reconnection, about as many as the disk holds.
+  // Until the agent is online again the oldest of them may still be dropped
+  // for new batches; once it is online nothing unsent is dropped (a live
+  // batch that finds the disk full goes out unstored), so the drop counter
+  // stays where the first birth had it.
   auto history = [&] {
     std::vector<uint64_t> out;
     for (auto& [ts, historical] : uptime_samples(sub))
@@ -267,23 +318,28 @@ TEST_CASE("a full disk: the agent keeps the newest backlog that fits, counts the
   // scheduler took late on a loaded machine cannot fail the test and a lost
   // batch cannot pass it.
   auto missing = [&](const std::vector<uint64_t>& h) {
-    size_t n = 0;
+    std::vector<uint64_t> out;
     for (uint64_t ts : kept)
-      if (ts >= h.front() && !std::binary_search(h.begin(), h.end(), ts)) ++n;
-    return n;
+      if (h.empty() || (ts >= h.front() && !std::binary_search(h.begin(), h.end(), ts)))
+        out.push_back(ts);
+    return out;
   };
   const bool replayed = wait_until(
       [&] {
         auto h = history();
-        return h.size() >= kept.size() / 2 && missing(h) == 0;
+        return h.size() >= kept.size() / 2 && missing(h).empty();
       },
       30s);
   auto h = history();
-  INFO(h.size() << " historical samples arrived; " << (h.empty() ? kept.size() : missing(h))
+  const auto lost = missing(h);
+  INFO(h.size() << " historical samples arrived; " << lost.size()
                 << " of those on disk missing; largest gap "
                 << (h.empty() ? 0 : largest_gap(uptime_samples(sub), h.front(), up - 1000))
-                << " ms");
+                << " ms; the missing ones arrived:\n"
+                << describe_arrivals(lost, sub) << "Agent/Spool/Dropped Batches: "
+                << dropped_in_birth << " in the first birth, " << dropped_now() << " now");
   CHECK(replayed);
+  CHECK(dropped_now() == dropped_in_birth);
 }
 
 TEST_CASE("a read-only state dir with a backlog: the backlog is still delivered") {
