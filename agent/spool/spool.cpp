@@ -451,9 +451,11 @@ void Spool::count_dropped(uint64_t from, uint64_t to, const char* why) {
 }
 
 // Frees at least `need` bytes of the oldest records (disk space in whole
-// blocks): the oldest segment goes when all of it is needed, else a hole is
-// punched over its first records. Returns false when nothing is left to drop.
-bool Spool::drop_oldest(uint64_t need, bool free_block, const char* why) {
+// blocks), none with an id above `max_id`: the oldest segment goes when all of
+// it is needed, else a hole is punched over its first records. Returns false,
+// changing nothing, when that much cannot be freed within `max_id`, or when
+// nothing is left to drop.
+bool Spool::drop_oldest(uint64_t need, bool free_block, const char* why, uint64_t max_id) {
   if (segments_.empty()) return false;
   Segment& seg = segments_[0];
   const bool active = segments_.size() == 1;
@@ -469,8 +471,10 @@ bool Spool::drop_oldest(uint64_t need, bool free_block, const char* why) {
     delete_segment(0);
     commit(committed_);
   };
-  if (!active && (seg.size - seg.start <= need ||
-                  (free_block && seg.size <= (seg.start / kBlockBytes + 1) * kBlockBytes))) {
+  const bool whole_allowed = segment_end_id(0) - 1 <= max_id;
+  if (!active && whole_allowed &&
+      (seg.size - seg.start <= need ||
+       (free_block && seg.size <= (seg.start / kBlockBytes + 1) * kBlockBytes))) {
     drop_whole();
     return true;
   }
@@ -485,8 +489,13 @@ bool Spool::drop_oldest(uint64_t need, bool free_block, const char* why) {
       off = find_next_record(0, off + 1);
       continue;
     }
+    if (r.id > max_id) break;
     last_id = r.id;
     off = end;
+  }
+  if (off - seg.start < need || off < block_end) {
+    if (max_id != UINT64_MAX) return false;  // not enough may go
+    if (off == seg.start) return false;
   }
   if (!active && off >= seg.size) {
     drop_whole();
@@ -509,7 +518,8 @@ bool Spool::drop_oldest(uint64_t need, bool free_block, const char* why) {
   return true;
 }
 
-uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error) {
+uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error,
+                       Overflow overflow) {
   auto fail = [&](std::string why) -> uint64_t {
     ++counters_.write_errors;
     if (error) *error = std::move(why);
@@ -521,9 +531,14 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error)
   if (next_id_ > kMaxId) return fail("the spool has run out of ids");
   const uint64_t rec = kHeaderSize + data.size();
 
+  const bool keep_unsent = overflow == Overflow::keep_unsent;
+  const uint64_t may_drop_to = keep_unsent ? committed_ : UINT64_MAX;
   while (total_bytes() + rec > opt_.max_bytes) {
-    if (!drop_oldest(total_bytes() + rec - opt_.max_bytes, false, "spool full (max_bytes reached)"))
-      break;
+    if (drop_oldest(total_bytes() + rec - opt_.max_bytes, false, "spool full (max_bytes reached)",
+                    may_drop_to))
+      continue;
+    if (keep_unsent) return fail("the spool is full (max_bytes) of batches still to be sent");
+    break;
   }
   if (segments_.back().size > 0 && segments_.back().size + rec > opt_.segment_bytes) {
     std::string e;
@@ -549,7 +564,10 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error)
     io_.ftruncate(seg.fd, static_cast<off_t>(seg.size));
     // The disk is full before max_bytes: give up the oldest records, as few
     // as the new one needs, and try again.
-    if (err == ENOSPC && attempt < 1000 && drop_oldest(rec, true, "disk full")) continue;
+    if (err == ENOSPC && attempt < 1000 && drop_oldest(rec, true, "disk full", may_drop_to))
+      continue;
+    if (err == ENOSPC && keep_unsent)
+      return fail("the disk is full of batches still to be sent (" + seg.path + ")");
     return fail(std::string("cannot write to ") + seg.path + ": " + std::strerror(err));
   }
   Segment& seg = segments_.back();

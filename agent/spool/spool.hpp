@@ -73,13 +73,25 @@ class Spool {
   bool is_open() const { return open_; }
   bool writable() const { return open_ && writable_; }
 
-  // Appends one batch; returns its id (> 0), or 0 with `error` set. When
-  // max_bytes would be exceeded, or the disk is full (ENOSPC), the oldest
-  // records are dropped first, only as many as the new one needs (whole disk
-  // blocks: their space is freed with a hole punched at the front of the oldest
-  // segment); unconfirmed ones are counted as dropped. With sync_always the
-  // batch is on disk when an id is returned.
-  uint64_t append(std::string_view data, int64_t ts_ms, std::string* error = nullptr);
+  // What append() may give up to make room when max_bytes would be exceeded
+  // or the disk is full (ENOSPC).
+  enum class Overflow {
+    // The oldest records, confirmed or not (unconfirmed ones are counted as
+    // dropped): while offline, the newest backlog is what is worth keeping.
+    drop_oldest,
+    // Only records the broker has confirmed. When they do not make room, the
+    // append fails: while online the caller sends the batch unstored, rather
+    // than the spool dropping backlog that is about to be replayed.
+    keep_unsent,
+  };
+
+  // Appends one batch; returns its id (> 0), or 0 with `error` set. Room is
+  // made as `overflow` allows, only as much as the new record needs (whole
+  // disk blocks: their space is freed with a hole punched at the front of the
+  // oldest segment). With sync_always the batch is on disk when an id is
+  // returned.
+  uint64_t append(std::string_view data, int64_t ts_ms, std::string* error = nullptr,
+                  Overflow overflow = Overflow::drop_oldest);
 
   // A reading position; readers are independent (backlog and live data).
   struct Cursor {
@@ -138,7 +150,7 @@ class Spool {
   uint64_t segment_end_id(size_t index) const;
   bool rotate(std::string* error);
   bool try_writable();
-  bool drop_oldest(uint64_t need, bool free_block, const char* why);
+  bool drop_oldest(uint64_t need, bool free_block, const char* why, uint64_t max_id);
   void count_dropped(uint64_t from, uint64_t to, const char* why);
   bool note_corrupt(uint64_t seg_first_id, uint64_t offset);
   void note_lost(uint64_t from, uint64_t to, const char* where);

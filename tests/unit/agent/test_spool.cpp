@@ -264,3 +264,26 @@ TEST_CASE("spool: interval sync policy is driven by the clock") {
   clock.advance(1000);
   CHECK(spool.maintain() > clock.steady_ms() + 1000);  // synced: nothing due soon
 }
+
+TEST_CASE("spool: full while online, only confirmed batches make room") {
+  TempDir dir;
+  FakeClock clock;
+  const uint64_t max = 64 << 10;
+  Spool spool(opts(dir.path, max), clock);
+  REQUIRE(spool.open().empty());
+  uint64_t i = 1;
+  for (; spool.stats().dropped == 0; ++i) REQUIRE(spool.append(batch(i, 200), 0) == i);
+  const SpoolStats full = spool.stats();
+  std::string error;
+  CHECK(spool.append(batch(i, 200), 0, &error, Spool::Overflow::keep_unsent) == 0);
+  CHECK_THAT(error, Catch::Contains("still to be sent"));
+  CHECK(spool.stats().dropped == full.dropped);
+  CHECK(spool.stats().pending == full.pending);
+  spool.commit(read_all(spool).front().id + 9);  // ten confirmed: room for ten
+  for (int k = 0; k < 10; ++k, ++i)
+    REQUIRE(spool.append(batch(i, 200), 0, nullptr, Spool::Overflow::keep_unsent) == i);
+  CHECK(spool.append(batch(i, 200), 0, nullptr, Spool::Overflow::keep_unsent) == 0);
+  CHECK(spool.stats().dropped == full.dropped);
+  CHECK(spool.stats().pending == full.pending);
+  CHECK(spool.stats().bytes <= max);
+}

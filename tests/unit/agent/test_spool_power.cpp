@@ -176,3 +176,48 @@ TEST_CASE("a full disk that cannot punch holes: the oldest whole segment goes, c
   CHECK(all.back().id == 1000);
   for (size_t k = 1; k < all.size(); ++k) REQUIRE(all[k].id == all[k - 1].id + 1);
 }
+
+TEST_CASE("a full disk while online: confirmed batches make room, unsent ones are never dropped") {
+  PowerCutFs fs(8);  // a 32 KiB disk
+  REQUIRE(fs.mkdir("/state", 0750) == 0);
+  FakeClock clock;
+  SpoolOptions o = opts(kDir, 1 << 20);  // max_bytes beyond the disk: the disk fills first
+  o.io = &fs;
+  Spool spool(o, clock);
+  REQUIRE(spool.open().empty());
+  const size_t size = 172;  // 200 B records
+  uint64_t i = 1;
+  while (spool.stats().dropped == 0) REQUIRE(spool.append(batch(i++, size), 0) != 0);
+  const uint64_t dropped = spool.stats().dropped;
+
+  // Nothing confirmed: what room the drop left is used, then a batch is
+  // refused, and nothing unsent goes.
+  std::string error;
+  for (int spare = 0; spool.append(batch(i, size), 0, &error, Spool::Overflow::keep_unsent) != 0;
+       ++spare, ++i)
+    REQUIRE(spare < 50);
+  CHECK_THAT(error, Catch::Contains("full of batches still to be sent"));
+  const uint64_t newest = i - 1;
+  const SpoolStats full = spool.stats();
+  CHECK(full.dropped == dropped);
+  CHECK(full.pending + full.dropped == newest);
+
+  // The broker confirms the oldest 30 (a block and a half): their space is
+  // enough for the next batches, and still nothing unsent is dropped.
+  const uint64_t oldest = read_all(spool).front().id;
+  spool.commit(oldest + 29);
+  int stored = 0;
+  while (spool.append(batch(i, size), 0, nullptr, Spool::Overflow::keep_unsent) != 0) {
+    ++stored;
+    ++i;
+    REQUIRE(stored < 100);
+  }
+  CHECK(stored >= 20);  // at least the whole block the confirmed ones held
+  CHECK(spool.stats().dropped == full.dropped);
+  auto all = read_all(spool);
+  REQUIRE(all.size() == full.pending - 30 + static_cast<uint64_t>(stored));
+  CHECK(all.front().id == oldest + 30);
+  CHECK(all.back().id == newest + static_cast<uint64_t>(stored));
+  for (size_t k = 1; k < all.size(); ++k) REQUIRE(all[k].id == all[k - 1].id + 1);
+  for (const auto& r : all) REQUIRE(r.data == batch(r.id, size));
+}
