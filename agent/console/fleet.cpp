@@ -5,6 +5,7 @@
 
 #include "console/format.hpp"
 #include "printable.hpp"
+#include "session/host_state.hpp"
 
 namespace classroom::console {
 namespace {
@@ -33,11 +34,13 @@ std::string_view probe_of(std::string_view name, std::string_view measure) {
   return probe;
 }
 
-// The key metrics of a node (and the CPU of a device) from its births and data.
+// The key metrics of a node (and the CPU of a device) from its births and
+// data. Historical values (a backlog replayed after an outage) are the past:
+// they never stand for what a node is doing now.
 void take_metrics(FleetRow& row, const Decoded& d) {
   for (const DecodedMetric& m : d.metrics) {
     const std::string& n = m.name;
-    if (n.empty()) continue;
+    if (n.empty() || m.historical) continue;
     if (n == (row.device.empty() ? "System/CPU/Usage" : "CPU/Usage")) {
       row.cpu = as_double(m);
     } else if (n == "Agent/Spool/Pending Batches") {
@@ -96,6 +99,26 @@ void cut_to(std::string& s, size_t width) {
 std::string pad(std::string s, size_t width, bool right = false) {
   if (s.size() >= width) return s;
   return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
+}
+
+constexpr size_t kHostsShown = 3;
+
+// "; host scada online 5m02s, host backup OFFLINE 12s": the host
+// applications whose STATE was seen, and for how long they have been so.
+std::string hosts_text(const Fleet& fleet, int64_t now_ms) {
+  std::string out;
+  size_t shown = 0;
+  for (const auto& [id, h] : fleet.hosts()) {
+    if (shown++ == kHostsShown) break;
+    out += (shown == 1 ? "; host " : ", host ") + text::printable(id, kMaxNameColumn) + " " +
+           (!h.known   ? "state unreadable"
+            : h.online ? "online"
+                       : "OFFLINE") +
+           " " + age_text(now_ms - h.since_ms);
+  }
+  if (fleet.hosts().size() > kHostsShown)
+    out += " (+" + std::to_string(fleet.hosts().size() - kHostsShown) + " hosts)";
+  return out;
 }
 
 }  // namespace
@@ -157,11 +180,38 @@ FleetRow* Fleet::row_for(const Topic& t, int64_t now_ms) {
   return &dev->second;
 }
 
+void Fleet::observe_host(const Decoded& d, int64_t now_ms) {
+  auto it = hosts_.find(d.topic.node);
+  if (it == hosts_.end()) {
+    if (hosts_.size() >= kMaxHosts) {
+      ++not_tracked_;
+      return;
+    }
+    it = hosts_.emplace(d.topic.node, HostRow{}).first;
+    it->second.id = d.topic.node;
+    it->second.since_ms = now_ms;
+  }
+  HostRow& h = it->second;
+  const auto state = sparkplug::parse_host_state(d.state_text);
+  if (!state) {
+    if (h.known) return;  // keep the last state understood
+    h.since_ms = now_ms;
+    return;
+  }
+  std::optional<sparkplug::HostState> current;
+  if (h.known) current = sparkplug::HostState{h.online, h.timestamp};
+  if (!sparkplug::supersedes(*state, current)) return;  // a stale Will
+  if (!h.known || h.online != state->online) h.since_ms = now_ms;
+  h.known = true;
+  h.online = state->online;
+  h.timestamp = state->timestamp;
+}
+
 void Fleet::observe(const Decoded& d, int64_t now_ms) {
   const Topic& t = d.topic;
-  if (t.type == MessageType::state || t.type == MessageType::ncmd || t.type == MessageType::dcmd ||
-      t.group.empty())
-    return;  // commands and host states say nothing of a node's health
+  if (t.type == MessageType::state) return observe_host(d, now_ms);
+  if (t.type == MessageType::ncmd || t.type == MessageType::dcmd || t.group.empty())
+    return;  // commands say nothing of a node's health
   FleetRow* row = row_for(t, now_ms);
   if (!row) return;
   row->last_ms = now_ms;
@@ -278,6 +328,7 @@ std::vector<std::string> render(const Fleet& fleet, const RenderOptions& o) {
   summary += "; sorted by " + std::string(sort_name);
   if (!o.source.empty()) summary += "  [" + o.source + "]";
   if (fleet.not_tracked()) summary += "; " + std::to_string(fleet.not_tracked()) + " not tracked";
+  summary += hosts_text(fleet, o.now_ms);
   lines.push_back(summary);
 
   const auto rows = fleet.rows(o.sort, o.now_ms, o.stale_ms);

@@ -21,6 +21,15 @@ enum class NodeState {
   offline,  // NDEATH (with the birth's bdSeq) or DDEATH, or its node died
 };
 
+// A Sparkplug host application seen by its STATE messages.
+struct HostRow {
+  std::string id;      // raw; escaped when rendered
+  bool known = false;  // false: its STATE messages were not understood
+  bool online = false;
+  std::optional<uint64_t> timestamp;  // of the state in force (ms), if it had one
+  int64_t since_ms = 0;               // when that state was received here
+};
+
 struct FleetRow {
   std::string group, node, device;  // raw; escaped when rendered
   NodeState state = NodeState::unborn;
@@ -61,6 +70,9 @@ class Fleet {
   const FleetRow* find(const std::string& group, const std::string& node,
                        const std::string& device = {}) const;
   uint64_t not_tracked() const { return not_tracked_; }
+  // Host applications by id (at most kMaxHosts; the rest are not tracked).
+  const std::map<std::string, HostRow>& hosts() const { return hosts_; }
+  static constexpr size_t kMaxHosts = 16;
 
  private:
   struct Entry {
@@ -68,9 +80,11 @@ class Fleet {
     std::map<std::string, FleetRow> devices;
   };
   FleetRow* row_for(const Topic& topic, int64_t now_ms);
+  void observe_host(const Decoded& message, int64_t now_ms);
 
   size_t max_nodes_, max_devices_;
   std::map<std::string, Entry> nodes_;  // "<group>/<node>": ids hold no '/'
+  std::map<std::string, HostRow> hosts_;
   uint64_t not_tracked_ = 0;
 };
 

@@ -396,3 +396,57 @@ TEST_CASE("console: JSON strings are valid whatever the bytes", "[console]") {
   CHECK(age_text(-5) == "0.0s");
   CHECK(iso_time(1'800'000'005'123) == "2027-01-15T08:00:05.123Z");
 }
+
+TEST_CASE("console: fleet never shows a replayed value as a node's current one", "[console]") {
+  AgentNode node;
+  node.catalog.put(node.cpu, 12.5f);
+  node.catalog.put(node.pending, uint64_t{0});
+  Decoder decoder;
+  Fleet fleet;
+  const int64_t t0 = 1'800'000'000'000;
+  fleet.observe(decoder.decode(kBirthTopic, node.birth(1)), t0);
+  // The backlog of an outage arrives after the birth: the past, not now.
+  node.catalog.put(node.cpu, 97.0f);
+  node.catalog.put(node.pending, uint64_t{812});
+  fleet.observe(decoder.decode(kDataTopic, node.data({node.cpu, node.pending}, 1, true)), t0 + 10);
+  const FleetRow* row = fleet.find("school-a", "room-6a");
+  REQUIRE(row);
+  CHECK(row->cpu == Approx(12.5));
+  CHECK(row->spool == 0u);
+  CHECK(row->last_ms == t0 + 10);  // still a sign of life
+  // Live data is.
+  node.catalog.put(node.cpu, 30.0f);
+  fleet.observe(decoder.decode(kDataTopic, node.data({node.cpu}, 2)), t0 + 20);
+  CHECK(row->cpu == Approx(30.0));
+}
+
+TEST_CASE("console: fleet shows each host application's STATE in its header", "[console]") {
+  Decoder decoder;
+  Fleet fleet;
+  const int64_t t0 = 1'800'000'000'000;
+  auto state = [&](const std::string& host, const std::string& body, int64_t at) {
+    fleet.observe(decoder.decode("spBv1.0/STATE/" + host, body), at);
+  };
+  RenderOptions o;
+  o.now_ms = t0 + 65'000;
+  CHECK(render(fleet, o)[0].find("host") == std::string::npos);  // none seen: nothing said
+
+  state("scada", R"({"online": true, "timestamp": 1000})", t0);
+  state("historian", "OFFLINE", t0 + 5000);  // a Sparkplug 2.x host
+  state("bad\x1b[2Jhost", "{\"online\": maybe}", t0);
+  // A stale Will (offline, older than the state in force) is ignored.
+  state("scada", R"({"timestamp": 900, "online": false})", t0 + 60'000);
+  const std::string header = render(fleet, o)[0];
+  CHECK_THAT(header, Catch::Contains("host scada online 1m05s"));
+  CHECK_THAT(header, Catch::Contains("host historian OFFLINE 1m00s"));
+  CHECK_THAT(header, Catch::Contains("state unreadable"));
+  CHECK_FALSE(has_control(header));
+  // A newer offline state counts, and the table still lists no host as a node.
+  state("scada", R"({"online":false,"timestamp":2000})", t0 + 61'000);
+  CHECK_THAT(render(fleet, o)[0], Catch::Contains("host scada OFFLINE 4.0s"));
+  CHECK(fleet.counts(o.now_ms, o.stale_ms).nodes == 0);
+  // Bounded: hosts beyond the limit are counted, not kept.
+  for (size_t i = 0; i < Fleet::kMaxHosts; ++i) state("h" + std::to_string(i), "ONLINE", t0);
+  CHECK(fleet.hosts().size() == Fleet::kMaxHosts);
+  CHECK(fleet.not_tracked() == 3);
+}
