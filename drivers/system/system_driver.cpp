@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "registry.hpp"
 #include "system/clock.hpp"
+#include "system/machine.hpp"
 
 namespace classroom::drivers::system {
 namespace {
@@ -92,6 +93,13 @@ void SystemDriver::declare(MetricSink& sink) {
   agent_rss_ = sink.declare("Agent/Memory/RSS", DataType::UInt64, "B");
   agent_cpu_ = sink.declare("Agent/CPU/Usage", DataType::Float, "%");
   agent_cpu_time_ = sink.declare("Agent/CPU/Time", DataType::Double, "s");
+  if (options_.properties) {
+    make_ = sink.declare("Properties/Hardware Make", DataType::String, "");
+    model_ = sink.declare("Properties/Hardware Model", DataType::String, "");
+    os_ = sink.declare("Properties/OS", DataType::String, "");
+    os_version_ = sink.declare("Properties/OS Version", DataType::String, "");
+    agent_version_ = sink.declare("Properties/Agent Version", DataType::String, "");
+  }
   if (options_.clock) {  // issue 9
     clock_synced_ = sink.declare("System/Clock/Synchronized", DataType::Boolean, "");
     clock_max_error_ = sink.declare("System/Clock/Max Error", DataType::Double, "ms");
@@ -140,9 +148,25 @@ void SystemDriver::discover_sensors(MetricSink& sink) {
   }
 }
 
+// Once per driver: what the machine is does not change while it runs (a
+// reload builds a new driver, which reads it again). What it does not say
+// stays null in the birth.
+void SystemDriver::put_properties(MetricSink& sink) {
+  const MachineInfo m = read_machine_info(options_.sys_root, options_.os_release);
+  auto put = [&](MetricId id, const std::string& value) {
+    if (!value.empty()) sink.put(id, value);
+  };
+  put(make_, m.make);
+  put(model_, m.model);
+  put(os_, m.os);
+  put(os_version_, m.os_version);
+  put(agent_version_, options_.agent_version);
+}
+
 CollectResult SystemDriver::collect(MetricSink& sink) {
   if (!declared_) {
     declare(sink);
+    if (options_.properties) put_properties(sink);
     declared_ = true;
   }
   problems_.clear();
@@ -269,6 +293,8 @@ std::unique_ptr<Driver> make(const config::Config& cfg) {
   o.sys_root = cfg.host.sys;
   o.mounts = cfg.sources.system.mounts;
   o.clock = cfg.host.proc == "/proc";  // a captured /proc tree is another machine
+  o.properties = o.clock;
+  o.agent_version = CLASSROOM_VERSION;
   return std::make_unique<SystemDriver>(std::move(o));
 }
 

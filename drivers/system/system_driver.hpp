@@ -21,6 +21,12 @@ struct Options {
   bool clock = false;  // System/Clock/... from adjtimex (issue 9): on for the live /proc
   // Where the clock's state comes from: the kernel (tests pass their own).
   std::optional<ClockStatus> (*clock_reader)() = read_clock;
+  // Properties/... (hardware, OS, agent version), put once: on for the live
+  // machine. The hardware is read below sys_root, the OS from the first
+  // os-release file that can be read.
+  bool properties = false;
+  std::vector<std::string> os_release{"/etc/os-release", "/usr/lib/os-release"};
+  std::string agent_version;
 };
 
 // "Disk/<label>/...": "/" is "Root", "/var/lib" is "var/lib".
@@ -42,6 +48,7 @@ class SystemDriver final : public Driver {
   };
 
   void declare(MetricSink& sink);
+  void put_properties(MetricSink& sink);
   void discover_sensors(MetricSink& sink);
   // Reads `path` into buffer_; false when it cannot be read, is empty or is
   // larger than any /proc file this driver knows.
@@ -66,7 +73,8 @@ class SystemDriver final : public Driver {
   MetricId cpu_usage_ = 0, load1_ = 0, load5_ = 0, load15_ = 0, mem_total_ = 0, mem_available_ = 0,
            mem_used_ = 0, swap_used_ = 0, uptime_ = 0, agent_rss_ = 0, agent_cpu_ = 0,
            agent_cpu_time_ = 0;
-  MetricId clock_synced_ = 0, clock_max_error_ = 0;  // issue 9
+  MetricId clock_synced_ = 0, clock_max_error_ = 0;
+  MetricId make_ = 0, model_ = 0, os_ = 0, os_version_ = 0, agent_version_ = 0;
   bool clock_unsynced_ = false;  // logged once when it starts, once when it ends
   std::vector<Sensor> sensors_;
   std::vector<Disk> disks_;

@@ -4,6 +4,7 @@
 #include "../log_capture.hpp"
 #include "../map_sink.hpp"
 #include "../temp_dir.hpp"
+#include "system/machine.hpp"
 #include "system/system_driver.hpp"
 
 using namespace classroom;
@@ -166,4 +167,43 @@ TEST_CASE("system driver: an unsynchronised clock is explained once, and its ret
   driver.collect(sink);
   CHECK(log.count("the system clock is not synchronised") == 2);
   CHECK(log.count("synchronised again") == 1);
+}
+
+TEST_CASE("system driver: Properties from DMI, a device tree and os-release, put once") {
+  Options o = options(kFixtures + "/proc-synthetic-4cpu", kFixtures + "/sys-synthetic-dmi");
+  o.properties = true;
+  o.os_release = {"/nonexistent/os-release", kFixtures + "/etc-debian12/os-release"};
+  o.agent_version = "9.8.7";
+  SystemDriver pc(o);
+  MapSink sink;
+  REQUIRE(pc.collect(sink).ok);
+  CHECK(sink.get<std::string>("Properties/Hardware Make") == "LENOVO");
+  CHECK(sink.get<std::string>("Properties/Hardware Model") == "ThinkCentre M75q Gen 2");
+  CHECK(sink.get<std::string>("Properties/OS") == "Debian GNU/Linux");
+  CHECK(sink.get<std::string>("Properties/OS Version") == "12 (bookworm)");
+  CHECK(sink.get<std::string>("Properties/Agent Version") == "9.8.7");
+
+  o.sys_root = kFixtures + "/sys-synthetic-devicetree";
+  o.os_release = {"/nonexistent/os-release"};
+  SystemDriver board(o);
+  MapSink arm;
+  REQUIRE(board.collect(arm).ok);
+  CHECK(arm.get<std::string>("Properties/Hardware Make") == "raspberrypi");
+  CHECK(arm.get<std::string>("Properties/Hardware Model") == "Raspberry Pi 4 Model B Rev 1.4");
+  CHECK(arm.has("Properties/OS"));  // declared (null in the birth), no value
+  CHECK_FALSE(arm.measured("Properties/OS"));
+}
+
+TEST_CASE("system driver: os-release quoting, VERSION_ID fallback, hostile bytes escaped") {
+  auto r = parse_os_release("NAME='Alpine Linux'\nVERSION_ID=3.19.1\n");
+  CHECK(r.name == "Alpine Linux");
+  CHECK(r.version == "3.19.1");
+  r = parse_os_release("# comment\nNAME=\"Evil \\\"OS\\\"\x1b[2J\"\nVERSION=\"" +
+                       std::string(500, 'x') + "\"\n");
+  CHECK(r.name.find('\x1b') == std::string::npos);
+  CHECK(r.name.rfind("Evil \"OS\"", 0) == 0);
+  CHECK(r.version.size() <= 128);  // 96 bytes and the mark of the cut
+  CHECK(devicetree_vendor(std::string("fsl,imx8mm-evk\0fsl,imx8mm", 26)) == "fsl");
+  CHECK(devicetree_vendor("nocomma").empty());
+  CHECK(parse_os_release("").name.empty());
 }
