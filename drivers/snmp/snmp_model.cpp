@@ -77,6 +77,20 @@ std::map<uint32_t, const SnmpValue*> column(const std::vector<VarBind>& vars, co
   return out;
 }
 
+// A link's speed in bit/s: ifHighSpeed (Mbit/s) where it is set, else
+// ifSpeed; 0 when unknown.
+uint64_t link_speed(const SnmpValue* high_speed, const SnmpValue* speed) {
+  if (high_speed && as_unsigned(*high_speed) > 0) return as_unsigned(*high_speed) * 1'000'000;
+  return speed ? as_unsigned(*speed) : 0;
+}
+
+// The most octets a link of `bps` can carry in `dt` seconds, twice over: the
+// device's clock and ours do not tick together.
+uint64_t max_octets(uint64_t bps, double dt) {
+  if (bps == 0 || dt <= 0) return Counter::kUnknownMaxDelta;
+  return static_cast<uint64_t>(static_cast<double>(bps) / 8.0 * dt * 2.0);
+}
+
 }  // namespace
 
 PollPlan plan_for(const Profiles& p) {
@@ -204,7 +218,7 @@ bool interface_selected(std::string_view name, const std::vector<std::string>& i
   return !matches(exclude);
 }
 
-uint64_t Counter::update(uint64_t raw, int bits) {
+uint64_t Counter::update(uint64_t raw, int bits, uint64_t max_delta) {
   has_delta_ = false;
   if (!have_ || bits != bits_) {
     total_ = raw;
@@ -212,13 +226,15 @@ uint64_t Counter::update(uint64_t raw, int bits) {
     delta_ = raw - raw_;
     total_ += delta_;
     has_delta_ = true;
-  } else if (bits == 32) {
+  } else if (bits == 32 && (uint64_t{1} << 32) - raw_ + raw <= max_delta) {
     // A 32-bit counter wrapped (once: an interval must be shorter than a wrap).
     delta_ = (uint64_t{1} << 32) - raw_ + raw;
     total_ += delta_;
     has_delta_ = true;
   } else {
-    total_ = raw;  // a 64-bit counter went back: a reset, not a wrap
+    // Reset, not a wrap: a 64-bit counter that went back, or a 32-bit one
+    // whose wrap would be more than the link could have carried.
+    total_ = raw;
   }
   have_ = true;
   raw_ = raw;
@@ -306,6 +322,7 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
     auto it = col.find(row);
     return it != col.end() && is_number(*it->second) ? it->second : nullptr;
   };
+  size_t width_gaps = 0;                  // octet counters missing in their width
   std::map<std::string, uint32_t> taken;  // name -> ifIndex, for duplicates
   for (const auto& [kv, iface] : interfaces_) taken[iface.name] = kv;
   for (const auto& [index, unused] : rows) {
@@ -344,15 +361,24 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
     }
     Interface& f = it->second;
     if (restart) {
-      for (Counter* c : {&f.rx, &f.tx, &f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
+      for (Counter* c : {&f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
+      f.rx = f.tx = Octets{};
     }
-    const double dt = f.last_ms ? static_cast<double>(now_ms - f.last_ms) / 1000.0 : 0;
-    auto octets = [&](Counter& c, const SnmpValue* hc, const SnmpValue* low, MetricId bytes,
+    const uint64_t bps = link_speed(find(high_speed, index), find(speed, index));
+    auto octets = [&](Octets& o, const SnmpValue* hc, const SnmpValue* low, MetricId bytes,
                       MetricId rate) {
-      const SnmpValue* v = hc ? hc : low;
-      if (!v) return;
-      sink.put(bytes, c.update(as_unsigned(*v), hc ? 64 : 32));
-      if (c.has_delta() && dt > 0) sink.put(rate, static_cast<double>(c.delta()) * 8.0 / dt);
+      if (o.bits == 0 && (hc || low)) o.bits = hc ? 64 : 32;
+      const SnmpValue* v = o.bits == 64 ? hc : low;
+      if (!v) {
+        if (hc || low) ++width_gaps;
+        return;
+      }
+      // Since this counter's last reading, which a skipped poll makes longer.
+      const double dt = o.last_ms ? static_cast<double>(now_ms - o.last_ms) / 1000.0 : 0;
+      sink.put(bytes, o.counter.update(as_unsigned(*v), o.bits, max_octets(bps, dt)));
+      if (o.counter.has_delta() && dt > 0)
+        sink.put(rate, static_cast<double>(o.counter.delta()) * 8.0 / dt);
+      o.last_ms = now_ms;
     };
     octets(f.rx, find(hc_in, index), find(in, index), f.rx_bytes, f.rx_rate);
     octets(f.tx, find(hc_out, index), find(out, index), f.tx_bytes, f.tx_rate);
@@ -364,11 +390,12 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
     counter(f.rx_disc, find(in_disc, index), f.rx_discards);
     counter(f.tx_disc, find(out_disc, index), f.tx_discards);
     if (const SnmpValue* v = find(oper, index)) sink.put(f.oper_up, as_signed(*v) == 1);
-    if (const SnmpValue* v = find(high_speed, index); v && as_unsigned(*v) > 0)
-      sink.put(f.speed, as_unsigned(*v));
-    else if (const SnmpValue* s = find(speed, index))
-      sink.put(f.speed, as_unsigned(*s) / 1'000'000);
-    f.last_ms = now_ms;
+    if (bps > 0 || find(speed, index)) sink.put(f.speed, bps / 1'000'000);
+  }
+  if (width_gaps > 0) {
+    if (!warning.empty()) warning += "; ";
+    warning += std::to_string(width_gaps) +
+               " octet counter(s) not answered in the width they started with (skipped)";
   }
 }
 

@@ -73,11 +73,16 @@ bool interface_selected(std::string_view name, const std::vector<std::string>& i
                         const std::vector<std::string>& exclude);
 
 // A counter as published: a 64-bit HC counter as it is; a 32-bit one extended
-// past its wrap (2^32) by the agent. A rate needs two readings.
+// past its wrap (2^32) by the agent. A rate needs two readings. A counter that
+// goes back is a reset (the total restarts from the device's value, no delta):
+// always for 64 bits; for 32 bits when the wrap would mean more than
+// `max_delta`, what the link could carry since the last reading.
 class Counter {
  public:
+  // The largest increase taken for a wrap where the link's speed is unknown.
+  static constexpr uint64_t kUnknownMaxDelta = uint64_t{1} << 31;
   // Takes a reading; `bits` 32 or 64. Returns the published total.
-  uint64_t update(uint64_t raw, int bits);
+  uint64_t update(uint64_t raw, int bits, uint64_t max_delta = kUnknownMaxDelta);
   // Forgets the last reading (a device reboot restarts the counters).
   void reset() { have_ = false; }
   // Increase since the reading before, valid after the second update.
@@ -112,12 +117,21 @@ class DeviceModel {
   bool rebooted() const { return rebooted_; }
 
  private:
+  // An octet counter (Rx or Tx Bytes) and what its rate needs.
+  struct Octets {
+    Counter counter;
+    // 32 or 64, chosen at the first reading and kept until the device
+    // reboots: a device whose HC counters answer on some polls only must not
+    // switch Rx Bytes between two series.
+    int bits = 0;
+    int64_t last_ms = 0;  // when it was last read
+  };
   struct Interface {
     std::string name;
     MetricId rx_bytes, tx_bytes, rx_rate, tx_rate, rx_errors, tx_errors, rx_discards, tx_discards,
         oper_up, speed;
-    Counter rx, tx, rx_err, tx_err, rx_disc, tx_disc;
-    int64_t last_ms = 0;
+    Octets rx, tx;
+    Counter rx_err, tx_err, rx_disc, tx_disc;
   };
   void apply_interfaces(const std::vector<VarBind>& vars, int64_t now_ms, MetricSink& sink,
                         bool restart, std::string& warning);

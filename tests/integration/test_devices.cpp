@@ -3,6 +3,8 @@
 // community, SNMPv3 users with SHA/AES, fixed UPS-MIB values (override), and
 // the IF-MIB rows of the machine's own interfaces. What the agent publishes is
 // compared with what snmpget/snmpwalk (Debian's snmp package) read themselves.
+// What snmpd cannot serve (lost datagrams, counters that go back, thousands of
+// interfaces) comes from a scripted agent of the tests' own, snmp_responder.py.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -127,6 +129,46 @@ class Snmpd {
   std::unique_ptr<Process> process_;
 };
 
+// The scripted SNMPv2c agent (tests/integration/snmp_responder.py) on a free
+// loopback port, serving `scenario` (JSON, fields in the script's header).
+class Responder {
+ public:
+  explicit Responder(const std::string& scenario) {
+    write_file(dir_.path + "/scenario.json", scenario);
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/python3",
+                                 SOURCE_DIR "/tests/integration/snmp_responder.py",
+                                 dir_.path + "/port", dir_.path + "/scenario.json"},
+        dir_.path + "/responder.log");
+    REQUIRE(wait_until([&] { return std::filesystem::exists(dir_.path + "/port"); }, 10s));
+    port_ = std::stoi(read_file(dir_.path + "/port"));
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Polls started so far (each begins with a GET of sysUpTime).
+  size_t polls() const {
+    const std::string log = read_file(dir_.path + "/responder.log");
+    size_t n = 0;
+    for (size_t p = log.find("poll "); p != std::string::npos; p = log.find("poll ", p + 1)) ++n;
+    return n;
+  }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// A [[devices.snmp]] table for a responder (community "public").
+std::string responder_device(const std::string& name, const Responder& r, const TempDir& dir,
+                             const std::string& keys = "") {
+  write_secret(dir.path + "/public", "public");
+  return "[[devices.snmp]]\nname = \"" + name + "\"\naddress = \"" + r.address() +
+         "\"\ncommunity_file = \"" + dir.path +
+         "/public\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nretries = 1\n"
+         "profiles = [\"interfaces\"]\n" +
+         keys;
+}
+
 const Payload::Metric* metric(const Payload& p, const std::string& name) {
   for (const auto& m : p.metrics())
     if (m.name() == name) return &m;
@@ -137,6 +179,24 @@ std::vector<Message> on_topic(Subscriber& sub, const std::string& topic) {
   std::vector<Message> out;
   for (Message& m : sub.messages())
     if (m.topic == topic) out.push_back(std::move(m));
+  return out;
+}
+
+// Every value `name` of `device` took, in its DBIRTHs and DDATA, in order.
+std::vector<Payload::Metric> series(Subscriber& sub, const std::string& device,
+                                    const std::string& name) {
+  std::vector<Payload::Metric> out;
+  std::optional<uint64_t> alias;
+  for (const Message& m : sub.messages()) {
+    if (m.topic.size() < device.size() + 1 ||
+        m.topic.compare(m.topic.size() - device.size() - 1, std::string::npos, "/" + device) != 0)
+      continue;
+    if (m.type() == "DBIRTH") alias = alias_in_birth(m.decoded, name);
+    if (m.type() != "DBIRTH" && m.type() != "DDATA") continue;
+    for (const auto& metric : m.decoded.metrics())
+      if (metric.name() == name || (alias && !metric.has_name() && metric.alias() == *alias))
+        if (!metric.is_null()) out.push_back(metric);
+  }
   return out;
 }
 
@@ -594,4 +654,52 @@ TEST_CASE("SNMP devices: a reload that drops a profile: one DBIRTH without it, s
   CHECK_THAT(agent.log(), Catch::Contains("device switch-6a at " + snmpd.address() +
                                           ": 5 metrics no longer published"));
   CHECK_THAT(agent.log(), Catch::Contains("reloaded: 1 source, 1 device"));
+}
+
+TEST_CASE("SNMP devices: a 32-bit counter reset is no wrap, HC counters that come and go") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // A 1 Gbit/s port without HC counters whose ifInOctets goes back to 100 at
+  // the third poll (a reset, sysUpTime goes on): as a wrap, 18 Gbit/s.
+  Responder reset(
+      R"({"interfaces": 1, "hc": false, "speed_mbps": 1000,
+          "octets": [1999900000, 2000000000, 100, 100100, 200100]})");
+  // ifHCInOctets answers on every other poll; the 32-bit counter always.
+  Responder flaky(
+      R"({"interfaces": 1, "hc": [true, false, true, false, true, false],
+          "octets": [5000000000, 5000001000, 5000002000, 5000003000, 5000004000, 5000005000]})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("reset", reset, dir) + responder_device("flaky", flaky, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return reset.polls() >= 6 && flaky.polls() >= 6; }, 40s));
+  REQUIRE(wait_until([&] { return series(sub, "flaky", "Interfaces/port1/Rx Bytes").size() >= 3; },
+                     10s));
+
+  const auto bytes = series(sub, "reset", "Interfaces/port1/Rx Bytes");
+  std::vector<uint64_t> totals;
+  std::string shown;
+  for (const auto& m : bytes) {
+    totals.push_back(m.long_value());
+    shown += std::to_string(m.long_value()) + " ";
+  }
+  INFO("Rx Bytes published: " << shown);
+  // The total restarts with the device's counter, as after a reboot.
+  CHECK(std::find(totals.begin(), totals.end(), 100ull) != totals.end());
+  const auto rates = series(sub, "reset", "Interfaces/port1/Rx Rate");
+  REQUIRE_FALSE(rates.empty());
+  for (const auto& r : rates) CHECK(r.double_value() < 1e9);  // never above the link's speed
+
+  // Rx Bytes of the flaky device stays one series: the 64-bit one it started with.
+  const auto hc = series(sub, "flaky", "Interfaces/port1/Rx Bytes");
+  for (const auto& m : hc) CHECK(m.long_value() >= 5'000'000'000ull);
+  // And gives a rate, over the two intervals since its last reading.
+  const auto hc_rates = series(sub, "flaky", "Interfaces/port1/Rx Rate");
+  REQUIRE_FALSE(hc_rates.empty());
+  for (const auto& r : hc_rates) CHECK(r.double_value() > 0);
+  CHECK_THAT(agent.log(), Catch::Contains("device flaky at " + flaky.address() +
+                                          ": 2 octet counter(s) not answered in the width"));
 }

@@ -163,6 +163,83 @@ TEST_CASE("snmp model: HC counters win over 32-bit ones and are never wrapped") 
   CHECK(sink.get<uint64_t>("Interfaces/ge-0_0_1/Rx Bytes") == 10);
 }
 
+TEST_CASE("snmp model: a 32-bit counter that goes back more than the link could carry is reset") {
+  Counter c;
+  c.update(4'000'000'000, 32);
+  // 1 GB more at most: 2^32 - 4e9 + 100e6 = 395 MB is a wrap.
+  c.update(100'000'000, 32, 1'000'000'000);
+  CHECK(c.has_delta());
+  CHECK(c.delta() == 394'967'296);
+  // 10 MB at most: the same going back is a reset, not a wrap.
+  Counter r;
+  r.update(4'000'000'000, 32);
+  CHECK(r.update(100'000'000, 32, 10'000'000) == 100'000'000);
+  CHECK_FALSE(r.has_delta());
+  CHECK(r.update(100'000'500, 32, 10'000'000) == 100'000'500);
+  CHECK(r.delta() == 500);
+  // Speed unknown: a wrap is at most 2^31.
+  Counter u;
+  u.update(1'000'000'000, 32);
+  CHECK(u.update(5, 32) == 5);
+  CHECK_FALSE(u.has_delta());
+
+  // On a 1 Gbit/s port polled every second: a reset without a reboot (sysUpTime
+  // goes on) gives no rate, not 17 Gbit/s; a true wrap still does.
+  DeviceModel model(options({false, true, false, false}));
+  MapSink sink;
+  const std::string in = "1.3.6.1.2.1.2.2.1.10.1";
+  auto poll = [&](uint64_t up, uint64_t value, int64_t at) {
+    clear_values(sink);
+    model.apply({ticks(up),
+                 octets("1.3.6.1.2.1.31.1.1.1.1.1", "ge1"),
+                 {parse_oid("1.3.6.1.2.1.31.1.1.1.15.1"), {SnmpValue::Type::gauge32, 0, 1000, {}}},
+                 counter32(in, value)},
+                at, sink);
+  };
+  poll(100, 4'000'000'000, 10'000);
+  poll(200, 2'000'000'000, 11'000);
+  CHECK_FALSE(model.rebooted());
+  CHECK(sink.get<uint64_t>("Interfaces/ge1/Rx Bytes") == 2'000'000'000);
+  CHECK_FALSE(sink.measured("Interfaces/ge1/Rx Rate"));
+  poll(300, 2'000'125'000, 12'000);
+  CHECK(sink.get<double>("Interfaces/ge1/Rx Rate") == Approx(1'000'000.0));
+  poll(400, 4'294'000'000, 21'000);  // 9 s at 1.9 Gbit/s: below 2 x link speed
+  poll(500, 100'000'000, 22'000);    // 101 MB in 1 s: a wrap at 808 Mbit/s
+  CHECK(sink.get<uint64_t>("Interfaces/ge1/Rx Bytes") == 4'294'000'000ull + 967'296 + 100'000'000);
+  CHECK(sink.get<double>("Interfaces/ge1/Rx Rate") == Approx((967'296.0 + 100'000'000) * 8));
+}
+
+TEST_CASE("snmp model: an interface keeps the counter width it started with until a reboot") {
+  DeviceModel model(options({false, true, false, false}));
+  MapSink sink;
+  const uint64_t big = 5'000'000'000;
+  auto poll = [&](uint64_t up, bool hc, uint64_t value, int64_t at) {
+    clear_values(sink);
+    std::vector<VarBind> vars{ticks(up), octets("1.3.6.1.2.1.31.1.1.1.1.4", "ge4"),
+                              counter32("1.3.6.1.2.1.2.2.1.10.4", value & 0xffffffffu)};
+    if (hc) vars.push_back(counter64("1.3.6.1.2.1.31.1.1.1.6.4", value));
+    return model.apply(vars, at, sink);
+  };
+  poll(100, true, big, 10'000);
+  CHECK(sink.get<uint64_t>("Interfaces/ge4/Rx Bytes") == big);
+  // ifHCInOctets does not answer this time: no value, rather than the 32-bit series.
+  auto r = poll(200, false, big + 1000, 20'000);
+  CHECK_FALSE(sink.measured("Interfaces/ge4/Rx Bytes"));
+  CHECK_THAT(r.warning, Catch::Contains("1 octet counter(s) not answered in the width"));
+  // Back: the same series, a rate over both intervals.
+  r = poll(300, true, big + 2000, 30'000);
+  CHECK(r.warning.empty());
+  CHECK(sink.get<uint64_t>("Interfaces/ge4/Rx Bytes") == big + 2000);
+  CHECK(sink.get<double>("Interfaces/ge4/Rx Rate") == Approx(2000 * 8 / 20.0));
+  // After a reboot the width is chosen again: 32 bits now, kept when HC returns.
+  poll(10, false, 700, 40'000);
+  CHECK(model.rebooted());
+  CHECK(sink.get<uint64_t>("Interfaces/ge4/Rx Bytes") == 700);
+  poll(110, true, (uint64_t{1} << 32) + 900, 50'000);
+  CHECK(sink.get<uint64_t>("Interfaces/ge4/Rx Bytes") == 900);
+  CHECK(sink.get<double>("Interfaces/ge4/Rx Rate") == Approx(200 * 8 / 10.0));
+}
+
 TEST_CASE("snmp model: 1,000 interfaces, with globs") {
   std::vector<VarBind> vars{ticks(1)};
   for (uint32_t i = 1; i <= 1000; ++i) {
