@@ -54,8 +54,10 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     t.auth_password = c.auth_password;
     t.priv = c.priv;
     t.priv_password = c.priv_password;
-    // A poll must end before the next one is due.
-    t.timeout_ms = std::min<int64_t>(c.timeout.count(), c.interval.count() / 2);
+    // A poll must end before the next one is due, a lost request's resends
+    // included.
+    t.retries = c.retries;
+    t.timeout_ms = std::min<int64_t>(c.timeout.count(), c.interval.count() / (2 * (c.retries + 1)));
     t.plan = drivers::snmp::plan_for(mo.profiles);
     targets.push_back(std::move(t));
   }
@@ -122,14 +124,26 @@ void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
                    text_for_log(cr.warning).c_str());
       d.warning = cr.warning;
     }
+    if (d.reported == PollResult::Status::partial)
+      lg.info("device %s at %s answers every request again", d.name.c_str(), d.address.c_str());
     d.failures = 0;
     d.reported = PollResult::Status::ok;
     d.last_problem.clear();
     return;
   }
-  ++d.failures;
   const std::string why = text_for_log(drivers::snmp::describe(r, d.v3));
   d.last_problem = why;
+  if (r.status == PollResult::Status::partial) {
+    // It answers, so it is not dead; this poll's values are incomplete and
+    // are not used. Said when it starts, not on every poll.
+    d.failures = 0;
+    if (d.reported != r.status)
+      lg.warning("device %s at %s: %s; this poll's values are dropped", d.name.c_str(),
+                 d.address.c_str(), why.c_str());
+    d.reported = r.status;
+    return;
+  }
+  ++d.failures;
   const bool given_up = d.failures >= d.retries + 1;
   if (!given_up) {
     lg.debug("device %s at %s: %s (poll %d of %d before it counts as offline)", d.name.c_str(),

@@ -703,3 +703,42 @@ TEST_CASE("SNMP devices: a 32-bit counter reset is no wrap, HC counters that com
   CHECK_THAT(agent.log(), Catch::Contains("device flaky at " + flaky.address() +
                                           ": 2 octet counter(s) not answered in the width"));
 }
+
+TEST_CASE("SNMP devices: a walk resends a lost request, a device that answers partly stays") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // 200 interfaces (128 rows walked): 14 requests a poll. `lossy` loses the third datagram of
+  // every poll; `stalls` answers its first two polls, then only the first two
+  // requests of each poll.
+  Responder lossy(R"({"interfaces": 200, "drop": [3]})");
+  Responder stalls(R"({"interfaces": 200, "drop_from": [0, 0, 3]})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("lossy", lossy, dir) + responder_device("stalls", stalls, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return lossy.polls() >= 6 && stalls.polls() >= 6; }, 40s));
+  REQUIRE(wait_until(
+      [&] {
+        return agent.log().find("device stalls at " + stalls.address() + ": answers partly") !=
+               std::string::npos;
+      },
+      10s));
+  // Both were born and neither died: one lost datagram is not a dead device.
+  CHECK(on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/lossy").size() == 1);
+  CHECK(on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/stalls").size() == 1);
+  CHECK(sub.of_type("DDEATH").empty());
+  // The lossy device's data flows on every poll (Rx Bytes grows on each).
+  CHECK(series(sub, "lossy", "Interfaces/port64/Rx Bytes").size() >= 4);
+  // Told apart from a device that does not answer: after retries = 1, the
+  // third request went out twice and was lost twice.
+  const std::string log = agent.log();
+  CHECK_THAT(log, Catch::Contains("device stalls at " + stalls.address() +
+                                  ": answers partly: 2 of 4 requests lost; this poll's values "
+                                  "are dropped"));
+  CHECK(log.find("no answer") == std::string::npos);
+  // Said once, not on every poll.
+  CHECK(log.find("answers partly", log.find("answers partly") + 1) == std::string::npos);
+}
