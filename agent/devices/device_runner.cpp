@@ -27,6 +27,7 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     mo.profiles = {c.system, c.interfaces, c.host, c.ups};
     mo.include = c.include;
     mo.exclude = c.exclude;
+    mo.max_interfaces = c.max_interfaces;
     Device d{c.name,
              c.address,
              c.version == config::SnmpDevice::Version::v3,
@@ -58,7 +59,7 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     // included.
     t.retries = c.retries;
     t.timeout_ms = std::min<int64_t>(c.timeout.count(), c.interval.count() / (2 * (c.retries + 1)));
-    t.plan = drivers::snmp::plan_for(mo.profiles);
+    t.plan = drivers::snmp::plan_for(mo.profiles, c.max_interfaces);
     targets.push_back(std::move(t));
   }
   if (!targets.empty())
@@ -103,6 +104,14 @@ void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
     catalog_.set_time(r.started_ms);
     DeviceSink sink(catalog_, d.id);
     drivers::CollectResult cr = d.model.apply(r.vars, r.started_ms, sink);
+    if (d.model.retired()) {
+      // Interfaces gone for a few polls leave the birth (one rebirth).
+      catalog_.mark_unseen(d.id);
+      d.model.declare_all(sink);
+      const size_t n = catalog_.retire_unseen(d.id);
+      lg.info("device %s at %s: %zu metric%s retired: interfaces gone for %d polls", d.name.c_str(),
+              d.address.c_str(), n, n == 1 ? "" : "s", drivers::snmp::DeviceModel::kRetireAfter);
+    }
     if (d.retire_unseen) {
       // The first answer under this config has declared what the device has:
       // the rest leaves its birth (a reload removed a profile, an interface).

@@ -10,7 +10,8 @@ namespace {
 const Oid kSysDescr{1, 3, 6, 1, 2, 1, 1, 1, 0};
 const Oid kSysUpTime{1, 3, 6, 1, 2, 1, 1, 3, 0};
 const Oid kSysName{1, 3, 6, 1, 2, 1, 1, 5, 0};
-// IF-MIB ifTable and ifXTable columns, indexed by ifIndex.
+// IF-MIB: ifNumber, then ifTable and ifXTable columns, indexed by ifIndex.
+const Oid kIfNumber{1, 3, 6, 1, 2, 1, 2, 1, 0};
 const Oid kIfDescr{1, 3, 6, 1, 2, 1, 2, 2, 1, 2};
 const Oid kIfSpeed{1, 3, 6, 1, 2, 1, 2, 2, 1, 5};
 const Oid kIfOperStatus{1, 3, 6, 1, 2, 1, 2, 2, 1, 8};
@@ -93,14 +94,18 @@ uint64_t max_octets(uint64_t bps, double dt) {
 
 }  // namespace
 
-PollPlan plan_for(const Profiles& p) {
+PollPlan plan_for(const Profiles& p, size_t max_interfaces) {
   PollPlan plan;
+  // Twice the published interfaces: room for renamed, renumbered and
+  // excluded ones, while the names beyond the limit can still be told.
+  plan.max_rows = 2 * max_interfaces;
   plan.gets.push_back(kSysUpTime);  // always: a reboot restarts the counters
   if (p.system) {
     plan.gets.push_back(kSysName);
     plan.gets.push_back(kSysDescr);
   }
   if (p.interfaces) {
+    plan.gets.push_back(kIfNumber);  // how many there are, walked or not
     for (const Oid* o : {&kIfName, &kIfDescr, &kIfOperStatus, &kIfSpeed, &kIfHighSpeed,
                          &kIfHCInOctets, &kIfHCOutOctets, &kIfInOctets, &kIfOutOctets, &kIfInErrors,
                          &kIfOutErrors, &kIfInDiscards, &kIfOutDiscards})
@@ -242,28 +247,107 @@ uint64_t Counter::update(uint64_t raw, int bits, uint64_t max_delta) {
   return total_;
 }
 
+void DeviceModel::declare_fixed(MetricSink& sink) {
+  const Profiles& p = opt_.profiles;
+  if (p.system) {
+    uptime_ = sink.declare("System/Uptime", DataType::Double, "s");
+    name_ = sink.declare("System/Name", DataType::String, "");
+    descr_ = sink.declare("System/Description", DataType::String, "");
+  }
+  if (p.host) {
+    cpu_ = sink.declare("CPU/Usage", DataType::Float, "%");
+    memory_ = sink.declare("Memory/Used", DataType::Float, "%");
+  }
+  if (p.ups) {
+    on_battery_ = sink.declare("UPS/On Battery", DataType::Boolean, "");
+    charge_ = sink.declare("UPS/Battery Charge", DataType::Float, "%");
+    // UInt64, not UInt32: the reference codec reads UInt32 from long_value,
+    // the spec from int_value; UInt64 is long_value for both.
+    runtime_ = sink.declare("UPS/Runtime Remaining", DataType::UInt64, "s");
+    voltage_ = sink.declare("UPS/Input Voltage", DataType::Float, "V");
+    load_ = sink.declare("UPS/Load", DataType::Float, "%");
+  }
+}
+
+void DeviceModel::declare(Interface& f, MetricSink& sink) {
+  const std::string base = "Interfaces/" + f.name + "/";
+  f.rx_bytes = sink.declare(base + "Rx Bytes", DataType::UInt64, "B");
+  f.tx_bytes = sink.declare(base + "Tx Bytes", DataType::UInt64, "B");
+  f.rx_rate = sink.declare(base + "Rx Rate", DataType::Double, "bit/s");
+  f.tx_rate = sink.declare(base + "Tx Rate", DataType::Double, "bit/s");
+  f.rx_errors = sink.declare(base + "Rx Errors", DataType::UInt64, "");
+  f.tx_errors = sink.declare(base + "Tx Errors", DataType::UInt64, "");
+  f.rx_discards = sink.declare(base + "Rx Discards", DataType::UInt64, "");
+  f.tx_discards = sink.declare(base + "Tx Discards", DataType::UInt64, "");
+  f.oper_up = sink.declare(base + "Oper Up", DataType::Boolean, "");
+  f.speed = sink.declare(base + "Speed", DataType::UInt64, "Mbit/s");
+}
+
+void DeviceModel::declare_all(MetricSink& sink) {
+  declare_fixed(sink);
+  for (auto& [index, f] : interfaces_) declare(f, sink);
+}
+
+void DeviceModel::age(const std::map<uint32_t, bool>& rows) {
+  retired_ = false;
+  for (auto it = interfaces_.begin(); it != interfaces_.end();) {
+    it->second.absent = rows.count(it->first) ? 0 : it->second.absent + 1;
+    if (it->second.absent < kRetireAfter) {
+      ++it;
+      continue;
+    }
+    it = interfaces_.erase(it);
+    retired_ = true;
+  }
+}
+
+// A new interface under `name`: one that went away and came back under a new
+// ifIndex (renumbered) keeps its metrics; a new name is declared while
+// max_interfaces allows. Null when it is not published.
+DeviceModel::Interface* DeviceModel::add_interface(uint32_t index, std::string name,
+                                                   std::map<std::string, uint32_t>& taken,
+                                                   MetricSink& sink) {
+  if (auto t = taken.find(name); t != taken.end()) {
+    auto old = interfaces_.find(t->second);
+    if (old != interfaces_.end() && old->second.absent > 0) {
+      Interface f = std::move(old->second);
+      interfaces_.erase(old);
+      f.rx = f.tx = Octets{};  // another row: its counters are not the old ones
+      for (Counter* c : {&f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
+      f.absent = 0;
+      taken[name] = index;
+      return &interfaces_.emplace(index, std::move(f)).first->second;
+    }
+    name = "if" + std::to_string(index);  // two interfaces with one name
+  }
+  const bool known = names_ever_.count(name) > 0;
+  if (interfaces_.size() >= opt_.max_interfaces ||
+      (!known && names_ever_.size() >= kNamesPerInterface * opt_.max_interfaces))
+    return nullptr;
+  names_ever_[name] = true;
+  taken[name] = index;
+  Interface f;
+  f.name = std::move(name);
+  declare(f, sink);
+  return &interfaces_.emplace(index, std::move(f)).first->second;
+}
+
+void DeviceModel::note_over_limit(size_t beyond, const std::vector<std::string>& names) {
+  if (beyond == over_count_) return;
+  over_count_ = beyond;
+  over_limit_.clear();
+  if (beyond == 0) return;
+  over_limit_ = std::to_string(beyond) + " interface" + (beyond == 1 ? "" : "s") +
+                " not published (max_interfaces = " + std::to_string(opt_.max_interfaces) + ")";
+  for (size_t i = 0; i < names.size(); ++i) over_limit_ += (i ? ", " : ": ") + names[i];
+  if (beyond > names.size()) over_limit_ += names.empty() ? "" : ", ...";
+}
+
 CollectResult DeviceModel::apply(const std::vector<VarBind>& vars, int64_t now_ms,
                                  MetricSink& sink) {
   const Profiles& p = opt_.profiles;
   if (!declared_) {
-    if (p.system) {
-      uptime_ = sink.declare("System/Uptime", DataType::Double, "s");
-      name_ = sink.declare("System/Name", DataType::String, "");
-      descr_ = sink.declare("System/Description", DataType::String, "");
-    }
-    if (p.host) {
-      cpu_ = sink.declare("CPU/Usage", DataType::Float, "%");
-      memory_ = sink.declare("Memory/Used", DataType::Float, "%");
-    }
-    if (p.ups) {
-      on_battery_ = sink.declare("UPS/On Battery", DataType::Boolean, "");
-      charge_ = sink.declare("UPS/Battery Charge", DataType::Float, "%");
-      // UInt64, not UInt32: the reference codec reads UInt32 from long_value,
-      // the spec from int_value; UInt64 is long_value for both.
-      runtime_ = sink.declare("UPS/Runtime Remaining", DataType::UInt64, "s");
-      voltage_ = sink.declare("UPS/Input Voltage", DataType::Float, "V");
-      load_ = sink.declare("UPS/Load", DataType::Float, "%");
-    }
+    declare_fixed(sink);
     declared_ = true;
   }
   std::string warning;
@@ -313,6 +397,7 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
   std::map<uint32_t, bool> rows;
   for (const auto* col : {&names, &descrs, &oper, &hc_in, &in})
     for (const auto& [index, value] : *col) rows[index] = true;
+  age(rows);
   if (rows.empty()) {
     if (!warning.empty()) warning += "; ";
     warning += "no IF-MIB interfaces";
@@ -325,10 +410,13 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
   size_t width_gaps = 0;                  // octet counters missing in their width
   std::map<std::string, uint32_t> taken;  // name -> ifIndex, for duplicates
   for (const auto& [kv, iface] : interfaces_) taken[iface.name] = kv;
+  size_t beyond = 0;  // selected, not published: max_interfaces
+  std::vector<std::string> beyond_names;
   for (const auto& [index, unused] : rows) {
     (void)unused;
     auto it = interfaces_.find(index);
-    if (it == interfaces_.end()) {
+    Interface* fp = it == interfaces_.end() ? nullptr : &it->second;
+    if (!fp) {
       std::string_view raw;
       if (auto n = names.find(index);
           n != names.end() && n->second->type == SnmpValue::Type::octets)
@@ -341,25 +429,13 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
       if (!interface_selected(raw, opt_.include, opt_.exclude) &&
           !interface_selected(name, opt_.include, opt_.exclude))
         continue;
-      if (auto t = taken.find(name); t != taken.end() && t->second != index)
-        name = "if" + std::to_string(index);  // two interfaces with one name
-      taken[name] = index;
-      Interface f;
-      f.name = name;
-      const std::string base = "Interfaces/" + name + "/";
-      f.rx_bytes = sink.declare(base + "Rx Bytes", DataType::UInt64, "B");
-      f.tx_bytes = sink.declare(base + "Tx Bytes", DataType::UInt64, "B");
-      f.rx_rate = sink.declare(base + "Rx Rate", DataType::Double, "bit/s");
-      f.tx_rate = sink.declare(base + "Tx Rate", DataType::Double, "bit/s");
-      f.rx_errors = sink.declare(base + "Rx Errors", DataType::UInt64, "");
-      f.tx_errors = sink.declare(base + "Tx Errors", DataType::UInt64, "");
-      f.rx_discards = sink.declare(base + "Rx Discards", DataType::UInt64, "");
-      f.tx_discards = sink.declare(base + "Tx Discards", DataType::UInt64, "");
-      f.oper_up = sink.declare(base + "Oper Up", DataType::Boolean, "");
-      f.speed = sink.declare(base + "Speed", DataType::UInt64, "Mbit/s");
-      it = interfaces_.emplace(index, std::move(f)).first;
+      fp = add_interface(index, name, taken, sink);
+      if (!fp) {
+        if (++beyond <= 3) beyond_names.push_back(std::move(name));
+        continue;
+      }
     }
-    Interface& f = it->second;
+    Interface& f = *fp;
     if (restart) {
       for (Counter* c : {&f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
       f.rx = f.tx = Octets{};
@@ -391,6 +467,16 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
     counter(f.tx_disc, find(out_disc, index), f.tx_discards);
     if (const SnmpValue* v = find(oper, index)) sink.put(f.oper_up, as_signed(*v) == 1);
     if (bps > 0 || find(speed, index)) sink.put(f.speed, bps / 1'000'000);
+  }
+  // A walk cut at plan_for's max_rows: the rows past it (by ifNumber) count
+  // as not published.
+  if (const SnmpValue* n = scalar(vars, kIfNumber);
+      n && is_number(*n) && rows.size() >= 2 * opt_.max_interfaces)
+    if (const uint64_t all = as_unsigned(*n); all > rows.size()) beyond += all - rows.size();
+  note_over_limit(beyond, beyond_names);
+  if (!over_limit_.empty()) {
+    if (!warning.empty()) warning += "; ";
+    warning += over_limit_;
   }
   if (width_gaps > 0) {
     if (!warning.empty()) warning += "; ";

@@ -151,6 +151,7 @@ struct Poller::Impl {
     bool in_walk = false;
     std::vector<Oid> cursor;  // per column: the last OID seen
     std::vector<bool> done;
+    std::vector<size_t> rows;  // per column: rows taken
     long repetitions = kMaxRepetitions;
     size_t requests = 0;
     bool finished = false;
@@ -285,6 +286,7 @@ struct Poller::Impl {
       a.in_walk = true;
       a.cursor = plan.columns;
       a.done.assign(plan.columns.size(), false);
+      a.rows.assign(plan.columns.size(), 0);
       send_walk(a);
       return;
     }
@@ -304,6 +306,7 @@ struct Poller::Impl {
       }
       a.cursor[c] = oid;
       a.result.vars.push_back(VarBind{std::move(oid), convert(v)});
+      if (plan.max_rows && ++a.rows[c] >= plan.max_rows) a.done[c] = true;  // enough rows
     }
     if (k == 0) std::fill(a.done.begin(), a.done.end(), true);  // an empty answer
     if (a.result.vars.size() > kMaxVarBinds)

@@ -742,3 +742,74 @@ TEST_CASE("SNMP devices: a walk resends a lost request, a device that answers pa
   // Said once, not on every poll.
   CHECK(log.find("answers partly", log.find("answers partly") + 1) == std::string::npos);
 }
+
+TEST_CASE("SNMP devices: max_interfaces bounds the birth, a renumbering device is born once") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Responder big(R"({"interfaces": 2000})");
+  // Every poll moves all 50 interfaces to new ifIndexes, under the same names.
+  Responder renumber(R"({"interfaces": 50, "renumber": 1000})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("big", big, dir) + responder_device("renumber", renumber, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return big.polls() >= 4 && renumber.polls() >= 6; }, 40s));
+  REQUIRE(wait_until(
+      [&] { return series(sub, "renumber", "Interfaces/port50/Rx Bytes").size() >= 4; }, 10s));
+
+  const auto big_births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/big");
+  REQUIRE(big_births.size() == 1);
+  CHECK(big_births[0].decoded.metrics_size() == 64 * 10);
+  CHECK(metric(big_births[0].decoded, "Interfaces/port64/Rx Bytes"));
+  CHECK_FALSE(metric(big_births[0].decoded, "Interfaces/port65/Rx Bytes"));
+  const std::string over =
+      "1936 interfaces not published (max_interfaces = 64): port65, port66, port67, ...";
+  const std::string log = agent.log();
+  CHECK_THAT(log, Catch::Contains("device big at " + big.address() + ": " + over));
+  CHECK(log.find(over, log.find(over) + 1) == std::string::npos);  // once
+  auto [rc, status] = run_shell(std::string(AGENT_BINARY) + " status -c " + agent.config_path());
+  INFO(status);
+  CHECK_THAT(status, Catch::Contains("big at " + big.address() + ": online (last poll: " + over));
+
+  // The renumbering device: one DBIRTH, 50 interfaces, data under the same aliases.
+  const auto births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/renumber");
+  CHECK(births.size() == 1);
+  CHECK(births[0].decoded.metrics_size() == 50 * 10);
+  CHECK(sub.of_type("NBIRTH").size() == 1);
+}
+
+TEST_CASE("SNMP devices: interfaces that vanish retire after 3 polls, same aliases on return") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // 20 interfaces, 10 of them gone from the third poll to the ninth.
+  Responder shrink(R"({"interfaces": [20, 20, 10, 10, 10, 10, 10, 10, 10, 20]})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("shrink", shrink, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string topic = "spBv1.0/school-test/DBIRTH/room-1/shrink";
+  REQUIRE(wait_until([&] { return on_topic(sub, topic).size() >= 3; }, 40s));
+  const auto births = on_topic(sub, topic);
+  const Payload& first = births[0].decoded;
+  const Payload& smaller = births[1].decoded;
+  const Payload& back = births[2].decoded;
+  CHECK(first.metrics_size() == 200);
+  CHECK(smaller.metrics_size() == 100);
+  CHECK_FALSE(metric(smaller, "Interfaces/port11/Rx Bytes"));
+  CHECK(back.metrics_size() == 200);
+  for (const auto& m : first.metrics()) {
+    INFO(m.name());
+    REQUIRE(metric(back, m.name()));
+    CHECK(metric(back, m.name())->alias() == m.alias());
+    if (metric(smaller, m.name())) CHECK(metric(smaller, m.name())->alias() == m.alias());
+  }
+  CHECK_THAT(agent.log(), Catch::Contains("device shrink at " + shrink.address() +
+                                          ": 100 metrics retired: interfaces gone for 3 polls"));
+  CHECK(on_topic(sub, "spBv1.0/school-test/DDEATH/room-1/shrink").empty());
+}

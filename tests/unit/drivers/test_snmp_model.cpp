@@ -248,7 +248,9 @@ TEST_CASE("snmp model: 1,000 interfaces, with globs") {
     vars.push_back(counter64("1.3.6.1.2.1.31.1.1.1.6." + ix, i * 10));
     vars.push_back(integer("1.3.6.1.2.1.2.2.1.8." + ix, i % 2 ? 1 : 2));
   }
-  DeviceModel all(options({false, true, false, false}));
+  ModelOptions every = options({false, true, false, false});
+  every.max_interfaces = 1024;
+  DeviceModel all(every);
   MapSink sink;
   all.apply(vars, 0, sink);
   CHECK(all.interface_count() == 1000);
@@ -271,6 +273,99 @@ TEST_CASE("snmp model: 1,000 interfaces, with globs") {
   CHECK(s2.has("Interfaces/port12/Rx Bytes"));
   CHECK_FALSE(s2.has("Interfaces/port13/Rx Bytes"));
   CHECK_FALSE(s2.has("Interfaces/port1/Rx Bytes"));
+}
+
+namespace {
+// One poll of `n` interfaces named port<i> (or unnamed) from ifIndex `first`.
+std::vector<VarBind> table(uint32_t first, uint32_t n, bool named = true, uint64_t up = 1) {
+  std::vector<VarBind> vars{ticks(up), integer("1.3.6.1.2.1.2.1.0", n)};
+  for (uint32_t i = 0; i < n; ++i) {
+    const std::string ix = std::to_string(first + i);
+    if (named)
+      vars.push_back(octets("1.3.6.1.2.1.31.1.1.1.1." + ix, "port" + std::to_string(i + 1)));
+    vars.push_back(counter64("1.3.6.1.2.1.31.1.1.1.6." + ix, 1000 * up));
+    vars.push_back(integer("1.3.6.1.2.1.2.2.1.8." + ix, 1));
+  }
+  return vars;
+}
+}  // namespace
+
+TEST_CASE("snmp model: max_interfaces publishes the first ones and names the rest once") {
+  ModelOptions o = options({false, true, false, false});
+  o.max_interfaces = 64;
+  DeviceModel model(o);
+  MapSink sink;
+  auto r = model.apply(table(1, 100), 0, sink);
+  CHECK(model.interface_count() == 64);
+  CHECK(sink.entries.size() == 640);
+  CHECK(sink.has("Interfaces/port64/Rx Bytes"));
+  CHECK_FALSE(sink.has("Interfaces/port65/Rx Bytes"));
+  CHECK(model.over_limit() ==
+        "36 interfaces not published (max_interfaces = 64): port65, port66, port67, ...");
+  CHECK_THAT(r.warning, Catch::Contains(model.over_limit()));
+  // The walk stopped early (ifNumber says 15,000): those count too.
+  auto vars = table(1, 128);
+  vars[1] = integer("1.3.6.1.2.1.2.1.0", 15'000);
+  model.apply(vars, 1000, sink);
+  CHECK(model.over_limit() ==
+        "14936 interfaces not published (max_interfaces = 64): port65, port66, port67, ...");
+  CHECK(sink.entries.size() == 640);
+  CHECK(plan_for({false, true, false, false}, 64).max_rows == 128);
+  CHECK(plan_for({false, true, false, false}).max_rows == 0);
+}
+
+TEST_CASE(
+    "snmp model: interfaces gone for three polls retire; renumbered ones keep their metrics") {
+  ModelOptions o = options({false, true, false, false});
+  DeviceModel model(o);
+  MapSink sink;
+  model.apply(table(1, 3), 0, sink);
+  const int declared = sink.declarations;
+  // port3 goes away: kept for two polls, retired at the third.
+  for (int poll = 1; poll <= 2; ++poll) {
+    model.apply(table(1, 2), poll * 1000, sink);
+    CHECK_FALSE(model.retired());
+    CHECK(model.interface_count() == 3);
+  }
+  model.apply(table(1, 2), 3000, sink);
+  CHECK(model.retired());
+  CHECK(model.interface_count() == 2);
+  MapSink now;
+  model.declare_all(now);
+  CHECK(now.entries.size() == 20);
+  CHECK_FALSE(now.has("Interfaces/port3/Rx Bytes"));
+  model.apply(table(1, 2), 4000, sink);
+  CHECK_FALSE(model.retired());  // once
+  // It comes back: the same name (so the same alias in the catalog).
+  model.apply(table(1, 3), 5000, sink);
+  CHECK(model.interface_count() == 3);
+  CHECK(sink.ids.size() == 30);
+
+  // Every poll under new ifIndexes, the same names: nothing new declared,
+  // nothing retired, values under the old names.
+  const int before = sink.declarations;
+  for (uint32_t poll = 1; poll <= 10; ++poll) {
+    model.apply(table(1000 * poll, 3, true, 10 + poll), 10'000 + poll * 1000, sink);
+    CHECK_FALSE(model.retired());
+  }
+  CHECK(model.interface_count() == 3);
+  CHECK(sink.declarations == before);
+  CHECK(sink.get<uint64_t>("Interfaces/port3/Rx Bytes") == 1000 * 20);
+  CHECK(declared == 30);
+}
+
+TEST_CASE("snmp model: unnamed interfaces renumbered forever stay within bounds") {
+  ModelOptions o = options({false, true, false, false});
+  o.max_interfaces = 4;
+  DeviceModel model(o);
+  MapSink sink;
+  for (uint32_t poll = 1; poll <= 50; ++poll) {
+    model.apply(table(100 * poll, 10, false, poll), poll * 1000, sink);
+    CHECK(model.interface_count() <= 4);
+  }
+  // New names stop at kNamesPerInterface x max_interfaces (each stays in the catalog).
+  CHECK(sink.ids.size() == 10 * DeviceModel::kNamesPerInterface * 4);
+  CHECK_FALSE(model.over_limit().empty());
 }
 
 TEST_CASE("snmp model: missing columns leave their metrics without a value") {
