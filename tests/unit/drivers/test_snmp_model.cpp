@@ -315,7 +315,7 @@ TEST_CASE("snmp model: max_interfaces publishes the first ones and names the res
 }
 
 TEST_CASE(
-    "snmp model: interfaces gone for three polls retire; renumbered ones keep their metrics") {
+    "snmp model: interfaces gone for three polls retire, renumbered ones keep their metrics") {
   ModelOptions o = options({false, true, false, false});
   DeviceModel model(o);
   MapSink sink;
