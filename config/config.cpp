@@ -924,7 +924,7 @@ void secret_file(Section& s, std::string_view key, std::string& out, const std::
 void read_snmp_device(Section d, Config& cfg, const std::string& file) {
   d.expect_keys({"name", "address", "version", "community_file", "user", "auth_protocol",
                  "auth_password_file", "priv_protocol", "priv_password_file", "interval", "timeout",
-                 "retries", "profiles", "include", "exclude"});
+                 "retries", "profiles", "include", "exclude", "max_interfaces"});
   SnmpDevice dev;
   if (d.string("name", dev.name, true, "the Sparkplug device_id, such as \"switch-6a\"")) {
     const toml::node* node = d.take("name");
@@ -1031,6 +1031,12 @@ void read_snmp_device(Section d, Config& cfg, const std::string& file) {
   };
   d.strings("include", dev.include, glob);
   d.strings("exclude", dev.exclude, glob);
+  if (const toml::node* node = d.take("max_interfaces")) {
+    if (!node->is_integer() || node->as_integer()->get() < 1 || node->as_integer()->get() > 1024)
+      d.wrong(*node, "max_interfaces", "expected a whole number from 1 to 1024");
+    else
+      dev.max_interfaces = static_cast<uint64_t>(node->as_integer()->get());
+  }
   d.finish();
   cfg.devices.snmp.push_back(std::move(dev));
 }

@@ -166,6 +166,7 @@ struct SnmpDevice {
   bool system = true, interfaces = true, host = false, ups = false;  // profiles
   std::vector<std::string> include;  // interface name globs; empty: all
   std::vector<std::string> exclude;
+  uint64_t max_interfaces = 64;  // published at most
   bool operator==(const SnmpDevice&) const = default;
 };
 

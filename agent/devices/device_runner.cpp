@@ -27,6 +27,7 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     mo.profiles = {c.system, c.interfaces, c.host, c.ups};
     mo.include = c.include;
     mo.exclude = c.exclude;
+    mo.max_interfaces = c.max_interfaces;
     Device d{c.name,
              c.address,
              c.version == config::SnmpDevice::Version::v3,
@@ -54,9 +55,11 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     t.auth_password = c.auth_password;
     t.priv = c.priv;
     t.priv_password = c.priv_password;
-    // A poll must end before the next one is due.
-    t.timeout_ms = std::min<int64_t>(c.timeout.count(), c.interval.count() / 2);
-    t.plan = drivers::snmp::plan_for(mo.profiles);
+    // A poll must end before the next one is due, a lost request's resends
+    // included.
+    t.retries = c.retries;
+    t.timeout_ms = std::min<int64_t>(c.timeout.count(), c.interval.count() / (2 * (c.retries + 1)));
+    t.plan = drivers::snmp::plan_for(mo.profiles, c.max_interfaces);
     targets.push_back(std::move(t));
   }
   if (!targets.empty())
@@ -101,6 +104,14 @@ void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
     catalog_.set_time(r.started_ms);
     DeviceSink sink(catalog_, d.id);
     drivers::CollectResult cr = d.model.apply(r.vars, r.started_ms, sink);
+    if (d.model.retired()) {
+      // Interfaces gone for a few polls leave the birth (one rebirth).
+      catalog_.mark_unseen(d.id);
+      d.model.declare_all(sink);
+      const size_t n = catalog_.retire_unseen(d.id);
+      lg.info("device %s at %s: %zu metric%s retired: interfaces gone for %d polls", d.name.c_str(),
+              d.address.c_str(), n, n == 1 ? "" : "s", drivers::snmp::DeviceModel::kRetireAfter);
+    }
     if (d.retire_unseen) {
       // The first answer under this config has declared what the device has:
       // the rest leaves its birth (a reload removed a profile, an interface).
@@ -122,14 +133,26 @@ void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
                    text_for_log(cr.warning).c_str());
       d.warning = cr.warning;
     }
+    if (d.reported == PollResult::Status::partial)
+      lg.info("device %s at %s answers every request again", d.name.c_str(), d.address.c_str());
     d.failures = 0;
     d.reported = PollResult::Status::ok;
     d.last_problem.clear();
     return;
   }
-  ++d.failures;
   const std::string why = text_for_log(drivers::snmp::describe(r, d.v3));
   d.last_problem = why;
+  if (r.status == PollResult::Status::partial) {
+    // It answers, so it is not dead; this poll's values are incomplete and
+    // are not used. Said when it starts, not on every poll.
+    d.failures = 0;
+    if (d.reported != r.status)
+      lg.warning("device %s at %s: %s; this poll's values are dropped", d.name.c_str(),
+                 d.address.c_str(), why.c_str());
+    d.reported = r.status;
+    return;
+  }
+  ++d.failures;
   const bool given_up = d.failures >= d.retries + 1;
   if (!given_up) {
     lg.debug("device %s at %s: %s (poll %d of %d before it counts as offline)", d.name.c_str(),

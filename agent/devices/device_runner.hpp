@@ -52,7 +52,11 @@ class DeviceRunner {
   // For `classroom-agent status` (issue 13).
   const std::string& address(size_t device) const { return devices_[device].address; }
   bool online(size_t device) const { return catalog_.online(devices_[device].id); }
-  const std::string& problem(size_t device) const { return devices_[device].last_problem; }
+  // The last poll's failure, else interfaces not published (max_interfaces).
+  const std::string& problem(size_t device) const {
+    const Device& d = devices_[device];
+    return d.last_problem.empty() ? d.model.over_limit() : d.last_problem;
+  }
 
  private:
   struct Device {

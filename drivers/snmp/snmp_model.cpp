@@ -10,7 +10,8 @@ namespace {
 const Oid kSysDescr{1, 3, 6, 1, 2, 1, 1, 1, 0};
 const Oid kSysUpTime{1, 3, 6, 1, 2, 1, 1, 3, 0};
 const Oid kSysName{1, 3, 6, 1, 2, 1, 1, 5, 0};
-// IF-MIB ifTable and ifXTable columns, indexed by ifIndex.
+// IF-MIB: ifNumber, then ifTable and ifXTable columns, indexed by ifIndex.
+const Oid kIfNumber{1, 3, 6, 1, 2, 1, 2, 1, 0};
 const Oid kIfDescr{1, 3, 6, 1, 2, 1, 2, 2, 1, 2};
 const Oid kIfSpeed{1, 3, 6, 1, 2, 1, 2, 2, 1, 5};
 const Oid kIfOperStatus{1, 3, 6, 1, 2, 1, 2, 2, 1, 8};
@@ -77,16 +78,34 @@ std::map<uint32_t, const SnmpValue*> column(const std::vector<VarBind>& vars, co
   return out;
 }
 
+// A link's speed in bit/s: ifHighSpeed (Mbit/s) where it is set, else
+// ifSpeed; 0 when unknown.
+uint64_t link_speed(const SnmpValue* high_speed, const SnmpValue* speed) {
+  if (high_speed && as_unsigned(*high_speed) > 0) return as_unsigned(*high_speed) * 1'000'000;
+  return speed ? as_unsigned(*speed) : 0;
+}
+
+// The most octets a link of `bps` can carry in `dt` seconds, twice over: the
+// device's clock and ours do not tick together.
+uint64_t max_octets(uint64_t bps, double dt) {
+  if (bps == 0 || dt <= 0) return Counter::kUnknownMaxDelta;
+  return static_cast<uint64_t>(static_cast<double>(bps) / 8.0 * dt * 2.0);
+}
+
 }  // namespace
 
-PollPlan plan_for(const Profiles& p) {
+PollPlan plan_for(const Profiles& p, size_t max_interfaces) {
   PollPlan plan;
+  // Twice the published interfaces: room for renamed, renumbered and
+  // excluded ones, while the names beyond the limit can still be told.
+  plan.max_rows = 2 * max_interfaces;
   plan.gets.push_back(kSysUpTime);  // always: a reboot restarts the counters
   if (p.system) {
     plan.gets.push_back(kSysName);
     plan.gets.push_back(kSysDescr);
   }
   if (p.interfaces) {
+    plan.gets.push_back(kIfNumber);  // how many there are, walked or not
     for (const Oid* o : {&kIfName, &kIfDescr, &kIfOperStatus, &kIfSpeed, &kIfHighSpeed,
                          &kIfHCInOctets, &kIfHCOutOctets, &kIfInOctets, &kIfOutOctets, &kIfInErrors,
                          &kIfOutErrors, &kIfInDiscards, &kIfOutDiscards})
@@ -204,7 +223,7 @@ bool interface_selected(std::string_view name, const std::vector<std::string>& i
   return !matches(exclude);
 }
 
-uint64_t Counter::update(uint64_t raw, int bits) {
+uint64_t Counter::update(uint64_t raw, int bits, uint64_t max_delta) {
   has_delta_ = false;
   if (!have_ || bits != bits_) {
     total_ = raw;
@@ -212,13 +231,15 @@ uint64_t Counter::update(uint64_t raw, int bits) {
     delta_ = raw - raw_;
     total_ += delta_;
     has_delta_ = true;
-  } else if (bits == 32) {
+  } else if (bits == 32 && (uint64_t{1} << 32) - raw_ + raw <= max_delta) {
     // A 32-bit counter wrapped (once: an interval must be shorter than a wrap).
     delta_ = (uint64_t{1} << 32) - raw_ + raw;
     total_ += delta_;
     has_delta_ = true;
   } else {
-    total_ = raw;  // a 64-bit counter went back: a reset, not a wrap
+    // Reset, not a wrap: a 64-bit counter that went back, or a 32-bit one
+    // whose wrap would be more than the link could have carried.
+    total_ = raw;
   }
   have_ = true;
   raw_ = raw;
@@ -226,28 +247,107 @@ uint64_t Counter::update(uint64_t raw, int bits) {
   return total_;
 }
 
+void DeviceModel::declare_fixed(MetricSink& sink) {
+  const Profiles& p = opt_.profiles;
+  if (p.system) {
+    uptime_ = sink.declare("System/Uptime", DataType::Double, "s");
+    name_ = sink.declare("System/Name", DataType::String, "");
+    descr_ = sink.declare("System/Description", DataType::String, "");
+  }
+  if (p.host) {
+    cpu_ = sink.declare("CPU/Usage", DataType::Float, "%");
+    memory_ = sink.declare("Memory/Used", DataType::Float, "%");
+  }
+  if (p.ups) {
+    on_battery_ = sink.declare("UPS/On Battery", DataType::Boolean, "");
+    charge_ = sink.declare("UPS/Battery Charge", DataType::Float, "%");
+    // UInt64, not UInt32: the reference codec reads UInt32 from long_value,
+    // the spec from int_value; UInt64 is long_value for both.
+    runtime_ = sink.declare("UPS/Runtime Remaining", DataType::UInt64, "s");
+    voltage_ = sink.declare("UPS/Input Voltage", DataType::Float, "V");
+    load_ = sink.declare("UPS/Load", DataType::Float, "%");
+  }
+}
+
+void DeviceModel::declare(Interface& f, MetricSink& sink) {
+  const std::string base = "Interfaces/" + f.name + "/";
+  f.rx_bytes = sink.declare(base + "Rx Bytes", DataType::UInt64, "B");
+  f.tx_bytes = sink.declare(base + "Tx Bytes", DataType::UInt64, "B");
+  f.rx_rate = sink.declare(base + "Rx Rate", DataType::Double, "bit/s");
+  f.tx_rate = sink.declare(base + "Tx Rate", DataType::Double, "bit/s");
+  f.rx_errors = sink.declare(base + "Rx Errors", DataType::UInt64, "");
+  f.tx_errors = sink.declare(base + "Tx Errors", DataType::UInt64, "");
+  f.rx_discards = sink.declare(base + "Rx Discards", DataType::UInt64, "");
+  f.tx_discards = sink.declare(base + "Tx Discards", DataType::UInt64, "");
+  f.oper_up = sink.declare(base + "Oper Up", DataType::Boolean, "");
+  f.speed = sink.declare(base + "Speed", DataType::UInt64, "Mbit/s");
+}
+
+void DeviceModel::declare_all(MetricSink& sink) {
+  declare_fixed(sink);
+  for (auto& [index, f] : interfaces_) declare(f, sink);
+}
+
+void DeviceModel::age(const std::map<uint32_t, bool>& rows) {
+  retired_ = false;
+  for (auto it = interfaces_.begin(); it != interfaces_.end();) {
+    it->second.absent = rows.count(it->first) ? 0 : it->second.absent + 1;
+    if (it->second.absent < kRetireAfter) {
+      ++it;
+      continue;
+    }
+    it = interfaces_.erase(it);
+    retired_ = true;
+  }
+}
+
+// A new interface under `name`: one that went away and came back under a new
+// ifIndex (renumbered) keeps its metrics; a new name is declared while
+// max_interfaces allows. Null when it is not published.
+DeviceModel::Interface* DeviceModel::add_interface(uint32_t index, std::string name,
+                                                   std::map<std::string, uint32_t>& taken,
+                                                   MetricSink& sink) {
+  if (auto t = taken.find(name); t != taken.end()) {
+    auto old = interfaces_.find(t->second);
+    if (old != interfaces_.end() && old->second.absent > 0) {
+      Interface f = std::move(old->second);
+      interfaces_.erase(old);
+      f.rx = f.tx = Octets{};  // another row: its counters are not the old ones
+      for (Counter* c : {&f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
+      f.absent = 0;
+      taken[name] = index;
+      return &interfaces_.emplace(index, std::move(f)).first->second;
+    }
+    name = "if" + std::to_string(index);  // two interfaces with one name
+  }
+  const bool known = names_ever_.count(name) > 0;
+  if (interfaces_.size() >= opt_.max_interfaces ||
+      (!known && names_ever_.size() >= kNamesPerInterface * opt_.max_interfaces))
+    return nullptr;
+  names_ever_[name] = true;
+  taken[name] = index;
+  Interface f;
+  f.name = std::move(name);
+  declare(f, sink);
+  return &interfaces_.emplace(index, std::move(f)).first->second;
+}
+
+void DeviceModel::note_over_limit(size_t beyond, const std::vector<std::string>& names) {
+  if (beyond == over_count_) return;
+  over_count_ = beyond;
+  over_limit_.clear();
+  if (beyond == 0) return;
+  over_limit_ = std::to_string(beyond) + " interface" + (beyond == 1 ? "" : "s") +
+                " not published (max_interfaces = " + std::to_string(opt_.max_interfaces) + ")";
+  for (size_t i = 0; i < names.size(); ++i) over_limit_ += (i ? ", " : ": ") + names[i];
+  if (beyond > names.size()) over_limit_ += names.empty() ? "" : ", ...";
+}
+
 CollectResult DeviceModel::apply(const std::vector<VarBind>& vars, int64_t now_ms,
                                  MetricSink& sink) {
   const Profiles& p = opt_.profiles;
   if (!declared_) {
-    if (p.system) {
-      uptime_ = sink.declare("System/Uptime", DataType::Double, "s");
-      name_ = sink.declare("System/Name", DataType::String, "");
-      descr_ = sink.declare("System/Description", DataType::String, "");
-    }
-    if (p.host) {
-      cpu_ = sink.declare("CPU/Usage", DataType::Float, "%");
-      memory_ = sink.declare("Memory/Used", DataType::Float, "%");
-    }
-    if (p.ups) {
-      on_battery_ = sink.declare("UPS/On Battery", DataType::Boolean, "");
-      charge_ = sink.declare("UPS/Battery Charge", DataType::Float, "%");
-      // UInt64, not UInt32: the reference codec reads UInt32 from long_value,
-      // the spec from int_value; UInt64 is long_value for both.
-      runtime_ = sink.declare("UPS/Runtime Remaining", DataType::UInt64, "s");
-      voltage_ = sink.declare("UPS/Input Voltage", DataType::Float, "V");
-      load_ = sink.declare("UPS/Load", DataType::Float, "%");
-    }
+    declare_fixed(sink);
     declared_ = true;
   }
   std::string warning;
@@ -297,6 +397,7 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
   std::map<uint32_t, bool> rows;
   for (const auto* col : {&names, &descrs, &oper, &hc_in, &in})
     for (const auto& [index, value] : *col) rows[index] = true;
+  age(rows);
   if (rows.empty()) {
     if (!warning.empty()) warning += "; ";
     warning += "no IF-MIB interfaces";
@@ -306,12 +407,16 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
     auto it = col.find(row);
     return it != col.end() && is_number(*it->second) ? it->second : nullptr;
   };
+  size_t width_gaps = 0;                  // octet counters missing in their width
   std::map<std::string, uint32_t> taken;  // name -> ifIndex, for duplicates
   for (const auto& [kv, iface] : interfaces_) taken[iface.name] = kv;
+  size_t beyond = 0;  // selected, not published: max_interfaces
+  std::vector<std::string> beyond_names;
   for (const auto& [index, unused] : rows) {
     (void)unused;
     auto it = interfaces_.find(index);
-    if (it == interfaces_.end()) {
+    Interface* fp = it == interfaces_.end() ? nullptr : &it->second;
+    if (!fp) {
       std::string_view raw;
       if (auto n = names.find(index);
           n != names.end() && n->second->type == SnmpValue::Type::octets)
@@ -324,35 +429,32 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
       if (!interface_selected(raw, opt_.include, opt_.exclude) &&
           !interface_selected(name, opt_.include, opt_.exclude))
         continue;
-      if (auto t = taken.find(name); t != taken.end() && t->second != index)
-        name = "if" + std::to_string(index);  // two interfaces with one name
-      taken[name] = index;
-      Interface f;
-      f.name = name;
-      const std::string base = "Interfaces/" + name + "/";
-      f.rx_bytes = sink.declare(base + "Rx Bytes", DataType::UInt64, "B");
-      f.tx_bytes = sink.declare(base + "Tx Bytes", DataType::UInt64, "B");
-      f.rx_rate = sink.declare(base + "Rx Rate", DataType::Double, "bit/s");
-      f.tx_rate = sink.declare(base + "Tx Rate", DataType::Double, "bit/s");
-      f.rx_errors = sink.declare(base + "Rx Errors", DataType::UInt64, "");
-      f.tx_errors = sink.declare(base + "Tx Errors", DataType::UInt64, "");
-      f.rx_discards = sink.declare(base + "Rx Discards", DataType::UInt64, "");
-      f.tx_discards = sink.declare(base + "Tx Discards", DataType::UInt64, "");
-      f.oper_up = sink.declare(base + "Oper Up", DataType::Boolean, "");
-      f.speed = sink.declare(base + "Speed", DataType::UInt64, "Mbit/s");
-      it = interfaces_.emplace(index, std::move(f)).first;
+      fp = add_interface(index, name, taken, sink);
+      if (!fp) {
+        if (++beyond <= 3) beyond_names.push_back(std::move(name));
+        continue;
+      }
     }
-    Interface& f = it->second;
+    Interface& f = *fp;
     if (restart) {
-      for (Counter* c : {&f.rx, &f.tx, &f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
+      for (Counter* c : {&f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
+      f.rx = f.tx = Octets{};
     }
-    const double dt = f.last_ms ? static_cast<double>(now_ms - f.last_ms) / 1000.0 : 0;
-    auto octets = [&](Counter& c, const SnmpValue* hc, const SnmpValue* low, MetricId bytes,
+    const uint64_t bps = link_speed(find(high_speed, index), find(speed, index));
+    auto octets = [&](Octets& o, const SnmpValue* hc, const SnmpValue* low, MetricId bytes,
                       MetricId rate) {
-      const SnmpValue* v = hc ? hc : low;
-      if (!v) return;
-      sink.put(bytes, c.update(as_unsigned(*v), hc ? 64 : 32));
-      if (c.has_delta() && dt > 0) sink.put(rate, static_cast<double>(c.delta()) * 8.0 / dt);
+      if (o.bits == 0 && (hc || low)) o.bits = hc ? 64 : 32;
+      const SnmpValue* v = o.bits == 64 ? hc : low;
+      if (!v) {
+        if (hc || low) ++width_gaps;
+        return;
+      }
+      // Since this counter's last reading, which a skipped poll makes longer.
+      const double dt = o.last_ms ? static_cast<double>(now_ms - o.last_ms) / 1000.0 : 0;
+      sink.put(bytes, o.counter.update(as_unsigned(*v), o.bits, max_octets(bps, dt)));
+      if (o.counter.has_delta() && dt > 0)
+        sink.put(rate, static_cast<double>(o.counter.delta()) * 8.0 / dt);
+      o.last_ms = now_ms;
     };
     octets(f.rx, find(hc_in, index), find(in, index), f.rx_bytes, f.rx_rate);
     octets(f.tx, find(hc_out, index), find(out, index), f.tx_bytes, f.tx_rate);
@@ -364,11 +466,22 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
     counter(f.rx_disc, find(in_disc, index), f.rx_discards);
     counter(f.tx_disc, find(out_disc, index), f.tx_discards);
     if (const SnmpValue* v = find(oper, index)) sink.put(f.oper_up, as_signed(*v) == 1);
-    if (const SnmpValue* v = find(high_speed, index); v && as_unsigned(*v) > 0)
-      sink.put(f.speed, as_unsigned(*v));
-    else if (const SnmpValue* s = find(speed, index))
-      sink.put(f.speed, as_unsigned(*s) / 1'000'000);
-    f.last_ms = now_ms;
+    if (bps > 0 || find(speed, index)) sink.put(f.speed, bps / 1'000'000);
+  }
+  // A walk cut at plan_for's max_rows: the rows past it (by ifNumber) count
+  // as not published.
+  if (const SnmpValue* n = scalar(vars, kIfNumber);
+      n && is_number(*n) && rows.size() >= 2 * opt_.max_interfaces)
+    if (const uint64_t all = as_unsigned(*n); all > rows.size()) beyond += all - rows.size();
+  note_over_limit(beyond, beyond_names);
+  if (!over_limit_.empty()) {
+    if (!warning.empty()) warning += "; ";
+    warning += over_limit_;
+  }
+  if (width_gaps > 0) {
+    if (!warning.empty()) warning += "; ";
+    warning += std::to_string(width_gaps) +
+               " octet counter(s) not answered in the width they started with (skipped)";
   }
 }
 

@@ -44,12 +44,16 @@ struct Profiles {
 };
 
 // What one poll asks: scalars to GET (one request) and table columns to walk
-// (GETBULK, all columns side by side).
+// (GETBULK, all columns side by side), each at most `max_rows` rows (0: all),
+// so that a device with thousands of interfaces costs what the published
+// ones need.
 struct PollPlan {
   std::vector<Oid> gets;
   std::vector<Oid> columns;
+  size_t max_rows = 0;
 };
-PollPlan plan_for(const Profiles& profiles);
+// `max_interfaces` 0: every row.
+PollPlan plan_for(const Profiles& profiles, size_t max_interfaces = 0);
 
 // "1.3.6.1.2.1.1.3.0" -> Oid; empty on a malformed text.
 Oid parse_oid(std::string_view text);
@@ -73,11 +77,16 @@ bool interface_selected(std::string_view name, const std::vector<std::string>& i
                         const std::vector<std::string>& exclude);
 
 // A counter as published: a 64-bit HC counter as it is; a 32-bit one extended
-// past its wrap (2^32) by the agent. A rate needs two readings.
+// past its wrap (2^32) by the agent. A rate needs two readings. A counter that
+// goes back is a reset (the total restarts from the device's value, no delta):
+// always for 64 bits; for 32 bits when the wrap would mean more than
+// `max_delta`, what the link could carry since the last reading.
 class Counter {
  public:
+  // The largest increase taken for a wrap where the link's speed is unknown.
+  static constexpr uint64_t kUnknownMaxDelta = uint64_t{1} << 31;
   // Takes a reading; `bits` 32 or 64. Returns the published total.
-  uint64_t update(uint64_t raw, int bits);
+  uint64_t update(uint64_t raw, int bits, uint64_t max_delta = kUnknownMaxDelta);
   // Forgets the last reading (a device reboot restarts the counters).
   void reset() { have_ = false; }
   // Increase since the reading before, valid after the second update.
@@ -93,6 +102,7 @@ class Counter {
 struct ModelOptions {
   Profiles profiles;
   std::vector<std::string> include, exclude;
+  size_t max_interfaces = 64;  // published at most; the rest named in over_limit()
 };
 
 // One device's state across polls.
@@ -106,19 +116,49 @@ class DeviceModel {
 
   // For the log: what the device says it is (sanitized).
   const std::string& sys_name() const { return sys_name_; }
-  // Interfaces selected in the last poll.
+  // Interfaces published (present, or gone for fewer than kRetireAfter polls).
   size_t interface_count() const { return interfaces_.size(); }
   // True when the last poll saw sysUpTime go back (the device rebooted).
   bool rebooted() const { return rebooted_; }
 
+  // An interface missing from this many polls in a row is retired: its
+  // metrics leave the device's birth (aliases kept: it may come back).
+  static constexpr int kRetireAfter = 3;
+  // Distinct interface names published since the start, at most this many
+  // times max_interfaces: each one stays in the catalog.
+  static constexpr size_t kNamesPerInterface = 4;
+  // True when the last poll retired interfaces; declare_all() then names
+  // what the device still publishes, so that the catalog retires the rest.
+  bool retired() const { return retired_; }
+  void declare_all(MetricSink& sink);
+  // "" or what the log and status say of the interfaces not published for
+  // max_interfaces; it changes only when their number does.
+  const std::string& over_limit() const { return over_limit_; }
+
  private:
+  // An octet counter (Rx or Tx Bytes) and what its rate needs.
+  struct Octets {
+    Counter counter;
+    // 32 or 64, chosen at the first reading and kept until the device
+    // reboots: a device whose HC counters answer on some polls only must not
+    // switch Rx Bytes between two series.
+    int bits = 0;
+    int64_t last_ms = 0;  // when it was last read
+  };
   struct Interface {
     std::string name;
     MetricId rx_bytes, tx_bytes, rx_rate, tx_rate, rx_errors, tx_errors, rx_discards, tx_discards,
         oper_up, speed;
-    Counter rx, tx, rx_err, tx_err, rx_disc, tx_disc;
-    int64_t last_ms = 0;
+    Octets rx, tx;
+    Counter rx_err, tx_err, rx_disc, tx_disc;
+    int absent = 0;  // polls in a row without it
   };
+  void declare_fixed(MetricSink& sink);
+  static void declare(Interface& f, MetricSink& sink);
+  void age(const std::map<uint32_t, bool>& rows);
+  Interface* add_interface(uint32_t index, std::string name, std::map<std::string, uint32_t>& taken,
+                           MetricSink& sink);
+  void note_over_limit(size_t beyond, const std::vector<std::string>& names);
   void apply_interfaces(const std::vector<VarBind>& vars, int64_t now_ms, MetricSink& sink,
                         bool restart, std::string& warning);
   void apply_host(const std::vector<VarBind>& vars, MetricSink& sink, std::string& warning);
@@ -134,6 +174,10 @@ class DeviceModel {
   bool rebooted_ = false;
   std::string sys_name_;
   std::map<uint32_t, Interface> interfaces_;  // by ifIndex
+  std::map<std::string, bool> names_ever_;    // every interface name declared
+  bool retired_ = false;
+  size_t over_count_ = 0;
+  std::string over_limit_;
 };
 
 }  // namespace classroom::drivers::snmp

@@ -126,6 +126,9 @@ std::string describe(const PollResult& r, bool v3) {
     case S::no_answer:
       return v3 ? "no answer (host down, or a firewall?)"
                 : "no answer (wrong community or host down?)";
+    case S::partial:
+      return "answers partly: " + std::to_string(r.lost) + " of " + std::to_string(r.sent) +
+             " requests lost";
     case S::wrong_digest:
       return "authentication failed: wrong auth password or auth protocol (usmStatsWrongDigests)";
     case S::unknown_user:
@@ -148,9 +151,15 @@ struct Poller::Impl {
     bool in_walk = false;
     std::vector<Oid> cursor;  // per column: the last OID seen
     std::vector<bool> done;
+    std::vector<size_t> rows;  // per column: rows taken
     long repetitions = kMaxRepetitions;
     size_t requests = 0;
     bool finished = false;
+    // The request in flight, kept to send it again if it is lost.
+    netsnmp_pdu* last = nullptr;
+    int tries = 0;  // resends of `last` so far
+    bool answered = false;
+    ~Active() { snmp_free_pdu(last); }
   };
 
   std::vector<Target> targets;
@@ -199,6 +208,9 @@ struct Poller::Impl {
       finish(a, PollResult::Status::error, "more than 5000 requests in one poll; gave up");
       return false;
     }
+    snmp_free_pdu(a.last);
+    a.last = snmp_clone_pdu(pdu);  // the library frees `pdu` once it is answered
+    ++a.result.sent;
     if (snmp_sess_async_send(a.session, pdu, &Impl::callback, &a) == 0) {
       int liberr = 0, syserr = 0;
       char* text = nullptr;
@@ -224,9 +236,25 @@ struct Poller::Impl {
     return 1;
   }
 
+  // A request went unanswered: sent again within the target's retries; then
+  // the poll ends, as no answer if the device said nothing at all.
+  void on_lost(Active& a) {
+    ++a.result.lost;
+    if (a.tries < targets[a.device].retries && a.last) {
+      ++a.tries;
+      if (netsnmp_pdu* again = snmp_clone_pdu(a.last)) {
+        send(a, again);
+        return;
+      }
+    }
+    finish(a, a.answered ? PollResult::Status::partial : PollResult::Status::no_answer);
+  }
+
   void on_answer(Active& a, int op, netsnmp_pdu* pdu) {
     using S = PollResult::Status;
-    if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) return finish(a, S::no_answer);
+    if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) return on_lost(a);
+    a.answered = true;
+    a.tries = 0;
     if (op == NETSNMP_CALLBACK_OP_SEC_ERROR || (pdu && pdu->command == SNMP_MSG_REPORT)) {
       const int report = pdu ? snmpv3_get_report_type(pdu) : SNMPERR_GENERR;
       switch (report) {
@@ -258,6 +286,7 @@ struct Poller::Impl {
       a.in_walk = true;
       a.cursor = plan.columns;
       a.done.assign(plan.columns.size(), false);
+      a.rows.assign(plan.columns.size(), 0);
       send_walk(a);
       return;
     }
@@ -277,6 +306,7 @@ struct Poller::Impl {
       }
       a.cursor[c] = oid;
       a.result.vars.push_back(VarBind{std::move(oid), convert(v)});
+      if (plan.max_rows && ++a.rows[c] >= plan.max_rows) a.done[c] = true;  // enough rows
     }
     if (k == 0) std::fill(a.done.begin(), a.done.end(), true);  // an empty answer
     if (a.result.vars.size() > kMaxVarBinds)

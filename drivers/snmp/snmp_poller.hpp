@@ -28,6 +28,9 @@ struct Target {
   bool priv = false;          // AES-128
   std::string priv_password;
   int64_t timeout_ms = 2000;
+  // Resends of a request that went unanswered (a lost datagram), each after
+  // `timeout_ms`, before the poll gives up.
+  int retries = 0;
   PollPlan plan;
 };
 
@@ -35,6 +38,7 @@ struct PollResult {
   enum class Status {
     ok,
     no_answer,     // nothing came back within the timeout
+    partial,       // answers came, then a request stayed unanswered after its retries
     wrong_digest,  // v3: usmStatsWrongDigests (wrong auth password)
     unknown_user,  // v3: usmStatsUnknownUserNames
     decryption,    // v3: usmStatsDecryptionErrors (wrong priv password)
@@ -44,11 +48,13 @@ struct PollResult {
   Status status = Status::ok;
   std::string error;
   std::vector<VarBind> vars;
-  int64_t started_ms = 0;  // wall clock, the capture time of the values
+  int64_t started_ms = 0;     // wall clock, the capture time of the values
+  size_t sent = 0, lost = 0;  // requests sent (each try) and those unanswered
 };
 
-// "no answer (wrong community or host down?)", "wrong auth password ...": the
-// words a technician reads in the log.
+// "no answer (wrong community or host down?)", "answers partly: 2 of 31
+// requests lost", "wrong auth password ...": the words a technician reads in
+// the log.
 std::string describe(const PollResult& result, bool v3);
 
 class Poller {

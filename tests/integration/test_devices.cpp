@@ -3,6 +3,8 @@
 // community, SNMPv3 users with SHA/AES, fixed UPS-MIB values (override), and
 // the IF-MIB rows of the machine's own interfaces. What the agent publishes is
 // compared with what snmpget/snmpwalk (Debian's snmp package) read themselves.
+// What snmpd cannot serve (lost datagrams, counters that go back, thousands of
+// interfaces) comes from a scripted agent of the tests' own, snmp_responder.py.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -127,6 +129,46 @@ class Snmpd {
   std::unique_ptr<Process> process_;
 };
 
+// The scripted SNMPv2c agent (tests/integration/snmp_responder.py) on a free
+// loopback port, serving `scenario` (JSON, fields in the script's header).
+class Responder {
+ public:
+  explicit Responder(const std::string& scenario) {
+    write_file(dir_.path + "/scenario.json", scenario);
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/python3",
+                                 SOURCE_DIR "/tests/integration/snmp_responder.py",
+                                 dir_.path + "/port", dir_.path + "/scenario.json"},
+        dir_.path + "/responder.log");
+    REQUIRE(wait_until([&] { return std::filesystem::exists(dir_.path + "/port"); }, 10s));
+    port_ = std::stoi(read_file(dir_.path + "/port"));
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Polls started so far (each begins with a GET of sysUpTime).
+  size_t polls() const {
+    const std::string log = read_file(dir_.path + "/responder.log");
+    size_t n = 0;
+    for (size_t p = log.find("poll "); p != std::string::npos; p = log.find("poll ", p + 1)) ++n;
+    return n;
+  }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// A [[devices.snmp]] table for a responder (community "public").
+std::string responder_device(const std::string& name, const Responder& r, const TempDir& dir,
+                             const std::string& keys = "") {
+  write_secret(dir.path + "/public", "public");
+  return "[[devices.snmp]]\nname = \"" + name + "\"\naddress = \"" + r.address() +
+         "\"\ncommunity_file = \"" + dir.path +
+         "/public\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nretries = 1\n"
+         "profiles = [\"interfaces\"]\n" +
+         keys;
+}
+
 const Payload::Metric* metric(const Payload& p, const std::string& name) {
   for (const auto& m : p.metrics())
     if (m.name() == name) return &m;
@@ -137,6 +179,24 @@ std::vector<Message> on_topic(Subscriber& sub, const std::string& topic) {
   std::vector<Message> out;
   for (Message& m : sub.messages())
     if (m.topic == topic) out.push_back(std::move(m));
+  return out;
+}
+
+// Every value `name` of `device` took, in its DBIRTHs and DDATA, in order.
+std::vector<Payload::Metric> series(Subscriber& sub, const std::string& device,
+                                    const std::string& name) {
+  std::vector<Payload::Metric> out;
+  std::optional<uint64_t> alias;
+  for (const Message& m : sub.messages()) {
+    if (m.topic.size() < device.size() + 1 ||
+        m.topic.compare(m.topic.size() - device.size() - 1, std::string::npos, "/" + device) != 0)
+      continue;
+    if (m.type() == "DBIRTH") alias = alias_in_birth(m.decoded, name);
+    if (m.type() != "DBIRTH" && m.type() != "DDATA") continue;
+    for (const auto& metric : m.decoded.metrics())
+      if (metric.name() == name || (alias && !metric.has_name() && metric.alias() == *alias))
+        if (!metric.is_null()) out.push_back(metric);
+  }
   return out;
 }
 
@@ -594,4 +654,162 @@ TEST_CASE("SNMP devices: a reload that drops a profile: one DBIRTH without it, s
   CHECK_THAT(agent.log(), Catch::Contains("device switch-6a at " + snmpd.address() +
                                           ": 5 metrics no longer published"));
   CHECK_THAT(agent.log(), Catch::Contains("reloaded: 1 source, 1 device"));
+}
+
+TEST_CASE("SNMP devices: a 32-bit counter reset is no wrap, HC counters that come and go") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // A 1 Gbit/s port without HC counters whose ifInOctets goes back to 100 at
+  // the third poll (a reset, sysUpTime goes on): as a wrap, 18 Gbit/s.
+  Responder reset(
+      R"({"interfaces": 1, "hc": false, "speed_mbps": 1000,
+          "octets": [1999900000, 2000000000, 100, 100100, 200100]})");
+  // ifHCInOctets answers on every other poll; the 32-bit counter always.
+  Responder flaky(
+      R"({"interfaces": 1, "hc": [true, false, true, false, true, false],
+          "octets": [5000000000, 5000001000, 5000002000, 5000003000, 5000004000, 5000005000]})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("reset", reset, dir) + responder_device("flaky", flaky, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return reset.polls() >= 6 && flaky.polls() >= 6; }, 40s));
+  REQUIRE(wait_until([&] { return series(sub, "flaky", "Interfaces/port1/Rx Bytes").size() >= 3; },
+                     10s));
+
+  const auto bytes = series(sub, "reset", "Interfaces/port1/Rx Bytes");
+  std::vector<uint64_t> totals;
+  std::string shown;
+  for (const auto& m : bytes) {
+    totals.push_back(m.long_value());
+    shown += std::to_string(m.long_value()) + " ";
+  }
+  INFO("Rx Bytes published: " << shown);
+  // The total restarts with the device's counter, as after a reboot.
+  CHECK(std::find(totals.begin(), totals.end(), 100ull) != totals.end());
+  const auto rates = series(sub, "reset", "Interfaces/port1/Rx Rate");
+  REQUIRE_FALSE(rates.empty());
+  for (const auto& r : rates) CHECK(r.double_value() < 1e9);  // never above the link's speed
+
+  // Rx Bytes of the flaky device stays one series: the 64-bit one it started with.
+  const auto hc = series(sub, "flaky", "Interfaces/port1/Rx Bytes");
+  for (const auto& m : hc) CHECK(m.long_value() >= 5'000'000'000ull);
+  // And gives a rate, over the two intervals since its last reading.
+  const auto hc_rates = series(sub, "flaky", "Interfaces/port1/Rx Rate");
+  REQUIRE_FALSE(hc_rates.empty());
+  for (const auto& r : hc_rates) CHECK(r.double_value() > 0);
+  CHECK_THAT(agent.log(), Catch::Contains("device flaky at " + flaky.address() +
+                                          ": 2 octet counter(s) not answered in the width"));
+}
+
+TEST_CASE("SNMP devices: a walk resends a lost request, a device that answers partly stays") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // 200 interfaces (128 rows walked): 14 requests a poll. `lossy` loses the third datagram of
+  // every poll; `stalls` answers its first two polls, then only the first two
+  // requests of each poll.
+  Responder lossy(R"({"interfaces": 200, "drop": [3]})");
+  Responder stalls(R"({"interfaces": 200, "drop_from": [0, 0, 3]})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("lossy", lossy, dir) + responder_device("stalls", stalls, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return lossy.polls() >= 6 && stalls.polls() >= 6; }, 40s));
+  REQUIRE(wait_until(
+      [&] {
+        return agent.log().find("device stalls at " + stalls.address() + ": answers partly") !=
+               std::string::npos;
+      },
+      10s));
+  // Both were born and neither died: one lost datagram is not a dead device.
+  CHECK(on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/lossy").size() == 1);
+  CHECK(on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/stalls").size() == 1);
+  CHECK(sub.of_type("DDEATH").empty());
+  // The lossy device's data flows on every poll (Rx Bytes grows on each).
+  CHECK(series(sub, "lossy", "Interfaces/port64/Rx Bytes").size() >= 4);
+  // Told apart from a device that does not answer: after retries = 1, the
+  // third request went out twice and was lost twice.
+  const std::string log = agent.log();
+  CHECK_THAT(log, Catch::Contains("device stalls at " + stalls.address() +
+                                  ": answers partly: 2 of 4 requests lost; this poll's values "
+                                  "are dropped"));
+  CHECK(log.find("no answer") == std::string::npos);
+  // Said once, not on every poll.
+  CHECK(log.find("answers partly", log.find("answers partly") + 1) == std::string::npos);
+}
+
+TEST_CASE("SNMP devices: max_interfaces bounds the birth, a renumbering device is born once") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Responder big(R"({"interfaces": 2000})");
+  // Every poll moves all 50 interfaces to new ifIndexes, under the same names.
+  Responder renumber(R"({"interfaces": 50, "renumber": 1000})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("big", big, dir) + responder_device("renumber", renumber, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return big.polls() >= 4 && renumber.polls() >= 6; }, 40s));
+  REQUIRE(wait_until(
+      [&] { return series(sub, "renumber", "Interfaces/port50/Rx Bytes").size() >= 4; }, 10s));
+
+  const auto big_births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/big");
+  REQUIRE(big_births.size() == 1);
+  CHECK(big_births[0].decoded.metrics_size() == 64 * 10);
+  CHECK(metric(big_births[0].decoded, "Interfaces/port64/Rx Bytes"));
+  CHECK_FALSE(metric(big_births[0].decoded, "Interfaces/port65/Rx Bytes"));
+  const std::string over =
+      "1936 interfaces not published (max_interfaces = 64): port65, port66, port67, ...";
+  const std::string log = agent.log();
+  CHECK_THAT(log, Catch::Contains("device big at " + big.address() + ": " + over));
+  CHECK(log.find(over, log.find(over) + 1) == std::string::npos);  // once
+  auto [rc, status] = run_shell(std::string(AGENT_BINARY) + " status -c " + agent.config_path());
+  INFO(status);
+  CHECK_THAT(status, Catch::Contains("big at " + big.address() + ": online (last poll: " + over));
+
+  // The renumbering device: one DBIRTH, 50 interfaces, data under the same aliases.
+  const auto births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/renumber");
+  CHECK(births.size() == 1);
+  CHECK(births[0].decoded.metrics_size() == 50 * 10);
+  CHECK(sub.of_type("NBIRTH").size() == 1);
+}
+
+TEST_CASE("SNMP devices: interfaces that vanish retire after 3 polls, same aliases on return") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // 20 interfaces, 10 of them gone from the third poll to the ninth.
+  Responder shrink(R"({"interfaces": [20, 20, 10, 10, 10, 10, 10, 10, 10, 20]})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("shrink", shrink, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string topic = "spBv1.0/school-test/DBIRTH/room-1/shrink";
+  REQUIRE(wait_until([&] { return on_topic(sub, topic).size() >= 3; }, 40s));
+  const auto births = on_topic(sub, topic);
+  const Payload& first = births[0].decoded;
+  const Payload& smaller = births[1].decoded;
+  const Payload& back = births[2].decoded;
+  CHECK(first.metrics_size() == 200);
+  CHECK(smaller.metrics_size() == 100);
+  CHECK_FALSE(metric(smaller, "Interfaces/port11/Rx Bytes"));
+  CHECK(back.metrics_size() == 200);
+  for (const auto& m : first.metrics()) {
+    INFO(m.name());
+    REQUIRE(metric(back, m.name()));
+    CHECK(metric(back, m.name())->alias() == m.alias());
+    if (metric(smaller, m.name())) CHECK(metric(smaller, m.name())->alias() == m.alias());
+  }
+  CHECK_THAT(agent.log(), Catch::Contains("device shrink at " + shrink.address() +
+                                          ": 100 metrics retired: interfaces gone for 3 polls"));
+  CHECK(on_topic(sub, "spBv1.0/school-test/DDEATH/room-1/shrink").empty());
 }

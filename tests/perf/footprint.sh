@@ -8,6 +8,10 @@
 # With --snmp, an snmpd is started on a free loopback UDP port and the agent
 # polls it as two devices (v2c, every profile, at a 1 s interval): what SNMP
 # devices cost, against the same run without them.
+# With --snmp-worst, the agent polls the worst devices of issue 18 as the
+# scripted responder (tests/integration/snmp_responder.py) serves them, every
+# 2 s with the default max_interfaces (64): one with 15,000 interfaces, one
+# whose 200 unnamed interfaces take new ifIndexes at every poll.
 # With --probes, ten connectivity probes run every 5 s against servers on
 # loopback that the script starts (3 ICMP, 2 DNS with dnsmasq, 2 TCP, 3 HTTP).
 # FOOTPRINT_MAPPINGS=N also prints the N mappings with the most private dirty
@@ -16,7 +20,7 @@
 # gateway); with --ask-status, `classroom-agent status` asks it every second
 # during the run (what a technician or a monitoring script costs); with
 # --no-status, it is off ([status] enabled = false).
-# Usage: tests/perf/footprint.sh [--ask-status|--no-status] [--outage] [--snmp] [--probes] [SECONDS] [AGENT_BINARY]
+# Usage: tests/perf/footprint.sh [--ask-status|--no-status] [--outage] [--snmp|--snmp-worst] [--probes] [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 outage=0
@@ -28,6 +32,8 @@ snmp=0
 probes=0
 if [ "${1:-}" = "--outage" ]; then outage=1; shift; fi
 if [ "${1:-}" = "--snmp" ]; then snmp=1; shift; fi
+snmp_worst=0
+if [ "${1:-}" = "--snmp-worst" ]; then snmp_worst=1; shift; fi
 if [ "${1:-}" = "--probes" ]; then probes=1; shift; fi
 seconds=${1:-30}
 agent=${2:-$root/build/agent/classroom-agent}
@@ -61,6 +67,23 @@ if ((snmp)); then
   for name in switch ap; do
     printf '[[devices.snmp]]\nname = "%s"\naddress = "127.0.0.1:%s"\ncommunity_file = "%s"\ninterval = "1s"\ntimeout = "500ms"\nprofiles = ["system", "interfaces", "host", "ups"]\n' \
       "$name" "$snmp_port" "$work/community" >>"$work/agent.toml"
+  done
+fi
+if ((snmp_worst)); then
+  printf 'public\n' >"$work/public"
+  chmod 600 "$work/public"
+  # SNMP_WORST_BIG=64 SNMP_WORST_RENUMBER=0: the same devices at their
+  # published size and without renumbering, what the configured interfaces need.
+  printf '{"interfaces": %d}' "${SNMP_WORST_BIG:-15000}" >"$work/big.json"
+  printf '{"interfaces": 200, "renumber": %d, "named": false}' "${SNMP_WORST_RENUMBER:-1000}" \
+    >"$work/renumber.json"
+  for name in big renumber; do
+    /usr/bin/python3 "$root/tests/integration/snmp_responder.py" "$work/$name.port" "$work/$name.json" \
+      >"$work/$name.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do [ -s "$work/$name.port" ] && break; sleep 0.1; done
+    printf '[[devices.snmp]]\nname = "%s"\naddress = "127.0.0.1:%s"\ncommunity_file = "%s"\ninterval = "2s"\ntimeout = "500ms"\nretries = 1\n' \
+      "$name" "$(cat "$work/$name.port")" "$work/public" >>"$work/agent.toml"
   done
 fi
 if ((probes)); then
@@ -142,7 +165,7 @@ topic_bytes=$(awk '$1 ~ /^spBv1.0\// {s += length($1)} END {print s + 0}' "$work
 receipts=$(grep -c '^classroom-agent/' "$work/sizes" || true)
 receipt_bytes=$(awk '$1 ~ /^classroom-agent\// {s += $2 + length($1)} END {print s + 0}' "$work/sizes")
 
-echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)$( ((probes)) && echo ', ten probes every 5 s' || true)"
+echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)$( ((snmp_worst)) && echo ", 2 SNMP devices: 15,000 interfaces, 200 renumbered at every poll" || true)$( ((probes)) && echo ', ten probes every 5 s' || true)"
 echo "  private dirty   $(kib Private_Dirty) KiB"
 echo "  PSS             $(kib Pss) KiB"
 echo "  RSS             $(kib Rss) KiB"

@@ -42,7 +42,7 @@ TEST_CASE("devices config: the issue's minimal config loads, secrets from files"
                            "version = \"3\"\nuser = \"monitor\"\nauth_protocol = \"SHA-256\"\n"
                            "auth_password_file = \"auth\"\npriv_protocol = \"AES\"\n"
                            "priv_password_file = \"priv\"\ninterval = \"30s\"\n"
-                           "profiles = [\"system\", \"interfaces\"]\n";
+                           "profiles = [\"system\", \"interfaces\"]\nmax_interfaces = 200\n";
   LoadResult r = load_string(text, dir / "agent.toml");
   INFO(errors(r));
   REQUIRE(r.config);
@@ -54,6 +54,8 @@ TEST_CASE("devices config: the issue's minimal config loads, secrets from files"
   CHECK_FALSE(d[0].host);
   CHECK(d[0].interval.count() == 30'000);
   CHECK(d[0].retries == 2);
+  CHECK(d[0].max_interfaces == 64);
+  CHECK(d[1].max_interfaces == 200);
   CHECK(d[1].version == SnmpDevice::Version::v3);
   CHECK(d[1].auth == SnmpDevice::Auth::sha256);
   CHECK(d[1].auth_password == "auth-pass-6a");
@@ -90,6 +92,7 @@ TEST_CASE("devices config: every mistake is named") {
       "[[devices.snmp]]\nname = \"a/b\"\naddress = \"fd00::1\"\nversion = \"1\"\n"
       "[[devices.snmp]]\nname = \"ok\"\naddress = \"h:99999\"\ncommunity_file = \"missing\"\n"
       "profiles = [\"system\", \"wifi\"]\nretries = 11\ntimeout = \"1m\"\ninterval = \"10s\"\n"
+      "max_interfaces = 0\n"
       "[[devices.snmp]]\nname = \"ok\"\naddress = \"h\"\ncommunity_file = \"c\"\nuser = \"u\"\n"
       "[[devices.snmp]]\nname = \"v3\"\naddress = \"h\"\nversion = \"3\"\n"
       "auth_protocol = \"MD5\"\nauth_password_file = \"short\"\npriv_protocol = \"DES\"\n"
@@ -108,6 +111,8 @@ TEST_CASE("devices config: every mistake is named") {
   CHECK_THAT(all, Catch::Contains("devices.snmp[1].profiles[1]: \"wifi\" is not a profile"));
   CHECK_THAT(all, Catch::Contains("devices.snmp[1].retries: expected a whole number from 0 to 10"));
   CHECK_THAT(all, Catch::Contains("devices.snmp[1].timeout: must be shorter than the interval"));
+  CHECK_THAT(all, Catch::Contains(
+                      "devices.snmp[1].max_interfaces: expected a whole number from 1 to 1024"));
   CHECK_THAT(all, Catch::Contains("devices.snmp[2].name: \"ok\" names another device already"));
   CHECK_THAT(all, Catch::Contains("devices.snmp[2].user: only for version = \"3\""));
   CHECK_THAT(all, Catch::Contains("devices.snmp[3].user: missing"));

@@ -163,6 +163,83 @@ TEST_CASE("snmp model: HC counters win over 32-bit ones and are never wrapped") 
   CHECK(sink.get<uint64_t>("Interfaces/ge-0_0_1/Rx Bytes") == 10);
 }
 
+TEST_CASE("snmp model: a 32-bit counter that goes back more than the link could carry is reset") {
+  Counter c;
+  c.update(4'000'000'000, 32);
+  // 1 GB more at most: 2^32 - 4e9 + 100e6 = 395 MB is a wrap.
+  c.update(100'000'000, 32, 1'000'000'000);
+  CHECK(c.has_delta());
+  CHECK(c.delta() == 394'967'296);
+  // 10 MB at most: the same going back is a reset, not a wrap.
+  Counter r;
+  r.update(4'000'000'000, 32);
+  CHECK(r.update(100'000'000, 32, 10'000'000) == 100'000'000);
+  CHECK_FALSE(r.has_delta());
+  CHECK(r.update(100'000'500, 32, 10'000'000) == 100'000'500);
+  CHECK(r.delta() == 500);
+  // Speed unknown: a wrap is at most 2^31.
+  Counter u;
+  u.update(1'000'000'000, 32);
+  CHECK(u.update(5, 32) == 5);
+  CHECK_FALSE(u.has_delta());
+
+  // On a 1 Gbit/s port polled every second: a reset without a reboot (sysUpTime
+  // goes on) gives no rate, not 17 Gbit/s; a true wrap still does.
+  DeviceModel model(options({false, true, false, false}));
+  MapSink sink;
+  const std::string in = "1.3.6.1.2.1.2.2.1.10.1";
+  auto poll = [&](uint64_t up, uint64_t value, int64_t at) {
+    clear_values(sink);
+    model.apply({ticks(up),
+                 octets("1.3.6.1.2.1.31.1.1.1.1.1", "ge1"),
+                 {parse_oid("1.3.6.1.2.1.31.1.1.1.15.1"), {SnmpValue::Type::gauge32, 0, 1000, {}}},
+                 counter32(in, value)},
+                at, sink);
+  };
+  poll(100, 4'000'000'000, 10'000);
+  poll(200, 2'000'000'000, 11'000);
+  CHECK_FALSE(model.rebooted());
+  CHECK(sink.get<uint64_t>("Interfaces/ge1/Rx Bytes") == 2'000'000'000);
+  CHECK_FALSE(sink.measured("Interfaces/ge1/Rx Rate"));
+  poll(300, 2'000'125'000, 12'000);
+  CHECK(sink.get<double>("Interfaces/ge1/Rx Rate") == Approx(1'000'000.0));
+  poll(400, 4'294'000'000, 21'000);  // 9 s at 1.9 Gbit/s: below 2 x link speed
+  poll(500, 100'000'000, 22'000);    // 101 MB in 1 s: a wrap at 808 Mbit/s
+  CHECK(sink.get<uint64_t>("Interfaces/ge1/Rx Bytes") == 4'294'000'000ull + 967'296 + 100'000'000);
+  CHECK(sink.get<double>("Interfaces/ge1/Rx Rate") == Approx((967'296.0 + 100'000'000) * 8));
+}
+
+TEST_CASE("snmp model: an interface keeps the counter width it started with until a reboot") {
+  DeviceModel model(options({false, true, false, false}));
+  MapSink sink;
+  const uint64_t big = 5'000'000'000;
+  auto poll = [&](uint64_t up, bool hc, uint64_t value, int64_t at) {
+    clear_values(sink);
+    std::vector<VarBind> vars{ticks(up), octets("1.3.6.1.2.1.31.1.1.1.1.4", "ge4"),
+                              counter32("1.3.6.1.2.1.2.2.1.10.4", value & 0xffffffffu)};
+    if (hc) vars.push_back(counter64("1.3.6.1.2.1.31.1.1.1.6.4", value));
+    return model.apply(vars, at, sink);
+  };
+  poll(100, true, big, 10'000);
+  CHECK(sink.get<uint64_t>("Interfaces/ge4/Rx Bytes") == big);
+  // ifHCInOctets does not answer this time: no value, rather than the 32-bit series.
+  auto r = poll(200, false, big + 1000, 20'000);
+  CHECK_FALSE(sink.measured("Interfaces/ge4/Rx Bytes"));
+  CHECK_THAT(r.warning, Catch::Contains("1 octet counter(s) not answered in the width"));
+  // Back: the same series, a rate over both intervals.
+  r = poll(300, true, big + 2000, 30'000);
+  CHECK(r.warning.empty());
+  CHECK(sink.get<uint64_t>("Interfaces/ge4/Rx Bytes") == big + 2000);
+  CHECK(sink.get<double>("Interfaces/ge4/Rx Rate") == Approx(2000 * 8 / 20.0));
+  // After a reboot the width is chosen again: 32 bits now, kept when HC returns.
+  poll(10, false, 700, 40'000);
+  CHECK(model.rebooted());
+  CHECK(sink.get<uint64_t>("Interfaces/ge4/Rx Bytes") == 700);
+  poll(110, true, (uint64_t{1} << 32) + 900, 50'000);
+  CHECK(sink.get<uint64_t>("Interfaces/ge4/Rx Bytes") == 900);
+  CHECK(sink.get<double>("Interfaces/ge4/Rx Rate") == Approx(200 * 8 / 10.0));
+}
+
 TEST_CASE("snmp model: 1,000 interfaces, with globs") {
   std::vector<VarBind> vars{ticks(1)};
   for (uint32_t i = 1; i <= 1000; ++i) {
@@ -171,7 +248,9 @@ TEST_CASE("snmp model: 1,000 interfaces, with globs") {
     vars.push_back(counter64("1.3.6.1.2.1.31.1.1.1.6." + ix, i * 10));
     vars.push_back(integer("1.3.6.1.2.1.2.2.1.8." + ix, i % 2 ? 1 : 2));
   }
-  DeviceModel all(options({false, true, false, false}));
+  ModelOptions every = options({false, true, false, false});
+  every.max_interfaces = 1024;
+  DeviceModel all(every);
   MapSink sink;
   all.apply(vars, 0, sink);
   CHECK(all.interface_count() == 1000);
@@ -194,6 +273,99 @@ TEST_CASE("snmp model: 1,000 interfaces, with globs") {
   CHECK(s2.has("Interfaces/port12/Rx Bytes"));
   CHECK_FALSE(s2.has("Interfaces/port13/Rx Bytes"));
   CHECK_FALSE(s2.has("Interfaces/port1/Rx Bytes"));
+}
+
+namespace {
+// One poll of `n` interfaces named port<i> (or unnamed) from ifIndex `first`.
+std::vector<VarBind> table(uint32_t first, uint32_t n, bool named = true, uint64_t up = 1) {
+  std::vector<VarBind> vars{ticks(up), integer("1.3.6.1.2.1.2.1.0", n)};
+  for (uint32_t i = 0; i < n; ++i) {
+    const std::string ix = std::to_string(first + i);
+    if (named)
+      vars.push_back(octets("1.3.6.1.2.1.31.1.1.1.1." + ix, "port" + std::to_string(i + 1)));
+    vars.push_back(counter64("1.3.6.1.2.1.31.1.1.1.6." + ix, 1000 * up));
+    vars.push_back(integer("1.3.6.1.2.1.2.2.1.8." + ix, 1));
+  }
+  return vars;
+}
+}  // namespace
+
+TEST_CASE("snmp model: max_interfaces publishes the first ones and names the rest once") {
+  ModelOptions o = options({false, true, false, false});
+  o.max_interfaces = 64;
+  DeviceModel model(o);
+  MapSink sink;
+  auto r = model.apply(table(1, 100), 0, sink);
+  CHECK(model.interface_count() == 64);
+  CHECK(sink.entries.size() == 640);
+  CHECK(sink.has("Interfaces/port64/Rx Bytes"));
+  CHECK_FALSE(sink.has("Interfaces/port65/Rx Bytes"));
+  CHECK(model.over_limit() ==
+        "36 interfaces not published (max_interfaces = 64): port65, port66, port67, ...");
+  CHECK_THAT(r.warning, Catch::Contains(model.over_limit()));
+  // The walk stopped early (ifNumber says 15,000): those count too.
+  auto vars = table(1, 128);
+  vars[1] = integer("1.3.6.1.2.1.2.1.0", 15'000);
+  model.apply(vars, 1000, sink);
+  CHECK(model.over_limit() ==
+        "14936 interfaces not published (max_interfaces = 64): port65, port66, port67, ...");
+  CHECK(sink.entries.size() == 640);
+  CHECK(plan_for({false, true, false, false}, 64).max_rows == 128);
+  CHECK(plan_for({false, true, false, false}).max_rows == 0);
+}
+
+TEST_CASE(
+    "snmp model: interfaces gone for three polls retire, renumbered ones keep their metrics") {
+  ModelOptions o = options({false, true, false, false});
+  DeviceModel model(o);
+  MapSink sink;
+  model.apply(table(1, 3), 0, sink);
+  const int declared = sink.declarations;
+  // port3 goes away: kept for two polls, retired at the third.
+  for (int poll = 1; poll <= 2; ++poll) {
+    model.apply(table(1, 2), poll * 1000, sink);
+    CHECK_FALSE(model.retired());
+    CHECK(model.interface_count() == 3);
+  }
+  model.apply(table(1, 2), 3000, sink);
+  CHECK(model.retired());
+  CHECK(model.interface_count() == 2);
+  MapSink now;
+  model.declare_all(now);
+  CHECK(now.entries.size() == 20);
+  CHECK_FALSE(now.has("Interfaces/port3/Rx Bytes"));
+  model.apply(table(1, 2), 4000, sink);
+  CHECK_FALSE(model.retired());  // once
+  // It comes back: the same name (so the same alias in the catalog).
+  model.apply(table(1, 3), 5000, sink);
+  CHECK(model.interface_count() == 3);
+  CHECK(sink.ids.size() == 30);
+
+  // Every poll under new ifIndexes, the same names: nothing new declared,
+  // nothing retired, values under the old names.
+  const int before = sink.declarations;
+  for (uint32_t poll = 1; poll <= 10; ++poll) {
+    model.apply(table(1000 * poll, 3, true, 10 + poll), 10'000 + poll * 1000, sink);
+    CHECK_FALSE(model.retired());
+  }
+  CHECK(model.interface_count() == 3);
+  CHECK(sink.declarations == before);
+  CHECK(sink.get<uint64_t>("Interfaces/port3/Rx Bytes") == 1000 * 20);
+  CHECK(declared == 30);
+}
+
+TEST_CASE("snmp model: unnamed interfaces renumbered forever stay within bounds") {
+  ModelOptions o = options({false, true, false, false});
+  o.max_interfaces = 4;
+  DeviceModel model(o);
+  MapSink sink;
+  for (uint32_t poll = 1; poll <= 50; ++poll) {
+    model.apply(table(100 * poll, 10, false, poll), poll * 1000, sink);
+    CHECK(model.interface_count() <= 4);
+  }
+  // New names stop at kNamesPerInterface x max_interfaces (each stays in the catalog).
+  CHECK(sink.ids.size() == 10 * DeviceModel::kNamesPerInterface * 4);
+  CHECK_FALSE(model.over_limit().empty());
 }
 
 TEST_CASE("snmp model: missing columns leave their metrics without a value") {
