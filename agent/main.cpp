@@ -36,9 +36,12 @@ int usage_error(const CLI::App& app, const std::string& what) {
 // Loads and validates; prints every problem as FILE:LINE:COL: key: message.
 std::optional<classroom::config::Config> load(const std::string& path) {
   auto result = classroom::config::load_file(path);
-  for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+  // Errors under journald (ExecReload, `run`): at priority err, so that
+  // `journalctl -p warning` shows why the config was refused.
+  const char* err = classroom::log::priority_prefix(classroom::log::Level::error);
+  for (const auto& e : result.errors) std::cerr << err << e.to_string() << "\n";
   if (!result.errors.empty())
-    std::cerr << path << ": " << result.errors.size() << " problem"
+    std::cerr << err << path << ": " << result.errors.size() << " problem"
               << (result.errors.size() == 1 ? "" : "s") << "; nothing was started\n";
   return std::move(result.config);
 }
@@ -128,7 +131,8 @@ int main(int argc, char** argv) {
   auto cfg = load(config_path);
   if (!cfg) return kExitConfig;
   if (command.kind == Command::check_config) {
-    for (const std::string& w : cfg->warnings) std::cout << "warning: " << w << "\n";
+    const char* warn = classroom::log::priority_prefix(classroom::log::Level::warning);
+    for (const std::string& w : cfg->warnings) std::cout << warn << "warning: " << w << "\n";
     std::cout << config_path << ": OK (group " << cfg->identity.group << ", node "
               << cfg->identity.node << ", " << cfg->broker.servers.size() << " broker"
               << (cfg->broker.servers.size() == 1 ? "" : "s") << ")\n";
