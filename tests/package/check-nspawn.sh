@@ -11,7 +11,8 @@
 #   install (nothing enabled or started), enable --now, `status` as root and as
 #   a member of [status] group, the clock's state, reload (valid: same process;
 #   with mistakes: refused, the agent carries on, the mistake at priority err),
-#   a config with mistakes (start fails once, no restart loop), the watchdog
+#   a config with mistakes (start fails once, no restart loop), a root-owned
+#   secret (refused by `sudo check-config` too, naming chown), the watchdog
 #   (a stalled loop is killed and restarted), reinstall (a running agent is
 #   restarted), purge (no file named classroom-agent*, none owned by its user).
 # Takes a few minutes (the first run builds the root: a minute or two more),
@@ -102,6 +103,25 @@ if [ "${1:-}" = --inside ]; then
   cp /tmp/good.toml "$conf"
   systemctl reset-failed classroom-agent.service 2>/dev/null || true
   systemctl start classroom-agent.service || fail "start with the config repaired"
+
+  echo "== a secret owned by root: refused by sudo check-config too, with the chown that fixes it"
+  secret=/etc/classroom-agent/broker-password
+  echo "s3cret" >"$secret"
+  chmod 600 "$secret"
+  sed "/^servers/a password_file = \"$secret\"" /tmp/good.toml >/tmp/secret.toml
+  chmod 644 /tmp/secret.toml
+  as_agent() { setpriv --reuid=classroom-agent --regid=classroom-agent --clear-groups "$@"; }
+  classroom-agent check-config -c /tmp/secret.toml >/tmp/check.log 2>&1 && fail "sudo check-config accepted a root-owned secret"
+  grep -q "chown classroom-agent: $secret" /tmp/check.log || { cat /tmp/check.log; fail "sudo check-config: no chown advice"; }
+  as_agent classroom-agent check-config -c /tmp/secret.toml >/tmp/check.log 2>&1 && fail "the agent's user read a root-owned secret"
+  grep -q "chown classroom-agent: $secret && chmod 600 $secret" /tmp/check.log ||
+    { cat /tmp/check.log; fail "check-config as the agent's user: no chown advice"; }
+  chown classroom-agent: "$secret"
+  classroom-agent check-config -c /tmp/secret.toml >/tmp/check.log 2>&1 || { cat /tmp/check.log; fail "sudo check-config after chown"; }
+  as_agent classroom-agent check-config -c /tmp/secret.toml >/tmp/check.log 2>&1 ||
+    { cat /tmp/check.log; fail "check-config as the agent's user after chown"; }
+  rm "$secret"
+  echo "   refused as root and as the agent's user, naming chown; accepted once chowned: OK"
 
   echo "== the watchdog: a stalled loop is killed and restarted"
   mkdir -p /run/systemd/system/classroom-agent.service.d
