@@ -1,5 +1,7 @@
 // classroom-agent: the command line. Everything else lives in the core library.
 #include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -9,6 +11,7 @@
 #include "daemon/agent.hpp"
 #include "printable.hpp"
 #include "status/client.hpp"
+#include "tls_files.hpp"
 #include "version.hpp"
 
 namespace {
@@ -36,11 +39,26 @@ int usage_error(const CLI::App& app, const std::string& what) {
 // Loads and validates; prints every problem as FILE:LINE:COL: key: message.
 std::optional<classroom::config::Config> load(const std::string& path) {
   auto result = classroom::config::load_file(path);
-  for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+  // Errors under journald (ExecReload, `run`): at priority err, so that
+  // `journalctl -p warning` shows why the config was refused.
+  const char* err = classroom::log::priority_prefix(classroom::log::Level::error);
+  for (const auto& e : result.errors) std::cerr << err << e.to_string() << "\n";
   if (!result.errors.empty())
-    std::cerr << path << ": " << result.errors.size() << " problem"
+    std::cerr << err << path << ": " << result.errors.size() << " problem"
               << (result.errors.size() == 1 ? "" : "s") << "; nothing was started\n";
   return std::move(result.config);
+}
+
+// check-config run as root (sudo) checks the secrets for the agent's user,
+// the owner of [state] dir: a root-owned file of mode 600 passes for root and
+// fails for the agent. Loads again with that check; false on a mistake.
+bool check_as_agent_user(const std::string& path, std::optional<classroom::config::Config>& cfg) {
+  struct stat st {};
+  const std::string state_dir = cfg->state.dir;
+  if (::geteuid() != 0 || ::stat(state_dir.c_str(), &st) != 0 || st.st_uid == 0) return true;
+  classroom::config::expect_secret_owner(st.st_uid);
+  cfg = load(path);
+  return cfg.has_value();
 }
 
 // What main() does once the command line is read. The command line parser is
@@ -127,8 +145,11 @@ int main(int argc, char** argv) {
   const std::string& config_path = command.config_path;
   auto cfg = load(config_path);
   if (!cfg) return kExitConfig;
+  if (command.kind == Command::check_config && !check_as_agent_user(config_path, cfg))
+    return kExitConfig;
   if (command.kind == Command::check_config) {
-    for (const std::string& w : cfg->warnings) std::cout << "warning: " << w << "\n";
+    const char* warn = classroom::log::priority_prefix(classroom::log::Level::warning);
+    for (const std::string& w : cfg->warnings) std::cout << warn << "warning: " << w << "\n";
     std::cout << config_path << ": OK (group " << cfg->identity.group << ", node "
               << cfg->identity.node << ", " << cfg->broker.servers.size() << " broker"
               << (cfg->broker.servers.size() == 1 ? "" : "s") << ")\n";

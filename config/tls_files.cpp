@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
@@ -58,6 +59,17 @@ Bio open_pem(const std::string& path, std::string& problem) {
   return bio;
 }
 
+long g_expected_owner = -1;
+
+// The name of a user (its uid when it has no name).
+std::string user_name(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) return found->pw_name;
+  return std::to_string(uid);
+}
+
 // No passphrase prompt, ever: an encrypted key fails to load instead.
 int no_passphrase(char*, int, int, void*) {
   return -1;
@@ -65,17 +77,36 @@ int no_passphrase(char*, int, int, void*) {
 
 }  // namespace
 
+void expect_secret_owner(long uid) {
+  g_expected_owner = uid;
+}
+
 int open_owner_only(const std::string& path, std::string& problem, struct stat& st) {
   const std::string fix = "`chmod 600 " + path + "`";
   // Never through a symbolic link; non-blocking, so a FIFO cannot hang us.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
-    problem = "cannot read " + path + " (" + std::strerror(errno) +
-              "); create it readable by the agent only (" + fix + ")";
+    const int err = errno;
+    problem = "cannot read " + path + " (" + std::strerror(err) + ")";
+    if (err == EACCES) {
+      // Mode 600 already, most often, but another user's (root's): chmod alone
+      // cannot fix that.
+      const std::string user = user_name(::geteuid());
+      problem += " as user " + user +
+                 ": a secret must be owned by the agent's user; fix it with `chown " + user + ": " +
+                 path + " && " + fix.substr(1);
+    } else {
+      problem += "; create it readable by the agent only (" + fix + ")";
+    }
     return -1;
   }
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     problem = path + " is not a regular file";
+  } else if (g_expected_owner >= 0 && st.st_uid != static_cast<uid_t>(g_expected_owner)) {
+    const std::string owner = user_name(static_cast<uid_t>(g_expected_owner));
+    problem = path + " is owned by " + user_name(st.st_uid) + ", and the agent's user " + owner +
+              " (the owner of [state] dir) cannot read it; fix it with `chown " + owner + ": " +
+              path + "`";
   } else if (st.st_mode & 077) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));

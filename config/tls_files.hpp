@@ -21,6 +21,10 @@ void check_client_pair(const std::string& cert_file, const std::string& key_file
 // that only its owner can read or write. "" when it is, else what is wrong and
 // the fix.
 std::string check_owner_only(const std::string& path);
+// `sudo check-config` checks for the agent's user, not for root: a secret
+// that this uid does not own is refused, though root could read it. check-config
+// run as root sets it to the owner of [state] dir; -1 (the default): no check.
+void expect_secret_owner(long uid);
 // The same check, made on the open file (no window between check and read):
 // returns the open descriptor (non-blocking, close-on-exec), or -1 with
 // `problem` set. `st` receives the file's status.

@@ -40,7 +40,9 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 
 # Opt-in, not in CI by default (about 8 minutes per ARM target on 2 cores;
 # cross/README.md): CLASSROOM_CROSS="arm64 armhf" also builds those targets,
-# runs their unit tests and the agent under qemu-user, and checks the packages.
+# runs their unit tests and the agent under qemu-user, and checks the packages:
+# in a fresh root, and the native one under a booted systemd (systemd-nspawn).
+# CLASSROOM_CROSS=" " (a blank) runs only the package checks.
 if [ -n "${CLASSROOM_CROSS:-}" ]; then
   tests/tools/install-deps.sh --cross
   for arch in $CLASSROOM_CROSS; do
@@ -49,4 +51,5 @@ if [ -n "${CLASSROOM_CROSS:-}" ]; then
   done
   cross/build.sh "$(dpkg --print-architecture)" >/dev/null
   tests/package/check-deb.sh
+  tests/package/check-nspawn.sh
 fi

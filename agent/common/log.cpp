@@ -197,8 +197,7 @@ void emit(Level level, std::string_view tag, const char* fmt, va_list args) {
   char line[kLineMax];
   int p = 0;
   if (g_journal.load(std::memory_order_relaxed)) {
-    static const int priority[] = {7, 6, 4, 3};  // debug, info, warning, err
-    p = std::snprintf(line, kPrefixMax, "<%d>", priority[static_cast<int>(level)]);
+    p = std::snprintf(line, kPrefixMax, "%s", priority_prefix(level));
   } else {
     p = terminal_prefix(line, kPrefixMax, level, wall_now());
   }
@@ -227,6 +226,10 @@ void set_journal(bool journal) {
 }
 void init_from_environment() {
   set_journal(std::getenv("JOURNAL_STREAM") != nullptr);
+}
+const char* priority_prefix(Level level) {
+  static const char* const prefix[] = {"<7>", "<6>", "<4>", "<3>"};
+  return g_journal.load(std::memory_order_relaxed) ? prefix[static_cast<int>(level)] : "";
 }
 void set_clock(const Clock* clock) {
   g_clock.store(clock, std::memory_order_release);

@@ -26,6 +26,9 @@ void set_journal(bool journal);
 // Chooses the format from the environment: journald when systemd connected
 // stderr to the journal (JOURNAL_STREAM is set).
 void init_from_environment();
+// "<N>", the journald priority of `level`, under journald; "" elsewhere. For
+// lines written to stdout or stderr without a Logger (check-config's report).
+const char* priority_prefix(Level level);
 
 // The clock of timestamps and folding windows; null (the default): the
 // system's. Tests pass a FakeClock, which must outlive its use here.

@@ -14,10 +14,12 @@
 #include <cstring>
 #include <filesystem>
 #include <variant>
+#include <vector>
 
 #include "catalog/catalog.hpp"
 #include "common/log.hpp"
 #include "devices/device_runner.hpp"
+#include "printable.hpp"
 #include "scheduler/scheduler.hpp"
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"
@@ -35,6 +37,33 @@ bool fill_address(sockaddr_un& addr, const std::string& path) {
   std::memcpy(addr.sun_path, path.data(), path.size());
   return true;
 }
+
+// The socket at `path` belongs to `gid`. A socket is created with the
+// agent's own group, so that group needs no chown (which the shipped unit's
+// system call filter refuses).
+bool give_to_group(const std::string& path, gid_t gid) {
+  if (gid == ::getegid()) return true;
+  return ::chown(path.c_str(), static_cast<uid_t>(-1), gid) == 0;
+}
+
+bool is_member(gid_t gid) {
+  if (gid == ::getegid()) return true;
+  const int n = ::getgroups(0, nullptr);
+  std::vector<gid_t> groups(n > 0 ? static_cast<size_t>(n) : 0);
+  if (n > 0 && ::getgroups(n, groups.data()) != n) return false;
+  return std::find(groups.begin(), groups.end(), gid) != groups.end();
+}
+
+}  // namespace
+
+const char* group_refusal_cause(gid_t gid) {
+  if (!is_member(gid))
+    return "the agent's user must be a member of it (SupplementaryGroups= in a drop-in)";
+  return "the agent's user is a member, so chown itself is refused: under systemd, a "
+         "drop-in with SystemCallFilter=@chown allows it";
+}
+
+namespace {
 
 // True when a process accepts connections on `path`.
 bool someone_answers(const std::string& path) {
@@ -190,14 +219,15 @@ void Server::open_socket(const config::Status& cfg) {
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail("bind");
   mode_t mode = 0600;
   if (cfg.gid >= 0) {
-    if (::chown(tmp.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(cfg.gid)) == 0) {
+    if (give_to_group(tmp, static_cast<gid_t>(cfg.gid))) {
       mode = 0660;
     } else {
+      const int err = errno;
       lg.warning(
-          "status socket: cannot give it to group %s (%s): the agent's user must be a "
-          "member of it (SupplementaryGroups= in the unit); only root and the agent's user "
-          "may ask",
-          cfg.group.c_str(), std::strerror(errno));
+          "status socket: cannot give it to group %s (%s): %s; only root and the "
+          "agent's user may ask",
+          text::printable(cfg.group).c_str(), std::strerror(err),
+          group_refusal_cause(static_cast<gid_t>(cfg.gid)));
     }
   }
   if (::chmod(tmp.c_str(), mode) != 0) return fail("chmod");

@@ -52,6 +52,11 @@ struct Inputs {
 
 constexpr const char* kProtocolHeader = "classroom-agent-status 1 ";
 
+// Why the socket could not be given to [status] group `gid` (chown failed):
+// the agent's user is not a member, or it is and chown itself is refused (a
+// system call filter).
+const char* group_refusal_cause(gid_t gid);
+
 class Server {
  public:
   static constexpr size_t kMaxClients = 8;

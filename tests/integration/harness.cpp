@@ -241,7 +241,8 @@ void Subscriber::publish(const std::string& topic, const std::string& payload, i
   impl_->client.publish(topic, payload.data(), payload.size(), qos, false)->wait_for(5s);
 }
 
-Agent::Agent(const std::string& state_dir, const AgentOptions& o) : dir_(state_dir) {
+Agent::Agent(const std::string& state_dir, const AgentOptions& o)
+    : dir_(state_dir), wrapper_(o.wrapper) {
   std::filesystem::create_directories(dir_);
   config_ = dir_ + "/agent.toml";
   log_ = dir_ + "/agent.log";
@@ -277,8 +278,9 @@ SilentPort::~SilentPort() {
 }
 
 void Agent::start(std::vector<std::string> env) {
-  process_ = std::make_unique<Process>(std::vector<std::string>{AGENT_BINARY, "run", "-c", config_},
-                                       log_, std::move(env));
+  std::vector<std::string> argv = wrapper_;
+  argv.insert(argv.end(), {AGENT_BINARY, "run", "-c", config_});
+  process_ = std::make_unique<Process>(std::move(argv), log_, std::move(env));
 }
 
 NotifySocket::NotifySocket() : path_(dir_.path + "/notify") {

@@ -114,6 +114,7 @@ struct AgentOptions {
   // status socket, <dir>/status.sock, unless extra_status sets one.
   std::string extra_log;
   std::string extra_status;
+  std::vector<std::string> wrapper;  // runs the agent: e.g. {NO_CHOWN_BINARY}
 };
 
 // A loopback port that accepts connections (the kernel completes the TCP
@@ -145,6 +146,7 @@ class Agent {
 
  private:
   std::string dir_, config_, log_;
+  std::vector<std::string> wrapper_;
   std::unique_ptr<Process> process_;
 };
 

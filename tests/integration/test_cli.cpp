@@ -34,6 +34,25 @@ TEST_CASE("cli: check-config accepts the shipped config and explains a broken on
   CHECK_THAT(out2, Catch::Contains(dir.path + "/bad.toml:9:12: sources.system.interval:"));
 }
 
+TEST_CASE("cli: under journald, why a config is refused is logged at priority err") {
+  // systemd sets JOURNAL_STREAM when stdout and stderr go to the journal, as
+  // for ExecReload's check-config and for `run`: `journalctl -p warning` must
+  // show every mistake, not only "Failed to start".
+  TempDir dir;
+  write_file(dir.path + "/bad.toml",
+             "[identity]\ngroup = \"a\"\nnode = \"room/1\"\n[broker]\nservers = [\"tcp://h:1\"]\n"
+             "[state]\ndir = \"/tmp/x\"\n");
+  for (const char* command : {"check-config", "run"}) {
+    auto [rc, out] =
+        run("JOURNAL_STREAM=8:1234 " + kAgent + " " + command + " -c " + dir.path + "/bad.toml");
+    INFO(command << ": " << out);
+    CHECK(rc == 2);
+    CHECK_THAT(out, Catch::Contains("<3>" + dir.path + "/bad.toml:3:8: identity.node:"));
+    CHECK_THAT(out,
+               Catch::Contains("<3>" + dir.path + "/bad.toml: 1 problem; nothing was started"));
+  }
+}
+
 TEST_CASE("cli: check-config refuses what would break the wire, exit 2") {
   TempDir dir;
   write_file(dir.path + "/wire.toml",

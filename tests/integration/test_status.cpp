@@ -277,6 +277,52 @@ TEST_CASE("status: with [status] group the socket is 0660, a user outside the gr
   CHECK_THAT(out2, Catch::Contains("\nStatus    OK\n"));
 }
 
+TEST_CASE("status: [status] group works where chown is refused, as under the shipped unit") {
+  REQUIRE(::geteuid() == 0);  // setpriv to a member of the group
+  Mosquitto broker;
+  TempDir dir;
+  ::chmod(dir.path.c_str(), 0755);
+  std::filesystem::create_directories(dir.path + "/a");
+  ::chmod((dir.path + "/a").c_str(), 0755);
+  const group* adm = ::getgrnam("adm");
+  REQUIRE(adm);
+  const gid_t adm_gid = adm->gr_gid;
+
+  // The agent's own group (as classroom-agent's under the unit): no chown needed.
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra_status = "group = \"adm\"\n";
+  o.wrapper = {"setpriv", "--regid=" + std::to_string(adm_gid), "--clear-groups", NO_CHOWN_BINARY};
+  Agent agent(dir.path + "/a", o);
+  ::chmod(agent.config_path().c_str(), 0644);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return ask(agent.config_path()).rc == 0; }, 20s));
+  struct stat st {};
+  REQUIRE(::stat(agent.status_socket().c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0660);
+  CHECK(st.st_gid == adm_gid);
+  auto [rc, out] =
+      run_shell("setpriv --reuid=65534 --regid=65534 --groups=" + std::to_string(adm_gid) + " " +
+                kAgent + " status -c " + agent.config_path());
+  INFO(out);
+  CHECK(rc == 0);
+  agent.signal(SIGTERM);
+  REQUIRE(agent.wait_exit(10s));
+
+  // Another group the agent's user is a member of: chown is needed and refused;
+  // the log says so, not that the user is no member.
+  AgentOptions o2 = o;
+  o2.wrapper = {"setpriv", "--groups=" + std::to_string(adm_gid), NO_CHOWN_BINARY};
+  Agent member(dir.path + "/b", o2);
+  member.start();
+  LogOnFailure show_member_log(member);
+  REQUIRE(wait_until([&] { return member.log().find("status socket") != std::string::npos; }, 20s));
+  CHECK_THAT(member.log(), Catch::Contains("cannot give it to group adm (Operation not permitted): "
+                                           "the agent's user is a member, so chown itself is "
+                                           "refused"));
+}
+
 TEST_CASE("status: killed, the agent leaves a socket nobody answers on: not running, exit 2") {
   Mosquitto broker;
   TempDir dir;

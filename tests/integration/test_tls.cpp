@@ -5,7 +5,10 @@
 // log line that names the cause, and the broker receives nothing from them.
 #include <sys/stat.h>
 
+#include <pwd.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -177,6 +180,50 @@ TEST_CASE("a broker that offers only TLS 1.1 is refused: TLS 1.2 is the minimum"
   const std::string server_log = read_file(pki.path("s_server.log"));
   CHECK_THAT(server_log, Catch::Contains("SSL routines"));
   CHECK_THAT(server_log, !Catch::Contains("school-test-room-1"));
+}
+
+TEST_CASE(
+    "secret files: one the agent's user does not own is refused, with the chown that fixes it") {
+  REQUIRE(::geteuid() == 0);  // root owns the secret; the agent's user is nobody
+  TempDir dir;
+  REQUIRE(::chmod(dir.path.c_str(), 0755) == 0);
+  const std::string secret = dir.path + "/broker-password";
+  write_file(secret, "s3cret\n");
+  REQUIRE(::chmod(secret.c_str(), 0600) == 0);  // mode 600, but root's
+  AgentOptions o;
+  o.url = "ssl://127.0.0.1:8883";
+  o.extra_broker = "password_file = \"" + secret + "\"\n";
+  Agent agent(dir.path, o);
+  REQUIRE(::chmod(agent.config_path().c_str(), 0644) == 0);
+  const std::string state = dir.path + "/state";  // [state] dir: the agent's user owns it
+  std::filesystem::create_directories(state);
+  REQUIRE(::chown(state.c_str(), 65534, 65534) == 0);
+  const passwd* pw = ::getpwuid(65534);
+  REQUIRE(pw);
+  const std::string user = pw->pw_name;
+  const std::string check = std::string(AGENT_BINARY) + " check-config -c " + agent.config_path();
+  const std::string as_agent = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+
+  // As the agent's user: unreadable, and chmod alone would not fix it.
+  auto [rc, out] = run_shell(as_agent + check);
+  INFO(out);
+  CHECK(rc == 2);
+  CHECK_THAT(out,
+             Catch::Contains("cannot read " + secret + " (Permission denied) as user " + user));
+  CHECK_THAT(out,
+             Catch::Contains("`chown " + user + ": " + secret + " && chmod 600 " + secret + "`"));
+  // `sudo check-config`: root could read it, the agent could not; refused too.
+  auto [root_rc, root_out] = run_shell(check);
+  INFO(root_out);
+  CHECK(root_rc == 2);
+  CHECK_THAT(root_out, Catch::Contains(secret + " is owned by root, and the agent's user " + user +
+                                       " (the owner of [state] dir) cannot read it; fix it with "
+                                       "`chown " +
+                                       user + ": " + secret + "`"));
+
+  REQUIRE(::chown(secret.c_str(), 65534, 65534) == 0);
+  CHECK(run_shell(as_agent + check).first == 0);
+  CHECK(run_shell(check).first == 0);
 }
 
 TEST_CASE("secret files: check-config and run refuse one others can read, accept mode 600") {

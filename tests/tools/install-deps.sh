@@ -41,7 +41,8 @@ test_packages=(
 cross_packages=(
   crossbuild-essential-arm64 crossbuild-essential-armhf  # Debian's cross compilers (aarch64, armhf)
   qemu-user                                 # runs the ARM unit tests and agent: qemu-aarch64, qemu-arm
-  mmdebstrap                                # the target sysroots, and the package test's fresh root
+  mmdebstrap                                # the target sysroots, and the package tests' fresh roots
+  systemd-container                         # systemd-nspawn: the package under a booted systemd (tests/package/)
   dpkg-dev file                             # dpkg-shlibdeps (the packages' Depends), CPack's ELF detection
 )
 ((cross)) && packages+=("${cross_packages[@]}")
