@@ -461,20 +461,8 @@ TEST_CASE("SNMP devices: 20 silent devices do not delay the gateway's own sample
   Mosquitto broker;
   Subscriber sub(broker.url());
   TempDir dir;
-  // A loopback UDP port that takes every request and never answers.
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  const std::string silent = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const SilentPort dead(SOCK_DGRAM);
+  const std::string silent = "127.0.0.1:" + std::to_string(dead.port());
   write_secret(dir.path + "/community", kCommunity);
   write_secret(dir.path + "/auth", kAuth);
   AgentOptions o;
