@@ -290,8 +290,8 @@ void Daemon::build_pipeline() {
   }
 }
 
-// Bounded: a hung probe is abandoned after Runner::kStopBoundMs, a device
-// poll ends within its timeout.
+// Bounded: a hung probe is abandoned after Runner::kStopBoundMs; the device
+// poller's thread never waits inside a call, so it ends at once.
 void Daemon::stop_pipeline() {
   if (!pipeline_) return;
   if (pipeline_->probes) pipeline_->probes->stop(probes::Runner::kStopBoundMs);

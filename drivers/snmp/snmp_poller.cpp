@@ -4,14 +4,19 @@
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <sys/select.h>
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
+
+#include "probes/resolver.hpp"
 
 namespace classroom::drivers::snmp {
 namespace {
@@ -142,11 +147,21 @@ std::string describe(const PollResult& r, bool v3) {
 }
 
 struct Poller::Impl {
-  // One device's poll in progress.
+  // One device's poll in progress. Every step waits in the thread's select,
+  // never inside a call: so the thread can stop at once, whatever the device.
+  enum class Phase {
+    resolving,    // the host name, by c-ares
+    discovering,  // v3: the agent's engine ID, asked without credentials
+    waiting,      // v3: another poll is using the same engine and user
+    polling,      // the GET, then the walk
+  };
   struct Active {
     Impl* impl = nullptr;
     size_t device = 0;
     void* session = nullptr;
+    Phase phase = Phase::resolving;
+    uint64_t resolving = 0;   // the resolver's id
+    bool holds_user = false;  // v3: this poll's keys are in net-snmp's user list
     PollResult result;
     bool in_walk = false;
     std::vector<Oid> cursor;  // per column: the last OID seen
@@ -175,6 +190,7 @@ struct Poller::Impl {
   std::thread thread;
 
   std::vector<std::unique_ptr<Active>> active;  // the poller thread's own
+  probes::Resolver resolver;                    // the poller thread's own
 
   void finish(Active& a, PollResult::Status status, std::string error = {}) {
     a.finished = true;
@@ -215,8 +231,9 @@ struct Poller::Impl {
       int liberr = 0, syserr = 0;
       char* text = nullptr;
       snmp_sess_error(a.session, &liberr, &syserr, &text);
-      // v3: the send discovers the agent's engine first, and that can time out.
-      // (the error is in the session's own errno, not in snmp_sess_error's)
+      // A send that timed out is no answer. (v3 sessions carry DONT_PROBE, so
+      // net-snmp does not discover the engine inside the send; the error, if
+      // any, is in the session's own errno, not in snmp_sess_error's.)
       const netsnmp_session* sess = snmp_sess_session(a.session);
       if (liberr == SNMPERR_TIMEOUT || (sess && sess->s_snmp_errno == SNMPERR_TIMEOUT))
         finish(a, PollResult::Status::no_answer);
@@ -252,6 +269,9 @@ struct Poller::Impl {
 
   void on_answer(Active& a, int op, netsnmp_pdu* pdu) {
     using S = PollResult::Status;
+    if (a.finished) return;  // net-snmp calls again for the same report
+    if (a.phase == Phase::discovering) return on_discovery(a, op, pdu);
+    if (a.phase != Phase::polling) return;  // the discovery's report, the second call
     if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) return on_lost(a);
     a.answered = true;
     a.tries = 0;
@@ -314,13 +334,15 @@ struct Poller::Impl {
     send_walk(a);
   }
 
-  bool open(Active& a) {
+  // Opens the session to `address`. v3: without net-snmp's own discovery of
+  // the agent's engine, which would wait for the answer inside this call.
+  bool open(Active& a, const probes::Address& address) {
     const Target& t = targets[a.device];
     netsnmp_session s;
     snmp_sess_init(&s);
-    std::string peer =
-        (t.host.find(':') != std::string::npos ? "udp6:[" + t.host + "]" : "udp:" + t.host) + ":" +
-        std::to_string(t.port);
+    const std::string ip = probes::to_string(address);
+    std::string peer = (address.family() == AF_INET6 ? "udp6:[" + ip + "]" : "udp:" + ip) + ":" +
+                       std::to_string(t.port);
     s.peername = peer.data();
     s.timeout = t.timeout_ms * 1000;
     s.retries = 0;  // a poll is one try; `retries` counts polls (presence)
@@ -331,6 +353,7 @@ struct Poller::Impl {
       s.community_len = community.size();
     } else {
       s.version = SNMP_VERSION_3;
+      s.flags |= SNMP_FLAGS_DONT_PROBE;  // discover() asks; the loop waits for the answer
       s.securityName = const_cast<char*>(t.user.c_str());
       s.securityNameLen = t.user.size();
       s.securityLevel = t.priv ? SNMP_SEC_LEVEL_AUTHPRIV : SNMP_SEC_LEVEL_AUTHNOPRIV;
@@ -357,36 +380,137 @@ struct Poller::Impl {
         }
       }
     }
-    // v3: opening probes the agent's engine ID (one exchange, up to `timeout`).
     a.session = snmp_sess_open(&s);
     // The keys were copied into the session; do not leave them on the stack.
     OPENSSL_cleanse(s.securityAuthKey, sizeof s.securityAuthKey);
     OPENSSL_cleanse(s.securityPrivKey, sizeof s.securityPrivKey);
     if (!a.session) {
-      if (t.v3 && (s.s_snmp_errno == SNMPERR_TIMEOUT || snmp_errno == SNMPERR_TIMEOUT)) {
-        finish(a, PollResult::Status::no_answer);
-      } else {
-        const int err = s.s_snmp_errno ? s.s_snmp_errno : snmp_errno;
-        finish(a, PollResult::Status::error,
-               std::string("cannot open an SNMP session: ") + snmp_api_errstring(err));
-      }
+      const int err = s.s_snmp_errno ? s.s_snmp_errno : snmp_errno;
+      finish(a, PollResult::Status::error,
+             std::string("cannot open an SNMP session: ") + snmp_api_errstring(err));
       return false;
     }
+    // The open clears the flag, and the first send would then probe.
+    if (t.v3) snmp_sess_session(a.session)->flags |= SNMP_FLAGS_DONT_PROBE;
     return true;
   }
 
+  // v3: asks the agent for its engine ID as net-snmp's own probe does (a GET
+  // without user or credentials, answered by a report), but asynchronously.
+  void discover(Active& a) {
+    a.phase = Phase::discovering;
+    netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GET);
+    pdu->version = SNMP_VERSION_3;
+    pdu->securityName = strdup("");
+    pdu->securityNameLen = 0;
+    pdu->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
+    pdu->securityModel = SNMP_SEC_MODEL_USM;
+    send(a, pdu);
+  }
+
+  static void set_id(u_char*& id, size_t& len, const u_char* from, size_t n) {
+    free(id);
+    id = static_cast<u_char*>(malloc(n));  // net-snmp frees it with the session
+    len = id ? n : 0;
+    if (id) std::memcpy(id, from, n);
+  }
+
+  // The report comes as a security error (usmStatsUnknownEngineIDs), then
+  // once more as a received message.
+  void on_discovery(Active& a, int op, netsnmp_pdu* pdu) {
+    using S = PollResult::Status;
+    if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) return on_lost(a);  // sent again, as any request
+    netsnmp_session* s = snmp_sess_session(a.session);
+    if (!pdu || !s || pdu->securityEngineIDLen == 0)
+      return finish(a, S::error, "the agent's answer carries no SNMPv3 engine ID");
+    if (s->securityEngineIDLen == 0)
+      set_id(s->securityEngineID, s->securityEngineIDLen, pdu->securityEngineID,
+             pdu->securityEngineIDLen);
+    if (s->contextEngineIDLen == 0)
+      set_id(s->contextEngineID, s->contextEngineIDLen, pdu->securityEngineID,
+             pdu->securityEngineIDLen);
+    a.phase = Phase::waiting;  // start_waiting() goes on when its user is free
+  }
+
+  // net-snmp keeps v3 keys in one user list for the whole process, per engine
+  // and user name, not per session, and never replaces keys it has. So a poll
+  // puts its own keys there when it starts and takes them out when it ends,
+  // and only one poll per engine and user runs at a time: each device
+  // authenticates with its own password, the one its config has now.
+  static bool same_user(const netsnmp_session& x, const netsnmp_session& y) {
+    return x.securityEngineIDLen == y.securityEngineIDLen &&
+           std::memcmp(x.securityEngineID, y.securityEngineID, x.securityEngineIDLen) == 0 &&
+           std::strcmp(x.securityName, y.securityName) == 0;
+  }
+
+  bool user_busy(const Active& a) const {
+    const netsnmp_session* s = snmp_sess_session(a.session);
+    for (const auto& b : active)
+      if (b.get() != &a && b->holds_user && same_user(*s, *snmp_sess_session(b->session)))
+        return true;
+    return false;
+  }
+
+  static void forget_user(const netsnmp_session& s) {
+    usmUser* u = usm_get_user(s.securityEngineID, s.securityEngineIDLen, s.securityName);
+    if (u && u->name && std::strcmp(u->name, s.securityName) == 0 && usm_remove_user(u))
+      usm_free_user(u);
+  }
+
+  void authenticate(Active& a) {
+    netsnmp_session* s = snmp_sess_session(a.session);
+    forget_user(*s);
+    s->flags &= ~SNMP_FLAGS_USER_CREATED;
+    if (usm_create_user_from_session(s) != SNMPERR_SUCCESS)
+      return finish(a, PollResult::Status::error, "cannot set up the SNMPv3 user's keys");
+    a.holds_user = true;
+    send_get(a);
+  }
+
+  void start_waiting() {
+    for (auto& a : active)
+      if (a->phase == Phase::waiting && !a->finished && !user_busy(*a)) authenticate(*a);
+  }
+
+  void send_get(Active& a) {
+    a.phase = Phase::polling;
+    netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GET);
+    for (const Oid& o : targets[a.device].plan.gets) add_null(pdu, o);
+    send(a, pdu);
+  }
+
+  void resolved(Active& a, const std::vector<probes::Address>& found, const std::string& error) {
+    const Target& t = targets[a.device];
+    if (found.empty())
+      return finish(a, PollResult::Status::error, "cannot resolve " + t.host + ": " + error);
+    if (!open(a, found.front())) return;
+    if (t.v3)
+      discover(a);
+    else
+      send_get(a);
+  }
+
   void start(size_t device) {
-    auto a = std::make_unique<Active>();
-    a->impl = this;
-    a->device = device;
-    a->result.device = device;
-    a->result.started_ms = wall_ms();
-    if (open(*a)) {
-      netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GET);
-      for (const Oid& o : targets[device].plan.gets) add_null(pdu, o);
-      send(*a, pdu);
-    }
-    active.push_back(std::move(a));
+    auto owned = std::make_unique<Active>();
+    Active& a = *owned;
+    a.impl = this;
+    a.device = device;
+    a.result.device = device;
+    a.result.started_ms = wall_ms();
+    active.push_back(std::move(owned));
+    // A numeric address is resolved at once; a host name by c-ares, in the loop.
+    a.resolving = resolver.resolve(
+        targets[device].host,
+        [this, &a](std::vector<probes::Address> found, std::string e) { resolved(a, found, e); });
+  }
+
+  // Ends what a poll holds: its resolution, its keys, its session.
+  void release(Active& a) {
+    if (a.phase == Phase::resolving) resolver.cancel(a.resolving);
+    if (!a.session) return;
+    if (a.holds_user) forget_user(*snmp_sess_session(a.session));
+    snmp_sess_close(a.session);
+    a.session = nullptr;
   }
 
   void run() {
@@ -402,40 +526,63 @@ struct Poller::Impl {
           mutex.lock();
         }
       }
+      start_waiting();
       reap();
-      // Wait for an answer, a request's timeout, or new work.
-      fd_set fds;
-      FD_ZERO(&fds);
-      int nfds = wake_pipe[0] + 1;
-      FD_SET(wake_pipe[0], &fds);
-      struct timeval timeout {
-        1, 0
-      };
-      for (auto& a : active) {
-        int block = 0;
-        struct timeval t {
-          1, 0
-        };
-        snmp_sess_select_info(a->session, &nfds, &fds, &t, &block);
-        if (!block && timercmp(&t, &timeout, <)) timeout = t;
-      }
-      const int n = select(nfds, &fds, nullptr, nullptr, &timeout);
-      if (n > 0 && FD_ISSET(wake_pipe[0], &fds)) {
-        char buf[64];
-        while (::read(wake_pipe[0], buf, sizeof buf) > 0) {
-        }
-      }
-      for (size_t i = 0; i < active.size(); ++i) {
-        Active& a = *active[i];
-        if (a.finished || !a.session) continue;
-        if (n > 0) snmp_sess_read(a.session, &fds);
-        if (!a.finished) snmp_sess_timeout(a.session);
-      }
+      wait_and_read();
       reap();
     }
-    for (auto& a : active)
-      if (a->session) snmp_sess_close(a->session);
+    for (auto& a : active) release(*a);
     active.clear();
+  }
+
+  // Waits for an answer, a request's timeout, the resolver, or new work; then
+  // lets net-snmp and c-ares handle what came.
+  void wait_and_read() {
+    fd_set readable, writable;
+    FD_ZERO(&readable);
+    FD_ZERO(&writable);
+    int nfds = wake_pipe[0] + 1;
+    FD_SET(wake_pipe[0], &readable);
+    struct timeval timeout {
+      1, 0
+    };
+    for (auto& a : active) {
+      if (a->finished || !a->session) continue;
+      int block = 0;
+      struct timeval t {
+        1, 0
+      };
+      snmp_sess_select_info(a->session, &nfds, &readable, &t, &block);
+      if (!block && timercmp(&t, &timeout, <)) timeout = t;
+    }
+    std::vector<probes::Wait> waits;
+    resolver.wants(waits);
+    for (const probes::Wait& w : waits) {
+      if (w.events & POLLIN) FD_SET(w.fd, &readable);
+      if (w.events & POLLOUT) FD_SET(w.fd, &writable);
+      nfds = std::max(nfds, w.fd + 1);
+    }
+    if (const int64_t ms = resolver.next_wake(0);
+        ms < timeout.tv_sec * 1000 + timeout.tv_usec / 1000)
+      timeout = {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
+    const int n = select(nfds, &readable, &writable, nullptr, &timeout);
+    if (n > 0 && FD_ISSET(wake_pipe[0], &readable)) {
+      char buf[64];
+      while (::read(wake_pipe[0], buf, sizeof buf) > 0) {
+      }
+    }
+    for (size_t i = 0; i < active.size(); ++i) {
+      Active& a = *active[i];
+      if (a.finished || !a.session) continue;
+      if (n > 0) snmp_sess_read(a.session, &readable);
+      if (!a.finished) snmp_sess_timeout(a.session);
+    }
+    for (const probes::Wait& w : waits) {
+      const short revents = static_cast<short>((FD_ISSET(w.fd, &readable) ? POLLIN : 0) |
+                                               (FD_ISSET(w.fd, &writable) ? POLLOUT : 0));
+      if (n > 0 && revents) resolver.on_ready(w.fd, revents);
+    }
+    resolver.on_time();
   }
 
   // Hands finished polls to the loop.
@@ -446,7 +593,7 @@ struct Poller::Impl {
         ++i;
         continue;
       }
-      if (active[i]->session) snmp_sess_close(active[i]->session);
+      release(*active[i]);
       {
         std::lock_guard lock(mutex);
         busy[active[i]->device] = false;

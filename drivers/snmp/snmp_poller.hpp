@@ -4,6 +4,12 @@
 // exchange ever blocks the gateway's own samples. At most `max_parallel`
 // devices are polled at once. net-snmp is initialised when the first Poller
 // is made, so an agent without devices never touches it.
+//
+// The thread waits only in its select, never inside a call (host names are
+// resolved by c-ares, SNMPv3 engines discovered asynchronously), so the
+// destructor joins it at once, whatever the devices do. SNMPv3 keys are the
+// poll's own: put in net-snmp's process-wide user list for the poll, taken
+// out after it.
 #pragma once
 
 #include <cstdint>

@@ -262,13 +262,13 @@ Agent::Agent(const std::string& state_dir, const AgentOptions& o)
 
 Agent::~Agent() = default;
 
-SilentPort::SilentPort() {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+SilentPort::SilentPort(int type) {
+  fd_ = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::listen(fd_, 16);
+  if (type == SOCK_STREAM) ::listen(fd_, 16);
   socklen_t len = sizeof addr;
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);

@@ -4,6 +4,7 @@
 // condition, with a deadline.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <chrono>
 #include <condition_variable>
@@ -118,10 +119,12 @@ struct AgentOptions {
 };
 
 // A loopback port that accepts connections (the kernel completes the TCP
-// handshake) but never reads or answers: a hung or wrong service.
+// handshake) but never reads or answers: a hung or wrong service. With
+// SOCK_DGRAM, a UDP port that takes every datagram and never answers: a dead
+// SNMP agent.
 class SilentPort {
  public:
-  SilentPort();
+  explicit SilentPort(int type = SOCK_STREAM);
   ~SilentPort();
   int port() const { return port_; }
 

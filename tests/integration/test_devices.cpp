@@ -368,9 +368,6 @@ TEST_CASE("SNMP devices: a wrong v3 password, an unknown user and a wrong commun
            "\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nretries = 0\nprofiles = [\"system\"]\n" +
            keys;
   };
-  // A user of its own for the wrong password: net-snmp keeps one key per
-  // engine and user in a process, so the same user with two passwords would
-  // not be a wrong one.
   o.extra =
       device("ap-wrong", "version = \"3\"\nuser = \"other\"\nauth_password_file = \"" + dir.path +
                              "/wrong\"\npriv_protocol = \"AES\"\n" + "priv_password_file = \"" +
@@ -521,27 +518,15 @@ TEST_CASE("SNMP devices: 20 silent devices do not delay the gateway's own sample
   Mosquitto broker;
   Subscriber sub(broker.url());
   TempDir dir;
-  // A loopback UDP port that takes every request and never answers.
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  const std::string silent = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const SilentPort dead(SOCK_DGRAM);
+  const std::string silent = "127.0.0.1:" + std::to_string(dead.port());
   write_secret(dir.path + "/community", kCommunity);
   write_secret(dir.path + "/auth", kAuth);
   AgentOptions o;
   o.url = broker.url();
   o.interval = "200ms";
   for (int i = 0; i < 20; ++i)
-    // v3: net-snmp discovers the engine of each one synchronously, on the poller's thread.
+    // v3: each one's engine discovery waits for its timeout too.
     o.extra += "[[devices.snmp]]\nname = \"dead-" + std::to_string(i) + "\"\naddress = \"" +
                silent + "\"\n" +
                (i % 2 ? "community_file = \"" + dir.path + "/community\"\n"
@@ -812,4 +797,76 @@ TEST_CASE("SNMP devices: interfaces that vanish retire after 3 polls, same alias
   CHECK_THAT(agent.log(), Catch::Contains("device shrink at " + shrink.address() +
                                           ": 100 metrics retired: interfaces gone for 3 polls"));
   CHECK(on_topic(sub, "spBv1.0/school-test/DDEATH/room-1/shrink").empty());
+}
+
+TEST_CASE("SNMP devices: a v3 password fixed in its file is used at the reload, no restart") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/auth", "not-the-password");
+  write_secret(dir.path + "/priv", kPriv);
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra =
+      "[[devices.snmp]]\nname = \"ap-6a\"\naddress = \"" + snmpd.address() +
+      "\"\nversion = \"3\"\nuser = \"monitor\"\nauth_password_file = \"" + dir.path +
+      "/auth\"\npriv_protocol = \"AES\"\npriv_password_file = \"" + dir.path +
+      "/priv\"\ninterval = \"1s\"\ntimeout = \"400ms\"\nretries = 0\nprofiles = [\"system\"]\n";
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string failed =
+      "device ap-6a at " + snmpd.address() + ": authentication failed: wrong auth password";
+  REQUIRE(wait_until([&] { return agent.log().find(failed) != std::string::npos; }, 20s));
+
+  // The technician puts the right password in the file and reloads.
+  write_secret(dir.path + "/auth", kAuth);
+  const int64_t reloaded = now_ms();
+  agent.signal(SIGHUP);
+  const std::string dbirth = "spBv1.0/school-test/DBIRTH/room-1/ap-6a";
+  REQUIRE(wait_until([&] { return !on_topic(sub, dbirth).empty(); }, 15s));
+  // The next poll after the reload: within its interval and timeout, and slack.
+  CHECK(on_topic(sub, dbirth)[0].received_ms - reloaded < 3000);
+  CHECK(metric(on_topic(sub, dbirth)[0].decoded, "System/Name")->string_value() ==
+        "switch-6a.school");
+  CHECK_THAT(agent.log(), Catch::Contains("device ap-6a at " + snmpd.address() + " answers"));
+  CHECK(agent.running());
+}
+
+TEST_CASE("SNMP devices: two devices with one v3 user on one engine each use their own password") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Snmpd snmpd;
+  snmpd.start();
+  write_secret(dir.path + "/auth", kAuth);
+  write_secret(dir.path + "/wrong", "not-the-password");
+  write_secret(dir.path + "/priv", kPriv);
+  AgentOptions o;
+  o.url = broker.url();
+  // The same snmpd (one engine), the same user; one of them by its host name.
+  auto device = [&](const std::string& name, const std::string& address, const std::string& auth) {
+    return "[[devices.snmp]]\nname = \"" + name + "\"\naddress = \"" + address +
+           "\"\nversion = \"3\"\nuser = \"monitor\"\nauth_password_file = \"" + dir.path + "/" +
+           auth + "\"\npriv_protocol = \"AES\"\npriv_password_file = \"" + dir.path +
+           "/priv\"\ninterval = \"1s\"\ntimeout = \"400ms\"\nretries = 0\n"
+           "profiles = [\"system\"]\n";
+  };
+  o.extra = device("ap-right", "localhost:" + std::to_string(snmpd.port()), "auth") +
+            device("ap-wrong", snmpd.address(), "wrong");
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string right_birth = "spBv1.0/school-test/DBIRTH/room-1/ap-right";
+  const std::string right_data = "spBv1.0/school-test/DDATA/room-1/ap-right";
+  REQUIRE(wait_until([&] { return !on_topic(sub, right_birth).empty(); }, 20s));
+  // Several rounds in which both are polled, in either order.
+  REQUIRE(wait_until([&] { return on_topic(sub, right_data).size() >= 4; }, 20s));
+  CHECK_THAT(agent.log(), Catch::Contains("device ap-wrong at " + snmpd.address() +
+                                          ": authentication failed: wrong auth password"));
+  CHECK(on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/ap-wrong").empty());
+  CHECK(on_topic(sub, "spBv1.0/school-test/DDATA/room-1/ap-wrong").empty());
+  CHECK(on_topic(sub, "spBv1.0/school-test/DDEATH/room-1/ap-right").empty());
 }

@@ -1,7 +1,9 @@
 // SIGHUP re-reads the config (issue 11): a valid change is applied with a
 // rebirth and no gap in the data, a broken file changes nothing, a new
 // identity gets a clean new session; and SIGTERM ends the agent within the
-// unit's stop timeout even with the broker unreachable and a probe hanging.
+// unit's stop timeout even with the broker unreachable and a probe hanging,
+// and both stay within 2 s while SNMPv3 devices do not answer.
+#include <sys/stat.h>
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -209,4 +211,43 @@ TEST_CASE(
   }
   CHECK(checked > 0);
   CHECK(retired_history > 0);
+}
+
+TEST_CASE("three silent SNMPv3 devices (timeout 10s) hold neither a reload nor SIGTERM") {
+  Rig rig;
+  TempDir secrets;
+  const SilentPort dead(SOCK_DGRAM);  // takes every request, answers none
+  const std::string auth = secrets.path + "/auth";
+  write_file(auth, "auth-secret-6a\n");
+  ::chmod(auth.c_str(), 0600);
+  AgentOptions o = rig.options();
+  for (int i = 0; i < 3; ++i)
+    o.extra += "[[devices.snmp]]\nname = \"dead-" + std::to_string(i) +
+               "\"\naddress = \"127.0.0.1:" + std::to_string(dead.port()) +
+               "\"\nversion = \"3\"\nuser = \"monitor\"\nauth_password_file = \"" + auth +
+               "\"\ninterval = \"30s\"\ntimeout = \"10s\"\nretries = 1\nprofiles = [\"system\"]\n";
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  LogOnFailure show(agent);
+  // The first polls start with the agent: each waits up to 10 s for its engine.
+  REQUIRE(rig.sub.wait_for("NDATA", 2, 20s));
+
+  // A reload replaces the devices' poller while those polls wait.
+  write_file(agent.config_path(), read_file(agent.config_path())
+                                      .replace(read_file(agent.config_path()).find("retries = 1"),
+                                               std::string("retries = 1").size(), "retries = 2"));
+  agent.signal(SIGHUP);
+  REQUIRE(wait_until([&] { return agent.log().find("reloaded:") != std::string::npos; }, 30s));
+  const size_t data = rig.sub.of_type("NDATA").size();
+  REQUIRE(rig.sub.wait_for("NDATA", data + 3, 10s));
+  CHECK(longest_gap_ms(rig.sub, "room-1") < 2000);  // 500 ms grid: a few intervals at most
+
+  // SIGTERM while the new poller's polls wait in turn.
+  const int64_t asked = now_ms();
+  agent.signal(SIGTERM);
+  auto status = agent.wait_exit(40s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK(now_ms() - asked < 2000);
+  CHECK_THAT(agent.log(), Catch::Contains("stopped"));
 }
