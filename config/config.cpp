@@ -1305,6 +1305,40 @@ void read_probes(Section s, Config& cfg) {
 }
 // ---- end of probes ----
 
+// `classroom-agent status` prints what answers on the socket, often to root:
+// whoever may write in the socket's directory could put a socket of their own
+// there. Warns unless only root and the agent's user (the state directory's
+// owner; without one yet, whoever loads the config) may. The nearest directory
+// that exists is the one that counts: the agent creates the socket's own.
+void warn_socket_dir(const Config& cfg, const toml::table& root, Reporter& rep) {
+  if (!cfg.status.enabled) return;
+  std::filesystem::path dir = std::filesystem::path(cfg.status.socket).parent_path();
+  struct stat st {};
+  while (::stat(dir.c_str(), &st) != 0) {
+    if (dir == dir.parent_path()) return;
+    dir = dir.parent_path();
+  }
+  struct stat state {};
+  const uid_t agent = ::stat(cfg.state.dir.c_str(), &state) == 0 ? state.st_uid : ::geteuid();
+  std::string who;
+  if (st.st_uid != 0 && st.st_uid != agent)
+    who = "its owner (uid " + std::to_string(st.st_uid) + ")";
+  else if (st.st_mode & S_IWOTH)
+    who = "every user";
+  else if (st.st_mode & S_IWGRP)
+    who = "its group (gid " + std::to_string(st.st_gid) + ")";
+  if (who.empty()) return;
+  const toml::node* node = root["status"]["socket"].node();
+  rep.warnings.push_back(
+      Error{rep.file, node ? static_cast<int>(node->source().begin.line) : 0,
+            node ? static_cast<int>(node->source().begin.column) : 0, "status.socket",
+            "the status socket's directory " + text::printable(dir.string(), 256) +
+                " may be written by " + who +
+                ", who could then answer `classroom-agent status` in the agent's place; use a "
+                "directory only root and the agent's user may write, such as the unit's "
+                "/run/classroom-agent"});
+}
+
 LoadResult validate(const toml::table& root, const std::string& path) {
   Reporter rep{path, {}, {}};
   Config cfg;
@@ -1323,6 +1357,7 @@ LoadResult validate(const toml::table& root, const std::string& path) {
   read_devices(top.table("devices"), cfg, path, rep);
   read_probes(top.table("probes"), cfg);
   top.finish();
+  warn_socket_dir(cfg, root, rep);
 
   if (cfg.broker.client_id.empty())
     cfg.broker.client_id = cfg.identity.group + "-" + cfg.identity.node;

@@ -110,7 +110,7 @@ size_t escape_into(std::string_view in, char* out, size_t cap, size_t& consumed,
   return written;
 }
 
-std::string printable(std::string_view in, size_t max_bytes) {
+std::string printable(std::string_view in, size_t max_bytes, bool escape_backslash) {
   std::string out;
   out.reserve(std::min(in.size(), max_bytes) + 16);
   size_t at = 0;
@@ -118,7 +118,7 @@ std::string printable(std::string_view in, size_t max_bytes) {
     char unit[8];
     size_t used = 0;
     bool escaped = false;
-    const size_t len = next_unit(in.substr(at), unit, used, escaped, true);
+    const size_t len = next_unit(in.substr(at), unit, used, escaped, escape_backslash);
     if (at + used > max_bytes) break;
     out.append(unit, len);
     at += used;

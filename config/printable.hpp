@@ -29,8 +29,10 @@ size_t escape_into(std::string_view in, char* out, size_t cap, size_t& consumed,
                    bool escape_backslash = false);
 
 // `in` escaped; at most `max_bytes` of it are shown, cut at a character, and
-// then "... (N bytes)" says how long it was.
-std::string printable(std::string_view in, size_t max_bytes = 80);
+// then "... (N bytes)" says how long it was. `escape_backslash` false: text
+// that was escaped once already (an error for the log) is shown as the log
+// shows it, its escapes not escaped again.
+std::string printable(std::string_view in, size_t max_bytes = 80, bool escape_backslash = true);
 
 // True when `in` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool valid_utf8(std::string_view in);

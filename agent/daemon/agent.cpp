@@ -196,6 +196,7 @@ class Daemon {
   void build_pipeline();
   void stop_pipeline();
   void reload();
+  void keep_until_restart(config::Config& next) const;
   void log_started(const char* how);
   void update_status();
 
@@ -310,6 +311,37 @@ void Daemon::log_started(const char* how) {
               : (std::to_string(spool_options_.sync_interval_ms) + " ms").c_str());
 }
 
+// What a reload cannot change in a running process (the state dir and its
+// lock, the spool, the log file, the status socket) stays as it was, and the
+// log says so for each that the new file changes.
+void Daemon::keep_until_restart(config::Config& next) const {
+  if (next.state.dir != cfg_.state.dir)
+    lg.warning("reload: state.dir changes at the next restart; still using %s",
+               cfg_.state.dir.c_str());
+  if (next.spool.max_bytes != cfg_.spool.max_bytes ||
+      next.spool.sync_always != cfg_.spool.sync_always ||
+      next.spool.sync_interval != cfg_.spool.sync_interval)
+    lg.warning("reload: [spool] changes take effect at the next restart");
+  const config::Log &was = cfg_.log, &now = next.log;
+  if (now.file != was.file || now.max_bytes != was.max_bytes || now.keep != was.keep ||
+      now.fold != was.fold)
+    lg.warning(
+        "reload: [log] file, max_bytes, keep and fold change at the next restart (level "
+        "changes now)");
+  if (next.status != cfg_.status)
+    lg.warning("reload: [status] changes take effect at the next restart; still answering %s",
+               cfg_.status.enabled ? cfg_.status.socket.c_str() : "on no socket");
+  next.state = cfg_.state;
+  next.spool.max_bytes = cfg_.spool.max_bytes;
+  next.spool.sync_always = cfg_.spool.sync_always;
+  next.spool.sync_interval = cfg_.spool.sync_interval;
+  next.log.file = was.file;
+  next.log.max_bytes = was.max_bytes;
+  next.log.keep = was.keep;
+  next.log.fold = was.fold;
+  next.status = cfg_.status;
+}
+
 // SIGHUP: the config file is read again. A file with mistakes changes
 // nothing (its errors are logged); a valid one replaces the sources, devices
 // and probes, keeping the spool, the catalog's aliases and, when identity and
@@ -339,17 +371,7 @@ void Daemon::reload() {
   // goodbye): a few seconds at most, each bounded. The watchdog hears from
   // the loop before and after.
   if (systemd_watchdog_interval_ms() > 0) notify_systemd("WATCHDOG=1");
-  if (next.state.dir != cfg_.state.dir)
-    lg.warning("reload: state.dir changes at the next restart; still using %s",
-               cfg_.state.dir.c_str());
-  if (next.spool.max_bytes != cfg_.spool.max_bytes ||
-      next.spool.sync_always != cfg_.spool.sync_always ||
-      next.spool.sync_interval != cfg_.spool.sync_interval)
-    lg.warning("reload: [spool] changes take effect at the next restart");
-  next.state = cfg_.state;
-  next.spool.max_bytes = cfg_.spool.max_bytes;
-  next.spool.sync_always = cfg_.spool.sync_always;
-  next.spool.sync_interval = cfg_.spool.sync_interval;
+  keep_until_restart(next);
 
   const config::Broker &a = cfg_.broker, &b = next.broker;
   const bool new_session = next.identity.group != cfg_.identity.group ||
@@ -385,6 +407,7 @@ void Daemon::reload() {
     status_server_.reset();  // it shows the identity: a new one for the new
     status_server_ = std::make_unique<status::Server>(cfg_, clock_);
   }
+  status_server_->set_probes(cfg_.probes);
 
   // The new sources declare their metrics and take a first sample now; the
   // node's metrics that none of them declares leave the birth. One rebirth.

@@ -290,7 +290,9 @@ class PahoClient final : public Client, private ::mqtt::callback {
         mark_v3_only(job.server);
         d.why += "; the next attempt uses MQTT 3.1.1";
       }
-      sink_(Event{Event::Kind::connect_failed, std::move(d.why), job.tag, {}, {}});
+      Event failed{Event::Kind::connect_failed, std::move(d.why), job.tag, {}, {}};
+      failed.nothing_sent = !d.transport_ok;
+      sink_(std::move(failed));
       lock.lock();
     }
   }

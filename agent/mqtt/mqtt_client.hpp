@@ -60,6 +60,9 @@ struct Event {
   std::string topic;
   std::string payload;
   uint64_t session = 0;  // set by the daemon: which MQTT client posted it
+  // connect_failed: the TCP or TLS connect failed, so no CONNECT (and no Will)
+  // reached the broker.
+  bool nothing_sent = false;
 };
 
 using EventSink = std::function<void(Event)>;

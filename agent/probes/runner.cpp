@@ -33,6 +33,22 @@ namespace {
 constexpr log::Logger lg("probes");
 using namespace drivers::probes;
 
+// What kind of failure an error is: its words, with every number (an elapsed
+// time, bytes received so far, an address) replaced by '#'. A probe that fails
+// the same way each run is logged once, not once per run; "" when it succeeded.
+std::string failure_kind(const std::string& error) {
+  std::string kind;
+  kind.reserve(error.size());
+  for (char c : error) {
+    const bool digit = c >= '0' && c <= '9';
+    if (!digit)
+      kind += c;
+    else if (kind.empty() || kind.back() != '#')
+      kind += '#';
+  }
+  return kind;
+}
+
 }  // namespace
 
 struct Runner::Engine {
@@ -52,6 +68,7 @@ struct Runner::Engine {
     // The loop's.
     ProbeMetrics metrics;
     std::string last_error;
+    std::string last_kind;  // failure_kind(last_error)
     bool reported = false;
   };
   struct Report {
@@ -210,7 +227,8 @@ size_t Runner::drain(Catalog& catalog) {
     x.metrics.put(catalog, *r.result);
     x.reported = true;
     const std::string error = std::visit([](const auto& v) { return v.error; }, *r.result);
-    if (!error.empty() && error != x.last_error) {
+    std::string kind = failure_kind(error);
+    if (!error.empty() && kind != x.last_kind) {
       lg.warning("probe %s (%s): %s; measuring again %s", escape(x.name).c_str(),
                  escape(x.what).c_str(), error.c_str(),
                  x.kind == Kind::throughput
@@ -220,6 +238,7 @@ size_t Runner::drain(Catalog& catalog) {
       lg.info("probe %s (%s): answering again", escape(x.name).c_str(), escape(x.what).c_str());
     }
     x.last_error = error;
+    x.last_kind = std::move(kind);
   }
   return got.size();
 }

@@ -51,12 +51,22 @@ int64_t Uplink::retry_delay() {
   return std::clamp<int64_t>(static_cast<int64_t>(delay), opt_.retry_min_ms / 2, opt_.retry_max_ms);
 }
 
-void Uplink::start_connect() {
-  if (!bdseq_store_.take(bdseq_) && !bdseq_warned_) {
+// The bdSeq for this CONNECT: one more than the last CONNECT's, whether or
+// not the file that carries it across restarts can be written.
+void Uplink::take_bdseq() {
+  const bool saved = bdseq_store_.take(bdseq_);
+  if (!saved && !bdseq_warned_) {
     bdseq_warned_ = true;  // once: it would repeat on every attempt of an outage
-    lg.warning("cannot save the next bdSeq in %s; a restart may reuse bdSeq %" PRIu64,
-               opt_.bdseq_path.c_str(), bdseq_);
+    lg.warning("bdSeq %" PRIu64 ": %s; counting on in memory, a restart may reuse it", bdseq_,
+               bdseq_store_.error().c_str());
+  } else if (saved && bdseq_warned_) {
+    bdseq_warned_ = false;
+    lg.info("bdSeq saved again in %s", text::printable(opt_.bdseq_path, 256).c_str());
   }
+}
+
+void Uplink::start_connect() {
+  take_bdseq();
   sparkplug::build_death(control_, bdseq_, clock_.wall_ms());
   mqtt::ConnectRequest req;
   req.server = server();
@@ -82,7 +92,10 @@ void Uplink::start_connect() {
   // uplink keeps its own deadline for the whole CONNECT + SUBSCRIBE exchange.
   attempt_deadline_ = clock_.steady_ms() + opt_.connect_timeout_ms + kAnswerGraceMs;
   std::string error;
-  if (!client_.connect(req, error)) lost(error, false);
+  if (!client_.connect(req, error)) {
+    bdseq_store_.give_back();  // nothing was sent
+    lost(error, false);
+  }
 }
 
 void Uplink::lost(const std::string& why, bool was_online) {
@@ -134,7 +147,9 @@ void Uplink::handle(const mqtt::Event& e) {
       return;
     }
     case K::connect_failed:
-      if (state_ == State::connecting && e.tag == attempt_) lost(e.text, false);
+      if (state_ != State::connecting || e.tag != attempt_) return;
+      if (e.nothing_sent) bdseq_store_.give_back();  // no Will with this bdSeq exists
+      lost(e.text, false);
       return;
     case K::subscribed: {
       if (state_ != State::subscribing) return;

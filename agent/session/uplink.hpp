@@ -5,12 +5,13 @@
 //     ^                                                                    |
 //     +------------- connect failed / connection lost (backoff) ----------+
 //
-// Every CONNECT gets a fresh Will (NDEATH) with a new bdSeq. Online, it births
-// (NBIRTH, seq 0, then a DBIRTH for every device that is online) whenever the
-// catalog has a metric the last birth lacked or a host asked for a rebirth (a
-// device that only lost metrics, after a reload, gets its own DBIRTH alone), then
-// publishes from the spool: node batches as NDATA, device batches as DDATA,
-// device presence records as DDEATH/DBIRTH (see docs/architecture.md), live batches at once,
+// Every CONNECT gets a fresh Will (NDEATH) with a new bdSeq (an attempt whose
+// TCP or TLS connect failed sent no CONNECT: the next one reuses its bdSeq).
+// Online, it births (NBIRTH, seq 0, then a DBIRTH for every device that is
+// online) whenever the catalog has a metric the last birth lacked or a host
+// asked for a rebirth (a device that only lost metrics, after a reload, gets
+// its own DBIRTH alone), then publishes from the spool: node batches as NDATA, device batches as
+// DDATA, device presence records as DDEATH/DBIRTH (see docs/architecture.md), live batches at once,
 // the backlog of earlier sessions oldest first as historical data at
 // `replay_rate` messages/s. Delivery is confirmed by a QoS 1 "receipt" published
 // after the QoS 0 NDATA messages: the broker acknowledges it only after it has
@@ -86,6 +87,8 @@ class Uplink {
   // Steady time of the next attempt, when waiting for it (idle); else 0.
   int64_t next_attempt_steady_ms() const { return state_ == State::idle ? retry_at_ : 0; }
   uint64_t bdseq() const { return bdseq_; }
+  // Why the next bdSeq could not be saved for a restart ("" when it was).
+  const std::string& bdseq_error() const { return bdseq_store_.error(); }
   // Wall-clock ms of the last NDATA/DDATA published, and of the last receipt
   // the broker acknowledged (0: none yet).
   int64_t last_publish_ms() const { return last_publish_ms_; }
@@ -96,6 +99,7 @@ class Uplink {
  private:
   enum class State { idle, connecting, subscribing, online };
 
+  void take_bdseq();
   void start_connect();
   void lost(const std::string& why, bool was_online);
   void on_message(const mqtt::Event& e);

@@ -36,6 +36,22 @@ std::string json_quote(const std::string& s) {
   return out + "\"";
 }
 
+// The answer as it may be printed: whoever can replace the socket chooses
+// it, so every line is escaped as the log escapes (an honest agent's answer,
+// escaped already, comes out as it was sent).
+std::string safe_lines(std::string_view answer) {
+  std::string out;
+  out.reserve(answer.size());
+  while (!answer.empty()) {
+    const size_t nl = answer.find('\n');
+    out += text::printable(answer.substr(0, nl), answer.size(), false);
+    if (nl == std::string_view::npos) break;
+    out += '\n';
+    answer.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
 // A failure to ask: a sentence for a person on stderr; with --json, an object
 // on stdout too, so that a script always reads one.
 int fail(int code, const std::string& message, bool json, std::ostream& out, std::ostream& err) {
@@ -72,7 +88,8 @@ int ask(const std::string& socket_path, bool json, std::ostream& out, std::ostre
     if (e == ENOENT || e == ENOTDIR)
       return fail(
           kExitNotRunning,
-          "classroom-agent is not running (no status socket at " + shown + ").\n" + kHowToStart,
+          "classroom-agent is not running, or runs without its status socket (there is none at " +
+              shown + "; an agent that cannot make one says why in its log).\n" + kHowToStart,
           json, out, err);
     if (e == ECONNREFUSED)
       return fail(kExitNotRunning,
@@ -130,7 +147,7 @@ int ask(const std::string& socket_path, bool json, std::ostream& out, std::ostre
                 "what answers on " + shown + " is not a classroom-agent (or a newer one)\n", json,
                 out, err);
   const std::string state = answer.substr(header.size(), nl - header.size());
-  const std::string body = answer.substr(nl + 1);
+  const std::string body = safe_lines(std::string_view(answer).substr(nl + 1));
   if (state == "error")
     return fail(kExitUnknown, "the agent refused the request: " + body, json, out, err);
   out << body;

@@ -17,6 +17,11 @@ constexpr size_t kShown = 200;
 std::string shown(const std::string& s) {
   return text::printable(s, kShown);
 }
+// An error or warning as its producer worded it for the log, escaped there
+// already: shown as the log shows it (a backslash is not escaped again).
+std::string said(const std::string& s) {
+  return text::printable(s, kShown, false);
+}
 
 const char* state_word(const Snapshot& s, int64_t now_ms) {
   if (s.as_of_ms == 0) return "starting";
@@ -54,10 +59,12 @@ std::string plural(uint64_t n, const char* one, const char* many) {
 }
 
 // ---- JSON ----
-void json_string(std::string& out, const std::string& s) {
+// `escaped`: text escaped already (an error, a problem phrase), shown as
+// said() shows it, so that a script reads what the log and the text say.
+void json_string(std::string& out, const std::string& s, bool escaped = false) {
   // printable() leaves no control character and no byte that is not UTF-8;
   // what is left to escape for JSON is the quote and the backslash.
-  const std::string safe = shown(s);
+  const std::string safe = escaped ? said(s) : shown(s);
   out += '"';
   for (char c : safe) {
     if (c == '"' || c == '\\') out += '\\';
@@ -79,11 +86,11 @@ void json_age(std::string& out, int64_t then_ms, int64_t now_ms) {
   }
   out += std::to_string(std::max<int64_t>(0, now_ms - then_ms) / 1000);
 }
-void json_opt_string(std::string& out, const std::string& s) {
+void json_opt_string(std::string& out, const std::string& s, bool escaped = false) {
   if (s.empty())
     out += "null";
   else
-    json_string(out, s);
+    json_string(out, s, escaped);
 }
 struct Obj {
   std::string& out;
@@ -191,7 +198,7 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
     case BrokerState::unreachable: {
       line("Broker", "UNREACHABLE since " + utc(s.broker_since_ms) + " (" +
                          span(now_ms - s.broker_since_ms) + "): " + shown(s.server) + ": " +
-                         shown(s.broker_error));
+                         said(s.broker_error));
       std::string next =
           plural(static_cast<uint64_t>(s.failed_attempts), "failed attempt", "failed attempts");
       if (s.next_attempt_ms > 0)
@@ -205,6 +212,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       break;
     }
   }
+  if (!s.bdseq_error.empty())
+    line("", "bdSeq " + std::to_string(s.bdseq) + ": " + said(s.bdseq_error) +
+                 "; a restart may reuse a bdSeq");
 
   std::string delivery = "last publish " + ago(s.last_publish_ms, now_ms);
   if (s.last_confirmed_ms > 0)
@@ -235,13 +245,13 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
     std::string t;
     if (src.failures > 0) {
       t = "FAILING since " + utc(src.failing_since_ms) + " (" +
-          plural(static_cast<uint64_t>(src.failures), "run", "runs") + "): " + shown(src.error) +
+          plural(static_cast<uint64_t>(src.failures), "run", "runs") + "): " + said(src.error) +
           "; last success " + ago(src.last_success_ms, now_ms);
     } else if (src.last_success_ms == 0) {
       t = "not run yet";
     } else {
       t = "ok, last run " + ago(src.last_success_ms, now_ms);
-      if (!src.warning.empty()) t += "; " + shown(src.warning);
+      if (!src.warning.empty()) t += "; " + said(src.warning);
     }
     line(label, name + t);
     label = "";
@@ -261,8 +271,8 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       else if (!d.polled)
         t += "not polled yet";
       else
-        t += "OFFLINE" + (d.problem.empty() ? std::string() : ": " + shown(d.problem));
-      if (d.online && !d.problem.empty()) t += " (last poll: " + shown(d.problem) + ")";
+        t += "OFFLINE" + (d.problem.empty() ? std::string() : ": " + said(d.problem));
+      if (d.online && !d.problem.empty()) t += " (last poll: " + said(d.problem) + ")";
       line("", t);
     }
   }
@@ -308,7 +318,7 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
     const auto trouble = problems(s, now_ms);
     for (size_t i = 0; i < trouble.size(); ++i) {
       if (i) out += ',';
-      json_string(out, trouble[i]);
+      json_string(out, trouble[i], true);
     }
     out += ']';
     o.key("as_of");
@@ -327,7 +337,7 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
       b.key("state") += std::string("\"") + broker_word(s.broker) + "\"";
       json_string(b.key("server"), s.server);
       json_time(b.key("since"), s.broker_since_ms);
-      json_opt_string(b.key("error"), s.broker == BrokerState::online ? "" : s.broker_error);
+      json_opt_string(b.key("error"), s.broker == BrokerState::online ? "" : s.broker_error, true);
       b.key("failed_attempts") += std::to_string(s.failed_attempts);
       b.key("next_attempt_in_s");
       if (s.broker == BrokerState::unreachable && s.next_attempt_ms > 0)
@@ -337,6 +347,7 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
       json_opt_string(b.key("next_server"),
                       s.broker == BrokerState::unreachable ? s.next_server : "");
       b.key("bdseq") += std::to_string(s.bdseq);
+      json_opt_string(b.key("bdseq_error"), s.bdseq_error, true);
     }
     {
       Obj d(o.key("delivery"));
@@ -367,8 +378,8 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
       json_age(j.key("last_success_age_s"), src.last_success_ms, now_ms);
       json_time(j.key("failing_since"), src.failing_since_ms);
       j.key("failures") += std::to_string(src.failures);
-      json_opt_string(j.key("error"), src.failures > 0 ? src.error : "");
-      json_opt_string(j.key("warning"), src.warning);
+      json_opt_string(j.key("error"), src.failures > 0 ? src.error : "", true);
+      json_opt_string(j.key("warning"), src.warning, true);
     }
     out += ']';
     o.key("devices") += '[';
@@ -379,7 +390,7 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
       json_string(j.key("name"), d.name);
       json_string(j.key("address"), d.address);
       j.key("state") += d.online ? "\"online\"" : d.polled ? "\"offline\"" : "\"not polled yet\"";
-      json_opt_string(j.key("problem"), d.problem);
+      json_opt_string(j.key("problem"), d.problem, true);
     }
     out += ']';
     o.key("probes") += '[';

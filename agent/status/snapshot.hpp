@@ -53,6 +53,7 @@ struct Snapshot {
   int64_t next_attempt_ms = 0;  // wall clock; 0: none planned
   std::string next_server;
   uint64_t bdseq = 0;
+  std::string bdseq_error;  // why the next bdSeq cannot be saved for a restart
   // Delivery.
   int64_t last_publish_ms = 0;    // last NDATA/DDATA published
   int64_t last_confirmed_ms = 0;  // last receipt the broker acknowledged

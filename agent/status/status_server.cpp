@@ -95,6 +95,7 @@ bool as_double(const Value& v, double& out) {
 
 struct Conn {
   int fd = -1;
+  int64_t accepted_ms = 0;
   int64_t deadline_ms = 0;
   char request[Server::kMaxRequest];
   size_t request_len = 0;
@@ -117,23 +118,7 @@ Server::Server(const config::Config& cfg, const Clock& clock) : clock_(clock) {
   local_.version = kVersion;
   local_.pid = ::getpid();
   local_.started_ms = clock.wall_ms();
-  // Probes: their result metrics, found in the catalog once declared.
-  auto add_probe = [&](const std::string& name, const char* kind, const char* ok,
-                       const char* measure) {
-    ProbeStatus p;
-    p.name = name;
-    p.kind = kind;
-    p.measure = measure;
-    local_.probes.push_back(std::move(p));
-    const std::string base = "Connectivity/" + name + "/";
-    probe_refs_.push_back(ProbeRef{base + ok, base + measure});
-  };
-  for (const auto& p : cfg.probes.icmp) add_probe(p.name, "icmp", "Reachable", "RTT Avg");
-  for (const auto& p : cfg.probes.dns) add_probe(p.name, "dns", "Success", "Resolve Time");
-  for (const auto& p : cfg.probes.tcp) add_probe(p.name, "tcp", "Success", "Connect Time");
-  for (const auto& p : cfg.probes.http) add_probe(p.name, "http", "Success", "Total Time");
-  for (const auto& p : cfg.probes.throughput)
-    add_probe(p.name, "throughput", "Success", "Download Rate");
+  set_probes(cfg.probes);
 
   if (!cfg.status.enabled) {
     lg.info("no status socket ([status] enabled = false)");
@@ -169,17 +154,54 @@ Server::~Server() {
   }
 }
 
+void Server::set_probes(const config::Probes& probes) {
+  local_.probes.clear();
+  probe_refs_.clear();
+  // Their result metrics are found in the catalog once declared.
+  auto add = [&](const std::string& name, const char* kind, const char* ok, const char* measure) {
+    ProbeStatus p;
+    p.name = name;
+    p.kind = kind;
+    p.measure = measure;
+    local_.probes.push_back(std::move(p));
+    const std::string base = "Connectivity/" + name + "/";
+    probe_refs_.push_back(ProbeRef{base + ok, base + measure});
+  };
+  for (const auto& p : probes.icmp) add(p.name, "icmp", "Reachable", "RTT Avg");
+  for (const auto& p : probes.dns) add(p.name, "dns", "Success", "Resolve Time");
+  for (const auto& p : probes.tcp) add(p.name, "tcp", "Success", "Connect Time");
+  for (const auto& p : probes.http) add(p.name, "http", "Success", "Total Time");
+  for (const auto& p : probes.throughput) add(p.name, "throughput", "Success", "Download Rate");
+  next_fill_ms_ = 0;  // shown at the next turn
+}
+
+// The socket's directory: the unit's RuntimeDirectory; an agent started by
+// hand makes it (only the last part of the path, mode 0755 as the unit's), so
+// that `classroom-agent status` in another terminal finds it there.
+bool Server::make_socket_dir(const std::filesystem::path& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return true;
+    lg.warning("no status socket: %s is not a directory; set [status] socket", dir.c_str());
+    return false;
+  }
+  if (::mkdir(dir.c_str(), 0755) != 0 || ::chmod(dir.c_str(), 0755) != 0) {
+    lg.warning(
+        "no status socket: cannot create %s: %s (the systemd unit creates /run/classroom-agent; "
+        "elsewhere create the directory or set [status] socket); `classroom-agent status` cannot "
+        "ask this agent",
+        dir.c_str(), std::strerror(errno));
+    return false;
+  }
+  lg.info("status socket: created %s (mode 0755)", dir.c_str());
+  return true;
+}
+
 void Server::open_socket(const config::Status& cfg) {
   path_ = cfg.socket;
   const std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  if (!make_socket_dir(dir)) return;
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    lg.warning(
-        "no status socket: %s does not exist (the systemd unit creates "
-        "/run/classroom-agent; elsewhere create the directory or set [status] socket)",
-        dir.c_str());
-    return;
-  }
   if (::lstat(path_.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       lg.warning("no status socket: %s exists and is not a socket; remove it", path_.c_str());
@@ -247,12 +269,15 @@ void Server::update(const Inputs& in) {
   log::tick();  // folded log lines: written once their window has passed
   if (!serving()) return;
   const int64_t now = clock_.steady_ms();
+  // A confirmation from the broker counts too: in steady state it is the
+  // last thing that happens before the loop sleeps until the next sample.
   if (now >= next_fill_ms_ || in.uplink.changes() != seen_changes_ ||
-      in.scheduler.runs() != seen_runs_) {
+      in.scheduler.runs() != seen_runs_ || in.uplink.last_confirmed_ms() != seen_confirmed_) {
     fill(in);
     next_fill_ms_ = now + kFillEveryMs;
     seen_changes_ = in.uplink.changes();
     seen_runs_ = in.scheduler.runs();
+    seen_confirmed_ = in.uplink.last_confirmed_ms();
     unpublished_ = true;
   }
   if (!unpublished_) return;
@@ -291,6 +316,7 @@ void Server::fill(const Inputs& in) {
   s.next_attempt_ms = next > 0 ? wall + std::max<int64_t>(0, next - steady) : 0;
   s.next_server = u.current_server();
   s.bdseq = u.bdseq();
+  s.bdseq_error = u.bdseq_error();
   s.last_publish_ms = u.last_publish_ms();
   s.last_confirmed_ms = u.last_confirmed_ms();
 
@@ -392,20 +418,68 @@ void Server::serve() {
   std::vector<Conn> conns;
   conns.reserve(kMaxClients);
   std::vector<pollfd> fds;
+  // Reads what a client has sent; once its request is whole (a line, its
+  // end, or too long), the answer is made. False when the connection failed.
+  auto take_request = [this](Conn& c) {
+    const ssize_t n =
+        ::recv(c.fd, c.request + c.request_len, sizeof c.request - c.request_len, MSG_DONTWAIT);
+    if (n > 0) c.request_len += static_cast<size_t>(n);
+    const void* nl = std::memchr(c.request, '\n', c.request_len);
+    if (!nl && n != 0 && c.request_len < sizeof c.request)
+      return n > 0 || errno == EAGAIN || errno == EINTR;
+    if (!nl && n != 0) {
+      c.reply = std::string(kProtocolHeader) + "error\nrequest too long\n";
+    } else {
+      size_t len =
+          nl ? static_cast<size_t>(static_cast<const char*>(nl) - c.request) : c.request_len;
+      if (len > 0 && c.request[len - 1] == '\r') --len;
+      c.reply = answer(std::string_view(c.request, len));
+    }
+    c.writing = true;
+    ::shutdown(c.fd, SHUT_RD);
+    return true;
+  };
+  auto drop_closed = [&conns] {
+    conns.erase(std::remove_if(conns.begin(), conns.end(), [](const Conn& c) { return c.fd < 0; }),
+                conns.end());
+  };
+  // A client that has not asked within kAskWithinMs may be closed for a new
+  // one; a real client asks at once.
+  auto closable = [](const Conn& c, int64_t now) {
+    return !c.writing && now - c.accepted_ms >= kAskWithinMs;
+  };
+  // Full: a request that has arrived is taken first, then the oldest client
+  // that has still sent none in its time makes room. So clients that connect
+  // and say nothing, however many and however fast, cannot push out a real
+  // one. Answers being written stay. False when none can go yet.
+  auto make_room = [&](int64_t now) {
+    for (Conn& c : conns)
+      if (!c.writing && !take_request(c)) c.fd = (::close(c.fd), -1);
+    drop_closed();
+    if (conns.size() < kMaxClients) return true;
+    auto idle =
+        std::find_if(conns.begin(), conns.end(), [&](const Conn& c) { return closable(c, now); });
+    if (idle == conns.end()) return false;
+    ::close(idle->fd);
+    conns.erase(idle);
+    return true;
+  };
   for (;;) {
     log::tick();  // folded log lines are written within a second of their window
     fds.clear();
     fds.push_back(pollfd{stop_fd_, POLLIN, 0});
+    int64_t now = steady_now();
     // A new client is taken while there is room, or an idle one to close for it.
     const bool can_take =
         conns.size() < kMaxClients ||
-        std::any_of(conns.begin(), conns.end(), [](const Conn& c) { return !c.writing; });
+        std::any_of(conns.begin(), conns.end(), [&](const Conn& c) { return closable(c, now); });
     fds.push_back(pollfd{listen_fd_, static_cast<short>(can_take ? POLLIN : 0), 0});
-    int64_t now = steady_now();
     int64_t wait = 1000;
     for (const Conn& c : conns) {
       fds.push_back(pollfd{c.fd, static_cast<short>(c.writing ? POLLOUT : POLLIN), 0});
       wait = std::min(wait, std::max<int64_t>(0, c.deadline_ms - now));
+      if (!c.writing && !can_take)  // when it may be closed for a waiting one
+        wait = std::min(wait, std::max<int64_t>(0, c.accepted_ms + kAskWithinMs - now));
     }
     if (::poll(fds.data(), fds.size(), static_cast<int>(wait)) < 0 && errno != EINTR) {
       lg.error("status socket: poll: %s; no more answers", std::strerror(errno));
@@ -419,24 +493,7 @@ void Server::serve() {
       const short ev = fds[2 + i].revents;
       bool done = now >= c.deadline_ms || (ev & (POLLERR | POLLNVAL));
       if (!done && !c.writing && (ev & (POLLIN | POLLHUP))) {
-        const ssize_t n =
-            ::recv(c.fd, c.request + c.request_len, sizeof c.request - c.request_len, MSG_DONTWAIT);
-        if (n > 0) c.request_len += static_cast<size_t>(n);
-        const void* nl = std::memchr(c.request, '\n', c.request_len);
-        if (nl || n == 0 || c.request_len == sizeof c.request) {
-          if (!nl && n != 0) {
-            c.reply = std::string(kProtocolHeader) + "error\nrequest too long\n";
-          } else {
-            size_t len =
-                nl ? static_cast<size_t>(static_cast<const char*>(nl) - c.request) : c.request_len;
-            if (len > 0 && c.request[len - 1] == '\r') --len;
-            c.reply = answer(std::string_view(c.request, len));
-          }
-          c.writing = true;
-          ::shutdown(c.fd, SHUT_RD);
-        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-          done = true;
-        }
+        done = !take_request(c);
       } else if (!done && c.writing && (ev & (POLLOUT | POLLHUP))) {
         const ssize_t n = ::send(c.fd, c.reply.data() + c.sent, c.reply.size() - c.sent,
                                  MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -445,24 +502,15 @@ void Server::serve() {
       }
       if (done) c.fd = (::close(c.fd), -1);
     }
-    conns.erase(std::remove_if(conns.begin(), conns.end(), [](const Conn& c) { return c.fd < 0; }),
-                conns.end());
+    drop_closed();
     if (fds[1].revents & POLLIN) {
       for (;;) {
-        if (conns.size() == kMaxClients) {
-          // Full: the oldest client that has not sent its request yet makes
-          // room, so clients that connect and say nothing cannot keep a real
-          // one (which asks at once) waiting. Answers being written stay.
-          auto idle =
-              std::find_if(conns.begin(), conns.end(), [](const Conn& c) { return !c.writing; });
-          if (idle == conns.end()) break;
-          ::close(idle->fd);
-          conns.erase(idle);
-        }
+        if (conns.size() == kMaxClients && !make_room(now)) break;
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) break;
         Conn c;
         c.fd = fd;
+        c.accepted_ms = now;
         c.deadline_ms = now + kClientTimeoutMs;
         conns.push_back(std::move(c));
       }

@@ -5,12 +5,13 @@
 // snapshot over with a try_lock, and tries again on its next turn when the
 // server thread holds the lock.
 //
-// The socket ([status] socket, by default /run/classroom-agent/status.sock) is
-// mode 0600, or 0660 with [status] group; it is bound in a private directory
-// and renamed into place, so it is never reachable with looser permissions.
+// The socket ([status] socket, by default /run/classroom-agent/status.sock;
+// its directory is made when missing) is mode 0600, or 0660 with [status] group; it is bound in a
+// private directory and renamed into place, so it is never reachable with looser permissions.
 // Bounds, so that a local client can neither stall nor exhaust the agent: at
-// most kMaxClients connections at once (a new one closes the oldest that has
-// not sent its request yet), a request of at most kMaxRequest bytes, and
+// most kMaxClients connections at once (when full, requests that have arrived
+// are answered first, and a new one closes the oldest that has not sent its
+// request within kAskWithinMs), a request of at most kMaxRequest bytes, and
 // kClientTimeoutMs from accept to the last byte of the answer.
 //
 // Protocol: the client sends one line, "text" or "json" (an empty line:
@@ -21,6 +22,7 @@
 
 #include <sys/types.h>
 #include <cstdint>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -62,6 +64,7 @@ class Server {
   static constexpr size_t kMaxClients = 8;
   static constexpr size_t kMaxRequest = 64;
   static constexpr int64_t kClientTimeoutMs = 2000;
+  static constexpr int64_t kAskWithinMs = 100;  // before it may be closed for a new client
   static constexpr int64_t kFillEveryMs = 1000;
 
   // Opens the socket and starts the thread; when it cannot (no directory for
@@ -72,6 +75,9 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   bool serving() const { return listen_fd_ >= 0; }
+
+  // The probes to show, in config order; a reload calls it with the new ones.
+  void set_probes(const config::Probes& probes);
 
   // On the loop, every turn. Never waits.
   void update(const Inputs& in);
@@ -88,6 +94,7 @@ class Server {
   };
   void fill(const Inputs& in);
   void open_socket(const config::Status& cfg);
+  static bool make_socket_dir(const std::filesystem::path& dir);
   void serve();
   std::string answer(std::string_view request);
 
@@ -103,6 +110,7 @@ class Server {
   Snapshot local_;
   int64_t next_fill_ms_ = 0;
   uint64_t seen_changes_ = UINT64_MAX, seen_runs_ = UINT64_MAX;
+  int64_t seen_confirmed_ = -1;
   bool unpublished_ = false;
   uint64_t last_dropped_ = 0, last_write_errors_ = 0;
   std::vector<ProbeRef> probe_refs_;

@@ -1,7 +1,10 @@
 // Connectivity probes against servers whose behaviour the test controls: HTTP
 // and HTTPS (python3), DNS (dnsmasq), TCP listeners, an ICMP responder of our
 // own in a network namespace. Only loopback and namespaces this run created.
+#include <arpa/inet.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
@@ -185,6 +188,64 @@ TEST_CASE("HTTP and HTTPS: phases, status, delay, certificates, a silent server"
   CHECK(text.find("Timeout was reached") != std::string::npos);
   CHECK(text.find("probe Missing") != std::string::npos);
   CHECK(text.find("status 404, expected 2xx or 3xx") != std::string::npos);
+}
+
+// How often `what` occurs in `text`.
+static size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_CASE("a probe failing the same way each run is logged once, and once when it answers again",
+          "[probes]") {
+  // Every run times out, and curl's words carry the elapsed milliseconds.
+  SilentPort silent;
+  auto hang = http("Hang", "http://127.0.0.1:" + std::to_string(silent.port()) + "/");
+  hang.timeout = 1s;
+  hang.interval = 1s;
+  // Refused until the test listens on its port.
+  const int later_port = free_port();
+  config::Probes cfg;
+  cfg.concurrency = 2;
+  cfg.http.push_back(hang);
+  cfg.tcp.push_back({"Later", "127.0.0.1", later_port, 500ms, 1s});
+  LogFile log;
+  RunnerRig rig(cfg);
+  rig.runner.start();
+  int64_t last_ts = 0;
+  int hang_runs = 0;
+  auto hang_ran = [&] {
+    rig.runner.drain(rig.catalog);
+    const int64_t ts = rig.catalog.at(*rig.catalog.find("Connectivity/Hang/Success")).ts_ms;
+    if (rig.measured("Connectivity/Hang/Success") && ts != last_ts) ++hang_runs, last_ts = ts;
+    return hang_runs;
+  };
+  REQUIRE(wait_until([&] { return hang_ran() >= 4; }, 15s));
+  REQUIRE_FALSE(rig.flag("Connectivity/Later/Success"));
+
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(later_port));
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  REQUIRE(wait_until(
+      [&] {
+        hang_ran();
+        return rig.flag("Connectivity/Later/Success");
+      },
+      10s));
+  rig.runner.stop(2000);
+  ::close(fd);
+  const std::string text = log.text();
+  INFO(text);
+  CHECK(count_of(text, " W probes: probe Hang (") == 1);
+  CHECK(count_of(text, "Timeout was reached") == 1);
+  CHECK(count_of(text, " W probes: probe Later (") == 1);
+  CHECK(count_of(text, " I probes: probe Later (TCP 127.0.0.1:" + std::to_string(later_port) +
+                           "): answering again") == 1);
 }
 
 TEST_CASE("insecure = true is logged at warning on every start", "[probes]") {

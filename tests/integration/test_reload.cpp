@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
 #include <set>
 #include <string>
 
@@ -250,4 +251,55 @@ TEST_CASE("three silent SNMPv3 devices (timeout 10s) hold neither a reload nor S
   CHECK(*status == 0);
   CHECK(now_ms() - asked < 2000);
   CHECK_THAT(agent.log(), Catch::Contains("stopped"));
+}
+
+TEST_CASE(
+    "SIGHUP: [log] file and [status] wait for a restart and say so and added probes show in "
+    "status") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 2, 20s));
+  const std::string old_socket = agent.status_socket();
+  // Asks the socket the agent started with, whatever the edited file says.
+  write_file(rig.dir.path + "/ask-old.toml", "[status]\nsocket = \"" + old_socket + "\"\n");
+  auto ask_old = [&] {
+    return run_shell(std::string(AGENT_BINARY) + " status -c " + rig.dir.path + "/ask-old.toml");
+  };
+  REQUIRE(wait_until([&] { return ask_old().first == 0; }, 10s));
+
+  std::string config = read_file(agent.config_path());
+  const std::string level = "level = \"debug\"\n";
+  REQUIRE(config.find(level) != std::string::npos);
+  config.replace(config.find(level), level.size(),
+                 level + "file = \"" + rig.dir.path + "/later.log\"\n");
+  const std::string socket_line = "socket = \"" + old_socket + "\"\n";
+  REQUIRE(config.find(socket_line) != std::string::npos);
+  config.replace(config.find(socket_line), socket_line.size(),
+                 "socket = \"" + rig.dir.path + "/other.sock\"\n");
+  SilentPort listener;
+  config +=
+      "[[probes.tcp]]\nname = \"Added\"\ntarget = \"127.0.0.1:" + std::to_string(listener.port()) +
+      "\"\ninterval = \"1s\"\n";
+  write_file(agent.config_path(), config);
+  agent.signal(SIGHUP);
+  REQUIRE(
+      wait_until([&] { return agent.log().find("I agent: reloaded") != std::string::npos; }, 10s));
+  CHECK_THAT(agent.log(), Catch::Contains("W agent: reload: [log] file, max_bytes, keep and fold "
+                                          "change at the next restart (level changes now)"));
+  CHECK_THAT(agent.log(), Catch::Contains("W agent: reload: [status] changes take effect at the "
+                                          "next restart; still answering " +
+                                          old_socket));
+  CHECK_FALSE(std::filesystem::exists(rig.dir.path + "/later.log"));
+  CHECK_FALSE(std::filesystem::exists(rig.dir.path + "/other.sock"));
+  // The probe the reload added is shown, with its result once it has one.
+  std::string out;
+  REQUIRE(wait_until(
+      [&] {
+        out = ask_old().second;
+        return out.find("Added (tcp): ok") != std::string::npos;
+      },
+      10s));
+  CHECK_THAT(agent.log(), Catch::Contains("I agent: started:"));  // the log still goes to stderr
 }

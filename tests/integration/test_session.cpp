@@ -567,3 +567,41 @@ TEST_CASE("a broker of MQTT 3.1.1 only: the agent falls back and its session wor
   REQUIRE(agent.wait_exit(10s) == 0);
   REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
 }
+
+TEST_CASE("bdSeq that cannot be saved: every session still gets a new one, refused attempts none") {
+  Rig rig;
+  AgentOptions o = rig.options();
+  Agent agent(rig.dir.path, o);
+  // What stands where the file goes cannot be replaced by a file, not even by root.
+  std::filesystem::create_directories(rig.dir.path + "/state/bdseq");
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
+  // Two more sessions, with refused attempts (no CONNECT sent) in between.
+  auto refused = [&] {
+    const std::string log = agent.log();
+    size_t n = 0;
+    for (size_t at = log.find("(connection refused"); at != std::string::npos;
+         at = log.find("(connection refused", at + 1))
+      ++n;
+    return n;
+  };
+  for (size_t session = 2; session <= 3; ++session) {
+    const size_t before = refused();
+    rig.broker.stop();
+    REQUIRE(wait_until([&] { return refused() >= before + 2; }, 15s));
+    rig.broker.start();
+    REQUIRE(rig.sub.wait_for("NBIRTH", session, 20s));
+  }
+  const auto births = rig.sub.of_type("NBIRTH");
+  CHECK(bdseq(births[0].decoded) == 0);
+  CHECK(bdseq(births[1].decoded) == 1);
+  CHECK(bdseq(births[2].decoded) == 2);
+  // Said once, with its cause, and shown by status.
+  const std::string log = agent.log();
+  const std::string said = "cannot save it in " + rig.dir.path + "/state/bdseq: ";
+  CHECK(log.find(said) != std::string::npos);
+  CHECK(log.find(said) == log.rfind(said));
+  auto [rc, out] = run_shell(std::string(AGENT_BINARY) + " status -c " + agent.config_path());
+  CHECK_THAT(out, Catch::Contains("bdSeq 2: " + said));
+}

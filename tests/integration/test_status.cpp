@@ -7,10 +7,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -102,8 +105,9 @@ TEST_CASE("status: online, in text and JSON, exit 0, the socket is the agent's o
   CHECK_FALSE(std::filesystem::exists(agent.status_socket()));
   const Status gone = ask(agent.config_path());
   CHECK(gone.rc == 2);
-  CHECK_THAT(gone.out, Catch::Contains("classroom-agent is not running (no status socket at " +
-                                       agent.status_socket() + ")."));
+  CHECK_THAT(gone.out, Catch::Contains("classroom-agent is not running, or runs without its "
+                                       "status socket (there is none at " +
+                                       agent.status_socket() + ";"));
   CHECK_THAT(gone.out, Catch::Contains("Start it with: sudo systemctl start classroom-agent"));
 }
 
@@ -177,6 +181,33 @@ TEST_CASE("status: broker down says since when and why, the spool fills, exit 1"
                json_eval(dir, j.out, "d['delivery']['spool']['pending'] <= 5") == "True";
       },
       30s));
+}
+
+TEST_CASE("status: in steady state a confirmed batch is not shown waiting until the next sample") {
+  Mosquitto broker;
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "10s";  // the loop sleeps long between samples
+  Agent agent(dir.path + "/a", o);
+  Subscriber sub(broker.url());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(sub.wait_for("NDATA", 1, 20s));
+  const size_t seen = sub.of_type("NDATA").size();
+  REQUIRE(sub.wait_for("NDATA", seen + 1, 15s));  // a sample in steady state
+  const int64_t published = now_ms();
+  std::string j;
+  // Confirmed within moments, and shown so well before the next sample.
+  CHECK(wait_until(
+      [&] {
+        j = ask(agent.config_path(), true).out;
+        return json_eval(dir, j, "d['delivery']['spool']['pending']") == "0";
+      },
+      4s));
+  INFO(j);
+  CHECK(now_ms() - published < 5000);
+  CHECK(json_eval(dir, j, "d['delivery']['last_confirmed'] is not None") == "True");
 }
 
 TEST_CASE("status: a broker that accepts TCP but never answers MQTT is named as such") {
@@ -399,13 +430,106 @@ TEST_CASE("status: a hostile local client can stall neither the answer nor the l
   CHECK(ask(agent.config_path()).rc == 0);
 }
 
+TEST_CASE("status: clients that flood the socket with idle connections cannot push out a request") {
+  Mosquitto broker;
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  Agent agent(dir.path + "/a", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return ask(agent.config_path()).rc == 0; }, 20s));
+
+  // Two flooders connect as fast as they can and say nothing, each keeping
+  // its last 16 connections open.
+  std::atomic<bool> stop{false};
+  std::atomic<int> connections{0};
+  auto flood = [&] {
+    std::deque<int> held;
+    while (!stop) {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", agent.status_socket().c_str());
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) ++connections;
+      held.push_back(fd);
+      if (held.size() > 16) ::close(held.front()), held.pop_front();
+    }
+    for (int fd : held) ::close(fd);
+  };
+  std::thread a(flood), b(flood);
+  REQUIRE(wait_until([&] { return connections > 100; }, 5s));
+  int answered = 0;
+  std::string failures;
+  for (int i = 0; i < 20; ++i) {
+    const Status s = ask(agent.config_path());
+    if (s.rc == 0)
+      ++answered;
+    else
+      failures += s.out;
+  }
+  stop = true;
+  a.join();
+  b.join();
+  INFO(failures);
+  CHECK(connections > 200);  // it was a flood
+  CHECK(answered == 20);
+  CHECK(agent.running());
+}
+
+TEST_CASE(
+    "status: an agent started by hand makes the socket's directory and without one status "
+    "says it may run") {
+  Mosquitto broker;
+  TempDir dir;
+  // As /run/classroom-agent outside the unit: its parent exists, it does not.
+  std::filesystem::create_directories(dir.path + "/run");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra_status = "socket = \"" + dir.path + "/run/classroom-agent/status.sock\"\n";
+  Agent agent(dir.path + "/a", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  Status s;
+  REQUIRE(wait_until(
+      [&] {
+        s = ask(agent.config_path());
+        return s.rc == 0;
+      },
+      20s));
+  struct stat st {};
+  REQUIRE(::stat((dir.path + "/run/classroom-agent").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0755);
+  agent.signal(SIGTERM);
+  REQUIRE(agent.wait_exit(10s) == 0);
+
+  // Where it truly cannot be made, the agent runs without it, and says why;
+  // status does not claim that it is not running.
+  AgentOptions nowhere = o;
+  nowhere.extra_status = "socket = \"" + dir.path + "/missing/classroom-agent/status.sock\"\n";
+  Agent lonely(dir.path + "/b", nowhere);
+  Subscriber sub(broker.url());
+  lonely.start();
+  LogOnFailure show_lonely_log(lonely);
+  REQUIRE(sub.wait_for("NDATA", 1, 20s));
+  CHECK_THAT(lonely.log(), Catch::Contains("W status: no status socket: cannot create " + dir.path +
+                                           "/missing/classroom-agent: No such file or directory"));
+  const Status none = ask(lonely.config_path());
+  CHECK(none.rc == 2);
+  CHECK_THAT(none.out, Catch::Contains("classroom-agent is not running, or runs without its status "
+                                       "socket (there is none at " +
+                                       dir.path + "/missing/classroom-agent/status.sock;"));
+  CHECK(none.out.find("classroom-agent is not running (") == std::string::npos);
+}
+
 TEST_CASE("status: the agent not started at all: exit 2, and how to start it") {
   TempDir dir;
   write_file(dir.path + "/agent.toml", "[status]\nsocket = \"" + dir.path + "/status.sock\"\n");
   const Status s = ask(dir.path + "/agent.toml");
   CHECK(s.rc == 2);
-  CHECK_THAT(s.out, Catch::Contains("classroom-agent is not running (no status socket at " +
-                                    dir.path + "/status.sock)."));
+  CHECK_THAT(s.out, Catch::Contains("classroom-agent is not running, or runs without its status "
+                                    "socket (there is none at " +
+                                    dir.path + "/status.sock;"));
   CHECK_THAT(s.out, Catch::Contains("sudo systemctl start classroom-agent"));
   // A config that cannot be read falls back to the default socket, and says so.
   const Status d = ask(dir.path + "/missing.toml");

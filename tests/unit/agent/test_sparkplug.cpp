@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <limits>
 
 #include "../temp_dir.hpp"
@@ -286,6 +287,31 @@ TEST_CASE("bdSeq persists: each take is the last + 1, wrapping, across restarts"
   CHECK(v == 255);
   REQUIRE(restarted.take(v));
   CHECK(v == 0);
+}
+
+TEST_CASE(
+    "bdSeq: counted in memory when the file cannot be written; a connect never sent gives "
+    "it back") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "bdseq");  // no file can replace it
+  BdSeqStore store(dir / "bdseq");
+  uint64_t v = 99;
+  CHECK_FALSE(store.take(v));
+  CHECK(v == 0);
+  CHECK_THAT(store.error(), Catch::StartsWith("cannot save it in " + dir / "bdseq" + ": "));
+  CHECK_FALSE(store.take(v));
+  CHECK(v == 1);
+  store.give_back();  // that CONNECT never left
+  CHECK_FALSE(store.take(v));
+  CHECK(v == 1);
+  CHECK_FALSE(store.take(v));
+  CHECK(v == 2);
+  // Writable again: saved, and the error is gone.
+  std::filesystem::remove(dir / "bdseq");
+  REQUIRE(store.take(v));
+  CHECK(v == 3);
+  CHECK(store.error().empty());
+  CHECK(store.peek() == 4);
 }
 
 TEST_CASE("bdSeq: a corrupt file starts again at 0") {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <catch2/catch.hpp>
 #include <sstream>
+#include <thread>
 
 #include "../log_capture.hpp"
 #include "../temp_dir.hpp"
@@ -129,7 +130,7 @@ TEST_CASE("status: the JSON carries the same facts") {
                                    "10.0.0.5:1883\",\"since\":\"2025-11-29T07:01:40Z\",\"error\":"
                                    "\"Connection refused\",\"failed_attempts\":7,"
                                    "\"next_attempt_in_s\":12,\"next_server\":\"tcp://10.0.0.6:"
-                                   "1883\",\"bdseq\":0}"));
+                                   "1883\",\"bdseq\":0,\"bdseq_error\":null}"));
   CHECK_THAT(json, Catch::Contains("\"spool\":{\"open\":true,\"pending\":112,\"bytes\":19461,"
                                    "\"oldest_age_s\":300,\"dropped\":3,"));
   CHECK_THAT(json, Catch::Contains("{\"name\":\"lan\",\"state\":\"failing\",\"interval_s\":30,"
@@ -148,12 +149,35 @@ TEST_CASE("status: text from outside is escaped in both forms") {
   const std::string text = render_text(s, kNow);
   CHECK(text.find("forged") != std::string::npos);
   CHECK(text.find('\x1b') == std::string::npos);
+  // An error is shown as the log shows it: controls escaped, a backslash as it is.
   CHECK_THAT(text, Catch::Contains("refused\\n2026-01-01T00:00:00Z E forged \"quoted\" "
-                                   "\\x1b[31m back\\\\slash\n"));
+                                   "\\x1b[31m back\\slash\n"));
   const std::string json = render_json(s, kNow);
   CHECK_THAT(json, Catch::Contains("\"error\":\"refused\\\\n2026-01-01T00:00:00Z E forged "
-                                   "\\\"quoted\\\" \\\\x1b[31m back\\\\\\\\slash\""));
+                                   "\\\"quoted\\\" \\\\x1b[31m back\\\\slash\""));
   CHECK(json.find('\n') == json.size() - 1);
+}
+
+TEST_CASE("status: an error escaped for the log is not escaped again, in text nor JSON") {
+  Snapshot s = degraded_snapshot();
+  // As a driver words it for the log: the byte 0xff already escaped.
+  s.sources[1].error = "bad byte \\xff in \"arp\"";
+  s.devices[1].problem = "answer with \\x00 inside";
+  const std::string text = render_text(s, kNow);
+  CHECK_THAT(text, Catch::Contains("): bad byte \\xff in \"arp\""));
+  CHECK_THAT(text, Catch::Contains("OFFLINE: answer with \\x00 inside"));
+  // JSON: one backslash, encoded as two; the problem phrases are not escaped twice either.
+  const std::string json = render_json(s, kNow);
+  CHECK_THAT(json, Catch::Contains("\"error\":\"bad byte \\\\xff in \\\"arp\\\"\""));
+  CHECK_THAT(json, Catch::Contains("\"problem\":\"answer with \\\\x00 inside\""));
+}
+
+TEST_CASE("status: a name with a backslash appears once in the JSON's problems") {
+  Snapshot s = degraded_snapshot();
+  s.sources[1].name = "la\\n";
+  const std::string json = render_json(s, kNow);
+  // The name escaped once (\\ for its backslash), then encoded for JSON.
+  CHECK_THAT(json, Catch::Contains("\"source la\\\\\\\\n failing\""));
 }
 
 namespace {
@@ -317,7 +341,8 @@ TEST_CASE("status client: not running is exit 2 with how to start it") {
   TempDir dir;
   std::ostringstream out, err;
   CHECK(status::ask(dir / "none.sock", false, out, err) == kExitNotRunning);
-  CHECK_THAT(err.str(), Catch::Contains("classroom-agent is not running (no status socket at " +
+  CHECK_THAT(err.str(), Catch::Contains("classroom-agent is not running, or runs without its "
+                                        "status socket (there is none at " +
                                         dir / "none.sock"));
   CHECK_THAT(err.str(), Catch::Contains("sudo systemctl start classroom-agent"));
 
@@ -358,4 +383,43 @@ TEST_CASE("status server: replaces a stale socket, refuses to steal a live one")
   CHECK(third.serving());
   auto [rc, text] = rig.ask_text();
   CHECK(rc == kExitDegraded);  // starting
+}
+
+TEST_CASE("status client: what answers on the socket is printed escaped") {
+  // Whoever can replace the socket answers: it sends terminal escapes.
+  TempDir dir;
+  const std::string path = dir / "forged.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  auto serve = [fd](const std::string& reply) {
+    return std::thread([fd, reply] {
+      const int c = ::accept(fd, nullptr, nullptr);
+      char buf[64];
+      (void)::recv(c, buf, sizeof buf, 0);
+      (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(c);
+    });
+  };
+  std::thread t = serve(std::string(kProtocolHeader) +
+                        "ok\nStatus    OK\x1b]0;owned\x07\nBroker    \x9b"
+                        "31m red \\x41\n");
+  std::ostringstream out, err;
+  CHECK(status::ask(path, false, out, err) == kExitOk);
+  t.join();
+  CHECK(out.str().find('\x1b') == std::string::npos);
+  CHECK(out.str().find('\x07') == std::string::npos);
+  // Lines stay lines; an escape the agent made (\x41) is shown as it was sent.
+  CHECK(out.str() == "Status    OK\\x1b]0;owned\\x07\nBroker    \\x9b31m red \\x41\n");
+
+  // The refusal of a request is printed escaped too.
+  t = serve(std::string(kProtocolHeader) + "error\n\x1b[2Jwiped\n");
+  std::ostringstream out2, err2;
+  CHECK(status::ask(path, false, out2, err2) == kExitUnknown);
+  t.join();
+  CHECK(err2.str() == "the agent refused the request: \\x1b[2Jwiped\n");
+  ::close(fd);
 }

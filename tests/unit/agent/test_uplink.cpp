@@ -288,6 +288,31 @@ TEST_CASE("uplink: connect failures rotate servers and back off with jitter, cap
   CHECK(bdseq_of(will) == 9);
 }
 
+TEST_CASE("uplink: an attempt whose TCP connect failed sent no CONNECT and uses no bdSeq") {
+  Rig rig(1000);
+  auto will_bdseq = [&] {
+    sparkplug::Payload will;
+    REQUIRE(will.ParseFromString(rig.client.connects.back().will_payload));
+    return bdseq_of(will);
+  };
+  auto fail_attempt = [&](bool nothing_sent) {
+    mqtt::Event e{K::connect_failed, "refused", rig.client.connects.back().attempt, {}, {}};
+    e.nothing_sent = nothing_sent;
+    rig.uplink.handle(e);
+    rig.clock.advance(rig.uplink.poll() - rig.clock.steady_ms());
+  };
+  rig.uplink.poll();
+  CHECK(will_bdseq() == 0);
+  fail_attempt(true);  // refused: the broker never saw this Will
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 2);
+  CHECK(will_bdseq() == 0);
+  fail_attempt(false);  // the CONNECT went out (refused by the broker, or no answer)
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 3);
+  CHECK(will_bdseq() == 1);
+}
+
 TEST_CASE("uplink: NCMD Rebirth gives a new NBIRTH with the same bdSeq, no reconnect") {
   Rig rig;
   rig.come_online();

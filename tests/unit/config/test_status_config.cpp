@@ -1,5 +1,8 @@
 // [status] and the [log] file keys (issue 13).
+#include <sys/stat.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "../temp_dir.hpp"
@@ -101,4 +104,37 @@ TEST_CASE("config: [log] file, max_bytes, keep and fold") {
   CHECK_THAT(text, Catch::Contains("log.max_bytes: \"1KiB\" is too small"));
   CHECK_THAT(text, Catch::Contains("log.keep: 0 is out of range; allowed 1 to 100"));
   CHECK_THAT(text, Catch::Contains("log.fold: \"2h\" is out of range"));
+}
+
+TEST_CASE("config: a status socket directory others may write in is warned about") {
+  TempDir dir;
+  auto make = [&](const std::string& name, mode_t mode) {
+    std::filesystem::create_directories(dir / name);
+    ::chmod((dir / name).c_str(), mode);
+  };
+  auto warnings_for = [&](const std::string& socket_dir) {
+    LoadResult r = load_with("[status]\nsocket = \"" + socket_dir + "/status.sock\"\n");
+    INFO(errors_text(r));
+    REQUIRE(r.config);
+    std::string out;
+    for (const std::string& w : r.config->warnings) out += w + "\n";
+    return out;
+  };
+  make("fine", 0755);
+  CHECK(warnings_for(dir / "fine").empty());
+  make("open", 01777);
+  CHECK_THAT(
+      warnings_for(dir / "open"),
+      Catch::Contains("agent.toml:10:10: status.socket: the status socket's directory " +
+                      dir / "open" + " may be written by every user, who could then answer"));
+  make("group", 0775);
+  CHECK_THAT(warnings_for(dir / "group"), Catch::Contains("may be written by its group (gid "));
+  // Not there yet: the agent would create it in the directory above, which counts.
+  CHECK_THAT(warnings_for(dir / "open/classroom-agent"),
+             Catch::Contains("directory " + dir / "open" + " may be written by every user"));
+  if (::geteuid() == 0) {  // CI runs as root: a directory given to another user
+    make("theirs", 0755);
+    REQUIRE(::chown((dir / "theirs").c_str(), 65534, 65534) == 0);
+    CHECK_THAT(warnings_for(dir / "theirs"), Catch::Contains("by its owner (uid 65534)"));
+  }
 }
