@@ -19,6 +19,7 @@
 #include "harness.hpp"
 #include "probes/report.hpp"
 #include "session/sparkplug.hpp"
+#include "snmp/snmp_model.hpp"
 
 using namespace harness;
 
@@ -378,7 +379,7 @@ TEST_CASE("the Sparkplug reference decoder (sparkplug-payload) reads birth and d
 }
 
 TEST_CASE(
-    "the reference codec reads every metric datatype, and every probe metric: value in, out") {
+    "the reference codec reads every metric datatype, probe kind and SNMP profile: value in, out") {
   using classroom::DataType;
   using classroom::Value;
   // An edge value of each datatype a metric can be declared with, as the
@@ -425,22 +426,33 @@ TEST_CASE(
   tcp.declare(catalog, probes::Kind::tcp, "tcp");
   http.declare(catalog, probes::Kind::http, "web", true);
   throughput.declare(catalog, probes::Kind::throughput, "speed");
+  // Every SNMP profile's metrics, under a device as its poller declares them.
+  namespace snmp = classroom::drivers::snmp;
+  const classroom::DeviceId device = catalog.add_device("ups-6a");
+  classroom::DeviceSink device_sink(catalog, device);
+  snmp::ModelOptions all_profiles;
+  all_profiles.profiles = snmp::Profiles{true, true, true, true};
+  snmp::DeviceModel(all_profiles).apply({}, now_ms(), device_sink);
+  REQUIRE(catalog.metric_count(device) >= 8);
   for (classroom::MetricId id = 0; id < catalog.size(); ++id)
     catalog.put(id, edge(catalog.at(id).type)->value);
 
-  classroom::sparkplug::Payload birth;
-  classroom::sparkplug::build_birth(birth, catalog, 3, now_ms());
+  classroom::sparkplug::Payload nbirth, dbirth;
+  classroom::sparkplug::build_birth(nbirth, catalog, 3, now_ms());
+  classroom::sparkplug::build_device_birth(dbirth, catalog, device, 1, now_ms());
   TempDir dir;
-  write_file(dir.path + "/nbirth", birth.SerializeAsString());
-  auto [status, out] = run_shell(
-      "node " SOURCE_DIR "/tests/interop/reference_decoder.js --decode " + dir.path + "/nbirth");
-  INFO(out);
-  REQUIRE(status == 0);
   std::map<std::string, std::string> shown;  // name -> "type\tvalue"
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);)
-    if (auto tab = line.find('\t'); tab != std::string::npos)
-      shown[line.substr(0, tab)] = line.substr(tab + 1);
+  for (const auto& [file, birth] : {std::pair{"/nbirth", &nbirth}, std::pair{"/dbirth", &dbirth}}) {
+    write_file(dir.path + file, birth->SerializeAsString());
+    auto [status, out] = run_shell(
+        "node " SOURCE_DIR "/tests/interop/reference_decoder.js --decode " + dir.path + file);
+    INFO(out);
+    REQUIRE(status == 0);
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+      if (auto tab = line.find('\t'); tab != std::string::npos)
+        shown[line.substr(0, tab)] = line.substr(tab + 1);
+  }
   for (classroom::MetricId id = 0; id < catalog.size(); ++id) {
     const classroom::CatalogEntry& e = catalog.at(id);
     INFO(e.name);
