@@ -17,7 +17,8 @@ class MetricSink {
   // Makes a metric known (idempotent): the same name always returns the same id.
   // A name seen for the first time while the agent is online causes a Sparkplug
   // rebirth, so declare metrics once and keep the id; do not declare per cycle.
-  virtual MetricId declare(std::string_view name, DataType type, std::string_view unit) = 0;
+  // `unit` is the engUnit of the birth; "" for none (the property is left out).
+  virtual MetricId declare(std::string_view name, MetricType type, std::string_view unit) = 0;
   // Records a value measured in the current collection. The agent stamps it with
   // the collection's capture time.
   virtual void put(MetricId id, Value value) = 0;

@@ -42,6 +42,25 @@ std::string_view to_string(DataType type) {
   return "Unknown";
 }
 
+MetricType MetricType::published_as(DataType type) {
+  switch (type) {
+    case DataType::Int8:
+    case DataType::Int16:
+    case DataType::Int32:
+      return MetricType(DataType::Int64, Checked{});
+    case DataType::UInt8:
+    case DataType::UInt16:
+    case DataType::UInt32:
+      return MetricType(DataType::UInt64, Checked{});
+    case DataType::UUID:
+      return MetricType(DataType::String, Checked{});
+    default:
+      break;
+  }
+  return decodes_everywhere(type) ? MetricType(type, Checked{})
+                                  : MetricType(DataType::String, Checked{});
+}
+
 bool value_fits(DataType type, const Value& value) {
   if (std::holds_alternative<std::monostate>(value)) return true;
   switch (type) {

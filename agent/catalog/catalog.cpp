@@ -6,11 +6,11 @@ Catalog::Catalog() {
   owners_.emplace_back();  // kNode
 }
 
-MetricId Catalog::declare(std::string_view name, DataType type, std::string_view unit) {
+MetricId Catalog::declare(std::string_view name, MetricType type, std::string_view unit) {
   return declare(kNode, name, type, unit);
 }
 
-MetricId Catalog::declare(DeviceId owner, std::string_view name, DataType type,
+MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type,
                           std::string_view unit) {
   Owner& o = owners_.at(owner);
   if (auto it = o.by_name.find(name); it != o.by_name.end()) {
@@ -26,8 +26,8 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, DataType type,
   }
   const auto id = static_cast<MetricId>(entries_.size());
   // Alias 0 is left unused so that a zero alias on the wire is always a bug.
-  entries_.push_back(
-      CatalogEntry{std::string(name), type, std::string(unit), id + 1ull, {}, 0, owner});
+  entries_.push_back(CatalogEntry{
+      std::string(name), type, std::string(unit), kFirstMetricAlias + id, {}, 0, owner});
   o.by_name.emplace(std::string(name), id);
   is_changed_.push_back(false);
   seen_.push_back(true);

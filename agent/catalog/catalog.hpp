@@ -20,6 +20,11 @@ namespace classroom {
 using DeviceId = uint32_t;
 inline constexpr DeviceId kNode = 0;
 
+// Alias 1 is the node's Node Control/Rebirth, which the session adds to every
+// NBIRTH (a host may send the command by it); the catalog's metrics start at 2.
+inline constexpr uint64_t kRebirthAlias = 1;
+inline constexpr uint64_t kFirstMetricAlias = 2;
+
 struct CatalogEntry {
   std::string name;
   DataType type;
@@ -38,10 +43,10 @@ class Catalog final : public drivers::MetricSink {
   Catalog();
 
   // A node metric (MetricSink).
-  MetricId declare(std::string_view name, DataType type, std::string_view unit) override;
+  MetricId declare(std::string_view name, MetricType type, std::string_view unit) override;
   // A metric of `owner`: names are per owner (two switches both have
   // Interfaces/1/Rx Bytes); aliases are unique across all of them.
-  MetricId declare(DeviceId owner, std::string_view name, DataType type, std::string_view unit);
+  MetricId declare(DeviceId owner, std::string_view name, MetricType type, std::string_view unit);
   void put(MetricId id, Value value) override;
 
   // The capture time stamped on values put from now on.
@@ -105,7 +110,7 @@ class Catalog final : public drivers::MetricSink {
 class DeviceSink final : public drivers::MetricSink {
  public:
   DeviceSink(Catalog& catalog, DeviceId device) : catalog_(catalog), device_(device) {}
-  MetricId declare(std::string_view name, DataType type, std::string_view unit) override {
+  MetricId declare(std::string_view name, MetricType type, std::string_view unit) override {
     return catalog_.declare(device_, name, type, unit);
   }
   void put(MetricId id, Value value) override { catalog_.put(id, std::move(value)); }

@@ -11,6 +11,17 @@
 #include <thread>
 #include <vector>
 
+// Paho C reads a DISCONNECT's reason code only from options of struct version
+// 1, and Paho C++ 1.2 (Debian 12) builds version 0 with no way to ask for 1
+// (1.3 has disconnect_options::v5()). The class its options name as a friend
+// for their tests sets it.
+namespace mqtt {
+class disconnect_options_test {
+ public:
+  static void use_mqtt5_fields(disconnect_options& options) { options.opts_.struct_version = 1; }
+};
+}  // namespace mqtt
+
 namespace classroom::mqtt {
 namespace {
 
@@ -199,16 +210,23 @@ class PahoClient final : public Client, private ::mqtt::callback {
     }
   }
 
-  void disconnect(int timeout_ms) override {
+  void disconnect(int timeout_ms) override { disconnect_with(timeout_ms, false); }
+  void disconnect_with_will(int timeout_ms) override { disconnect_with(timeout_ms, true); }
+
+ private:
+  void disconnect_with(int timeout_ms, bool will) {
     // Also when not connected: it abandons a connect that is still in progress.
     try {
-      client_->disconnect(std::chrono::milliseconds(timeout_ms))
-          ->wait_for(std::chrono::milliseconds(timeout_ms + 500));
+      ::mqtt::disconnect_options opts(timeout_ms);
+      if (will && attempt_v5_) {
+        ::mqtt::disconnect_options_test::use_mqtt5_fields(opts);
+        opts.set_reason_code(::mqtt::ReasonCode::DISCONNECT_WITH_WILL_MESSAGE);
+      }
+      client_->disconnect(opts)->wait_for(std::chrono::milliseconds(timeout_ms + 500));
     } catch (const ::mqtt::exception&) {
     }
   }
 
- private:
   // Turns a Paho action's outcome into an Event.
   class Listener final : public ::mqtt::iaction_listener {
    public:

@@ -81,6 +81,11 @@ class Client {
   virtual bool publish_and_wait(const std::string& topic, std::string_view payload,
                                 int timeout_ms) = 0;
   virtual void disconnect(int timeout_ms) = 0;
+  // Ends a Sparkplug session after its own NDEATH: on MQTT 5 the DISCONNECT
+  // carries reason 0x04 "disconnect with Will message", so the broker publishes
+  // the Will (the NDEATH) too and hosts learn the node is gone even when the
+  // agent's own NDEATH did not go out; on MQTT 3.1.1, a plain DISCONNECT.
+  virtual void disconnect_with_will(int timeout_ms) = 0;
   // Drops an attempt that got no answer: the next connect starts from a clean
   // client (Paho cannot cancel a connect in progress and stays stuck on it).
   // Late events of the dropped attempt may still arrive; their tag tells.

@@ -7,7 +7,9 @@ namespace {
 
 constexpr size_t kNameReserve = 96;
 
+// The engUnit property; none for a metric without a unit.
 void set_unit(PbMetric& metric, const std::string& unit) {
+  if (unit.empty()) return;
   auto* props = metric.mutable_properties();
   props->add_keys("engUnit");
   auto* v = props->add_values();
@@ -28,6 +30,37 @@ void add_owned_metrics(Payload& out, const Catalog& catalog, DeviceId owner, int
     set_value(*m, e.type, e.value);
     set_unit(*m, e.unit);
   }
+}
+
+// A record of an earlier version may hold a metric in a type the catalog no
+// longer publishes (UInt32, now UInt64): the value moves to the birth's type.
+void publish_as(PbMetric& m, DataType type) {
+  const auto was = static_cast<DataType>(m.datatype());
+  if (was == type) return;
+  const Value value = get_value(m, was);
+  m.set_datatype(static_cast<uint32_t>(type));
+  set_value(m, type, value);
+}
+
+// The value of a Rebirth request: a Boolean, sent with or without its datatype
+// (a command SHOULD NOT carry one), in boolean_value or, from a host that
+// encodes it as a number, int_value or long_value (non-zero is true).
+std::optional<bool> rebirth_value(const PbMetric& m, std::string& error) {
+  if (m.datatype() != 0 && m.datatype() != static_cast<uint32_t>(DataType::Boolean)) {
+    error = "Node Control/Rebirth with datatype " + std::to_string(m.datatype()) +
+            "; it must be Boolean (11) or none";
+    return std::nullopt;
+  }
+  if (m.has_boolean_value()) return m.boolean_value();
+  if (m.has_int_value()) return m.int_value() != 0;
+  if (m.has_long_value()) return m.long_value() != 0;
+  error = "Node Control/Rebirth without a boolean value";
+  return std::nullopt;
+}
+
+bool is_rebirth(const PbMetric& m) {
+  if (m.has_name()) return m.name() == kRebirthMetric;
+  return m.has_alias() && m.alias() == kRebirthAlias;
 }
 
 // The owner and kind of a spool record, in its uuid (see build_record).
@@ -163,7 +196,8 @@ void build_birth(Payload& out, const Catalog& catalog, uint64_t bdseq, int64_t t
   m->set_long_value(bdseq);
 
   m = out.add_metrics();
-  m->set_name(std::string(kRebirthMetric));  // never aliased
+  m->set_name(std::string(kRebirthMetric));
+  m->set_alias(kRebirthAlias);  // a host may send the command by it
   m->set_timestamp(static_cast<uint64_t>(ts_ms));
   m->set_datatype(static_cast<uint32_t>(DataType::Boolean));
   m->set_boolean_value(false);
@@ -243,9 +277,11 @@ void record_to_data(Payload& record, Catalog& catalog, DeviceId owner, bool hist
         // Or one a reload retired: declaring it again puts it back in the
         // birth (same alias), and the uplink rebirths before sending this.
         // A metric from an earlier run that this run has not (yet) measured.
-        id = catalog.declare(owner, m.name(), static_cast<DataType>(m.datatype()), "");
+        id = catalog.declare(owner, m.name(),
+                             MetricType::published_as(static_cast<DataType>(m.datatype())), "");
       }
       m.set_alias(catalog.at(id).alias);
+      publish_as(m, catalog.at(id).type);
       // The name goes, the datatype stays: Sparkplug only recommends leaving it
       // out, and the reference decoder (sparkplug-payload, in Node-RED and
       // others) cannot read a value without it. It costs two bytes a metric.
@@ -276,17 +312,10 @@ std::optional<Command> parse_command(std::string_view bytes, std::string& error)
   constexpr size_t kNameShown = 64;
   int unsupported = 0;
   for (const PbMetric& m : payload.metrics()) {
-    if (m.name() == kRebirthMetric) {
-      if (m.datatype() != static_cast<uint32_t>(DataType::Boolean)) {
-        error = "Node Control/Rebirth with datatype " + std::to_string(m.datatype()) +
-                "; it must be Boolean (11)";
-        return std::nullopt;
-      }
-      if (!m.has_boolean_value()) {
-        error = "Node Control/Rebirth without a boolean value";
-        return std::nullopt;
-      }
-      cmd.rebirth = cmd.rebirth || m.boolean_value();
+    if (is_rebirth(m)) {
+      const std::optional<bool> value = rebirth_value(m, error);
+      if (!value) return std::nullopt;
+      cmd.rebirth = cmd.rebirth || *value;
       continue;
     }
     if (++unsupported > kNamesShown) continue;

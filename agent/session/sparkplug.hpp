@@ -63,8 +63,9 @@ inline uint64_t next_bdseq(uint64_t bdseq) {
 // NDEATH (also the MQTT Will): only the bdSeq metric, no seq.
 void build_death(Payload& out, uint64_t bdseq, int64_t ts_ms);
 
-// NBIRTH: seq 0, bdSeq, Node Control/Rebirth = false, and every metric the node
-// itself owns with name, alias, datatype, timestamp, value (or is_null) and engUnit.
+// NBIRTH: seq 0, bdSeq, Node Control/Rebirth = false (alias kRebirthAlias), and
+// every metric the node itself owns with name, alias, datatype, timestamp, value
+// (or is_null) and engUnit (left out for a metric without a unit).
 void build_birth(Payload& out, const Catalog& catalog, uint64_t bdseq, int64_t ts_ms);
 
 // DBIRTH of `device`: the given seq, and every metric the device owns, described
@@ -95,10 +96,11 @@ struct RecordKind {
 RecordKind record_kind(const Payload& record);
 
 // Turns a parsed spool record of `owner` into NDATA/DDATA in place: names
-// become aliases, the datatype is kept (see sparkplug.cpp) (a name the catalog
-// does not know is declared in it under `owner`, bumping its generation, so the
-// caller must rebirth first), the uuid goes and historical data is flagged. The
-// caller sets seq.
+// become aliases, the datatype is kept (see sparkplug.cpp) and is the birth's
+// (a value a record of an earlier version holds as UInt32 is sent as UInt64), a
+// name the catalog does not know is declared in it under `owner` (bumping its
+// generation, so the caller must rebirth first), the uuid goes and historical
+// data is flagged. The caller sets seq.
 void record_to_data(Payload& record, Catalog& catalog, bool historical);
 void record_to_data(Payload& record, Catalog& catalog, DeviceId owner, bool historical);
 
@@ -111,8 +113,9 @@ struct Command {
   std::string unsupported;
 };
 // Parses an NCMD payload; nullopt with `error` set when it is malformed (not
-// Sparkplug B, or a Node Control/Rebirth that is not a Boolean metric with a
-// boolean value). `error` never holds unescaped text from the payload.
+// Sparkplug B, or a Node Control/Rebirth, by name or by its alias, with a
+// datatype other than Boolean or none, or without a value). `error` never holds
+// unescaped text from the payload.
 std::optional<Command> parse_command(std::string_view bytes, std::string& error);
 
 }  // namespace classroom::sparkplug

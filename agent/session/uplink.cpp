@@ -20,6 +20,17 @@ constexpr uint64_t kReceiptEveryMessages = 100;
 constexpr int64_t kReceiptStaleMs = 5000;
 // Added to connect_timeout before the uplink gives up on an attempt itself.
 constexpr int64_t kAnswerGraceMs = 2000;
+// Rebirth requests within this long of a rebirth one of them caused are
+// answered by that birth: hosts (or several of them) that ask again in a burst
+// get one NBIRTH, not one each.
+constexpr int64_t kRebirthCoalesceMs = 1000;
+
+// The capture time of the newest value in the catalog: what a birth shows.
+int64_t newest_value_ms(const Catalog& catalog) {
+  int64_t newest = 0;
+  for (MetricId id = 0; id < catalog.size(); ++id) newest = std::max(newest, catalog.at(id).ts_ms);
+  return newest;
+}
 
 const char* batches(uint64_t n) {
   return n == 1 ? "batch" : "batches";
@@ -225,10 +236,14 @@ void Uplink::on_message(const mqtt::Event& e) {
     lg.warning("ignored %s on %s: %s",
                cmd->rebirth ? "the unsupported part of a command" : "an unsupported command",
                e.topic.c_str(), cmd->unsupported.c_str());
-  if (cmd->rebirth) {
-    lg.info("rebirth requested by a host application");
-    rebirth_requested_ = true;
+  if (!cmd->rebirth) return;
+  if (clock_.steady_ms() - requested_birth_at_ < kRebirthCoalesceMs) {
+    lg.info("rebirth requested again within %.0f s: the NBIRTH just published answers it",
+            kRebirthCoalesceMs / 1000.0);
+    return;
   }
+  lg.info("rebirth requested by a host application");
+  rebirth_requested_ = true;
 }
 
 void Uplink::on_delivered(uint64_t tag) {
@@ -290,6 +305,20 @@ bool Uplink::rebirth_shrunk_devices() {
   return true;
 }
 
+// A session that cannot go on (a publish was refused) ends as an intentional
+// stop does: the NDEATH, where the connection still takes it (not waited for),
+// and a DISCONNECT that has the broker publish the Will, so hosts see the node
+// die whatever became of the agent's own NDEATH.
+void Uplink::end_session(const std::string& why) {
+  sparkplug::build_death(control_, bdseq_, clock_.wall_ms());
+  control_.SerializeToString(&bytes_);
+  std::string error;
+  if (!client_.publish(topics_.ndeath, bytes_, 1, 0, error))
+    lg.debug("could not publish the NDEATH either: %s", error.c_str());
+  client_.disconnect_with_will(1000);
+  lost(why, true);
+}
+
 bool Uplink::publish_control(const std::string& topic, const char* what) {
   control_.SerializeToString(&bytes_);
   // A birth holds every metric with its properties (tens of KiB); births are
@@ -298,8 +327,7 @@ bool Uplink::publish_control(const std::string& topic, const char* what) {
   sparkplug::Payload().Swap(&control_);
   std::string error;
   if (!client_.publish(topic, bytes_, 0, 0, error)) {
-    client_.disconnect(1000);
-    lost(std::string("cannot publish ") + what + ": " + error, true);
+    end_session(std::string("cannot publish ") + what + ": " + error);
     return false;
   }
   return true;
@@ -317,7 +345,9 @@ bool Uplink::birth() {
   else
     lg.info("published a new NBIRTH (%s), %zu metrics",
             rebirth_requested_ ? "rebirth requested" : "new metrics", metrics);
+  if (rebirth_requested_) requested_birth_at_ = clock_.steady_ms();
   rebirth_requested_ = false;
+  birth_newest_ms_ = newest_value_ms(catalog_);
   // Every device that is online is born again after every NBIRTH.
   for (Device& d : devices_) d.born_generation = UINT64_MAX;
   for (DeviceId d = 1; d < catalog_.owner_count(); ++d)
@@ -397,6 +427,10 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
   if (needs_rebirth()) {
     if (!birth()) return false;
   }
+  // A live batch taken before the birth (during a slow CONNECT) holds values
+  // older than those the birth shows: history, or a host would step back.
+  if (!historical && static_cast<int64_t>(payload_.timestamp()) < birth_newest_ms_)
+    for (sparkplug::PbMetric& m : *payload_.mutable_metrics()) m.set_is_historical(true);
   const std::string* topic = &topics_.ndata;
   if (owner != kNode) {
     Device& dev = devices_[owner];
@@ -413,9 +447,8 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
   std::string error;
   if (!client_.publish(*topic, bytes_, 0, 0, error)) {
     // Nothing after the last receipt counts as delivered: it is all sent again.
-    client_.disconnect(1000);
-    lost(std::string("cannot publish ") + (owner == kNode ? "NDATA" : "DDATA") + ": " + error,
-         true);
+    end_session(std::string("cannot publish ") + (owner == kNode ? "NDATA" : "DDATA") + ": " +
+                error);
     return false;
   }
   ++unreceipted_;
@@ -432,8 +465,7 @@ bool Uplink::send_receipt() {
   std::string error;
   if (!client_.publish(opt_.receipt_topic, std::string_view(text, static_cast<size_t>(n)), 1, tag,
                        error)) {
-    client_.disconnect(1000);
-    lost("cannot publish receipt: " + error, true);
+    end_session("cannot publish receipt: " + error);
     return false;
   }
   receipts_.push_back(Receipt{tag, backlog_sent, live_sent});
@@ -549,7 +581,7 @@ void Uplink::shutdown() {
     sparkplug::build_death(control_, bdseq_, clock_.wall_ms());
     control_.SerializeToString(&bytes_);
     const bool sent = client_.publish_and_wait(topics_.ndeath, bytes_, 2000);
-    client_.disconnect(2000);
+    client_.disconnect_with_will(2000);
     lg.info("%s NDEATH (bdSeq %" PRIu64 ") and disconnected from %s",
             sent ? "published" : "could not confirm the", bdseq_, server().c_str());
   } else if (state_ == State::connecting) {

@@ -102,6 +102,7 @@ class Uplink {
   void take_bdseq();
   void start_connect();
   void lost(const std::string& why, bool was_online);
+  void end_session(const std::string& why);
   void on_message(const mqtt::Event& e);
   void on_delivered(uint64_t tag);
   bool birth();
@@ -134,6 +135,7 @@ class Uplink {
   uint64_t bdseq_ = 0;
   sparkplug::Sequence seq_;
   uint64_t born_generation_ = UINT64_MAX;
+  int64_t birth_newest_ms_ = 0;  // capture time of the newest value the last NBIRTH showed
   // Per device (index = DeviceId; 0, the node, unused): its topics, and the
   // catalog generation and additions of its DBIRTH in this session
   // (UINT64_MAX: not born).
@@ -146,6 +148,7 @@ class Uplink {
   std::vector<Device> devices_;
   Device& device(DeviceId d);
   bool rebirth_requested_ = false;
+  int64_t requested_birth_at_ = INT64_MIN / 2;  // steady ms of the last birth a host asked for
   bool bdseq_warned_ = false;
   // For status (issue 13).
   int64_t online_since_ms_ = 0, offline_since_ms_ = 0;

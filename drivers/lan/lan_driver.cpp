@@ -85,8 +85,8 @@ LanDriver::Iface& LanDriver::declare_iface(const std::string& name, MetricSink& 
   auto i = std::make_unique<Iface>();
   i->name = name;
   const std::string base = "LAN/" + name + "/";
-  i->devices = sink.declare(base + "Devices", DataType::UInt32, "");
-  i->reachable = sink.declare(base + "Devices Reachable", DataType::UInt32, "");
+  i->devices = sink.declare(base + "Devices", DataType::UInt64, "");
+  i->reachable = sink.declare(base + "Devices Reachable", DataType::UInt64, "");
   if (options_.inventory) i->inventory = sink.declare(base + "Inventory", DataType::String, "");
   ifaces_.push_back(std::move(i));
   return *ifaces_.back();
@@ -244,8 +244,8 @@ CollectResult LanDriver::collect(MetricSink& sink) {
     for (const std::string& name : options_.interfaces) declare_iface(name, sink);
     for (const DhcpOptions& o : options_.dhcp) {
       const std::string base = "DHCP/" + o.name + "/";
-      Dhcp d{o, sink.declare(base + "Active Leases", DataType::UInt32, ""), 0,
-             sink.declare(base + "Garbled Lines", DataType::UInt32, "")};
+      Dhcp d{o, sink.declare(base + "Active Leases", DataType::UInt64, ""), 0,
+             sink.declare(base + "Garbled Lines", DataType::UInt64, "")};
       if (o.pool_size) d.pool_used = sink.declare(base + "Pool Used", DataType::Float, "%");
       dhcp_.push_back(std::move(d));
     }

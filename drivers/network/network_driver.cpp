@@ -95,7 +95,7 @@ NetworkDriver::Interface& NetworkDriver::add_interface(MetricSink& sink, std::st
   i.rx_rate = sink.declare(base + "Rx Rate", DataType::Double, "bit/s");
   i.tx_rate = sink.declare(base + "Tx Rate", DataType::Double, "bit/s");
   i.link_up = sink.declare(base + "Link Up", DataType::Boolean, "");
-  i.speed = sink.declare(base + "Speed", DataType::UInt32, "Mbit/s");
+  i.speed = sink.declare(base + "Speed", DataType::UInt64, "Mbit/s");
   return i;
 }
 

@@ -7,7 +7,7 @@ namespace {
 
 struct Def {
   const char* measure;
-  DataType type;
+  MetricType type;
   const char* unit;
 };
 
@@ -23,7 +23,7 @@ constexpr Def kTcp[] = {{"Connect Time", DataType::Double, "ms"},
 constexpr Def kHttp[] = {
     {"DNS Time", DataType::Double, "ms"},       {"Connect Time", DataType::Double, "ms"},
     {"TLS Time", DataType::Double, "ms"},       {"TTFB", DataType::Double, "ms"},
-    {"Total Time", DataType::Double, "ms"},     {"Status Code", DataType::UInt32, ""},
+    {"Total Time", DataType::Double, "ms"},     {"Status Code", DataType::UInt64, ""},
     {"Success", DataType::Boolean, ""},         {"Bytes", DataType::UInt64, "B"},
     {"Cert Expiry Days", DataType::Double, "d"}};
 constexpr Def kThroughput[] = {{"Download Rate", DataType::Double, "Mbit/s"},

@@ -17,7 +17,7 @@ namespace {
 
 struct Sink final : drivers::MetricSink {
   uint32_t n = 0;
-  MetricId declare(std::string_view name, DataType, std::string_view) override {
+  MetricId declare(std::string_view name, MetricType, std::string_view) override {
     for (char c : name)
       if (static_cast<unsigned char>(c) < 0x20 || c == '+' || c == '#') __builtin_trap();
     return n++;

@@ -194,6 +194,24 @@ const Payload::Metric* find_metric(const Payload& p, const std::string& name, ui
 std::optional<uint64_t> alias_in_birth(const Payload& birth, const std::string& name);
 uint64_t bdseq(const Payload& p);
 
+// An NCMD asking for a rebirth, built as host applications build it:
+// Node Control/Rebirth with a Boolean `value`, by name or, when `alias` is set,
+// by the alias of the birth alone; with `datatype` (Boolean, 11) or, when it is
+// nullopt, without one, as the spec recommends and Tahu's host sends it.
+// Header-only, so the unit tests build their commands with it too.
+inline Payload rebirth_command(bool value = true, std::optional<uint32_t> datatype = 11,
+                               std::optional<uint64_t> alias = std::nullopt) {
+  Payload p;
+  auto* m = p.add_metrics();
+  if (alias)
+    m->set_alias(*alias);
+  else
+    m->set_name("Node Control/Rebirth");
+  if (datatype) m->set_datatype(*datatype);
+  m->set_boolean_value(value);
+  return p;
+}
+
 // Private_Dirty of a process in KiB, from /proc/<pid>/smaps_rollup (0 if unreadable).
 uint64_t private_dirty_kib(pid_t pid);
 

@@ -179,11 +179,11 @@ TEST_CASE("lan: devices on a classroom interface, and no address leaves the gate
   const std::string reachable = "LAN/" + veth.host + "/Devices Reachable";
   auto value_is = [&](const std::string& name, uint64_t want) {
     auto v = latest(rig.sub, name);
-    return v && v->int_value() == want;
+    return v && v->long_value() == want;
   };
   // Two devices over IPv4 and IPv6 plus one over IPv6: 3; the static entry is not one.
   REQUIRE(wait_until([&] { return value_is(devices, 3) && value_is(reachable, 2); }, 20s));
-  CHECK(latest(rig.sub, devices)->datatype() == 7);  // UInt32
+  CHECK(latest(rig.sub, devices)->datatype() == 8);  // UInt64: every decoder reads it
 
   // A device leaves (its entry fails), another turns stale.
   must("ip neigh del " + addresses.entries[1].ip + " dev " + veth.host);
@@ -233,7 +233,7 @@ TEST_CASE("lan: the opt-in inventory publishes only HMACs of the devices") {
         return v && v->string_value() == want;
       },
       20s));
-  CHECK(latest(rig.sub, "LAN/" + veth.host + "/Devices")->int_value() == 3);
+  CHECK(latest(rig.sub, "LAN/" + veth.host + "/Devices")->long_value() == 3);
 
   agent.signal(SIGTERM);
   REQUIRE(agent.wait_exit(10s) == 0);

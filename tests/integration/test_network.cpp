@@ -242,7 +242,7 @@ TEST_CASE(
   // Only the interfaces asked for, and the speed veth reports.
   CHECK_FALSE(latest(sub, "Network/lo/Rx Bytes"));
   REQUIRE(latest(sub, m + "Speed"));
-  CHECK(latest(sub, m + "Speed")->int_value() == 10000);
+  CHECK(latest(sub, m + "Speed")->long_value() == 10000);
   CHECK(latest_u64(sub, m + "Rx Errors") == 0u);
 
   // 50 datagrams of 1000 bytes out, 30 of 600 bytes in. On the wire each is

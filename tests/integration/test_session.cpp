@@ -8,13 +8,18 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "catalog/catalog.hpp"
 #include "harness.hpp"
+#include "probes/report.hpp"
+#include "session/sparkplug.hpp"
+#include "snmp/snmp_model.hpp"
 
 using namespace harness;
 
@@ -31,13 +36,9 @@ struct Rig {
   }
 };
 
-std::string ncmd_rebirth() {
-  Payload p;
-  auto* m = p.add_metrics();
-  m->set_name("Node Control/Rebirth");
-  m->set_datatype(11);
-  m->set_boolean_value(true);
-  return p.SerializeAsString();
+std::string ncmd_rebirth(bool value = true, std::optional<uint32_t> datatype = 11,
+                         std::optional<uint64_t> alias = std::nullopt) {
+  return rebirth_command(value, datatype, alias).SerializeAsString();
 }
 
 // `sig` ends the agent as an intentional shutdown should: exit 0, and its
@@ -74,7 +75,8 @@ TEST_CASE("NBIRTH then NDATA arrive, decode, carry ms UTC timestamps and increas
   REQUIRE(rebirth);
   CHECK(rebirth->datatype() == 11);
   CHECK_FALSE(rebirth->boolean_value());
-  // Every metric of the node: name, alias, datatype, timestamp, and its unit.
+  // Every metric of the node: name, alias, datatype, timestamp, and its unit
+  // where it has one (an empty engUnit is left out).
   int described = 0;
   for (const auto& m : birth.metrics()) {
     if (m.name() == "bdSeq" || m.name() == "Node Control/Rebirth") continue;
@@ -83,8 +85,11 @@ TEST_CASE("NBIRTH then NDATA arrive, decode, carry ms UTC timestamps and increas
     CHECK(m.datatype() != 0);
     CHECK(m.timestamp() >= static_cast<uint64_t>(started - 1000));
     CHECK(m.timestamp() <= static_cast<uint64_t>(seen + 1000));
-    REQUIRE(m.properties().keys_size() == 1);
-    CHECK(m.properties().keys(0) == "engUnit");
+    if (m.has_properties()) {
+      REQUIRE(m.properties().keys_size() == 1);
+      CHECK(m.properties().keys(0) == "engUnit");
+      CHECK_FALSE(m.properties().values(0).string_value().empty());
+    }
     ++described;
   }
   CHECK(described >= 12);
@@ -137,6 +142,23 @@ TEST_CASE("SIGTERM: the agent publishes its own NDEATH and exits 0") {
   LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
   stops_cleanly(rig, agent, SIGTERM);
+}
+
+TEST_CASE("MQTT 5: the DISCONNECT after the NDEATH asks for the Will, so the broker sends it too") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  stops_cleanly(rig, agent, SIGTERM);
+  // Reason 0x04 "disconnect with Will message": Mosquitto publishes the Will,
+  // the NDEATH of the same bdSeq, after the agent's own (a plain DISCONNECT,
+  // reason 0, discards it).
+  REQUIRE(rig.sub.wait_for("NDEATH", 2, 10s));
+  const auto deaths = rig.sub.of_type("NDEATH");
+  CHECK(deaths.size() == 2);
+  for (const Message& d : deaths)
+    CHECK(bdseq(d.decoded) == bdseq(rig.sub.of_type("NBIRTH")[0].decoded));
 }
 
 TEST_CASE("systemd: READY=1, a STATUS= line that follows the broker, STOPPING=1 (Type=notify)") {
@@ -227,6 +249,36 @@ TEST_CASE("NCMD Rebirth: a new NBIRTH with the same bdSeq, without reconnecting"
   const Message first = *ndata_after_rebirth();
   REQUIRE(first.is_sparkplug);
   CHECK(first.decoded.seq() == 1);
+}
+
+TEST_CASE(
+    "NCMD Rebirth as hosts send it: no datatype or by the birth's alias, a burst gives one birth") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  const auto alias = alias_in_birth(rig.sub.of_type("NBIRTH")[0].decoded, "Node Control/Rebirth");
+  REQUIRE(alias);
+  const std::string ncmd = "spBv1.0/school-test/NCMD/room-1";
+  // Three requests at once, without a datatype as Tahu's host sends them.
+  for (int i = 0; i < 3; ++i) rig.sub.publish(ncmd, ncmd_rebirth(true, std::nullopt));
+  REQUIRE(rig.sub.wait_for("NBIRTH", 2, 10s));
+  const uint64_t second = rig.sub.of_type("NBIRTH")[1].decoded.timestamp();
+  // Data stamped a second after that birth: the burst is over for the agent.
+  auto data_after = [&](uint64_t ts) {
+    for (const Message& m : rig.sub.of_type("NDATA"))
+      if (m.decoded.timestamp() >= ts) return true;
+    return false;
+  };
+  REQUIRE(wait_until([&] { return data_after(second + 1000); }, 10s));
+  // By the alias of the birth, without a name or datatype.
+  rig.sub.publish(ncmd, ncmd_rebirth(true, std::nullopt, *alias));
+  REQUIRE(rig.sub.wait_for("NBIRTH", 3, 10s));
+  const uint64_t third = rig.sub.of_type("NBIRTH")[2].decoded.timestamp();
+  REQUIRE(wait_until([&] { return data_after(third + 1); }, 10s));
+  CHECK(rig.sub.of_type("NBIRTH").size() == 3);  // the burst gave one
+  CHECK(rig.sub.of_type("NDEATH").empty());
 }
 
 TEST_CASE("a second agent on the same state dir is refused, in words, and the first goes on") {
@@ -324,6 +376,89 @@ TEST_CASE("the Sparkplug reference decoder (sparkplug-payload) reads birth and d
   INFO(read_file(rig.dir.path + "/decoder.log"));
   REQUIRE(status);
   CHECK(*status == 0);
+}
+
+TEST_CASE(
+    "the reference codec reads every metric datatype, probe kind and SNMP profile: value in, out") {
+  using classroom::DataType;
+  using classroom::Value;
+  // An edge value of each datatype a metric can be declared with, as the
+  // codec's String() shows it (whole numbers of 64 bits arrive as Long).
+  struct Edge {
+    Value value;
+    std::string shown;
+  };
+  auto edge = [](DataType t) -> std::optional<Edge> {
+    switch (t) {
+      case DataType::Int64:
+        return Edge{int64_t{-4611686018427387904}, "-4611686018427387904"};
+      case DataType::UInt64:
+        return Edge{uint64_t{18446744073709551615u}, "18446744073709551615"};
+      case DataType::DateTime:
+        return Edge{uint64_t{1764763200123}, "1764763200123"};
+      case DataType::Float:
+        return Edge{0.1f, "0.10000000149011612"};
+      case DataType::Double:
+        return Edge{-1234.5678901234, "-1234.5678901234"};
+      case DataType::Boolean:
+        return Edge{true, "true"};
+      case DataType::String:
+      case DataType::Text:
+        return Edge{std::string("Zo\xc3\xab 6A"), "Zo\xc3\xab 6A"};
+      default:
+        return std::nullopt;
+    }
+  };
+  classroom::Catalog catalog;
+  for (uint32_t t = 0; t < 40; ++t) {
+    const auto type = static_cast<DataType>(t);
+    if (!classroom::decodes_everywhere(type)) continue;
+    INFO("datatype " << t);
+    REQUIRE(edge(type));  // a datatype newly allowed needs its edge value here
+    catalog.declare("Types/" + std::string(classroom::to_string(type)),
+                    classroom::MetricType::published_as(type), "");
+  }
+  // Every probe kind's metrics, as the agent declares them.
+  namespace probes = classroom::drivers::probes;
+  probes::ProbeMetrics icmp, dns, tcp, http, throughput;
+  icmp.declare(catalog, probes::Kind::icmp, "ping");
+  dns.declare(catalog, probes::Kind::dns, "dns");
+  tcp.declare(catalog, probes::Kind::tcp, "tcp");
+  http.declare(catalog, probes::Kind::http, "web", true);
+  throughput.declare(catalog, probes::Kind::throughput, "speed");
+  // Every SNMP profile's metrics, under a device as its poller declares them.
+  namespace snmp = classroom::drivers::snmp;
+  const classroom::DeviceId device = catalog.add_device("ups-6a");
+  classroom::DeviceSink device_sink(catalog, device);
+  snmp::ModelOptions all_profiles;
+  all_profiles.profiles = snmp::Profiles{true, true, true, true};
+  snmp::DeviceModel(all_profiles).apply({}, now_ms(), device_sink);
+  REQUIRE(catalog.metric_count(device) >= 8);
+  for (classroom::MetricId id = 0; id < catalog.size(); ++id)
+    catalog.put(id, edge(catalog.at(id).type)->value);
+
+  classroom::sparkplug::Payload nbirth, dbirth;
+  classroom::sparkplug::build_birth(nbirth, catalog, 3, now_ms());
+  classroom::sparkplug::build_device_birth(dbirth, catalog, device, 1, now_ms());
+  TempDir dir;
+  std::map<std::string, std::string> shown;  // name -> "type\tvalue"
+  for (const auto& [file, birth] : {std::pair{"/nbirth", &nbirth}, std::pair{"/dbirth", &dbirth}}) {
+    write_file(dir.path + file, birth->SerializeAsString());
+    auto [status, out] = run_shell(
+        "node " SOURCE_DIR "/tests/interop/reference_decoder.js --decode " + dir.path + file);
+    INFO(out);
+    REQUIRE(status == 0);
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+      if (auto tab = line.find('\t'); tab != std::string::npos)
+        shown[line.substr(0, tab)] = line.substr(tab + 1);
+  }
+  for (classroom::MetricId id = 0; id < catalog.size(); ++id) {
+    const classroom::CatalogEntry& e = catalog.at(id);
+    INFO(e.name);
+    CHECK(shown[e.name] == std::string(classroom::to_string(e.type)) + "\t" + edge(e.type)->shown);
+  }
+  CHECK(shown.size() == catalog.size() + 2);  // and bdSeq, Node Control/Rebirth
 }
 
 TEST_CASE("signals an admin or a script may send do not stop the agent, SIGTERM still does") {
@@ -425,11 +560,7 @@ TEST_CASE("a flood of big NCMDs costs no memory beyond the budget, and the agent
   const uint64_t before_kib = private_dirty_kib(agent.pid());
   REQUIRE(before_kib > 0);
   // Ten 5 MB commands: a rebirth request padded with a huge unsupported metric.
-  Payload p;
-  auto* rebirth = p.add_metrics();
-  rebirth->set_name("Node Control/Rebirth");
-  rebirth->set_datatype(11);
-  rebirth->set_boolean_value(true);
+  Payload p = rebirth_command();
   p.add_metrics()->set_name(std::string(5 << 20, 'z'));
   const std::string big = p.SerializeAsString();
   for (int i = 0; i < 10; ++i) rig.sub.publish("spBv1.0/school-test/NCMD/room-1", big);

@@ -1,6 +1,7 @@
 // The reference codec (sparkplug-payload) on an edge node with devices: every
 // NBIRTH, DBIRTH, NDATA, DDATA and DDEATH decodes; DBIRTHs come after the
-// node's NBIRTH and describe every metric (name, type, alias, engUnit);
+// node's NBIRTH and describe every metric (name, type, alias, a value wherever
+// the wire has one, a proper engUnit where it has a unit: birth_checks.js);
 // aliases are unique across the node and its devices; DDATA uses only aliases
 // of its device's birth, never after a DDEATH; seq is one counter, +1 per
 // message, 255 -> 0.
@@ -8,8 +9,8 @@
 //   DEVICES: comma-separated device ids; exits 0 once each had BIRTHS DBIRTHs,
 //   DEATHS DDEATHs and a DDATA after its last birth.
 'use strict';
-const sparkplug = require('sparkplug-payload').get('spBv1.0');
 const mqtt = require('mqtt');
+const { decodeBoth, checkBirthMetric } = require('./birth_checks');
 
 const url = process.argv[2];
 const devices = (process.argv[3] || '').split(',').filter((d) => d);
@@ -40,12 +41,12 @@ function checkSeq(type, p) {
   seq = s;
 }
 
-function describe(owner, p, type) {
+function describe(owner, decoded, type) {
   const map = new Map();
-  for (const m of p.metrics) {
-    if (!m.name || !m.type) fail(`${type} ${owner}: metric without name or type`);
-    if (m.name === 'bdSeq' || m.name === 'Node Control/Rebirth') continue;
-    if (!m.properties || !m.properties.engUnit) fail(`${owner} ${m.name}: no engUnit property`);
+  for (let i = 0; i < decoded.p.metrics.length; i++) {
+    const m = decoded.p.metrics[i];
+    checkBirthMetric(owner, decoded, i, (why) => fail(`${type}: ${why}`));
+    if (m.name === 'bdSeq') continue;
     if (m.alias === undefined) fail(`${owner} ${m.name}: no alias`);
     const a = Number(m.alias);
     if (aliasOwner.has(a) && aliasOwner.get(a) !== owner)
@@ -81,12 +82,13 @@ client.on('message', (topic, buf) => {
   const type = parts[2];
   const device = parts[4];
   if (parts[1] === 'STATE' || type === 'NCMD' || type === 'DCMD') return;
-  let p;
+  let decoded;
   try {
-    p = sparkplug.decodePayload(buf);
+    decoded = decodeBoth(buf);
   } catch (e) {
     fail(`${topic}: does not decode: ${e}`);
   }
+  const p = decoded.p;
   if (type === 'NDEATH') {
     nodeBorn = false;
     seq = null;
@@ -100,13 +102,13 @@ client.on('message', (topic, buf) => {
     aliasOwner.clear();
     defs.clear();
     for (const [, s] of state) s.born = false;
-    describe('', p, type);
+    describe('', decoded, type);
     console.log(`NBIRTH: ${p.metrics.length} metrics`);
   } else if (type === 'NDATA') {
     checkData('', p, type);
   } else if (type === 'DBIRTH') {
     if (!nodeBorn) fail(`DBIRTH of ${device} before the NBIRTH`);
-    describe(device, p, type);
+    describe(device, decoded, type);
     const s = state.get(device);
     if (s) {
       s.births++;

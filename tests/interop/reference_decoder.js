@@ -1,11 +1,22 @@
 // Subscribes to a broker, decodes the agent's Sparkplug messages with the
 // reference codec (sparkplug-payload), and checks what a dashboard relies on:
-// the birth names every metric with a type and an engUnit, and every value in
-// NDATA decodes (alias known from the birth, same type, not null).
+// the birth names every metric with a type, a value wherever the wire has one
+// and a proper engUnit where it has a unit (birth_checks.js), and every value
+// in NDATA decodes (alias known from the birth, same type, not null).
 // Usage: node reference_decoder.js URL [messages]   exit 0 = all good
+//        node reference_decoder.js --decode FILE
+//   prints each metric of the payload in FILE as the codec reads it, one a
+//   line: name, type and value (String() of it), tab-separated.
 'use strict';
-const sparkplug = require('sparkplug-payload').get('spBv1.0');
+const fs = require('fs');
 const mqtt = require('mqtt');
+const { decodeBoth, checkBirthMetric } = require('./birth_checks');
+
+if (process.argv[2] === '--decode') {
+  for (const m of decodeBoth(fs.readFileSync(process.argv[3])).p.metrics)
+    console.log(`${m.name}\t${m.type}\t${String(m.value)}`);
+  process.exit(0);
+}
 
 const url = process.argv[2];
 const wanted = Number(process.argv[3] || 3);
@@ -22,21 +33,21 @@ setTimeout(() => fail(`timed out: saw ${byAlias.size} birth metrics, ${data} NDA
 client.on('connect', () => client.subscribe('spBv1.0/#', { qos: 1 }, () => console.log('subscribed')));
 client.on('message', (topic, buf) => {
   const type = topic.split('/')[2];
-  let p;
+  let decoded;
   try {
-    p = sparkplug.decodePayload(buf);
+    decoded = decodeBoth(buf);
   } catch (e) {
     fail(`${topic}: does not decode: ${e}`);
   }
+  const p = decoded.p;
   if (type === 'NBIRTH') {
     if (Number(p.seq) !== 0) fail('NBIRTH seq is not 0');
-    for (const m of p.metrics) {
-      if (!m.name || !m.type) fail(`NBIRTH metric without name or type: ${JSON.stringify(m)}`);
-      if (m.name === 'bdSeq' || m.name === 'Node Control/Rebirth') continue;
-      if (!m.properties || !m.properties.engUnit) fail(`${m.name}: no engUnit property`);
+    p.metrics.forEach((m, i) => {
+      checkBirthMetric('', decoded, i, fail);
+      if (m.name === 'bdSeq') return;
       if (m.alias === undefined) fail(`${m.name}: no alias`);
       byAlias.set(Number(m.alias), m);
-    }
+    });
     console.log(`NBIRTH: ${p.metrics.length} metrics, bdSeq ${p.metrics[0].value}`);
   } else if (type === 'NDATA') {
     if (byAlias.size === 0) fail('NDATA before any NBIRTH');
@@ -49,7 +60,8 @@ client.on('message', (topic, buf) => {
     }
     const sample = p.metrics.slice(0, 3).map((m) => {
       const def = byAlias.get(Number(m.alias));
-      return `${def.name} = ${m.value} ${def.properties.engUnit.value}`;
+      const unit = def.properties && def.properties.engUnit ? ' ' + def.properties.engUnit.value : '';
+      return `${def.name} = ${m.value}${unit}`;
     });
     console.log(`NDATA seq ${p.seq}: ${sample.join(', ')}`);
     if (++data >= wanted) {

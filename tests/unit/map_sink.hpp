@@ -18,7 +18,7 @@ struct MapSink final : classroom::drivers::MetricSink {
   std::map<std::string, classroom::MetricId> ids;
   int declarations = 0;
 
-  classroom::MetricId declare(std::string_view name, classroom::DataType type,
+  classroom::MetricId declare(std::string_view name, classroom::MetricType type,
                               std::string_view unit) override {
     ++declarations;
     auto it = ids.find(std::string(name));

@@ -27,9 +27,9 @@ struct AgentNode {
   MetricId pending = catalog.declare("Agent/Spool/Pending Batches", DataType::UInt64, "");
   MetricId rtt = catalog.declare("Connectivity/dns-a/RTT Avg", DataType::Double, "ms");
   MetricId loss = catalog.declare("Connectivity/dns-a/Loss", DataType::Double, "%");
-  MetricId wifi0 = catalog.declare("WiFi/wlan0/Stations", DataType::UInt32, "");
-  MetricId weak0 = catalog.declare("WiFi/wlan0/Weak Stations", DataType::UInt32, "");
-  MetricId wifi1 = catalog.declare("WiFi/wlan1/Stations", DataType::UInt32, "");
+  MetricId wifi0 = catalog.declare("WiFi/wlan0/Stations", DataType::UInt64, "");
+  MetricId weak0 = catalog.declare("WiFi/wlan0/Weak Stations", DataType::UInt64, "");
+  MetricId wifi1 = catalog.declare("WiFi/wlan1/Stations", DataType::UInt64, "");
 
   std::string birth(uint64_t bdseq) {
     sparkplug::Payload p;
@@ -143,8 +143,8 @@ TEST_CASE("console: data without a birth is marked, and names stay unknown", "[c
 TEST_CASE("console: devices resolve from their DBIRTH, an NBIRTH forgets them", "[console]") {
   Catalog c;
   const DeviceId sw = c.add_device("switch-6a");
-  const MetricId up = c.declare(sw, "Interfaces/1/Oper Status", DataType::Int32, "");
-  c.put(up, int64_t{-3});  // a signed value, sign-extended into int_value
+  const MetricId up = c.declare(sw, "Interfaces/1/Oper Status", DataType::Int64, "");
+  c.put(up, int64_t{-3});  // a signed value
   sparkplug::Payload nb, db, dd;
   sparkplug::build_birth(nb, c, 1, 10);
   sparkplug::build_device_birth(db, c, sw, 1, 10);

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "../../integration/harness.hpp"
 #include "../temp_dir.hpp"
 #include "session/bdseq_store.hpp"
 #include "session/sparkplug.hpp"
@@ -113,7 +114,7 @@ TEST_CASE("NDEATH carries only bdSeq (Int64) and no seq") {
   CHECK_FALSE(p.has_seq());
 }
 
-TEST_CASE("NBIRTH: seq 0, bdSeq, Rebirth, every metric with alias, type, time, unit") {
+TEST_CASE("NBIRTH: seq 0, bdSeq, Rebirth, every metric with alias, type, time, unit if any") {
   Catalog c;
   MetricId load = c.declare("System/Load/1m", DataType::Float, "");
   c.declare("System/CPU/Usage", DataType::Float, "%");  // no value yet
@@ -130,18 +131,20 @@ TEST_CASE("NBIRTH: seq 0, bdSeq, Rebirth, every metric with alias, type, time, u
   REQUIRE(rebirth);
   CHECK(rebirth->datatype() == 11);
   CHECK_FALSE(rebirth->boolean_value());
-  CHECK_FALSE(rebirth->has_alias());
+  CHECK(rebirth->alias() == kRebirthAlias);  // a host may send the command by it
+  CHECK(c.at(load).alias != kRebirthAlias);
   const PbMetric* m = find(p, "System/Load/1m");
   REQUIRE(m);
   CHECK(m->alias() == c.at(load).alias);
   CHECK(m->datatype() == 9);
   CHECK(m->timestamp() == 5000);
   CHECK(m->float_value() == 0.5f);
-  REQUIRE(m->properties().keys_size() == 1);
-  CHECK(m->properties().keys(0) == "engUnit");
+  CHECK_FALSE(m->has_properties());  // no unit: no engUnit, not an empty one
   const PbMetric* cpu = find(p, "System/CPU/Usage");
   REQUIRE(cpu);
   CHECK(cpu->is_null());
+  REQUIRE(cpu->properties().keys_size() == 1);
+  CHECK(cpu->properties().keys(0) == "engUnit");
   CHECK(cpu->properties().values(0).string_value() == "%");
   CHECK(cpu->timestamp() == 6000);
 }
@@ -167,6 +170,50 @@ TEST_CASE("a spool record becomes alias-only NDATA") {
   CHECK(c.generation() == gen);
 }
 
+TEST_CASE("metric datatypes: only those every decoder reads, narrow whole numbers widen") {
+  // The reference JavaScript codec reads UInt32 from long_value: a metric can
+  // not be declared with it (nor another narrow integer; that does not compile).
+  for (DataType t : {DataType::Int8, DataType::Int16, DataType::Int32, DataType::UInt8,
+                     DataType::UInt16, DataType::UInt32})
+    CHECK_FALSE(decodes_everywhere(t));
+  for (DataType t : {DataType::Int64, DataType::UInt64, DataType::Float, DataType::Double,
+                     DataType::Boolean, DataType::String})
+    CHECK(decodes_everywhere(t));
+  CHECK(DataType(MetricType::published_as(DataType::UInt32)) == DataType::UInt64);
+  CHECK(DataType(MetricType::published_as(DataType::UInt8)) == DataType::UInt64);
+  CHECK(DataType(MetricType::published_as(DataType::Int32)) == DataType::Int64);
+  CHECK(DataType(MetricType::published_as(DataType::Double)) == DataType::Double);
+  for (uint32_t t = 0; t < 40; ++t)
+    CHECK(decodes_everywhere(MetricType::published_as(static_cast<DataType>(t))));
+}
+
+TEST_CASE("a record of an earlier version with a UInt32 value is sent as the birth's UInt64") {
+  // Written before UInt32 metrics became UInt64: the value in int_value.
+  Payload record;
+  PbMetric* old = record.add_metrics();
+  old->set_name("WiFi/wlan0/Stations");
+  old->set_timestamp(99);
+  old->set_datatype(static_cast<uint32_t>(DataType::UInt32));
+  old->set_int_value(23);
+  PbMetric* gone = record.add_metrics();  // a metric this run does not have
+  gone->set_name("LAN/br0/Devices");
+  gone->set_datatype(static_cast<uint32_t>(DataType::UInt32));
+  gone->set_int_value(7);
+  Catalog now;
+  const MetricId stations = now.declare("WiFi/wlan0/Stations", DataType::UInt64, "");
+  record_to_data(record, now, true);
+  const PbMetric& m = record.metrics(0);
+  CHECK(m.alias() == now.at(stations).alias);
+  CHECK(m.datatype() == static_cast<uint32_t>(DataType::UInt64));
+  CHECK(m.long_value() == 23);
+  CHECK_FALSE(m.has_int_value());
+  const auto devices = now.find("LAN/br0/Devices");
+  REQUIRE(devices);
+  CHECK(now.at(*devices).type == DataType::UInt64);  // declared as it is published now
+  CHECK(record.metrics(1).datatype() == static_cast<uint32_t>(DataType::UInt64));
+  CHECK(record.metrics(1).long_value() == 7);
+}
+
 TEST_CASE("a record from an earlier run declares its unknown metrics and is historical") {
   Catalog before;
   MetricId t = before.declare("System/Temperature/usb", DataType::Float, "°C");
@@ -188,11 +235,8 @@ TEST_CASE("a record from an earlier run declares its unknown metrics and is hist
 
 TEST_CASE("NCMD: rebirth, malformed, and unsupported commands") {
   std::string error;
-  Payload p;
-  PbMetric* m = p.add_metrics();
-  m->set_name("Node Control/Rebirth");
-  m->set_datatype(11);
-  m->set_boolean_value(true);
+  Payload p = harness::rebirth_command();
+  PbMetric* m = p.mutable_metrics(0);
   std::string bytes = p.SerializeAsString();
   auto cmd = parse_command(bytes, error);
   REQUIRE(cmd);
@@ -219,19 +263,48 @@ TEST_CASE("NCMD: rebirth, malformed, and unsupported commands") {
   CHECK(unsupported->unsupported == "Node Control/Reboot");
 }
 
-TEST_CASE("NCMD: Rebirth must be a Boolean metric, not just carry a boolean value") {
+TEST_CASE("NCMD: Rebirth with a datatype other than Boolean is refused") {
   std::string error;
-  for (uint32_t datatype : {0u, 1u, 3u, 4u, 12u}) {
+  for (uint32_t datatype : {1u, 3u, 4u, 12u}) {
     INFO("datatype " << datatype);
-    Payload p;
-    PbMetric* m = p.add_metrics();
-    m->set_name("Node Control/Rebirth");
-    m->set_datatype(datatype);
-    m->set_boolean_value(true);
     error.clear();
-    CHECK_FALSE(parse_command(p.SerializeAsString(), error));
+    CHECK_FALSE(parse_command(harness::rebirth_command(true, datatype).SerializeAsString(), error));
     CHECK_THAT(error, Catch::Contains("Boolean"));
   }
+}
+
+TEST_CASE("NCMD: Rebirth without a datatype, by the birth's alias, with any true-ish value") {
+  std::string error;
+  struct Way {
+    std::optional<uint32_t> datatype;
+    std::optional<uint64_t> alias;
+  };
+  // A command SHOULD NOT carry a datatype: Tahu's host sends none (or Unknown, 0).
+  for (const Way& w : {Way{std::nullopt, std::nullopt}, Way{0u, std::nullopt},
+                       Way{11u, kRebirthAlias}, Way{std::nullopt, kRebirthAlias}}) {
+    INFO("datatype " << (w.datatype ? std::to_string(*w.datatype) : "none") << ", alias "
+                     << w.alias.value_or(0));
+    auto cmd = parse_command(
+        harness::rebirth_command(true, w.datatype, w.alias).SerializeAsString(), error);
+    REQUIRE(cmd);
+    CHECK(cmd->rebirth);
+    CHECK(cmd->unsupported.empty());
+    auto no = parse_command(
+        harness::rebirth_command(false, w.datatype, w.alias).SerializeAsString(), error);
+    REQUIRE(no);
+    CHECK_FALSE(no->rebirth);
+  }
+  // A host that encodes the Boolean as a number: non-zero is true.
+  Payload as_number = harness::rebirth_command(true, std::nullopt);
+  as_number.mutable_metrics(0)->set_long_value(1);
+  auto cmd = parse_command(as_number.SerializeAsString(), error);
+  REQUIRE(cmd);
+  CHECK(cmd->rebirth);
+  // Another alias is not the Rebirth: unsupported, not a rebirth.
+  auto other = parse_command(harness::rebirth_command(true, 11, 7).SerializeAsString(), error);
+  REQUIRE(other);
+  CHECK_FALSE(other->rebirth);
+  CHECK(other->unsupported == "alias 7");
 }
 
 TEST_CASE("NCMD: an empty command is told apart from a malformed one") {
@@ -253,7 +326,8 @@ TEST_CASE("NCMD: unsupported names are shown escaped and bounded") {
   Payload p;
   p.add_metrics()->set_name("x\n2026-01-01T00:00:00.000Z E agent: FORGED");
   p.add_metrics()->set_name(std::string(10'000, 'y'));
-  for (int i = 0; i < 1000; ++i) p.add_metrics()->set_alias(static_cast<uint64_t>(i));
+  // Aliases this node never gave (1 is its Node Control/Rebirth).
+  for (int i = 0; i < 1000; ++i) p.add_metrics()->set_alias(static_cast<uint64_t>(1000 + i));
   auto cmd = parse_command(p.SerializeAsString(), error);
   REQUIRE(cmd);
   CHECK_THAT(cmd->unsupported, Catch::StartsWith("x\\n2026"));

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "../../integration/harness.hpp"
 #include "../log_capture.hpp"
 #include "../temp_dir.hpp"
 #include "batch/batcher.hpp"
@@ -24,6 +25,7 @@ struct FakeClient final : mqtt::Client {
   std::vector<Published> published;
   int disconnects = 0;
   bool refuse_publish = false;
+  std::string refuse_topic;  // refuses publishes to topics that contain it
 
   bool connect(const mqtt::ConnectRequest& r, std::string&) override {
     connects.push_back(r);
@@ -35,7 +37,7 @@ struct FakeClient final : mqtt::Client {
   }
   bool publish(const std::string& topic, std::string_view payload, int qos, uint64_t tag,
                std::string& error) override {
-    if (refuse_publish) {
+    if (refuse_publish || (!refuse_topic.empty() && topic.find(refuse_topic) != topic.npos)) {
       error = "disconnected";
       return false;
     }
@@ -47,6 +49,11 @@ struct FakeClient final : mqtt::Client {
     return true;
   }
   void disconnect(int) override { ++disconnects; }
+  void disconnect_with_will(int) override {
+    ++disconnects;
+    ++disconnects_with_will;
+  }
+  int disconnects_with_will = 0;
   void abandon() override { ++abandoned; }
   int abandoned = 0;
 
@@ -317,12 +324,11 @@ TEST_CASE("uplink: NCMD Rebirth gives a new NBIRTH with the same bdSeq, no recon
   Rig rig;
   rig.come_online();
   rig.uplink.poll();
-  sparkplug::Payload cmd;
-  auto* m = cmd.add_metrics();
-  m->set_name("Node Control/Rebirth");
-  m->set_datatype(11);
-  m->set_boolean_value(true);
-  rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", cmd.SerializeAsString()});
+  rig.uplink.handle({K::message,
+                     {},
+                     0,
+                     "spBv1.0/school/NCMD/room",
+                     harness::rebirth_command().SerializeAsString()});
   rig.sample();
   rig.uplink.poll();
   auto births = rig.client.decoded("NBIRTH");
@@ -331,6 +337,85 @@ TEST_CASE("uplink: NCMD Rebirth gives a new NBIRTH with the same bdSeq, no recon
   CHECK(births[1].seq() == 0);
   CHECK(rig.client.connects.size() == 1);
   CHECK(rig.client.decoded("NDATA").back().seq() == 1);
+}
+
+TEST_CASE(
+    "uplink: Rebirth without a datatype or by alias, and a burst of requests gives one birth") {
+  Rig rig;
+  rig.come_online();
+  rig.uplink.poll();
+  const std::string topic = "spBv1.0/school/NCMD/room";
+  auto ask = [&](const sparkplug::Payload& cmd) {
+    rig.uplink.handle({K::message, {}, 0, topic, cmd.SerializeAsString()});
+    rig.uplink.poll();
+  };
+  // As Tahu's host sends it: no datatype. Then three more within the second,
+  // by name and by the birth's alias, each handled before the next arrives.
+  ask(harness::rebirth_command(true, std::nullopt));
+  REQUIRE(rig.client.decoded("NBIRTH").size() == 2);
+  rig.clock.advance(300);
+  ask(harness::rebirth_command(true, std::nullopt, kRebirthAlias));
+  rig.clock.advance(300);
+  ask(harness::rebirth_command());
+  rig.clock.advance(300);
+  ask(harness::rebirth_command(true, 11, kRebirthAlias));
+  CHECK(rig.client.decoded("NBIRTH").size() == 2);
+  // A request a second after the last rebirth is a new one, by alias too.
+  rig.clock.advance(1000);
+  ask(harness::rebirth_command(true, std::nullopt, kRebirthAlias));
+  CHECK(rig.client.decoded("NBIRTH").size() == 3);
+  CHECK(rig.client.connects.size() == 1);
+}
+
+TEST_CASE("uplink: a session ended by a refused publish sends the NDEATH and has the Will sent") {
+  Rig rig;
+  rig.come_online();
+  rig.sample();
+  rig.uplink.poll();
+  const uint64_t born = bdseq_of(rig.client.decoded("NBIRTH").at(0));
+  rig.client.refuse_topic = "/NDATA/";
+  rig.sample();
+  rig.uplink.poll();
+  CHECK_FALSE(rig.uplink.online());
+  // The connection still took the NDEATH; and the DISCONNECT asks the broker
+  // for the Will, for when it does not.
+  auto deaths = rig.client.decoded("NDEATH");
+  REQUIRE(deaths.size() == 1);
+  CHECK(bdseq_of(deaths[0]) == born);
+  CHECK(rig.client.disconnects_with_will == 1);
+  // An intentional stop ends the same way.
+  Rig stop;
+  stop.come_online();
+  stop.uplink.poll();
+  stop.uplink.shutdown();
+  CHECK(stop.client.decoded("NDEATH").size() == 1);
+  CHECK(stop.client.disconnects_with_will == 1);
+}
+
+TEST_CASE("uplink: samples older than the birth (a late CONNACK) are sent as historical") {
+  Rig rig;
+  rig.uplink.poll();  // CONNECT sent; the CONNACK takes its time
+  rig.sample();
+  rig.clock.advance(3000);
+  rig.sample();  // the newest value when the session comes online
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.clock.advance(10);
+  rig.uplink.poll();
+  rig.clock.advance(1000);
+  rig.sample();
+  rig.uplink.poll();
+  const auto births = rig.client.decoded("NBIRTH");
+  REQUIRE(births.size() == 1);
+  // The birth shows 2; the 1 taken before it is history, 2 and 3 are live.
+  CHECK(rig.counter_values() ==
+        std::vector<std::pair<uint64_t, bool>>{{1, true}, {2, false}, {3, false}});
+  uint64_t born_ts = 0;
+  for (const auto& m : births[0].metrics())
+    if (m.name() == "Test/Counter") born_ts = m.timestamp();
+  for (const auto& p : rig.client.decoded("NDATA"))
+    for (const auto& m : p.metrics())
+      if (!m.is_historical()) CHECK(m.timestamp() >= born_ts);
 }
 
 TEST_CASE("uplink: a malformed NCMD is ignored") {
@@ -359,11 +444,8 @@ TEST_CASE("uplink: empty, unsupported and mistyped NCMDs are each logged for wha
   CHECK(logs.count("ignored an unsupported command on " + topic + ": Node Control/Reboot") == 1);
   CHECK(logs.count("malformed") == 0);
 
-  sparkplug::Payload mistyped;
-  auto* m = mistyped.add_metrics();
-  m->set_name("Node Control/Rebirth");
-  m->set_datatype(static_cast<uint32_t>(DataType::Int32));
-  m->set_boolean_value(true);
+  const sparkplug::Payload mistyped =
+      harness::rebirth_command(true, static_cast<uint32_t>(DataType::Int32));
   rig.uplink.handle({K::message, {}, 0, topic, mistyped.SerializeAsString()});
   CHECK(logs.count("ignored a malformed command on " + topic) == 1);
   rig.sample();
@@ -592,12 +674,11 @@ TEST_CASE("uplink devices: a rebirth re-sends the DBIRTH of every online device"
   rig.batcher.presence(b, true);  // c never answered: offline
   rig.come_online();
   rig.uplink.poll();
-  sparkplug::Payload cmd;
-  auto* m = cmd.add_metrics();
-  m->set_name("Node Control/Rebirth");
-  m->set_datatype(11);
-  m->set_boolean_value(true);
-  rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", cmd.SerializeAsString()});
+  rig.uplink.handle({K::message,
+                     {},
+                     0,
+                     "spBv1.0/school/NCMD/room",
+                     harness::rebirth_command().SerializeAsString()});
   rig.sample();
   rig.uplink.poll();
   CHECK(rig.kinds() == std::vector<std::string>{"NBIRTH", "DBIRTH/switch-6a", "DBIRTH/ap-6a",

@@ -232,6 +232,7 @@ struct NullClient final : mqtt::Client {
   }
   bool publish_and_wait(const std::string&, std::string_view, int) override { return true; }
   void disconnect(int) override {}
+  void disconnect_with_will(int) override {}
   void abandon() override {}
 };
 }  // namespace
