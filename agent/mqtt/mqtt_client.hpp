@@ -44,11 +44,11 @@ struct Event {
   enum class Kind {
     connected,        // CONNACK accepted
     connect_failed,   // text: why
-    connection_lost,  // text: why (may be empty)
+    connection_lost,  // text: why; tag: the broker's DISCONNECT reason code (0: none)
     subscribed,
     subscribe_failed,  // text: why
     delivered,         // a QoS 1 publish was acknowledged: tag
-    publish_failed,    // a QoS 1 publish failed: tag
+    publish_failed,    // the broker refused a QoS 1 publish (PUBACK reason code): tag, text
     message,           // topic, payload
     message_too_big,   // a message over kMaxInboundMessage, dropped: topic, tag = its size
     stop,              // the agent is asked to stop (not from MQTT)
@@ -60,7 +60,16 @@ struct Event {
   std::string topic;
   std::string payload;
   uint64_t session = 0;  // set by the daemon: which MQTT client posted it
+  // connected: the broker's Maximum Packet Size from its CONNACK (0: it
+  // stated none, as MQTT 3.1.1 brokers never do), and the protocol spoken.
+  uint64_t max_packet_size = 0;
+  bool mqtt5 = false;
 };
+
+// The size of the PUBLISH packet that carries a payload of `payload_size`
+// bytes on a topic of `topic_size` bytes (no properties): what a broker's
+// Maximum Packet Size limits.
+uint64_t publish_packet_size(size_t topic_size, size_t payload_size, int qos, bool mqtt5);
 
 using EventSink = std::function<void(Event)>;
 
@@ -71,7 +80,8 @@ class Client {
   virtual bool connect(const ConnectRequest& request, std::string& error) = 0;
   virtual bool subscribe(const std::string& topic, int qos, std::string& error) = 0;
   // Publishes; a QoS 1 publish reports `delivered` (or `publish_failed`) with
-  // `tag`. Returns false if it could not even be queued.
+  // `tag`; one lost with its connection reports nothing (connection_lost
+  // does). Returns false if it could not even be queued.
   virtual bool publish(const std::string& topic, std::string_view payload, int qos, uint64_t tag,
                        std::string& error) = 0;
   // Publishes at QoS 1 and waits for the acknowledgement (shutdown only).
