@@ -476,9 +476,13 @@ void read_broker_tls(Section t, Config& cfg, const std::string& file, bool tls_s
   t.finish();
 }
 
+// The largest packet MQTT's length field can describe.
+constexpr uint64_t kMqttMaxPacketSize = 268'435'455;
+
 void read_broker(Section s, Config& cfg, const std::string& file) {
   s.expect_keys({"servers", "client_id", "username", "password", "password_file", "keepalive",
-                 "connect_timeout", "retry_min", "retry_max", "receipt_topic", "tls"});
+                 "connect_timeout", "retry_min", "retry_max", "receipt_topic", "max_packet_size",
+                 "tls"});
   if (!s.present()) {
     s.missing("", "the [broker] table with servers is required");
     return;
@@ -549,6 +553,13 @@ void read_broker(Section s, Config& cfg, const std::string& file) {
       s.wrong(*node, "receipt_topic",
               "must be a plain topic name: UTF-8 without + or #, control characters or NUL, "
               "not starting with $ or spBv1.0/");
+  }
+  // 1 KiB leaves room for a node's smallest birth; MQTT cannot carry more than 256 MiB - 1.
+  s.size("max_packet_size", b.max_packet_size, 1 << 10);
+  if (b.max_packet_size > kMqttMaxPacketSize) {
+    s.wrong(*s.take("max_packet_size"), "max_packet_size",
+            "is over MQTT's own limit of 268435455 B (256 MiB - 1)");
+    b.max_packet_size = kMqttMaxPacketSize;
   }
   s.finish();
 }

@@ -43,6 +43,9 @@ struct Broker {
   milliseconds retry_min{1'000};   // first reconnect delay
   milliseconds retry_max{60'000};  // reconnect delay cap
   std::string receipt_topic;       // default "classroom-agent/<group>/<node>/receipt"
+  // The largest MQTT packet the broker takes, when it does not say so itself
+  // (an MQTT 3.1.1 broker; an MQTT 5 one states its own in the CONNACK).
+  uint64_t max_packet_size = 256 << 10;
   bool operator==(const Broker&) const = default;
 };
 

@@ -255,6 +255,7 @@ void Daemon::open_session() {
   uo.retry_min_ms = cfg_.broker.retry_min.count();
   uo.retry_max_ms = cfg_.broker.retry_max.count();
   uo.receipt_topic = cfg_.broker.receipt_topic;
+  uo.max_packet_size = cfg_.broker.max_packet_size;
   uo.replay_rate = cfg_.spool.replay_rate;
   uo.bdseq_path = cfg_.state.dir + "/bdseq";
   session_.uplink = std::make_unique<Uplink>(uo, *session_.client, catalog_, *spool_, clock_);
@@ -374,15 +375,15 @@ void Daemon::reload() {
   keep_until_restart(next);
 
   const config::Broker &a = cfg_.broker, &b = next.broker;
-  const bool new_session = next.identity.group != cfg_.identity.group ||
-                           next.identity.node != cfg_.identity.node || a.servers != b.servers ||
-                           a.client_id != b.client_id || a.username != b.username ||
-                           a.password != b.password || a.tls.ca_file != b.tls.ca_file ||
-                           a.tls.cert_file != b.tls.cert_file || a.tls.key_file != b.tls.key_file ||
-                           a.tls.verify != b.tls.verify || a.keepalive != b.keepalive ||
-                           a.connect_timeout != b.connect_timeout || a.retry_min != b.retry_min ||
-                           a.retry_max != b.retry_max || a.receipt_topic != b.receipt_topic ||
-                           next.spool.replay_rate != cfg_.spool.replay_rate;
+  const bool new_session =
+      next.identity.group != cfg_.identity.group || next.identity.node != cfg_.identity.node ||
+      a.servers != b.servers || a.client_id != b.client_id || a.username != b.username ||
+      a.password != b.password || a.tls.ca_file != b.tls.ca_file ||
+      a.tls.cert_file != b.tls.cert_file || a.tls.key_file != b.tls.key_file ||
+      a.tls.verify != b.tls.verify || a.keepalive != b.keepalive ||
+      a.connect_timeout != b.connect_timeout || a.retry_min != b.retry_min ||
+      a.retry_max != b.retry_max || a.receipt_topic != b.receipt_topic ||
+      next.spool.replay_rate != cfg_.spool.replay_rate || a.max_packet_size != b.max_packet_size;
 
   // What the old sources measured goes out under the old metric set.
   session_.batcher->flush();

@@ -48,9 +48,11 @@ constexpr int kDiagnosisTimeoutMs = 2000;
   return ssl;
 }
 
-// Plain words for an MQTT 5 reason code (CONNACK, SUBACK, DISCONNECT).
+// Plain words for an MQTT 5 reason code (CONNACK, SUBACK, PUBACK, DISCONNECT).
 std::string describe_reason(int reason) {
   switch (reason) {
+    case 0x00:
+      return "broker ended the session (normal disconnection)";
     case 0x84:
       return "broker refused the connection: unsupported protocol version";
     case 0x85:
@@ -66,8 +68,22 @@ std::string describe_reason(int reason) {
       return "broker has banned this client";
     case 0x8f:
       return "broker refused the topic filter";
+    case 0x81:
+      return "broker says the agent sent a malformed packet";
+    case 0x82:
+      return "broker says the agent broke the protocol";
+    case 0x8b:
+      return "broker is shutting down";
+    case 0x8d:
+      return "broker saw no keep-alive in time";
+    case 0x8e:
+      return "broker says another client connected with this client id (session taken over)";
+    case 0x93:
+      return "broker says the agent exceeded its receive maximum";
     case 0x95:
       return "broker says a packet is too large";
+    case 0x98:
+      return "broker closed the connection by administrative action";
     case 0x97:
       return "broker quota exceeded";
     case 0x9c:
@@ -129,6 +145,26 @@ class PahoClient final : public Client, private ::mqtt::callback {
 
   void abandon() override {
     drop_client();
+    retired_.reset();
+    client_ = make_client();
+  }
+
+  void end_with_will() override {
+    retired_.reset();  // its DISCONNECT went out long ago
+    if (client_) {
+      try {
+        client_->disable_callbacks();
+        client_->set_disconnected_handler(nullptr);
+        ::mqtt::disconnect_options opts(1000);
+        if (attempt_v5_) {
+          ::mqtt::disconnect_options_test::use_mqtt5_fields(opts);
+          opts.set_reason_code(::mqtt::ReasonCode::DISCONNECT_WITH_WILL_MESSAGE);
+        }
+        client_->disconnect(opts);  // not waited for
+      } catch (const ::mqtt::exception&) {
+      }
+      retired_ = std::move(client_);
+    }
     client_ = make_client();
   }
 
@@ -233,11 +269,17 @@ class PahoClient final : public Client, private ::mqtt::callback {
     Listener(PahoClient& owner, Event::Kind ok, Event::Kind failed)
         : owner_(owner), ok_(ok), failed_(failed) {}
     void on_success(const ::mqtt::token& tok) override {
-      owner_.sink_(Event{ok_, {}, tag_of(tok), {}, {}});
+      Event e{ok_, {}, tag_of(tok), {}, {}};
+      if (ok_ == Event::Kind::connected) owner_.read_connack(tok, e);
+      owner_.sink_(std::move(e));
     }
     void on_failure(const ::mqtt::token& tok) override {
       const int rc = tok.get_return_code();
       const int reason = static_cast<int>(tok.get_reason_code());
+      // A publish that ends with its connection (discarded, disconnected):
+      // connection_lost or the broker's DISCONNECT says why, and the uplink
+      // sends it again. What the broker refuses itself is said here.
+      if (failed_ == Event::Kind::publish_failed && reason < 0x80) return;
       std::string why = reason >= 0x80 ? describe_reason(reason) : describe(rc);
       if (failed_ == Event::Kind::connect_failed) {
         // Paho says only "connect failure": what a technician can act on is
@@ -265,6 +307,28 @@ class PahoClient final : public Client, private ::mqtt::callback {
     PahoClient& owner_;
     Event::Kind ok_, failed_;
   };
+
+  // What the uplink must know to never publish a packet the broker refuses.
+  void read_connack(const ::mqtt::token& tok, Event& e) {
+    e.mqtt5 = attempt_v5_;
+    if (!attempt_v5_) return;
+    try {
+      const ::mqtt::properties& props = tok.get_connect_response().get_properties();
+      if (props.contains(::mqtt::property::MAXIMUM_PACKET_SIZE))
+        e.max_packet_size = ::mqtt::get<uint32_t>(props, ::mqtt::property::MAXIMUM_PACKET_SIZE);
+    } catch (const std::exception&) {  // no connect response: the broker stated no limit
+    }
+  }
+
+  // An MQTT 5 broker's DISCONNECT. Paho calls connection_lost() for a link
+  // that breaks, but not for this: the broker ends the session in words.
+  void broker_disconnected(::mqtt::ReasonCode reason) {
+    sink_(Event{Event::Kind::connection_lost,
+                "broker sent DISCONNECT: " + describe_reason(static_cast<int>(reason)),
+                static_cast<uint64_t>(reason),
+                {},
+                {}});
+  }
 
   void connection_lost(const std::string& cause) override {
     sink_(Event{
@@ -333,12 +397,16 @@ class PahoClient final : public Client, private ::mqtt::callback {
         first_server_, client_id_, ::mqtt::create_options(MQTTVERSION_5, 10'000),
         static_cast<::mqtt::iclient_persistence*>(nullptr));
     c->set_callback(*this);
+    c->set_disconnected_handler([this](const ::mqtt::properties&, ::mqtt::ReasonCode reason) {
+      broker_disconnected(reason);
+    });
     return c;
   }
   void drop_client() {
     if (!client_) return;
     try {
       client_->disable_callbacks();
+      client_->set_disconnected_handler(nullptr);
     } catch (...) {
     }
     client_.reset();
@@ -352,6 +420,9 @@ class PahoClient final : public Client, private ::mqtt::callback {
   std::mutex v3_mutex_;               // v3_only_ is written on Paho's thread
   std::vector<std::string> v3_only_;  // servers that refused an MQTT 5 CONNECT
   std::unique_ptr<::mqtt::async_client> client_;
+  // A client whose session end_with_will() ended: its DISCONNECT goes out on
+  // Paho's thread; destroyed at the next end or abandon (or with this).
+  std::unique_ptr<::mqtt::async_client> retired_;
   // Why a connect failed, found off Paho's thread (see diagnose_later).
   struct DiagnosisJob {
     std::string server;
@@ -368,6 +439,16 @@ class PahoClient final : public Client, private ::mqtt::callback {
 };
 
 }  // namespace
+
+uint64_t publish_packet_size(size_t topic_size, size_t payload_size, int qos, bool mqtt5) {
+  // Variable header: the topic with its 2-byte length, a packet id at QoS 1
+  // and 2, MQTT 5's properties length (one byte: none).
+  const uint64_t remaining = 2 + topic_size + (qos > 0 ? 2 : 0) + (mqtt5 ? 1 : 0) + payload_size;
+  // Fixed header: the type byte and the remaining length, 7 bits a byte.
+  uint64_t length_bytes = 1;
+  for (uint64_t n = remaining; n >= 128; n >>= 7) ++length_bytes;
+  return 1 + length_bytes + remaining;
+}
 
 std::unique_ptr<Client> make_paho_client(const std::string& first_server,
                                          const std::string& client_id, EventSink sink) {

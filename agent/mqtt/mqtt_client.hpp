@@ -44,11 +44,11 @@ struct Event {
   enum class Kind {
     connected,        // CONNACK accepted
     connect_failed,   // text: why
-    connection_lost,  // text: why (may be empty)
+    connection_lost,  // text: why; tag: the broker's DISCONNECT reason code (0: none)
     subscribed,
     subscribe_failed,  // text: why
     delivered,         // a QoS 1 publish was acknowledged: tag
-    publish_failed,    // a QoS 1 publish failed: tag
+    publish_failed,    // the broker refused a QoS 1 publish (PUBACK reason code): tag, text
     message,           // topic, payload
     message_too_big,   // a message over kMaxInboundMessage, dropped: topic, tag = its size
     stop,              // the agent is asked to stop (not from MQTT)
@@ -63,7 +63,16 @@ struct Event {
   // connect_failed: the TCP or TLS connect failed, so no CONNECT (and no Will)
   // reached the broker.
   bool nothing_sent = false;
+  // connected: the broker's Maximum Packet Size from its CONNACK (0: it
+  // stated none, as MQTT 3.1.1 brokers never do), and the protocol spoken.
+  uint64_t max_packet_size = 0;
+  bool mqtt5 = false;
 };
+
+// The size of the PUBLISH packet that carries a payload of `payload_size`
+// bytes on a topic of `topic_size` bytes (no properties): what a broker's
+// Maximum Packet Size limits.
+uint64_t publish_packet_size(size_t topic_size, size_t payload_size, int qos, bool mqtt5);
 
 using EventSink = std::function<void(Event)>;
 
@@ -74,7 +83,8 @@ class Client {
   virtual bool connect(const ConnectRequest& request, std::string& error) = 0;
   virtual bool subscribe(const std::string& topic, int qos, std::string& error) = 0;
   // Publishes; a QoS 1 publish reports `delivered` (or `publish_failed`) with
-  // `tag`. Returns false if it could not even be queued.
+  // `tag`; one lost with its connection reports nothing (connection_lost
+  // does). Returns false if it could not even be queued.
   virtual bool publish(const std::string& topic, std::string_view payload, int qos, uint64_t tag,
                        std::string& error) = 0;
   // Publishes at QoS 1 and waits for the acknowledgement (shutdown only).
@@ -90,6 +100,11 @@ class Client {
   // client (Paho cannot cancel a connect in progress and stays stuck on it).
   // Late events of the dropped attempt may still arrive; their tag tells.
   virtual void abandon() = 0;
+  // Ends a session that cannot go on, without waiting on the network: the
+  // DISCONNECT (on MQTT 5 with reason 0x04, so the broker publishes the Will)
+  // leaves from the old client, kept until the next end or abandon, and a new
+  // client takes its place, as abandon() does.
+  virtual void end_with_will() = 0;
 };
 
 // The Paho C++ implementation. `client_id` and the first server are fixed for

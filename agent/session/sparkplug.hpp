@@ -50,6 +50,8 @@ class Sequence {
     next_ = (next_ + 1) % 256;
     return s;
   }
+  // What next() returns, without taking it (for a message that may not be sent).
+  uint64_t peek() const { return next_; }
 
  private:
   uint64_t next_ = 0;

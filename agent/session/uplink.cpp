@@ -62,6 +62,12 @@ int64_t Uplink::retry_delay() {
   return std::clamp<int64_t>(static_cast<int64_t>(delay), opt_.retry_min_ms / 2, opt_.retry_max_ms);
 }
 
+// A receipt is acknowledged within a round trip; past this the link carries
+// nothing, whatever TCP and Paho say.
+int64_t Uplink::receipt_timeout_ms() const {
+  return std::max<int64_t>(10'000, opt_.keepalive_ms);
+}
+
 // The bdSeq for this CONNECT: one more than the last CONNECT's, whether or
 // not the file that carries it across restarts can be written.
 void Uplink::take_bdseq() {
@@ -118,6 +124,7 @@ void Uplink::lost(const std::string& why, bool was_online) {
   ++changes_;
   receipts_.clear();
   unreceipted_ = 0;
+  unconfirmed_since_ms_ = 0;
   const uint64_t waiting = spool_.next_id() - 1 - spool_.committed();
   if (was_online) {
     failed_attempts_ = 0;
@@ -150,6 +157,8 @@ void Uplink::handle(const mqtt::Event& e) {
       if (state_ != State::connecting || e.tag != attempt_) return;  // an abandoned attempt
       std::string error;
       state_ = State::subscribing;
+      mqtt5_ = e.mqtt5;
+      set_packet_limit(e.max_packet_size);
       // NCMD first: a host's rebirth request must not be missed after the birth.
       if (!client_.subscribe(topics_.ncmd, 1, error)) {
         client_.disconnect(1000);
@@ -170,7 +179,14 @@ void Uplink::handle(const mqtt::Event& e) {
       offline_since_ms_ = 0;
       ++changes_;
       born_generation_ = UINT64_MAX;  // birth before anything else
-      for (Device& d : devices_) d.born_generation = UINT64_MAX;
+      // A new session may take more: births refused before are tried again.
+      node_refused_size_ = 0;
+      node_refused_generation_ = UINT64_MAX;
+      for (Device& d : devices_) {
+        d.born_generation = UINT64_MAX;
+        d.refused_size = 0;
+        d.refused_generation = UINT64_MAX;
+      }
       live_from_ = std::max(attempt_live_from_, spool_.committed() + 1);
       backlog_cursor_ = Spool::Cursor{spool_.committed() + 1, 0, 0};
       live_cursor_ = Spool::Cursor{live_from_, 0, 0};
@@ -195,13 +211,23 @@ void Uplink::handle(const mqtt::Event& e) {
       lost("broker refused the subscription to " + topics_.ncmd + ": " + e.text, false);
       return;
     case K::connection_lost:
-      if (state_ != State::idle) lost(e.text, state_ == State::online);
+      if (state_ == State::idle) return;
+      if (e.tag == 0x95 && largest_sent_ > 0) {
+        // Too large: the largest packet of the session was, at least.
+        learned_limit_ = largest_sent_ - 1;
+        lg.warning("broker %s refused a packet of %" PRIu64
+                   " bytes: the agent sends none that large from now on",
+                   server().c_str(), largest_sent_);
+      }
+      lost(e.text, state_ == State::online);
       return;
     case K::delivered:
       on_delivered(e.tag);
       return;
     case K::publish_failed:
-      lg.debug("receipt %" PRIu64 " not acknowledged: %s", e.tag, e.text.c_str());
+      // What the broker refused is not confirmed, nor anything before it.
+      if (state_ == State::online)
+        end_session("the broker refused delivery receipt " + std::to_string(e.tag) + ": " + e.text);
       return;
     case K::message:
       on_message(e);
@@ -257,6 +283,8 @@ void Uplink::on_delivered(uint64_t tag) {
   }
   if (!any) return;
   last_confirmed_ms_ = clock_.wall_ms();
+  // What is still out was sent after this confirmation, or just before it.
+  unconfirmed_since_ms_ = receipts_.empty() && unreceipted_ == 0 ? 0 : last_confirmed_ms_;
   // The spool keeps one committed position: the backlog's, until it is fully
   // delivered; then the live data's. The spool's may be further on than what
   // was sent: batches lost on disk (or dropped) right after the last one
@@ -305,26 +333,68 @@ bool Uplink::rebirth_shrunk_devices() {
   return true;
 }
 
-// A session that cannot go on (a publish was refused) ends as an intentional
-// stop does: the NDEATH, where the connection still takes it (not waited for),
-// and a DISCONNECT that has the broker publish the Will, so hosts see the node
-// die whatever became of the agent's own NDEATH.
+// A session that cannot go on (a publish refused, receipts no longer
+// acknowledged) ends as an intentional stop does, without waiting on the
+// network: the NDEATH, where the connection still takes it, and a DISCONNECT
+// that has the broker publish the Will (MQTT 5), so hosts see the node die
+// whatever became of the agent's own NDEATH. The uplink then connects again
+// (a new bdSeq).
 void Uplink::end_session(const std::string& why) {
   sparkplug::build_death(control_, bdseq_, clock_.wall_ms());
   control_.SerializeToString(&bytes_);
   std::string error;
   if (!client_.publish(topics_.ndeath, bytes_, 1, 0, error))
     lg.debug("could not publish the NDEATH either: %s", error.c_str());
-  client_.disconnect_with_will(1000);
+  client_.end_with_will();
   lost(why, true);
 }
 
-bool Uplink::publish_control(const std::string& topic, const char* what) {
+void Uplink::serialize_control() {
   control_.SerializeToString(&bytes_);
   // A birth holds every metric with its properties (tens of KiB); births are
   // rare, so their message objects go back to the heap rather than wait for
   // the next one (Clear() would keep them).
   sparkplug::Payload().Swap(&control_);
+}
+
+// A QoS 0 message of `payload_size` bytes on `topic` is within the broker's limit.
+bool Uplink::fits(const std::string& topic, size_t payload_size) const {
+  return mqtt::publish_packet_size(topic.size(), payload_size, 0, mqtt5_) <= packet_limit_;
+}
+
+// The broker's own limit when it states one; else [broker] max_packet_size,
+// or less when the broker refused a smaller packet before.
+void Uplink::set_packet_limit(uint64_t stated) {
+  largest_sent_ = 0;
+  if (stated > 0) {
+    packet_limit_ = stated;
+    limit_source_ = "its Maximum Packet Size";
+    lg.info("broker %s takes packets of up to %" PRIu64 " bytes", server().c_str(), stated);
+  } else if (learned_limit_ > 0 && learned_limit_ < opt_.max_packet_size) {
+    packet_limit_ = learned_limit_;
+    limit_source_ = "it refused a packet of " + std::to_string(learned_limit_ + 1) + " bytes";
+  } else {
+    packet_limit_ = opt_.max_packet_size;
+    limit_source_ = "the broker states no limit: [broker] max_packet_size";
+  }
+}
+
+uint64_t Uplink::refused_birth_size(DeviceId owner) const {
+  if (owner == kNode) return node_refused_size_;
+  return owner < devices_.size() ? devices_[owner].refused_size : 0;
+}
+
+void Uplink::log_refused_birth(const std::string& owner, uint64_t size, const char* remedy) const {
+  lg.error("not publishing the birth of %s: %" PRIu64 " bytes, over the %" PRIu64
+           " bytes the broker takes (%s); %s stays unborn and its "
+           "data is not published until %s",
+           owner.c_str(), size, packet_limit_, limit_source_.c_str(), owner.c_str(), remedy);
+}
+
+// Publishes bytes_ (serialize_control()).
+bool Uplink::publish_control(const std::string& topic, const char* what) {
+  largest_sent_ =
+      std::max(largest_sent_, mqtt::publish_packet_size(topic.size(), bytes_.size(), 0, mqtt5_));
   std::string error;
   if (!client_.publish(topic, bytes_, 0, 0, error)) {
     end_session(std::string("cannot publish ") + what + ": " + error);
@@ -333,9 +403,22 @@ bool Uplink::publish_control(const std::string& topic, const char* what) {
   return true;
 }
 
+// False when the node is not born: the connection was lost, or its NBIRTH is
+// over the packet limit (then online() stays true).
 bool Uplink::birth() {
   const bool first = born_generation_ == UINT64_MAX;
+  if (node_refused_generation_ == catalog_.generation() && !rebirth_requested_) return false;
   sparkplug::build_birth(control_, catalog_, bdseq_, clock_.wall_ms());
+  serialize_control();
+  if (!fits(topics_.nbirth, bytes_.size())) {
+    node_refused_size_ = mqtt::publish_packet_size(topics_.nbirth.size(), bytes_.size(), 0, mqtt5_);
+    node_refused_generation_ = catalog_.generation();
+    rebirth_requested_ = false;
+    log_refused_birth("node " + opt_.node, node_refused_size_,
+                      "it publishes fewer metrics (fewer sources, probes or interfaces)");
+    return false;
+  }
+  node_refused_size_ = 0;
   seq_.birth();
   if (!publish_control(topics_.nbirth, "NBIRTH")) return false;
   born_generation_ = catalog_.generation();
@@ -355,9 +438,25 @@ bool Uplink::birth() {
   return true;
 }
 
+// False when the connection was lost. A DBIRTH over the packet limit is not
+// sent: the device stays unborn (dead, when it was born) and true is returned.
 bool Uplink::device_birth(DeviceId d, bool again) {
   Device& dev = device(d);
-  sparkplug::build_device_birth(control_, catalog_, d, seq_.next(), clock_.wall_ms());
+  if (dev.refused_generation == catalog_.generation(d) &&
+      dev.refused_additions == catalog_.additions(d))
+    return true;  // the same metric set: still too big
+  sparkplug::build_device_birth(control_, catalog_, d, seq_.peek(), clock_.wall_ms());
+  serialize_control();
+  if (!fits(dev.dbirth, bytes_.size())) {
+    dev.refused_size = mqtt::publish_packet_size(dev.dbirth.size(), bytes_.size(), 0, mqtt5_);
+    dev.refused_generation = catalog_.generation(d);
+    dev.refused_additions = catalog_.additions(d);
+    log_refused_birth("device " + text::printable(catalog_.device_name(d)), dev.refused_size,
+                      "it publishes fewer metrics (its include/exclude, fewer profiles)");
+    return !dev.born() || device_death(d, clock_.wall_ms());
+  }
+  dev.refused_size = 0;
+  seq_.next();
   if (!publish_control(dev.dbirth, "DBIRTH")) return false;
   dev.born_generation = catalog_.generation(d);
   dev.born_additions = catalog_.additions(d);
@@ -370,6 +469,7 @@ bool Uplink::device_birth(DeviceId d, bool again) {
 bool Uplink::device_death(DeviceId d, int64_t ts_ms) {
   Device& dev = device(d);
   sparkplug::build_device_death(control_, seq_.next(), ts_ms);
+  serialize_control();
   if (!publish_control(dev.ddeath, "DDEATH")) return false;
   dev.born_generation = UINT64_MAX;
   lg.info("published DDEATH of device %s", catalog_.device_name(d).c_str());
@@ -425,7 +525,7 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
   sparkplug::record_to_data(payload_, catalog_, owner, historical);
   // A metric this session's birth lacks (new, or from before a restart): rebirth first.
   if (needs_rebirth()) {
-    if (!birth()) return false;
+    if (!birth()) return false;  // lost, or an NBIRTH too big: the record waits
   }
   // A live batch taken before the birth (during a slow CONNECT) holds values
   // older than those the birth shows: history, or a host would step back.
@@ -438,12 +538,31 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
     // history outlived it): a DBIRTH first; bury_history_births() ends it.
     if (!dev.born() && !device_birth(owner)) return false;
     // Born, but with metrics retired since: its new DBIRTH before its data.
-    if (devices_[owner].born_generation != catalog_.generation(owner) && !device_birth(owner, true))
+    if (devices_[owner].born() && devices_[owner].born_generation != catalog_.generation(owner) &&
+        !device_birth(owner, true))
       return false;
+    if (!devices_[owner].born()) {  // its DBIRTH is over the limit (logged, in status)
+      ++refused_batches_;
+      ++unreceipted_;  // confirmed as handled with what follows
+      return true;
+    }
     topic = &devices_[owner].ddata;
   }
-  payload_.set_seq(seq_.next());
+  payload_.set_seq(seq_.peek());
   payload_.SerializeToString(&bytes_);
+  if (!fits(*topic, bytes_.size())) {
+    ++refused_batches_;
+    ++unreceipted_;
+    if (++refused_data_ == 1 || refused_data_ % 100 == 0)  // a flood would repeat it
+      lg.error("not publishing spool record %" PRIu64 " (%s): %zu bytes, over the %" PRIu64
+               " bytes the broker takes (%" PRIu64 " such records so far)",
+               record.id, owner == kNode ? "NDATA" : "DDATA", bytes_.size(), packet_limit_,
+               refused_data_);
+    return true;
+  }
+  seq_.next();
+  largest_sent_ =
+      std::max(largest_sent_, mqtt::publish_packet_size(topic->size(), bytes_.size(), 0, mqtt5_));
   std::string error;
   if (!client_.publish(*topic, bytes_, 0, 0, error)) {
     // Nothing after the last receipt counts as delivered: it is all sent again.
@@ -453,6 +572,7 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
   }
   ++unreceipted_;
   last_publish_ms_ = clock_.wall_ms();
+  if (unconfirmed_since_ms_ == 0) unconfirmed_since_ms_ = last_publish_ms_;
   return true;
 }
 
@@ -462,13 +582,16 @@ bool Uplink::send_receipt() {
   const uint64_t live_sent = live_cursor_.next_id - 1;
   char text[32];
   int n = std::snprintf(text, sizeof text, "%" PRIu64, std::max(backlog_sent, live_sent));
+  largest_sent_ = std::max(
+      largest_sent_,
+      mqtt::publish_packet_size(opt_.receipt_topic.size(), static_cast<size_t>(n), 1, mqtt5_));
   std::string error;
   if (!client_.publish(opt_.receipt_topic, std::string_view(text, static_cast<size_t>(n)), 1, tag,
                        error)) {
     end_session("cannot publish receipt: " + error);
     return false;
   }
-  receipts_.push_back(Receipt{tag, backlog_sent, live_sent});
+  receipts_.push_back(Receipt{tag, backlog_sent, live_sent, clock_.steady_ms()});
   unreceipted_ = 0;
   last_receipt_ms_ = clock_.steady_ms();
   return true;
@@ -493,9 +616,16 @@ int64_t Uplink::poll() {
     case State::online:
       break;
   }
+  if (!receipts_.empty() && now - receipts_.front().sent_ms >= receipt_timeout_ms()) {
+    end_session("no delivery receipt acknowledged for " +
+                std::to_string((now - receipts_.front().sent_ms) / 1000) + " s");
+    return retry_at_;
+  }
+  // Stopped short: lost (retry then), or the NBIRTH is too big (wait for new metrics).
+  auto stopped = [&] { return online() ? idle_wake : retry_at_; };
 
   if (needs_rebirth()) {
-    if (!birth()) return retry_at_;
+    if (!birth()) return stopped();
   }
   if (!rebirth_shrunk_devices()) return retry_at_;
   auto in_flight = [&] {
@@ -507,7 +637,7 @@ int64_t Uplink::poll() {
 
   // Live data first: the backlog never delays what is happening now.
   while (in_flight() < kWindow && spool_.read(live_cursor_, UINT64_MAX, record_)) {
-    if (!send_record(record_, false)) return retry_at_;
+    if (!send_record(record_, false)) return stopped();
   }
 
   // The backlog, oldest first, at replay_rate messages per second.
@@ -517,7 +647,7 @@ int64_t Uplink::poll() {
   tokens_at_ms_ = now;
   while (tokens_ >= 1.0 && in_flight() < kWindow &&
          spool_.read(backlog_cursor_, live_from_, record_)) {
-    if (!send_record(record_, true)) return retry_at_;
+    if (!send_record(record_, true)) return stopped();
     tokens_ -= 1.0;
   }
   const bool backlog_left =
@@ -534,6 +664,7 @@ int64_t Uplink::poll() {
 
   int64_t wake = idle_wake;
   if (unreceipted_ > 0) wake = std::min(wake, last_receipt_ms_ + kReceiptStaleMs);
+  if (!receipts_.empty()) wake = std::min(wake, receipts_.front().sent_ms + receipt_timeout_ms());
   if (backlog_left && in_flight() < kWindow) {
     const double wait_ms = tokens_ >= 1.0 ? 0.0 : (1.0 - tokens_) * 1000.0 / rate;
     wake = std::min(wake, now + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_ms))));

@@ -16,7 +16,16 @@
 // `replay_rate` messages/s. Delivery is confirmed by a QoS 1 "receipt" published
 // after the QoS 0 NDATA messages: the broker acknowledges it only after it has
 // handled everything sent before it on the connection, so its PUBACK confirms
-// them and the spool may forget them.
+// them and the spool may forget them. A receipt that is refused, or not
+// acknowledged within max(10 s, keepalive), ends the session: the link is
+// dropped and a new one made.
+//
+// Nothing is published that the broker said it will not take: a packet over
+// its Maximum Packet Size (from the MQTT 5 CONNACK, or `max_packet_size` for a
+// broker that states none) would make it close the connection. A birth over
+// it is not sent and its owner stays unborn (a device alone: the node and the
+// other devices go on) until its metric set changes; data over it, or of an
+// owner that is not born, is not sent and counted (refused_batches).
 #pragma once
 
 #include <deque>
@@ -45,6 +54,7 @@ struct UplinkOptions {
   std::string receipt_topic;
   double replay_rate = 50;  // backlog messages per second
   std::string bdseq_path;
+  uint64_t max_packet_size = 256 << 10;  // the broker's limit when it states none
 };
 
 class Uplink {
@@ -95,6 +105,18 @@ class Uplink {
   int64_t last_confirmed_ms() const { return last_confirmed_ms_; }
   // Moves on every change of state (online, lost, failed attempt).
   uint64_t changes() const { return changes_; }
+  // Wall-clock ms since when something published waits for the broker's
+  // confirmation (0: all confirmed, or offline).
+  int64_t unconfirmed_since_ms() const { return unconfirmed_since_ms_; }
+  // The largest packet the broker takes in this session (0: not connected
+  // yet), and where that limit comes from, in words.
+  uint64_t packet_limit() const { return packet_limit_; }
+  const std::string& packet_limit_source() const { return limit_source_; }
+  // The size of the birth of `owner` (kNode: the NBIRTH) that was not
+  // published for being over packet_limit(); 0: none was refused.
+  uint64_t refused_birth_size(DeviceId owner) const;
+  // Batches not published: over the limit, or of an owner left unborn.
+  uint64_t refused_batches() const { return refused_batches_; }
 
  private:
   enum class State { idle, connecting, subscribing, online };
@@ -110,11 +132,16 @@ class Uplink {
   bool device_birth(DeviceId d, bool again = false);
   bool rebirth_shrunk_devices();
   bool device_death(DeviceId d, int64_t ts_ms);
+  void serialize_control();
+  bool fits(const std::string& topic, size_t payload_size) const;
+  void set_packet_limit(uint64_t stated);
+  void log_refused_birth(const std::string& owner, uint64_t size, const char* remedy) const;
   bool publish_control(const std::string& topic, const char* what);
   void bury_history_births();
   bool send_record(const Spool::Record& record, bool historical);
   bool send_receipt();
   int64_t retry_delay();
+  int64_t receipt_timeout_ms() const;
   const std::string& server() const { return opt_.servers[server_index_]; }
 
   UplinkOptions opt_;
@@ -143,12 +170,27 @@ class Uplink {
     std::string dbirth, ddata, ddeath;
     uint64_t born_generation = UINT64_MAX;
     uint64_t born_additions = 0;
+    // A DBIRTH over the packet limit: its size, and the metric set it held.
+    uint64_t refused_size = 0;
+    uint64_t refused_generation = UINT64_MAX, refused_additions = 0;
     bool born() const { return born_generation != UINT64_MAX; }
   };
   std::vector<Device> devices_;
   Device& device(DeviceId d);
   bool rebirth_requested_ = false;
   int64_t requested_birth_at_ = INT64_MIN / 2;  // steady ms of the last birth a host asked for
+  // An NBIRTH over the packet limit: its size, and the metric set it held.
+  uint64_t node_refused_size_ = 0, node_refused_generation_ = UINT64_MAX;
+  uint64_t packet_limit_ = 0;
+  bool mqtt5_ = false;
+  std::string limit_source_;
+  // A broker that closed the session for a packet too large (DISCONNECT
+  // 0x95) without stating its limit: under the largest packet sent then.
+  uint64_t learned_limit_ = 0;
+  uint64_t largest_sent_ = 0;  // in this session
+  uint64_t refused_batches_ = 0;
+  uint64_t refused_data_ = 0;  // of those, data over the limit itself
+  int64_t unconfirmed_since_ms_ = 0;
   bool bdseq_warned_ = false;
   // For status (issue 13).
   int64_t online_since_ms_ = 0, offline_since_ms_ = 0;
@@ -162,6 +204,7 @@ class Uplink {
   uint64_t backlog_confirmed_ = 0, live_confirmed_ = 0;
   struct Receipt {
     uint64_t tag, backlog_sent, live_sent;
+    int64_t sent_ms;  // steady
   };
   std::deque<Receipt> receipts_;
   uint64_t next_tag_ = 1;

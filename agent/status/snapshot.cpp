@@ -145,10 +145,39 @@ std::string span(int64_t ms) {
   return buf;
 }
 
+namespace {
+
+// How old the snapshot may be while the loop still turns: it wakes at least
+// once per source interval.
+int64_t loop_stall_limit(const Snapshot& s) {
+  int64_t shortest = 0;
+  for (const SourceStatus& src : s.sources)
+    if (src.interval_ms > 0 && (shortest == 0 || src.interval_ms < shortest))
+      shortest = src.interval_ms;
+  return std::max(kLoopStalledMs, 3 * shortest);
+}
+
+std::string birth_refused(const std::string& owner, uint64_t size, const Snapshot& s) {
+  return owner + " NOT PUBLISHED: its birth is " + std::to_string(size) + " bytes, over the " +
+         std::to_string(s.packet_limit) + " bytes the broker takes (" +
+         shown(s.packet_limit_source) + ")";
+}
+
+}  // namespace
+
 std::vector<std::string> problems(const Snapshot& s, int64_t now_ms) {
   std::vector<std::string> out;
   if (s.as_of_ms == 0) return out;
+  if (now_ms - s.as_of_ms > loop_stall_limit(s))
+    out.push_back("the agent's loop has not run for " + span(now_ms - s.as_of_ms));
   if (s.broker == BrokerState::unreachable) out.push_back("broker unreachable");
+  if (s.broker == BrokerState::online && s.unconfirmed_since_ms > 0 &&
+      now_ms - s.unconfirmed_since_ms > kUnconfirmedMs)
+    out.push_back("nothing confirmed by the broker for " + span(now_ms - s.unconfirmed_since_ms));
+  if (s.node_birth_refused_size > 0) out.push_back("node not published: its NBIRTH is too big");
+  for (const DeviceStatus& d : s.devices)
+    if (d.birth_refused_size > 0)
+      out.push_back("device " + shown(d.name) + " not published: its DBIRTH is too big");
   for (const SourceStatus& src : s.sources)
     if (src.failures > 0) out.push_back("source " + shown(src.name) + " failing");
   for (const DeviceStatus& d : s.devices)
@@ -219,7 +248,16 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
   std::string delivery = "last publish " + ago(s.last_publish_ms, now_ms);
   if (s.last_confirmed_ms > 0)
     delivery += ", last confirmed by the broker " + ago(s.last_confirmed_ms, now_ms);
+  if (s.broker == BrokerState::online && s.unconfirmed_since_ms > 0 &&
+      now_ms - s.unconfirmed_since_ms > kUnconfirmedMs)
+    delivery += "; NOTHING CONFIRMED for " + span(now_ms - s.unconfirmed_since_ms);
+  if (s.refused_batches > 0)
+    delivery += "; " + plural(s.refused_batches, "batch", "batches") +
+                " not published (over the packet limit, or of an unborn device)";
   line("Delivery", delivery);
+  if (s.node_birth_refused_size > 0)
+    line("Birth", birth_refused("node " + shown(s.node), s.node_birth_refused_size, s) +
+                      ": publish fewer metrics (fewer sources, probes or interfaces)");
   if (!s.spool_open) {
     line("Spool", "CANNOT BE OPENED (see the log); batches are published directly when online");
   } else {
@@ -273,6 +311,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       else
         t += "OFFLINE" + (d.problem.empty() ? std::string() : ": " + said(d.problem));
       if (d.online && !d.problem.empty()) t += " (last poll: " + said(d.problem) + ")";
+      if (d.birth_refused_size > 0)
+        t += "; " + birth_refused("device", d.birth_refused_size, s) +
+             ": publish fewer interfaces (its include/exclude) or fewer profiles";
       line("", t);
     }
   }
@@ -354,6 +395,10 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
       json_time(d.key("last_publish"), s.last_publish_ms);
       json_age(d.key("last_publish_age_s"), s.last_publish_ms, now_ms);
       json_time(d.key("last_confirmed"), s.last_confirmed_ms);
+      json_time(d.key("unconfirmed_since"), s.unconfirmed_since_ms);
+      d.key("packet_limit") += std::to_string(s.packet_limit);
+      d.key("node_birth_refused_size") += std::to_string(s.node_birth_refused_size);
+      d.key("refused_batches") += std::to_string(s.refused_batches);
       Obj sp(d.key("spool"));
       sp.key("open") += s.spool_open ? "true" : "false";
       sp.key("pending") += std::to_string(s.pending);
@@ -391,6 +436,7 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
       json_string(j.key("address"), d.address);
       j.key("state") += d.online ? "\"online\"" : d.polled ? "\"offline\"" : "\"not polled yet\"";
       json_opt_string(j.key("problem"), d.problem, true);
+      j.key("birth_refused_size") += std::to_string(d.birth_refused_size);
     }
     out += ']';
     o.key("probes") += '[';

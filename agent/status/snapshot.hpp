@@ -26,7 +26,8 @@ struct DeviceStatus {
   std::string name, address;
   bool polled = false;  // a poll has come back since the start
   bool online = false;
-  std::string problem;  // why the last poll failed ("" when it answered)
+  std::string problem;              // why the last poll failed ("" when it answered)
+  uint64_t birth_refused_size = 0;  // its DBIRTH, over the broker's packet limit; 0: none
 };
 
 struct ProbeStatus {
@@ -55,8 +56,14 @@ struct Snapshot {
   uint64_t bdseq = 0;
   std::string bdseq_error;  // why the next bdSeq cannot be saved for a restart
   // Delivery.
-  int64_t last_publish_ms = 0;    // last NDATA/DDATA published
-  int64_t last_confirmed_ms = 0;  // last receipt the broker acknowledged
+  int64_t last_publish_ms = 0;       // last NDATA/DDATA published
+  int64_t last_confirmed_ms = 0;     // last receipt the broker acknowledged
+  int64_t unconfirmed_since_ms = 0;  // published, not yet confirmed since then; 0: none
+  // The broker's packet limit, and what was not published for being over it.
+  uint64_t packet_limit = 0;
+  std::string packet_limit_source;       // where the limit comes from, in words
+  uint64_t node_birth_refused_size = 0;  // the NBIRTH's; 0: none
+  uint64_t refused_batches = 0;
   bool spool_open = true;
   uint64_t pending = 0, spool_bytes = 0, oldest_age_s = 0;
   uint64_t dropped = 0, lost = 0, write_errors = 0;
@@ -71,6 +78,12 @@ struct Snapshot {
 
 // A drop or a failed write this recent makes the agent degraded.
 constexpr int64_t kRecentMs = 10 * 60'000;
+// Published data the broker has not confirmed for this long: nothing arrives.
+// (A receipt follows data within 5 s and is acknowledged within a round trip.)
+constexpr int64_t kUnconfirmedMs = 15'000;
+// A snapshot older than this (or than 3 of the shortest source interval) means
+// the agent's loop, which fills it every turn, has stopped turning.
+constexpr int64_t kLoopStalledMs = 10'000;
 
 // What makes the agent degraded, one short phrase each ("broker unreachable",
 // "source lan failing"); none: all well. Probe failures are measurements of

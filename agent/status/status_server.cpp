@@ -319,6 +319,11 @@ void Server::fill(const Inputs& in) {
   s.bdseq_error = u.bdseq_error();
   s.last_publish_ms = u.last_publish_ms();
   s.last_confirmed_ms = u.last_confirmed_ms();
+  s.unconfirmed_since_ms = u.unconfirmed_since_ms();
+  s.packet_limit = u.packet_limit();
+  s.packet_limit_source = u.packet_limit_source();
+  s.node_birth_refused_size = u.refused_birth_size(kNode);
+  s.refused_batches = u.refused_batches();
 
   s.spool_open = in.spool.is_open();
   const SpoolStats st = in.spool.stats();
@@ -359,6 +364,7 @@ void Server::fill(const Inputs& in) {
     d.polled = in.devices.polls(i) > 0;
     d.online = in.devices.online(i);
     d.problem = in.devices.problem(i);
+    d.birth_refused_size = u.refused_birth_size(in.devices.id(i));
   }
 
   for (size_t i = 0; i < probe_refs_.size(); ++i) {

@@ -168,6 +168,14 @@ void Mosquitto::start() {
                              read_file(dir_.path + "/mosquitto.log"));
 }
 
+void Mosquitto::freeze() {
+  if (process_) process_->signal(SIGSTOP);
+}
+
+void Mosquitto::thaw() {
+  if (process_) process_->signal(SIGCONT);
+}
+
 void Mosquitto::stop() {
   if (!process_) return;
   process_->signal(SIGTERM);

@@ -64,6 +64,10 @@ class Mosquitto {
   ~Mosquitto();
   void start();  // returns when the port accepts connections
   void stop();   // SIGTERM; the broker saves its persistent sessions
+  // SIGSTOP / SIGCONT: a broker that keeps its connections open but handles
+  // nothing (thaw it before the test ends).
+  void freeze();
+  void thaw();
   int port() const { return port_; }
   std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
 

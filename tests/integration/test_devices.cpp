@@ -14,11 +14,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "harness.hpp"
+#include "probe_rig.hpp"
 
 using namespace harness;
 
@@ -56,13 +58,17 @@ constexpr const char* kCommunity = "room6a-community";
 constexpr const char* kAuth = "auth-secret-6a";
 constexpr const char* kPriv = "priv-secret-6a";
 
-// snmpd -f in the foreground, logging to a file, with only the test's config.
+// snmpd -f in the foreground, logging to a file, with only the test's config;
+// on loopback, or on `ip` in the network namespace `netns` (whose interfaces
+// it then serves).
 class Snmpd {
  public:
-  Snmpd() : port_(free_udp_port()) {
+  explicit Snmpd(std::string netns = "", std::string ip = "127.0.0.1")
+      : netns_(std::move(netns)), ip_(std::move(ip)), port_(free_udp_port()) {
     std::filesystem::create_directories(dir_.path + "/persist");
     write_file(dir_.path + "/snmpd.conf",
-               std::string("rocommunity ") + kCommunity + " 127.0.0.1\n" + "rocommunity6 " +
+               std::string("rocommunity ") + kCommunity + " " +
+                   (netns_.empty() ? "127.0.0.1" : "default") + "\n" + "rocommunity6 " +
                    kCommunity + " ::1\n" + "createUser monitor SHA \"" + kAuth + "\" AES \"" +
                    kPriv + "\"\n" + "createUser other SHA \"" + kAuth + "\" AES \"" + kPriv +
                    "\"\n" +
@@ -77,11 +83,17 @@ class Snmpd {
   }
   ~Snmpd() { stop(); }
   void start() {
+    std::vector<std::string> argv{"/usr/sbin/snmpd",        "-f", "-Lo", "-C", "-c",
+                                  dir_.path + "/snmpd.conf"};
+    if (netns_.empty()) {
+      argv.push_back("udp:127.0.0.1:" + std::to_string(port_) +
+                     ",udp6:[::1]:" + std::to_string(port_));
+    } else {
+      argv.push_back("udp:" + ip_ + ":" + std::to_string(port_));
+      argv.insert(argv.begin(), {"ip", "netns", "exec", netns_});
+    }
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{
-            "/usr/sbin/snmpd", "-f", "-Lo", "-C", "-c", dir_.path + "/snmpd.conf",
-            "udp:127.0.0.1:" + std::to_string(port_) + ",udp6:[::1]:" + std::to_string(port_)},
-        dir_.path + "/snmpd.log",
+        argv, dir_.path + "/snmpd.log",
         std::vector<std::string>{"SNMP_PERSISTENT_DIR=" + dir_.path + "/persist", "MIBS="});
     REQUIRE(wait_until([&] { return !get("1.3.6.1.2.1.1.3.0").empty(); }, 20s));
   }
@@ -92,7 +104,7 @@ class Snmpd {
     process_.reset();
   }
   int port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return ip_ + ":" + std::to_string(port_); }
   std::string cli(const std::string& tool) const {
     return "SNMP_PERSISTENT_DIR=" + dir_.path + "/cli MIBS= " + tool + " -v2c -c " + kCommunity +
            " -t 1 -r 1 -On -Oq -Oe -Ot " + address() + " ";
@@ -125,6 +137,7 @@ class Snmpd {
 
  private:
   TempDir dir_;
+  std::string netns_, ip_;
   int port_;
   std::unique_ptr<Process> process_;
 };
@@ -168,6 +181,41 @@ std::string responder_device(const std::string& name, const Responder& r, const 
          "profiles = [\"interfaces\"]\n" +
          keys;
 }
+
+void must(const std::string& cmd) {
+  auto [rc, out] = run_shell(cmd);
+  INFO(cmd << "\n" << out);
+  REQUIRE(rc == 0);
+}
+
+// A switch with many ports: a network namespace with `ports` interfaces,
+// reached over a veth pair on addresses of this run (198.18.0.0/15, the
+// range set aside for tests).
+struct BigSwitch {
+  NetNs ns;
+  std::string host = "cb" + std::to_string(::getpid()) + "h";
+  std::string host_ip, switch_ip;
+  explicit BigSwitch(int ports) {
+    const int id = ::getpid();
+    const std::string net = "198." + std::to_string(18 + ((id >> 14) & 1)) + "." +
+                            std::to_string((id >> 6) & 255) + ".";
+    host_ip = net + std::to_string((id & 63) * 4 + 1);
+    switch_ip = net + std::to_string((id & 63) * 4 + 2);
+    const std::string peer = "cb" + std::to_string(id) + "p";
+    must("ip link add " + host + " type veth peer name " + peer + " netns " + ns.name());
+    must("ip addr add " + host_ip + "/30 dev " + host + " && ip link set " + host + " up");
+    must("ip -n " + ns.name() + " addr add " + switch_ip + "/30 dev " + peer + " && ip -n " +
+         ns.name() + " link set " + peer + " up");
+    std::string batch;  // veth pairs inside the namespace (no dummy module needed)
+    for (int i = 0; i < ports; i += 2)
+      batch += "link add port" + std::to_string(i) + " type veth peer name port" +
+               std::to_string(i + 1) + "\n";
+    write_file(dir.path + "/links", batch);
+    must("ip -n " + ns.name() + " -batch " + dir.path + "/links");
+  }
+  ~BigSwitch() { run_shell("ip link del " + host); }
+  TempDir dir;
+};
 
 const Payload::Metric* metric(const Payload& p, const std::string& name) {
   for (const auto& m : p.metrics())
@@ -869,4 +917,79 @@ TEST_CASE("SNMP devices: two devices with one v3 user on one engine each use the
   CHECK(on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/ap-wrong").empty());
   CHECK(on_topic(sub, "spBv1.0/school-test/DDATA/room-1/ap-wrong").empty());
   CHECK(on_topic(sub, "spBv1.0/school-test/DDEATH/room-1/ap-right").empty());
+}
+
+TEST_CASE("SNMP devices: a DBIRTH over the broker's packet limit is not sent, the rest goes on") {
+  INFO("needs root (CI runs as root): the test creates a network namespace and a veth pair");
+  // Mosquitto takes packets of 100000 bytes at most. It says so in its
+  // CONNACK, but Debian 12's Paho C++ passes no CONNACK property on: the agent
+  // learns the limit from the broker's DISCONNECT (packet too large).
+  Mosquitto broker("max_packet_size 100000\n");
+  Subscriber sub(broker.url());
+  TempDir dir;
+  BigSwitch big_switch(200);  // a DBIRTH of about 130 KB
+  Snmpd snmpd(big_switch.ns.name(), big_switch.switch_ip);
+  snmpd.start();
+  write_secret(dir.path + "/community", kCommunity);
+  auto device = [&](const std::string& name, const std::string& profiles) {
+    return "[[devices.snmp]]\nname = \"" + name + "\"\naddress = \"" + snmpd.address() +
+           "\"\nversion = \"2c\"\ncommunity_file = \"" + dir.path +
+           "/community\"\ninterval = \"2s\"\ntimeout = \"1s\"\nmax_interfaces = 256\n"
+           "profiles = [" +
+           profiles + "]\n";
+  };
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra =
+      device("switch-big", "\"system\", \"interfaces\"") + device("switch-small", "\"system\"");
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+
+  // The big one is not born, and says so once, with its size, the limit and what to do.
+  const std::regex refused(
+      "E uplink: not publishing the birth of device switch-big: ([0-9]+) bytes, over the "
+      "([0-9]+) bytes the broker takes \\(([^)]+)\\); device switch-big stays unborn and its "
+      "data is not published until it publishes fewer metrics \\(its include/exclude, fewer "
+      "profiles\\)");
+  std::smatch m;
+  std::string log;
+  REQUIRE(wait_until(
+      [&] {
+        log = agent.log();
+        return std::regex_search(log, m, refused);
+      },
+      30s));
+  const std::string size = m[1], limit = m[2], source = m[3];
+  CHECK(std::stoul(size) > 100000);
+  CHECK(std::stoul(limit) < std::stoul(size));
+  if (source != "its Maximum Packet Size") {  // learned: noticed, named, and a new session
+    CHECK_THAT(log, Catch::Contains("lost broker " + broker.url() +
+                                    " (broker sent DISCONNECT: broker says a packet is too "
+                                    "large); reconnecting in "));
+    CHECK_THAT(log, Catch::Contains("W uplink: broker " + broker.url() + " refused a packet of "));
+  }
+  // The node and the small device are born and publish, in one session from now on.
+  const std::string small_data = "spBv1.0/school-test/DDATA/room-1/switch-small";
+  const size_t small = on_topic(sub, small_data).size(), ndata = sub.of_type("NDATA").size();
+  const size_t births = sub.of_type("NBIRTH").size();
+  const size_t big_births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/switch-big").size();
+  REQUIRE(wait_until([&] { return on_topic(sub, small_data).size() >= small + 2; }, 20s));
+  REQUIRE(sub.wait_for("NDATA", ndata + 2, 10s));
+  CHECK(sub.of_type("NBIRTH").size() == births);
+  CHECK(on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/switch-big").size() == big_births);
+  CHECK(agent.log().find(" not publishing the birth of device switch-big") ==
+        agent.log().rfind(" not publishing the birth of device switch-big"));
+
+  // status names it: exit 1, the device's size, the limit and what to do.
+  auto [rc, out] = run_shell(std::string(AGENT_BINARY) + " status -c " + agent.config_path());
+  INFO(out);
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains("device switch-big not published: its DBIRTH is too big"));
+  CHECK_THAT(out,
+             Catch::Contains("switch-big at " + snmpd.address() +
+                             ": online; device NOT PUBLISHED: its birth is " + size +
+                             " bytes, over the " + limit + " bytes the broker takes (" + source +
+                             "): publish fewer interfaces (its include/exclude) or fewer "
+                             "profiles\n"));
 }

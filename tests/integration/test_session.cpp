@@ -330,6 +330,32 @@ TEST_CASE("the broker stops and starts again: the agent reconnects and rebirths 
   REQUIRE(rig.sub.wait_for("NDATA", before + 1, 10s));
 }
 
+TEST_CASE("the broker's DISCONNECT: lost broker with its reason, and a new session") {
+  // Mosquitto answers a packet over its max_packet_size with an MQTT 5
+  // DISCONNECT (reason 0x95) and closes the connection. The only packet the
+  // agent does not measure is its receipt: a receipt topic of 30000 bytes
+  // makes every receipt such a packet.
+  Mosquitto broker("max_packet_size 20000\n");
+  Subscriber sub(broker.url());
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra_broker = "receipt_topic = \"" + std::string(30000, 'r') + "\"\n";
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(sub.wait_for("NBIRTH", 1, 20s));
+  REQUIRE(wait_until(
+      [&] {
+        return agent.log().find("lost broker " + broker.url() +
+                                " (broker sent DISCONNECT: broker says a packet is too large); "
+                                "reconnecting in ") != std::string::npos;
+      },
+      10s));
+  REQUIRE(sub.wait_for("NBIRTH", 2, 20s));
+  CHECK(bdseq(sub.of_type("NBIRTH")[1].decoded) != bdseq(sub.of_type("NBIRTH")[0].decoded));
+}
+
 TEST_CASE("a first server that accepts TCP but never answers MQTT: the agent moves on") {
   Rig rig;
   SilentPort silent;  // listens, never speaks

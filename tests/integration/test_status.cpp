@@ -210,6 +210,64 @@ TEST_CASE("status: in steady state a confirmed batch is not shown waiting until 
   CHECK(json_eval(dir, j, "d['delivery']['last_confirmed'] is not None") == "True");
 }
 
+TEST_CASE("status: a broker that takes nothing while the link stays up: not OK, exit 1") {
+  Mosquitto broker;
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "200ms";
+  Agent agent(dir.path + "/a", o);
+  Subscriber sub(broker.url());
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(sub.wait_for("NDATA", 2, 20s));
+  REQUIRE(wait_until([&] { return ask(agent.config_path()).rc == 0; }, 10s));
+
+  // The broker stops handling anything; TCP stays up, keep-alive (30 s) has
+  // not noticed yet: what the agent publishes is never confirmed.
+  broker.freeze();
+  struct Thaw {
+    Mosquitto& b;
+    ~Thaw() { b.thaw(); }
+  } thaw{broker};
+  Status s;
+  CHECK(wait_until(
+      [&] {
+        s = ask(agent.config_path());
+        return s.rc == 1;
+      },
+      25s));
+  INFO(s.out);
+  CHECK_THAT(s.out, Catch::Contains("\nStatus    DEGRADED: nothing confirmed by the broker for "));
+  CHECK_THAT(s.out, Catch::Contains("; NOTHING CONFIRMED for "));
+}
+
+TEST_CASE("status: a loop that does not turn: exit 1, the loop has not run for N s") {
+  Mosquitto broker;
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "500ms";
+  Agent agent(dir.path + "/a", o);
+  // The test hook blocks the loop's first turn, as a stuck loop would.
+  agent.start({"CLASSROOM_TEST_STALL_LOOP_MS=20000"});
+  LogOnFailure show_log(agent);
+  Status s;
+  REQUIRE(wait_until(
+      [&] {
+        s = ask(agent.config_path());
+        return s.out.find("the agent's loop has not run for ") != std::string::npos;
+      },
+      18s));
+  INFO(s.out);
+  CHECK(s.rc == 1);
+  CHECK_THAT(s.out, Catch::Contains("\nStatus    DEGRADED: the agent's loop has not run for "));
+  CHECK(json_eval(dir, ask(agent.config_path(), true).out, "d['problems'][0][:33]") ==
+        "the agent's loop has not run for ");
+  // The loop turns again: so does the status.
+  REQUIRE(wait_until([&] { return ask(agent.config_path()).rc == 0; }, 30s));
+}
+
 TEST_CASE("status: a broker that accepts TCP but never answers MQTT is named as such") {
   SilentPort silent;
   TempDir dir;

@@ -120,6 +120,58 @@ TEST_CASE("status: all well, online") {
   CHECK_THAT(json, Catch::StartsWith("{\"state\":\"ok\",\"problems\":[],"));
 }
 
+TEST_CASE("status: never OK while nothing reaches the broker, or the loop stands still") {
+  Snapshot s = degraded_snapshot();
+  s.broker = BrokerState::online;
+  s.broker_since_ms = kNow - 90'000;
+  s.sources.resize(1);  // system, every 10 s
+  s.devices.resize(1);
+  s.last_drop_ms = 0;
+  REQUIRE(problems(s, kNow).empty());
+
+  // Published, not confirmed: fine for a round trip, a problem past 15 s.
+  s.unconfirmed_since_ms = kNow - kUnconfirmedMs;
+  CHECK(problems(s, kNow).empty());
+  s.unconfirmed_since_ms = kNow - 40'000;
+  CHECK(problems(s, kNow) == std::vector<std::string>{"nothing confirmed by the broker for 40 s"});
+  CHECK_THAT(render_text(s, kNow), Catch::Contains("; NOTHING CONFIRMED for 40 s\n"));
+  s.unconfirmed_since_ms = 0;
+
+  // A snapshot the loop has not refreshed for 3 intervals of its fastest source.
+  CHECK(problems(s, kNow + 30'000).empty());
+  CHECK(problems(s, kNow + 31'000) ==
+        std::vector<std::string>{"the agent's loop has not run for 31 s"});
+  s.sources[0].interval_ms = 500;  // or 10 s, whichever is longer
+  CHECK(problems(s, kNow + 10'000).empty());
+  CHECK(problems(s, kNow + 11'000) ==
+        std::vector<std::string>{"the agent's loop has not run for 11 s"});
+  CHECK_THAT(render_json(s, kNow + 11'000),
+             Catch::StartsWith("{\"state\":\"degraded\",\"problems\":[\"the agent's loop has "
+                               "not run for 11 s\"],"));
+
+  // Births over the broker's packet limit: named, with the size, the limit and what to do.
+  s.packet_limit = 100'000;
+  s.packet_limit_source = "its Maximum Packet Size";
+  s.devices[0].birth_refused_size = 131'072;
+  s.node_birth_refused_size = 100'500;
+  s.refused_batches = 12;
+  CHECK(problems(s, kNow) ==
+        std::vector<std::string>{"node not published: its NBIRTH is too big",
+                                 "device switch-6a not published: its DBIRTH is too big"});
+  const std::string text = render_text(s, kNow);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("; 12 batches not published (over the packet limit, or of an "
+                                   "unborn device)\n"));
+  CHECK_THAT(text, Catch::Contains("\nBirth     node room-6a NOT PUBLISHED: its birth is 100500 "
+                                   "bytes, over the 100000 bytes the broker takes (its Maximum "
+                                   "Packet Size): publish fewer metrics (fewer sources, probes or "
+                                   "interfaces)\n"));
+  CHECK_THAT(text, Catch::Contains("          switch-6a at 10.0.6.2: online; device NOT "
+                                   "PUBLISHED: its birth is 131072 bytes, over the 100000 bytes "
+                                   "the broker takes (its Maximum Packet Size): publish fewer "
+                                   "interfaces (its include/exclude) or fewer profiles\n"));
+}
+
 TEST_CASE("status: the JSON carries the same facts") {
   const std::string json = render_json(degraded_snapshot(), kNow);
   INFO(json);
@@ -197,6 +249,7 @@ struct QuietClient final : mqtt::Client {
   void disconnect(int) override {}
   void disconnect_with_will(int) override {}
   void abandon() override {}
+  void end_with_will() override {}
 };
 
 struct StatusRig {

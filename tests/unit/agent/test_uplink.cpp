@@ -56,6 +56,12 @@ struct FakeClient final : mqtt::Client {
   int disconnects_with_will = 0;
   void abandon() override { ++abandoned; }
   int abandoned = 0;
+  // A session ended without waiting: counted with the DISCONNECTs that ask
+  // for the Will, and as a client dropped.
+  void end_with_will() override {
+    ++disconnects_with_will;
+    ++abandoned;
+  }
 
   std::vector<sparkplug::Payload> decoded(const std::string& type) const {
     std::vector<sparkplug::Payload> out;
@@ -897,4 +903,187 @@ TEST_CASE("uplink devices: a spooled batch naming a retired device metric is sti
   CHECK(sent);
   rig.ack_receipts();
   CHECK(rig.spool.committed() == rig.spool.next_id() - 1);
+}
+
+// ---- What the broker will not take, and deliveries that stop ----
+
+TEST_CASE("uplink devices: a DBIRTH over the broker's limit is not sent, the rest goes on") {
+  LogCapture log;
+  DeviceRig rig;
+  const DeviceId big = rig.add("switch-big"), small = rig.add("ups-small");
+  std::vector<MetricId> ports;
+  for (int i = 0; i < 200; ++i)
+    ports.push_back(rig.metric(big, "Interfaces/port-" + std::to_string(i) + "/Rx Bytes"));
+  const MetricId charge = rig.metric(small, "UPS/Charge");
+  rig.batcher.presence(big, true);
+  rig.batcher.presence(small, true);
+  for (MetricId p : ports) rig.put(p, 1);
+  rig.put(charge, 87);
+  rig.flush();
+  // The broker states its Maximum Packet Size in the CONNACK.
+  rig.uplink.poll();
+  mqtt::Event connack{K::connected, {}, rig.client.connects.back().attempt, {}, {}};
+  connack.max_packet_size = 4000;
+  connack.mqtt5 = true;
+  rig.uplink.handle(connack);
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  REQUIRE(rig.uplink.online());
+  CHECK(rig.uplink.packet_limit() == 4000);
+  CHECK(rig.uplink.packet_limit_source() == "its Maximum Packet Size");
+  for (int round = 0; round < 3; ++round) {
+    for (MetricId p : ports) rig.put(p, 2 + static_cast<uint64_t>(round));
+    rig.put(charge, 88 + static_cast<uint64_t>(round));
+    rig.flush();
+    rig.sample();
+    rig.clock.advance(1000);
+    rig.uplink.poll();
+    rig.ack_receipts();
+  }
+  for (const Published& p : rig.client.published)
+    CHECK(mqtt::publish_packet_size(p.topic.size(), p.payload.size(), p.qos, true) <= 4000);
+  const auto kinds = rig.kinds();
+  CHECK(std::count(kinds.begin(), kinds.end(), "NBIRTH") == 1);
+  CHECK(std::count(kinds.begin(), kinds.end(), "DBIRTH/ups-small") == 1);
+  CHECK(std::count(kinds.begin(), kinds.end(), "DDATA/ups-small") == 4);
+  CHECK(std::count(kinds.begin(), kinds.end(), "NDATA") == 3);
+  CHECK(std::count(kinds.begin(), kinds.end(), "DBIRTH/switch-big") == 0);
+  CHECK(std::count(kinds.begin(), kinds.end(), "DDATA/switch-big") == 0);
+  // One seq for what was sent: no gap where the birth was refused.
+  uint64_t expected = 0;
+  for (const Published& p : rig.client.published) {
+    if (p.qos != 0) continue;
+    sparkplug::Payload payload;
+    REQUIRE(payload.ParseFromString(p.payload));
+    CHECK(payload.seq() == expected++);
+  }
+  const uint64_t size = rig.uplink.refused_birth_size(big);
+  CHECK(size > 4000);
+  CHECK(rig.uplink.refused_birth_size(small) == 0);
+  CHECK(rig.uplink.refused_birth_size(kNode) == 0);
+  CHECK(rig.uplink.refused_batches() == 4);  // its batches: before the connection, and 3
+  // Said once, with the size, the limit and what to do.
+  CHECK(log.count("not publishing the birth of device switch-big: " + std::to_string(size) +
+                  " bytes, over the 4000 bytes the broker takes (its Maximum Packet Size)") == 1);
+  CHECK(log.count("its include/exclude, fewer profiles") == 1);
+  // The spool is not held up by what cannot be sent.
+  CHECK(rig.spool.committed() == rig.spool.next_id() - 1);
+}
+
+TEST_CASE("uplink: a broker that states no limit: [broker] max_packet_size, NBIRTH too") {
+  LogCapture log;
+  Rig rig;
+  for (int i = 0; i < 100; ++i)
+    rig.catalog.declare("Test/Metric " + std::to_string(i), DataType::UInt64, "");
+  UplinkOptions o = rig.options(1000, {"tcp://a:1883"});
+  o.max_packet_size = 2000;
+  Uplink uplink(o, rig.client, rig.catalog, rig.spool, rig.clock);
+  uplink.poll();
+  uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.sample();
+  const int64_t now = rig.clock.steady_ms();
+  // Nothing is sent without its birth, and the loop is not kept spinning.
+  CHECK(uplink.poll() > now);
+  CHECK(uplink.online());
+  CHECK(rig.client.published.empty());
+  CHECK(uplink.refused_birth_size(kNode) > 2000);
+  CHECK(uplink.packet_limit_source() == "the broker states no limit: [broker] max_packet_size");
+  rig.sample();
+  uplink.poll();
+  CHECK(log.count("not publishing the birth of node room: ") == 1);
+  CHECK(log.count("(the broker states no limit: [broker] max_packet_size)") == 1);
+}
+
+TEST_CASE("uplink: a receipt the broker does not acknowledge in time ends the session") {
+  LogCapture log;
+  Rig rig;
+  rig.come_online();
+  rig.sample();
+  rig.uplink.poll();
+  REQUIRE(rig.client.last_receipt());
+  CHECK(rig.uplink.unconfirmed_since_ms() == rig.clock.wall_ms());
+  rig.clock.advance(29'000);
+  rig.uplink.poll();
+  CHECK(rig.uplink.online());
+  rig.clock.advance(1000);  // keepalive: 30 s
+  rig.uplink.poll();
+  CHECK_FALSE(rig.uplink.online());
+  CHECK(rig.client.abandoned == 1);  // dropped without waiting on the network
+  CHECK(rig.uplink.unconfirmed_since_ms() == 0);
+  CHECK(log.count("lost broker tcp://a:1883 (no delivery receipt acknowledged for 30 s); "
+                  "reconnecting in ") == 1);
+  // The batch comes again in the next session, as history.
+  rig.clock.advance(5000);
+  rig.come_online();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  CHECK(rig.counter_values() == std::vector<std::pair<uint64_t, bool>>{{1, false}, {1, true}});
+}
+
+TEST_CASE("uplink: a receipt the broker refuses ends the session") {
+  LogCapture log;
+  Rig rig;
+  rig.come_online();
+  rig.sample();
+  rig.uplink.poll();
+  const uint64_t tag = rig.client.last_receipt()->tag;
+  rig.uplink.handle({K::publish_failed, "broker says this client is not authorized", tag, {}, {}});
+  CHECK_FALSE(rig.uplink.online());
+  CHECK(log.count("lost broker tcp://a:1883 (the broker refused delivery receipt " +
+                  std::to_string(tag) + ": broker says this client is not authorized)") == 1);
+}
+
+TEST_CASE("uplink: the broker's DISCONNECT is a lost connection, with its reason") {
+  LogCapture log;
+  Rig rig;
+  rig.come_online();
+  rig.uplink.handle(
+      {K::connection_lost, "broker sent DISCONNECT: broker says a packet is too large", 0, {}, {}});
+  CHECK_FALSE(rig.uplink.online());
+  CHECK(rig.uplink.last_error() == "broker sent DISCONNECT: broker says a packet is too large");
+  CHECK(log.count("lost broker tcp://a:1883 (broker sent DISCONNECT: broker says a packet is too "
+                  "large); reconnecting in ") == 1);
+}
+
+TEST_CASE("mqtt: the PUBLISH packet size a broker's limit is compared with") {
+  // Type byte, remaining length, topic length and topic, payload.
+  CHECK(mqtt::publish_packet_size(5, 10, 0, false) == 1 + 1 + 2 + 5 + 10);
+  CHECK(mqtt::publish_packet_size(5, 10, 1, false) == 1 + 1 + 2 + 5 + 2 + 10);
+  CHECK(mqtt::publish_packet_size(5, 10, 0, true) == 1 + 1 + 2 + 5 + 1 + 10);
+  CHECK(mqtt::publish_packet_size(0, 125, 0, false) == 1 + 1 + 127);
+  CHECK(mqtt::publish_packet_size(0, 126, 0, false) == 1 + 2 + 128);
+  CHECK(mqtt::publish_packet_size(10, 130'000, 0, true) == 1 + 3 + 2 + 10 + 1 + 130'000);
+}
+
+TEST_CASE("uplink devices: a broker that closes the session for a packet too large: learned") {
+  LogCapture log;
+  DeviceRig rig;
+  const DeviceId big = rig.add("switch-big");
+  for (int i = 0; i < 200; ++i)
+    rig.put(rig.metric(big, "Interfaces/port-" + std::to_string(i) + "/Rx Bytes"), 1);
+  rig.batcher.presence(big, true);
+  rig.flush();
+  rig.come_online();  // no limit stated: [broker] max_packet_size (256 KiB) lets it go
+  rig.uplink.poll();
+  REQUIRE(rig.on("spBv1.0/school/DBIRTH/room/switch-big").size() == 1);
+  size_t sent = 0;
+  for (const Published& p : rig.client.published)
+    if (p.topic == "spBv1.0/school/DBIRTH/room/switch-big") sent = p.payload.size();
+  // The broker's DISCONNECT, reason 0x95: packet too large.
+  rig.uplink.handle({K::connection_lost,
+                     "broker sent DISCONNECT: broker says a packet is too large",
+                     0x95,
+                     {},
+                     {}});
+  CHECK_FALSE(rig.uplink.online());
+  CHECK(log.count("W uplink: broker tcp://a:1883 refused a packet of ") == 1);
+  // The next session keeps under it: the device stays unborn, visibly.
+  rig.clock.advance(5000);
+  rig.come_online();
+  rig.uplink.poll();
+  CHECK(rig.on("spBv1.0/school/DBIRTH/room/switch-big").size() == 1);
+  CHECK(rig.uplink.packet_limit() < sent + 100);
+  CHECK(rig.uplink.refused_birth_size(big) > rig.uplink.packet_limit());
+  CHECK_THAT(rig.uplink.packet_limit_source(), Catch::StartsWith("it refused a packet of "));
+  CHECK(log.count("not publishing the birth of device switch-big: ") == 1);
 }

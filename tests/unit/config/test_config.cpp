@@ -289,3 +289,20 @@ TEST_CASE("strings from the file are shown escaped and bounded in errors") {
   Error lvl = only_error(kGood + "[log]\nlevel = \"x\\u001b[2J\"\n");
   CHECK_THAT(lvl.message, Catch::Contains("x\\x1b[2J"));
 }
+
+TEST_CASE("broker.max_packet_size: 256 KiB by default, within the bounds of MQTT") {
+  LoadResult r = load_string(kGood, "agent.toml");
+  REQUIRE(r.config);
+  CHECK(r.config->broker.max_packet_size == 256u << 10);
+  const std::string servers = "servers = [\"tcp://127.0.0.1:1883\"]";
+  r = load_string(replace(kGood, servers, servers + "\nmax_packet_size = \"100KiB\""),
+                  "agent.toml");
+  REQUIRE(r.config);
+  CHECK(r.config->broker.max_packet_size == 100u << 10);
+  Error small = only_error(replace(kGood, servers, servers + "\nmax_packet_size = \"512B\""));
+  CHECK(small.key == "broker.max_packet_size");
+  CHECK_THAT(small.message, Catch::Contains("too small; at least 1024 B"));
+  Error big = only_error(replace(kGood, servers, servers + "\nmax_packet_size = \"1GiB\""));
+  CHECK(big.key == "broker.max_packet_size");
+  CHECK_THAT(big.message, Catch::Contains("over MQTT's own limit of 268435455 B"));
+}

@@ -234,6 +234,7 @@ struct NullClient final : mqtt::Client {
   void disconnect(int) override {}
   void disconnect_with_will(int) override {}
   void abandon() override {}
+  void end_with_will() override {}
 };
 }  // namespace
 
