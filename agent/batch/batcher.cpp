@@ -54,11 +54,12 @@ void Batcher::presence(DeviceId device, bool online) {
 void Batcher::store(int64_t ts) {
   payload_.SerializeToString(&bytes_);
   error_.clear();
-  // Online, a full spool makes room only with what the broker confirmed: a
-  // live batch that does not fit goes out unstored below, and the backlog the
-  // uplink is replaying stays. Offline, the oldest backlog makes room.
+  // While the broker confirms, a full spool makes room only with what it
+  // confirmed: a live batch that does not fit goes out unstored below, and
+  // the backlog the uplink is replaying stays. Otherwise (offline, or a broker
+  // that confirms nothing) the oldest backlog makes room for the newest.
   const auto overflow =
-      uplink_.online() ? Spool::Overflow::keep_unsent : Spool::Overflow::drop_oldest;
+      uplink_.delivering() ? Spool::Overflow::keep_unsent : Spool::Overflow::drop_oldest;
   if (spool_.is_open() && spool_.append(bytes_, ts, &error_, overflow) != 0) {
     if (failing_) lg.info("the spool takes batches again; batches are stored before sending");
     failing_ = false;

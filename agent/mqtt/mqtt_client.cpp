@@ -313,7 +313,8 @@ class PahoClient final : public Client, private ::mqtt::callback {
     e.mqtt5 = attempt_v5_;
     if (!attempt_v5_) return;
     try {
-      const ::mqtt::properties& props = tok.get_connect_response().get_properties();
+      const ::mqtt::connect_response rsp = tok.get_connect_response();  // a copy: keep it
+      const ::mqtt::properties& props = rsp.get_properties();
       if (props.contains(::mqtt::property::MAXIMUM_PACKET_SIZE))
         e.max_packet_size = ::mqtt::get<uint32_t>(props, ::mqtt::property::MAXIMUM_PACKET_SIZE);
     } catch (const std::exception&) {  // no connect response: the broker stated no limit

@@ -116,6 +116,12 @@ void Uplink::start_connect() {
 }
 
 void Uplink::lost(const std::string& why, bool was_online) {
+  lost(why, was_online, !was_online);
+}
+
+// `next_server`: the next attempt goes to the next server of the list, after
+// a backoff (a failed attempt, or a session that delivered nothing).
+void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
   const std::string broker = server();
   state_ = State::idle;
   if (offline_since_ms_ == 0) offline_since_ms_ = clock_.wall_ms();
@@ -124,9 +130,9 @@ void Uplink::lost(const std::string& why, bool was_online) {
   ++changes_;
   receipts_.clear();
   unreceipted_ = 0;
-  unconfirmed_since_ms_ = 0;
+  if (!next_server) unconfirmed_since_ms_ = 0;  // else: still nothing confirmed since then
   const uint64_t waiting = spool_.next_id() - 1 - spool_.committed();
-  if (was_online) {
+  if (!next_server) {
     failed_attempts_ = 0;
   } else {
     ++failed_attempts_;
@@ -137,8 +143,9 @@ void Uplink::lost(const std::string& why, bool was_online) {
   retry_at_ = clock_.steady_ms() + delay;
   const double secs = static_cast<double>(delay) / 1000.0;
   if (was_online) {
-    lg.warning("lost broker %s (%s); reconnecting in %.1f s, %" PRIu64 " %s waiting in spool",
-               broker.c_str(), why.c_str(), secs, waiting, batches(waiting));
+    const std::string next = server() == broker ? "" : " to " + server();
+    lg.warning("lost broker %s (%s); reconnecting in %.1f s%s, %" PRIu64 " %s waiting in spool",
+               broker.c_str(), why.c_str(), secs, next.c_str(), waiting, batches(waiting));
   } else if (failed_attempts_ == 1 || failed_attempts_ % 10 == 0) {
     lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
                " %s waiting in spool",
@@ -161,7 +168,7 @@ void Uplink::handle(const mqtt::Event& e) {
       set_packet_limit(e.max_packet_size);
       // NCMD first: a host's rebirth request must not be missed after the birth.
       if (!client_.subscribe(topics_.ncmd, 1, error)) {
-        client_.disconnect(1000);
+        client_.abandon();  // not born: nothing to say; never wait on the network
         lost("cannot subscribe to " + topics_.ncmd + ": " + error, false);
       }
       return;
@@ -207,7 +214,7 @@ void Uplink::handle(const mqtt::Event& e) {
     }
     case K::subscribe_failed:
       if (state_ != State::subscribing) return;
-      client_.disconnect(1000);
+      client_.abandon();
       lost("broker refused the subscription to " + topics_.ncmd + ": " + e.text, false);
       return;
     case K::connection_lost:
@@ -226,7 +233,10 @@ void Uplink::handle(const mqtt::Event& e) {
       return;
     case K::publish_failed:
       // What the broker refused is not confirmed, nor anything before it.
-      if (state_ == State::online)
+      // (Only a receipt of this session counts: an ended session's NDEATH,
+      // tag 0, or an old receipt says nothing of this one.)
+      if (state_ == State::online && std::any_of(receipts_.begin(), receipts_.end(),
+                                                 [&](const Receipt& r) { return r.tag == e.tag; }))
         end_session("the broker refused delivery receipt " + std::to_string(e.tag) + ": " + e.text);
       return;
     case K::message:
@@ -346,7 +356,9 @@ void Uplink::end_session(const std::string& why) {
   if (!client_.publish(topics_.ndeath, bytes_, 1, 0, error))
     lg.debug("could not publish the NDEATH either: %s", error.c_str());
   client_.end_with_will();
-  lost(why, true);
+  // A broker that takes the connection but not the data: the next server
+  // of the list, after a backoff, or the same one over and over.
+  lost(why, true, true);
 }
 
 void Uplink::serialize_control() {
@@ -636,8 +648,14 @@ int64_t Uplink::poll() {
   };
 
   // Live data first: the backlog never delays what is happening now.
-  while (in_flight() < kWindow && spool_.read(live_cursor_, UINT64_MAX, record_)) {
-    if (!send_record(record_, false)) return stopped();
+  // A record that could not go out while the session lives on (its birth is
+  // over the broker's packet limit) is read again next time: it waits.
+  for (Spool::Cursor at = live_cursor_;
+       in_flight() < kWindow && spool_.read(live_cursor_, UINT64_MAX, record_); at = live_cursor_) {
+    if (!send_record(record_, false)) {
+      if (online()) live_cursor_ = at;
+      return stopped();
+    }
   }
 
   // The backlog, oldest first, at replay_rate messages per second.
@@ -645,9 +663,13 @@ int64_t Uplink::poll() {
   tokens_ = std::min(std::max(1.0, rate),
                      tokens_ + static_cast<double>(now - tokens_at_ms_) * rate / 1000.0);
   tokens_at_ms_ = now;
-  while (tokens_ >= 1.0 && in_flight() < kWindow &&
-         spool_.read(backlog_cursor_, live_from_, record_)) {
-    if (!send_record(record_, true)) return stopped();
+  for (Spool::Cursor at = backlog_cursor_;
+       tokens_ >= 1.0 && in_flight() < kWindow && spool_.read(backlog_cursor_, live_from_, record_);
+       at = backlog_cursor_) {
+    if (!send_record(record_, true)) {
+      if (online()) backlog_cursor_ = at;
+      return stopped();
+    }
     tokens_ -= 1.0;
   }
   const bool backlog_left =
@@ -670,6 +692,12 @@ int64_t Uplink::poll() {
     wake = std::min(wake, now + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_ms))));
   }
   return wake;
+}
+
+bool Uplink::delivering() const {
+  if (!online() || node_refused_size_ > 0) return false;
+  return unconfirmed_since_ms_ == 0 ||
+         clock_.wall_ms() - unconfirmed_since_ms_ < receipt_timeout_ms();
 }
 
 bool Uplink::publish_unspooled(std::string_view record) {

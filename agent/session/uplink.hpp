@@ -74,6 +74,9 @@ class Uplink {
   void shutdown();
 
   bool online() const { return state_ == State::online; }
+  // Online, born, and the broker confirms what it is sent: what the spool
+  // holds is on its way out, so a full spool keeps it (Spool::Overflow).
+  bool delivering() const;
   // What the uplink is doing, in a few words for systemd's STATUS= line:
   // "online to ssl://broker:8883", "connecting to ...", or "broker
   // ssl://broker:8883 unreachable (why)". Rebuilt in `out` (no allocation
@@ -124,6 +127,7 @@ class Uplink {
   void take_bdseq();
   void start_connect();
   void lost(const std::string& why, bool was_online);
+  void lost(const std::string& why, bool was_online, bool next_server);
   void end_session(const std::string& why);
   void on_message(const mqtt::Event& e);
   void on_delivered(uint64_t tag);

@@ -429,6 +429,8 @@ struct Poller::Impl {
     if (s->contextEngineIDLen == 0)
       set_id(s->contextEngineID, s->contextEngineIDLen, pdu->securityEngineID,
              pdu->securityEngineIDLen);
+    a.answered = true;         // the device answers: a later loss is "partly", not "no answer"
+    a.tries = 0;               // the requests of the poll get their own resends
     a.phase = Phase::waiting;  // start_waiting() goes on when its user is free
   }
 

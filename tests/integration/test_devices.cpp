@@ -972,11 +972,17 @@ TEST_CASE("SNMP devices: a DBIRTH over the broker's packet limit is not sent, th
   // The node and the small device are born and publish, in one session from now on.
   const std::string small_data = "spBv1.0/school-test/DDATA/room-1/switch-small";
   const size_t small = on_topic(sub, small_data).size(), ndata = sub.of_type("NDATA").size();
+  // One session: the node may be born again in it (tests beside this one add
+  // interfaces to the machine, which the network source publishes), but
+  // with the same bdSeq: no new CONNECT.
   const size_t births = sub.of_type("NBIRTH").size();
+  const uint64_t session = bdseq(sub.of_type("NBIRTH").back().decoded);
   const size_t big_births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/switch-big").size();
   REQUIRE(wait_until([&] { return on_topic(sub, small_data).size() >= small + 2; }, 20s));
   REQUIRE(sub.wait_for("NDATA", ndata + 2, 10s));
-  CHECK(sub.of_type("NBIRTH").size() == births);
+  const auto all_births = sub.of_type("NBIRTH");
+  for (size_t i = births; i < all_births.size(); ++i)
+    CHECK(bdseq(all_births[i].decoded) == session);
   CHECK(on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/switch-big").size() == big_births);
   CHECK(agent.log().find(" not publishing the birth of device switch-big") ==
         agent.log().rfind(" not publishing the birth of device switch-big"));

@@ -364,7 +364,7 @@ TEST_CASE("bdSeq persists: each take is the last + 1, wrapping, across restarts"
 }
 
 TEST_CASE(
-    "bdSeq: counted in memory when the file cannot be written; a connect never sent gives "
+    "bdSeq: counted in memory when the file cannot be written and a connect never sent gives "
     "it back") {
   TempDir dir;
   std::filesystem::create_directories(dir / "bdseq");  // no file can replace it
