@@ -311,7 +311,8 @@ std::string Spool::open() {
   const NumberFile marker = read_number_file(io_, opt_.dir + "/committed");
   std::string marker_problem;
   committed_ = 0;
-  if (marker.state == NumberFile::State::ok && marker.value > kMaxId) {
+  // A marker at kMaxId would leave no id to store with: as absurd as above.
+  if (marker.state == NumberFile::State::ok && marker.value >= kMaxId) {
     marker_problem = "holds an absurd id";
   } else if (marker.state == NumberFile::State::ok) {
     if (firsts.empty())
