@@ -152,15 +152,9 @@ class PahoClient final : public Client, private ::mqtt::callback {
   void end_with_will() override {
     retired_.reset();  // its DISCONNECT went out long ago
     if (client_) {
+      silence(*client_);
       try {
-        client_->disable_callbacks();
-        client_->set_disconnected_handler(nullptr);
-        ::mqtt::disconnect_options opts(1000);
-        if (attempt_v5_) {
-          ::mqtt::disconnect_options_test::use_mqtt5_fields(opts);
-          opts.set_reason_code(::mqtt::ReasonCode::DISCONNECT_WITH_WILL_MESSAGE);
-        }
-        client_->disconnect(opts);  // not waited for
+        client_->disconnect(disconnect_options(1000, true));  // not waited for
       } catch (const ::mqtt::exception&) {
       }
       retired_ = std::move(client_);
@@ -250,15 +244,22 @@ class PahoClient final : public Client, private ::mqtt::callback {
   void disconnect_with_will(int timeout_ms) override { disconnect_with(timeout_ms, true); }
 
  private:
+  // A DISCONNECT; with `will`, on MQTT 5, reason 0x04 so the broker
+  // publishes the Will too.
+  ::mqtt::disconnect_options disconnect_options(int timeout_ms, bool will) const {
+    ::mqtt::disconnect_options opts(timeout_ms);
+    if (will && attempt_v5_) {
+      ::mqtt::disconnect_options_test::use_mqtt5_fields(opts);
+      opts.set_reason_code(::mqtt::ReasonCode::DISCONNECT_WITH_WILL_MESSAGE);
+    }
+    return opts;
+  }
+
   void disconnect_with(int timeout_ms, bool will) {
     // Also when not connected: it abandons a connect that is still in progress.
     try {
-      ::mqtt::disconnect_options opts(timeout_ms);
-      if (will && attempt_v5_) {
-        ::mqtt::disconnect_options_test::use_mqtt5_fields(opts);
-        opts.set_reason_code(::mqtt::ReasonCode::DISCONNECT_WITH_WILL_MESSAGE);
-      }
-      client_->disconnect(opts)->wait_for(std::chrono::milliseconds(timeout_ms + 500));
+      client_->disconnect(disconnect_options(timeout_ms, will))
+          ->wait_for(std::chrono::milliseconds(timeout_ms + 500));
     } catch (const ::mqtt::exception&) {
     }
   }
@@ -403,13 +404,22 @@ class PahoClient final : public Client, private ::mqtt::callback {
     });
     return c;
   }
-  void drop_client() {
-    if (!client_) return;
+  // No callback of `c` reaches this client any more (each call on its own:
+  // one that fails must not keep the other from running).
+  static void silence(::mqtt::async_client& c) {
     try {
-      client_->disable_callbacks();
-      client_->set_disconnected_handler(nullptr);
+      c.disable_callbacks();
     } catch (...) {
     }
+    try {
+      c.set_disconnected_handler(nullptr);
+    } catch (...) {
+    }
+  }
+
+  void drop_client() {
+    if (!client_) return;
+    silence(*client_);
     client_.reset();
   }
 
