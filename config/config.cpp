@@ -482,7 +482,7 @@ constexpr uint64_t kMqttMaxPacketSize = 268'435'455;
 void read_broker(Section s, Config& cfg, const std::string& file) {
   s.expect_keys({"servers", "client_id", "username", "password", "password_file", "keepalive",
                  "connect_timeout", "retry_min", "retry_max", "receipt_topic", "max_packet_size",
-                 "tls"});
+                 "primary_host", "primary_host_wait", "tls"});
   if (!s.present()) {
     s.missing("", "the [broker] table with servers is required");
     return;
@@ -561,6 +561,16 @@ void read_broker(Section s, Config& cfg, const std::string& file) {
             "is over MQTT's own limit of 268435455 B (256 MiB - 1)");
     b.max_packet_size = kMqttMaxPacketSize;
   }
+  if (s.string("primary_host", b.primary_host, false) && !valid_sparkplug_id(b.primary_host))
+    s.wrong(*s.take("primary_host"), "primary_host",
+            in_quotes(b.primary_host) +
+                " is not a valid Sparkplug host id: it must be UTF-8 text without + / #, "
+                "control characters, or blanks at either end");
+  s.duration("primary_host_wait", b.primary_host_wait, milliseconds(1000),
+             milliseconds(30 * 86'400'000LL));
+  if (b.primary_host.empty() && s.take("primary_host_wait"))
+    s.wrong(*s.take("primary_host_wait"), "primary_host_wait",
+            "is only meaningful with primary_host (the host application to wait for)");
   s.finish();
 }
 

@@ -46,6 +46,11 @@ struct Broker {
   // The largest MQTT packet the broker takes, when it does not say so itself
   // (an MQTT 3.1.1 broker; an MQTT 5 one states its own in the CONNACK).
   uint64_t max_packet_size = 256 << 10;
+  // Sparkplug Primary Host (issue 19): the host_id of the host application
+  // whose STATE (spBv1.0/STATE/<id>) must say online before the node births;
+  // "" = none. How long to wait on one server for it (0 = forever).
+  std::string primary_host;
+  milliseconds primary_host_wait{0};
   bool operator==(const Broker&) const = default;
 };
 

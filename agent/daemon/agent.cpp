@@ -258,6 +258,8 @@ void Daemon::open_session() {
   uo.max_packet_size = cfg_.broker.max_packet_size;
   uo.replay_rate = cfg_.spool.replay_rate;
   uo.bdseq_path = cfg_.state.dir + "/bdseq";
+  uo.primary_host = cfg_.broker.primary_host;
+  uo.primary_host_wait_ms = cfg_.broker.primary_host_wait.count();
   session_.uplink = std::make_unique<Uplink>(uo, *session_.client, catalog_, *spool_, clock_);
   session_.batcher = std::make_unique<Batcher>(catalog_, *spool_, *session_.uplink, clock_);
 }

@@ -130,8 +130,7 @@ std::optional<HostState> parse_host_state(std::string_view body) {
 }
 
 bool supersedes(const HostState& next, const std::optional<HostState>& current) {
-  if (!current || next.online) return true;
-  if (!next.timestamp || !current->timestamp) return true;
+  if (!current || !next.timestamp || !current->timestamp) return true;
   return *next.timestamp >= *current->timestamp;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
+#include <ctime>
 
 #include "common/log.hpp"
 #include "printable.hpp"
@@ -48,6 +49,7 @@ Uplink::Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Sp
       topics_(opt_.group, opt_.node),
       bdseq_store_(opt_.bdseq_path),
       jitter_(static_cast<uint32_t>(clock.wall_ms())) {
+  if (!opt_.primary_host.empty()) state_topic_ = sparkplug::state_topic(opt_.primary_host);
   record_.data.reserve(4096);
   bytes_.reserve(4096);
 }
@@ -98,6 +100,8 @@ void Uplink::start_connect() {
   // Batches taken from now on are live if this attempt succeeds; those before
   // it are the backlog.
   attempt_live_from_ = spool_.next_id();
+  // A host keeps its STATE timestamps per server: a new connection starts afresh.
+  host_state_.reset();
   control_.SerializeToString(&req.will_payload);
   if (failed_attempts_ == 0)
     lg.info("connecting to %s (bdSeq %" PRIu64 ")", req.server.c_str(), bdseq_);
@@ -162,15 +166,13 @@ void Uplink::handle(const mqtt::Event& e) {
   switch (e.kind) {
     case K::connected: {
       if (state_ != State::connecting || e.tag != attempt_) return;  // an abandoned attempt
-      std::string error;
       state_ = State::subscribing;
       mqtt5_ = e.mqtt5;
       set_packet_limit(e.max_packet_size);
       // NCMD first: a host's rebirth request must not be missed after the birth.
-      if (!client_.subscribe(topics_.ncmd, 1, error)) {
-        client_.abandon();  // not born: nothing to say; never wait on the network
-        lost("cannot subscribe to " + topics_.ncmd + ": " + error, false);
-      }
+      // The primary host's STATE too: no birth before it says online.
+      subscriptions_pending_ = 0;
+      if (subscribe(topics_.ncmd) && !state_topic_.empty()) subscribe(state_topic_);
       return;
     }
     case K::connect_failed:
@@ -178,44 +180,16 @@ void Uplink::handle(const mqtt::Event& e) {
       if (e.nothing_sent) bdseq_store_.give_back();  // no Will with this bdSeq exists
       lost(e.text, false);
       return;
-    case K::subscribed: {
-      if (state_ != State::subscribing) return;
-      state_ = State::online;
-      failed_attempts_ = 0;
-      online_since_ms_ = clock_.wall_ms();
-      offline_since_ms_ = 0;
-      ++changes_;
-      born_generation_ = UINT64_MAX;  // birth before anything else
-      // A new session may take more: births refused before are tried again.
-      node_refused_size_ = 0;
-      node_refused_generation_ = UINT64_MAX;
-      for (Device& d : devices_) {
-        d.born_generation = UINT64_MAX;
-        d.refused_size = 0;
-        d.refused_generation = UINT64_MAX;
-      }
-      live_from_ = std::max(attempt_live_from_, spool_.committed() + 1);
-      backlog_cursor_ = Spool::Cursor{spool_.committed() + 1, 0, 0};
-      live_cursor_ = Spool::Cursor{live_from_, 0, 0};
-      backlog_confirmed_ = spool_.committed();
-      live_confirmed_ = live_from_ - 1;
-      tokens_ = 0;
-      tokens_at_ms_ = clock_.steady_ms();
-      last_receipt_ms_ = clock_.steady_ms();
-      const uint64_t backlog = spool_.pending_before(live_from_);  // lost ones are not replayed
-      if (backlog > 0)
-        lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 "); %" PRIu64 " %s to replay at %.0f/s",
-                server().c_str(), opt_.group.c_str(), opt_.node.c_str(), bdseq_, backlog,
-                batches(backlog), opt_.replay_rate);
-      else
-        lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 ")", server().c_str(),
-                opt_.group.c_str(), opt_.node.c_str(), bdseq_);
+    case K::subscribed:
+      if (state_ != State::subscribing || --subscriptions_pending_ > 0) return;
+      subscribed_all();
       return;
-    }
     case K::subscribe_failed:
       if (state_ != State::subscribing) return;
       client_.abandon();
-      lost("broker refused the subscription to " + topics_.ncmd + ": " + e.text, false);
+      lost("broker refused the subscription to " + topics_.ncmd +
+               (state_topic_.empty() ? "" : " or " + state_topic_) + ": " + e.text,
+           false);
       return;
     case K::connection_lost:
       if (state_ == State::idle) return;
@@ -226,7 +200,7 @@ void Uplink::handle(const mqtt::Event& e) {
                    " bytes: the agent sends none that large from now on",
                    server().c_str(), largest_sent_);
       }
-      lost(e.text, state_ == State::online);
+      lost(e.text, state_ == State::online || state_ == State::waiting_host);
       return;
     case K::delivered:
       on_delivered(e.tag);
@@ -253,6 +227,7 @@ void Uplink::handle(const mqtt::Event& e) {
 }
 
 void Uplink::on_message(const mqtt::Event& e) {
+  if (!state_topic_.empty() && e.topic == state_topic_) return on_host_state(e.payload);
   if (e.topic != topics_.ncmd) {
     lg.debug("ignored a message on %s", text::printable(e.topic).c_str());
     return;
@@ -280,6 +255,143 @@ void Uplink::on_message(const mqtt::Event& e) {
   }
   lg.info("rebirth requested by a host application");
   rebirth_requested_ = true;
+}
+
+// Subscribes at QoS 1; false when the request could not even be made (the
+// attempt is then dropped).
+bool Uplink::subscribe(const std::string& topic) {
+  std::string error;
+  if (!client_.subscribe(topic, 1, error)) {
+    client_.abandon();  // not born: nothing to say; never wait on the network
+    lost("cannot subscribe to " + topic + ": " + error, false);
+    return false;
+  }
+  ++subscriptions_pending_;
+  return true;
+}
+
+// Every SUBACK is in. Without a primary host, or with one whose STATE said
+// online already (a retained one arrives with the SUBACK), the session
+// begins; else the node waits for it, connected and unborn.
+void Uplink::subscribed_all() {
+  if (state_topic_.empty() || (host_state_ && host_state_->online)) return begin_session();
+  if (host_state_ && opt_.servers.size() > 1) {
+    // Offline here: the host may be on another server
+    // (tck-id-operational-behavior-primary-application-state-with-multiple-servers-walk).
+    end_session("primary host " + text::printable(opt_.primary_host) + " is " +
+                host_offline_words() + "; trying the next server");
+    return;
+  }
+  state_ = State::waiting_host;
+  ++changes_;
+  // Said as a warning when the host goes missing, then (on every server the
+  // agent tries while it stays away) as information.
+  const bool first = host_offline_since_ms_ == 0;
+  if (first) host_offline_since_ms_ = clock_.wall_ms();
+  host_wait_deadline_ =
+      opt_.primary_host_wait_ms > 0 ? clock_.steady_ms() + opt_.primary_host_wait_ms : 0;
+  const uint64_t waiting = spool_.next_id() - 1 - spool_.committed();
+  char wait[64] = "";
+  if (host_wait_deadline_ > 0)
+    std::snprintf(wait, sizeof wait, " (at most %.0f s, then the next server)",
+                  static_cast<double>(opt_.primary_host_wait_ms) / 1000.0);
+  const auto say = first ? &log::Logger::warning : &log::Logger::info;
+  (lg.*say)("connected to %s (bdSeq %" PRIu64
+            "), waiting for primary host %s%s: it is %s; "
+            "no birth and no data until it is online, %" PRIu64 " %s waiting in spool",
+            server().c_str(), bdseq_, text::printable(opt_.primary_host).c_str(), wait,
+            host_offline_words().c_str(), waiting, batches(waiting));
+}
+
+// What the primary host's STATE said on this connection, for the log.
+std::string Uplink::host_offline_words() const {
+  if (!host_state_) return "not known here (no STATE received on " + server() + ")";
+  if (!host_state_->timestamp) return "offline (STATE OFFLINE)";
+  return "offline (STATE timestamp " + std::to_string(*host_state_->timestamp) + ")";
+}
+
+// A message on spBv1.0/STATE/<primary host> (Sparkplug 3.0, "Edge Node
+// Session Establishment" and "Edge Node Session Termination").
+void Uplink::on_host_state(const std::string& payload) {
+  if (state_ != State::subscribing && state_ != State::waiting_host && state_ != State::online)
+    return;  // of a connection that is over
+  const std::string host = text::printable(opt_.primary_host);
+  const auto state = sparkplug::parse_host_state(payload);
+  if (!state) {
+    lg.warning(
+        "ignored a malformed STATE of primary host %s (%zu bytes: %s): expected "
+        "{\"online\": true or false, \"timestamp\": ms}",
+        host.c_str(), payload.size(), text::printable(payload, 64).c_str());
+    return;
+  }
+  if (!sparkplug::supersedes(*state, host_state_)) {
+    // tck-id-operational-behavior-edge-node-termination-host-offline-timestamp
+    lg.info("ignored a stale STATE of primary host %s (online %s, timestamp %" PRIu64
+            " older than %" PRIu64 "): from an earlier session of the host",
+            host.c_str(), state->online ? "true" : "false", *state->timestamp,
+            *host_state_->timestamp);
+    return;
+  }
+  host_state_ = *state;
+  ++changes_;  // status shows what the host said
+  if (state->online) {
+    // Subscribing: the session begins at the SUBACK; online: nothing new.
+    if (state_ != State::waiting_host) return;
+    lg.info("primary host %s is online (STATE timestamp %s): publishing the birth", host.c_str(),
+            state->timestamp ? std::to_string(*state->timestamp).c_str() : "none");
+    // What was sampled while the host was away is history: replayed after
+    // the birth, oldest first, flagged historical.
+    attempt_live_from_ = spool_.next_id();
+    return begin_session();
+  }
+  if (host_offline_since_ms_ == 0) host_offline_since_ms_ = clock_.wall_ms();
+  if (state_ == State::online) {
+    // tck-id-operational-behavior-edge-node-termination-host-offline(-reconnect)
+    end_session("primary host " + host + " is " + host_offline_words() +
+                ": NDEATH sent, trying the next server");
+  } else if (state_ == State::waiting_host && opt_.servers.size() > 1) {
+    end_session("primary host " + host + " is " + host_offline_words() +
+                "; trying the next server");
+  } else if (state_ == State::waiting_host) {
+    lg.info("primary host %s is %s; still waiting for it on %s (the only server)", host.c_str(),
+            host_offline_words().c_str(), server().c_str());
+  }
+}
+
+// Subscribed to all it needs, and the primary host (if any) is online: the
+// session begins, and the birth comes at the next poll().
+void Uplink::begin_session() {
+  state_ = State::online;
+  failed_attempts_ = 0;
+  online_since_ms_ = clock_.wall_ms();
+  offline_since_ms_ = 0;
+  host_offline_since_ms_ = 0;
+  ++changes_;
+  born_generation_ = UINT64_MAX;  // birth before anything else
+  // A new session may take more: births refused before are tried again.
+  node_refused_size_ = 0;
+  node_refused_generation_ = UINT64_MAX;
+  for (Device& d : devices_) {
+    d.born_generation = UINT64_MAX;
+    d.refused_size = 0;
+    d.refused_generation = UINT64_MAX;
+  }
+  live_from_ = std::max(attempt_live_from_, spool_.committed() + 1);
+  backlog_cursor_ = Spool::Cursor{spool_.committed() + 1, 0, 0};
+  live_cursor_ = Spool::Cursor{live_from_, 0, 0};
+  backlog_confirmed_ = spool_.committed();
+  live_confirmed_ = live_from_ - 1;
+  tokens_ = 0;
+  tokens_at_ms_ = clock_.steady_ms();
+  last_receipt_ms_ = clock_.steady_ms();
+  const uint64_t backlog = spool_.pending_before(live_from_);  // lost ones are not replayed
+  if (backlog > 0)
+    lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 "); %" PRIu64 " %s to replay at %.0f/s",
+            server().c_str(), opt_.group.c_str(), opt_.node.c_str(), bdseq_, backlog,
+            batches(backlog), opt_.replay_rate);
+  else
+    lg.info("connected to %s as %s/%s (bdSeq %" PRIu64 ")", server().c_str(), opt_.group.c_str(),
+            opt_.node.c_str(), bdseq_);
 }
 
 void Uplink::on_delivered(uint64_t tag) {
@@ -616,6 +728,13 @@ int64_t Uplink::poll() {
     case State::idle:
       if (now >= retry_at_) start_connect();
       return state_ == State::idle ? retry_at_ : attempt_deadline_;
+    case State::waiting_host:
+      if (host_wait_deadline_ == 0) return idle_wake;
+      if (now < host_wait_deadline_) return std::min(idle_wake, host_wait_deadline_);
+      end_session("primary host " + text::printable(opt_.primary_host) +
+                  " did not say online within " + std::to_string(opt_.primary_host_wait_ms / 1000) +
+                  " s (primary_host_wait); trying the next server");
+      return retry_at_;
     case State::connecting:
     case State::subscribing:
       if (now < attempt_deadline_) return attempt_deadline_;
@@ -712,6 +831,21 @@ void Uplink::describe(std::string& out) const {
     case State::online:
       out.assign("online to ").append(server());
       return;
+    case State::waiting_host: {
+      // "waiting for primary host district-scada on tcp://...: offline since
+      // 2026-11-29T10:02:11Z": it changes only when the state does.
+      char since[32] = "?";
+      const time_t secs = static_cast<time_t>(host_offline_since_ms_ / 1000);
+      tm t{};
+      if (gmtime_r(&secs, &t)) std::strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &t);
+      out.assign("waiting for primary host ")
+          .append(opt_.primary_host)
+          .append(" on ")
+          .append(server())
+          .append(": offline since ")
+          .append(since);
+      return;
+    }
     case State::connecting:
     case State::subscribing:
       out.assign("connecting to ").append(server());
@@ -736,7 +870,7 @@ void Uplink::describe(std::string& out) const {
 }
 
 void Uplink::shutdown() {
-  if (state_ == State::online || state_ == State::subscribing) {
+  if (state_ == State::online || state_ == State::subscribing || state_ == State::waiting_host) {
     sparkplug::build_death(control_, bdseq_, clock_.wall_ms());
     control_.SerializeToString(&bytes_);
     const bool sent = client_.publish_and_wait(topics_.ndeath, bytes_, 2000);

@@ -2,8 +2,16 @@
 // the spool's batches.
 //
 //   idle --retry time--> connecting --CONNACK--> subscribing --SUBACK--> online
-//     ^                                                                    |
+//     ^                                              |                  ^    |
+//     |                                              +-> waiting_host --+    |
 //     +------------- connect failed / connection lost (backoff) ----------+
+//
+// With a Primary Host ([broker] primary_host), the node subscribes to its
+// STATE too and births only once that STATE says online (waiting_host until
+// then: connected, nothing published, samples kept in the spool). A valid
+// offline STATE ends the session (NDEATH, DISCONNECT) and the next server is
+// tried; so does a wait longer than primary_host_wait. See
+// docs/architecture.md, "Primary Host".
 //
 // Every CONNECT gets a fresh Will (NDEATH) with a new bdSeq (an attempt whose
 // TCP or TLS connect failed sent no CONNECT: the next one reuses its bdSeq).
@@ -29,6 +37,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,6 +46,7 @@
 #include "common/clock.hpp"
 #include "mqtt/mqtt_client.hpp"
 #include "session/bdseq_store.hpp"
+#include "session/host_state.hpp"
 #include "session/sparkplug.hpp"
 #include "spool/spool.hpp"
 
@@ -55,6 +65,8 @@ struct UplinkOptions {
   double replay_rate = 50;  // backlog messages per second
   std::string bdseq_path;
   uint64_t max_packet_size = 256 << 10;  // the broker's limit when it states none
+  std::string primary_host;              // its host_id; "" = none
+  int64_t primary_host_wait_ms = 0;      // on one server; 0 = forever
 };
 
 class Uplink {
@@ -86,6 +98,15 @@ class Uplink {
   // ---- read-only, for `classroom-agent status` (issue 13) ----
   // A connection attempt is under way (CONNECT or SUBSCRIBE sent, no answer yet).
   bool connecting() const { return state_ == State::connecting || state_ == State::subscribing; }
+  // Connected and subscribed, not born: the primary host has not said online.
+  bool waiting_for_host() const { return state_ == State::waiting_host; }
+  const std::string& primary_host() const { return opt_.primary_host; }
+  // Wall-clock ms since when no STATE has said the primary host is online
+  // (0: it is, or none is configured, or no session has asked yet).
+  int64_t host_offline_since_ms() const { return host_offline_since_ms_; }
+  // The last valid STATE of the primary host on this connection (none: none
+  // received yet; a new connection starts afresh, as timestamps are per server).
+  const std::optional<sparkplug::HostState>& host_state() const { return host_state_; }
   // The server online to, being tried, or to be tried next.
   const std::string& current_server() const { return server(); }
   // Wall-clock ms: online since (0: not yet), unreachable since (0: online,
@@ -122,7 +143,7 @@ class Uplink {
   uint64_t refused_batches() const { return refused_batches_; }
 
  private:
-  enum class State { idle, connecting, subscribing, online };
+  enum class State { idle, connecting, subscribing, waiting_host, online };
 
   void take_bdseq();
   void start_connect();
@@ -130,6 +151,11 @@ class Uplink {
   void lost(const std::string& why, bool was_online, bool next_server);
   void end_session(const std::string& why);
   void on_message(const mqtt::Event& e);
+  bool subscribe(const std::string& topic);
+  void subscribed_all();
+  void begin_session();
+  void on_host_state(const std::string& payload);
+  std::string host_offline_words() const;
   void on_delivered(uint64_t tag);
   bool birth();
   bool needs_rebirth() const;
@@ -201,6 +227,13 @@ class Uplink {
   int64_t last_publish_ms_ = 0, last_confirmed_ms_ = 0;
   std::string last_error_, last_error_server_;
   uint64_t changes_ = 0;
+
+  // Primary Host (issue 19).
+  std::string state_topic_;        // spBv1.0/STATE/<host_id>; "" = no primary host
+  int subscriptions_pending_ = 0;  // SUBACKs still awaited
+  std::optional<sparkplug::HostState> host_state_;
+  int64_t host_offline_since_ms_ = 0;
+  int64_t host_wait_deadline_ = 0;  // steady; 0 = none (waits forever)
 
   // Delivery: live batches are ids >= live_from_, the backlog those before.
   uint64_t live_from_ = 0;

@@ -113,6 +113,8 @@ const char* broker_word(BrokerState b) {
       return "online";
     case BrokerState::unreachable:
       return "unreachable";
+    case BrokerState::waiting_host:
+      return "waiting for primary host";
     case BrokerState::connecting:
       break;
   }
@@ -171,6 +173,9 @@ std::vector<std::string> problems(const Snapshot& s, int64_t now_ms) {
   if (now_ms - s.as_of_ms > loop_stall_limit(s))
     out.push_back("the agent's loop has not run for " + span(now_ms - s.as_of_ms));
   if (s.broker == BrokerState::unreachable) out.push_back("broker unreachable");
+  // Nothing is delivered while the node waits: not OK, whoever is to blame.
+  if (s.broker == BrokerState::waiting_host)
+    out.push_back("waiting for primary host " + shown(s.primary_host));
   if (s.broker == BrokerState::online && s.unconfirmed_since_ms > 0 &&
       now_ms - s.unconfirmed_since_ms > kUnconfirmedMs)
     out.push_back("nothing confirmed by the broker for " + span(now_ms - s.unconfirmed_since_ms));
@@ -223,6 +228,13 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       break;
     case BrokerState::connecting:
       line("Broker", "connecting to " + shown(s.server) + " (first attempt)");
+      break;
+    case BrokerState::waiting_host:
+      line("Broker", "connected to " + shown(s.server) + ", bdSeq " + std::to_string(s.bdseq) +
+                         "; WAITING FOR PRIMARY HOST " + shown(s.primary_host) +
+                         ": offline since " + utc(s.broker_since_ms) + " (" +
+                         span(now_ms - s.broker_since_ms) + "), " + shown(s.host_state));
+      line("", "no birth and no data until its STATE says online; samples wait in the spool");
       break;
     case BrokerState::unreachable: {
       line("Broker", "UNREACHABLE since " + utc(s.broker_since_ms) + " (" +
@@ -378,7 +390,11 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
       b.key("state") += std::string("\"") + broker_word(s.broker) + "\"";
       json_string(b.key("server"), s.server);
       json_time(b.key("since"), s.broker_since_ms);
-      json_opt_string(b.key("error"), s.broker == BrokerState::online ? "" : s.broker_error, true);
+      json_opt_string(b.key("error"),
+                      s.broker == BrokerState::online || s.broker == BrokerState::waiting_host
+                          ? ""
+                          : s.broker_error,
+                      true);
       b.key("failed_attempts") += std::to_string(s.failed_attempts);
       b.key("next_attempt_in_s");
       if (s.broker == BrokerState::unreachable && s.next_attempt_ms > 0)
@@ -389,6 +405,19 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
                       s.broker == BrokerState::unreachable ? s.next_server : "");
       b.key("bdseq") += std::to_string(s.bdseq);
       json_opt_string(b.key("bdseq_error"), s.bdseq_error, true);
+      b.key("primary_host");
+      if (s.primary_host.empty()) {
+        out += "null";
+      } else {
+        Obj h(out);
+        json_string(h.key("id"), s.primary_host);
+        // Known only from a session: online once born, offline while waiting.
+        h.key("online") += s.broker == BrokerState::online         ? "true"
+                           : s.broker == BrokerState::waiting_host ? "false"
+                                                                   : "null";
+        json_time(h.key("offline_since"), s.host_offline_since_ms);
+        json_string(h.key("state"), s.host_state);
+      }
     }
     {
       Obj d(o.key("delivery"));

@@ -9,7 +9,9 @@
 
 namespace classroom::status {
 
-enum class BrokerState { connecting, online, unreachable };
+// waiting_host: connected, but the primary host has not said online: nothing
+// is published (issue 19).
+enum class BrokerState { connecting, online, unreachable, waiting_host };
 enum class ClockState { unknown, synchronized, unsynchronized };
 
 struct SourceStatus {
@@ -55,6 +57,12 @@ struct Snapshot {
   std::string next_server;
   uint64_t bdseq = 0;
   std::string bdseq_error;  // why the next bdSeq cannot be saved for a restart
+  // The Sparkplug Primary Host ("" = none configured), since when no STATE
+  // has said it is online (0: it is), and what its STATE said on this server
+  // ("offline (STATE timestamp 1700000000000)", "no STATE received").
+  std::string primary_host;
+  int64_t host_offline_since_ms = 0;
+  std::string host_state;
   // Delivery.
   int64_t last_publish_ms = 0;       // last NDATA/DDATA published
   int64_t last_confirmed_ms = 0;     // last receipt the broker acknowledged

@@ -296,7 +296,10 @@ void Server::fill(const Inputs& in) {
   s.as_of_ms = wall;
 
   const Uplink& u = in.uplink;
-  if (u.online()) {
+  if (u.waiting_for_host()) {
+    s.broker = BrokerState::waiting_host;
+    s.broker_since_ms = u.host_offline_since_ms();
+  } else if (u.online()) {
     s.broker = BrokerState::online;
     s.broker_since_ms = u.online_since_ms();
   } else if (u.offline_since_ms() > 0) {
@@ -316,6 +319,13 @@ void Server::fill(const Inputs& in) {
   s.next_attempt_ms = next > 0 ? wall + std::max<int64_t>(0, next - steady) : 0;
   s.next_server = u.current_server();
   s.bdseq = u.bdseq();
+  s.primary_host = u.primary_host();
+  s.host_offline_since_ms = u.host_offline_since_ms();
+  if (const auto& h = u.host_state(); !h)
+    s.host_state = "no STATE received";
+  else
+    s.host_state = std::string(h->online ? "online" : "offline") +
+                   (h->timestamp ? " (STATE timestamp " + std::to_string(*h->timestamp) + ")" : "");
   s.bdseq_error = u.bdseq_error();
   s.last_publish_ms = u.last_publish_ms();
   s.last_confirmed_ms = u.last_confirmed_ms();

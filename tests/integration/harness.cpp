@@ -245,8 +245,9 @@ bool Subscriber::wait_for(const std::string& type, size_t n, std::chrono::millis
   return wait_until([&] { return of_type(type).size() >= n; }, timeout);
 }
 
-void Subscriber::publish(const std::string& topic, const std::string& payload, int qos) {
-  impl_->client.publish(topic, payload.data(), payload.size(), qos, false)->wait_for(5s);
+void Subscriber::publish(const std::string& topic, const std::string& payload, int qos,
+                         bool retain) {
+  impl_->client.publish(topic, payload.data(), payload.size(), qos, retain)->wait_for(5s);
 }
 
 Agent::Agent(const std::string& state_dir, const AgentOptions& o)
@@ -353,6 +354,20 @@ uint64_t bdseq(const Payload& p) {
   for (const auto& m : p.metrics())
     if (m.name() == "bdSeq") return m.long_value();
   throw std::runtime_error("payload without bdSeq");
+}
+
+std::map<uint64_t, bool> uptime_samples(const std::vector<Message>& messages) {
+  std::map<uint64_t, bool> out;
+  std::optional<uint64_t> alias;
+  for (const Message& m : messages) {
+    if (m.type() == "NBIRTH") alias = alias_in_birth(m.decoded, "System/Uptime");
+    if (m.type() != "NDATA" || !alias) continue;
+    if (const auto* metric = find_metric(m.decoded, "", *alias)) {
+      auto [it, fresh] = out.emplace(metric->timestamp(), metric->is_historical());
+      if (!fresh) it->second = it->second && metric->is_historical();
+    }
+  }
+  return out;
 }
 
 }  // namespace harness

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -96,7 +97,9 @@ class Subscriber {
   std::vector<Message> of_type(const std::string& type);
   // Waits until at least `n` messages of `type` arrived.
   bool wait_for(const std::string& type, size_t n, std::chrono::milliseconds timeout);
-  void publish(const std::string& topic, const std::string& payload, int qos = 1);
+  // `retain`: the broker keeps it for later subscribers (a host's STATE).
+  void publish(const std::string& topic, const std::string& payload, int qos = 1,
+               bool retain = false);
 
  private:
   struct Impl;
@@ -197,6 +200,11 @@ const Payload::Metric* find_metric(const Payload& p, const std::string& name, ui
 // The alias of `name` in a birth.
 std::optional<uint64_t> alias_in_birth(const Payload& birth, const std::string& name);
 uint64_t bdseq(const Payload& p);
+// Capture time -> historical flag of every System/Uptime value in the NDATA of
+// `messages` (that metric changes every cycle; a value that arrived twice is
+// historical only when both arrivals were). Aliases come from the birth
+// before each NDATA.
+std::map<uint64_t, bool> uptime_samples(const std::vector<Message>& messages);
 
 // An NCMD asking for a rebirth, built as host applications build it:
 // Node Control/Rebirth with a Boolean `value`, by name or, when `alias` is set,

@@ -20,20 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Capture time -> historical flag of every System/Uptime value received (that
-// metric changes every cycle). Aliases come from the birth before each NDATA.
+// Capture time -> historical flag of every System/Uptime value received.
 std::map<uint64_t, bool> uptime_samples(Subscriber& sub) {
-  std::map<uint64_t, bool> out;
-  std::optional<uint64_t> alias;
-  for (const Message& m : sub.messages()) {
-    if (m.type() == "NBIRTH") alias = alias_in_birth(m.decoded, "System/Uptime");
-    if (m.type() != "NDATA" || !alias) continue;
-    if (const auto* metric = find_metric(m.decoded, "", *alias)) {
-      auto [it, fresh] = out.emplace(metric->timestamp(), metric->is_historical());
-      if (!fresh) it->second = it->second && metric->is_historical();
-    }
-  }
-  return out;
+  return harness::uptime_samples(sub.messages());
 }
 
 // Capture time -> the historical flag of each arrival of that System/Uptime

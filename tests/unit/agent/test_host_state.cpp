@@ -39,12 +39,16 @@ TEST_CASE("host state: anything else is no state") {
   CHECK_FALSE(parse_host_state("{\"online\":true,\"pad\":\"" + std::string(5000, 'a') + "\"}"));
 }
 
-TEST_CASE("host state: an offline state older than the one in force is a stale Will") {
+TEST_CASE("host state: a state older than the one in force is ignored (a stale Will)") {
   const HostState online{true, 2000};
-  CHECK(supersedes(HostState{false, 2000}, online));
+  CHECK(supersedes(HostState{false, 2000}, online));  // the Will of this very session
   CHECK(supersedes(HostState{false, 3000}, online));
   CHECK_FALSE(supersedes(HostState{false, 1999}, online));
-  CHECK(supersedes(HostState{true, 10}, online));  // a host that came back
+  CHECK(supersedes(HostState{true, 2500}, HostState{false, 2000}));  // a host that came back
+  // An online state older than the last one is not the latest either (Sparkplug
+  // 3.0, tck-id-message-flow-edge-node-birth-publish-phid-wait-timestamp).
+  CHECK_FALSE(supersedes(HostState{true, 10}, online));
+  CHECK_FALSE(supersedes(HostState{true, 1999}, HostState{false, 2000}));
   CHECK(supersedes(HostState{false, std::nullopt}, online));
   CHECK(supersedes(HostState{false, 1}, std::nullopt));
 }

@@ -172,17 +172,56 @@ TEST_CASE("status: never OK while nothing reaches the broker, or the loop stands
                                    "interfaces (its include/exclude) or fewer profiles\n"));
 }
 
+TEST_CASE("status: waiting for the primary host is never OK and says since when") {
+  Snapshot s = degraded_snapshot();
+  s.sources.resize(1);
+  s.devices.resize(1);
+  s.last_drop_ms = 0;
+  s.broker = BrokerState::online;
+  s.primary_host = "district-scada";
+  REQUIRE(problems(s, kNow).empty());
+  CHECK_THAT(render_json(s, kNow),
+             Catch::Contains("\"primary_host\":{\"id\":\"district-scada\",\"online\":true,"
+                             "\"offline_since\":null,"));
+
+  s.broker = BrokerState::waiting_host;
+  s.broker_since_ms = kNow - 130'000;
+  s.host_offline_since_ms = kNow - 130'000;
+  s.bdseq = 7;
+  s.host_state = "offline (STATE timestamp 1764390000000)";
+  CHECK(problems(s, kNow) == std::vector<std::string>{"waiting for primary host district-scada"});
+  const std::string text = render_text(s, kNow);
+  INFO(text);
+  CHECK_THAT(text,
+             Catch::Contains("Status    DEGRADED: waiting for primary host district-scada\n"));
+  CHECK_THAT(text, Catch::Contains("Broker    connected to tcp://10.0.0.5:1883, bdSeq 7; WAITING "
+                                   "FOR PRIMARY HOST district-scada: offline since "
+                                   "2025-11-29T07:04:30Z (2 min), offline (STATE timestamp "
+                                   "1764390000000)\n"
+                                   "          no birth and no data until its STATE says online; "
+                                   "samples wait in the spool\n"));
+  const std::string json = render_json(s, kNow);
+  CHECK_THAT(json, Catch::StartsWith("{\"state\":\"degraded\",\"problems\":[\"waiting for "
+                                     "primary host district-scada\"],"));
+  CHECK_THAT(json, Catch::Contains("\"broker\":{\"state\":\"waiting for primary host\","));
+  CHECK_THAT(json, Catch::Contains("\"error\":null,"));  // the last one is not the story now
+  CHECK_THAT(json, Catch::Contains("\"primary_host\":{\"id\":\"district-scada\",\"online\":"
+                                   "false,\"offline_since\":\"2025-11-29T07:04:30Z\",\"state\":"
+                                   "\"offline (STATE timestamp 1764390000000)\"}"));
+}
+
 TEST_CASE("status: the JSON carries the same facts") {
   const std::string json = render_json(degraded_snapshot(), kNow);
   INFO(json);
   CHECK_THAT(json, Catch::StartsWith(
                        "{\"state\":\"degraded\",\"problems\":[\"broker unreachable\",\"source lan "
                        "failing\",\"device ap-6a offline\",\"spool dropping batches\"],"));
-  CHECK_THAT(json, Catch::Contains("\"broker\":{\"state\":\"unreachable\",\"server\":\"tcp://"
-                                   "10.0.0.5:1883\",\"since\":\"2025-11-29T07:01:40Z\",\"error\":"
-                                   "\"Connection refused\",\"failed_attempts\":7,"
-                                   "\"next_attempt_in_s\":12,\"next_server\":\"tcp://10.0.0.6:"
-                                   "1883\",\"bdseq\":0,\"bdseq_error\":null}"));
+  CHECK_THAT(json,
+             Catch::Contains("\"broker\":{\"state\":\"unreachable\",\"server\":\"tcp://"
+                             "10.0.0.5:1883\",\"since\":\"2025-11-29T07:01:40Z\",\"error\":"
+                             "\"Connection refused\",\"failed_attempts\":7,"
+                             "\"next_attempt_in_s\":12,\"next_server\":\"tcp://10.0.0.6:"
+                             "1883\",\"bdseq\":0,\"bdseq_error\":null,\"primary_host\":null}"));
   CHECK_THAT(json, Catch::Contains("\"spool\":{\"open\":true,\"pending\":112,\"bytes\":19461,"
                                    "\"oldest_age_s\":300,\"dropped\":3,"));
   CHECK_THAT(json, Catch::Contains("{\"name\":\"lan\",\"state\":\"failing\",\"interval_s\":30,"

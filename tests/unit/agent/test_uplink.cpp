@@ -97,14 +97,20 @@ struct Rig {
   MetricId counter;
   uint64_t value = 0;
 
-  explicit Rig(double replay_rate = 1000, std::vector<std::string> servers = {"tcp://a:1883"})
+  explicit Rig(double replay_rate = 1000, std::vector<std::string> servers = {"tcp://a:1883"},
+               std::string primary_host = "", int64_t primary_host_wait_ms = 0)
       : spool(SpoolOptions{dir / "spool", 1 << 20, 0, false, 1000}, clock),
-        uplink(options(replay_rate, std::move(servers)), client, catalog, spool, clock) {
+        uplink(
+            options(replay_rate, std::move(servers), std::move(primary_host), primary_host_wait_ms),
+            client, catalog, spool, clock) {
     REQUIRE(spool.open().empty());
     counter = catalog.declare("Test/Counter", DataType::UInt64, "");
   }
-  UplinkOptions options(double rate, std::vector<std::string> servers) {
+  UplinkOptions options(double rate, std::vector<std::string> servers,
+                        std::string primary_host = "", int64_t primary_host_wait_ms = 0) {
     UplinkOptions o;
+    o.primary_host = std::move(primary_host);
+    o.primary_host_wait_ms = primary_host_wait_ms;
     o.group = "school";
     o.node = "room";
     o.servers = std::move(servers);
@@ -130,6 +136,24 @@ struct Rig {
     uplink.handle({K::connected, {}, client.connects.back().attempt, {}, {}});
     uplink.handle({K::subscribed, {}, 0, {}, {}});
     REQUIRE(uplink.online());
+  }
+  // Connected and subscribed to NCMD and the primary host's STATE: waiting for it.
+  void connect_to_wait() {
+    uplink.poll();
+    uplink.handle({K::connected, {}, client.connects.back().attempt, {}, {}});
+    uplink.handle({K::subscribed, {}, 0, {}, {}});
+    uplink.handle({K::subscribed, {}, 0, {}, {}});
+    REQUIRE(uplink.waiting_for_host());
+  }
+  void host_state(const std::string& body) {
+    mqtt::Event e{K::message, {}, 0, "spBv1.0/STATE/scada", body};
+    uplink.handle(e);
+  }
+  size_t count(const std::string& type) const { return decoded_count(client, type); }
+  static size_t decoded_count(const FakeClient& c, const std::string& type) {
+    size_t n = 0;
+    for (const Published& p : c.published) n += p.topic.find("/" + type + "/") != p.topic.npos;
+    return n;
   }
   void ack_receipts() {
     for (const Published& p : client.published)
@@ -1089,4 +1113,178 @@ TEST_CASE("uplink devices: a broker that closes the session for a packet too lar
   CHECK(rig.uplink.refused_birth_size(big) > rig.uplink.packet_limit());
   CHECK_THAT(rig.uplink.packet_limit_source(), Catch::StartsWith("it refused a packet of "));
   CHECK(log.count("not publishing the birth of device switch-big: ") == 1);
+}
+
+// ---- Primary Host (issue 19) ----
+
+TEST_CASE("uplink: with a primary host no birth before its STATE says online") {
+  Rig rig(1000, {"tcp://a:1883"}, "scada");
+  rig.uplink.poll();
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  // Both subscriptions before anything else (QoS 1 for the STATE too).
+  CHECK(rig.client.subscriptions ==
+        std::vector<std::string>{"spBv1.0/school/NCMD/room", "spBv1.0/STATE/scada"});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  CHECK_FALSE(rig.uplink.waiting_for_host());  // one SUBACK of two
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  REQUIRE(rig.uplink.waiting_for_host());
+  CHECK_FALSE(rig.uplink.online());
+  CHECK_FALSE(rig.uplink.delivering());  // a full spool drops the oldest, as offline
+  CHECK(rig.uplink.host_offline_since_ms() == rig.clock.wall_ms());
+  std::string said;
+  rig.uplink.describe(said);
+  CHECK_THAT(said, Catch::StartsWith("waiting for primary host scada on tcp://a:1883: "
+                                     "offline since "));
+  // Sampled while waiting: kept, nothing published.
+  rig.sample();
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  rig.sample();
+  rig.uplink.poll();
+  CHECK(rig.client.published.empty());
+  CHECK_FALSE(rig.uplink.publish_unspooled("x"));
+
+  rig.clock.advance(1000);
+  rig.host_state(R"({"online": true, "timestamp": 1700000000000})");
+  REQUIRE(rig.uplink.online());
+  CHECK(rig.uplink.host_offline_since_ms() == 0);
+  rig.sample();  // live
+  rig.uplink.poll();
+  REQUIRE_FALSE(rig.client.published.empty());
+  CHECK(rig.client.published[0].topic == "spBv1.0/school/NBIRTH/room");
+  rig.clock.advance(1000);  // the backlog at replay_rate
+  rig.uplink.poll();
+  // Live first; what was sampled while the host was away comes as history.
+  auto values = rig.counter_values();
+  REQUIRE(values.size() == 3);
+  CHECK(values[0] == std::pair<uint64_t, bool>{3, false});
+  CHECK(values[1] == std::pair<uint64_t, bool>{1, true});
+  CHECK(values[2] == std::pair<uint64_t, bool>{2, true});
+}
+
+TEST_CASE("uplink: a retained online STATE that comes before the last SUBACK births at once") {
+  Rig rig(1000, {"tcp://a:1883"}, "scada");
+  rig.uplink.poll();
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.host_state(R"({"online":true,"timestamp":5})");
+  CHECK_FALSE(rig.uplink.online());  // not before every SUBACK
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  REQUIRE(rig.uplink.online());
+  rig.uplink.poll();
+  CHECK(rig.count("NBIRTH") == 1);
+}
+
+TEST_CASE("uplink: a valid offline STATE ends the session and the next server is tried") {
+  LogCapture log;
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada");
+  rig.uplink.poll();
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.host_state(R"({"online":true,"timestamp":2000})");
+  REQUIRE(rig.uplink.online());
+  rig.sample();
+  rig.uplink.poll();
+  REQUIRE(rig.count("NBIRTH") == 1);
+
+  // A stale Will (older than the online state in force) is ignored.
+  rig.host_state(R"({"online":false,"timestamp":1999})");
+  CHECK(rig.uplink.online());
+  CHECK(rig.count("NDEATH") == 0);
+  CHECK(log.count("ignored a stale STATE of primary host scada") == 1);
+  // So is an online one that is older.
+  rig.host_state(R"({"online":true,"timestamp":1000})");
+  CHECK(log.count("ignored a stale STATE of primary host scada") == 2);
+
+  // The Will of the host's session (same timestamp): NDEATH, disconnect, next server.
+  rig.host_state(R"({"online":false,"timestamp":2000})");
+  CHECK_FALSE(rig.uplink.online());
+  CHECK_FALSE(rig.uplink.waiting_for_host());
+  CHECK(rig.count("NDEATH") == 1);
+  CHECK(rig.client.disconnects_with_will == 1);
+  CHECK(rig.uplink.current_server() == "tcp://b:1883");
+  CHECK(rig.uplink.host_offline_since_ms() == rig.clock.wall_ms());
+  CHECK_THAT(log.text(), Catch::Contains("primary host scada is offline (STATE timestamp 2000)"));
+  // The new connection forgets the timestamps of the old server's host
+  // session: an older online STATE there is the latest there.
+  rig.clock.advance(60'000);
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 2);
+  CHECK(rig.client.connects[1].server == "tcp://b:1883");
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  REQUIRE(rig.uplink.waiting_for_host());
+  rig.host_state(R"({"online":true,"timestamp":1500})");
+  CHECK(rig.uplink.online());
+}
+
+TEST_CASE("uplink: an offline STATE while waiting walks to the next server but not with one") {
+  SECTION("two servers: the host may be on the other one") {
+    Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada");
+    rig.uplink.poll();
+    rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+    rig.host_state(R"({"online":false,"timestamp":7})");  // retained, before the last SUBACK
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+    CHECK_FALSE(rig.uplink.waiting_for_host());
+    CHECK(rig.client.disconnects_with_will == 1);
+    CHECK(rig.uplink.current_server() == "tcp://b:1883");
+    CHECK(rig.count("NBIRTH") == 0);
+  }
+  SECTION("one server: reconnecting would find the same STATE so it waits there") {
+    Rig rig(1000, {"tcp://a:1883"}, "scada");
+    rig.connect_to_wait();
+    rig.host_state(R"({"online":false,"timestamp":7})");
+    CHECK(rig.uplink.waiting_for_host());
+    CHECK(rig.client.disconnects_with_will == 0);
+    rig.host_state(R"({"online":true,"timestamp":8})");
+    CHECK(rig.uplink.online());
+  }
+}
+
+TEST_CASE("uplink: primary_host_wait bounds the wait then the next server is tried") {
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada", 5000);
+  rig.connect_to_wait();
+  CHECK(rig.uplink.poll() == rig.clock.steady_ms() + 5000);  // wakes for the deadline
+  rig.clock.advance(4999);
+  rig.uplink.poll();
+  CHECK(rig.uplink.waiting_for_host());
+  rig.clock.advance(1);
+  rig.uplink.poll();
+  CHECK_FALSE(rig.uplink.waiting_for_host());
+  CHECK(rig.client.disconnects_with_will == 1);
+  CHECK(rig.uplink.current_server() == "tcp://b:1883");
+  CHECK_THAT(rig.uplink.last_error(), Catch::Contains("did not say online within 5 s"));
+  CHECK(rig.count("NBIRTH") == 0);
+}
+
+TEST_CASE("uplink: a malformed STATE is logged escaped and changes nothing") {
+  LogCapture log;
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada");
+  rig.connect_to_wait();
+  for (const std::string& bad :
+       {std::string("OFFLINE?"), std::string("{\"online\":\"no\"}"),
+        std::string("{\"timestamp\":5}"), std::string("\x1b[2J\n{\"online\":false}\x01\xff"),
+        std::string("{\"online\":false,\"pad\":\"") + std::string(5000, 'a') + "\"}"})
+    rig.host_state(bad);
+  CHECK(rig.uplink.waiting_for_host());
+  CHECK(rig.client.disconnects_with_will == 0);
+  CHECK(log.count("ignored a malformed STATE of primary host scada") == 5);
+  const std::string text = log.text();
+  CHECK_THAT(text, Catch::Contains("\\x1b[2J\\n{"));
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find('\x01') == std::string::npos);
+  CHECK_THAT(text, Catch::Contains("(5025 bytes"));
+  rig.host_state(R"({"online":true,"timestamp":1})");
+  CHECK(rig.uplink.online());
+}
+
+TEST_CASE("uplink: without a primary host the STATE topic is neither subscribed nor heeded") {
+  Rig rig;
+  rig.come_online();
+  CHECK(rig.client.subscriptions == std::vector<std::string>{"spBv1.0/school/NCMD/room"});
+  rig.host_state(R"({"online":false,"timestamp":9})");
+  CHECK(rig.uplink.online());
 }

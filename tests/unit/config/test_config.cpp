@@ -290,6 +290,38 @@ TEST_CASE("strings from the file are shown escaped and bounded in errors") {
   CHECK_THAT(lvl.message, Catch::Contains("x\\x1b[2J"));
 }
 
+TEST_CASE("broker.primary_host: none by default - a Sparkplug id - waited for as long as set") {
+  LoadResult r = load_string(kGood, "agent.toml");
+  REQUIRE(r.config);
+  CHECK(r.config->broker.primary_host.empty());
+  CHECK(r.config->broker.primary_host_wait.count() == 0);  // forever, as the spec
+  const std::string servers = "servers = [\"tcp://127.0.0.1:1883\"]";
+  r = load_string(replace(kGood, servers, servers + "\nprimary_host = \"district-scada\""),
+                  "agent.toml");
+  REQUIRE(r.config);
+  CHECK(r.config->broker.primary_host == "district-scada");
+  CHECK(r.config->broker.primary_host_wait.count() == 0);
+  r = load_string(
+      replace(kGood, servers, servers + "\nprimary_host = \"scada\"\nprimary_host_wait = \"5m\""),
+      "agent.toml");
+  REQUIRE(r.config);
+  CHECK(r.config->broker.primary_host_wait.count() == 300'000);
+
+  Error bad = only_error(replace(kGood, servers, servers + "\nprimary_host = \"scada/1\""));
+  CHECK(bad.key == "broker.primary_host");
+  CHECK(bad.line == 7);
+  CHECK_THAT(bad.message, Catch::Contains("\"scada/1\" is not a valid Sparkplug host id"));
+  bad = only_error(replace(kGood, servers, servers + "\nprimary_host = \"\""));
+  CHECK(bad.key == "broker.primary_host");
+  bad = only_error(replace(kGood, servers, servers + "\nprimary_host_wait = \"1m\""));
+  CHECK(bad.key == "broker.primary_host_wait");
+  CHECK_THAT(bad.message, Catch::Contains("only meaningful with primary_host"));
+  bad = only_error(
+      replace(kGood, servers, servers + "\nprimary_host = \"h\"\nprimary_host_wait = \"0s\""));
+  CHECK(bad.key == "broker.primary_host_wait");
+  CHECK_THAT(bad.message, Catch::Contains("out of range"));
+}
+
 TEST_CASE("broker.max_packet_size: 256 KiB by default, within the bounds of MQTT") {
   LoadResult r = load_string(kGood, "agent.toml");
   REQUIRE(r.config);
