@@ -21,33 +21,47 @@ else()
                   OUTPUT_STRIP_TRAILING_WHITESPACE)
 endif()
 
-# libcurl is not linked but loaded with dlopen by the http and throughput
-# probes (drivers/probes/curl_api.hpp), so dpkg-shlibdeps cannot see it: the
-# package Recommends it, with the dependency libcurl's own shlibs file gives
-# for libcurl.so.4 (read from the dpkg database of the sysroot or this machine).
+# libcurl and c-ares are not linked but loaded with dlopen (the http and
+# throughput probes; name resolution and the DNS probe: see
+# drivers/probes/shared_library.hpp), so dpkg-shlibdeps cannot see them. The
+# package Depends on c-ares (any probe target or device named by host name
+# needs it) and Recommends libcurl, each with the dependency the library's own
+# shlibs file gives for it (read from the dpkg database of the sysroot or this
+# machine).
 set(classroom_dpkg_admindir "")
 if(CMAKE_CROSSCOMPILING AND CLASSROOM_SYSROOT)
   set(classroom_dpkg_admindir "${CLASSROOM_SYSROOT}/.dpkg")
 endif()
+# Sets `out` to the shlibs dependency of the library `dir`/`name`.so.`version`
+# ("libc-ares2 (>= 1.11.0~rc1)"), or "" when the database has none.
+function(classroom_shlibs_dependency dir name version out)
+  set(query_env ${CMAKE_COMMAND} -E env)
+  if(classroom_dpkg_admindir)
+    list(APPEND query_env DPKG_ADMINDIR=${classroom_dpkg_admindir})
+  endif()
+  set(dependency "")
+  execute_process(COMMAND ${query_env} dpkg-query -S "${dir}/${name}.so.${version}"
+                  OUTPUT_VARIABLE owner ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+  string(REGEX REPLACE ":.*" "" pkg "${owner}")
+  if(pkg)
+    execute_process(COMMAND ${query_env} dpkg-query --control-path ${pkg}:${classroom_deb_arch} shlibs
+                    OUTPUT_VARIABLE shlibs_file ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(EXISTS "${shlibs_file}")
+      file(STRINGS "${shlibs_file}" line REGEX "^${name} ${version} ")
+      string(REGEX REPLACE "^${name} ${version} " "" dependency "${line}")
+    endif()
+  endif()
+  set(${out} "${dependency}" PARENT_SCOPE)
+endfunction()
 set(classroom_curl_recommends "")
 if(CURL_LIBRARIES)
   list(GET CURL_LIBRARIES 0 classroom_curl_lib)
   get_filename_component(classroom_curl_dir "${classroom_curl_lib}" DIRECTORY)
-  set(classroom_query_env ${CMAKE_COMMAND} -E env)
-  if(classroom_dpkg_admindir)
-    list(APPEND classroom_query_env DPKG_ADMINDIR=${classroom_dpkg_admindir})
-  endif()
-  execute_process(COMMAND ${classroom_query_env} dpkg-query -S "${classroom_curl_dir}/libcurl.so.4"
-                  OUTPUT_VARIABLE classroom_curl_owner ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
-  string(REGEX REPLACE ":.*" "" classroom_curl_pkg "${classroom_curl_owner}")
-  if(classroom_curl_pkg)
-    execute_process(COMMAND ${classroom_query_env} dpkg-query --control-path ${classroom_curl_pkg}:${classroom_deb_arch} shlibs
-                    OUTPUT_VARIABLE classroom_curl_shlibs_file ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
-    if(EXISTS "${classroom_curl_shlibs_file}")
-      file(STRINGS "${classroom_curl_shlibs_file}" classroom_curl_line REGEX "^libcurl 4 ")
-      string(REGEX REPLACE "^libcurl 4 " "" classroom_curl_recommends "${classroom_curl_line}")
-    endif()
-  endif()
+  classroom_shlibs_dependency("${classroom_curl_dir}" libcurl 4 classroom_curl_recommends)
+endif()
+classroom_shlibs_dependency("${CARES_LIBDIR}" libcares 2 classroom_cares_depends)
+if(NOT classroom_cares_depends)
+  message(WARNING "no shlibs entry for libcares.so.2: the package will not depend on c-ares")
 endif()
 if(NOT classroom_curl_recommends)
   message(WARNING "no shlibs entry for libcurl.so.4: the package will not recommend libcurl")
@@ -70,8 +84,11 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Run-time libraries: computed from the binary by dpkg-shlibdeps.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# useradd, when the machine has no systemd-sysusers (postinst).
+# useradd, when the machine has no systemd-sysusers (postinst); c-ares (above).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
+if(classroom_cares_depends)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", ${classroom_cares_depends}")
+endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "${classroom_curl_recommends}")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

@@ -1,8 +1,9 @@
 #include "probes/curl_api.hpp"
 
-#include <dlfcn.h>
 #include <cstdlib>
 #include <mutex>
+
+#include "probes/shared_library.hpp"
 
 namespace classroom::drivers::probes {
 namespace {
@@ -11,11 +12,11 @@ CurlApi g_api{};
 const CurlApi* g_loaded = nullptr;
 std::string g_error;
 
+constexpr const char* kSoname = "libcurl.so.4";
+
 template <typename F>
 bool bind(void* lib, const char* name, F& out) {
-  out = reinterpret_cast<F>(::dlsym(lib, name));
-  if (!out) g_error = std::string("libcurl has no ") + name;
-  return out != nullptr;
+  return bind_symbol(lib, kSoname, name, out, g_error);
 }
 
 void load() {
@@ -26,12 +27,8 @@ void load() {
   // uses GnuTLS calls gnutls_global_init() itself. Set before the first load
   // only, never overriding a value from outside.
   ::setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
-  void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const char* e = ::dlerror();
-    g_error = std::string("cannot load libcurl.so.4 (install libcurl4): ") + (e ? e : "?");
-    return;
-  }
+  void* lib = open_library(kSoname, "libcurl4", g_error);
+  if (!lib) return;
   CurlApi a{};
   if (bind(lib, "curl_global_init", a.global_init) &&
       bind(lib, "curl_global_cleanup", a.global_cleanup) &&

@@ -3,22 +3,25 @@
 #include <ares.h>
 #include <arpa/nameser.h>
 
+#include "probes/ares_api.hpp"
 #include "probes/tcp.hpp"
 
 namespace classroom::drivers::probes {
 
 std::optional<uint64_t> count_answers(const unsigned char* abuf, int alen, bool aaaa) {
   if (!abuf || alen <= 0 || alen > 65535) return std::nullopt;
+  const AresApi* ares = load_ares();
+  if (!ares) return std::nullopt;
   constexpr int kMax = 64;
   int n = kMax;
   if (aaaa) {
     ares_addr6ttl ttls[kMax];
-    const int rc = ares_parse_aaaa_reply(abuf, alen, nullptr, ttls, &n);
+    const int rc = ares->parse_aaaa_reply(abuf, alen, nullptr, ttls, &n);
     if (rc == ARES_ENODATA) return 0;
     if (rc != ARES_SUCCESS) return std::nullopt;
   } else {
     ares_addrttl ttls[kMax];
-    const int rc = ares_parse_a_reply(abuf, alen, nullptr, ttls, &n);
+    const int rc = ares->parse_a_reply(abuf, alen, nullptr, ttls, &n);
     if (rc == ARES_ENODATA) return 0;
     if (rc != ARES_SUCCESS) return std::nullopt;
   }
@@ -40,8 +43,8 @@ void DnsProbe::start(Context&, int64_t now_ms) {
       !e.empty())
     return finish(e);
   started_ns_ = steady_ns();
-  ares_query(channel_->get(), o_.query.c_str(), ns_c_in, o_.aaaa ? ns_t_aaaa : ns_t_a,
-             &DnsProbe::on_answer, this);
+  ares_api().query(channel_->get(), o_.query.c_str(), ns_c_in, o_.aaaa ? ns_t_aaaa : ns_t_a,
+                   &DnsProbe::on_answer, this);
 }
 
 void DnsProbe::on_answer(void* arg, int status, int, unsigned char* abuf, int alen) {
@@ -82,7 +85,7 @@ void DnsProbe::on_answer(void* arg, int status, int, unsigned char* abuf, int al
     case ARES_ECONNREFUSED:
       return self->finish("no DNS server answers there (connection refused) for " + what);
     default:
-      return self->finish(std::string(ares_strerror(status)) + " for " + what);
+      return self->finish(std::string(ares_api().strerror(status)) + " for " + what);
   }
 }
 

@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <cstring>
 
+#include "probes/ares_api.hpp"
+
 namespace classroom::drivers::probes {
 
 std::string escape(std::string_view text, size_t max) {
@@ -26,13 +28,15 @@ std::string escape(std::string_view text, size_t max) {
 
 AresChannel::AresChannel() = default;
 AresChannel::~AresChannel() {
-  if (channel_) ares_destroy(channel_);
+  if (channel_) ares_api().destroy(channel_);
 }
 
 std::string AresChannel::init(const std::string& servers, int timeout_ms, int tries,
                               bool every_rcode) {
-  if (channel_) ares_destroy(channel_);
+  if (channel_) ares_api().destroy(channel_);
   channel_ = nullptr;
+  std::string error;
+  if (!load_ares(&error)) return error;
   ares_options opts{};
   opts.timeout = timeout_ms;
   opts.tries = tries;
@@ -41,13 +45,13 @@ std::string AresChannel::init(const std::string& servers, int timeout_ms, int tr
     opts.flags = ARES_FLAG_NOCHECKRESP;
     mask |= ARES_OPT_FLAGS;
   }
-  if (int rc = ares_init_options(&channel_, &opts, mask); rc != ARES_SUCCESS) {
+  if (int rc = ares_api().init_options(&channel_, &opts, mask); rc != ARES_SUCCESS) {
     channel_ = nullptr;
-    return std::string("cannot start a resolver: ") + ares_strerror(rc);
+    return std::string("cannot start a resolver: ") + ares_api().strerror(rc);
   }
   if (!servers.empty()) {
-    if (int rc = ares_set_servers_ports_csv(channel_, servers.c_str()); rc != ARES_SUCCESS)
-      return "bad DNS server \"" + escape(servers) + "\": " + ares_strerror(rc);
+    if (int rc = ares_api().set_servers_ports_csv(channel_, servers.c_str()); rc != ARES_SUCCESS)
+      return "bad DNS server \"" + escape(servers) + "\": " + ares_api().strerror(rc);
   }
   return "";
 }
@@ -55,7 +59,7 @@ std::string AresChannel::init(const std::string& servers, int timeout_ms, int tr
 void AresChannel::wants(std::vector<Wait>& out) const {
   if (!channel_) return;
   ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-  const int bits = ares_getsock(channel_, socks, ARES_GETSOCK_MAXNUM);
+  const int bits = ares_api().getsock(channel_, socks, ARES_GETSOCK_MAXNUM);
   for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
     short ev = 0;
     if (ARES_GETSOCK_READABLE(bits, i)) ev |= POLLIN;
@@ -67,27 +71,27 @@ void AresChannel::wants(std::vector<Wait>& out) const {
 void AresChannel::on_ready(int fd, short revents) {
   if (!channel_) return;
   const bool err = revents & (POLLERR | POLLHUP);
-  ares_process_fd(channel_, (revents & POLLIN) || err ? fd : ARES_SOCKET_BAD,
-                  (revents & POLLOUT) || err ? fd : ARES_SOCKET_BAD);
+  ares_api().process_fd(channel_, (revents & POLLIN) || err ? fd : ARES_SOCKET_BAD,
+                        (revents & POLLOUT) || err ? fd : ARES_SOCKET_BAD);
 }
 
 void AresChannel::on_time() {
-  if (channel_) ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  if (channel_) ares_api().process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
 int64_t AresChannel::next_wake(int64_t now_ms) const {
   if (!channel_) return kNever;
   timeval tv{};
-  if (!ares_timeout(channel_, nullptr, &tv)) return kNever;
+  if (!ares_api().timeout(channel_, nullptr, &tv)) return kNever;
   return now_ms + tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
 }
 
 void AresChannel::reset() {
-  if (channel_) ares_cancel(channel_);
+  if (channel_) ares_api().cancel(channel_);
 }
 
 void AresChannel::close() {
-  if (channel_) ares_destroy(channel_);
+  if (channel_) ares_api().destroy(channel_);
   channel_ = nullptr;
 }
 
@@ -146,8 +150,8 @@ uint64_t Resolver::resolve(const std::string& host, Done done) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   ++depth_;  // an answer from /etc/hosts comes back inside this call
-  ares_getaddrinfo(channel_.get(), host.c_str(), nullptr, &hints, &Resolver::on_result,
-                   new Pending{this, id});
+  ares_api().getaddrinfo(channel_.get(), host.c_str(), nullptr, &hints, &Resolver::on_result,
+                         new Pending{this, id});
   --depth_;
   close_if_idle();
   return id;
@@ -196,7 +200,7 @@ void Resolver::on_result(void* arg, int status, int, ares_addrinfo* info) {
       }
     }
   }
-  if (info) ares_freeaddrinfo(info);
+  if (info) ares_api().freeaddrinfo(info);
   if (status == ARES_EDESTRUCTION) return;  // the resolver is going away
   auto it = p->self->pending_.find(p->id);
   if (it == p->self->pending_.end()) return;  // cancelled
@@ -206,7 +210,7 @@ void Resolver::on_result(void* arg, int status, int, ares_addrinfo* info) {
   if (status == ARES_ENOTFOUND)
     error = "no such host name";
   else if (status != ARES_SUCCESS)
-    error = std::string("cannot resolve the host name: ") + ares_strerror(status);
+    error = std::string("cannot resolve the host name: ") + ares_api().strerror(status);
   else if (out.empty())
     error = "the host name has no address";
   done(std::move(out), std::move(error));

@@ -405,7 +405,7 @@ TEST_CASE("the Sparkplug reference decoder (sparkplug-payload) reads birth and d
 }
 
 TEST_CASE(
-    "the reference codec reads every metric datatype, probe kind and SNMP profile: value in, out") {
+    "the reference codec reads every metric datatype, probe kind and SNMP profile with its value") {
   using classroom::DataType;
   using classroom::Value;
   // An edge value of each datatype a metric can be declared with, as the

@@ -2,8 +2,9 @@
 # The memory budget as a test (ctest "perf: ..."): private dirty memory must
 # stay within 2 MiB with the shipped config, and with ten probes on top of it
 # (issue 9), measured by tests/perf/footprint.sh after SECONDS (default 20) of
-# a 1 s interval. The probe run must really have loaded libcurl (its HTTP
-# probes ran) and the shipped one must not have.
+# a 1 s interval. The probe run must really have loaded libcurl and c-ares
+# (its HTTP and DNS probes ran), and the shipped one neither: libraries loaded
+# with dlopen cost nothing where their feature is not configured.
 # Usage: tests/perf/budget.sh [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +15,7 @@ budget_kib=${BUDGET_KIB:-2048}  # lower it to see the failure path
 failed=0
 
 check() {
-  local what=$1 curl_expected=$2
+  local what=$1 expected=$2
   shift 2
   local out kib
   out=$(FOOTPRINT_MAPPINGS=200 "$here/footprint.sh" "$@" "$seconds" "${agent[@]}")
@@ -24,19 +25,21 @@ check() {
     failed=1
     return
   fi
-  local curl=no
-  grep -q 'libcurl\.so' <<<"$out" && curl=yes
-  echo "$what: $kib KiB private dirty (budget $budget_kib KiB), libcurl loaded: $curl"
+  local loaded="" lib
+  for lib in libcurl libcares; do
+    grep -q "/$lib\.so" <<<"$out" && loaded+="${loaded:+ }$lib"
+  done
+  echo "$what: $kib KiB private dirty (budget $budget_kib KiB), loaded with dlopen: ${loaded:-none}"
   if ((kib > budget_kib)); then
     echo "  over budget; the largest mappings:"; grep 'KiB private dirty' <<<"$out" | head -15
     failed=1
   fi
-  if [ "$curl" != "$curl_expected" ]; then
-    echo "  libcurl loaded should be $curl_expected"
+  if [ "${loaded:-none}" != "$expected" ]; then
+    echo "  loaded with dlopen should be: $expected"
     failed=1
   fi
 }
 
-check "shipped config" no
-check "shipped config + ten probes (3 ICMP, 2 DNS, 2 TCP, 3 HTTP)" yes --probes
+check "shipped config" none
+check "shipped config + ten probes (3 ICMP, 2 DNS, 2 TCP, 3 HTTP)" "libcurl libcares" --probes
 exit "$failed"
