@@ -326,7 +326,8 @@ struct Poller::Impl {
       }
       a.cursor[c] = oid;
       a.result.vars.push_back(VarBind{std::move(oid), convert(v)});
-      if (plan.max_rows && ++a.rows[c] >= plan.max_rows) a.done[c] = true;  // enough rows
+      if (const size_t limit = plan.rows_of(c); limit && ++a.rows[c] >= limit)
+        a.done[c] = true;  // enough rows
     }
     if (k == 0) std::fill(a.done.begin(), a.done.end(), true);  // an empty answer
     if (a.result.vars.size() > kMaxVarBinds)
