@@ -16,6 +16,45 @@ std::string text_for_log(const std::string& s) {
   return drivers::snmp::sanitize_text(s, 200);
 }
 
+drivers::snmp::ObjectSpec to_spec(const config::SnmpObject& o) {
+  using T = config::SnmpObject::Type;
+  using V = drivers::snmp::ValueType;
+  drivers::snmp::ObjectSpec s;
+  s.name = o.name;
+  s.oid = o.oid;
+  s.type = o.type == T::uint64    ? V::uint64
+           : o.type == T::int64   ? V::int64
+           : o.type == T::float32 ? V::float32
+           : o.type == T::float64 ? V::float64
+           : o.type == T::boolean ? V::boolean
+                                  : V::string;
+  s.unit = o.unit;
+  s.scale = o.scale;
+  s.counter = o.counter;
+  s.true_values = o.true_values;
+  s.sum = o.sum;
+  for (const config::SnmpScaleBy& b : o.scale_by) s.scale_by.push_back({b.oid, b.factors});
+  return s;
+}
+
+drivers::snmp::ProfileSpec to_spec(const config::SnmpProfile& p) {
+  drivers::snmp::ProfileSpec spec;
+  spec.name = p.name;
+  for (const config::SnmpObject& o : p.scalars) spec.scalars.push_back(to_spec(o));
+  for (const config::SnmpTable& t : p.tables) {
+    drivers::snmp::TableSpec table;
+    table.name = t.name;
+    table.label_oid = t.label_oid;
+    table.label_index = t.label_index;
+    table.max_rows = t.max_rows;
+    table.count = t.count;
+    table.max_labels = t.max_labels;
+    for (const config::SnmpObject& c : t.columns) table.columns.push_back(to_spec(c));
+    spec.tables.push_back(std::move(table));
+  }
+  return spec;
+}
+
 }  // namespace
 
 DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catalog& catalog,
@@ -28,6 +67,30 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     mo.include = c.include;
     mo.exclude = c.exclude;
     mo.max_interfaces = c.max_interfaces;
+    // The profiles written as tables, in the order listed, while the device's
+    // metrics stay within max_metrics (the profiles in code always count).
+    std::vector<drivers::snmp::ProfileSpec> specs;
+    size_t metrics = drivers::snmp::max_metrics_of(mo.profiles, c.max_interfaces);
+    std::string left_out;
+    for (const config::SnmpProfile& p : c.table_profiles) {
+      drivers::snmp::ProfileSpec spec = to_spec(p);
+      const size_t n = drivers::snmp::max_metrics_of(spec);
+      if (metrics + n > c.max_metrics) {
+        left_out +=
+            (left_out.empty() ? "" : ", ") + p.name + " (up to " + std::to_string(n) + " metrics)";
+        continue;
+      }
+      metrics += n;
+      specs.push_back(std::move(spec));
+    }
+    if (!left_out.empty()) {
+      left_out = "profile" + std::string(left_out.find(',') == std::string::npos ? " " : "s ") +
+                 left_out + " left out: the device would publish more than max_metrics = " +
+                 std::to_string(c.max_metrics) + " metrics";
+      lg.warning("device %s at %s: %s", c.name.c_str(), c.address.c_str(), left_out.c_str());
+    }
+    drivers::snmp::PollPlan plan = drivers::snmp::plan_for(mo.profiles, c.max_interfaces);
+    for (const drivers::snmp::ProfileSpec& spec : specs) drivers::snmp::add_to_plan(spec, plan);
     Device d{c.name,
              c.address,
              c.version == config::SnmpDevice::Version::v3,
@@ -35,12 +98,16 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
              c.interval.count(),
              catalog.add_device(c.name),
              drivers::snmp::DeviceModel(std::move(mo)),
+             drivers::snmp::ProfileModel(std::move(specs)),
+             std::move(left_out),
+             {},
              0,
              PollResult::Status::ok,
              {},
              {},
              0,
              true};
+    refresh_problem(d);
     // What this config makes the device publish is known at its first answer.
     catalog.mark_unseen(d.id);
     devices_.push_back(std::move(d));
@@ -59,7 +126,7 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     // included.
     t.retries = c.retries;
     t.timeout_ms = std::min<int64_t>(c.timeout.count(), c.interval.count() / (2 * (c.retries + 1)));
-    t.plan = drivers::snmp::plan_for(mo.profiles, c.max_interfaces);
+    t.plan = std::move(plan);
     targets.push_back(std::move(t));
   }
   if (!targets.empty())
@@ -90,9 +157,24 @@ size_t DeviceRunner::apply(Batcher* batcher) {
   return results_.size();
 }
 
+void DeviceRunner::refresh_problem(Device& d) {
+  if (!d.last_problem.empty()) {
+    d.problem = d.last_problem;
+    return;
+  }
+  d.problem.clear();
+  for (const std::string* s : {&d.model.over_limit(), &d.profiles.over_limit(),
+                               static_cast<const std::string*>(&d.left_out)})
+    if (!s->empty()) d.problem += (d.problem.empty() ? "" : "; ") + *s;
+}
+
 void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
   Device& d = devices_[r.device];
   ++d.polls;
+  struct Refresh {
+    Device& d;
+    ~Refresh() { refresh_problem(d); }
+  } refresh{d};
   if (r.status == PollResult::Status::ok) {
     const bool was_offline = !catalog_.online(d.id);
     if (was_offline) {
@@ -104,13 +186,17 @@ void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
     catalog_.set_time(r.started_ms);
     DeviceSink sink(catalog_, d.id);
     drivers::CollectResult cr = d.model.apply(r.vars, r.started_ms, sink);
-    if (d.model.retired()) {
-      // Interfaces gone for a few polls leave the birth (one rebirth).
+    d.profiles.apply(r.vars, r.started_ms, d.model.rebooted(), sink, cr.warning);
+    if (d.model.retired() || d.profiles.retired()) {
+      // Interfaces or table rows gone for a few polls leave the birth (one rebirth).
       catalog_.mark_unseen(d.id);
       d.model.declare_all(sink);
+      d.profiles.declare_all(sink);
       const size_t n = catalog_.retire_unseen(d.id);
-      lg.info("device %s at %s: %zu metric%s retired: interfaces gone for %d polls", d.name.c_str(),
-              d.address.c_str(), n, n == 1 ? "" : "s", drivers::snmp::DeviceModel::kRetireAfter);
+      lg.info("device %s at %s: %zu metric%s retired: %s gone for %d polls", d.name.c_str(),
+              d.address.c_str(), n, n == 1 ? "" : "s",
+              d.model.retired() ? "interfaces" : "table rows",
+              drivers::snmp::DeviceModel::kRetireAfter);
     }
     if (d.retire_unseen) {
       // The first answer under this config has declared what the device has:

@@ -20,6 +20,7 @@
 #include "config.hpp"
 #include "snmp/snmp_model.hpp"
 #include "snmp/snmp_poller.hpp"
+#include "snmp/snmp_profile.hpp"
 
 namespace classroom {
 
@@ -52,11 +53,17 @@ class DeviceRunner {
   // For `classroom-agent status` (issue 13).
   const std::string& address(size_t device) const { return devices_[device].address; }
   bool online(size_t device) const { return catalog_.online(devices_[device].id); }
-  // The last poll's failure, else interfaces not published (max_interfaces).
-  const std::string& problem(size_t device) const {
-    const Device& d = devices_[device];
-    return d.last_problem.empty() ? d.model.over_limit() : d.last_problem;
+  // The last poll's failure; else what is not published: interfaces past
+  // max_interfaces, table rows past their limits, profiles past max_metrics.
+  const std::string& problem(size_t device) const { return devices_[device].problem; }
+  // For `once`: the OIDs of its profiles written as tables that the last poll
+  // found no value at, and the profiles left out for max_metrics ("" if none).
+  const std::vector<std::string>& not_served(size_t device) const {
+    return devices_[device].profiles.not_served();
   }
+  const std::string& left_out(size_t device) const { return devices_[device].left_out; }
+  // The last answered poll's warning (what it skipped), "" if none.
+  const std::string& warning(size_t device) const { return devices_[device].warning; }
 
  private:
   struct Device {
@@ -66,7 +73,10 @@ class DeviceRunner {
     int64_t interval_ms = 30'000;
     DeviceId id = 0;
     drivers::snmp::DeviceModel model;
-    int failures = 0;  // polls in a row without an answer
+    drivers::snmp::ProfileModel profiles;  // the profiles written as tables
+    std::string left_out;                  // profiles past max_metrics, said at the start
+    std::string problem;                   // what problem() says
+    int failures = 0;                      // polls in a row without an answer
     drivers::snmp::PollResult::Status reported = drivers::snmp::PollResult::Status::ok;
     std::string warning;  // the last one logged
     std::string last_problem;
@@ -75,6 +85,7 @@ class DeviceRunner {
     bool retire_unseen = true;
   };
   void on_result(drivers::snmp::PollResult& r, Batcher* batcher);
+  static void refresh_problem(Device& d);
 
   Catalog& catalog_;
   std::vector<Device> devices_;

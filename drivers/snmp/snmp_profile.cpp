@@ -360,7 +360,8 @@ void ProfileModel::apply(const std::vector<VarBind>& vars, int64_t now_ms, bool 
         apply_count(spec, p.tables[k], vars, sink, problems, served);
     }
     if (!served)
-      join(said, "profile " + p.spec.name + ": the device serves none of its OIDs (see `once`)");
+      join(said,
+           "profile " + p.spec.name + ": the device serves none of its OIDs (`once` lists them)");
   }
   std::string limits;
   for (const std::string& l : problems.limits) join(limits, l);
