@@ -1193,7 +1193,7 @@ void read_snmp_table(Section t, SnmpTable& out, bool& ok) {
 // `taken` (the profiles read before it, the built-in ones, those in code).
 void read_snmp_profile(Section p, std::vector<SnmpProfile>& out,
                        const std::vector<SnmpProfile>* builtin) {
-  p.expect_keys({"name", "scalars", "tables"});
+  p.expect_keys({"name", "scalars", "tables", "enterprise", "auto_if_served"});
   SnmpProfile profile;
   bool ok = true;  // its name can be used: kept (even with errors elsewhere: no second error
                    // for a device that lists it)
@@ -1226,6 +1226,15 @@ void read_snmp_profile(Section p, std::vector<SnmpProfile>& out,
   } else {
     ok = false;
   }
+  if (const toml::node* node = p.take("enterprise")) {
+    if (!node->is_integer() || node->as_integer()->get() < 1 ||
+        node->as_integer()->get() > UINT32_MAX)
+      p.wrong(*node, "enterprise",
+              "expected an enterprise number (1.3.6.1.4.1.<enterprise>), such as 41112");
+    else
+      profile.enterprise = static_cast<uint32_t>(node->as_integer()->get());
+  }
+  p.boolean("auto_if_served", profile.auto_if_served);
   std::vector<Claim> claims;
   // A name this profile publishes twice.
   auto claim = [&](Section& s, std::string_view key, const Claim& c) {
@@ -1294,6 +1303,11 @@ void read_device_profiles(Section& d, SnmpDevice& dev, const Config& cfg) {
       continue;
     }
     std::vector<Claim> claims;
+    if (name == "auto") {
+      dev.auto_profiles = true;
+      taken.emplace_back(name, std::move(claims));
+      continue;
+    }
     if (auto code = snmp_code_profile_metrics(name); !code.empty()) {
       dev.system |= name == "system";
       dev.interfaces |= name == "interfaces";
@@ -1306,7 +1320,7 @@ void read_device_profiles(Section& d, SnmpDevice& dev, const Config& cfg) {
         for (const SnmpProfile& p : *list)
           if (!found && p.name == name) found = &p;
       if (!found) {
-        std::string known = "system, interfaces, host, ups";
+        std::string known = "system, interfaces, host, ups, auto";
         for (const SnmpProfile& p : builtin_snmp_profiles().profiles) known += ", " + p.name;
         for (const SnmpProfile& p : cfg.snmp.profiles) known += ", " + p.name;
         d.wrong(element, key, in_quotes(name) + " is not a profile; known: " + known);
@@ -1328,6 +1342,30 @@ void read_device_profiles(Section& d, SnmpDevice& dev, const Config& cfg) {
           }
     taken.emplace_back(name, std::move(claims));
   }
+  if (!dev.auto_profiles) return;
+  // What "auto" may add: the profiles that say when they fit, unless listed
+  // or publishing a name a listed one does.
+  for (const auto* list : {&builtin_snmp_profiles().profiles, &cfg.snmp.profiles})
+    for (const SnmpProfile& p : *list) {
+      if (!p.enterprise && !p.auto_if_served) continue;
+      bool clash = false;
+      for (const auto& [other, other_claims] : taken) {
+        clash = clash || other == p.name;
+        for (const Claim& a : claims_of(p))
+          for (const Claim& b : other_claims) clash = clash || claims_overlap(a.name, b.name);
+      }
+      if (clash) continue;
+      std::vector<size_t> with;
+      for (size_t k = 0; k < dev.auto_candidates.size(); ++k) {
+        bool overlap = false;
+        for (const Claim& a : claims_of(p))
+          for (const Claim& b : claims_of(dev.auto_candidates[k]))
+            overlap = overlap || claims_overlap(a.name, b.name);
+        if (overlap) with.push_back(k);
+      }
+      dev.auto_candidates.push_back(p);
+      dev.auto_clashes.push_back(std::move(with));
+    }
 }
 // ---- end of SNMP profiles ----
 

@@ -192,6 +192,11 @@ struct SnmpProfile {
   std::string name;
   std::vector<SnmpObject> scalars;
   std::vector<SnmpTable> tables;
+  // For a device's "auto": picked when its sysObjectID is under
+  // 1.3.6.1.4.1.<enterprise> (0: never so), or when it answers any of the
+  // profile's OIDs (auto_if_served).
+  uint32_t enterprise = 0;
+  bool auto_if_served = false;
   bool operator==(const SnmpProfile&) const = default;
 };
 
@@ -223,6 +228,14 @@ struct SnmpDevice {
   // The profiles written as tables (built-in or the config's) it polls, in
   // the order `profiles` lists them.
   std::vector<SnmpProfile> table_profiles;
+  // "auto" in `profiles`: the profiles it may pick at the device's first
+  // answer (those with enterprise or auto_if_served, not listed, whose names
+  // the listed ones do not publish).
+  bool auto_profiles = false;
+  std::vector<SnmpProfile> auto_candidates;
+  // Per candidate, the earlier candidates whose metric names it would publish
+  // too (unifi-ap and mikrotik: WiFi/Clients): auto never picks both.
+  std::vector<std::vector<size_t>> auto_clashes;
   uint64_t max_metrics = 2000;  // the table profiles that would go past it are left out
   bool operator==(const SnmpDevice&) const = default;
 };

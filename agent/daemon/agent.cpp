@@ -648,6 +648,8 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
     }
     // What a technician writing a profile needs to see: what was skipped, and
     // which of the profiles' OIDs the device does not serve.
+    if (!devices.auto_note(i).empty())
+      out << "# device " << c.name << ": " << devices.auto_note(i) << "\n";
     if (!devices.left_out(i).empty())
       out << "# device " << c.name << ": " << devices.left_out(i) << "\n";
     if (devices.polls(i) > 0 && devices.last_problem(i).empty()) {

@@ -62,10 +62,24 @@ class DeviceRunner {
     return devices_[device].profiles.not_served();
   }
   const std::string& left_out(size_t device) const { return devices_[device].left_out; }
+  // "auto": what it read and picked ("" until the device's first answer).
+  const std::string& auto_note(size_t device) const { return devices_[device].pick.note; }
   // The last answered poll's warning (what it skipped), "" if none.
   const std::string& warning(size_t device) const { return devices_[device].warning; }
 
  private:
+  // A device's "auto" until its first answer picks the profiles that fit.
+  struct Auto {
+    bool pending = false;
+    drivers::snmp::Profiles code{false, false, false, false};
+    size_t max_interfaces = 0;
+    uint64_t max_metrics = 0;
+    size_t metrics = 0;                              // the most the kept ones publish
+    std::vector<drivers::snmp::ProfileSpec> listed;  // kept of those listed
+    std::vector<drivers::snmp::ProfileSpec> candidates;
+    std::vector<std::vector<size_t>> clashes;
+    std::string note;  // what it picked, for `once`
+  };
   struct Device {
     std::string name, address;
     bool v3 = false;
@@ -83,9 +97,11 @@ class DeviceRunner {
     size_t polls = 0;
     // Until the first answered poll: then what it did not declare retires.
     bool retire_unseen = true;
+    Auto pick;
   };
   void on_result(drivers::snmp::PollResult& r, Batcher* batcher);
   static void refresh_problem(Device& d);
+  void pick_profiles(size_t device, const std::vector<drivers::snmp::VarBind>& vars);
 
   Catalog& catalog_;
   std::vector<Device> devices_;

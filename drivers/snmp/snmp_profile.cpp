@@ -206,6 +206,51 @@ void add_to_plan(const ProfileSpec& p, PollPlan& plan) {
   }
 }
 
+std::vector<size_t> choose_auto(const std::vector<ProfileSpec>& candidates,
+                                const std::vector<std::vector<size_t>>& clashes,
+                                const std::vector<VarBind>& vars, std::string& why) {
+  uint32_t enterprise = 0;
+  const Oid kEnterprises{1, 3, 6, 1, 4, 1};
+  const SnmpValue* id = scalar_at(vars, kSysObjectId);
+  if (id && id->type == SnmpValue::Type::object_id) {
+    const Oid oid = parse_oid(id->s);
+    if (oid_below(oid, kEnterprises)) enterprise = oid[kEnterprises.size()];
+    why = "sysObjectID " + format_oid(oid) +
+          (enterprise ? " (enterprise " + std::to_string(enterprise) + ")" : std::string());
+  } else {
+    why = "no sysObjectID";
+  }
+  auto answers = [&](const ProfileSpec& p) {
+    for (const VarBind& v : vars) {
+      if (v.value.type == SnmpValue::Type::missing) continue;
+      for (const ObjectSpec& s : p.scalars)
+        if (v.oid == s.oid) return true;
+      for (const TableSpec& t : p.tables) {
+        if (!t.count.empty() && oid_below(v.oid, t.label_oid)) return true;
+        for (const ObjectSpec& c : t.columns)
+          if (oid_below(v.oid, c.oid)) return true;
+      }
+    }
+    return false;
+  };
+  std::vector<size_t> picked;
+  std::string said;
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    const ProfileSpec& p = candidates[k];
+    const bool vendor = enterprise && p.enterprise == enterprise;
+    if (!vendor && !(p.auto_if_served && answers(p))) continue;
+    bool clash = false;
+    if (k < clashes.size())
+      for (size_t other : clashes[k])
+        clash = clash || std::find(picked.begin(), picked.end(), other) != picked.end();
+    if (clash) continue;
+    picked.push_back(k);
+    said += (said.empty() ? "" : ", ") + p.name + (vendor ? " (its enterprise)" : " (answered)");
+  }
+  why += "; picked " + (said.empty() ? std::string("none") : said);
+  return picked;
+}
+
 ProfileModel::ProfileModel(std::vector<ProfileSpec> profiles) {
   for (ProfileSpec& spec : profiles) {
     Profile p;

@@ -53,7 +53,21 @@ struct ProfileSpec {
   std::string name;
   std::vector<ObjectSpec> scalars;
   std::vector<TableSpec> tables;
+  uint32_t enterprise = 0;      // "auto": a device whose sysObjectID is under 1.3.6.1.4.1.<this>
+  bool auto_if_served = false;  // "auto": a device that answers any of its OIDs
 };
+
+// SNMPv2-MIB sysObjectID.0: the vendor's OID of the device, read by "auto".
+inline const Oid kSysObjectId{1, 3, 6, 1, 2, 1, 1, 2, 0};
+
+// What "auto" picks from a device's first answer (`vars`, of a poll that
+// asked sysObjectID and every candidate's OIDs): the candidates of its
+// enterprise, and those it answers any OID of, in order, never one that
+// `clashes` (per candidate: the earlier ones it would publish a name of) with
+// one picked before. `why` says what was read and picked, for the log.
+std::vector<size_t> choose_auto(const std::vector<ProfileSpec>& candidates,
+                                const std::vector<std::vector<size_t>>& clashes,
+                                const std::vector<VarBind>& vars, std::string& why);
 
 // A label column often lives in another table than the rows it names
 // (ifName, entPhysicalName): it is walked this far (or max_rows, if more).

@@ -28,7 +28,7 @@ repeats):
                with the types INTEGER, Gauge32, Counter32, Counter64,
                TimeTicks, STRING, OID (value: dotted text); a value that is
                a list is one value per poll (the last one repeats)
-Each poll's start is logged to stdout.
+Each poll's start is logged to stdout, with the number of OIDs its GET asks.
 """
 import bisect
 import os
@@ -243,7 +243,7 @@ class Device:
             self.poll += 1
             self.datagram = 0
             self.build()
-            print("poll %d" % self.poll, flush=True)
+            print("poll %d: a GET of %d OIDs" % (self.poll, len(oids)), flush=True)
         self.datagram += 1
         drop_from = self.at("drop_from", 0)
         if self.datagram in self.scenario.get("drop", []) or 0 < drop_from <= self.datagram:

@@ -159,6 +159,8 @@ class Responder {
     port_ = std::stoi(read_file(dir_.path + "/port"));
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // What it logged: "poll N: a GET of M OIDs" for each poll.
+  std::string log() const { return read_file(dir_.path + "/responder.log"); }
   // Polls started so far (each begins with a GET of sysUpTime).
   size_t polls() const {
     const std::string log = read_file(dir_.path + "/responder.log");
@@ -1377,4 +1379,65 @@ TEST_CASE("SNMP profiles: apc-ups from Debian's snmpd as snmpget reads it") {
   CHECK_THAT(out, Catch::Contains("ups-6a: UPS/Input Voltage = 231.00 V\n"));
   CHECK_THAT(out, Catch::Contains("ups-6a: UPS/Load = 18.00 %\n"));
   CHECK(out.find("not served") == std::string::npos);
+}
+
+TEST_CASE("SNMP profiles: auto picks by sysObjectID and by what the device answers") {
+  const std::string interop = SOURCE_DIR "/tests/interop";
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // A UniFi access point (sysObjectID under enterprise 41112) that answers
+  // LLDP-MIB and ENTITY-SENSOR-MIB too, and neither PowerNet-MIB nor
+  // POWER-ETHERNET-MIB nor BRIDGE-MIB.
+  std::string objects = R"("1.3.6.1.2.1.1.2.0": ["OID", "1.3.6.1.4.1.41112.1.6"])";
+  std::istringstream lines(kBuiltinObjects);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("41112") != std::string::npos || line.find("8802") != std::string::npos ||
+        line.find(".99.1.1.1.") != std::string::npos ||
+        line.find(".47.1.1.1.") != std::string::npos)
+      objects += ",\n" + line.substr(0, line.find_last_of(']') + 1);
+  Responder ap(R"({"interfaces": 0, "objects": {)" + objects + "}}");
+  Process decoder({"node", interop + "/device_decoder.js", broker.url(), "ap-6a", "1", "0"},
+                  dir.path + "/decoder.log");
+  REQUIRE(wait_until(
+      [&] { return read_file(dir.path + "/decoder.log").find("subscribed") != std::string::npos; },
+      20s));
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = profile_device("ap-6a", ap, dir, R"(["system", "auto"])");
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string birth = "spBv1.0/school-test/DBIRTH/room-1/ap-6a";
+  REQUIRE(wait_until([&] { return !on_topic(sub, birth).empty() && ap.polls() >= 3; }, 30s));
+  const Payload b = on_topic(sub, birth)[0].decoded;
+  REQUIRE(metric(b, "WiFi/Clients"));
+  CHECK(metric(b, "WiFi/Clients")->long_value() == 19);
+  REQUIRE(metric(b, "LLDP/5/Neighbour"));
+  CHECK(metric(b, "LLDP/5/Neighbour")->string_value() == "ap-6a-101");
+  REQUIRE(metric(b, "Sensors/CPU Temp/Value"));
+  CHECK(metric(b, "Sensors/CPU Temp/Value")->double_value() == Approx(41.5));
+  for (const auto& m : b.metrics()) {
+    INFO(m.name());
+    CHECK(m.name().rfind("UPS/", 0) != 0);  // neither APC's
+    CHECK(m.name().rfind("PoE/", 0) != 0);  // nor what it does not answer
+    CHECK(m.name().rfind("Bridge/", 0) != 0);
+    CHECK(m.name().rfind("Health/", 0) != 0);  // nor MikroTik's
+  }
+  CHECK_THAT(agent.log(), Catch::Contains("device ap-6a at " + ap.address() +
+                                          ": auto: sysObjectID 1.3.6.1.4.1.41112.1.6 (enterprise "
+                                          "41112); picked unifi-ap (its enterprise), lldp "
+                                          "(answered), entity-sensor (answered)"));
+  // sysObjectID is read once: the first poll asks every candidate's scalars,
+  // the next ones only sysUpTime, sysName and sysDescr (unifi-ap, lldp and
+  // entity-sensor have tables only).
+  const std::string log = ap.log();
+  INFO(log);
+  CHECK_THAT(log, Catch::Contains("poll 0: a GET of 14 OIDs"));
+  CHECK_THAT(log, Catch::Contains("poll 1: a GET of 3 OIDs"));
+  CHECK_THAT(log, Catch::Contains("poll 2: a GET of 3 OIDs"));
+  auto status = decoder.wait_exit(40s);
+  INFO(read_file(dir.path + "/decoder.log"));
+  REQUIRE(status);
+  CHECK(*status == 0);
 }

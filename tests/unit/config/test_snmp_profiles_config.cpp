@@ -305,7 +305,7 @@ TEST_CASE(
   CHECK_FALSE(r.config);
   CHECK_THAT(all,
              Catch::Contains("devices.snmp[0].profiles[1]: \"ruijie\" is not a profile; known: "
-                             "system, interfaces, host, ups, apc-ups"));
+                             "system, interfaces, host, ups, auto, apc-ups"));
   CHECK_THAT(all, Catch::Contains("ruijie-ap\n"));  // the config's own are listed too
   CHECK_THAT(all, Catch::Contains("devices.snmp[0].profiles[2]: \"system\" is listed twice"));
   CHECK_THAT(all, Catch::Contains("devices.snmp[1].profiles[1]: profiles \"ups\" and \"apc-ups\" "
@@ -339,4 +339,29 @@ TEST_CASE("snmp profiles config: OIDs and metric names") {
   for (const char* bad : {"", "/A", "A/", "A//B", "A/ B", "A+B", "A#", "A\tB", "A/\xff"})
     CHECK_FALSE(check_metric_name(bad).empty());
   CHECK_FALSE(check_metric_name(std::string(201, 'a')).empty());
+}
+
+TEST_CASE("snmp profiles config: auto may add what fits but no name a listed profile publishes") {
+  TempDir dir;
+  std::string ruijie = kRuijie;
+  ruijie.insert(ruijie.find("\n[[snmp.profiles.scalars]]"), "\nenterprise = 4881");
+  const std::string text =
+      base(dir) + ruijie + device("sw", R"(["system", "auto", "ups", "lldp"])");
+  LoadResult r = load_string(text, dir / "agent.toml");
+  INFO(errors(r));
+  REQUIRE(r.config);
+  const SnmpDevice& d = r.config->devices.snmp[0];
+  CHECK(d.auto_profiles);
+  CHECK(d.ups);
+  REQUIRE(d.table_profiles.size() == 1);  // lldp, listed
+  std::vector<std::string> names;
+  for (const SnmpProfile& p : d.auto_candidates) names.push_back(p.name);
+  // Not apc-ups (ups publishes its names), not lldp (listed), not q-bridge
+  // (not for auto); the config's own with an enterprise.
+  CHECK(names == std::vector<std::string>{"poe", "unifi-ap", "mikrotik", "bridge", "entity-sensor",
+                                          "ruijie-ap"});
+  REQUIRE(d.auto_clashes.size() == names.size());
+  CHECK(d.auto_clashes[2] == std::vector<size_t>{1});     // mikrotik: WiFi/Clients as unifi-ap
+  CHECK(d.auto_clashes[5] == std::vector<size_t>{1, 2});  // its WiFi/Clients too
+  CHECK(r.config->snmp.profiles[0].enterprise == 4881);
 }

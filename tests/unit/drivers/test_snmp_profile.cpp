@@ -361,3 +361,50 @@ TEST_CASE("snmp profile: the config's names of the profiles in code are what the
   CHECK(classroom::config::snmp_code_profile_metrics("interfaces") ==
         std::vector<std::string>{"Interfaces/"});
 }
+
+TEST_CASE("snmp profile: auto picks the vendor's profile and those the device answers") {
+  auto table = [](const std::string& name, const std::string& column) {
+    ProfileSpec p;
+    p.name = name;
+    TableSpec t;
+    t.name = name;
+    t.columns.push_back(object("C", column, ValueType::uint64));
+    p.tables.push_back(t);
+    return p;
+  };
+  ProfileSpec apc;
+  apc.name = "apc-ups";
+  apc.enterprise = 318;
+  apc.scalars.push_back(object("UPS/Load", "1.3.6.1.4.1.318.1.1.1.4.2.3.0", ValueType::float32));
+  ProfileSpec unifi = table("unifi-ap", "1.3.6.1.4.1.41112.1.6.1.2.1.8");
+  unifi.enterprise = 41112;
+  ProfileSpec mikrotik = table("mikrotik", "1.3.6.1.4.1.14988.1.1.1.3.1.6");
+  mikrotik.enterprise = 14988;
+  mikrotik.auto_if_served = true;  // say it also fit by what it answers
+  ProfileSpec poe = table("poe", "1.3.6.1.2.1.105.1.1.1.6");
+  poe.auto_if_served = true;
+  ProfileSpec lldp = table("lldp", "1.0.8802.1.1.2.1.4.1.1.9");
+  lldp.auto_if_served = true;
+  const std::vector<ProfileSpec> candidates{apc, unifi, mikrotik, poe, lldp};
+  // mikrotik would publish what unifi-ap does.
+  const std::vector<std::vector<size_t>> clashes{{}, {}, {1}, {}, {}};
+  std::string why;
+  auto picked = choose_auto(
+      candidates, clashes,
+      {vb("1.3.6.1.2.1.1.2.0", T::object_id, 0, "1.3.6.1.4.1.41112.1.6"),
+       integer("1.3.6.1.2.1.105.1.1.1.6.1.1", 3), integer("1.3.6.1.4.1.14988.1.1.1.3.1.6.1", 2),
+       vb("1.0.8802.1.1.2.1.4.1.1.9.1.2.3", T::missing, 0)},
+      why);
+  CHECK(picked == std::vector<size_t>{1, 3});
+  CHECK(why ==
+        "sysObjectID 1.3.6.1.4.1.41112.1.6 (enterprise 41112); picked unifi-ap (its "
+        "enterprise), poe (answered)");
+  // An APC: its own profile, by its enterprise only (it answers nothing here).
+  picked = choose_auto(candidates, clashes,
+                       {vb("1.3.6.1.2.1.1.2.0", T::object_id, 0, "1.3.6.1.4.1.318.1.3.27")}, why);
+  CHECK(picked == std::vector<size_t>{0});
+  // No sysObjectID, nothing answered.
+  picked = choose_auto(candidates, clashes, {}, why);
+  CHECK(picked.empty());
+  CHECK(why == "no sysObjectID; picked none");
+}
