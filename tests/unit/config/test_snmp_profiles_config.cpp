@@ -110,7 +110,8 @@ TEST_CASE("built-in SNMP profiles: the file in the source tree reads without an 
   CHECK(bridge->tables[0].columns.empty());  // the addresses are never read as values
 }
 
-TEST_CASE("snmp profiles config: the issue's profile loads, a device lists it with built-in ones") {
+TEST_CASE(
+    "snmp profiles config: the issue's profile loads and a device lists it with built-in ones") {
   TempDir dir;
   const std::string text =
       base(dir) + kRuijie +
@@ -293,7 +294,7 @@ type = "UInt64"
 }
 
 TEST_CASE(
-    "snmp profiles config: a device naming an unknown profile, one twice, or two that clash") {
+    "snmp profiles config: a device naming an unknown profile or one twice or two that clash") {
   TempDir dir;
   const std::string text = base(dir) + kRuijie + device("a", R"(["system", "ruijie", "system"])") +
                            device("b", R"(["ups", "apc-ups"])") +

@@ -43,7 +43,7 @@ void clear_values(MapSink& sink) {
 
 }  // namespace
 
-TEST_CASE("snmp profile: scalars of every type, scaled, and what the device does not serve") {
+TEST_CASE("snmp profile: scalars of every type and scale and what the device does not serve") {
   ProfileSpec p;
   p.name = "ups-like";
   p.scalars.push_back(object("UPS/Battery Charge", "1.3.6.1.4.1.9.1.0", ValueType::float32, "%"));
@@ -101,7 +101,7 @@ TEST_CASE("snmp profile: scalars of every type, scaled, and what the device does
   CHECK(model.not_served().size() == 7);
 }
 
-TEST_CASE("snmp profile: a counter gets a rate, wraps at 32 bits, restarts with the device") {
+TEST_CASE("snmp profile: a counter gets a rate and wraps at 32 bits and restarts with the device") {
   ProfileSpec p;
   p.name = "c";
   p.scalars.push_back(object("Radio/Rx", "1.3.6.1.4.1.9.1.0", ValueType::uint64, "B"));
@@ -138,7 +138,7 @@ TEST_CASE("snmp profile: a counter gets a rate, wraps at 32 bits, restarts with 
   CHECK(w.empty());
 }
 
-TEST_CASE("snmp profile: a table with labels, a sum, max_rows and rows that go away") {
+TEST_CASE("snmp profile: a table with labels and a sum and max_rows and rows that go away") {
   ProfileSpec p;
   p.name = "ap";
   TableSpec t;
@@ -195,7 +195,7 @@ TEST_CASE("snmp profile: a table with labels, a sum, max_rows and rows that go a
   CHECK_FALSE(again.has("WiFi/VAPs/vap_5g/Clients"));
 }
 
-TEST_CASE("snmp profile: a label from a part of the index, a column the device lacks") {
+TEST_CASE("snmp profile: a label from a part of the index and a column the device lacks") {
   ProfileSpec p;
   p.name = "lldp";
   TableSpec t;
@@ -216,7 +216,7 @@ TEST_CASE("snmp profile: a label from a part of the index, a column the device l
   CHECK(model.not_served()[0] == "1.0.8802.1.1.2.1.4.1.1.8 (LLDP/.../Neighbour Port)");
 }
 
-TEST_CASE("snmp profile: rows counted per label, never their index, within max_labels") {
+TEST_CASE("snmp profile: rows counted per label (never their index) within max_labels") {
   ProfileSpec p;
   p.name = "bridge";
   TableSpec t;
@@ -260,7 +260,7 @@ TEST_CASE("snmp profile: rows counted per label, never their index, within max_l
   CHECK_THAT(w, Catch::Contains("table Bridge/Ports: more than 6 rows; counted are the first 6"));
 }
 
-TEST_CASE("snmp profile: per-row factors from other columns, as ENTITY-SENSOR-MIB needs") {
+TEST_CASE("snmp profile: per-row factors from other columns as ENTITY-SENSOR-MIB needs") {
   const auto& builtin = classroom::config::builtin_snmp_profiles().profiles;
   const auto it = std::find_if(builtin.begin(), builtin.end(),
                                [](const auto& b) { return b.name == "entity-sensor"; });
