@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace classroom::config {
@@ -155,6 +156,60 @@ struct Sources {
   bool operator==(const Sources&) const = default;
 };
 
+// ---- SNMP profiles written as tables ([[snmp.profiles]], issue 20) ----
+// A profile names OIDs and the metrics they become: the config's own, and the
+// built-in ones (drivers/snmp/profiles.toml, read with the same code). OIDs
+// are checked and parsed here; drivers/snmp publishes them.
+struct SnmpScaleBy {
+  // A column of the same table, and the factor each of its values stands for
+  // (ENTITY-SENSOR-MIB's entPhySensorScale: 8 = 0.001, 9 = 1, ...).
+  std::vector<uint32_t> oid;
+  std::vector<std::pair<int64_t, double>> factors;
+  bool operator==(const SnmpScaleBy&) const = default;
+};
+
+// One OBJECT-TYPE: a scalar, or a column of a table.
+struct SnmpObject {
+  std::string name;  // the metric name (a column's: the last part of it)
+  std::vector<uint32_t> oid;
+  enum class Type { uint64, int64, float32, float64, boolean, string } type = Type::uint64;
+  std::string unit;
+  double scale = 1.0;
+  bool counter = false;                 // a rate beside the total (UInt64 only)
+  std::vector<int64_t> true_values{1};  // Boolean: the values that mean true
+  std::string sum;                      // a column: also publish the sum of its rows
+  std::vector<SnmpScaleBy> scale_by;    // a column: per-row factors
+  bool operator==(const SnmpObject&) const = default;
+};
+
+struct SnmpTable {
+  std::string name;                 // metrics "<name>/<row label>/<column>"
+  std::vector<uint32_t> label_oid;  // empty: the row's index
+  uint32_t label_index = 0;         // 1..: that part of the row's index; 0: all of it
+  uint64_t max_rows = 64;           // rows read at most
+  std::string count;                // set: rows counted per label, no columns
+  uint64_t max_labels = 64;         // with count: labels published at most
+  std::vector<SnmpObject> columns;
+  bool operator==(const SnmpTable&) const = default;
+};
+
+struct SnmpProfile {
+  std::string name;
+  std::vector<SnmpObject> scalars;
+  std::vector<SnmpTable> tables;
+  // For a device's "auto": picked when its sysObjectID is under
+  // 1.3.6.1.4.1.<enterprise> (0: never so), or when it answers any of the
+  // profile's OIDs (auto_if_served).
+  uint32_t enterprise = 0;
+  bool auto_if_served = false;
+  bool operator==(const SnmpProfile&) const = default;
+};
+
+struct Snmp {
+  std::vector<SnmpProfile> profiles;  // the config's own [[snmp.profiles]]
+  bool operator==(const Snmp&) const = default;
+};
+
 // One SNMP agent polled as a Sparkplug device of this node ([[devices.snmp]]).
 // Secrets are read from their files when the config is loaded; they are never
 // in the config text and never logged.
@@ -175,6 +230,18 @@ struct SnmpDevice {
   std::vector<std::string> include;  // interface name globs; empty: all
   std::vector<std::string> exclude;
   uint64_t max_interfaces = 64;  // published at most
+  // The profiles written as tables (built-in or the config's) it polls, in
+  // the order `profiles` lists them.
+  std::vector<SnmpProfile> table_profiles;
+  // "auto" in `profiles`: the profiles it may pick at the device's first
+  // answer (those with enterprise or auto_if_served, not listed, whose names
+  // the listed ones do not publish).
+  bool auto_profiles = false;
+  std::vector<SnmpProfile> auto_candidates;
+  // Per candidate, the earlier candidates whose metric names it would publish
+  // too (unifi-ap and mikrotik: WiFi/Clients): auto never picks both.
+  std::vector<std::vector<size_t>> auto_clashes;
+  uint64_t max_metrics = 2000;  // the table profiles that would go past it are left out
   bool operator==(const SnmpDevice&) const = default;
 };
 
@@ -273,6 +340,7 @@ struct Config {
   Host host;
   Sources sources;
   Devices devices;
+  Snmp snmp;      // issue 20
   Probes probes;  // issue 9
   // Things that work but should be changed (an inline password, TLS without
   // verification), as `FILE:LINE:COL: key: what to do`: check-config prints
@@ -329,6 +397,29 @@ bool valid_sparkplug_id(const std::string& id);
 // Splits an SNMP address (host, host:port, [v6], [v6]:port) into host and
 // port; false when it is none of these.
 bool split_snmp_address(const std::string& address, std::string& host, int& port);
+
+// The profiles written as tables that come with the agent
+// (drivers/snmp/profiles.toml, built in), read once; `errors` is empty unless
+// that file is broken (a unit test reads it).
+struct BuiltinSnmpProfiles {
+  std::vector<SnmpProfile> profiles;
+  std::vector<Error> errors;
+};
+const BuiltinSnmpProfiles& builtin_snmp_profiles();
+
+// The metrics of the profiles written in code (system, interfaces, host,
+// ups), for the check of names two profiles of a device would both publish:
+// whole names, and prefixes ending in '/'. Empty for another name.
+std::vector<std::string> snmp_code_profile_metrics(std::string_view profile);
+
+// "1.3.6.1.2.1.1.3.0" (a leading dot allowed) -> its numbers; empty when it
+// is not an OID (2 to 128 numbers below 2^32, the first 0, 1 or 2).
+std::vector<uint32_t> parse_oid(std::string_view text);
+
+// What is wrong with a metric name ("" when nothing): levels separated by
+// '/', none empty or with blanks at either end, no + or #, no control
+// characters, UTF-8, at most 200 bytes.
+std::string check_metric_name(const std::string& name);
 
 // A probe name as it appears in metric names (Connectivity/<name>/...): an
 // empty string when it is fine, else what is wrong with it.

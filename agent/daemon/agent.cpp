@@ -648,6 +648,21 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
     } else {
       out << "# device " << c.name << " at " << c.address << ": online\n";
     }
+    // What a technician writing a profile needs to see: what was skipped, and
+    // which of the profiles' OIDs the device does not serve.
+    if (!devices.auto_note(i).empty())
+      out << "# device " << c.name << ": " << devices.auto_note(i) << "\n";
+    if (!devices.left_out(i).empty())
+      out << "# device " << c.name << ": " << devices.left_out(i) << "\n";
+    if (devices.polls(i) > 0 && devices.last_problem(i).empty()) {
+      if (!devices.warning(i).empty())
+        out << "# device " << c.name << ": " << text::printable(devices.warning(i), 1000) << "\n";
+      const auto& missing = devices.not_served(i);
+      for (size_t k = 0; k < missing.size() && k < 100; ++k)
+        out << "# device " << c.name << ": not served: " << missing[k] << "\n";
+      if (missing.size() > 100)
+        out << "# device " << c.name << ": not served: " << missing.size() - 100 << " more\n";
+    }
     print(devices.id(i), c.name + ": ");
   }
   return failed ? 1 : 0;

@@ -16,6 +16,68 @@ std::string text_for_log(const std::string& s) {
   return drivers::snmp::sanitize_text(s, 200);
 }
 
+drivers::snmp::ObjectSpec to_spec(const config::SnmpObject& o) {
+  using T = config::SnmpObject::Type;
+  using V = drivers::snmp::ValueType;
+  drivers::snmp::ObjectSpec s;
+  s.name = o.name;
+  s.oid = o.oid;
+  s.type = o.type == T::uint64    ? V::uint64
+           : o.type == T::int64   ? V::int64
+           : o.type == T::float32 ? V::float32
+           : o.type == T::float64 ? V::float64
+           : o.type == T::boolean ? V::boolean
+                                  : V::string;
+  s.unit = o.unit;
+  s.scale = o.scale;
+  s.counter = o.counter;
+  s.true_values = o.true_values;
+  s.sum = o.sum;
+  for (const config::SnmpScaleBy& b : o.scale_by) s.scale_by.push_back({b.oid, b.factors});
+  return s;
+}
+
+drivers::snmp::ProfileSpec to_spec(const config::SnmpProfile& p) {
+  drivers::snmp::ProfileSpec spec;
+  spec.name = p.name;
+  spec.enterprise = p.enterprise;
+  spec.auto_if_served = p.auto_if_served;
+  for (const config::SnmpObject& o : p.scalars) spec.scalars.push_back(to_spec(o));
+  for (const config::SnmpTable& t : p.tables) {
+    drivers::snmp::TableSpec table;
+    table.name = t.name;
+    table.label_oid = t.label_oid;
+    table.label_index = t.label_index;
+    table.max_rows = t.max_rows;
+    table.count = t.count;
+    table.max_labels = t.max_labels;
+    for (const config::SnmpObject& c : t.columns) table.columns.push_back(to_spec(c));
+    spec.tables.push_back(std::move(table));
+  }
+  return spec;
+}
+
+// Moves the profiles of `from` into `kept` while `metrics` (the device's
+// most, so far) stays within `max`; returns what says those left out, or "".
+std::string keep_within(std::vector<drivers::snmp::ProfileSpec>& from, uint64_t max,
+                        size_t& metrics, std::vector<drivers::snmp::ProfileSpec>& kept) {
+  std::string left_out;
+  for (drivers::snmp::ProfileSpec& spec : from) {
+    const size_t n = drivers::snmp::max_metrics_of(spec);
+    if (metrics + n > max) {
+      left_out +=
+          (left_out.empty() ? "" : ", ") + spec.name + " (up to " + std::to_string(n) + " metrics)";
+      continue;
+    }
+    metrics += n;
+    kept.push_back(std::move(spec));
+  }
+  if (left_out.empty()) return "";
+  return "profile" + std::string(left_out.find(',') == std::string::npos ? " " : "s ") + left_out +
+         " left out: the device would publish more than max_metrics = " + std::to_string(max) +
+         " metrics";
+}
+
 }  // namespace
 
 DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catalog& catalog,
@@ -28,6 +90,33 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     mo.include = c.include;
     mo.exclude = c.exclude;
     mo.max_interfaces = c.max_interfaces;
+    // The profiles written as tables, in the order listed, while the device's
+    // metrics stay within max_metrics (the profiles in code always count).
+    std::vector<drivers::snmp::ProfileSpec> listed;
+    for (const config::SnmpProfile& p : c.table_profiles) listed.push_back(to_spec(p));
+    size_t metrics = drivers::snmp::max_metrics_of(mo.profiles, c.max_interfaces);
+    std::vector<drivers::snmp::ProfileSpec> specs;
+    std::string left_out = keep_within(listed, c.max_metrics, metrics, specs);
+    if (!left_out.empty())
+      lg.warning("device %s at %s: %s", c.name.c_str(), c.address.c_str(), left_out.c_str());
+    drivers::snmp::PollPlan plan = drivers::snmp::plan_for(mo.profiles, c.max_interfaces);
+    for (const drivers::snmp::ProfileSpec& spec : specs) drivers::snmp::add_to_plan(spec, plan);
+    // "auto": until the first answer, the poll asks sysObjectID and every
+    // candidate's OIDs too; then only those of the profiles it picked.
+    Auto pick;
+    if (c.auto_profiles) {
+      pick.pending = true;
+      pick.code = mo.profiles;
+      pick.max_interfaces = c.max_interfaces;
+      pick.max_metrics = c.max_metrics;
+      pick.metrics = metrics;
+      pick.listed = specs;
+      for (const config::SnmpProfile& p : c.auto_candidates) pick.candidates.push_back(to_spec(p));
+      pick.clashes = c.auto_clashes;
+      plan.gets.push_back(drivers::snmp::kSysObjectId);
+      for (const drivers::snmp::ProfileSpec& spec : pick.candidates)
+        drivers::snmp::add_to_plan(spec, plan);
+    }
     Device d{c.name,
              c.address,
              c.version == config::SnmpDevice::Version::v3,
@@ -35,12 +124,17 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
              c.interval.count(),
              catalog.add_device(c.name),
              drivers::snmp::DeviceModel(std::move(mo)),
+             drivers::snmp::ProfileModel(std::move(specs)),
+             std::move(left_out),
+             {},
              0,
              PollResult::Status::ok,
              {},
              {},
              0,
-             true};
+             true,
+             std::move(pick)};
+    refresh_problem(d);
     // What this config makes the device publish is known at its first answer.
     catalog.mark_unseen(d.id);
     devices_.push_back(std::move(d));
@@ -59,7 +153,7 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     // included.
     t.retries = c.retries;
     t.timeout_ms = std::min<int64_t>(c.timeout.count(), c.interval.count() / (2 * (c.retries + 1)));
-    t.plan = drivers::snmp::plan_for(mo.profiles, c.max_interfaces);
+    t.plan = std::move(plan);
     targets.push_back(std::move(t));
   }
   if (!targets.empty())
@@ -90,9 +184,48 @@ size_t DeviceRunner::apply(Batcher* batcher) {
   return results_.size();
 }
 
+// "auto": the device's first answer says which candidates fit; from its
+// next poll on, only their OIDs are asked.
+void DeviceRunner::pick_profiles(size_t device, const std::vector<drivers::snmp::VarBind>& vars) {
+  Device& d = devices_[device];
+  Auto& a = d.pick;
+  std::string why;
+  const std::vector<size_t> picked = drivers::snmp::choose_auto(a.candidates, a.clashes, vars, why);
+  std::vector<drivers::snmp::ProfileSpec> chosen;
+  for (size_t k : picked) chosen.push_back(std::move(a.candidates[k]));
+  std::vector<drivers::snmp::ProfileSpec> specs = std::move(a.listed);
+  const std::string left_out = keep_within(chosen, a.max_metrics, a.metrics, specs);
+  drivers::snmp::PollPlan plan = drivers::snmp::plan_for(a.code, a.max_interfaces);
+  for (const drivers::snmp::ProfileSpec& spec : specs) drivers::snmp::add_to_plan(spec, plan);
+  d.profiles = drivers::snmp::ProfileModel(std::move(specs));
+  poller_->set_plan(device, std::move(plan));
+  a = Auto{};
+  a.note = "auto: " + text_for_log(why);
+  lg.info("device %s at %s: %s", d.name.c_str(), d.address.c_str(), a.note.c_str());
+  if (!left_out.empty()) {
+    lg.warning("device %s at %s: %s", d.name.c_str(), d.address.c_str(), left_out.c_str());
+    d.left_out += (d.left_out.empty() ? "" : "; ") + left_out;
+  }
+}
+
+void DeviceRunner::refresh_problem(Device& d) {
+  if (!d.last_problem.empty()) {
+    d.problem = d.last_problem;
+    return;
+  }
+  d.problem.clear();
+  for (const std::string* s : {&d.model.over_limit(), &d.profiles.over_limit(),
+                               static_cast<const std::string*>(&d.left_out)})
+    if (!s->empty()) d.problem += (d.problem.empty() ? "" : "; ") + *s;
+}
+
 void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
   Device& d = devices_[r.device];
   ++d.polls;
+  struct Refresh {
+    Device& d;
+    ~Refresh() { refresh_problem(d); }
+  } refresh{d};
   if (r.status == PollResult::Status::ok) {
     const bool was_offline = !catalog_.online(d.id);
     if (was_offline) {
@@ -102,15 +235,20 @@ void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
         catalog_.set_online(d.id, true);
     }
     catalog_.set_time(r.started_ms);
+    if (d.pick.pending) pick_profiles(r.device, r.vars);
     DeviceSink sink(catalog_, d.id);
     drivers::CollectResult cr = d.model.apply(r.vars, r.started_ms, sink);
-    if (d.model.retired()) {
-      // Interfaces gone for a few polls leave the birth (one rebirth).
+    d.profiles.apply(r.vars, r.started_ms, d.model.rebooted(), sink, cr.warning);
+    if (d.model.retired() || d.profiles.retired()) {
+      // Interfaces or table rows gone for a few polls leave the birth (one rebirth).
       catalog_.mark_unseen(d.id);
       d.model.declare_all(sink);
+      d.profiles.declare_all(sink);
       const size_t n = catalog_.retire_unseen(d.id);
-      lg.info("device %s at %s: %zu metric%s retired: interfaces gone for %d polls", d.name.c_str(),
-              d.address.c_str(), n, n == 1 ? "" : "s", drivers::snmp::DeviceModel::kRetireAfter);
+      lg.info("device %s at %s: %zu metric%s retired: %s gone for %d polls", d.name.c_str(),
+              d.address.c_str(), n, n == 1 ? "" : "s",
+              d.model.retired() ? "interfaces" : "table rows",
+              drivers::snmp::DeviceModel::kRetireAfter);
     }
     if (d.retire_unseen) {
       // The first answer under this config has declared what the device has:

@@ -20,6 +20,7 @@
 #include "config.hpp"
 #include "snmp/snmp_model.hpp"
 #include "snmp/snmp_poller.hpp"
+#include "snmp/snmp_profile.hpp"
 
 namespace classroom {
 
@@ -52,13 +53,33 @@ class DeviceRunner {
   // For `classroom-agent status` (issue 13).
   const std::string& address(size_t device) const { return devices_[device].address; }
   bool online(size_t device) const { return catalog_.online(devices_[device].id); }
-  // The last poll's failure, else interfaces not published (max_interfaces).
-  const std::string& problem(size_t device) const {
-    const Device& d = devices_[device];
-    return d.last_problem.empty() ? d.model.over_limit() : d.last_problem;
+  // The last poll's failure; else what is not published: interfaces past
+  // max_interfaces, table rows past their limits, profiles past max_metrics.
+  const std::string& problem(size_t device) const { return devices_[device].problem; }
+  // For `once`: the OIDs of its profiles written as tables that the last poll
+  // found no value at, and the profiles left out for max_metrics ("" if none).
+  const std::vector<std::string>& not_served(size_t device) const {
+    return devices_[device].profiles.not_served();
   }
+  const std::string& left_out(size_t device) const { return devices_[device].left_out; }
+  // "auto": what it read and picked ("" until the device's first answer).
+  const std::string& auto_note(size_t device) const { return devices_[device].pick.note; }
+  // The last answered poll's warning (what it skipped), "" if none.
+  const std::string& warning(size_t device) const { return devices_[device].warning; }
 
  private:
+  // A device's "auto" until its first answer picks the profiles that fit.
+  struct Auto {
+    bool pending = false;
+    drivers::snmp::Profiles code{false, false, false, false};
+    size_t max_interfaces = 0;
+    uint64_t max_metrics = 0;
+    size_t metrics = 0;                              // the most the kept ones publish
+    std::vector<drivers::snmp::ProfileSpec> listed;  // kept of those listed
+    std::vector<drivers::snmp::ProfileSpec> candidates;
+    std::vector<std::vector<size_t>> clashes;
+    std::string note;  // what it picked, for `once`
+  };
   struct Device {
     std::string name, address;
     bool v3 = false;
@@ -66,15 +87,21 @@ class DeviceRunner {
     int64_t interval_ms = 30'000;
     DeviceId id = 0;
     drivers::snmp::DeviceModel model;
-    int failures = 0;  // polls in a row without an answer
+    drivers::snmp::ProfileModel profiles;  // the profiles written as tables
+    std::string left_out;                  // profiles past max_metrics, said at the start
+    std::string problem;                   // what problem() says
+    int failures = 0;                      // polls in a row without an answer
     drivers::snmp::PollResult::Status reported = drivers::snmp::PollResult::Status::ok;
     std::string warning;  // the last one logged
     std::string last_problem;
     size_t polls = 0;
     // Until the first answered poll: then what it did not declare retires.
     bool retire_unseen = true;
+    Auto pick;
   };
   void on_result(drivers::snmp::PollResult& r, Batcher* batcher);
+  static void refresh_problem(Device& d);
+  void pick_profiles(size_t device, const std::vector<drivers::snmp::VarBind>& vars);
 
   Catalog& catalog_;
   std::vector<Device> devices_;

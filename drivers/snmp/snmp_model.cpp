@@ -3,6 +3,8 @@
 #include <fnmatch.h>
 #include <optional>
 
+#include "config.hpp"
+
 namespace classroom::drivers::snmp {
 namespace {
 
@@ -39,20 +41,6 @@ const Oid kUpsOutputSource{1, 3, 6, 1, 2, 1, 33, 1, 4, 1, 0};
 const Oid kUpsInputVoltage{1, 3, 6, 1, 2, 1, 33, 1, 3, 3, 1, 3};
 const Oid kUpsOutputPercentLoad{1, 3, 6, 1, 2, 1, 33, 1, 4, 4, 1, 5};
 constexpr int64_t kUpsSourceBattery = 5;
-
-bool is_number(const SnmpValue& v) {
-  using T = SnmpValue::Type;
-  return v.type == T::integer || v.type == T::counter32 || v.type == T::gauge32 ||
-         v.type == T::timeticks || v.type == T::counter64;
-}
-uint64_t as_unsigned(const SnmpValue& v) {
-  if (v.type == SnmpValue::Type::integer) return v.i < 0 ? 0 : static_cast<uint64_t>(v.i);
-  return v.u;
-}
-int64_t as_signed(const SnmpValue& v) {
-  if (v.type == SnmpValue::Type::integer) return v.i;
-  return static_cast<int64_t>(v.u);
-}
 
 // The value of a scalar in the poll, or nullptr.
 const SnmpValue* scalar(const std::vector<VarBind>& vars, const Oid& oid) {
@@ -94,6 +82,20 @@ uint64_t max_octets(uint64_t bps, double dt) {
 
 }  // namespace
 
+bool is_number(const SnmpValue& v) {
+  using T = SnmpValue::Type;
+  return v.type == T::integer || v.type == T::counter32 || v.type == T::gauge32 ||
+         v.type == T::timeticks || v.type == T::counter64;
+}
+uint64_t as_unsigned(const SnmpValue& v) {
+  if (v.type == SnmpValue::Type::integer) return v.i < 0 ? 0 : static_cast<uint64_t>(v.i);
+  return v.u;
+}
+int64_t as_signed(const SnmpValue& v) {
+  if (v.type == SnmpValue::Type::integer) return v.i;
+  return static_cast<int64_t>(v.u);
+}
+
 PollPlan plan_for(const Profiles& p, size_t max_interfaces) {
   PollPlan plan;
   // Twice the published interfaces: room for renamed, renumbered and
@@ -127,26 +129,7 @@ PollPlan plan_for(const Profiles& p, size_t max_interfaces) {
 }
 
 Oid parse_oid(std::string_view text) {
-  Oid out;
-  if (!text.empty() && text.front() == '.') text.remove_prefix(1);
-  uint64_t n = 0;
-  bool digit = false;
-  for (char c : text) {
-    if (c >= '0' && c <= '9') {
-      n = n * 10 + static_cast<uint64_t>(c - '0');
-      if (n > UINT32_MAX) return {};
-      digit = true;
-    } else if (c == '.' && digit) {
-      out.push_back(static_cast<uint32_t>(n));
-      n = 0;
-      digit = false;
-    } else {
-      return {};
-    }
-  }
-  if (!digit) return {};
-  out.push_back(static_cast<uint32_t>(n));
-  return out;
+  return config::parse_oid(text);
 }
 
 std::string format_oid(const Oid& oid) {
@@ -199,16 +182,19 @@ std::string sanitize_text(std::string_view text, size_t max) {
   return out;
 }
 
-std::string interface_name(std::string_view if_name, uint32_t if_index) {
-  bool ok = !if_name.empty() && if_name.size() <= 64;
-  for (char c : if_name) ok = ok && c >= 0x20 && c < 0x7f && c != '+' && c != '#';
-  if (!ok) return "if" + std::to_string(if_index);
-  std::string name(if_name);
+std::string metric_label(std::string_view text, std::string_view fallback) {
+  bool ok = !text.empty() && text.size() <= 64;
+  for (char c : text) ok = ok && c >= 0x20 && c < 0x7f && c != '+' && c != '#';
+  // Leading or trailing blanks would make names that look alike.
+  if (!ok || text.front() == ' ' || text.back() == ' ') return std::string(fallback);
+  std::string name(text);
   for (char& c : name)
     if (c == '/') c = '_';
-  // Leading or trailing blanks would make names that look alike.
-  if (name.front() == ' ' || name.back() == ' ') return "if" + std::to_string(if_index);
   return name;
+}
+
+std::string interface_name(std::string_view if_name, uint32_t if_index) {
+  return metric_label(if_name, "if" + std::to_string(if_index));
 }
 
 bool interface_selected(std::string_view name, const std::vector<std::string>& include,

@@ -39,6 +39,12 @@ struct VarBind {
   SnmpValue value;
 };
 
+// True for a number: INTEGER, Counter32, Gauge32, TimeTicks, Counter64.
+bool is_number(const SnmpValue& v);
+// Its value; a negative INTEGER is 0 unsigned.
+uint64_t as_unsigned(const SnmpValue& v);
+int64_t as_signed(const SnmpValue& v);
+
 struct Profiles {
   bool system = true, interfaces = true, host = false, ups = false;
 };
@@ -51,6 +57,12 @@ struct PollPlan {
   std::vector<Oid> gets;
   std::vector<Oid> columns;
   size_t max_rows = 0;
+  // Per column, where set (the profiles written as tables, snmp_profile.hpp):
+  // its own limit instead of max_rows (0: all).
+  std::vector<size_t> column_rows;
+  size_t rows_of(size_t column) const {
+    return column < column_rows.size() ? column_rows[column] : max_rows;
+  }
 };
 // `max_interfaces` 0: every row.
 PollPlan plan_for(const Profiles& profiles, size_t max_interfaces = 0);
@@ -65,6 +77,11 @@ bool oid_below(const Oid& oid, const Oid& root);
 // most `max` bytes, valid UTF-8 kept, control characters and invalid bytes
 // replaced by '?'.
 std::string sanitize_text(std::string_view text, size_t max);
+
+// A metric name component from device text (a row's label): `text` when it
+// is 1 to 64 bytes of printable ASCII without + and # and without blanks at
+// either end, with '/' made '_' (one level of the metric tree); else `fallback`.
+std::string metric_label(std::string_view text, std::string_view fallback);
 
 // The metric name component for an interface: its ifName (or ifDescr), or
 // "if<ifIndex>" when that is empty, longer than 64 bytes or holds anything

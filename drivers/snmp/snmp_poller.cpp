@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "probes/resolver.hpp"
@@ -184,6 +185,8 @@ struct Poller::Impl {
   std::mutex mutex;
   std::deque<size_t> queued;
   std::vector<bool> busy;  // queued or running
+  std::vector<std::optional<PollPlan>>
+      plans;  // set_plan's, taken when the device's next poll starts
   std::vector<PollResult> finished;
   bool stopping = false;
   int wake_pipe[2] = {-1, -1};
@@ -326,7 +329,8 @@ struct Poller::Impl {
       }
       a.cursor[c] = oid;
       a.result.vars.push_back(VarBind{std::move(oid), convert(v)});
-      if (plan.max_rows && ++a.rows[c] >= plan.max_rows) a.done[c] = true;  // enough rows
+      if (const size_t limit = plan.rows_of(c); limit && ++a.rows[c] >= limit)
+        a.done[c] = true;  // enough rows
     }
     if (k == 0) std::fill(a.done.begin(), a.done.end(), true);  // an empty answer
     if (a.result.vars.size() > kMaxVarBinds)
@@ -523,6 +527,10 @@ struct Poller::Impl {
         while (!queued.empty() && active.size() < max_parallel) {
           const size_t d = queued.front();
           queued.pop_front();
+          if (plans[d]) {
+            targets[d].plan = std::move(*plans[d]);
+            plans[d].reset();
+          }
           mutex.unlock();
           start(d);
           mutex.lock();
@@ -620,6 +628,7 @@ Poller::Poller(std::vector<Target> targets, size_t max_parallel, std::function<v
   impl_->max_parallel = std::max<size_t>(1, max_parallel);
   impl_->wake = std::move(wake);
   impl_->busy.assign(impl_->targets.size(), false);
+  impl_->plans.resize(impl_->targets.size());
   if (::pipe2(impl_->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) impl_->wake_pipe[0] = -1;
   impl_->thread = std::thread([this] { impl_->run(); });
 }
@@ -648,6 +657,11 @@ void Poller::request(size_t device) {
     impl_->queued.push_back(device);
   }
   impl_->poke();
+}
+
+void Poller::set_plan(size_t device, PollPlan plan) {
+  std::lock_guard lock(impl_->mutex);
+  if (device < impl_->plans.size()) impl_->plans[device] = std::move(plan);
 }
 
 void Poller::take(std::vector<PollResult>& out) {

@@ -74,6 +74,9 @@ class Poller {
   void request(size_t device);
   // Moves every finished poll into `out`.
   void take(std::vector<PollResult>& out);
+  // Replaces `device`'s plan from its next poll on (a device's "auto", once
+  // it has picked its profiles).
+  void set_plan(size_t device, PollPlan plan);
 
   struct Impl;
 

@@ -24,7 +24,11 @@ repeats):
   drop         datagram numbers within a poll to drop unanswered (1 is the
                poll's first GET), such as [3]: a link that loses them
   drop_from    drop every datagram of a poll from this number on
-Each poll's start is logged to stdout.
+  objects      any other OIDs: {"1.3.6.1.4.1.318.1.1.1.2.2.1.0": ["Gauge32", 87], ...}
+               with the types INTEGER, Gauge32, Counter32, Counter64,
+               TimeTicks, STRING, OID (value: dotted text); a value that is
+               a list is one value per poll (the last one repeats)
+Each poll's start is logged to stdout, with the number of OIDs its GET asks.
 """
 import bisect
 import os
@@ -76,6 +80,8 @@ def enc_value(value):
     tag, v = value
     if tag == OCTETS:
         return tlv(OCTETS, v.encode())
+    if tag == OID:
+        return enc_oid(v)
     if tag in (NULL, NO_SUCH_OBJECT, END_OF_MIB_VIEW):
         return bytes([tag, 0])
     return enc_int(tag, v)
@@ -131,6 +137,14 @@ def encode(version, community, reqid, binds):
     return tlv(SEQUENCE, enc_int(INTEGER, version) + tlv(OCTETS, community.encode()) + pdu)
 
 
+TYPES = {"INTEGER": INTEGER, "Gauge32": GAUGE32, "Counter32": COUNTER32, "Counter64": COUNTER64,
+         "TimeTicks": TIMETICKS, "STRING": OCTETS, "OID": OID}
+
+
+def parse_oid(text):
+    return tuple(int(n) for n in text.strip(".").split("."))
+
+
 class Device:
     def __init__(self, path):
         with open(path) as f:
@@ -138,6 +152,7 @@ class Device:
         self.poll = -1
         self.datagram = 0
         self.oids = []
+        self.objects = {parse_oid(k): v for k, v in self.scenario.get("objects", {}).items()}
 
     def at(self, key, default):
         v = self.scenario.get(key, default)
@@ -159,10 +174,17 @@ class Device:
         self.oids = [SYS_DESCR, SYS_UPTIME, SYS_NAME, IF_NUMBER]
         for table, column in columns:
             self.oids += [table + (column, base + i) for i in range(n)]
+        self.oids = sorted(set(self.oids) | set(self.objects))
 
     def value(self, oid):
         """The value of an OID of this poll's table."""
         p = max(self.poll, 0)
+        if oid in self.objects:
+            kind, v = self.objects[oid]
+            if isinstance(v, list):
+                v = v[min(p, len(v) - 1)]
+            tag = TYPES[kind]
+            return (tag, parse_oid(v) if tag == OID else v)
         if oid == SYS_DESCR:
             return (OCTETS, "scripted responder")
         if oid == SYS_NAME:
@@ -221,7 +243,7 @@ class Device:
             self.poll += 1
             self.datagram = 0
             self.build()
-            print("poll %d" % self.poll, flush=True)
+            print("poll %d: a GET of %d OIDs" % (self.poll, len(oids)), flush=True)
         self.datagram += 1
         drop_from = self.at("drop_from", 0)
         if self.datagram in self.scenario.get("drop", []) or 0 < drop_from <= self.datagram:

@@ -63,7 +63,8 @@ constexpr const char* kPriv = "priv-secret-6a";
 // it then serves).
 class Snmpd {
  public:
-  explicit Snmpd(std::string netns = "", std::string ip = "127.0.0.1")
+  // `extra`: more snmpd.conf lines (override OID TYPE VALUE: any value at any OID).
+  explicit Snmpd(std::string netns = "", std::string ip = "127.0.0.1", std::string extra = "")
       : netns_(std::move(netns)), ip_(std::move(ip)), port_(free_udp_port()) {
     std::filesystem::create_directories(dir_.path + "/persist");
     write_file(dir_.path + "/snmpd.conf",
@@ -79,7 +80,8 @@ class Snmpd {
                    "override 1.3.6.1.2.1.33.1.2.4.0 integer 87\n"
                    "override 1.3.6.1.2.1.33.1.2.3.0 integer 42\n"
                    "override 1.3.6.1.2.1.33.1.3.3.1.3.1 integer 229\n"
-                   "override 1.3.6.1.2.1.33.1.4.4.1.5.1 integer 31\n");
+                   "override 1.3.6.1.2.1.33.1.4.4.1.5.1 integer 31\n" +
+                   extra);
   }
   ~Snmpd() { stop(); }
   void start() {
@@ -157,6 +159,8 @@ class Responder {
     port_ = std::stoi(read_file(dir_.path + "/port"));
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // What it logged: "poll N: a GET of M OIDs" for each poll.
+  std::string log() const { return read_file(dir_.path + "/responder.log"); }
   // Polls started so far (each begins with a GET of sysUpTime).
   size_t polls() const {
     const std::string log = read_file(dir_.path + "/responder.log");
@@ -998,4 +1002,442 @@ TEST_CASE("SNMP devices: a DBIRTH over the broker's packet limit is not sent, th
                              " bytes, over the " + limit + " bytes the broker takes (" + source +
                              "): publish fewer interfaces (its include/exclude) or fewer "
                              "profiles\n"));
+}
+
+// ---- SNMP profiles written as tables (issue 20) ----
+namespace {
+
+// The built-in profiles' OIDs with known values, as the vendors' MIBs lay
+// them out (drivers/snmp/profiles.toml): a scripted agent's "objects".
+// apc-ups serves its battery temperature as text (a wrong type) and no input
+// voltage (an OID the device does not serve).
+const char* kBuiltinObjects = R"(
+ "1.3.6.1.4.1.318.1.1.1.4.1.1.0": ["INTEGER", 3],
+ "1.3.6.1.4.1.318.1.1.1.2.2.1.0": ["Gauge32", 87],
+ "1.3.6.1.4.1.318.1.1.1.2.2.2.0": ["STRING", "hot"],
+ "1.3.6.1.4.1.318.1.1.1.2.2.3.0": ["TimeTicks", 252000],
+ "1.3.6.1.4.1.318.1.1.1.2.2.4.0": ["INTEGER", 2],
+ "1.3.6.1.4.1.318.1.1.1.4.2.3.0": ["Gauge32", 31],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.4.1": ["INTEGER", 6],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.4.2": ["INTEGER", 36],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.6.1": ["STRING", "School"],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.6.2": ["STRING", "School"],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.7.1": ["STRING", "ath0"],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.7.2": ["STRING", "ath1"],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.8.1": ["INTEGER", 12],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.8.2": ["INTEGER", 7],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.9.1": ["STRING", "ng"],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.9.2": ["STRING", "na"],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.21.1": ["INTEGER", 20],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.21.2": ["INTEGER", 23],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.22.1": ["INTEGER", 1],
+ "1.3.6.1.4.1.41112.1.6.1.2.1.22.2": ["INTEGER", 2],
+ "1.3.6.1.2.1.105.1.3.1.1.2.1": ["Gauge32", 370],
+ "1.3.6.1.2.1.105.1.3.1.1.3.1": ["INTEGER", 1],
+ "1.3.6.1.2.1.105.1.3.1.1.4.1": ["Gauge32", 16],
+ "1.3.6.1.2.1.105.1.1.1.3.1.1": ["INTEGER", 1],
+ "1.3.6.1.2.1.105.1.1.1.3.1.2": ["INTEGER", 1],
+ "1.3.6.1.2.1.105.1.1.1.3.1.3": ["INTEGER", 2],
+ "1.3.6.1.2.1.105.1.1.1.6.1.1": ["INTEGER", 3],
+ "1.3.6.1.2.1.105.1.1.1.6.1.2": ["INTEGER", 2],
+ "1.3.6.1.2.1.105.1.1.1.6.1.3": ["INTEGER", 4],
+ "1.0.8802.1.1.2.1.4.1.1.8.3400.5.1": ["STRING", "eth0"],
+ "1.0.8802.1.1.2.1.4.1.1.8.3500.7.1": ["STRING", "Gi1/0/48"],
+ "1.0.8802.1.1.2.1.4.1.1.9.3400.5.1": ["STRING", "ap-6a-101"],
+ "1.0.8802.1.1.2.1.4.1.1.9.3500.7.1": ["STRING", "sw-core"],
+ "1.3.6.1.2.1.17.4.3.1.2.0.17.34.51.68.1": ["INTEGER", 3],
+ "1.3.6.1.2.1.17.4.3.1.2.0.17.34.51.68.2": ["INTEGER", 3],
+ "1.3.6.1.2.1.17.4.3.1.2.0.17.34.51.68.3": ["INTEGER", 3],
+ "1.3.6.1.2.1.17.4.3.1.2.0.17.34.51.68.4": ["INTEGER", 7],
+ "1.3.6.1.2.1.17.4.3.1.2.0.17.34.51.68.5": ["INTEGER", 7],
+ "1.3.6.1.2.1.47.1.1.1.1.7.1001": ["STRING", "CPU Temp"],
+ "1.3.6.1.2.1.47.1.1.1.1.7.1002": ["STRING", "Fan 1"],
+ "1.3.6.1.2.1.99.1.1.1.1.1001": ["INTEGER", 8],
+ "1.3.6.1.2.1.99.1.1.1.1.1002": ["INTEGER", 10],
+ "1.3.6.1.2.1.99.1.1.1.2.1001": ["INTEGER", 9],
+ "1.3.6.1.2.1.99.1.1.1.2.1002": ["INTEGER", 9],
+ "1.3.6.1.2.1.99.1.1.1.3.1001": ["INTEGER", 1],
+ "1.3.6.1.2.1.99.1.1.1.3.1002": ["INTEGER", 0],
+ "1.3.6.1.2.1.99.1.1.1.4.1001": ["INTEGER", 415],
+ "1.3.6.1.2.1.99.1.1.1.4.1002": ["INTEGER", 4200],
+ "1.3.6.1.2.1.99.1.1.1.5.1001": ["INTEGER", 1],
+ "1.3.6.1.2.1.99.1.1.1.5.1002": ["INTEGER", 1],
+ "1.3.6.1.4.1.14988.1.1.1.3.1.4.1": ["STRING", "School"],
+ "1.3.6.1.4.1.14988.1.1.1.3.1.4.2": ["STRING", "School"],
+ "1.3.6.1.4.1.14988.1.1.1.3.1.6.1": ["Counter32", 5],
+ "1.3.6.1.4.1.14988.1.1.1.3.1.6.2": ["Counter32", 9],
+ "1.3.6.1.4.1.14988.1.1.1.3.1.7.1": ["INTEGER", 2412],
+ "1.3.6.1.4.1.14988.1.1.1.3.1.7.2": ["INTEGER", 5180],
+ "1.3.6.1.4.1.14988.1.1.1.3.1.8.1": ["STRING", "2ghz-b/g/n"],
+ "1.3.6.1.4.1.14988.1.1.1.3.1.8.2": ["STRING", "5ghz-a/n/ac"],
+ "1.3.6.1.4.1.14988.1.1.3.8.0": ["INTEGER", 240],
+ "1.3.6.1.4.1.14988.1.1.3.10.0": ["INTEGER", 385],
+ "1.3.6.1.4.1.14988.1.1.3.11.0": ["INTEGER", 412],
+ "1.3.6.1.4.1.14988.1.1.3.100.1.2.1": ["STRING", "board-temperature1"],
+ "1.3.6.1.4.1.14988.1.1.3.100.1.2.2": ["STRING", "psu1-voltage"],
+ "1.3.6.1.4.1.14988.1.1.3.100.1.3.1": ["INTEGER", 37],
+ "1.3.6.1.4.1.14988.1.1.3.100.1.3.2": ["INTEGER", 243],
+ "1.3.6.1.4.1.14988.1.1.3.100.1.4.1": ["INTEGER", 1],
+ "1.3.6.1.4.1.14988.1.1.3.100.1.4.2": ["INTEGER", 3],
+ "1.3.6.1.2.1.17.7.1.2.2.1.2.1.0.17.34.51.68.1": ["INTEGER", 3],
+ "1.3.6.1.2.1.17.7.1.2.2.1.2.10.0.17.34.51.68.2": ["INTEGER", 3],
+ "1.3.6.1.2.1.17.7.1.2.2.1.2.10.0.17.34.51.68.3": ["INTEGER", 5]
+)";
+
+// A [[devices.snmp]] table for a responder with these `profiles`.
+std::string profile_device(const std::string& name, const Responder& r, const TempDir& dir,
+                           const std::string& profiles, const std::string& keys = "") {
+  write_secret(dir.path + "/public", "public");
+  return "[[devices.snmp]]\nname = \"" + name + "\"\naddress = \"" + r.address() +
+         "\"\ncommunity_file = \"" + dir.path +
+         "/public\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nretries = 1\nprofiles = " + profiles +
+         "\n" + keys;
+}
+
+}  // namespace
+
+TEST_CASE("SNMP profiles: every built-in profile from a scripted agent and the reference codec") {
+  const std::string interop = SOURCE_DIR "/tests/interop";
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // Two interfaces: ifName port1 and port2 label MikroTik's access points.
+  Responder agent_of_both(std::string(R"({"interfaces": 2, "objects": {)") + kBuiltinObjects +
+                          "}}");
+  Process decoder({"node", interop + "/device_decoder.js", broker.url(), "ap-6a,mt-6a", "1", "0"},
+                  dir.path + "/decoder.log");
+  REQUIRE(wait_until(
+      [&] { return read_file(dir.path + "/decoder.log").find("subscribed") != std::string::npos; },
+      20s));
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = profile_device("ap-6a", agent_of_both, dir,
+                           R"(["system", "unifi-ap", "apc-ups", "poe", "lldp", "bridge", )"
+                           R"("entity-sensor"])") +
+            profile_device("mt-6a", agent_of_both, dir, R"(["system", "mikrotik", "q-bridge"])");
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string ap_birth = "spBv1.0/school-test/DBIRTH/room-1/ap-6a";
+  const std::string mt_birth = "spBv1.0/school-test/DBIRTH/room-1/mt-6a";
+  REQUIRE(wait_until(
+      [&] { return !on_topic(sub, ap_birth).empty() && !on_topic(sub, mt_birth).empty(); }, 30s));
+  const Payload ap = on_topic(sub, ap_birth)[0].decoded;
+  const Payload mt = on_topic(sub, mt_birth)[0].decoded;
+  auto has = [](const Payload& p, const std::string& name) {
+    INFO(name);
+    REQUIRE(metric(p, name));
+    return metric(p, name);
+  };
+  // apc-ups: under the ups profile's names and types.
+  CHECK(has(ap, "UPS/On Battery")->boolean_value());
+  CHECK(has(ap, "UPS/Output Status")->long_value() == 3);
+  CHECK(has(ap, "UPS/Battery Charge")->float_value() == 87.0f);
+  CHECK(has(ap, "UPS/Battery Charge")->datatype() == 9);  // Float, as the ups profile's
+  CHECK(has(ap, "UPS/Battery Charge")->properties().values(0).string_value() == "%");
+  CHECK(has(ap, "UPS/Runtime Remaining")->long_value() == 2520);  // 252000 ticks
+  CHECK(has(ap, "UPS/Replace Battery")->boolean_value());
+  CHECK(has(ap, "UPS/Load")->float_value() == 31.0f);
+  CHECK(has(ap, "UPS/Battery Temperature")->is_null());  // served as text: skipped
+  CHECK(has(ap, "UPS/Input Voltage")->is_null());        // not served
+  // unifi-ap: per VAP, and summed.
+  CHECK(has(ap, "WiFi/Clients")->long_value() == 19);
+  CHECK(has(ap, "WiFi/VAPs/ath0/Clients")->long_value() == 12);
+  CHECK(has(ap, "WiFi/VAPs/ath1/Channel")->long_value() == 36);
+  CHECK(has(ap, "WiFi/VAPs/ath1/Radio")->string_value() == "na");
+  CHECK(has(ap, "WiFi/VAPs/ath0/SSID")->string_value() == "School");
+  CHECK(has(ap, "WiFi/VAPs/ath1/Tx Power")->long_value() == 23);
+  CHECK(has(ap, "WiFi/VAPs/ath1/Tx Power")->datatype() == 4);  // Int64
+  CHECK(has(ap, "WiFi/VAPs/ath0/Up")->boolean_value());
+  CHECK_FALSE(has(ap, "WiFi/VAPs/ath1/Up")->boolean_value());
+  // poe: the PSE's budget, and per port whether it delivers power.
+  CHECK(has(ap, "PoE/Power")->long_value() == 370);
+  CHECK(has(ap, "PoE/Power Used")->long_value() == 16);
+  CHECK(has(ap, "PoE/PSE/1/On")->boolean_value());
+  CHECK(has(ap, "PoE/Ports/1.1/Delivering")->boolean_value());
+  CHECK_FALSE(has(ap, "PoE/Ports/1.2/Delivering")->boolean_value());
+  CHECK(has(ap, "PoE/Ports/1.3/Detection Status")->long_value() == 4);  // fault
+  CHECK_FALSE(has(ap, "PoE/Ports/1.3/Enabled")->boolean_value());
+  // lldp: per local port, the neighbour's name.
+  CHECK(has(ap, "LLDP/5/Neighbour")->string_value() == "ap-6a-101");
+  CHECK(has(ap, "LLDP/7/Neighbour Port")->string_value() == "Gi1/0/48");
+  // bridge: MAC addresses counted per port; no address anywhere.
+  CHECK(has(ap, "Bridge/Ports/3/MAC Addresses")->long_value() == 3);
+  CHECK(has(ap, "Bridge/Ports/7/MAC Addresses")->long_value() == 2);
+  for (const auto& m : ap.metrics()) {
+    INFO(m.name());
+    CHECK(m.name().find("17.34.51") == std::string::npos);
+  }
+  // entity-sensor: scaled by the row's own scale and precision.
+  CHECK(has(ap, "Sensors/CPU Temp/Value")->double_value() == Approx(41.5));
+  CHECK(has(ap, "Sensors/CPU Temp/Type")->long_value() == 8);
+  CHECK(has(ap, "Sensors/Fan 1/Value")->double_value() == Approx(4200));
+  CHECK(has(ap, "Sensors/Fan 1/OK")->boolean_value());
+  // mikrotik: access points named by their interface, health in tenths.
+  CHECK(has(mt, "WiFi/APs/port1/Clients")->long_value() == 5);
+  CHECK(has(mt, "WiFi/APs/port2/Frequency")->long_value() == 5180);
+  CHECK(has(mt, "WiFi/APs/port2/Band")->string_value() == "5ghz-a/n/ac");
+  CHECK(has(mt, "WiFi/Clients")->long_value() == 14);
+  CHECK(has(mt, "Health/Temperature")->float_value() == Approx(38.5f));
+  CHECK(has(mt, "Health/CPU Temperature")->float_value() == Approx(41.2f));
+  CHECK(has(mt, "Health/Voltage")->float_value() == Approx(24.0f));
+  CHECK(has(mt, "Health/Gauges/board-temperature1/Value")->double_value() == Approx(37));
+  CHECK(has(mt, "Health/Gauges/psu1-voltage/Value")->double_value() == Approx(24.3));
+  CHECK(has(mt, "Bridge/VLAN Ports/3/MAC Addresses")->long_value() == 2);
+  CHECK(has(mt, "Bridge/VLAN Ports/5/MAC Addresses")->long_value() == 1);
+  // What was skipped is said once, naming the OID.
+  CHECK_THAT(agent.log(), Catch::Contains("device ap-6a at " + agent_of_both.address() +
+                                          ": 1 value of another type skipped, such as "
+                                          "1.3.6.1.4.1.318.1.1.1.2.2.2.0 is text that is not a "
+                                          "number, not Float"));
+  // The reference codec decodes every birth and the data after it.
+  auto status = decoder.wait_exit(40s);
+  INFO(read_file(dir.path + "/decoder.log"));
+  REQUIRE(status);
+  CHECK(*status == 0);
+}
+
+TEST_CASE("SNMP profiles: a profile from the config with counters and a table past max_rows") {
+  const std::string interop = SOURCE_DIR "/tests/interop";
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // A 32-bit counter that wraps between the second and third poll; five radios
+  // (max_rows 3); radio 2's noise served as text; no firmware scalar.
+  Responder device(R"({"interfaces": 0, "objects": {
+    "1.3.6.1.4.1.99999.1.4.0": ["Counter32", [4294966000, 4294967000, 704, 1704, 2704, 3704]],
+    "1.3.6.1.4.1.99999.1.3.1.2.1": ["STRING", "radio/2g"],
+    "1.3.6.1.4.1.99999.1.3.1.2.2": ["STRING", "radio 5g"],
+    "1.3.6.1.4.1.99999.1.3.1.2.3": ["STRING", "radio/2g"],
+    "1.3.6.1.4.1.99999.1.3.1.2.4": ["STRING", "spare"],
+    "1.3.6.1.4.1.99999.1.3.1.2.5": ["STRING", "spare2"],
+    "1.3.6.1.4.1.99999.1.3.1.8.1": ["Gauge32", 11],
+    "1.3.6.1.4.1.99999.1.3.1.8.2": ["Gauge32", 4],
+    "1.3.6.1.4.1.99999.1.3.1.8.3": ["Gauge32", 2],
+    "1.3.6.1.4.1.99999.1.3.1.8.4": ["Gauge32", 100],
+    "1.3.6.1.4.1.99999.1.3.1.8.5": ["Gauge32", 100],
+    "1.3.6.1.4.1.99999.1.3.1.9.1": ["INTEGER", -92],
+    "1.3.6.1.4.1.99999.1.3.1.9.2": ["STRING", "n/a"],
+    "1.3.6.1.4.1.99999.1.3.1.9.3": ["INTEGER", -95]
+  }})");
+  const std::string profile = R"([[snmp.profiles]]
+name = "ruijie-ap"
+[[snmp.profiles.scalars]]
+name = "Radio/Rx Octets"
+oid = "1.3.6.1.4.1.99999.1.4.0"
+type = "UInt64"
+unit = "B"
+counter = true
+[[snmp.profiles.scalars]]
+name = "Firmware"
+oid = "1.3.6.1.4.1.99999.1.1.0"
+type = "String"
+[[snmp.profiles.tables]]
+name = "Radios"
+label_oid = "1.3.6.1.4.1.99999.1.3.1.2"
+max_rows = 3
+[[snmp.profiles.tables.columns]]
+name = "Clients"
+oid = "1.3.6.1.4.1.99999.1.3.1.8"
+type = "UInt64"
+sum = "WiFi/Clients"
+[[snmp.profiles.tables.columns]]
+name = "Noise"
+oid = "1.3.6.1.4.1.99999.1.3.1.9"
+type = "Int64"
+unit = "dBm"
+)";
+  Process decoder({"node", interop + "/device_decoder.js", broker.url(), "ruijie-6a", "1", "0"},
+                  dir.path + "/decoder.log");
+  REQUIRE(wait_until(
+      [&] { return read_file(dir.path + "/decoder.log").find("subscribed") != std::string::npos; },
+      20s));
+  AgentOptions o;
+  o.url = broker.url();
+  // max_metrics 100: ruijie-ap (up to 2 + 2 + 1 + 3 x 2 = 11) fits, poe (up to 410) does not.
+  o.extra = profile + profile_device("ruijie-6a", device, dir, R"(["system", "ruijie-ap", "poe"])",
+                                     "max_metrics = 100\n");
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string birth = "spBv1.0/school-test/DBIRTH/room-1/ruijie-6a";
+  REQUIRE(wait_until([&] { return !on_topic(sub, birth).empty(); }, 30s));
+  const Payload b = on_topic(sub, birth)[0].decoded;
+  REQUIRE(metric(b, "Radios/radio_2g/Clients"));
+  CHECK(metric(b, "Radios/radio_2g/Clients")->long_value() == 11);
+  CHECK(metric(b, "Radios/radio 5g/Clients")->long_value() == 4);
+  REQUIRE(metric(b, "Radios/3/Clients"));  // the second "radio/2g": by its index
+  CHECK(metric(b, "Radios/3/Noise")->long_value() == static_cast<uint64_t>(int64_t{-95}));
+  CHECK(metric(b, "Radios/radio 5g/Noise")->is_null());              // "n/a": skipped
+  CHECK_FALSE(metric(b, "Radios/spare/Clients"));                    // past max_rows
+  CHECK(metric(b, "WiFi/Clients")->long_value() == 17);              // of the published rows
+  CHECK(metric(b, "Radio/Rx Octets")->long_value() >= 4294966000u);  // the poll before the birth
+  CHECK(metric(b, "Radio/Rx Octets Rate")->properties().values(0).string_value() == "B/s");
+  CHECK(metric(b, "Firmware")->is_null());
+  CHECK_FALSE(metric(b, "PoE/Power"));  // poe was left out
+  // The rate beside the total: 1000 octets a poll, across the wrap too. (A
+  // birth's values come again in the DDATA after it: one value a poll.)
+  auto per_poll = [&](const std::string& name) {
+    std::map<uint64_t, Payload::Metric> by_time;
+    for (const auto& m : series(sub, "ruijie-6a", name)) by_time[m.timestamp()] = m;
+    return by_time;
+  };
+  REQUIRE(wait_until([&] { return per_poll("Radio/Rx Octets").size() >= 4; }, 20s));
+  const auto totals = per_poll("Radio/Rx Octets");
+  const auto rates = per_poll("Radio/Rx Octets Rate");
+  std::vector<std::pair<uint64_t, uint64_t>> seen(totals.size());  // time, total
+  std::transform(totals.begin(), totals.end(), seen.begin(), [](const auto& t) {
+    return std::pair{t.first, t.second.long_value()};
+  });
+  CHECK(seen.back().second > uint64_t{1} << 32);  // past the 32-bit wrap: 296 + 704 on it
+  double rate = -1;  // report by exception: a rate that did not change is not sent again
+  for (size_t i = 1; i < seen.size(); ++i) {
+    INFO("poll " << i);
+    CHECK(seen[i].second - seen[i - 1].second == 1000);
+    if (rates.count(seen[i].first)) rate = rates.at(seen[i].first).double_value();
+    const double dt = static_cast<double>(seen[i].first - seen[i - 1].first) / 1000.0;
+    CHECK(rate == Approx(1000.0 / dt));
+  }
+  // Said once each, however many polls: the left-out profile, the rows past
+  // max_rows, the skipped value; status names them.
+  const std::string log = agent.log();
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t p = log.find(what); p != std::string::npos; p = log.find(what, p + 1)) ++n;
+    return n;
+  };
+  CHECK(count("device ruijie-6a at " + device.address() +
+              ": profile poe (up to 410 metrics) left out: the device would publish more than "
+              "max_metrics = 100 metrics") == 1);
+  CHECK(count("table Radios: more than 3 rows; the first 3 by index are published (max_rows)") ==
+        1);
+  CHECK(count("1 value of another type skipped, such as 1.3.6.1.4.1.99999.1.3.1.9 is text that "
+              "is not a number, not Int64") == 1);
+  auto [rc, out] = run_shell(std::string(AGENT_BINARY) + " status -c " + agent.config_path());
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("table Radios: more than 3 rows"));
+  CHECK_THAT(out, Catch::Contains("profile poe (up to 410 metrics) left out"));
+  auto status = decoder.wait_exit(40s);
+  INFO(read_file(dir.path + "/decoder.log"));
+  REQUIRE(status);
+  CHECK(*status == 0);
+
+  // `once` shows a technician what the device answers, and what it does not serve.
+  write_file(dir.path + "/once.toml",
+             "[identity]\ngroup = \"g\"\nnode = \"n\"\n[broker]\nservers = "
+             "[\"tcp://127.0.0.1:1\"]\n[state]\ndir = \"state\"\n" +
+                 profile + profile_device("ruijie-6a", device, dir, R"(["ruijie-ap"])"));
+  Process once({AGENT_BINARY, "once", "-c", dir.path + "/once.toml"}, dir.path + "/once.out");
+  const auto done = once.wait_exit(30s);
+  const std::string shown = read_file(dir.path + "/once.out");
+  INFO(shown);
+  REQUIRE(done);
+  CHECK(*done == 0);
+  CHECK_THAT(shown, Catch::Contains("ruijie-6a: Radios/radio_2g/Clients = 11\n"));
+  CHECK_THAT(shown, Catch::Contains("ruijie-6a: Radios/3/Noise = -95 dBm\n"));
+  CHECK_THAT(shown, Catch::Contains("ruijie-6a: WiFi/Clients = 17\n"));
+  CHECK_THAT(shown, Catch::Contains("# device ruijie-6a: not served: 1.3.6.1.4.1.99999.1.1.0 "
+                                    "(Firmware)\n"));
+  CHECK_THAT(shown, Catch::Contains("# device ruijie-6a: table Radios: more than 3 rows"));
+}
+
+TEST_CASE("SNMP profiles: apc-ups from Debian's snmpd as snmpget reads it") {
+  REQUIRE(std::filesystem::exists("/usr/sbin/snmpd"));
+  // PowerNet-MIB values at their OIDs (snmpd's override has no TimeTicks:
+  // the runtime is a Gauge32 of ticks here, scaled all the same).
+  Snmpd snmpd("", "127.0.0.1",
+              "override 1.3.6.1.4.1.318.1.1.1.4.1.1.0 integer 2\n"
+              "override 1.3.6.1.4.1.318.1.1.1.2.2.1.0 uinteger 64\n"
+              "override 1.3.6.1.4.1.318.1.1.1.2.2.2.0 uinteger 29\n"
+              "override 1.3.6.1.4.1.318.1.1.1.2.2.3.0 uinteger 90000\n"
+              "override 1.3.6.1.4.1.318.1.1.1.2.2.4.0 integer 1\n"
+              "override 1.3.6.1.4.1.318.1.1.1.3.2.1.0 uinteger 231\n"
+              "override 1.3.6.1.4.1.318.1.1.1.4.2.3.0 uinteger 18\n");
+  snmpd.start();
+  REQUIRE(snmpd.get("1.3.6.1.4.1.318.1.1.1.2.2.1.0") == "64");
+  TempDir dir;
+  write_secret(dir.path + "/community", kCommunity);
+  write_file(dir.path + "/agent.toml",
+             "[identity]\ngroup = \"g\"\nnode = \"n\"\n[broker]\nservers = "
+             "[\"tcp://127.0.0.1:1\"]\n[state]\ndir = \"state\"\n"
+             "[[devices.snmp]]\nname = \"ups-6a\"\naddress = \"" +
+                 snmpd.address() +
+                 "\"\ncommunity_file = \"community\"\ntimeout = \"500ms\"\n"
+                 "profiles = [\"system\", \"apc-ups\"]\n");
+  Process once({AGENT_BINARY, "once", "-c", dir.path + "/agent.toml"}, dir.path + "/once.out");
+  const auto status = once.wait_exit(30s);
+  const std::string out = read_file(dir.path + "/once.out");
+  INFO(out);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  CHECK_THAT(out, Catch::Contains("ups-6a: UPS/On Battery = false\n"));  // onLine(2)
+  CHECK_THAT(out, Catch::Contains("ups-6a: UPS/Battery Charge = " +
+                                  snmpd.get("1.3.6.1.4.1.318.1.1.1.2.2.1.0") + ".00 %\n"));
+  CHECK_THAT(out, Catch::Contains("ups-6a: UPS/Battery Temperature = 29.00 °C\n"));
+  CHECK_THAT(out, Catch::Contains("ups-6a: UPS/Runtime Remaining = 900 s\n"));
+  CHECK_THAT(out, Catch::Contains("ups-6a: UPS/Replace Battery = false\n"));
+  CHECK_THAT(out, Catch::Contains("ups-6a: UPS/Input Voltage = 231.00 V\n"));
+  CHECK_THAT(out, Catch::Contains("ups-6a: UPS/Load = 18.00 %\n"));
+  CHECK(out.find("not served") == std::string::npos);
+}
+
+TEST_CASE("SNMP profiles: auto picks by sysObjectID and by what the device answers") {
+  const std::string interop = SOURCE_DIR "/tests/interop";
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // A UniFi access point (sysObjectID under enterprise 41112) that answers
+  // LLDP-MIB and ENTITY-SENSOR-MIB too, and neither PowerNet-MIB nor
+  // POWER-ETHERNET-MIB nor BRIDGE-MIB.
+  std::string objects = R"("1.3.6.1.2.1.1.2.0": ["OID", "1.3.6.1.4.1.41112.1.6"])";
+  std::istringstream lines(kBuiltinObjects);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("41112") != std::string::npos || line.find("8802") != std::string::npos ||
+        line.find(".99.1.1.1.") != std::string::npos ||
+        line.find(".47.1.1.1.") != std::string::npos)
+      objects += ",\n" + line.substr(0, line.find_last_of(']') + 1);
+  Responder ap(R"({"interfaces": 0, "objects": {)" + objects + "}}");
+  Process decoder({"node", interop + "/device_decoder.js", broker.url(), "ap-6a", "1", "0"},
+                  dir.path + "/decoder.log");
+  REQUIRE(wait_until(
+      [&] { return read_file(dir.path + "/decoder.log").find("subscribed") != std::string::npos; },
+      20s));
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = profile_device("ap-6a", ap, dir, R"(["system", "auto"])");
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string birth = "spBv1.0/school-test/DBIRTH/room-1/ap-6a";
+  REQUIRE(wait_until([&] { return !on_topic(sub, birth).empty() && ap.polls() >= 3; }, 30s));
+  const Payload b = on_topic(sub, birth)[0].decoded;
+  REQUIRE(metric(b, "WiFi/Clients"));
+  CHECK(metric(b, "WiFi/Clients")->long_value() == 19);
+  REQUIRE(metric(b, "LLDP/5/Neighbour"));
+  CHECK(metric(b, "LLDP/5/Neighbour")->string_value() == "ap-6a-101");
+  REQUIRE(metric(b, "Sensors/CPU Temp/Value"));
+  CHECK(metric(b, "Sensors/CPU Temp/Value")->double_value() == Approx(41.5));
+  for (const auto& m : b.metrics()) {
+    INFO(m.name());
+    CHECK(m.name().rfind("UPS/", 0) != 0);  // neither APC's
+    CHECK(m.name().rfind("PoE/", 0) != 0);  // nor what it does not answer
+    CHECK(m.name().rfind("Bridge/", 0) != 0);
+    CHECK(m.name().rfind("Health/", 0) != 0);  // nor MikroTik's
+  }
+  CHECK_THAT(agent.log(), Catch::Contains("device ap-6a at " + ap.address() +
+                                          ": auto: sysObjectID 1.3.6.1.4.1.41112.1.6 (enterprise "
+                                          "41112); picked unifi-ap (its enterprise), lldp "
+                                          "(answered), entity-sensor (answered)"));
+  // sysObjectID is read once: the first poll asks every candidate's scalars,
+  // the next ones only sysUpTime, sysName and sysDescr (unifi-ap, lldp and
+  // entity-sensor have tables only).
+  const std::string log = ap.log();
+  INFO(log);
+  CHECK_THAT(log, Catch::Contains("poll 0: a GET of 14 OIDs"));
+  CHECK_THAT(log, Catch::Contains("poll 1: a GET of 3 OIDs"));
+  CHECK_THAT(log, Catch::Contains("poll 2: a GET of 3 OIDs"));
+  auto status = decoder.wait_exit(40s);
+  INFO(read_file(dir.path + "/decoder.log"));
+  REQUIRE(status);
+  CHECK(*status == 0);
 }

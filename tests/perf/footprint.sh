@@ -12,6 +12,13 @@
 # scripted responder (tests/integration/snmp_responder.py) serves them, every
 # 2 s with the default max_interfaces (64): one with 15,000 interfaces, one
 # whose 200 unnamed interfaces take new ifIndexes at every poll.
+# With --snmp-auto, 20 devices with profiles = ["system", "interfaces", "auto"]
+# are polled every 30 s (SNMP_AUTO_INTERVAL), as four scripted responders
+# serve them, five devices each: a PoE switch (48 ports, LLDP neighbours,
+# 400 learnt addresses, 12 sensors), a UniFi access point (4 VAPs), a MikroTik
+# access point (2 APs, health, 8 gauges), an APC UPS (issue 20's budget: 3 MiB
+# private dirty, 1 % of one core). SNMP_AUTO_PROFILES='["system", "interfaces"]':
+# the same devices without auto, what the profiles cost.
 # With --probes, ten connectivity probes run every 5 s against servers on
 # loopback that the script starts (3 ICMP, 2 DNS with dnsmasq, 2 TCP, 3 HTTP).
 # FOOTPRINT_MAPPINGS=N also prints the N mappings with the most private dirty
@@ -20,7 +27,7 @@
 # gateway); with --ask-status, `classroom-agent status` asks it every second
 # during the run (what a technician or a monitoring script costs); with
 # --no-status, it is off ([status] enabled = false).
-# Usage: tests/perf/footprint.sh [--ask-status|--no-status] [--outage] [--snmp|--snmp-worst] [--probes] [SECONDS] [AGENT_BINARY]
+# Usage: tests/perf/footprint.sh [--ask-status|--no-status] [--outage] [--snmp|--snmp-worst|--snmp-auto] [--probes] [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 outage=0
@@ -34,6 +41,8 @@ if [ "${1:-}" = "--outage" ]; then outage=1; shift; fi
 if [ "${1:-}" = "--snmp" ]; then snmp=1; shift; fi
 snmp_worst=0
 if [ "${1:-}" = "--snmp-worst" ]; then snmp_worst=1; shift; fi
+snmp_auto=0
+if [ "${1:-}" = "--snmp-auto" ]; then snmp_auto=1; shift; fi
 if [ "${1:-}" = "--probes" ]; then probes=1; shift; fi
 seconds=${1:-30}
 agent=${2:-$root/build/agent/classroom-agent}
@@ -84,6 +93,70 @@ if ((snmp_worst)); then
     for _ in $(seq 100); do [ -s "$work/$name.port" ] && break; sleep 0.1; done
     printf '[[devices.snmp]]\nname = "%s"\naddress = "127.0.0.1:%s"\ncommunity_file = "%s"\ninterval = "2s"\ntimeout = "500ms"\nretries = 1\n' \
       "$name" "$(cat "$work/$name.port")" "$work/public" >>"$work/agent.toml"
+  done
+fi
+if ((snmp_auto)); then
+  printf 'public\n' >"$work/public"
+  chmod 600 "$work/public"
+  # The objects of each kind of device, at the OIDs of drivers/snmp/profiles.toml.
+  python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+def put(o, oid, kind, value): o[oid] = [kind, value]
+switch, ap, mt, ups = {}, {}, {}, {}
+put(switch, "1.3.6.1.2.1.1.2.0", "OID", "1.3.6.1.4.1.9.1.2000")
+put(switch, "1.3.6.1.2.1.105.1.3.1.1.2.1", "Gauge32", 370)
+put(switch, "1.3.6.1.2.1.105.1.3.1.1.3.1", "INTEGER", 1)
+put(switch, "1.3.6.1.2.1.105.1.3.1.1.4.1", "Gauge32", 120)
+for p in range(1, 49):
+    put(switch, "1.3.6.1.2.1.105.1.1.1.3.1.%d" % p, "INTEGER", 1)
+    put(switch, "1.3.6.1.2.1.105.1.1.1.6.1.%d" % p, "INTEGER", 3 if p % 3 else 2)
+    put(switch, "1.0.8802.1.1.2.1.4.1.1.8.100.%d.1" % p, "STRING", "eth0")
+    put(switch, "1.0.8802.1.1.2.1.4.1.1.9.100.%d.1" % p, "STRING", "ap-%d" % p)
+for m in range(400):
+    put(switch, "1.3.6.1.2.1.17.4.3.1.2.0.17.34.%d.%d.%d" % (m // 250, m % 250, m % 7), "INTEGER", m % 48 + 1)
+for k in range(1, 13):
+    put(switch, "1.3.6.1.2.1.47.1.1.1.1.7.%d" % (1000 + k), "STRING", "Sensor %d" % k)
+    for col, v in ((1, 8), (2, 9), (3, 1), (4, 400 + k), (5, 1)):
+        put(switch, "1.3.6.1.2.1.99.1.1.1.%d.%d" % (col, 1000 + k), "INTEGER", v)
+put(ap, "1.3.6.1.2.1.1.2.0", "OID", "1.3.6.1.4.1.41112.1.6")
+for v in range(1, 5):
+    b = "1.3.6.1.4.1.41112.1.6.1.2.1."
+    for col, kind, value in ((4, "INTEGER", 36), (6, "STRING", "School"), (7, "STRING", "ath%d" % v),
+                             (8, "INTEGER", [v * 3, v * 3 + 1]), (9, "STRING", "na"),
+                             (21, "INTEGER", 20), (22, "INTEGER", 1)):
+        put(ap, b + "%d.%d" % (col, v), kind, value)
+put(mt, "1.3.6.1.2.1.1.2.0", "OID", "1.3.6.1.4.1.14988.1")
+for v in range(1, 3):
+    b = "1.3.6.1.4.1.14988.1.1.1.3.1."
+    for col, kind, value in ((4, "STRING", "School"), (6, "Counter32", [v * 5, v * 5 + 2]),
+                             (7, "INTEGER", 2412), (8, "STRING", "2ghz-b/g/n")):
+        put(mt, b + "%d.%d" % (col, v), kind, value)
+for oid, v in (("8.0", 240), ("10.0", 385), ("11.0", 412)):
+    put(mt, "1.3.6.1.4.1.14988.1.1.3." + oid, "INTEGER", v)
+for g in range(1, 9):
+    put(mt, "1.3.6.1.4.1.14988.1.1.3.100.1.2.%d" % g, "STRING", "gauge%d" % g)
+    put(mt, "1.3.6.1.4.1.14988.1.1.3.100.1.3.%d" % g, "INTEGER", 300 + g)
+    put(mt, "1.3.6.1.4.1.14988.1.1.3.100.1.4.%d" % g, "INTEGER", 1 + g % 5)
+put(ups, "1.3.6.1.2.1.1.2.0", "OID", "1.3.6.1.4.1.318.1.3.27")
+for oid, kind, v in (("4.1.1.0", "INTEGER", 2), ("2.2.1.0", "Gauge32", 100), ("2.2.2.0", "Gauge32", 29),
+                     ("2.2.3.0", "TimeTicks", 540000), ("2.2.4.0", "INTEGER", 1),
+                     ("3.2.1.0", "Gauge32", 230), ("4.2.3.0", "Gauge32", [18, 19])):
+    put(ups, "1.3.6.1.4.1.318.1.1.1." + oid, kind, v)
+for name, objects, interfaces in (("switch", switch, 52), ("ap", ap, 3), ("mt", mt, 4), ("ups", ups, 1)):
+    with open("%s/%s.json" % (work, name), "w") as f:
+        json.dump({"interfaces": interfaces, "objects": objects}, f)
+PY
+  for kind in switch ap mt ups; do
+    /usr/bin/python3 "$root/tests/integration/snmp_responder.py" "$work/$kind.port" "$work/$kind.json" \
+      >"$work/$kind.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do [ -s "$work/$kind.port" ] && break; sleep 0.1; done
+    for i in 1 2 3 4 5; do
+      printf '[[devices.snmp]]\nname = "%s-%d"\naddress = "127.0.0.1:%s"\ncommunity_file = "%s"\ninterval = "%s"\ntimeout = "2s"\nprofiles = %s\n' \
+        "$kind" "$i" "$(cat "$work/$kind.port")" "$work/public" "${SNMP_AUTO_INTERVAL:-30s}" \
+        "${SNMP_AUTO_PROFILES:-[\"system\", \"interfaces\", \"auto\"]}" >>"$work/agent.toml"
+    done
   done
 fi
 if ((probes)); then
@@ -165,7 +238,7 @@ topic_bytes=$(awk '$1 ~ /^spBv1.0\// {s += length($1)} END {print s + 0}' "$work
 receipts=$(grep -c '^classroom-agent/' "$work/sizes" || true)
 receipt_bytes=$(awk '$1 ~ /^classroom-agent\// {s += $2 + length($1)} END {print s + 0}' "$work/sizes")
 
-echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)$( ((snmp_worst)) && echo ", 2 SNMP devices: 15,000 interfaces, 200 renumbered at every poll" || true)$( ((probes)) && echo ', ten probes every 5 s' || true)"
+echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)$( ((snmp_worst)) && echo ", 2 SNMP devices: 15,000 interfaces, 200 renumbered at every poll" || true)$( ((snmp_auto)) && echo ", 20 SNMP devices with auto every ${SNMP_AUTO_INTERVAL:-30s}" || true)$( ((probes)) && echo ', ten probes every 5 s' || true)"
 echo "  private dirty   $(kib Private_Dirty) KiB"
 echo "  PSS             $(kib Pss) KiB"
 echo "  RSS             $(kib Rss) KiB"
