@@ -663,7 +663,7 @@ TEST_CASE("SNMP devices: a reload that drops a profile: one DBIRTH without it, s
       ++kept;
     }
   }
-  CHECK(kept == 3);  // System/Uptime, Name, Description
+  CHECK(kept == 4);  // System/Uptime, Name, Description, Device Control/Rebirth
   CHECK(second.metrics_size() == static_cast<int>(kept));
   std::set<uint64_t> born;
   for (const auto& m : second.metrics()) born.insert(m.alias());
@@ -795,7 +795,7 @@ TEST_CASE("SNMP devices: max_interfaces bounds the birth, a renumbering device i
 
   const auto big_births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/big");
   REQUIRE(big_births.size() == 1);
-  CHECK(big_births[0].decoded.metrics_size() == 64 * 10);
+  CHECK(big_births[0].decoded.metrics_size() == 64 * 10 + 1);  // + Device Control/Rebirth
   CHECK(metric(big_births[0].decoded, "Interfaces/port64/Rx Bytes"));
   CHECK_FALSE(metric(big_births[0].decoded, "Interfaces/port65/Rx Bytes"));
   const std::string over =
@@ -810,7 +810,7 @@ TEST_CASE("SNMP devices: max_interfaces bounds the birth, a renumbering device i
   // The renumbering device: one DBIRTH, 50 interfaces, data under the same aliases.
   const auto births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/renumber");
   CHECK(births.size() == 1);
-  CHECK(births[0].decoded.metrics_size() == 50 * 10);
+  CHECK(births[0].decoded.metrics_size() == 50 * 10 + 1);
   CHECK(sub.of_type("NBIRTH").size() == 1);
 }
 
@@ -832,10 +832,10 @@ TEST_CASE("SNMP devices: interfaces that vanish retire after 3 polls, same alias
   const Payload& first = births[0].decoded;
   const Payload& smaller = births[1].decoded;
   const Payload& back = births[2].decoded;
-  CHECK(first.metrics_size() == 200);
-  CHECK(smaller.metrics_size() == 100);
+  CHECK(first.metrics_size() == 200 + 1);  // + Device Control/Rebirth
+  CHECK(smaller.metrics_size() == 100 + 1);
   CHECK_FALSE(metric(smaller, "Interfaces/port11/Rx Bytes"));
-  CHECK(back.metrics_size() == 200);
+  CHECK(back.metrics_size() == 200 + 1);
   for (const auto& m : first.metrics()) {
     INFO(m.name());
     REQUIRE(metric(back, m.name()));

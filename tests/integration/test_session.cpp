@@ -540,21 +540,20 @@ TEST_CASE("a hostile NCMD cannot forge a log line, a journald priority or a term
   agent.start();
   LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
-  Payload p;
-  p.add_metrics()->set_name("x\n2026-01-01T00:00:00.000Z E agent: FORGED LINE");
-  p.add_metrics()->set_name("\n<3>journal priority");
-  p.add_metrics()->set_name("\x1b[2J\x1b]0;title\x07");
-  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", p.SerializeAsString());
-  Payload q;
-  q.add_metrics()->set_name("bad \xff\xfe utf-8\r");
-  q.add_metrics()->set_name(std::string(20'000, 'n'));
-  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", q.SerializeAsString());
+  // Each refused whole for its first unknown name, so one name a command.
+  for (const std::string& name :
+       {std::string("x\n2026-01-01T00:00:00.000Z E agent: FORGED LINE"),
+        std::string("\n<3>journal priority"), std::string("\x1b[2J\x1b]0;title\x07"),
+        std::string("bad \xff\xfe utf-8\r"), std::string(20'000, 'n')})
+    rig.sub.publish("spBv1.0/school-test/NCMD/room-1", command(name, true).SerializeAsString());
   REQUIRE(wait_until(
       [&] {
         const std::string log = agent.log();
-        const size_t first = log.find("ignored an unsupported command");
-        return first != std::string::npos &&
-               log.find("ignored an unsupported command", first + 1) != std::string::npos;
+        size_t n = 0;
+        for (size_t at = log.find("ignored a malformed command"); at != std::string::npos;
+             at = log.find("ignored a malformed command", at + 1))
+          ++n;
+        return n == 5;
       },
       10s));
   const std::string log = agent.log();
