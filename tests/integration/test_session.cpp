@@ -18,6 +18,7 @@
 #include "catalog/catalog.hpp"
 #include "harness.hpp"
 #include "probes/report.hpp"
+#include "session/commands.hpp"
 #include "session/sparkplug.hpp"
 #include "snmp/snmp_model.hpp"
 
@@ -460,6 +461,9 @@ TEST_CASE(
   all_profiles.profiles = snmp::Profiles{true, true, true, true};
   snmp::DeviceModel(all_profiles).apply({}, now_ms(), device_sink);
   REQUIRE(catalog.metric_count(device) >= 8);
+  // The commands hosts may send, in the NBIRTH and in every DBIRTH.
+  classroom::commands::declare_node(catalog, 10'000);
+  classroom::commands::declare_device(catalog, device);
   for (classroom::MetricId id = 0; id < catalog.size(); ++id)
     catalog.put(id, edge(catalog.at(id).type)->value);
 
