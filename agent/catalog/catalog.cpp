@@ -37,6 +37,16 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
   return id;
 }
 
+MetricId Catalog::declare_control(DeviceId owner, std::string_view name, MetricType type,
+                                  std::string_view unit, Value initial) {
+  const bool fresh = !find(owner, name);
+  const MetricId id = declare(owner, name, type, unit);
+  CatalogEntry& e = entries_[id];
+  e.control = true;
+  if (fresh && value_fits(e.type, initial)) e.value = std::move(initial);
+  return id;
+}
+
 void Catalog::put(MetricId id, Value value) {
   if (id >= entries_.size()) return;
   CatalogEntry& e = entries_[id];
@@ -59,7 +69,7 @@ size_t Catalog::retire_unseen(DeviceId owner) {
   size_t retired = 0;
   for (MetricId id = 0; id < entries_.size(); ++id) {
     CatalogEntry& e = entries_[id];
-    if (e.owner != owner || e.retired || seen_[id]) continue;
+    if (e.owner != owner || e.retired || e.control || seen_[id]) continue;
     e.retired = true;
     --owners_[owner].metrics;
     ++retired;
@@ -86,6 +96,15 @@ std::optional<MetricId> Catalog::find(DeviceId owner, std::string_view name) con
   const Owner& o = owners_[owner];
   if (auto it = o.by_name.find(name); it != o.by_name.end()) return it->second;
   return std::nullopt;
+}
+
+std::optional<MetricId> Catalog::find_alias(DeviceId owner, uint64_t alias) const {
+  if (alias < kFirstMetricAlias || alias - kFirstMetricAlias >= entries_.size())
+    return std::nullopt;
+  const auto id = static_cast<MetricId>(alias - kFirstMetricAlias);
+  const CatalogEntry& e = entries_[id];
+  if (e.owner != owner || e.retired) return std::nullopt;
+  return id;
 }
 
 DeviceId Catalog::add_device(std::string_view name) {

@@ -36,6 +36,10 @@ struct CatalogEntry {
   // No source publishes it since a reload: left out of births, and back (with
   // the same alias) when a source declares it again.
   bool retired = false;
+  // A command a host may send (Node Control/..., Device Control/...): in its
+  // owner's birth with its datatype, declared by the agent itself, so a
+  // reload never retires it (session/commands.hpp).
+  bool control = false;
 };
 
 class Catalog final : public drivers::MetricSink {
@@ -48,6 +52,10 @@ class Catalog final : public drivers::MetricSink {
   // Interfaces/1/Rx Bytes); aliases are unique across all of them.
   MetricId declare(DeviceId owner, std::string_view name, MetricType type, std::string_view unit);
   void put(MetricId id, Value value) override;
+  // A command of `owner` (CatalogEntry::control), with the value its birth
+  // shows (`initial`, not reported as a change). Idempotent.
+  MetricId declare_control(DeviceId owner, std::string_view name, MetricType type,
+                           std::string_view unit, Value initial);
 
   // The capture time stamped on values put from now on.
   void set_time(int64_t ts_ms) { now_ms_ = ts_ms; }
@@ -58,6 +66,8 @@ class Catalog final : public drivers::MetricSink {
 
   std::optional<MetricId> find(std::string_view name) const { return find(kNode, name); }
   std::optional<MetricId> find(DeviceId owner, std::string_view name) const;
+  // The metric of `owner` that has `alias` in its births (none when retired).
+  std::optional<MetricId> find_alias(DeviceId owner, uint64_t alias) const;
   const CatalogEntry& at(MetricId id) const { return entries_[id]; }
   size_t size() const { return entries_.size(); }
   // Increases whenever the metric set of `owner` changes: a metric declared
@@ -70,7 +80,8 @@ class Catalog final : public drivers::MetricSink {
 
   // A reload (SIGHUP) that changes the sources: mark every metric of `owner`
   // unseen, let the new sources declare theirs (and take their first values),
-  // then retire the ones none declared. Both bump the generation when the
+  // then retire the ones none declared (commands, which the agent declares,
+  // stay). Both bump the generation when the
   // metric set changed, so the session rebirths once with the new set. The
   // node does both within the reload; a device between the reload and its
   // first answered poll under the new config (devices/device_runner.cpp).

@@ -28,6 +28,7 @@
 #include "probes/runner.hpp"
 #include "registry.hpp"
 #include "scheduler/scheduler.hpp"
+#include "session/commands.hpp"
 #include "session/sparkplug.hpp"
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"
@@ -39,6 +40,9 @@ namespace {
 constexpr log::Logger lg("agent");
 constexpr int64_t kSpoolReopenMs = 5000;
 constexpr int64_t kStatusEveryMs = 1000;
+constexpr int64_t kSelfIntervalMs = 10'000;  // the agent's own metrics, at most
+// Reload requests within this long of one a command caused are answered by it.
+constexpr int64_t kReloadCoalesceMs = 1000;
 constexpr int64_t kTrimEveryMs = 60'000;  // malloc_trim: 5 s after start, then every minute  //
                                           // systemd's STATUS= line, at most this often
 
@@ -187,6 +191,10 @@ class Daemon {
     explicit Pipeline(const Clock& clock) : scheduler(clock) {}
     Scheduler scheduler;
     std::vector<EnabledDriver> sources;
+    // The scheduler's tasks of the node's own sources and of the agent's
+    // metrics: what Node Control/Scan Rate sets.
+    std::vector<size_t> node_tasks;
+    size_t self_task = 0;
     std::unique_ptr<DeviceRunner> devices;
     std::unique_ptr<SelfMetrics> self;
     std::unique_ptr<probes::Runner> probes;
@@ -199,6 +207,10 @@ class Daemon {
   void keep_until_restart(config::Config& next) const;
   void log_started(const char* how);
   void update_status();
+  bool apply_command(const commands::Action& action);
+  void set_scan_rate(int64_t ms, const std::string& what);
+  void apply_scan_rate(int64_t ms);
+  void probe_now(const std::string& name, const std::string& what);
 
   config::Config cfg_;
   EventQueue& queue_;
@@ -211,6 +223,13 @@ class Daemon {
   std::unique_ptr<status::Server> status_server_;  // `classroom-agent status`
   std::string status_, sent_status_;               // systemd's STATUS= line, reused
   uint64_t session_count_ = 0;                     // sessions opened so far
+  // Node Control/Scan Rate: the node's sampling interval, the config's
+  // (the shortest of its sources) until a host sets one, until the next reload.
+  MetricId scan_rate_id_ = 0;
+  int64_t configured_scan_rate_ms_ = 0;
+  int64_t host_scan_rate_ms_ = 0;              // set by a host (0: the config's intervals)
+  int64_t reload_command_at_ = INT64_MIN / 2;  // steady ms of the last reload
+  std::vector<commands::Action> commands_;     // reused
 };
 
 // systemd's STATUS= line, which `systemctl status` shows: the broker and the
@@ -268,24 +287,34 @@ void Daemon::build_pipeline() {
   pipeline_ = std::make_unique<Pipeline>(clock_);
   Pipeline& p = *pipeline_;
   p.sources = make_drivers(cfg_);
-  int64_t self_interval = 10'000;
+  int64_t shortest = INT64_MAX;
   for (EnabledDriver& d : p.sources) {
-    self_interval = std::min(self_interval, d.interval_ms);
+    shortest = std::min(shortest, d.interval_ms);
     drivers::Driver* driver = d.driver.get();
-    p.scheduler.add(std::string(d.name), d.interval_ms, [this, driver](int64_t now) {
-      catalog_.set_time(now);
-      return driver->collect(catalog_);
-    });
+    p.node_tasks.push_back(
+        p.scheduler.add(std::string(d.name), d.interval_ms, [this, driver](int64_t now) {
+          catalog_.set_time(now);
+          return driver->collect(catalog_);
+        }));
   }
+  // The commands hosts may send; a reload forgets a Scan Rate a host set.
+  configured_scan_rate_ms_ = shortest == INT64_MAX ? kSelfIntervalMs : shortest;
+  host_scan_rate_ms_ = 0;
+  scan_rate_id_ = commands::declare_node(catalog_, configured_scan_rate_ms_);
+  catalog_.set_time(clock_.wall_ms());
+  catalog_.put(scan_rate_id_, configured_scan_rate_ms_);
   // The school's SNMP devices: polled off the loop, applied on it.
   p.devices =
       std::make_unique<DeviceRunner>(cfg_.devices.snmp, catalog_, [this] { queue_.wake(); });
+  for (size_t i = 0; i < p.devices->size(); ++i)
+    commands::declare_device(catalog_, p.devices->id(i));
   p.devices->schedule(p.scheduler);
   p.self = std::make_unique<SelfMetrics>(*spool_, clock_, session_.batcher->lost());
-  p.scheduler.add("agent", self_interval, [this](int64_t now) {
-    catalog_.set_time(now);
-    return pipeline_->self->collect(catalog_);
-  });
+  p.self_task = p.scheduler.add("agent", std::min(kSelfIntervalMs, configured_scan_rate_ms_),
+                                [this](int64_t now) {
+                                  catalog_.set_time(now);
+                                  return pipeline_->self->collect(catalog_);
+                                });
   // Probes: their own thread; results come back through the loop.
   if (cfg_.probes.any()) {
     p.probes =
@@ -300,6 +329,79 @@ void Daemon::stop_pipeline() {
   if (!pipeline_) return;
   if (pipeline_->probes) pipeline_->probes->stop(probes::Runner::kStopBoundMs);
   pipeline_.reset();
+}
+
+// A host's command for the pipeline (the session's own are the uplink's).
+// True for a reload, which the loop then does as for SIGHUP.
+bool Daemon::apply_command(const commands::Action& a) {
+  const std::string what = commands::describe(a);
+  switch (a.kind) {
+    case commands::Kind::scan_rate:
+      set_scan_rate(a.scan_rate_ms, what);
+      return false;
+    case commands::Kind::probe_now:
+      probe_now(a.probe, what);
+      return false;
+    case commands::Kind::reload:
+      if (!a.yes) {
+        lg.info("command %s: nothing to do", what.c_str());
+      } else if (clock_.steady_ms() - reload_command_at_ < kReloadCoalesceMs) {
+        lg.info("reload requested again within %.0f s: the reload just done answers it",
+                kReloadCoalesceMs / 1000.0);
+      } else {
+        lg.info("command %s: reading the config again, as for SIGHUP", what.c_str());
+        reload_command_at_ = clock_.steady_ms();
+        return true;
+      }
+      return false;
+    case commands::Kind::rebirth:
+    case commands::Kind::next_server:
+    case commands::Kind::device_rebirth:
+      return false;
+  }
+  return false;
+}
+
+// Node Control/Scan Rate: every source of the node, and the agent's own
+// metrics (at most every 10 s), sample at `ms` until the next reload or
+// restart; the new value goes out as data at once.
+void Daemon::set_scan_rate(int64_t ms, const std::string& what) {
+  if (ms == host_scan_rate_ms_) {
+    lg.info("command %s: the node samples at that interval already", what.c_str());
+    return;
+  }
+  apply_scan_rate(ms);
+  const Pipeline& p = *pipeline_;
+  lg.info(
+      "command %s: %zu source%s of the node sample every %.3g s until the next reload or "
+      "restart",
+      what.c_str(), p.node_tasks.size(), p.node_tasks.size() == 1 ? "" : "s",
+      static_cast<double>(ms) / 1000.0);
+}
+
+// `ms`: every node source at that interval; 0: each at its config's again.
+void Daemon::apply_scan_rate(int64_t ms) {
+  Pipeline& p = *pipeline_;
+  for (size_t i = 0; i < p.node_tasks.size(); ++i)
+    p.scheduler.set_interval(p.node_tasks[i], ms ? ms : p.sources[i].interval_ms);
+  const int64_t rate = ms ? ms : configured_scan_rate_ms_;
+  p.scheduler.set_interval(p.self_task, std::min(kSelfIntervalMs, rate));
+  host_scan_rate_ms_ = ms;
+  catalog_.set_time(clock_.wall_ms());
+  catalog_.put(scan_rate_id_, rate);
+  session_.batcher->flush();
+}
+
+// Node Control/Probe Now: the probe thread runs it as soon as it can (and
+// logs what it cannot run: a throughput probe past its budget).
+void Daemon::probe_now(const std::string& name, const std::string& what) {
+  const size_t n = pipeline_->probes ? pipeline_->probes->run_now(name) : 0;
+  if (n == 0) {
+    lg.warning("refused the command %s: %s", what.c_str(),
+               pipeline_->probes ? "no probe has that name" : "no probe is configured");
+    return;
+  }
+  lg.info("command %s: %zu probe%s to run now", what.c_str(), n, n == 1 ? "" : "s");
 }
 
 void Daemon::log_started(const char* how) {
@@ -365,6 +467,11 @@ void Daemon::reload() {
     // probes, rates and counters are left alone. (Renewed TLS files at the
     // same paths are read at the next connection.)
     lg.info("reload: %s is unchanged; nothing to do", cfg_.path.c_str());
+    if (host_scan_rate_ms_ != 0) {
+      lg.info("reload: the node samples at its config's intervals again (a host had set %.3g s)",
+              static_cast<double>(host_scan_rate_ms_) / 1000.0);
+      apply_scan_rate(0);
+    }
     notify_systemd("READY=1");
     return;
   }
@@ -495,7 +602,13 @@ int Daemon::run() {
       }
     }
     if (!running) break;
-    if (reload_asked) reload();
+    // What hosts asked of the pipeline (Scan Rate, Probe Now, Reload).
+    session_.uplink->take_commands(commands_);
+    for (const commands::Action& a : commands_) reload_asked = apply_command(a) || reload_asked;
+    if (reload_asked) {
+      reload();
+      reload_command_at_ = clock_.steady_ms();  // Reload commands just after it: answered
+    }
 
     if (!spool.is_open() && clock_.steady_ms() >= spool_retry_at) {
       if (std::string err = spool.open(); err.empty())

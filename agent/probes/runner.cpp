@@ -87,6 +87,7 @@ struct Runner::Engine {
   std::condition_variable exited_cv;
   bool exited = false;
   std::vector<Report> reports;
+  std::vector<size_t> run_now;  // Probe Now: entries asked to run at once
   std::function<void()> wake;
   std::atomic<bool> stopping{false};
   bool started = false;
@@ -108,6 +109,7 @@ struct Runner::Engine {
   }
 
   void run();
+  void take_run_now(int64_t now_wall);
   void start_due(Context& ctx, int64_t now_wall, int64_t now);
   void finish_done(int64_t now_wall);
 };
@@ -211,6 +213,55 @@ bool Runner::stop(int64_t bound_ms) {
       e.exited_cv.wait_for(lock, std::chrono::milliseconds(bound_ms), [&] { return e.exited; });
   if (!ended) lg.warning("probe thread did not stop within %" PRId64 " ms; leaving it", bound_ms);
   return ended;
+}
+
+size_t Runner::run_now(std::string_view name) {
+  Engine& e = *engine_;
+  size_t matched = 0;
+  {
+    std::lock_guard lock(e.mutex);
+    for (size_t i = 0; i < e.entries.size(); ++i)
+      if (name == "*" || e.entries[i].name == name) {
+        e.run_now.push_back(i);
+        ++matched;
+      }
+  }
+  if (matched) {
+    const uint64_t one = 1;
+    ssize_t ignored = ::write(e.event_fd, &one, sizeof one);  // wakes the probe thread
+    (void)ignored;
+  }
+  return matched;
+}
+
+// On the probe thread: the probes a host asked to run now wait for a place
+// as a scheduled run does. A throughput probe's budget (runs a day, bytes a
+// month) is checked as for a planned run; after the run it plans its next.
+void Runner::Engine::take_run_now(int64_t now_wall) {
+  std::vector<size_t> asked;
+  {
+    std::lock_guard lock(mutex);
+    asked.swap(run_now);
+  }
+  for (size_t i : asked) {
+    Entry& x = entries[i];
+    if (x.pending || x.active) {
+      lg.info("probe %s: running or waiting already; Probe Now adds no run",
+              escape(x.name).c_str());
+      continue;
+    }
+    if (x.plan) {
+      std::string why;
+      if (!x.plan->may_run(now_wall, why)) {
+        lg.warning("probe %s: not run now as a host asked: %s", escape(x.name).c_str(),
+                   why.c_str());
+        x.next_due = x.plan->next_run(now_wall);
+        continue;
+      }
+      x.next_due = INT64_MAX;  // planned again when it ends
+    }
+    x.pending = true;
+  }
 }
 
 size_t Runner::drain(Catalog& catalog) {
@@ -340,6 +391,7 @@ void Runner::Engine::run() {
   std::vector<int> owners;  // entry index, or one of Owner
   while (!stopping.load()) {
     int64_t now_wall = clock.wall_ms(), now = clock.steady_ms();
+    take_run_now(now_wall);
     start_due(ctx, now_wall, now);
     finish_done(now_wall);  // a run can end inside start() (a refused socket)
 

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/catalog.hpp"
@@ -37,6 +38,13 @@ class Runner {
   // their run started) and logs failures once, and their recovery once.
   // Returns how many results it took.
   size_t drain(Catalog& catalog);
+  // A host's Node Control/Probe Now, on the loop: the probe named `name` (or
+  // every probe, for "*") runs as soon as a place is free, besides its
+  // schedule; one already running or waiting is not run twice, and a
+  // throughput probe runs only within its budget (runs a day and bytes a
+  // month; its windows do not apply). The probe thread logs what it could
+  // not run. Returns how many probes the name matched (0: none has it).
+  size_t run_now(std::string_view name);
   // Stops the thread, abandoning runs in flight. Waits at most `bound_ms`;
   // false when the thread did not end in time (it is then left to the exit).
   bool stop(int64_t bound_ms);

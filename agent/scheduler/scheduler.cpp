@@ -16,10 +16,17 @@ int64_t next_aligned(int64_t now_ms, int64_t interval_ms) {
   return base + interval_ms;
 }
 
-void Scheduler::add(std::string name, int64_t interval_ms, Job job) {
+size_t Scheduler::add(std::string name, int64_t interval_ms, Job job) {
   states_.push_back(TaskState{
       std::move(name), std::max<int64_t>(interval_ms, 1), clock_.wall_ms(), 0, {}, {}, {}, 0, 0});
   jobs_.push_back(std::move(job));
+  return states_.size() - 1;
+}
+
+void Scheduler::set_interval(size_t task, int64_t interval_ms) {
+  TaskState& t = states_.at(task);
+  t.interval_ms = std::max<int64_t>(interval_ms, 1);
+  schedule_next(t, clock_.wall_ms());
 }
 
 int64_t Scheduler::next_due() const {

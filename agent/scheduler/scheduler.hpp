@@ -21,8 +21,11 @@ class Scheduler {
   explicit Scheduler(const Clock& clock) : clock_(clock) {}
 
   // Adds a task; its first run is due at once (to declare its metrics before the
-  // first birth), then on the grid of its interval.
-  void add(std::string name, int64_t interval_ms, Job job);
+  // first birth), then on the grid of its interval. Returns its index in tasks().
+  size_t add(std::string name, int64_t interval_ms, Job job);
+  // A new interval for task `task` (a host's Node Control/Scan Rate): its next
+  // run is on the new grid, so a shorter interval takes effect at once.
+  void set_interval(size_t task, int64_t interval_ms);
 
   // Wall-clock time at which the next task is due.
   int64_t next_due() const;

@@ -1,7 +1,5 @@
 #include "session/sparkplug.hpp"
 
-#include "printable.hpp"
-
 namespace classroom::sparkplug {
 namespace {
 
@@ -42,27 +40,6 @@ void publish_as(PbMetric& m, DataType type) {
   set_value(m, type, value);
 }
 
-// The value of a Rebirth request: a Boolean, sent with or without its datatype
-// (a command SHOULD NOT carry one), in boolean_value or, from a host that
-// encodes it as a number, int_value or long_value (non-zero is true).
-std::optional<bool> rebirth_value(const PbMetric& m, std::string& error) {
-  if (m.datatype() != 0 && m.datatype() != static_cast<uint32_t>(DataType::Boolean)) {
-    error = "Node Control/Rebirth with datatype " + std::to_string(m.datatype()) +
-            "; it must be Boolean (11) or none";
-    return std::nullopt;
-  }
-  if (m.has_boolean_value()) return m.boolean_value();
-  if (m.has_int_value()) return m.int_value() != 0;
-  if (m.has_long_value()) return m.long_value() != 0;
-  error = "Node Control/Rebirth without a boolean value";
-  return std::nullopt;
-}
-
-bool is_rebirth(const PbMetric& m) {
-  if (m.has_name()) return m.name() == kRebirthMetric;
-  return m.has_alias() && m.alias() == kRebirthAlias;
-}
-
 // The owner and kind of a spool record, in its uuid (see build_record).
 constexpr std::string_view kDataPrefix = "DDATA ";
 constexpr std::string_view kBirthPrefix = "DBIRTH ";
@@ -75,6 +52,7 @@ Topics::Topics(const std::string& group, const std::string& node)
       ndeath("spBv1.0/" + group + "/NDEATH/" + node),
       ndata("spBv1.0/" + group + "/NDATA/" + node),
       ncmd("spBv1.0/" + group + "/NCMD/" + node),
+      dcmd("spBv1.0/" + group + "/DCMD/" + node + "/+"),
       group_(group),
       node_(node) {}
 
@@ -289,43 +267,6 @@ void record_to_data(Payload& record, Catalog& catalog, DeviceId owner, bool hist
     }
     if (historical) m.set_is_historical(true);
   }
-}
-
-std::optional<Command> parse_command(std::string_view bytes, std::string& error) {
-  Command cmd;
-  if (bytes.empty()) {
-    cmd.empty = true;
-    return cmd;
-  }
-  Payload payload;
-  if (!payload.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    error = "not a Sparkplug B payload (" + std::to_string(bytes.size()) + " bytes)";
-    return std::nullopt;
-  }
-  if (payload.metrics_size() == 0) {
-    cmd.empty = true;
-    return cmd;
-  }
-  // Names from the broker are shown escaped, each bounded, and only the first
-  // few: a command of any size makes a log line of bounded length.
-  constexpr int kNamesShown = 3;
-  constexpr size_t kNameShown = 64;
-  int unsupported = 0;
-  for (const PbMetric& m : payload.metrics()) {
-    if (is_rebirth(m)) {
-      const std::optional<bool> value = rebirth_value(m, error);
-      if (!value) return std::nullopt;
-      cmd.rebirth = cmd.rebirth || *value;
-      continue;
-    }
-    if (++unsupported > kNamesShown) continue;
-    if (!cmd.unsupported.empty()) cmd.unsupported += ", ";
-    cmd.unsupported +=
-        m.has_name() ? text::printable(m.name(), kNameShown) : "alias " + std::to_string(m.alias());
-  }
-  if (unsupported > kNamesShown)
-    cmd.unsupported += " and " + std::to_string(unsupported - kNamesShown) + " more";
-  return cmd;
 }
 
 }  // namespace classroom::sparkplug

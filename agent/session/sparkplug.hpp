@@ -1,5 +1,5 @@
 // Sparkplug B: the codec (values <-> protobuf metrics) and the pure parts of an
-// edge node's session (topics, seq, bdSeq, births, deaths, data, commands).
+// edge node's session (topics, seq, bdSeq, births, deaths, data).
 // No MQTT here: tested without a broker.
 #pragma once
 
@@ -24,6 +24,8 @@ inline constexpr std::string_view kBdSeqMetric = "bdSeq";
 struct Topics {
   Topics(const std::string& group, const std::string& node);
   std::string nbirth, ndeath, ndata, ncmd;
+  // The topic filter of every device's commands: spBv1.0/<group>/DCMD/<node>/+
+  std::string dcmd;
   // spBv1.0/<group>/<type>/<node>/<device>, type DBIRTH, DDATA or DDEATH.
   std::string device(std::string_view type, std::string_view device) const;
 
@@ -106,18 +108,6 @@ RecordKind record_kind(const Payload& record);
 void record_to_data(Payload& record, Catalog& catalog, bool historical);
 void record_to_data(Payload& record, Catalog& catalog, DeviceId owner, bool historical);
 
-// An NCMD addressed to this node.
-struct Command {
-  bool empty = false;  // no bytes, or a payload without metrics
-  bool rebirth = false;
-  // The metrics this node does not support, escaped and bounded for a log
-  // line ("Node Control/Reboot, alias 7 and 3 more"); empty when none.
-  std::string unsupported;
-};
-// Parses an NCMD payload; nullopt with `error` set when it is malformed (not
-// Sparkplug B, or a Node Control/Rebirth, by name or by its alias, with a
-// datatype other than Boolean or none, or without a value). `error` never holds
-// unescaped text from the payload.
-std::optional<Command> parse_command(std::string_view bytes, std::string& error);
+// Commands (NCMD, DCMD): session/commands.hpp.
 
 }  // namespace classroom::sparkplug

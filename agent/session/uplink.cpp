@@ -25,6 +25,12 @@ constexpr int64_t kAnswerGraceMs = 2000;
 // answered by that birth: hosts (or several of them) that ask again in a burst
 // get one NBIRTH, not one each.
 constexpr int64_t kRebirthCoalesceMs = 1000;
+// Commands a second from all hosts together, and a burst: more are dropped
+// unread, so a flood costs the loop a comparison each and never a birth storm.
+constexpr double kCommandsPerSecond = 5;
+constexpr double kCommandBurst = 20;
+// A flood is over (and its count logged) after this long without a drop.
+constexpr int64_t kFloodOverMs = 1000;
 
 // The capture time of the newest value in the catalog: what a birth shows.
 int64_t newest_value_ms(const Catalog& catalog) {
@@ -48,6 +54,7 @@ Uplink::Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Sp
       clock_(clock),
       topics_(opt_.group, opt_.node),
       bdseq_store_(opt_.bdseq_path),
+      command_limit_(kCommandsPerSecond, kCommandBurst),
       jitter_(static_cast<uint32_t>(clock.wall_ms())) {
   if (!opt_.primary_host.empty()) state_topic_ = sparkplug::state_topic(opt_.primary_host);
   record_.data.reserve(4096);
@@ -169,10 +176,13 @@ void Uplink::handle(const mqtt::Event& e) {
       state_ = State::subscribing;
       mqtt5_ = e.mqtt5;
       set_packet_limit(e.max_packet_size);
-      // NCMD first: a host's rebirth request must not be missed after the birth.
-      // The primary host's STATE too: no birth before it says online.
+      // Commands first: a host's rebirth request must not be missed after the
+      // birth. The primary host's STATE too: no birth before it says online.
+      // The session begins once the broker confirmed each subscription.
       subscriptions_pending_ = 0;
-      if (subscribe(topics_.ncmd) && !state_topic_.empty()) subscribe(state_topic_);
+      for (const std::string* topic : {&topics_.ncmd, &topics_.dcmd, &state_topic_}) {
+        if (!topic->empty() && !subscribe(*topic)) return;
+      }
       return;
     }
     case K::connect_failed:
@@ -187,7 +197,7 @@ void Uplink::handle(const mqtt::Event& e) {
     case K::subscribe_failed:
       if (state_ != State::subscribing) return;
       client_.abandon();
-      lost("broker refused the subscription to " + topics_.ncmd +
+      lost("broker refused the subscription to " + topics_.ncmd + ", " + topics_.dcmd +
                (state_topic_.empty() ? "" : " or " + state_topic_) + ": " + e.text,
            false);
       return;
@@ -226,35 +236,104 @@ void Uplink::handle(const mqtt::Event& e) {
   }
 }
 
+// A command from a host (NCMD, or a device's DCMD): read and checked whole
+// (session/commands.hpp), then the session's part done here and the rest
+// (Scan Rate, Probe Now, Reload) handed to the daemon (take_commands()). Each
+// is logged once with what it did; a flood is cut by the rate limit before
+// anything is read.
 void Uplink::on_message(const mqtt::Event& e) {
   if (!state_topic_.empty() && e.topic == state_topic_) return on_host_state(e.payload);
-  if (e.topic != topics_.ncmd) {
+  std::string error;
+  const std::optional<DeviceId> owner = commands::owner_of(e.topic, topics_, catalog_, error);
+  if (!owner && error.empty()) {
     lg.debug("ignored a message on %s", text::printable(e.topic).c_str());
     return;
   }
-  std::string error;
-  auto cmd = sparkplug::parse_command(e.payload, error);
+  const std::string topic = text::printable(e.topic, 160);
+  const int64_t now = clock_.steady_ms();
+  if (!command_limit_.take(now)) {
+    if (commands_dropped_++ == 0)
+      lg.warning(
+          "ignoring commands: more than %.0f a second; each is dropped unread until hosts "
+          "send fewer",
+          kCommandsPerSecond);
+    last_drop_ms_ = now;
+    return;
+  }
+  if (commands_dropped_ > 0 && now - last_drop_ms_ >= kFloodOverMs) {
+    lg.info("taking commands again; %" PRIu64 " dropped unread", commands_dropped_);
+    commands_dropped_ = 0;
+  }
+  if (!owner) {
+    lg.warning("ignored a command on %s: %s", topic.c_str(), error.c_str());
+    return;
+  }
+  auto cmd = commands::parse(e.payload, *owner, catalog_, error);
   if (!cmd) {
-    lg.warning("ignored a malformed command on %s: %s", e.topic.c_str(), error.c_str());
+    lg.warning("ignored a malformed command on %s: %s", topic.c_str(), error.c_str());
     return;
   }
   if (cmd->empty) {
-    lg.warning("ignored an empty command on %s (%zu bytes, no metrics)", e.topic.c_str(),
+    lg.warning("ignored an empty command on %s (%zu bytes, no metrics)", topic.c_str(),
                e.payload.size());
     return;
   }
-  if (!cmd->unsupported.empty())
-    lg.warning("ignored %s on %s: %s",
-               cmd->rebirth ? "the unsupported part of a command" : "an unsupported command",
-               e.topic.c_str(), cmd->unsupported.c_str());
-  if (!cmd->rebirth) return;
-  if (clock_.steady_ms() - requested_birth_at_ < kRebirthCoalesceMs) {
-    lg.info("rebirth requested again within %.0f s: the NBIRTH just published answers it",
-            kRebirthCoalesceMs / 1000.0);
-    return;
+  for (commands::Action& a : cmd->actions) {
+    const std::string what = commands::describe(a);
+    switch (a.kind) {
+      case commands::Kind::rebirth:
+        if (!a.yes) {
+          lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
+        } else if (clock_.steady_ms() - requested_birth_at_ < kRebirthCoalesceMs) {
+          lg.info("rebirth requested again within %.0f s: the NBIRTH just published answers it",
+                  kRebirthCoalesceMs / 1000.0);
+        } else {
+          lg.info("rebirth requested by a host application");
+          rebirth_requested_ = true;
+        }
+        break;
+      case commands::Kind::device_rebirth: {
+        Device& dev = device(*owner);
+        const std::string name = text::printable(catalog_.device_name(*owner), 64);
+        if (!a.yes)
+          lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
+        else if (!catalog_.online(*owner))
+          lg.info("command on %s: %s: device %s is offline; its DBIRTH comes when it answers",
+                  topic.c_str(), what.c_str(), name.c_str());
+        else if (clock_.steady_ms() - dev.requested_birth_at < kRebirthCoalesceMs)
+          lg.info(
+              "rebirth of device %s requested again within %.0f s: the DBIRTH just published "
+              "answers it",
+              name.c_str(), kRebirthCoalesceMs / 1000.0);
+        else if (!dev.rebirth_requested) {
+          lg.info("rebirth of device %s requested by a host application", name.c_str());
+          dev.rebirth_requested = true;
+        }
+        break;
+      }
+      case commands::Kind::next_server:
+        if (!a.yes) {
+          lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
+        } else if (state_ == State::online) {
+          lg.info("command on %s: %s: ending this session for %s", topic.c_str(), what.c_str(),
+                  opt_.servers[(server_index_ + 1) % opt_.servers.size()].c_str());
+          end_session("a host application asked for the next server (" + what + ")");
+        } else {
+          lg.info("command on %s: %s: not online yet; ignored", topic.c_str(), what.c_str());
+        }
+        break;
+      case commands::Kind::scan_rate:
+      case commands::Kind::probe_now:
+      case commands::Kind::reload:
+        pipeline_commands_.push_back(std::move(a));
+        break;
+    }
   }
-  lg.info("rebirth requested by a host application");
-  rebirth_requested_ = true;
+}
+
+void Uplink::take_commands(std::vector<commands::Action>& out) {
+  out.clear();
+  out.swap(pipeline_commands_);
 }
 
 // Subscribes at QoS 1; false when the request could not even be made (the
@@ -450,8 +529,22 @@ bool Uplink::needs_rebirth() const {
 bool Uplink::rebirth_shrunk_devices() {
   for (DeviceId d = 1; d < devices_.size(); ++d)
     if (devices_[d].born() && devices_[d].born_generation != catalog_.generation(d) &&
-        !device_birth(d, true))
+        !device_birth(d, "metrics retired"))
       return false;
+  return true;
+}
+
+// Devices a host asked to be born again (Device Control/Rebirth): the DBIRTH
+// of each alone; the node and the other devices stay as they are.
+bool Uplink::rebirth_asked_devices() {
+  for (DeviceId d = 1; d < devices_.size(); ++d) {
+    Device& dev = devices_[d];
+    if (!dev.rebirth_requested) continue;
+    dev.rebirth_requested = false;
+    if (!dev.born() || !catalog_.online(d)) continue;  // born again when it answers
+    dev.requested_birth_at = clock_.steady_ms();
+    if (!device_birth(d, "rebirth requested")) return false;
+  }
   return true;
 }
 
@@ -556,7 +649,10 @@ bool Uplink::birth() {
   rebirth_requested_ = false;
   birth_newest_ms_ = newest_value_ms(catalog_);
   // Every device that is online is born again after every NBIRTH.
-  for (Device& d : devices_) d.born_generation = UINT64_MAX;
+  for (Device& d : devices_) {
+    d.born_generation = UINT64_MAX;
+    d.rebirth_requested = false;
+  }
   for (DeviceId d = 1; d < catalog_.owner_count(); ++d)
     if (catalog_.online(d) && !device_birth(d)) return false;
   return true;
@@ -564,7 +660,7 @@ bool Uplink::birth() {
 
 // False when the connection was lost. A DBIRTH over the packet limit is not
 // sent: the device stays unborn (dead, when it was born) and true is returned.
-bool Uplink::device_birth(DeviceId d, bool again) {
+bool Uplink::device_birth(DeviceId d, const char* why) {
   Device& dev = device(d);
   if (dev.refused_generation == catalog_.generation(d) &&
       dev.refused_additions == catalog_.additions(d))
@@ -584,9 +680,12 @@ bool Uplink::device_birth(DeviceId d, bool again) {
   if (!publish_control(dev.dbirth, "DBIRTH")) return false;
   dev.born_generation = catalog_.generation(d);
   dev.born_additions = catalog_.additions(d);
-  lg.info("published %s of device %s, %zu metrics",
-          again ? "a new DBIRTH (metrics retired)" : "DBIRTH", catalog_.device_name(d).c_str(),
-          catalog_.metric_count(d));
+  if (why)
+    lg.info("published a new DBIRTH of device %s (%s), %zu metrics",
+            catalog_.device_name(d).c_str(), why, catalog_.metric_count(d));
+  else
+    lg.info("published DBIRTH of device %s, %zu metrics", catalog_.device_name(d).c_str(),
+            catalog_.metric_count(d));
   return true;
 }
 
@@ -663,7 +762,7 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
     if (!dev.born() && !device_birth(owner)) return false;
     // Born, but with metrics retired since: its new DBIRTH before its data.
     if (devices_[owner].born() && devices_[owner].born_generation != catalog_.generation(owner) &&
-        !device_birth(owner, true))
+        !device_birth(owner, "metrics retired"))
       return false;
     if (!devices_[owner].born()) {  // its DBIRTH is over the limit (logged, in status)
       ++refused_batches_;
@@ -759,6 +858,7 @@ int64_t Uplink::poll() {
     if (!birth()) return stopped();
   }
   if (!rebirth_shrunk_devices()) return retry_at_;
+  if (!rebirth_asked_devices()) return retry_at_;
   auto in_flight = [&] {
     uint64_t n = unreceipted_;
     // Receipts not yet acknowledged stand for up to kReceiptEveryMessages each.

@@ -15,13 +15,14 @@
 //
 // Every CONNECT gets a fresh Will (NDEATH) with a new bdSeq (an attempt whose
 // TCP or TLS connect failed sent no CONNECT: the next one reuses its bdSeq).
-// Online, it births (NBIRTH, seq 0, then a DBIRTH for every device that is
+// Online (after the SUBACKs of NCMD and of every device's DCMD), it births
+// (NBIRTH, seq 0, then a DBIRTH for every device that is
 // online) whenever the catalog has a metric the last birth lacked or a host
-// asked for a rebirth (a device that only lost metrics, after a reload, gets
-// its own DBIRTH alone), then publishes from the spool: node batches as NDATA, device batches as
-// DDATA, device presence records as DDEATH/DBIRTH (see docs/architecture.md), live batches at once,
-// the backlog of earlier sessions oldest first as historical data at
-// `replay_rate` messages/s. Delivery is confirmed by a QoS 1 "receipt" published
+// asked for a rebirth (a device that only lost metrics, after a reload, or
+// whose rebirth a host asked for, gets its own DBIRTH alone), then publishes from the spool: node
+// batches as NDATA, device batches as DDATA, device presence records as DDEATH/DBIRTH (see
+// docs/architecture.md), live batches at once, the backlog of earlier sessions oldest first as
+// historical data at `replay_rate` messages/s. Delivery is confirmed by a QoS 1 "receipt" published
 // after the QoS 0 NDATA messages: the broker acknowledges it only after it has
 // handled everything sent before it on the connection, so its PUBACK confirms
 // them and the spool may forget them. A receipt that is refused, or not
@@ -46,6 +47,7 @@
 #include "common/clock.hpp"
 #include "mqtt/mqtt_client.hpp"
 #include "session/bdseq_store.hpp"
+#include "session/commands.hpp"
 #include "session/host_state.hpp"
 #include "session/sparkplug.hpp"
 #include "spool/spool.hpp"
@@ -84,6 +86,10 @@ class Uplink {
   bool publish_unspooled(std::string_view record);
   // Publishes the NDEATH and disconnects (intentional shutdown).
   void shutdown();
+  // The commands hosts sent since the last call that act on the pipeline
+  // (Scan Rate, Probe Now, Reload), in order, into `out`; the session's own
+  // (Rebirth, Next Server, Device Control/Rebirth) are done here.
+  void take_commands(std::vector<commands::Action>& out);
 
   bool online() const { return state_ == State::online; }
   // Online, born, and the broker confirms what it is sent: what the spool
@@ -159,8 +165,9 @@ class Uplink {
   void on_delivered(uint64_t tag);
   bool birth();
   bool needs_rebirth() const;
-  bool device_birth(DeviceId d, bool again = false);
+  bool device_birth(DeviceId d, const char* why = nullptr);
   bool rebirth_shrunk_devices();
+  bool rebirth_asked_devices();
   bool device_death(DeviceId d, int64_t ts_ms);
   void serialize_control();
   bool fits(const std::string& topic, size_t payload_size) const;
@@ -203,12 +210,20 @@ class Uplink {
     // A DBIRTH over the packet limit: its size, and the metric set it held.
     uint64_t refused_size = 0;
     uint64_t refused_generation = UINT64_MAX, refused_additions = 0;
+    // Device Control/Rebirth: asked, and when the last one asked was done (steady ms).
+    bool rebirth_requested = false;
+    int64_t requested_birth_at = INT64_MIN / 2;
     bool born() const { return born_generation != UINT64_MAX; }
   };
   std::vector<Device> devices_;
   Device& device(DeviceId d);
   bool rebirth_requested_ = false;
-  int64_t requested_birth_at_ = INT64_MIN / 2;  // steady ms of the last birth a host asked for
+  int subscriptions_pending_ = 0;  // SUBACKs still awaited (NCMD, DCMD, STATE)
+  commands::RateLimit command_limit_;
+  uint64_t commands_dropped_ = 0;                    // over the rate, in the flood going on
+  int64_t last_drop_ms_ = 0;                         // steady
+  std::vector<commands::Action> pipeline_commands_;  // for take_commands()
+  int64_t requested_birth_at_ = INT64_MIN / 2;       // steady ms of the last birth a host asked for
   // An NBIRTH over the packet limit: its size, and the metric set it held.
   uint64_t node_refused_size_ = 0, node_refused_generation_ = UINT64_MAX;
   uint64_t packet_limit_ = 0;
@@ -228,9 +243,8 @@ class Uplink {
   std::string last_error_, last_error_server_;
   uint64_t changes_ = 0;
 
-  // Primary Host (issue 19).
-  std::string state_topic_;        // spBv1.0/STATE/<host_id>; "" = no primary host
-  int subscriptions_pending_ = 0;  // SUBACKs still awaited
+  // Primary Host.
+  std::string state_topic_;  // spBv1.0/STATE/<host_id>; "" = no primary host
   std::optional<sparkplug::HostState> host_state_;
   int64_t host_offline_since_ms_ = 0;
   int64_t host_wait_deadline_ = 0;  // steady; 0 = none (waits forever)

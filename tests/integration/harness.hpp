@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "sparkplug_b.pb.h"
@@ -221,6 +222,32 @@ inline Payload rebirth_command(bool value = true, std::optional<uint32_t> dataty
     m->set_name("Node Control/Rebirth");
   if (datatype) m->set_datatype(*datatype);
   m->set_boolean_value(value);
+  return p;
+}
+
+// A command (NCMD or DCMD) of one metric, as host applications build it: by
+// `name`, or, when `alias` is set, by the birth's alias alone (as the spec
+// wants once aliases are in use); without a datatype unless one is given
+// (tck-id-payloads-metric-datatype-not-req); the value in the field its type
+// uses: a bool in boolean_value, an int64_t in long_value, a string in
+// string_value. Header-only, as rebirth_command.
+using CommandValue = std::variant<bool, int64_t, std::string>;
+inline Payload command(const std::string& name, const CommandValue& value,
+                       std::optional<uint32_t> datatype = std::nullopt,
+                       std::optional<uint64_t> alias = std::nullopt) {
+  Payload p;
+  p.set_timestamp(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count()));
+  auto* m = p.add_metrics();
+  if (alias)
+    m->set_alias(*alias);
+  else
+    m->set_name(name);
+  if (datatype) m->set_datatype(*datatype);
+  if (const bool* b = std::get_if<bool>(&value)) m->set_boolean_value(*b);
+  if (const int64_t* i = std::get_if<int64_t>(&value)) m->set_long_value(static_cast<uint64_t>(*i));
+  if (const std::string* s = std::get_if<std::string>(&value)) m->set_string_value(*s);
   return p;
 }
 

@@ -667,7 +667,7 @@ TEST_CASE("SNMP devices: a reload that drops a profile: one DBIRTH without it, s
       ++kept;
     }
   }
-  CHECK(kept == 3);  // System/Uptime, Name, Description
+  CHECK(kept == 4);  // System/Uptime, Name, Description, Device Control/Rebirth
   CHECK(second.metrics_size() == static_cast<int>(kept));
   std::set<uint64_t> born;
   for (const auto& m : second.metrics()) born.insert(m.alias());
@@ -799,7 +799,7 @@ TEST_CASE("SNMP devices: max_interfaces bounds the birth, a renumbering device i
 
   const auto big_births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/big");
   REQUIRE(big_births.size() == 1);
-  CHECK(big_births[0].decoded.metrics_size() == 64 * 10);
+  CHECK(big_births[0].decoded.metrics_size() == 64 * 10 + 1);  // + Device Control/Rebirth
   CHECK(metric(big_births[0].decoded, "Interfaces/port64/Rx Bytes"));
   CHECK_FALSE(metric(big_births[0].decoded, "Interfaces/port65/Rx Bytes"));
   const std::string over =
@@ -814,7 +814,7 @@ TEST_CASE("SNMP devices: max_interfaces bounds the birth, a renumbering device i
   // The renumbering device: one DBIRTH, 50 interfaces, data under the same aliases.
   const auto births = on_topic(sub, "spBv1.0/school-test/DBIRTH/room-1/renumber");
   CHECK(births.size() == 1);
-  CHECK(births[0].decoded.metrics_size() == 50 * 10);
+  CHECK(births[0].decoded.metrics_size() == 50 * 10 + 1);
   CHECK(sub.of_type("NBIRTH").size() == 1);
 }
 
@@ -836,10 +836,10 @@ TEST_CASE("SNMP devices: interfaces that vanish retire after 3 polls, same alias
   const Payload& first = births[0].decoded;
   const Payload& smaller = births[1].decoded;
   const Payload& back = births[2].decoded;
-  CHECK(first.metrics_size() == 200);
-  CHECK(smaller.metrics_size() == 100);
+  CHECK(first.metrics_size() == 200 + 1);  // + Device Control/Rebirth
+  CHECK(smaller.metrics_size() == 100 + 1);
   CHECK_FALSE(metric(smaller, "Interfaces/port11/Rx Bytes"));
-  CHECK(back.metrics_size() == 200);
+  CHECK(back.metrics_size() == 200 + 1);
   for (const auto& m : first.metrics()) {
     INFO(m.name());
     REQUIRE(metric(back, m.name()));
@@ -1440,4 +1440,99 @@ TEST_CASE("SNMP profiles: auto picks by sysObjectID and by what the device answe
   INFO(read_file(dir.path + "/decoder.log"));
   REQUIRE(status);
   CHECK(*status == 0);
+}
+
+TEST_CASE(
+    "SNMP devices: Device Control/Rebirth is in each DBIRTH and its DCMD gives that DBIRTH alone") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  Responder a(R"({"interfaces": 2})"), b(R"({"interfaces": 2})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("switch-6a", a, dir) + responder_device("ap-6a", b, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  const std::string sw_birth = "spBv1.0/school-test/DBIRTH/room-1/switch-6a";
+  const std::string ap_birth = "spBv1.0/school-test/DBIRTH/room-1/ap-6a";
+  const std::string ap_data = "spBv1.0/school-test/DDATA/room-1/ap-6a";
+  REQUIRE(wait_until(
+      [&] {
+        return !on_topic(sub, sw_birth).empty() && !on_topic(sub, ap_birth).empty() &&
+               !on_topic(sub, ap_data).empty();
+      },
+      30s));
+  // In each DBIRTH: Boolean, false, with an alias of its own; the reference
+  // codec reads it so.
+  const Message first = on_topic(sub, sw_birth)[0];
+  const auto* rebirth = metric(first.decoded, "Device Control/Rebirth");
+  REQUIRE(rebirth);
+  CHECK(rebirth->datatype() == 11);
+  CHECK_FALSE(rebirth->boolean_value());
+  const auto ap_alias =
+      alias_in_birth(on_topic(sub, ap_birth)[0].decoded, "Device Control/Rebirth");
+  REQUIRE(ap_alias);
+  CHECK(*ap_alias != rebirth->alias());
+  const std::string interop = SOURCE_DIR "/tests/interop";
+  write_file(dir.path + "/dbirth.bin", first.payload);
+  auto [rc, out] =
+      run_shell("node " + interop + "/reference_decoder.js --decode " + dir.path + "/dbirth.bin");
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK_THAT(out, Catch::Contains("Device Control/Rebirth\tBoolean\tfalse\n"));
+
+  // As Tahu's host sends it (by name, no datatype): that device's DBIRTH alone.
+  sub.publish("spBv1.0/school-test/DCMD/room-1/switch-6a",
+              command("Device Control/Rebirth", true).SerializeAsString());
+  REQUIRE(wait_until([&] { return on_topic(sub, sw_birth).size() == 2; }, 10s));
+  // By the birth's alias with its datatype, to the other device.
+  sub.publish("spBv1.0/school-test/DCMD/room-1/ap-6a",
+              command("", true, 11, *ap_alias).SerializeAsString());
+  REQUIRE(wait_until([&] { return on_topic(sub, ap_birth).size() == 2; }, 10s));
+  // A second later (two polls of the AP since its birth), what is not a
+  // device's rebirth is refused; a good command after them answers last.
+  const size_t births_seen = sub.messages().size();
+  REQUIRE(wait_until(
+      [&] {
+        size_t n = 0;
+        const auto all = sub.messages();
+        for (size_t i = births_seen; i < all.size(); ++i) n += all[i].topic == ap_data;
+        return n >= 2;
+      },
+      10s));
+  sub.publish("spBv1.0/school-test/DCMD/room-1/switch-6a", rebirth_command().SerializeAsString());
+  sub.publish("spBv1.0/school-test/DCMD/room-1/ghost",
+              command("Device Control/Rebirth", true).SerializeAsString());
+  sub.publish("spBv1.0/school-test/DCMD/room-1/switch-6a",
+              command("Device Control/Rebirth", std::string("yes")).SerializeAsString());
+  sub.publish("spBv1.0/school-test/DCMD/room-1/ap-6a",
+              command("Device Control/Rebirth", true).SerializeAsString());
+  REQUIRE(wait_until([&] { return on_topic(sub, ap_birth).size() == 3; }, 10s));
+  CHECK(on_topic(sub, sw_birth).size() == 2);
+  CHECK(sub.of_type("NBIRTH").size() == 1);  // never the node's birth
+  CHECK(sub.of_type("DDEATH").empty());
+  CHECK(sub.of_type("NDEATH").empty());
+  // One seq for the node and its devices, +1 a message, births included.
+  std::optional<uint64_t> seq;
+  for (const Message& m : sub.messages()) {
+    // NDEATH, and the test's own commands (the subscriber sees them too), carry no seq.
+    if (m.type() == "NDEATH" || m.type() == "NCMD" || m.type() == "DCMD") continue;
+    INFO(m.topic << " seq " << m.decoded.seq());
+    if (m.type() == "NBIRTH") {
+      CHECK(m.decoded.seq() == 0);
+    } else if (seq) {
+      CHECK(m.decoded.seq() == (*seq + 1) % 256);
+    }
+    seq = m.decoded.seq();
+  }
+  const std::string log = agent.log();
+  CHECK_THAT(log,
+             Catch::Contains("published a new DBIRTH of device switch-6a (rebirth requested)"));
+  CHECK_THAT(log, Catch::Contains("ignored a malformed command on "
+                                  "spBv1.0/school-test/DCMD/room-1/switch-6a: \"Node "
+                                  "Control/Rebirth\" is not a command of device switch-6a"));
+  CHECK_THAT(log, Catch::Contains("ignored a command on spBv1.0/school-test/DCMD/room-1/ghost: "
+                                  "this node has no device \"ghost\""));
+  CHECK_THAT(log, Catch::Contains("Device Control/Rebirth without a Boolean value"));
 }

@@ -675,3 +675,117 @@ TEST_CASE("a failing probe keeps its interval, and runs wait for a free place", 
   REQUIRE(results["Hang 1"].size() >= 1);
   CHECK((results["Hang 2"][0] - results["Hang 1"][0] >= 900ms));
 }
+
+// ---- Node Control/Probe Now (issue 19): a host asks for a run at once ----
+
+TEST_CASE("Probe Now runs a probe at once by name or all with * and an unknown name is refused",
+          "[probes]") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  auto open = std::make_unique<SilentPort>();  // takes TCP connections, says nothing
+  const int port = open->port();
+  AgentOptions o;
+  o.url = broker.url();
+  // Every hour: only its first run (at the start) comes by itself in this test.
+  o.extra = "[[probes.tcp]]\nname = \"Gateway\"\ntarget = \"127.0.0.1:" + std::to_string(port) +
+            "\"\ninterval = \"1h\"\ntimeout = \"1s\"\n";
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show(agent);
+  const std::string ncmd = "spBv1.0/school-test/NCMD/room-1";
+  REQUIRE(wait_until(
+      [&] {
+        auto s = latest(sub, "Connectivity/Gateway/Success");
+        return s && s->boolean_value();
+      },
+      20s));
+  // The port closes: only a new run can tell.
+  open.reset();
+  sub.publish(ncmd, command("Node Control/Probe Now", std::string("Gateway")).SerializeAsString());
+  REQUIRE(wait_until(
+      [&] {
+        auto s = latest(sub, "Connectivity/Gateway/Success");
+        return s && !s->boolean_value();
+      },
+      5s));
+  // The port listens again (a listener of the test's own); "*" runs every probe.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  sub.publish(ncmd, command("Node Control/Probe Now", std::string("*")).SerializeAsString());
+  const bool answered = wait_until(
+      [&] {
+        auto s = latest(sub, "Connectivity/Gateway/Success");
+        return s && s->boolean_value();
+      },
+      5s);
+  ::close(fd);
+  REQUIRE(answered);
+  // A name no probe has: refused, said once.
+  sub.publish(ncmd, command("Node Control/Probe Now", std::string("Nothing")).SerializeAsString());
+  REQUIRE(wait_until(
+      [&] {
+        return agent.log().find(
+                   "refused the command Node Control/Probe Now = \"Nothing\": no "
+                   "probe has that name") != std::string::npos;
+      },
+      5s));
+  const std::string log = agent.log();
+  CHECK_THAT(log,
+             Catch::Contains("command Node Control/Probe Now = \"Gateway\": 1 probe to run now"));
+  CHECK_THAT(log, Catch::Contains("command Node Control/Probe Now = \"*\": 1 probe to run now"));
+  CHECK(sub.of_type("NBIRTH").size() == 1);
+}
+
+TEST_CASE("Probe Now runs a throughput probe outside its window only within its budget",
+          "[probes]") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  auto server = http_server();
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "1s";
+  // 100 000 bytes at 1 000 000 B/s; a window hours away; one run a day.
+  o.extra = "[[probes.throughput]]\nname = \"Uplink\"\nurl = \"http://127.0.0.1:" +
+            std::to_string(server->port()) +
+            "/bytes?n=100000&rate=1000000\"\nmax_bytes = \"100000B\"\nmax_time = \"10s\"\n"
+            "windows = [\"Mon-Sun 03:00-03:01\"]\nper_day = 1\nmonthly_budget = \"10MiB\"\n";
+  Agent agent(dir.path, o);
+  agent.start({"TZ=" + tz_at(wall_seconds(), 12 * 3600)});  // local noon
+  LogOnFailure show(agent);
+  REQUIRE(sub.wait_for("NDATA", 1, 20s));
+  CHECK(latest(sub, "Connectivity/Uplink/Budget Used")->double_value() == 0.0);
+  CHECK_FALSE(latest(sub, "Connectivity/Uplink/Download Rate"));  // not its time
+  const std::string ncmd = "spBv1.0/school-test/NCMD/room-1";
+  sub.publish(ncmd, command("Node Control/Probe Now", std::string("Uplink")).SerializeAsString());
+  REQUIRE(wait_until(
+      [&] {
+        auto b = latest(sub, "Connectivity/Uplink/Budget Used");
+        return b && b->double_value() > 0;
+      },
+      15s));
+  REQUIRE(latest(sub, "Connectivity/Uplink/Bytes"));
+  CHECK(latest(sub, "Connectivity/Uplink/Bytes")->long_value() == 100'000);
+  CHECK(latest(sub, "Connectivity/Uplink/Success")->boolean_value());
+  const double used = latest(sub, "Connectivity/Uplink/Budget Used")->double_value();
+  // A second one today is over per_day: refused by the probe thread, said why.
+  sub.publish(ncmd, command("Node Control/Probe Now", std::string("Uplink")).SerializeAsString());
+  REQUIRE(wait_until(
+      [&] {
+        return agent.log().find(
+                   "probe Uplink: not run now as a host asked: already ran 1 time "
+                   "today") != std::string::npos;
+      },
+      10s));
+  const size_t data = sub.of_type("NDATA").size();
+  REQUIRE(sub.wait_for("NDATA", data + 2, 10s));
+  CHECK(latest(sub, "Connectivity/Uplink/Budget Used")->double_value() == used);
+}

@@ -18,6 +18,7 @@
 #include "catalog/catalog.hpp"
 #include "harness.hpp"
 #include "probes/report.hpp"
+#include "session/commands.hpp"
 #include "session/sparkplug.hpp"
 #include "snmp/snmp_model.hpp"
 
@@ -460,6 +461,9 @@ TEST_CASE(
   all_profiles.profiles = snmp::Profiles{true, true, true, true};
   snmp::DeviceModel(all_profiles).apply({}, now_ms(), device_sink);
   REQUIRE(catalog.metric_count(device) >= 8);
+  // The commands hosts may send, in the NBIRTH and in every DBIRTH.
+  classroom::commands::declare_node(catalog, 10'000);
+  classroom::commands::declare_device(catalog, device);
   for (classroom::MetricId id = 0; id < catalog.size(); ++id)
     catalog.put(id, edge(catalog.at(id).type)->value);
 
@@ -540,21 +544,20 @@ TEST_CASE("a hostile NCMD cannot forge a log line, a journald priority or a term
   agent.start();
   LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
-  Payload p;
-  p.add_metrics()->set_name("x\n2026-01-01T00:00:00.000Z E agent: FORGED LINE");
-  p.add_metrics()->set_name("\n<3>journal priority");
-  p.add_metrics()->set_name("\x1b[2J\x1b]0;title\x07");
-  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", p.SerializeAsString());
-  Payload q;
-  q.add_metrics()->set_name("bad \xff\xfe utf-8\r");
-  q.add_metrics()->set_name(std::string(20'000, 'n'));
-  rig.sub.publish("spBv1.0/school-test/NCMD/room-1", q.SerializeAsString());
+  // Each refused whole for its first unknown name, so one name a command.
+  for (const std::string& name :
+       {std::string("x\n2026-01-01T00:00:00.000Z E agent: FORGED LINE"),
+        std::string("\n<3>journal priority"), std::string("\x1b[2J\x1b]0;title\x07"),
+        std::string("bad \xff\xfe utf-8\r"), std::string(20'000, 'n')})
+    rig.sub.publish("spBv1.0/school-test/NCMD/room-1", command(name, true).SerializeAsString());
   REQUIRE(wait_until(
       [&] {
         const std::string log = agent.log();
-        const size_t first = log.find("ignored an unsupported command");
-        return first != std::string::npos &&
-               log.find("ignored an unsupported command", first + 1) != std::string::npos;
+        size_t n = 0;
+        for (size_t at = log.find("ignored a malformed command"); at != std::string::npos;
+             at = log.find("ignored a malformed command", at + 1))
+          ++n;
+        return n == 5;
       },
       10s));
   const std::string log = agent.log();
@@ -761,4 +764,98 @@ TEST_CASE("bdSeq that cannot be saved: every session still gets a new one, refus
   CHECK(log.find(said) == log.rfind(said));
   auto [rc, out] = run_shell(std::string(AGENT_BINARY) + " status -c " + agent.config_path());
   CHECK_THAT(out, Catch::Contains("bdSeq 2: " + said));
+}
+
+// ---- Issue 19 §3: where the agent broke the spec, proven against a real broker ----
+
+namespace {
+
+// Batches waiting in the agent's spool, as `classroom-agent status --json` says (-1: no answer).
+int64_t spool_pending(const Agent& agent) {
+  auto [rc, out] =
+      run_shell(std::string(AGENT_BINARY) + " status --json -c " + agent.config_path());
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex(R"re("pending":\s*(\d+))re"))) return -1;
+  return std::stoll(m[1]);
+}
+
+}  // namespace
+
+TEST_CASE("a late CONNACK: data after the NBIRTH holds no value older than the birth's unflagged") {
+  Rig rig;
+  Agent agent(rig.dir.path, rig.options());  // 500 ms
+  // The broker takes the TCP connection (the kernel does) but answers nothing:
+  // the agent's CONNECT waits while it samples into the spool.
+  rig.broker.freeze();
+  struct Thaw {
+    Mosquitto& b;
+    ~Thaw() { b.thaw(); }
+  } thaw{rig.broker};
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return agent.log().find("connecting to") != std::string::npos; }, 10s));
+  // Samples of some 2.5 s wait for the CONNACK (the connect deadline is 12 s).
+  REQUIRE(wait_until([&] { return spool_pending(agent) >= 5; }, 10s));
+  rig.broker.thaw();
+  REQUIRE(rig.sub.wait_for("NDATA", 6, 20s));
+  REQUIRE(rig.sub.of_type("NBIRTH").size() == 1);
+  const Payload birth = rig.sub.of_type("NBIRTH")[0].decoded;
+  std::map<uint64_t, uint64_t> born_at;  // alias -> the birth's timestamp of its value
+  for (const auto& m : birth.metrics())
+    if (m.has_alias()) born_at[m.alias()] = m.timestamp();
+  // tck-id-operational-behavior-data-publish-nbirth-order: after the birth,
+  // values go forward in time unless flagged historical.
+  std::map<uint64_t, uint64_t> last_live;
+  size_t historical = 0, live = 0;
+  for (const Message& msg : rig.sub.of_type("NDATA"))
+    for (const auto& m : msg.decoded.metrics()) {
+      INFO("alias " << m.alias() << " at " << m.timestamp() << ", seq " << msg.decoded.seq());
+      REQUIRE(born_at.count(m.alias()) == 1);
+      if (m.is_historical()) {
+        ++historical;
+        continue;
+      }
+      ++live;
+      CHECK(m.timestamp() >= born_at[m.alias()]);
+      CHECK(m.timestamp() >= last_live[m.alias()]);
+      last_live[m.alias()] = m.timestamp();
+    }
+  // The samples taken while the CONNACK was late did arrive, as history.
+  CHECK(historical >= 4);
+  CHECK(live >= 1);
+}
+
+TEST_CASE(
+    "a publish the broker refuses ends the session with the agent's own NDEATH and the Will") {
+  // Receipts (classroom-agent/...) are not allowed: Mosquitto answers their
+  // PUBACK with reason 0x87 (not authorized), which ends the session. (With
+  // the harness's max_queued_messages 0, Mosquitto 2.0.11 also drops the
+  // connection right after such a PUBACK: then nothing but the Will can say
+  // the node is dead, and the agent rightly sends no NDEATH of its own.)
+  TempDir acl;
+  write_file(acl.path + "/acl", "topic readwrite spBv1.0/#\n");
+  Mosquitto broker("acl_file " + acl.path + "/acl\nmax_queued_messages 1000\n");
+  Subscriber sub(broker.url());
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(sub.wait_for("NDEATH", 2, 20s));
+  const Payload birth = sub.of_type("NBIRTH").at(0).decoded;
+  // The first session's two deaths: the agent's own, sent when it ended the
+  // session (stamped after its birth), then the Will the broker publishes for
+  // the DISCONNECT with reason 0x04 (stamped at the CONNECT, before the birth).
+  std::vector<Payload> deaths;
+  for (const Message& m : sub.of_type("NDEATH"))
+    if (bdseq(m.decoded) == bdseq(birth)) deaths.push_back(m.decoded);
+  REQUIRE(deaths.size() == 2);
+  CHECK(deaths[0].timestamp() >= birth.timestamp());
+  CHECK(deaths[1].timestamp() < birth.timestamp());
+  CHECK_THAT(agent.log(), Catch::Contains("lost broker " + broker.url() +
+                                          " (the broker refused delivery receipt 1: "));
+  // The next session begins with the next bdSeq.
+  REQUIRE(sub.wait_for("NBIRTH", 2, 20s));
+  CHECK(bdseq(sub.of_type("NBIRTH")[1].decoded) == (bdseq(birth) + 1) % 256);
 }

@@ -8,6 +8,7 @@
 #include "console/decoder.hpp"
 #include "console/fleet.hpp"
 #include "console/format.hpp"
+#include "session/commands.hpp"
 #include "session/sparkplug.hpp"
 
 using namespace classroom;
@@ -289,10 +290,12 @@ TEST_CASE("console: filters by group, node, device and metric glob", "[console]"
 
 TEST_CASE("console: the rebirth request is an NCMD the agent obeys", "[console]") {
   std::string error;
-  auto cmd = sparkplug::parse_command(rebirth_request(1234), error);
+  Catalog catalog;
+  auto cmd = commands::parse(rebirth_request(1234), kNode, catalog, error);
   REQUIRE(cmd);
-  CHECK(cmd->rebirth);
-  CHECK(cmd->unsupported.empty());
+  REQUIRE(cmd->actions.size() == 1);
+  CHECK(cmd->actions[0].kind == commands::Kind::rebirth);
+  CHECK(cmd->actions[0].yes);
 }
 
 TEST_CASE("console: fleet states from births, deaths and silence", "[console]") {

@@ -387,7 +387,8 @@ TEST_CASE("status server: filled from the uplink, spool and scheduler, asked ove
   rig.clock.advance(5000);
   rig.uplink.poll();
   rig.uplink.handle({mqtt::Event::Kind::connected, {}, rig.client.connects.back().attempt, {}, {}});
-  rig.uplink.handle({mqtt::Event::Kind::subscribed, {}, 0, {}, {}});
+  for (int ack = 0; ack < 2; ++ack)  // SUBACKs of NCMD and DCMD
+    rig.uplink.handle({mqtt::Event::Kind::subscribed, {}, 0, {}, {}});
   rig.lan_ok = true;
   rig.scheduler.run_due();
   server.update(rig.inputs());

@@ -134,15 +134,20 @@ struct Rig {
   void come_online() {
     uplink.poll();
     uplink.handle({K::connected, {}, client.connects.back().attempt, {}, {}});
-    uplink.handle({K::subscribed, {}, 0, {}, {}});
+    for (int ack = 0; ack < 2; ++ack)  // SUBACKs of NCMD and DCMD
+      uplink.handle({K::subscribed, {}, 0, {}, {}});
     REQUIRE(uplink.online());
   }
-  // Connected and subscribed to NCMD and the primary host's STATE: waiting for it.
+  // The SUBACKs of NCMD, DCMD and the primary host's STATE.
+  void ack_subscriptions() {
+    for (int ack = 0; ack < 3; ++ack) uplink.handle({K::subscribed, {}, 0, {}, {}});
+  }
+  // Connected and subscribed to the commands and the primary host's STATE:
+  // waiting for it.
   void connect_to_wait() {
     uplink.poll();
     uplink.handle({K::connected, {}, client.connects.back().attempt, {}, {}});
-    uplink.handle({K::subscribed, {}, 0, {}, {}});
-    uplink.handle({K::subscribed, {}, 0, {}, {}});
+    ack_subscriptions();
     REQUIRE(uplink.waiting_for_host());
   }
   void host_state(const std::string& body) {
@@ -183,8 +188,15 @@ TEST_CASE("uplink: Will, subscribe before birth, birth, then alias-only data") {
   CHECK(bdseq_of(will) == 0);
 
   rig.uplink.handle({K::connected, {}, req.attempt, {}, {}});
-  CHECK(rig.client.subscriptions == std::vector<std::string>{"spBv1.0/school/NCMD/room"});
-  CHECK(rig.client.published.empty());  // nothing before the SUBACK
+  // The node's commands, and every device's (tck-id-message-flow-edge-node-ncmd-subscribe,
+  // tck-id-message-flow-device-dcmd-subscribe).
+  CHECK(rig.client.subscriptions ==
+        std::vector<std::string>{"spBv1.0/school/NCMD/room", "spBv1.0/school/DCMD/room/+"});
+  CHECK(rig.client.published.empty());  // nothing before the SUBACKs
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.uplink.poll();
+  CHECK_FALSE(rig.uplink.online());  // the DCMD one still awaited
+  CHECK(rig.client.published.empty());
   rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
   rig.sample();
   rig.uplink.poll();
@@ -208,7 +220,8 @@ TEST_CASE("uplink: batches taken while the successful attempt was under way are 
   rig.uplink.poll();  // the attempt starts
   rig.sample();       // during it: live
   rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
-  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  for (int ack = 0; ack < 2; ++ack)  // SUBACKs of NCMD and DCMD
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
   rig.clock.advance(1000);
   rig.uplink.poll();
   auto values = rig.counter_values();
@@ -429,7 +442,8 @@ TEST_CASE("uplink: samples older than the birth (a late CONNACK) are sent as his
   rig.clock.advance(3000);
   rig.sample();  // the newest value when the session comes online
   rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
-  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  for (int ack = 0; ack < 2; ++ack)  // SUBACKs of NCMD and DCMD
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
   rig.clock.advance(10);
   rig.uplink.poll();
   rig.clock.advance(1000);
@@ -471,13 +485,14 @@ TEST_CASE("uplink: empty, unsupported and mistyped NCMDs are each logged for wha
   sparkplug::Payload reboot;
   reboot.add_metrics()->set_name("Node Control/Reboot");
   rig.uplink.handle({K::message, {}, 0, topic, reboot.SerializeAsString()});
-  CHECK(logs.count("ignored an unsupported command on " + topic + ": Node Control/Reboot") == 1);
-  CHECK(logs.count("malformed") == 0);
+  CHECK(logs.count("ignored a malformed command on " + topic +
+                   ": \"Node Control/Reboot\" is not a command of this node") == 1);
 
   const sparkplug::Payload mistyped =
       harness::rebirth_command(true, static_cast<uint32_t>(DataType::Int32));
   rig.uplink.handle({K::message, {}, 0, topic, mistyped.SerializeAsString()});
-  CHECK(logs.count("ignored a malformed command on " + topic) == 1);
+  CHECK(logs.count("ignored a malformed command on " + topic +
+                   ": Node Control/Rebirth with datatype 3; it takes Boolean (11) or none") == 1);
   rig.sample();
   rig.uplink.poll();
   CHECK(rig.client.decoded("NBIRTH").size() == 1);  // no rebirth from a mistyped request
@@ -559,7 +574,7 @@ TEST_CASE("uplink: an attempt with no MQTT answer is abandoned at its deadline")
   rig.uplink.handle({K::connect_failed, "late", first, {}, {}});
   // ...the current attempt goes on.
   rig.uplink.handle({K::connected, {}, rig.client.connects[1].attempt, {}, {}});
-  CHECK(rig.client.subscriptions.size() == 1);
+  CHECK(rig.client.subscriptions.size() == 2);
 }
 
 // ---- Devices: DBIRTH, DDATA, DDEATH in the node's session ----
@@ -950,7 +965,8 @@ TEST_CASE("uplink devices: a DBIRTH over the broker's limit is not sent, the res
   connack.max_packet_size = 4000;
   connack.mqtt5 = true;
   rig.uplink.handle(connack);
-  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  for (int ack = 0; ack < 2; ++ack)  // SUBACKs of NCMD and DCMD
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
   REQUIRE(rig.uplink.online());
   CHECK(rig.uplink.packet_limit() == 4000);
   CHECK(rig.uplink.packet_limit_source() == "its Maximum Packet Size");
@@ -1003,7 +1019,8 @@ TEST_CASE("uplink: a broker that states no limit: [broker] max_packet_size, NBIR
   Uplink uplink(o, rig.client, rig.catalog, rig.spool, rig.clock);
   uplink.poll();
   uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
-  uplink.handle({K::subscribed, {}, 0, {}, {}});
+  for (int ack = 0; ack < 2; ++ack)  // SUBACKs of NCMD and DCMD
+    uplink.handle({K::subscribed, {}, 0, {}, {}});
   rig.sample();
   const int64_t now = rig.clock.steady_ms();
   // Nothing is sent without its birth, and the loop is not kept spinning.
@@ -1121,11 +1138,13 @@ TEST_CASE("uplink: with a primary host no birth before its STATE says online") {
   Rig rig(1000, {"tcp://a:1883"}, "scada");
   rig.uplink.poll();
   rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
-  // Both subscriptions before anything else (QoS 1 for the STATE too).
-  CHECK(rig.client.subscriptions ==
-        std::vector<std::string>{"spBv1.0/school/NCMD/room", "spBv1.0/STATE/scada"});
+  // Every subscription before anything else (QoS 1 for the STATE too).
+  CHECK(rig.client.subscriptions == std::vector<std::string>{"spBv1.0/school/NCMD/room",
+                                                             "spBv1.0/school/DCMD/room/+",
+                                                             "spBv1.0/STATE/scada"});
   rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
-  CHECK_FALSE(rig.uplink.waiting_for_host());  // one SUBACK of two
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  CHECK_FALSE(rig.uplink.waiting_for_host());  // two SUBACKs of three
   rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
   REQUIRE(rig.uplink.waiting_for_host());
   CHECK_FALSE(rig.uplink.online());
@@ -1167,6 +1186,7 @@ TEST_CASE("uplink: a retained online STATE that comes before the last SUBACK bir
   rig.uplink.poll();
   rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
   rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
   rig.host_state(R"({"online":true,"timestamp":5})");
   CHECK_FALSE(rig.uplink.online());  // not before every SUBACK
   rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
@@ -1180,8 +1200,7 @@ TEST_CASE("uplink: a valid offline STATE ends the session and the next server is
   Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada");
   rig.uplink.poll();
   rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
-  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
-  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.ack_subscriptions();
   rig.host_state(R"({"online":true,"timestamp":2000})");
   REQUIRE(rig.uplink.online());
   rig.sample();
@@ -1213,8 +1232,7 @@ TEST_CASE("uplink: a valid offline STATE ends the session and the next server is
   REQUIRE(rig.client.connects.size() == 2);
   CHECK(rig.client.connects[1].server == "tcp://b:1883");
   rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
-  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
-  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.ack_subscriptions();
   REQUIRE(rig.uplink.waiting_for_host());
   rig.host_state(R"({"online":true,"timestamp":1500})");
   CHECK(rig.uplink.online());
@@ -1225,6 +1243,7 @@ TEST_CASE("uplink: an offline STATE while waiting walks to the next server but n
     Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada");
     rig.uplink.poll();
     rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
     rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
     rig.host_state(R"({"online":false,"timestamp":7})");  // retained, before the last SUBACK
     rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
@@ -1284,7 +1303,155 @@ TEST_CASE("uplink: a malformed STATE is logged escaped and changes nothing") {
 TEST_CASE("uplink: without a primary host the STATE topic is neither subscribed nor heeded") {
   Rig rig;
   rig.come_online();
-  CHECK(rig.client.subscriptions == std::vector<std::string>{"spBv1.0/school/NCMD/room"});
+  CHECK(rig.client.subscriptions ==
+        std::vector<std::string>{"spBv1.0/school/NCMD/room", "spBv1.0/school/DCMD/room/+"});
   rig.host_state(R"({"online":false,"timestamp":9})");
   CHECK(rig.uplink.online());
+}
+
+// ---- Commands from hosts (issue 19): the session's part ----
+
+TEST_CASE("uplink commands: Next Server ends the session with its NDEATH for the next server") {
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"});
+  commands::declare_node(rig.catalog, 10'000);
+  rig.come_online();
+  rig.sample();
+  rig.uplink.poll();
+  const uint64_t born = bdseq_of(rig.client.decoded("NBIRTH").at(0));
+  LogCapture logs;
+  const std::string topic = "spBv1.0/school/NCMD/room";
+  // false asks for nothing.
+  rig.uplink.handle({K::message,
+                     {},
+                     0,
+                     topic,
+                     harness::command("Node Control/Next Server", false).SerializeAsString()});
+  CHECK(rig.uplink.online());
+  CHECK(logs.count("Node Control/Next Server = false: nothing to do") == 1);
+  // By the birth's alias, as a host that uses aliases sends it.
+  const uint64_t alias = rig.catalog.at(*rig.catalog.find("Node Control/Next Server")).alias;
+  rig.uplink.handle({K::message,
+                     {},
+                     0,
+                     topic,
+                     harness::command("", true, std::nullopt, alias).SerializeAsString()});
+  CHECK_FALSE(rig.uplink.online());
+  auto deaths = rig.client.decoded("NDEATH");
+  REQUIRE(deaths.size() == 1);
+  CHECK(bdseq_of(deaths[0]) == born);
+  CHECK(rig.client.disconnects_with_will == 1);
+  CHECK(logs.count("Node Control/Next Server = true: ending this session for tcp://b:1883") == 1);
+  // The next attempt, after a backoff, goes to the next server with a new bdSeq.
+  rig.clock.advance(60'000);
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 2);
+  CHECK(rig.client.connects[1].server == "tcp://b:1883");
+  sparkplug::Payload will;
+  REQUIRE(will.ParseFromString(rig.client.connects[1].will_payload));
+  CHECK(bdseq_of(will) == born + 1);
+}
+
+TEST_CASE("uplink commands: Scan Rate and Probe Now and Reload go to the daemon in order") {
+  Rig rig;
+  commands::declare_node(rig.catalog, 10'000);
+  rig.come_online();
+  rig.uplink.poll();
+  sparkplug::Payload p = harness::command("Node Control/Scan Rate", int64_t{5000});
+  *p.add_metrics() = harness::command("Node Control/Probe Now", std::string("*")).metrics(0);
+  *p.add_metrics() = harness::command("Node Control/Reload", true).metrics(0);
+  rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", p.SerializeAsString()});
+  std::vector<commands::Action> got;
+  rig.uplink.take_commands(got);
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].kind == commands::Kind::scan_rate);
+  CHECK(got[0].scan_rate_ms == 5000);
+  CHECK(got[1].kind == commands::Kind::probe_now);
+  CHECK(got[1].probe == "*");
+  CHECK(got[2].kind == commands::Kind::reload);
+  rig.uplink.take_commands(got);
+  CHECK(got.empty());
+  CHECK(rig.client.decoded("NBIRTH").size() == 1);  // none of them is a birth
+}
+
+TEST_CASE("uplink commands: Device Control/Rebirth gives that device's DBIRTH alone") {
+  DeviceRig rig;
+  const DeviceId a = rig.add("switch-6a"), b = rig.add("ap-6a"), c = rig.add("ups-6a");
+  for (DeviceId d : {a, b, c}) {
+    rig.metric(d, "X");
+    commands::declare_device(rig.catalog, d);
+  }
+  rig.batcher.presence(a, true);
+  rig.batcher.presence(b, true);  // c never answered: offline
+  rig.come_online();
+  rig.uplink.poll();
+  LogCapture logs;
+  auto ask = [&](const std::string& device, const harness::Payload& cmd) {
+    rig.uplink.handle(
+        {K::message, {}, 0, "spBv1.0/school/DCMD/room/" + device, cmd.SerializeAsString()});
+    rig.uplink.poll();
+  };
+  const harness::Payload rebirth = harness::command("Device Control/Rebirth", true);
+  ask("switch-6a", rebirth);
+  // A burst within the second: the DBIRTH just published answers it.
+  rig.clock.advance(300);
+  ask("switch-6a", rebirth);
+  // By its alias, for the other device.
+  ask("ap-6a",
+      harness::command("", true, std::nullopt,
+                       rig.catalog.at(*rig.catalog.find(b, "Device Control/Rebirth")).alias));
+  // An offline device is born when it answers; one the node does not have is refused.
+  ask("ups-6a", rebirth);
+  ask("printer-6a", rebirth);
+  // The node's own Rebirth is not a device's command.
+  ask("switch-6a", harness::rebirth_command());
+  rig.sample();
+  rig.uplink.poll();
+  CHECK(rig.kinds() == std::vector<std::string>{"NBIRTH", "DBIRTH/switch-6a", "DBIRTH/ap-6a",
+                                                "DBIRTH/switch-6a", "DBIRTH/ap-6a", "NDATA"});
+  const auto second = rig.on("spBv1.0/school/DBIRTH/room/switch-6a").at(1);
+  CHECK(second.seq() == 3);  // the node's seq goes on: no new NBIRTH
+  CHECK(named(second, "Device Control/Rebirth"));
+  CHECK(logs.count("published a new DBIRTH of device switch-6a (rebirth requested)") == 1);
+  CHECK(logs.count("rebirth of device switch-6a requested again within 1 s") == 1);
+  CHECK(logs.count("device ups-6a is offline; its DBIRTH comes when it answers") == 1);
+  CHECK(logs.count("ignored a command on spBv1.0/school/DCMD/room/printer-6a: this node has no "
+                   "device \"printer-6a\"") == 1);
+  CHECK(logs.count("\"Node Control/Rebirth\" is not a command of device switch-6a") == 1);
+  // A second later it is a new request.
+  rig.clock.advance(1000);
+  ask("switch-6a", rebirth);
+  CHECK(rig.on("spBv1.0/school/DBIRTH/room/switch-6a").size() == 3);
+}
+
+TEST_CASE("uplink commands: a flood is dropped unread past the rate with one birth logged once") {
+  Rig rig;
+  rig.come_online();
+  rig.uplink.poll();
+  LogCapture logs;
+  const std::string cmd = harness::rebirth_command().SerializeAsString();
+  for (int i = 0; i < 5000; ++i) {
+    rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", cmd});
+    if (i % 100 == 0) rig.uplink.poll();
+  }
+  rig.uplink.poll();
+  CHECK(rig.client.decoded("NBIRTH").size() == 2);
+  CHECK(logs.count("ignoring commands: more than 5 a second") == 1);
+  CHECK(logs.count("rebirth requested again within 1 s") == 19);  // the burst, less the first
+  // While the flood goes on, one now and then is taken, and nothing more is said.
+  for (int i = 0; i < 30; ++i) {
+    rig.clock.advance(100);
+    rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", cmd});
+    rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", cmd});
+    rig.uplink.poll();
+  }
+  CHECK(logs.count("ignoring commands") == 1);
+  CHECK(logs.count("taking commands again") == 0);
+  CHECK(rig.client.decoded("NBIRTH").size() <= 2 + 3);  // one a second at most
+  // Once hosts slow down, commands are taken again, and the count is said once.
+  const size_t births = rig.client.decoded("NBIRTH").size();
+  rig.clock.advance(2000);
+  rig.uplink.handle({K::message, {}, 0, "spBv1.0/school/NCMD/room", cmd});
+  rig.uplink.poll();
+  CHECK(logs.count("taking commands again; ") == 1);
+  CHECK(rig.client.decoded("NBIRTH").size() == births + 1);
 }
