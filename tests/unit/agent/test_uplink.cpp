@@ -1288,3 +1288,39 @@ TEST_CASE("uplink: without a primary host the STATE topic is neither subscribed 
   rig.host_state(R"({"online":false,"timestamp":9})");
   CHECK(rig.uplink.online());
 }
+
+// ---- review (fix/review) ----
+
+TEST_CASE("uplink review: back from a host outage the node delivers at once") {
+  Rig rig(1000, {"tcp://a:1883"}, "scada");
+  rig.connect_to_wait();
+  rig.host_state(R"({"online":true,"timestamp":2000})");
+  REQUIRE(rig.uplink.online());
+  rig.sample();
+  rig.uplink.poll();  // NDATA and a receipt, not yet acknowledged
+  REQUIRE(rig.uplink.unconfirmed_since_ms() > 0);
+  rig.host_state(R"({"online":false,"timestamp":2000})");
+  REQUIRE_FALSE(rig.uplink.online());
+  // The host is away for a minute; the broker is fine all along.
+  rig.clock.advance(5000);
+  rig.connect_to_wait();
+  rig.clock.advance(60'000);
+  rig.host_state(R"({"online":true,"timestamp":3000})");
+  REQUIRE(rig.uplink.online());
+  // Born again, nothing sent yet: the broker has not failed to confirm anything.
+  CHECK(rig.uplink.delivering());
+  CHECK(rig.uplink.unconfirmed_since_ms() == 0);
+}
+
+TEST_CASE("uplink review: walking servers where the host is offline warns once") {
+  LogCapture log;
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada");
+  for (int i = 0; i < 30; ++i) {
+    rig.clock.advance(120'000);  // past any backoff
+    rig.connect_to_wait();
+    rig.host_state(R"({"online":false,"timestamp":7})");  // retained, after the SUBACK
+    REQUIRE_FALSE(rig.uplink.waiting_for_host());
+  }
+  INFO(log.text());
+  CHECK(log.count("W uplink:") <= 2);
+}
