@@ -25,6 +25,11 @@ constexpr int64_t kAnswerGraceMs = 2000;
 // answered by that birth: hosts (or several of them) that ask again in a burst
 // get one NBIRTH, not one each.
 constexpr int64_t kRebirthCoalesceMs = 1000;
+// A broker sends the retained STATE just after the SUBACK (Mosquitto does,
+// as MQTT allows): a STATE within this long of it is the subscription's own,
+// and the node does not say it waits (nor count what it sampled meanwhile
+// as history) when that STATE says online.
+constexpr int64_t kRetainedStateGraceMs = 1000;
 
 // The capture time of the newest value in the catalog: what a birth shows.
 int64_t newest_value_ms(const Catalog& catalog) {
@@ -286,16 +291,26 @@ void Uplink::subscribed_all() {
   ++changes_;
   // Said as a warning when the host goes missing, then (on every server the
   // agent tries while it stays away) as information.
-  const bool first = host_offline_since_ms_ == 0;
-  if (first) host_offline_since_ms_ = clock_.wall_ms();
+  host_wait_first_ = host_offline_since_ms_ == 0;
+  if (host_wait_first_) host_offline_since_ms_ = clock_.wall_ms();
   host_wait_deadline_ =
       opt_.primary_host_wait_ms > 0 ? clock_.steady_ms() + opt_.primary_host_wait_ms : 0;
+  host_announce_at_ = 0;
+  if (host_state_)
+    announce_host_wait();  // offline: known already
+  else
+    host_announce_at_ = clock_.steady_ms() + kRetainedStateGraceMs;
+}
+
+// The log line of a wait for the primary host, once per connection.
+void Uplink::announce_host_wait() {
+  host_announce_at_ = 0;
   const uint64_t waiting = spool_.next_id() - 1 - spool_.committed();
   char wait[64] = "";
   if (host_wait_deadline_ > 0)
     std::snprintf(wait, sizeof wait, " (at most %.0f s, then the next server)",
                   static_cast<double>(opt_.primary_host_wait_ms) / 1000.0);
-  const auto say = first ? &log::Logger::warning : &log::Logger::info;
+  const auto say = host_wait_first_ ? &log::Logger::warning : &log::Logger::info;
   (lg.*say)("connected to %s (bdSeq %" PRIu64
             "), waiting for primary host %s%s: it is %s; "
             "no birth and no data until it is online, %" PRIu64 " %s waiting in spool",
@@ -337,6 +352,9 @@ void Uplink::on_host_state(const std::string& payload) {
   if (state->online) {
     // Subscribing: the session begins at the SUBACK; online: nothing new.
     if (state_ != State::waiting_host) return;
+    // The retained STATE of the subscription: as if it had come with the
+    // SUBACK, nothing was waited for.
+    if (host_announce_at_ > 0 && clock_.steady_ms() < host_announce_at_) return begin_session();
     lg.info("primary host %s is online (STATE timestamp %s): publishing the birth", host.c_str(),
             state->timestamp ? std::to_string(*state->timestamp).c_str() : "none");
     // What was sampled while the host was away is history: replayed after
@@ -352,6 +370,8 @@ void Uplink::on_host_state(const std::string& payload) {
   } else if (state_ == State::waiting_host && opt_.servers.size() > 1) {
     end_session("primary host " + host + " is " + host_offline_words() +
                 "; trying the next server");
+  } else if (state_ == State::waiting_host && host_announce_at_ > 0) {
+    announce_host_wait();  // the wait, with what the host said
   } else if (state_ == State::waiting_host) {
     lg.info("primary host %s is %s; still waiting for it on %s (the only server)", host.c_str(),
             host_offline_words().c_str(), server().c_str());
@@ -366,6 +386,7 @@ void Uplink::begin_session() {
   online_since_ms_ = clock_.wall_ms();
   offline_since_ms_ = 0;
   host_offline_since_ms_ = 0;
+  host_announce_at_ = 0;
   ++changes_;
   born_generation_ = UINT64_MAX;  // birth before anything else
   // A new session may take more: births refused before are tried again.
@@ -728,13 +749,17 @@ int64_t Uplink::poll() {
     case State::idle:
       if (now >= retry_at_) start_connect();
       return state_ == State::idle ? retry_at_ : attempt_deadline_;
-    case State::waiting_host:
-      if (host_wait_deadline_ == 0) return idle_wake;
-      if (now < host_wait_deadline_) return std::min(idle_wake, host_wait_deadline_);
+    case State::waiting_host: {
+      if (host_announce_at_ > 0 && now >= host_announce_at_) announce_host_wait();
+      const int64_t wake =
+          host_announce_at_ > 0 ? std::min(idle_wake, host_announce_at_) : idle_wake;
+      if (host_wait_deadline_ == 0) return wake;
+      if (now < host_wait_deadline_) return std::min(wake, host_wait_deadline_);
       end_session("primary host " + text::printable(opt_.primary_host) +
                   " did not say online within " + std::to_string(opt_.primary_host_wait_ms / 1000) +
                   " s (primary_host_wait); trying the next server");
       return retry_at_;
+    }
     case State::connecting:
     case State::subscribing:
       if (now < attempt_deadline_) return attempt_deadline_;

@@ -155,6 +155,7 @@ class Uplink {
   void subscribed_all();
   void begin_session();
   void on_host_state(const std::string& payload);
+  void announce_host_wait();
   std::string host_offline_words() const;
   void on_delivered(uint64_t tag);
   bool birth();
@@ -234,6 +235,10 @@ class Uplink {
   std::optional<sparkplug::HostState> host_state_;
   int64_t host_offline_since_ms_ = 0;
   int64_t host_wait_deadline_ = 0;  // steady; 0 = none (waits forever)
+  // Steady time at which a wait with no STATE yet is said (0: said, or none):
+  // a retained STATE comes just after the SUBACK, not with it.
+  int64_t host_announce_at_ = 0;
+  bool host_wait_first_ = false;  // the wait begins a host outage: a warning
 
   // Delivery: live batches are ids >= live_from_, the backlog those before.
   uint64_t live_from_ = 0;

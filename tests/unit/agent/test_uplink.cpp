@@ -1247,8 +1247,11 @@ TEST_CASE("uplink: an offline STATE while waiting walks to the next server but n
 TEST_CASE("uplink: primary_host_wait bounds the wait then the next server is tried") {
   Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada", 5000);
   rig.connect_to_wait();
-  CHECK(rig.uplink.poll() == rig.clock.steady_ms() + 5000);  // wakes for the deadline
-  rig.clock.advance(4999);
+  // Wakes to say it waits (no retained STATE came), then for the deadline.
+  CHECK(rig.uplink.poll() == rig.clock.steady_ms() + 1000);
+  rig.clock.advance(1000);
+  CHECK(rig.uplink.poll() == rig.clock.steady_ms() + 4000);
+  rig.clock.advance(3999);
   rig.uplink.poll();
   CHECK(rig.uplink.waiting_for_host());
   rig.clock.advance(1);
@@ -1323,4 +1326,46 @@ TEST_CASE("uplink review: walking servers where the host is offline warns once")
   }
   INFO(log.text());
   CHECK(log.count("W uplink:") <= 2);
+}
+
+TEST_CASE("uplink review: a retained STATE just after the last SUBACK is the subscription's") {
+  SECTION("online: born at once, nothing said of a wait, the first batch live") {
+    LogCapture log;
+    Rig rig(1000, {"tcp://a:1883"}, "scada");
+    rig.uplink.poll();
+    rig.sample();  // taken after the CONNECT: live, as without a primary host
+    rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+    rig.clock.advance(5);
+    rig.host_state(R"({"online":true,"timestamp":5})");  // Mosquitto: after the SUBACK
+    REQUIRE(rig.uplink.online());
+    rig.uplink.poll();
+    CHECK(log.count("waiting for primary host") == 0);
+    CHECK(log.count("W uplink:") == 0);
+    auto values = rig.counter_values();
+    REQUIRE(values.size() == 1);
+    CHECK(values[0] == std::pair<uint64_t, bool>{1, false});
+  }
+  SECTION("none: the wait is said once the grace has passed") {
+    LogCapture log;
+    Rig rig(1000, {"tcp://a:1883"}, "scada");
+    rig.connect_to_wait();
+    CHECK(rig.uplink.poll() <= rig.clock.steady_ms() + 1000);  // wakes to say it
+    CHECK(log.count("waiting for primary host scada") == 0);
+    rig.clock.advance(1000);
+    rig.uplink.poll();
+    CHECK(log.count("W uplink: connected to tcp://a:1883 (bdSeq 0), waiting for primary host "
+                    "scada: it is not known here") == 1);
+    rig.uplink.poll();
+    CHECK(log.count("waiting for primary host scada") == 1);
+  }
+  SECTION("offline, one server: the wait is said at once, with the STATE") {
+    LogCapture log;
+    Rig rig(1000, {"tcp://a:1883"}, "scada");
+    rig.connect_to_wait();
+    rig.host_state(R"({"online":false,"timestamp":7})");
+    CHECK(log.count("waiting for primary host scada: it is offline (STATE timestamp 7)") == 1);
+    CHECK(log.count("still waiting") == 0);
+  }
 }
