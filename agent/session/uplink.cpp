@@ -133,6 +133,7 @@ void Uplink::lost(const std::string& why, bool was_online) {
 void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
   const std::string broker = server();
   state_ = State::idle;
+  host_left_ = false;  // leave_for_host() sets it again
   if (offline_since_ms_ == 0) offline_since_ms_ = clock_.wall_ms();
   last_error_ = why;
   last_error_server_ = broker;
@@ -153,8 +154,9 @@ void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
   const double secs = static_cast<double>(delay) / 1000.0;
   if (was_online) {
     const std::string next = server() == broker ? "" : " to " + server();
-    lg.warning("lost broker %s (%s); reconnecting in %.1f s%s, %" PRIu64 " %s waiting in spool",
-               broker.c_str(), why.c_str(), secs, next.c_str(), waiting, batches(waiting));
+    const auto say = quiet_loss_ ? &log::Logger::info : &log::Logger::warning;
+    (lg.*say)("lost broker %s (%s); reconnecting in %.1f s%s, %" PRIu64 " %s waiting in spool",
+              broker.c_str(), why.c_str(), secs, next.c_str(), waiting, batches(waiting));
   } else if (failed_attempts_ == 1 || failed_attempts_ % 10 == 0) {
     lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
                " %s waiting in spool",
@@ -283,8 +285,8 @@ void Uplink::subscribed_all() {
   if (host_state_ && opt_.servers.size() > 1) {
     // Offline here: the host may be on another server
     // (tck-id-operational-behavior-primary-application-state-with-multiple-servers-walk).
-    end_session("primary host " + text::printable(opt_.primary_host) + " is " +
-                host_offline_words() + "; trying the next server");
+    leave_for_host("primary host " + text::printable(opt_.primary_host) + " is " +
+                   host_offline_words() + "; trying the next server");
     return;
   }
   state_ = State::waiting_host;
@@ -365,11 +367,11 @@ void Uplink::on_host_state(const std::string& payload) {
   if (host_offline_since_ms_ == 0) host_offline_since_ms_ = clock_.wall_ms();
   if (state_ == State::online) {
     // tck-id-operational-behavior-edge-node-termination-host-offline(-reconnect)
-    end_session("primary host " + host + " is " + host_offline_words() +
-                ": NDEATH sent, trying the next server");
+    leave_for_host("primary host " + host + " is " + host_offline_words() +
+                   ": NDEATH sent, trying the next server");
   } else if (state_ == State::waiting_host && opt_.servers.size() > 1) {
-    end_session("primary host " + host + " is " + host_offline_words() +
-                "; trying the next server");
+    leave_for_host("primary host " + host + " is " + host_offline_words() +
+                   "; trying the next server");
   } else if (state_ == State::waiting_host && host_announce_at_ > 0) {
     announce_host_wait();  // the wait, with what the host said
   } else if (state_ == State::waiting_host) {
@@ -387,6 +389,7 @@ void Uplink::begin_session() {
   offline_since_ms_ = 0;
   host_offline_since_ms_ = 0;
   host_announce_at_ = 0;
+  host_outage_warned_ = false;
   ++changes_;
   born_generation_ = UINT64_MAX;  // birth before anything else
   // A new session may take more: births refused before are tried again.
@@ -492,6 +495,21 @@ void Uplink::end_session(const std::string& why) {
   // A broker that takes the connection but not the data: the next server
   // of the list, after a backoff, or the same one over and over.
   lost(why, true, true);
+}
+
+// A session ended for the primary host (offline, or not online within
+// primary_host_wait): as end_session(), but the broker did nothing wrong. What
+// it had not confirmed yet is sent again, not counted against it; `status`
+// shows the wait for the host, not a broker unreachable, until the next
+// server answers; and a host away for hours is warned of once, not on every
+// server the agent walks meanwhile.
+void Uplink::leave_for_host(const std::string& why) {
+  quiet_loss_ = host_outage_warned_;
+  host_outage_warned_ = true;
+  end_session(why);
+  quiet_loss_ = false;
+  unconfirmed_since_ms_ = 0;
+  host_left_ = true;
 }
 
 void Uplink::serialize_control() {
@@ -755,9 +773,10 @@ int64_t Uplink::poll() {
           host_announce_at_ > 0 ? std::min(idle_wake, host_announce_at_) : idle_wake;
       if (host_wait_deadline_ == 0) return wake;
       if (now < host_wait_deadline_) return std::min(wake, host_wait_deadline_);
-      end_session("primary host " + text::printable(opt_.primary_host) +
-                  " did not say online within " + std::to_string(opt_.primary_host_wait_ms / 1000) +
-                  " s (primary_host_wait); trying the next server");
+      leave_for_host("primary host " + text::printable(opt_.primary_host) +
+                     " did not say online within " +
+                     std::to_string(opt_.primary_host_wait_ms / 1000) +
+                     " s (primary_host_wait); trying the next server");
       return retry_at_;
     }
     case State::connecting:

@@ -298,7 +298,8 @@ void Server::fill(const Inputs& in) {
   s.as_of_ms = wall;
 
   const Uplink& u = in.uplink;
-  if (u.waiting_for_host()) {
+  s.host_connected = u.waiting_for_host();
+  if (u.host_away()) {
     s.broker = BrokerState::waiting_host;
     s.broker_since_ms = u.host_offline_since_ms();
   } else if (u.online()) {
@@ -311,7 +312,10 @@ void Server::fill(const Inputs& in) {
     s.broker = BrokerState::connecting;
     s.broker_since_ms = s.started_ms;
   }
-  if (s.broker == BrokerState::unreachable && !u.last_error_server().empty())
+  // Unreachable, or left for the primary host: the server it was about.
+  const bool left_for_host =
+      s.broker == BrokerState::waiting_host && !s.host_connected && u.next_attempt_steady_ms() > 0;
+  if ((s.broker == BrokerState::unreachable || left_for_host) && !u.last_error_server().empty())
     s.server = u.last_error_server();
   else
     s.server = u.current_server();
