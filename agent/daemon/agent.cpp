@@ -483,16 +483,14 @@ void Daemon::reload() {
   if (systemd_watchdog_interval_ms() > 0) notify_systemd("WATCHDOG=1");
   keep_until_restart(next);
 
-  const config::Broker &a = cfg_.broker, &b = next.broker;
+  // Every [broker] key the uplink was made with, listed by the struct itself
+  // (a list kept by hand here missed primary_host): only where the password
+  // came from does not matter, the password itself does.
+  config::Broker next_broker = next.broker;
+  next_broker.password_file = cfg_.broker.password_file;
   const bool new_session =
       next.identity.group != cfg_.identity.group || next.identity.node != cfg_.identity.node ||
-      a.servers != b.servers || a.client_id != b.client_id || a.username != b.username ||
-      a.password != b.password || a.tls.ca_file != b.tls.ca_file ||
-      a.tls.cert_file != b.tls.cert_file || a.tls.key_file != b.tls.key_file ||
-      a.tls.verify != b.tls.verify || a.keepalive != b.keepalive ||
-      a.connect_timeout != b.connect_timeout || a.retry_min != b.retry_min ||
-      a.retry_max != b.retry_max || a.receipt_topic != b.receipt_topic ||
-      next.spool.replay_rate != cfg_.spool.replay_rate || a.max_packet_size != b.max_packet_size;
+      !(next_broker == cfg_.broker) || next.spool.replay_rate != cfg_.spool.replay_rate;
 
   // What the old sources measured goes out under the old metric set.
   session_.batcher->flush();

@@ -31,6 +31,11 @@ constexpr double kCommandsPerSecond = 5;
 constexpr double kCommandBurst = 20;
 // A flood is over (and its count logged) after this long without a drop.
 constexpr int64_t kFloodOverMs = 1000;
+// A broker sends the retained STATE just after the SUBACK (Mosquitto does,
+// as MQTT allows): a STATE within this long of it is the subscription's own,
+// and the node does not say it waits (nor count what it sampled meanwhile
+// as history) when that STATE says online.
+constexpr int64_t kRetainedStateGraceMs = 1000;
 
 // The capture time of the newest value in the catalog: what a birth shows.
 int64_t newest_value_ms(const Catalog& catalog) {
@@ -135,6 +140,7 @@ void Uplink::lost(const std::string& why, bool was_online) {
 void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
   const std::string broker = server();
   state_ = State::idle;
+  host_left_ = false;  // leave_for_host() sets it again
   if (offline_since_ms_ == 0) offline_since_ms_ = clock_.wall_ms();
   last_error_ = why;
   last_error_server_ = broker;
@@ -155,8 +161,9 @@ void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
   const double secs = static_cast<double>(delay) / 1000.0;
   if (was_online) {
     const std::string next = server() == broker ? "" : " to " + server();
-    lg.warning("lost broker %s (%s); reconnecting in %.1f s%s, %" PRIu64 " %s waiting in spool",
-               broker.c_str(), why.c_str(), secs, next.c_str(), waiting, batches(waiting));
+    const auto say = quiet_loss_ ? &log::Logger::info : &log::Logger::warning;
+    (lg.*say)("lost broker %s (%s); reconnecting in %.1f s%s, %" PRIu64 " %s waiting in spool",
+              broker.c_str(), why.c_str(), secs, next.c_str(), waiting, batches(waiting));
   } else if (failed_attempts_ == 1 || failed_attempts_ % 10 == 0) {
     lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
                " %s waiting in spool",
@@ -357,24 +364,34 @@ void Uplink::subscribed_all() {
   if (host_state_ && opt_.servers.size() > 1) {
     // Offline here: the host may be on another server
     // (tck-id-operational-behavior-primary-application-state-with-multiple-servers-walk).
-    end_session("primary host " + text::printable(opt_.primary_host) + " is " +
-                host_offline_words() + "; trying the next server");
+    leave_for_host("primary host " + text::printable(opt_.primary_host) + " is " +
+                   host_offline_words() + "; trying the next server");
     return;
   }
   state_ = State::waiting_host;
   ++changes_;
   // Said as a warning when the host goes missing, then (on every server the
   // agent tries while it stays away) as information.
-  const bool first = host_offline_since_ms_ == 0;
-  if (first) host_offline_since_ms_ = clock_.wall_ms();
+  host_wait_first_ = host_offline_since_ms_ == 0;
+  if (host_wait_first_) host_offline_since_ms_ = clock_.wall_ms();
   host_wait_deadline_ =
       opt_.primary_host_wait_ms > 0 ? clock_.steady_ms() + opt_.primary_host_wait_ms : 0;
+  host_announce_at_ = 0;
+  if (host_state_)
+    announce_host_wait();  // offline: known already
+  else
+    host_announce_at_ = clock_.steady_ms() + kRetainedStateGraceMs;
+}
+
+// The log line of a wait for the primary host, once per connection.
+void Uplink::announce_host_wait() {
+  host_announce_at_ = 0;
   const uint64_t waiting = spool_.next_id() - 1 - spool_.committed();
   char wait[64] = "";
   if (host_wait_deadline_ > 0)
     std::snprintf(wait, sizeof wait, " (at most %.0f s, then the next server)",
                   static_cast<double>(opt_.primary_host_wait_ms) / 1000.0);
-  const auto say = first ? &log::Logger::warning : &log::Logger::info;
+  const auto say = host_wait_first_ ? &log::Logger::warning : &log::Logger::info;
   (lg.*say)("connected to %s (bdSeq %" PRIu64
             "), waiting for primary host %s%s: it is %s; "
             "no birth and no data until it is online, %" PRIu64 " %s waiting in spool",
@@ -416,6 +433,9 @@ void Uplink::on_host_state(const std::string& payload) {
   if (state->online) {
     // Subscribing: the session begins at the SUBACK; online: nothing new.
     if (state_ != State::waiting_host) return;
+    // The retained STATE of the subscription: as if it had come with the
+    // SUBACK, nothing was waited for.
+    if (host_announce_at_ > 0 && clock_.steady_ms() < host_announce_at_) return begin_session();
     lg.info("primary host %s is online (STATE timestamp %s): publishing the birth", host.c_str(),
             state->timestamp ? std::to_string(*state->timestamp).c_str() : "none");
     // What was sampled while the host was away is history: replayed after
@@ -426,11 +446,13 @@ void Uplink::on_host_state(const std::string& payload) {
   if (host_offline_since_ms_ == 0) host_offline_since_ms_ = clock_.wall_ms();
   if (state_ == State::online) {
     // tck-id-operational-behavior-edge-node-termination-host-offline(-reconnect)
-    end_session("primary host " + host + " is " + host_offline_words() +
-                ": NDEATH sent, trying the next server");
+    leave_for_host("primary host " + host + " is " + host_offline_words() +
+                   ": NDEATH sent, trying the next server");
   } else if (state_ == State::waiting_host && opt_.servers.size() > 1) {
-    end_session("primary host " + host + " is " + host_offline_words() +
-                "; trying the next server");
+    leave_for_host("primary host " + host + " is " + host_offline_words() +
+                   "; trying the next server");
+  } else if (state_ == State::waiting_host && host_announce_at_ > 0) {
+    announce_host_wait();  // the wait, with what the host said
   } else if (state_ == State::waiting_host) {
     lg.info("primary host %s is %s; still waiting for it on %s (the only server)", host.c_str(),
             host_offline_words().c_str(), server().c_str());
@@ -445,6 +467,8 @@ void Uplink::begin_session() {
   online_since_ms_ = clock_.wall_ms();
   offline_since_ms_ = 0;
   host_offline_since_ms_ = 0;
+  host_announce_at_ = 0;
+  host_outage_warned_ = false;
   ++changes_;
   born_generation_ = UINT64_MAX;  // birth before anything else
   // A new session may take more: births refused before are tried again.
@@ -564,6 +588,21 @@ void Uplink::end_session(const std::string& why) {
   // A broker that takes the connection but not the data: the next server
   // of the list, after a backoff, or the same one over and over.
   lost(why, true, true);
+}
+
+// A session ended for the primary host (offline, or not online within
+// primary_host_wait): as end_session(), but the broker did nothing wrong. What
+// it had not confirmed yet is sent again, not counted against it; `status`
+// shows the wait for the host, not a broker unreachable, until the next
+// server answers; and a host away for hours is warned of once, not on every
+// server the agent walks meanwhile.
+void Uplink::leave_for_host(const std::string& why) {
+  quiet_loss_ = host_outage_warned_;
+  host_outage_warned_ = true;
+  end_session(why);
+  quiet_loss_ = false;
+  unconfirmed_since_ms_ = 0;
+  host_left_ = true;
 }
 
 void Uplink::serialize_control() {
@@ -827,13 +866,18 @@ int64_t Uplink::poll() {
     case State::idle:
       if (now >= retry_at_) start_connect();
       return state_ == State::idle ? retry_at_ : attempt_deadline_;
-    case State::waiting_host:
-      if (host_wait_deadline_ == 0) return idle_wake;
-      if (now < host_wait_deadline_) return std::min(idle_wake, host_wait_deadline_);
-      end_session("primary host " + text::printable(opt_.primary_host) +
-                  " did not say online within " + std::to_string(opt_.primary_host_wait_ms / 1000) +
-                  " s (primary_host_wait); trying the next server");
+    case State::waiting_host: {
+      if (host_announce_at_ > 0 && now >= host_announce_at_) announce_host_wait();
+      const int64_t wake =
+          host_announce_at_ > 0 ? std::min(idle_wake, host_announce_at_) : idle_wake;
+      if (host_wait_deadline_ == 0) return wake;
+      if (now < host_wait_deadline_) return std::min(wake, host_wait_deadline_);
+      leave_for_host("primary host " + text::printable(opt_.primary_host) +
+                     " did not say online within " +
+                     std::to_string(opt_.primary_host_wait_ms / 1000) +
+                     " s (primary_host_wait); trying the next server");
       return retry_at_;
+    }
     case State::connecting:
     case State::subscribing:
       if (now < attempt_deadline_) return attempt_deadline_;

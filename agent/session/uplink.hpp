@@ -106,6 +106,11 @@ class Uplink {
   bool connecting() const { return state_ == State::connecting || state_ == State::subscribing; }
   // Connected and subscribed, not born: the primary host has not said online.
   bool waiting_for_host() const { return state_ == State::waiting_host; }
+  // Unborn for the primary host: waiting for it on a connection, or between
+  // servers after leaving one for it (until a connection fails otherwise).
+  bool host_away() const {
+    return state_ == State::waiting_host || (host_left_ && state_ != State::online);
+  }
   const std::string& primary_host() const { return opt_.primary_host; }
   // Wall-clock ms since when no STATE has said the primary host is online
   // (0: it is, or none is configured, or no session has asked yet).
@@ -156,11 +161,13 @@ class Uplink {
   void lost(const std::string& why, bool was_online);
   void lost(const std::string& why, bool was_online, bool next_server);
   void end_session(const std::string& why);
+  void leave_for_host(const std::string& why);
   void on_message(const mqtt::Event& e);
   bool subscribe(const std::string& topic);
   void subscribed_all();
   void begin_session();
   void on_host_state(const std::string& payload);
+  void announce_host_wait();
   std::string host_offline_words() const;
   void on_delivered(uint64_t tag);
   bool birth();
@@ -248,6 +255,13 @@ class Uplink {
   std::optional<sparkplug::HostState> host_state_;
   int64_t host_offline_since_ms_ = 0;
   int64_t host_wait_deadline_ = 0;  // steady; 0 = none (waits forever)
+  // Steady time at which a wait with no STATE yet is said (0: said, or none):
+  // a retained STATE comes just after the SUBACK, not with it.
+  int64_t host_announce_at_ = 0;
+  bool host_wait_first_ = false;     // the wait begins a host outage: a warning
+  bool host_left_ = false;           // the last session ended for the host
+  bool host_outage_warned_ = false;  // a session ended for it since it was last online
+  bool quiet_loss_ = false;          // lost() says it as information
 
   // Delivery: live batches are ids >= live_from_, the backlog those before.
   uint64_t live_from_ = 0;

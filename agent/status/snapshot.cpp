@@ -229,13 +229,25 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
     case BrokerState::connecting:
       line("Broker", "connecting to " + shown(s.server) + " (first attempt)");
       break;
-    case BrokerState::waiting_host:
-      line("Broker", "connected to " + shown(s.server) + ", bdSeq " + std::to_string(s.bdseq) +
-                         "; WAITING FOR PRIMARY HOST " + shown(s.primary_host) +
-                         ": offline since " + utc(s.broker_since_ms) + " (" +
-                         span(now_ms - s.broker_since_ms) + "), " + shown(s.host_state));
+    case BrokerState::waiting_host: {
+      const std::string waiting = "WAITING FOR PRIMARY HOST " + shown(s.primary_host) +
+                                  ": offline since " + utc(s.broker_since_ms) + " (" +
+                                  span(now_ms - s.broker_since_ms) + ")";
+      if (s.host_connected)
+        line("Broker", "connected to " + shown(s.server) + ", bdSeq " + std::to_string(s.bdseq) +
+                           "; " + waiting + ", " + shown(s.host_state));
+      else if (s.next_attempt_ms > 0)
+        line("Broker",
+             waiting + "; left " + shown(s.server) + ": " + said(s.broker_error) +
+                 "; next attempt " +
+                 (s.next_attempt_ms > now_ms ? "in " + span(s.next_attempt_ms - now_ms + 999)
+                                             : std::string("now")) +
+                 " to " + shown(s.next_server));
+      else
+        line("Broker", waiting + "; connecting to " + shown(s.server));
       line("", "no birth and no data until its STATE says online; samples wait in the spool");
       break;
+    }
     case BrokerState::unreachable: {
       line("Broker", "UNREACHABLE since " + utc(s.broker_since_ms) + " (" +
                          span(now_ms - s.broker_since_ms) + "): " + shown(s.server) + ": " +

@@ -63,6 +63,9 @@ struct Snapshot {
   std::string primary_host;
   int64_t host_offline_since_ms = 0;
   std::string host_state;
+  // waiting_host: connected to `server` (else between servers: next_server
+  // at next_attempt_ms, after leaving one for the host).
+  bool host_connected = false;
   // Delivery.
   int64_t last_publish_ms = 0;       // last NDATA/DDATA published
   int64_t last_confirmed_ms = 0;     // last receipt the broker acknowledged

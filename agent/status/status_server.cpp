@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -296,7 +298,8 @@ void Server::fill(const Inputs& in) {
   s.as_of_ms = wall;
 
   const Uplink& u = in.uplink;
-  if (u.waiting_for_host()) {
+  s.host_connected = u.waiting_for_host();
+  if (u.host_away()) {
     s.broker = BrokerState::waiting_host;
     s.broker_since_ms = u.host_offline_since_ms();
   } else if (u.online()) {
@@ -309,7 +312,10 @@ void Server::fill(const Inputs& in) {
     s.broker = BrokerState::connecting;
     s.broker_since_ms = s.started_ms;
   }
-  if (s.broker == BrokerState::unreachable && !u.last_error_server().empty())
+  // Unreachable, or left for the primary host: the server it was about.
+  const bool left_for_host =
+      s.broker == BrokerState::waiting_host && !s.host_connected && u.next_attempt_steady_ms() > 0;
+  if ((s.broker == BrokerState::unreachable || left_for_host) && !u.last_error_server().empty())
     s.server = u.last_error_server();
   else
     s.server = u.current_server();
@@ -321,11 +327,17 @@ void Server::fill(const Inputs& in) {
   s.bdseq = u.bdseq();
   s.primary_host = u.primary_host();
   s.host_offline_since_ms = u.host_offline_since_ms();
-  if (const auto& h = u.host_state(); !h)
-    s.host_state = "no STATE received";
-  else
-    s.host_state = std::string(h->online ? "online" : "offline") +
-                   (h->timestamp ? " (STATE timestamp " + std::to_string(*h->timestamp) + ")" : "");
+  // Rebuilt in place: a fill runs with every sample, and allocates nothing once warm.
+  if (const auto& h = u.host_state(); !h) {
+    s.host_state.assign("no STATE received");
+  } else {
+    s.host_state.assign(h->online ? "online" : "offline");
+    if (h->timestamp) {
+      char stamp[48];
+      std::snprintf(stamp, sizeof stamp, " (STATE timestamp %" PRIu64 ")", *h->timestamp);
+      s.host_state.append(stamp);
+    }
+  }
   s.bdseq_error = u.bdseq_error();
   s.last_publish_ms = u.last_publish_ms();
   s.last_confirmed_ms = u.last_confirmed_ms();

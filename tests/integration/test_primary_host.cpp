@@ -3,6 +3,7 @@
 // and loses nothing meanwhile. The test plays the host: it publishes STATE
 // (retained or not) and counts what arrives.
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <map>
 #include <regex>
 #include <string>
@@ -298,4 +299,72 @@ TEST_CASE("Primary host: malformed STATE payloads are logged escaped and change 
   CHECK(log.find('\x1b') == std::string::npos);
   CHECK(log.find('\0') == std::string::npos);
   CHECK_THAT(log, Catch::Contains("(10028 bytes: "));
+}
+
+// ---- review (fix/review): defects found in the merged Primary Host ----
+
+TEST_CASE("Primary host review: a retained online STATE births with no wait and no warning") {
+  Mosquitto broker;
+  Subscriber host(broker.url());
+  host.publish(kStateTopic, state(true, now_ms()), 1, true);
+  TempDir dir;
+  Agent agent(dir.path, host_options(broker.url()));
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(host.wait_for("NBIRTH", 1, 15s));
+  REQUIRE(host.wait_for("NDATA", 2, 10s));
+  // The host is online and its STATE retained: nothing to wait for, nothing to warn of.
+  const std::string log = agent.log();
+  CHECK(log.find("waiting for primary host") == std::string::npos);
+  CHECK(log.find("W uplink:") == std::string::npos);
+}
+
+TEST_CASE("Primary host review: a reload that names a primary host is applied") {
+  Mosquitto broker;
+  Subscriber host(broker.url());
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  o.interval = "200ms";
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(host.wait_for("NDATA", 2, 15s));
+  // The admin names the district's host application, which has said nothing yet.
+  std::string cfg = read_file(agent.config_path());
+  const std::string anchor = "retry_max = \"1s\"\n";
+  REQUIRE(cfg.find(anchor) != std::string::npos);
+  cfg.replace(cfg.find(anchor), anchor.size(), anchor + "primary_host = \"" + kHost + "\"\n");
+  write_file(agent.config_path(), cfg);
+  agent.signal(SIGHUP);
+  REQUIRE(wait_until([&] { return agent.log().find("reloaded") != std::string::npos; }, 10s));
+  // No STATE says the host is online: the node must stop and wait for it.
+  CHECK(wait_until([&] { return waited(agent, 1); }, 10s));
+  auto [rc, out] = run_shell(kAgent + " status -c " + agent.config_path());
+  CHECK_THAT(out, Catch::Contains("primary host " + kHost));
+}
+
+TEST_CASE("Primary host review: a host offline on every server is not a broker unreachable") {
+  Mosquitto a, b;
+  Subscriber host_a(a.url()), host_b(b.url());
+  const int64_t t = now_ms();
+  host_a.publish(kStateTopic, state(false, t), 1, true);
+  host_b.publish(kStateTopic, state(false, t), 1, true);
+  TempDir dir;
+  AgentOptions o = host_options(b.url());
+  o.first_server = a.url();
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  // The agent walks both servers: each is reachable, the host is offline on both.
+  REQUIRE(wait_until([&] { return count(agent.log(), "trying the next server") >= 3; }, 20s));
+  std::string out;
+  const bool misreported = wait_until(
+      [&] {
+        out = run_shell(kAgent + " status -c " + agent.config_path()).second;
+        return out.find("broker unreachable") != std::string::npos;
+      },
+      5s);
+  INFO(out);
+  CHECK_FALSE(misreported);
 }

@@ -189,6 +189,7 @@ TEST_CASE("status: waiting for the primary host is never OK and says since when"
   s.host_offline_since_ms = kNow - 130'000;
   s.bdseq = 7;
   s.host_state = "offline (STATE timestamp 1764390000000)";
+  s.host_connected = true;
   CHECK(problems(s, kNow) == std::vector<std::string>{"waiting for primary host district-scada"});
   const std::string text = render_text(s, kNow);
   INFO(text);
@@ -208,6 +209,19 @@ TEST_CASE("status: waiting for the primary host is never OK and says since when"
   CHECK_THAT(json, Catch::Contains("\"primary_host\":{\"id\":\"district-scada\",\"online\":"
                                    "false,\"offline_since\":\"2025-11-29T07:04:30Z\",\"state\":"
                                    "\"offline (STATE timestamp 1764390000000)\"}"));
+
+  // Between servers, after leaving one for the host: still the host's wait,
+  // not a broker unreachable (review, fix/review).
+  s.host_connected = false;
+  s.broker_error = "primary host district-scada is offline (STATE timestamp 1764390000000)";
+  CHECK(problems(s, kNow) == std::vector<std::string>{"waiting for primary host district-scada"});
+  const std::string between = render_text(s, kNow);
+  INFO(between);
+  CHECK_THAT(between, Catch::Contains("Broker    WAITING FOR PRIMARY HOST district-scada: offline "
+                                      "since 2025-11-29T07:04:30Z (2 min); left "
+                                      "tcp://10.0.0.5:1883: primary host district-scada is "
+                                      "offline (STATE timestamp 1764390000000); next attempt in "
+                                      "12 s to tcp://10.0.0.6:1883\n"));
 }
 
 TEST_CASE("status: the JSON carries the same facts") {

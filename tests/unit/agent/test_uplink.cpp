@@ -1266,8 +1266,11 @@ TEST_CASE("uplink: an offline STATE while waiting walks to the next server but n
 TEST_CASE("uplink: primary_host_wait bounds the wait then the next server is tried") {
   Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada", 5000);
   rig.connect_to_wait();
-  CHECK(rig.uplink.poll() == rig.clock.steady_ms() + 5000);  // wakes for the deadline
-  rig.clock.advance(4999);
+  // Wakes to say it waits (no retained STATE came), then for the deadline.
+  CHECK(rig.uplink.poll() == rig.clock.steady_ms() + 1000);
+  rig.clock.advance(1000);
+  CHECK(rig.uplink.poll() == rig.clock.steady_ms() + 4000);
+  rig.clock.advance(3999);
   rig.uplink.poll();
   CHECK(rig.uplink.waiting_for_host());
   rig.clock.advance(1);
@@ -1454,4 +1457,81 @@ TEST_CASE("uplink commands: a flood is dropped unread past the rate with one bir
   rig.uplink.poll();
   CHECK(logs.count("taking commands again; ") == 1);
   CHECK(rig.client.decoded("NBIRTH").size() == births + 1);
+}
+
+// ---- review (fix/review) ----
+
+TEST_CASE("uplink review: back from a host outage the node delivers at once") {
+  Rig rig(1000, {"tcp://a:1883"}, "scada");
+  rig.connect_to_wait();
+  rig.host_state(R"({"online":true,"timestamp":2000})");
+  REQUIRE(rig.uplink.online());
+  rig.sample();
+  rig.uplink.poll();  // NDATA and a receipt, not yet acknowledged
+  REQUIRE(rig.uplink.unconfirmed_since_ms() > 0);
+  rig.host_state(R"({"online":false,"timestamp":2000})");
+  REQUIRE_FALSE(rig.uplink.online());
+  // The host is away for a minute; the broker is fine all along.
+  rig.clock.advance(5000);
+  rig.connect_to_wait();
+  rig.clock.advance(60'000);
+  rig.host_state(R"({"online":true,"timestamp":3000})");
+  REQUIRE(rig.uplink.online());
+  // Born again, nothing sent yet: the broker has not failed to confirm anything.
+  CHECK(rig.uplink.delivering());
+  CHECK(rig.uplink.unconfirmed_since_ms() == 0);
+}
+
+TEST_CASE("uplink review: walking servers where the host is offline warns once") {
+  LogCapture log;
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada");
+  for (int i = 0; i < 30; ++i) {
+    rig.clock.advance(120'000);  // past any backoff
+    rig.connect_to_wait();
+    rig.host_state(R"({"online":false,"timestamp":7})");  // retained, after the SUBACK
+    REQUIRE_FALSE(rig.uplink.waiting_for_host());
+  }
+  INFO(log.text());
+  CHECK(log.count("W uplink:") <= 2);
+}
+
+TEST_CASE("uplink review: a retained STATE just after the last SUBACK is the subscription's") {
+  SECTION("online: born at once, nothing said of a wait, the first batch live") {
+    LogCapture log;
+    Rig rig(1000, {"tcp://a:1883"}, "scada");
+    rig.uplink.poll();
+    rig.sample();  // taken after the CONNECT: live, as without a primary host
+    rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+    rig.ack_subscriptions();
+    rig.clock.advance(5);
+    rig.host_state(R"({"online":true,"timestamp":5})");  // Mosquitto: after the SUBACK
+    REQUIRE(rig.uplink.online());
+    rig.uplink.poll();
+    CHECK(log.count("waiting for primary host") == 0);
+    CHECK(log.count("W uplink:") == 0);
+    auto values = rig.counter_values();
+    REQUIRE(values.size() == 1);
+    CHECK(values[0] == std::pair<uint64_t, bool>{1, false});
+  }
+  SECTION("none: the wait is said once the grace has passed") {
+    LogCapture log;
+    Rig rig(1000, {"tcp://a:1883"}, "scada");
+    rig.connect_to_wait();
+    CHECK(rig.uplink.poll() <= rig.clock.steady_ms() + 1000);  // wakes to say it
+    CHECK(log.count("waiting for primary host scada") == 0);
+    rig.clock.advance(1000);
+    rig.uplink.poll();
+    CHECK(log.count("W uplink: connected to tcp://a:1883 (bdSeq 0), waiting for primary host "
+                    "scada: it is not known here") == 1);
+    rig.uplink.poll();
+    CHECK(log.count("waiting for primary host scada") == 1);
+  }
+  SECTION("offline, one server: the wait is said at once, with the STATE") {
+    LogCapture log;
+    Rig rig(1000, {"tcp://a:1883"}, "scada");
+    rig.connect_to_wait();
+    rig.host_state(R"({"online":false,"timestamp":7})");
+    CHECK(log.count("waiting for primary host scada: it is offline (STATE timestamp 7)") == 1);
+    CHECK(log.count("still waiting") == 0);
+  }
 }

@@ -293,3 +293,54 @@ TEST_CASE("a warm status snapshot fill allocates nothing") {
   CHECK(server.filled().sources[1].failures > 0);
   CHECK(server.filled().pending == 305);
 }
+
+// Review (fix/review): the same with a primary host whose STATE said online,
+// the uplink online (what every gateway with `primary_host` shows all day).
+TEST_CASE("a warm status snapshot fill with a primary host online allocates nothing") {
+  TempDir dir;
+  FakeClock clock;
+  NullClient client;
+  Catalog catalog;
+  Spool spool(SpoolOptions{dir / "spool", 64u << 20, 0, false, 1000}, clock);
+  REQUIRE(spool.open().empty());
+  UplinkOptions uo;
+  uo.group = "school";
+  uo.node = "room";
+  uo.servers = {"tcp://a:1883"};
+  uo.client_id = "school-room";
+  uo.receipt_topic = "r";
+  uo.bdseq_path = dir / "bdseq";
+  uo.primary_host = "scada";
+  Uplink uplink(uo, client, catalog, spool, clock);
+  Scheduler scheduler(clock);
+  scheduler.add("system", 1000, [](int64_t) { return drivers::CollectResult{}; });
+  std::vector<config::SnmpDevice> none;
+  DeviceRunner devices(none, catalog, [] {});
+  config::Config cfg;
+  cfg.identity = {"school", "room"};
+  cfg.status.socket = dir / "status.sock";
+  status::Server server(cfg, clock);
+  REQUIRE(server.serving());
+  uplink.poll();
+  using K = mqtt::Event::Kind;
+  uplink.handle({K::connected, {}, 1, {}, {}});
+  for (int ack = 0; ack < 3; ++ack)  // SUBACKs of NCMD, DCMD and the STATE
+    uplink.handle({K::subscribed, {}, 0, {}, {}});
+  uplink.handle(
+      {K::message, {}, 0, "spBv1.0/STATE/scada", R"({"online":true,"timestamp":1700000000000})"});
+  REQUIRE(uplink.online());
+  long during = 0;
+  auto cycle = [&] {
+    scheduler.run_due();
+    const long before = g_allocations.load();
+    server.update({uplink, spool, scheduler, devices, catalog, 0});
+    during += g_allocations.load() - before;
+    clock.advance(1000);
+  };
+  for (int i = 0; i < 5; ++i) cycle();
+  during = 0;
+  for (int i = 0; i < 300; ++i) cycle();
+  INFO(during << " allocations in 300 fills");
+  CHECK(during == 0);
+  CHECK(server.filled().host_state == "online (STATE timestamp 1700000000000)");
+}
