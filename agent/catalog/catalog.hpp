@@ -20,8 +20,10 @@ namespace classroom {
 using DeviceId = uint32_t;
 inline constexpr DeviceId kNode = 0;
 
-// Alias 1 is the node's Node Control/Rebirth, which the session adds to every
-// NBIRTH (a host may send the command by it); the catalog's metrics start at 2.
+// Alias 1 is kept for Node Control/Rebirth, which the session adds to every
+// NBIRTH by name alone (the spec forbids it an alias there); an NCMD that
+// names alias 1 (as agents before 0.2 advertised it) is still a rebirth
+// request. The catalog's metrics start at 2.
 inline constexpr uint64_t kRebirthAlias = 1;
 inline constexpr uint64_t kFirstMetricAlias = 2;
 

@@ -174,8 +174,9 @@ void build_birth(Payload& out, const Catalog& catalog, uint64_t bdseq, int64_t t
   m->set_long_value(bdseq);
 
   m = out.add_metrics();
+  // By name only (tck-id-operational-behavior-data-commands-rebirth-name-aliases):
+  // a host that knows no alias yet must be able to ask for a rebirth.
   m->set_name(std::string(kRebirthMetric));
-  m->set_alias(kRebirthAlias);  // a host may send the command by it
   m->set_timestamp(static_cast<uint64_t>(ts_ms));
   m->set_datatype(static_cast<uint32_t>(DataType::Boolean));
   m->set_boolean_value(false);

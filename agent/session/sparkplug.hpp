@@ -67,7 +67,7 @@ inline uint64_t next_bdseq(uint64_t bdseq) {
 // NDEATH (also the MQTT Will): only the bdSeq metric, no seq.
 void build_death(Payload& out, uint64_t bdseq, int64_t ts_ms);
 
-// NBIRTH: seq 0, bdSeq, Node Control/Rebirth = false (alias kRebirthAlias), and
+// NBIRTH: seq 0, bdSeq, Node Control/Rebirth = false (by name, no alias), and
 // every metric the node itself owns with name, alias, datatype, timestamp, value
 // (or is_null) and engUnit (left out for a metric without a unit).
 void build_birth(Payload& out, const Catalog& catalog, uint64_t bdseq, int64_t ts_ms);

@@ -336,7 +336,7 @@ const Payload::Metric* find_metric(const Payload& p, const std::string& name, ui
 
 std::optional<uint64_t> alias_in_birth(const Payload& birth, const std::string& name) {
   for (const auto& m : birth.metrics())
-    if (m.name() == name) return m.alias();
+    if (m.name() == name) return m.has_alias() ? std::optional<uint64_t>(m.alias()) : std::nullopt;
   return std::nullopt;
 }
 

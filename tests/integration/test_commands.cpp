@@ -106,6 +106,11 @@ TEST_CASE("commands: the NBIRTH lists them with datatypes and the reference code
   CHECK_THAT(out, Catch::Contains("Node Control/Scan Rate\tInt64\t500\n"));
   CHECK_THAT(out, Catch::Contains("Node Control/Probe Now\tString\t\n"));
   CHECK_THAT(out, Catch::Contains("Node Control/Reload\tBoolean\tfalse\n"));
+  // Rebirth by name alone: a host that knows no alias can ask for a birth
+  // (tck-id-operational-behavior-data-commands-rebirth-name-aliases); every
+  // other command has its alias.
+  for (const auto& m : birth.decoded.metrics())
+    if (m.name() == "Node Control/Rebirth") CHECK_FALSE(m.has_alias());
   const auto* scan = find_metric(birth.decoded, "Node Control/Scan Rate", 0);
   REQUIRE(scan);
   CHECK(scan->properties().keys(0) == "engUnit");

@@ -47,6 +47,11 @@ function describe(owner, decoded, type) {
     const m = decoded.p.metrics[i];
     checkBirthMetric(owner, decoded, i, (why) => fail(`${type}: ${why}`));
     if (m.name === 'bdSeq') continue;
+    // The spec forbids Node Control/Rebirth an alias (by name only).
+    if (m.name === 'Node Control/Rebirth') {
+      if (m.alias !== undefined) fail(`${owner} ${m.name}: has an alias`);
+      continue;
+    }
     if (m.alias === undefined) fail(`${owner} ${m.name}: no alias`);
     const a = Number(m.alias);
     if (aliasOwner.has(a) && aliasOwner.get(a) !== owner)

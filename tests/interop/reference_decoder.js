@@ -45,6 +45,11 @@ client.on('message', (topic, buf) => {
     p.metrics.forEach((m, i) => {
       checkBirthMetric('', decoded, i, fail);
       if (m.name === 'bdSeq') return;
+      // The spec forbids Node Control/Rebirth an alias (by name only).
+      if (m.name === 'Node Control/Rebirth') {
+        if (m.alias !== undefined) fail(`${m.name}: has an alias`);
+        return;
+      }
       if (m.alias === undefined) fail(`${m.name}: no alias`);
       byAlias.set(Number(m.alias), m);
     });
