@@ -43,7 +43,9 @@
 namespace classroom::fleet {
 namespace {
 
-constexpr int64_t kSubscriberRetryMs = 1000;
+// Short: after a single broker comes back, the checker must be subscribed again
+// before the gateways (their first retries are 1, 2, 4, 8 s apart).
+constexpr int64_t kSubscriberRetryMs = 100;
 
 // ---------------------------------------------------------------- options --
 
@@ -344,6 +346,11 @@ class Simulation {
   size_t fds_peak_ = 0;
   struct rusage usage_start_ {};
 };
+
+// Milliseconds as seconds; -1 (never) stays -1.
+double seconds_or_never(int64_t ms) {
+  return ms < 0 ? -1.0 : static_cast<double>(ms) / 1000.0;
+}
 
 uint64_t status_kib(const char* field) {
   FILE* f = std::fopen("/proc/self/status", "r");
@@ -841,13 +848,13 @@ void Simulation::report(int64_t end) {
                 ", \"reconnects\": %" PRIu64 ", \"connections_lost\": %" PRIu64 ", ",
                 counters_.attempts, counters_.sessions, extra_sessions, counters_.lost);
     std::printf("\"start_all_online_s\": %.1f, \"start_peak_connects_per_s\": %" PRIu64 ", ",
-                start_storm_.all_online_after_ms / 1000.0, start_storm_.peak_connects);
+                seconds_or_never(start_storm_.all_online_after_ms), start_storm_.peak_connects);
     std::printf("\"losses\": [");
     for (size_t i = 0; i < storms_.size(); ++i)
       std::printf("%s{\"at_s\": %.1f, \"gateways_lost\": %" PRIu64
                   ", \"all_online_after_s\": %.1f, \"peak_connects_per_s\": %" PRIu64 "}",
                   i ? ", " : "", storms_[i].start_ms / 1000.0, storms_[i].gateways_lost,
-                  storms_[i].all_online_after_ms / 1000.0, storms_[i].peak_connects);
+                  seconds_or_never(storms_[i].all_online_after_ms), storms_[i].peak_connects);
     std::printf("], \"recovery_s\": %.1f, ",
                 storms_.empty() || storm_unfinished ? -1.0 : worst_storm / 1000.0);
     std::printf("\"cpu_s\": %.2f, \"rss_base_kib\": %" PRIu64 ", \"rss_online_kib\": %" PRIu64
