@@ -86,6 +86,7 @@ for n, pts in sorted(by.items()):
     name = "simulator" if n == 0 else f"node{n}"
     out["nodes"][name] = {
         "cpu_percent": round(100.0 * (w[-1][1] - w[0][1]) / ticks / dt, 1),
+        "rss_mib_start": round(pts[0][2] / 1024, 1),  # before the gateways (idle broker)
         "rss_mib_end": round(w[-1][2] / 1024, 1),
         "rss_mib_peak": round(max(p[2] for p in pts) / 1024, 1),
     }
