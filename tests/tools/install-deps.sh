@@ -87,7 +87,11 @@ if ((fleet)) && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system
   $sudo systemctl disable --now rabbitmq-server >/dev/null 2>&1 || true
   $sudo systemctl disable --now epmd.socket epmd.service >/dev/null 2>&1 || true
 elif ((fleet)) && [ -x /etc/init.d/rabbitmq-server ]; then
-  $sudo /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
+  # Only a running service is stopped: the init script's rabbitmqctl would
+  # otherwise start an epmd on the default port for nothing.
+  if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then
+    $sudo /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
+  fi
   $sudo update-rc.d rabbitmq-server disable >/dev/null 2>&1 || true
 fi
 
