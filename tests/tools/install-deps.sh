@@ -6,10 +6,13 @@
 #   install-deps.sh --quickstart  build and run only (the README's quick start)
 #   install-deps.sh --cross       everything, plus the cross builds and packages
 #                                 (cross/build.sh, cross/test.sh, tests/package/)
+#   install-deps.sh --fleet       everything, plus RabbitMQ for the fleet simulator's
+#                                 cluster (tests/fleet/cluster.sh, tests/fleet/README.md)
 set -euo pipefail
-tests=1 cross=0
+tests=1 cross=0 fleet=0
 [ "${1:-}" = "--quickstart" ] && tests=0
 [ "${1:-}" = "--cross" ] && cross=1
+[ "${1:-}" = "--fleet" ] && fleet=1
 
 # Building and running the agent, and the quick start's broker and decoder.
 packages=(
@@ -46,6 +49,8 @@ cross_packages=(
   dpkg-dev file                             # dpkg-shlibdeps (the packages' Depends), CPack's ELF detection
 )
 ((cross)) && packages+=("${cross_packages[@]}")
+# Only the fleet simulator's cluster: Debian's RabbitMQ 3.10 (with its MQTT plugin).
+((fleet)) && packages+=(rabbitmq-server)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -74,6 +79,20 @@ if dpkg-query -W -f='${Status}' snmpd 2>/dev/null | grep -q 'install ok installe
     $sudo /etc/init.d/snmpd stop >/dev/null 2>&1 || true
     $sudo update-rc.d snmpd disable >/dev/null 2>&1 || true
   fi
+fi
+
+# Debian starts and enables rabbitmq-server (and its epmd) on install; cluster.sh
+# runs nodes of its own in a temp dir, with an epmd on its own port.
+if ((fleet)) && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  $sudo systemctl disable --now rabbitmq-server >/dev/null 2>&1 || true
+  $sudo systemctl disable --now epmd.socket epmd.service >/dev/null 2>&1 || true
+elif ((fleet)) && [ -x /etc/init.d/rabbitmq-server ]; then
+  # Only a running service is stopped: the init script's rabbitmqctl would
+  # otherwise start an epmd on the default port for nothing.
+  if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then
+    $sudo /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
+  fi
+  $sudo update-rc.d rabbitmq-server disable >/dev/null 2>&1 || true
 fi
 
 # The interop tests decode with the Sparkplug reference codec, which runs on
