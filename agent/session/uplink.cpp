@@ -413,19 +413,27 @@ void Uplink::on_host_state(const std::string& payload) {
     return;  // of a connection that is over
   const std::string host = text::printable(opt_.primary_host);
   const auto state = sparkplug::parse_host_state(payload);
+  // Whoever may publish on the STATE topic could flood the log: the 1st,
+  // 2nd, 4th, 8th... ignored message is logged, with the count.
+  const auto worth_a_line = [](uint64_t& count) {
+    ++count;
+    return (count & (count - 1)) == 0;
+  };
   if (!state) {
-    lg.warning(
-        "ignored a malformed STATE of primary host %s (%zu bytes: %s): expected "
-        "{\"online\": true or false, \"timestamp\": ms}",
-        host.c_str(), payload.size(), text::printable(payload, 64).c_str());
+    if (worth_a_line(malformed_states_))
+      lg.warning("ignored a malformed STATE of primary host %s (%zu bytes: %s; %" PRIu64
+                 " so far): expected {\"online\": true or false, \"timestamp\": ms}",
+                 host.c_str(), payload.size(), text::printable(payload, 64).c_str(),
+                 malformed_states_);
     return;
   }
   if (!sparkplug::supersedes(*state, host_state_)) {
     // tck-id-operational-behavior-edge-node-termination-host-offline-timestamp
-    lg.info("ignored a stale STATE of primary host %s (online %s, timestamp %" PRIu64
-            " older than %" PRIu64 "): from an earlier session of the host",
-            host.c_str(), state->online ? "true" : "false", *state->timestamp,
-            *host_state_->timestamp);
+    if (worth_a_line(stale_states_))
+      lg.info("ignored a stale STATE of primary host %s (online %s, timestamp %" PRIu64
+              " older than %" PRIu64 "; %" PRIu64 " so far): from an earlier session of the host",
+              host.c_str(), state->online ? "true" : "false", *state->timestamp,
+              *host_state_->timestamp, stale_states_);
     return;
   }
   host_state_ = *state;

@@ -252,6 +252,7 @@ class Uplink {
 
   // Primary Host.
   std::string state_topic_;  // spBv1.0/STATE/<host_id>; "" = no primary host
+  uint64_t malformed_states_ = 0, stale_states_ = 0;  // ignored, for the log
   std::optional<sparkplug::HostState> host_state_;
   int64_t host_offline_since_ms_ = 0;
   int64_t host_wait_deadline_ = 0;  // steady; 0 = none (waits forever)

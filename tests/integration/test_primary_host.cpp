@@ -274,22 +274,21 @@ TEST_CASE("Primary host: malformed STATE payloads are logged escaped and change 
   LogOnFailure show_log(agent);
   REQUIRE(host.wait_for("NDATA", 2, 15s));
 
+  // Eight: the 1st (a terminal escape), 2nd (10 KB), 4th and 8th are logged.
   const std::vector<std::string> bad = {
+      std::string("\x1b[31m{\"online\": false}\x00\xff", 24),
+      "{\"online\": false, \"pad\": \"" + std::string(10'000, 'x') + "\"}",
       "OFFLINE, maybe",
       "{\"online\": \"no\", \"timestamp\": 1}",
       "{\"online\": false, \"timestamp\": -5}",
       "{\"online\": false, \"timestamp\": 1e3}",
-      std::string("\x1b[31m{\"online\": false}\x00\xff", 24),
-      "{\"online\": false, \"pad\": \"" + std::string(10'000, 'x') + "\"}",
+      "null",
       "",
   };
   for (const std::string& body : bad) host.publish(kStateTopic, body, 1, false);
-  REQUIRE(wait_until(
-      [&] {
-        return count(agent.log(), "ignored a malformed STATE of primary host " + kHost) ==
-               int(bad.size());
-      },
-      10s));
+  REQUIRE(wait_until([&] { return agent.log().find("; 8 so far): expected") != std::string::npos; },
+                     10s));
+  CHECK(count(agent.log(), "ignored a malformed STATE of primary host " + kHost) == 4);
   const size_t ndata = host.of_type("NDATA").size();
   REQUIRE(host.wait_for("NDATA", ndata + 2, 10s));  // still delivering
   CHECK(agent.running());

@@ -1287,18 +1287,25 @@ TEST_CASE("uplink: a malformed STATE is logged escaped and changes nothing") {
   Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"}, "scada");
   rig.connect_to_wait();
   for (const std::string& bad :
-       {std::string("OFFLINE?"), std::string("{\"online\":\"no\"}"),
+       {std::string("OFFLINE?"),
+        std::string("{\"online\":false,\"pad\":\"") + std::string(5000, 'a') + "\"}",
         std::string("{\"timestamp\":5}"), std::string("\x1b[2J\n{\"online\":false}\x01\xff"),
-        std::string("{\"online\":false,\"pad\":\"") + std::string(5000, 'a') + "\"}"})
+        std::string("{\"online\":\"no\"}")})
     rig.host_state(bad);
   CHECK(rig.uplink.waiting_for_host());
   CHECK(rig.client.disconnects_with_will == 0);
-  CHECK(log.count("ignored a malformed STATE of primary host scada") == 5);
+  // The 1st, 2nd and 4th (the escape) are logged, with their count.
+  CHECK(log.count("ignored a malformed STATE of primary host scada") == 3);
+  CHECK(log.count("; 4 so far): expected") == 1);
   const std::string text = log.text();
   CHECK_THAT(text, Catch::Contains("\\x1b[2J\\n{"));
   CHECK(text.find('\x1b') == std::string::npos);
   CHECK(text.find('\x01') == std::string::npos);
   CHECK_THAT(text, Catch::Contains("(5025 bytes"));
+  // A flood: 1005 in all give 10 lines (the 1st, 2nd, 4th ... 512th).
+  for (int i = 0; i < 1000; ++i) rig.host_state("OFFLINE?");
+  CHECK(log.count("ignored a malformed STATE of primary host scada") == 10);
+  CHECK(log.count("; 512 so far): expected") == 1);
   rig.host_state(R"({"online":true,"timestamp":1})");
   CHECK(rig.uplink.online());
 }
