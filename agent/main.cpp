@@ -9,6 +9,7 @@
 #include "config.hpp"
 #include "console/cli.hpp"
 #include "daemon/agent.hpp"
+#include "mqtt/mqtt_client.hpp"
 #include "printable.hpp"
 #include "status/client.hpp"
 #include "tls_files.hpp"
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
   // 130 KiB, measured) for good. This agent allocates little and rarely off the
   // main loop, so sharing costs nothing (README, "Measured").
   ::mallopt(M_ARENA_MAX, 1);
+  classroom::mqtt::skip_eager_openssl_init();  // before any MQTT client
   classroom::log::init_from_environment();
   const Command command = parse_command_line(argc, argv);
   if (command.kind == Command::done) return command.exit_status;

@@ -18,19 +18,42 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
     seen_[id] = true;
     if (entries_[id].retired) {  // a source publishes it again
       entries_[id].retired = false;
+      std::erase(o.retired, id);
       ++o.generation;
       ++o.additions;
       ++o.metrics;
     }
     return id;
   }
-  const auto id = static_cast<MetricId>(entries_.size());
-  // Alias 0 is left unused so that a zero alias on the wire is always a bug.
-  entries_.push_back(CatalogEntry{
-      std::string(name), type, std::string(unit), kFirstMetricAlias + id, {}, 0, owner});
-  o.by_name.emplace(std::string(name), id);
-  is_changed_.push_back(false);
-  seen_.push_back(true);
+  MetricId id;
+  if (!o.free.empty()) {  // the slot of a forgotten metric of this owner, its memory reused
+    Owner::Slot slot = std::move(o.free.back());
+    o.free.pop_back();
+    id = slot.id;
+    CatalogEntry& e = entries_[id];
+    e.name.assign(name);
+    e.type = type;
+    e.unit.assign(unit);
+    e.value = Value{};
+    e.ts_ms = 0;
+    e.retired = false;
+    seen_[id] = true;
+    if (slot.node) {
+      slot.node.key().assign(name);
+      slot.node.mapped() = id;
+      o.by_name.insert(std::move(slot.node));
+    } else {
+      o.by_name.emplace(std::string(name), id);
+    }
+  } else {
+    id = static_cast<MetricId>(entries_.size());
+    // Alias 0 is left unused so that a zero alias on the wire is always a bug.
+    entries_.push_back(CatalogEntry{
+        std::string(name), type, std::string(unit), kFirstMetricAlias + id, {}, 0, owner});
+    o.by_name.emplace(std::string(name), id);
+    is_changed_.push_back(false);
+    seen_.push_back(true);
+  }
   ++o.generation;
   ++o.additions;
   ++o.metrics;
@@ -72,6 +95,7 @@ size_t Catalog::retire_unseen(DeviceId owner) {
     if (e.owner != owner || e.retired || e.control || seen_[id]) continue;
     e.retired = true;
     --owners_[owner].metrics;
+    owners_[owner].retired.push_back(id);
     ++retired;
   }
   if (retired) {
@@ -82,8 +106,33 @@ size_t Catalog::retire_unseen(DeviceId owner) {
       is_changed_[id] = false;
       return true;
     });
+    forget_excess(owners_[owner]);
   }
   return retired;
+}
+
+void Catalog::set_retired_limit(DeviceId owner, size_t n) {
+  Owner& o = owners_.at(owner);
+  o.retired_limit = n;
+  forget_excess(o);
+}
+
+void Catalog::forget_excess(Owner& o) {
+  if (o.retired.size() <= o.retired_limit) return;
+  const size_t forget = o.retired.size() - o.retired_limit;
+  for (size_t i = 0; i < forget; ++i) {
+    const MetricId id = o.retired[i];
+    CatalogEntry& e = entries_[id];
+    Owner::Index::node_type node;
+    if (auto it = o.by_name.find(e.name); it != o.by_name.end() && it->second == id)
+      node = o.by_name.extract(it);
+    e.name.clear();  // keeps its buffer for the slot's next metric
+    e.unit.clear();
+    e.value = Value{};
+    e.ts_ms = 0;
+    o.free.push_back({id, std::move(node)});
+  }
+  o.retired.erase(o.retired.begin(), o.retired.begin() + static_cast<std::ptrdiff_t>(forget));
 }
 
 void Catalog::clear_changed() {

@@ -5,6 +5,7 @@
 // DeviceSink is the one a device's poller writes into.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -90,6 +91,17 @@ class Catalog final : public drivers::MetricSink {
   void mark_unseen(DeviceId owner);
   size_t retire_unseen(DeviceId owner);
 
+  // Keeps at most `n` retired metrics of `owner` (default: every one): past
+  // that, the longest retired are forgotten (no longer found by name, their
+  // value freed) and their slot (alias, name buffer, index node) goes to the
+  // next new metric of the same owner. A device that renumbers its
+  // interfaces forever then costs its published metrics and `n` more, not
+  // every name it ever had, and its churn allocates nothing. A forgotten
+  // metric that comes back is a new metric (a new alias, a rebirth).
+  void set_retired_limit(DeviceId owner, size_t n);
+  // Retired metrics `owner` keeps (their aliases wait for their return).
+  size_t retired_count(DeviceId owner) const { return owners_[owner].retired.size(); }
+
   // Devices: a Sparkplug device_id each, offline until set_online(true).
   DeviceId add_device(std::string_view name);  // idempotent
   std::optional<DeviceId> find_device(std::string_view name) const;
@@ -108,8 +120,17 @@ class Catalog final : public drivers::MetricSink {
     uint64_t generation = 0;
     uint64_t additions = 0;
     size_t metrics = 0;
-    std::map<std::string, MetricId, std::less<>> by_name;
+    using Index = std::map<std::string, MetricId, std::less<>>;
+    Index by_name;
+    size_t retired_limit = SIZE_MAX;
+    std::vector<MetricId> retired;  // kept retired metrics, the longest retired first
+    struct Slot {
+      MetricId id;
+      Index::node_type node;  // its by_name node, taken out
+    };
+    std::vector<Slot> free;  // slots of forgotten metrics, for its next new ones
   };
+  void forget_excess(Owner& o);
   std::vector<CatalogEntry> entries_;
   std::vector<Owner> owners_;
   std::vector<MetricId> changed_;

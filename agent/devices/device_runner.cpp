@@ -1,5 +1,7 @@
 #include "device_runner.hpp"
 
+#include <malloc.h>
+
 #include <cinttypes>
 
 #include "batch/batcher.hpp"
@@ -137,6 +139,8 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     refresh_problem(d);
     // What this config makes the device publish is known at its first answer.
     catalog.mark_unseen(d.id);
+    catalog.set_retired_limit(d.id,
+                              drivers::snmp::DeviceModel::retired_metrics_kept(c.max_interfaces));
     devices_.push_back(std::move(d));
 
     drivers::snmp::Target t;
@@ -178,10 +182,17 @@ void DeviceRunner::request_all() {
 
 size_t DeviceRunner::apply(Batcher* batcher) {
   if (!poller_) return 0;
-  results_.clear();
   poller_->take(results_);
   for (PollResult& r : results_) on_result(r, batcher);
-  return results_.size();
+  const size_t n = results_.size();
+  if (n == 0) return 0;
+  // A walk's values (some 100-250 KiB with 2 x 64 rows) are not kept until
+  // the next poll, and the pages they and the poll's PDUs took go back to the
+  // system: the agent costs what it keeps between polls, not its busiest
+  // moment (issue 18; tests/perf/snmp_worst.sh), as after a round of probes.
+  results_.clear();
+  ::malloc_trim(0);
+  return n;
 }
 
 // "auto": the device's first answer says which candidates fit; from its

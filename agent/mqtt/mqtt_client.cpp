@@ -5,6 +5,7 @@
 
 #include <mqtt/async_client.h>
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,13 @@ constexpr int kMaxInboundPacket = static_cast<int>(kMaxInboundMessage) + 1024;
 // Each step of a failure diagnosis (TCP connect, TLS handshake) waits this long at most.
 constexpr int kDiagnosisTimeoutMs = 2000;
 
+// end_with_will(): the DISCONNECT waits this long for the broker to take the
+// QoS 1 messages in flight (the NDEATH), then goes anyway; the retired
+// client is kept until it has gone, or this much longer (a link that takes
+// nothing: the socket is closed then, and the broker sends the Will for that).
+constexpr int kRetiredDisconnectMs = 1000;
+constexpr int kRetiredGraceMs = 500;
+
 // Paho's TLS settings: the broker's certificate is checked against the CA
 // file (or the system's store when none is named) and must name the host the
 // agent dialled. Paho's OpenSSL context refuses TLS 1.0 and 1.1 by itself
@@ -46,21 +54,6 @@ constexpr int kDiagnosisTimeoutMs = 2000;
   ssl.set_enable_server_cert_auth(tls.verify);
   ssl.set_verify(tls.verify);  // the host name
   return ssl;
-}
-
-// Paho C initialises OpenSSL in full when its first client is made (every
-// algorithm, every error string, the system's openssl.cnf): some 400 KiB of
-// private dirty memory and over 1 MiB of PSS in libcrypto on a gateway whose
-// broker is tcp://, where OpenSSL is never used. OpenSSL (>= 1.1) initialises
-// itself on first use, so a TLS connection loses nothing by this; it must run
-// before the first client, once per process.
-void skip_eager_openssl_init() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
-    init.do_openssl_init = 0;
-    MQTTAsync_global_init(&init);
-  });
 }
 
 // Plain words for an MQTT 5 reason code (CONNACK, SUBACK, PUBACK, DISCONNECT).
@@ -149,6 +142,11 @@ class PahoClient final : public Client, private ::mqtt::callback {
 
   ~PahoClient() override {
     drop_client();
+    // A DISCONNECT still on its way goes out first (bounded: each waits
+    // until its own deadline); then, before the listeners that their
+    // pending actions name, the retired clients go.
+    for (Retired& r : retired_) gone(r, r.until);
+    retired_.clear();
     {
       std::lock_guard lock(diag_mutex_);
       diag_stop_ = true;
@@ -160,24 +158,29 @@ class PahoClient final : public Client, private ::mqtt::callback {
 
   void abandon() override {
     drop_client();
-    retired_.reset();
+    reap_retired();
     client_ = make_client();
   }
 
   void end_with_will() override {
-    retired_.reset();  // its DISCONNECT went out long ago
+    reap_retired();
     if (client_) {
       silence(*client_);
-      try {
-        client_->disconnect(disconnect_options(1000, true));  // not waited for
+      Retired r;
+      try {  // not waited for
+        r.disconnect = client_->disconnect(disconnect_options(kRetiredDisconnectMs, true));
       } catch (const ::mqtt::exception&) {
       }
-      retired_ = std::move(client_);
+      r.until = std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(kRetiredDisconnectMs + kRetiredGraceMs);
+      r.client = std::move(client_);
+      retired_.push_back(std::move(r));
     }
     client_ = make_client();
   }
 
   bool connect(const ConnectRequest& r, std::string& error) override {
+    reap_retired();
     server_ = r.server;  // read by the failure listener, which runs after this returns
     tls_ = r.tls;
     try {
@@ -407,7 +410,6 @@ class PahoClient final : public Client, private ::mqtt::callback {
   }
 
   std::unique_ptr<::mqtt::async_client> make_client() {
-    skip_eager_openssl_init();
     // Paho refuses a publish once this many commands wait in its queue; the
     // uplink keeps at most a few hundred in flight, so this is never the limit
     // that bites (a refusal would drop the session).
@@ -439,6 +441,33 @@ class PahoClient final : public Client, private ::mqtt::callback {
     client_.reset();
   }
 
+  // A session ended by end_with_will(): its client, and the DISCONNECT
+  // (reason 0x04) it sends on Paho's thread.
+  struct Retired {
+    std::unique_ptr<::mqtt::async_client> client;
+    ::mqtt::token_ptr disconnect;
+    std::chrono::steady_clock::time_point until;
+  };
+  // Waits for `r`'s DISCONNECT until `deadline` (now: does not wait); true
+  // when it has gone, failed, or there is none.
+  static bool gone(const Retired& r, std::chrono::steady_clock::time_point deadline) {
+    if (!r.disconnect) return true;
+    try {
+      return r.disconnect->wait_until(deadline);
+    } catch (const ::mqtt::exception&) {  // it ended, in failure: nothing more will go
+      return true;
+    }
+  }
+  // Destroys the retired clients whose DISCONNECT has gone out, or whose
+  // time is up. Never one before: Paho's destroy ends a live session with a
+  // DISCONNECT of reason 0 (MQTTAsync_destroy closes the session), after
+  // which the broker drops the Will, and hosts would not hear that the
+  // session ended.
+  void reap_retired() {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(retired_, [now](const Retired& r) { return now >= r.until || gone(r, now); });
+  }
+
   EventSink sink_;
   std::string first_server_, client_id_;
   std::string server_;                // of the attempt in progress
@@ -447,9 +476,10 @@ class PahoClient final : public Client, private ::mqtt::callback {
   std::mutex v3_mutex_;               // v3_only_ is written on Paho's thread
   std::vector<std::string> v3_only_;  // servers that refused an MQTT 5 CONNECT
   std::unique_ptr<::mqtt::async_client> client_;
-  // A client whose session end_with_will() ended: its DISCONNECT goes out on
-  // Paho's thread; destroyed at the next end or abandon (or with this).
-  std::unique_ptr<::mqtt::async_client> retired_;
+  // Clients whose session end_with_will() ended, until their DISCONNECT has
+  // gone (reaped at the next connect, end or abandon; waited for, bounded,
+  // when this client goes).
+  std::vector<Retired> retired_;
   // Why a connect failed, found off Paho's thread (see diagnose_later).
   struct DiagnosisJob {
     std::string server;
@@ -480,6 +510,12 @@ uint64_t publish_packet_size(size_t topic_size, size_t payload_size, int qos, bo
 std::unique_ptr<Client> make_paho_client(const std::string& first_server,
                                          const std::string& client_id, EventSink sink) {
   return std::make_unique<PahoClient>(first_server, client_id, std::move(sink));
+}
+
+void skip_eager_openssl_init() {
+  MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
+  init.do_openssl_init = 0;
+  MQTTAsync_global_init(&init);
 }
 
 }  // namespace classroom::mqtt

@@ -102,8 +102,9 @@ class Client {
   virtual void abandon() = 0;
   // Ends a session that cannot go on, without waiting on the network: the
   // DISCONNECT (on MQTT 5 with reason 0x04, so the broker publishes the Will)
-  // leaves from the old client, kept until the next end or abandon, and a new
-  // client takes its place, as abandon() does.
+  // leaves from the old client, kept until it has gone (at most 1.5 s; the
+  // client's destructor waits that long for it), and a new client takes its
+  // place, as abandon() does.
   virtual void end_with_will() = 0;
 };
 
@@ -111,5 +112,16 @@ class Client {
 // the client's life; each connect() names its own server.
 std::unique_ptr<Client> make_paho_client(const std::string& first_server,
                                          const std::string& client_id, EventSink sink);
+
+// Paho C initialises OpenSSL in full when its first client is made (every
+// algorithm, every error string, the system's openssl.cnf): over 1 MiB of
+// libcrypto's pages and some 80 KiB of heap on a gateway whose broker is
+// tcp://, where OpenSSL is never used. OpenSSL (>= 1.1) initialises what it
+// needs on first use, so TLS loses nothing when this is skipped. Call it once,
+// first thing in main(), before any MQTT client exists in the process: Paho's
+// global init also re-initialises its global locks, which breaks clients
+// that are already running (a test that called it with a client alive lost
+// that client's DISCONNECT).
+void skip_eager_openssl_init();
 
 }  // namespace classroom::mqtt

@@ -813,6 +813,7 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
       return false;
     if (!devices_[owner].born()) {  // its DBIRTH is over the limit (logged, in status)
       ++refused_batches_;
+      last_refused_ms_ = clock_.wall_ms();
       ++unreceipted_;  // confirmed as handled with what follows
       return true;
     }
@@ -822,6 +823,7 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
   payload_.SerializeToString(&bytes_);
   if (!fits(*topic, bytes_.size())) {
     ++refused_batches_;
+    last_refused_ms_ = clock_.wall_ms();
     ++unreceipted_;
     if (++refused_data_ == 1 || refused_data_ % 100 == 0)  // a flood would repeat it
       lg.error("not publishing spool record %" PRIu64 " (%s): %zu bytes, over the %" PRIu64

@@ -152,6 +152,10 @@ class Uplink {
   uint64_t refused_birth_size(DeviceId owner) const;
   // Batches not published: over the limit, or of an owner left unborn.
   uint64_t refused_batches() const { return refused_batches_; }
+  // Of those, the ones over the limit themselves (an NDATA or DDATA too big).
+  uint64_t refused_data() const { return refused_data_; }
+  // Wall-clock ms of the last batch not published (0: none).
+  int64_t last_refused_ms() const { return last_refused_ms_; }
 
  private:
   enum class State { idle, connecting, subscribing, waiting_host, online };
@@ -242,6 +246,7 @@ class Uplink {
   uint64_t largest_sent_ = 0;  // in this session
   uint64_t refused_batches_ = 0;
   uint64_t refused_data_ = 0;  // of those, data over the limit itself
+  int64_t last_refused_ms_ = 0;
   int64_t unconfirmed_since_ms_ = 0;
   bool bdseq_warned_ = false;
   // For status (issue 13).

@@ -1,6 +1,7 @@
 #include "status/snapshot.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -59,18 +60,25 @@ std::string plural(uint64_t n, const char* one, const char* many) {
 }
 
 // ---- JSON ----
-// `escaped`: text escaped already (an error, a problem phrase), shown as
-// said() shows it, so that a script reads what the log and the text say.
-void json_string(std::string& out, const std::string& s, bool escaped = false) {
-  // printable() leaves no control character and no byte that is not UTF-8;
-  // what is left to escape for JSON is the quote and the backslash.
-  const std::string safe = escaped ? said(s) : shown(s);
+// printable() leaves no control character and no byte that is not UTF-8;
+// what is left to escape for JSON is the quote and the backslash.
+void json_quoted(std::string& out, const std::string& safe) {
   out += '"';
   for (char c : safe) {
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
   out += '"';
+}
+// `escaped`: text escaped already (an error, a problem phrase), shown as
+// said() shows it, so that a script reads what the log and the text say.
+void json_string(std::string& out, const std::string& s, bool escaped = false) {
+  json_quoted(out, escaped ? said(s) : shown(s));
+}
+// A problem phrase: made of parts shown (escaped, bounded) already, so only
+// bounded as a whole, more loosely than one part.
+void json_problem(std::string& out, const std::string& s) {
+  json_quoted(out, text::printable(s, 4 * kShown, false));
 }
 void json_time(std::string& out, int64_t ms) {
   if (ms <= 0) {
@@ -165,6 +173,30 @@ std::string birth_refused(const std::string& owner, uint64_t size, const Snapsho
          shown(s.packet_limit_source) + ")";
 }
 
+// Batches not sent for the broker's packet limit: how many, why, the limit
+// and what to do, in one phrase ("" when none were refused).
+std::string refused_text(const Snapshot& s) {
+  if (s.refused_batches == 0) return {};
+  const uint64_t data = std::min(s.refused_data, s.refused_batches);
+  const uint64_t unborn = s.refused_batches - data;
+  const std::string limit = "the broker's limit of " + std::to_string(s.packet_limit) + " bytes (" +
+                            shown(s.packet_limit_source) + ")";
+  std::string t = plural(s.refused_batches, "batch", "batches") + " not sent: ";
+  if (data > 0 && unborn > 0)
+    t += std::to_string(data) + " over " + limit + ", " + std::to_string(unborn) +
+         " of a device whose birth is over it";
+  else if (data > 0)
+    t += "over " + limit;
+  else
+    t += "of a device whose birth is over " + limit;
+  t += data > 0 ? "; publish fewer metrics at once (fewer sources, probes, interfaces or profiles)"
+                : "; publish fewer of its interfaces (include/exclude) or profiles";
+  const bool ours = s.packet_limit_source.rfind("the broker states no limit", 0) == 0;
+  t += ours ? ", or raise [broker] max_packet_size if the broker takes more"
+            : ", or raise the broker's limit";
+  return t;
+}
+
 }  // namespace
 
 std::vector<std::string> problems(const Snapshot& s, int64_t now_ms) {
@@ -187,6 +219,8 @@ std::vector<std::string> problems(const Snapshot& s, int64_t now_ms) {
     if (src.failures > 0) out.push_back("source " + shown(src.name) + " failing");
   for (const DeviceStatus& d : s.devices)
     if (d.polled && !d.online) out.push_back("device " + shown(d.name) + " offline");
+  if (s.last_refused_ms > 0 && now_ms - s.last_refused_ms < kRecentMs)
+    out.push_back(refused_text(s));
   if (!s.spool_open) out.push_back("spool cannot be opened");
   if (s.last_drop_ms > 0 && now_ms - s.last_drop_ms < kRecentMs)
     out.push_back("spool dropping batches");
@@ -265,6 +299,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       break;
     }
   }
+  if (s.broker == BrokerState::online && s.packet_limit > 0)
+    line("", "takes packets of up to " + std::to_string(s.packet_limit) + " bytes (" +
+                 shown(s.packet_limit_source) + ")");
   if (!s.bdseq_error.empty())
     line("", "bdSeq " + std::to_string(s.bdseq) + ": " + said(s.bdseq_error) +
                  "; a restart may reuse a bdSeq");
@@ -275,9 +312,12 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
   if (s.broker == BrokerState::online && s.unconfirmed_since_ms > 0 &&
       now_ms - s.unconfirmed_since_ms > kUnconfirmedMs)
     delivery += "; NOTHING CONFIRMED for " + span(now_ms - s.unconfirmed_since_ms);
-  if (s.refused_batches > 0)
-    delivery += "; " + plural(s.refused_batches, "batch", "batches") +
-                " not published (over the packet limit, or of an unborn device)";
+  if (s.refused_batches > 0) {
+    std::string refused = refused_text(s);
+    for (size_t i = 0; i < refused.find(':'); ++i)  // "12 BATCHES NOT SENT: ..."
+      refused[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(refused[i])));
+    delivery += "; " + refused + " (last " + ago(s.last_refused_ms, now_ms) + ")";
+  }
   line("Delivery", delivery);
   if (s.node_birth_refused_size > 0)
     line("Birth", birth_refused("node " + shown(s.node), s.node_birth_refused_size, s) +
@@ -383,7 +423,7 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
     const auto trouble = problems(s, now_ms);
     for (size_t i = 0; i < trouble.size(); ++i) {
       if (i) out += ',';
-      json_string(out, trouble[i], true);
+      json_problem(out, trouble[i]);
     }
     out += ']';
     o.key("as_of");
@@ -439,7 +479,10 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
       json_time(d.key("unconfirmed_since"), s.unconfirmed_since_ms);
       d.key("packet_limit") += std::to_string(s.packet_limit);
       d.key("node_birth_refused_size") += std::to_string(s.node_birth_refused_size);
+      json_opt_string(d.key("packet_limit_source"), s.packet_limit_source);
       d.key("refused_batches") += std::to_string(s.refused_batches);
+      d.key("refused_data") += std::to_string(s.refused_data);
+      json_time(d.key("last_refused"), s.last_refused_ms);
       Obj sp(d.key("spool"));
       sp.key("open") += s.spool_open ? "true" : "false";
       sp.key("pending") += std::to_string(s.pending);

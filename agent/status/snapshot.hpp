@@ -74,7 +74,9 @@ struct Snapshot {
   uint64_t packet_limit = 0;
   std::string packet_limit_source;       // where the limit comes from, in words
   uint64_t node_birth_refused_size = 0;  // the NBIRTH's; 0: none
-  uint64_t refused_batches = 0;
+  uint64_t refused_batches = 0;          // not sent: over the limit, or of a device not born
+  uint64_t refused_data = 0;             // of those, over the limit themselves
+  int64_t last_refused_ms = 0;           // when the last one was not sent; 0: none
   bool spool_open = true;
   uint64_t pending = 0, spool_bytes = 0, oldest_age_s = 0;
   uint64_t dropped = 0, lost = 0, write_errors = 0;

@@ -346,6 +346,8 @@ void Server::fill(const Inputs& in) {
   s.packet_limit_source = u.packet_limit_source();
   s.node_birth_refused_size = u.refused_birth_size(kNode);
   s.refused_batches = u.refused_batches();
+  s.refused_data = u.refused_data();
+  s.last_refused_ms = u.last_refused_ms();
 
   s.spool_open = in.spool.is_open();
   const SpoolStats st = in.spool.stats();

@@ -282,7 +282,11 @@ void DeviceModel::age(const std::map<uint32_t, bool>& rows) {
       ++it;
       continue;
     }
-    it = interfaces_.erase(it);
+    // Its node is kept for the next new interface: a device that renumbers
+    // allocates nothing, so it leaves no pinned pages between the walks.
+    auto next = std::next(it);
+    spare_.push_back(interfaces_.extract(it));
+    it = next;
     retired_ = true;
   }
 }
@@ -296,26 +300,48 @@ DeviceModel::Interface* DeviceModel::add_interface(uint32_t index, std::string n
   if (auto t = taken.find(name); t != taken.end()) {
     auto old = interfaces_.find(t->second);
     if (old != interfaces_.end() && old->second.absent > 0) {
-      Interface f = std::move(old->second);
-      interfaces_.erase(old);
+      auto node = interfaces_.extract(old);
+      node.key() = index;
+      Interface& f = node.mapped();
       f.rx = f.tx = Octets{};  // another row: its counters are not the old ones
       for (Counter* c : {&f.rx_err, &f.tx_err, &f.rx_disc, &f.tx_disc}) c->reset();
       f.absent = 0;
       taken[name] = index;
-      return &interfaces_.emplace(index, std::move(f)).first->second;
+      return &interfaces_.insert(std::move(node)).position->second;
     }
     name = "if" + std::to_string(index);  // two interfaces with one name
   }
-  const bool known = names_ever_.count(name) > 0;
-  if (interfaces_.size() >= opt_.max_interfaces ||
-      (!known && names_ever_.size() >= kNamesPerInterface * opt_.max_interfaces))
+  // A poll that retired interfaces declares none: the runner retires the old
+  // ones in the catalog first, which gives their slots to the new ones at the
+  // next poll, so a device that renumbers never holds both at once.
+  if (retired_) return nullptr;
+  // Names by their hash, in one block reserved once: nothing allocated per
+  // new name (a collision would only let one more name in).
+  const size_t cap = kNamesPerInterface * opt_.max_interfaces;
+  if (names_ever_.capacity() == 0) names_ever_.reserve(std::min<size_t>(cap, 4096));
+  const uint64_t hash = std::hash<std::string_view>{}(name);
+  const auto at = std::lower_bound(names_ever_.begin(), names_ever_.end(), hash);
+  const bool known = at != names_ever_.end() && *at == hash;
+  if (interfaces_.size() >= opt_.max_interfaces || (!known && names_ever_.size() >= cap))
     return nullptr;
-  names_ever_[name] = true;
+  if (!known) names_ever_.insert(at, hash);
   taken[name] = index;
-  Interface f;
-  f.name = std::move(name);
+  if (spare_.empty()) {
+    Interface f;
+    f.name = std::move(name);
+    declare(f, sink);
+    return &interfaces_.emplace(index, std::move(f)).first->second;
+  }
+  auto node = std::move(spare_.back());  // a retired interface's node and name buffer
+  spare_.pop_back();
+  node.key() = index;
+  Interface& f = node.mapped();
+  std::string buffer = std::move(f.name);
+  f = Interface{};
+  f.name = std::move(buffer);
+  f.name.assign(name);
   declare(f, sink);
-  return &interfaces_.emplace(index, std::move(f)).first->second;
+  return &interfaces_.insert(std::move(node)).position->second;
 }
 
 void DeviceModel::note_over_limit(size_t beyond, const std::vector<std::string>& names) {
@@ -417,6 +443,7 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
         continue;
       fp = add_interface(index, name, taken, sink);
       if (!fp) {
+        if (retired_) continue;  // new ones wait for the next poll
         if (++beyond <= 3) beyond_names.push_back(std::move(name));
         continue;
       }
@@ -459,7 +486,7 @@ void DeviceModel::apply_interfaces(const std::vector<VarBind>& vars, int64_t now
   if (const SnmpValue* n = scalar(vars, kIfNumber);
       n && is_number(*n) && rows.size() >= 2 * opt_.max_interfaces)
     if (const uint64_t all = as_unsigned(*n); all > rows.size()) beyond += all - rows.size();
-  note_over_limit(beyond, beyond_names);
+  if (!retired_) note_over_limit(beyond, beyond_names);  // else: as counted at the poll before
   if (!over_limit_.empty()) {
     if (!warning.empty()) warning += "; ";
     warning += over_limit_;

@@ -4,6 +4,7 @@
 // on fixtures.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -142,8 +143,18 @@ class DeviceModel {
   // metrics leave the device's birth (aliases kept: it may come back).
   static constexpr int kRetireAfter = 3;
   // Distinct interface names published since the start, at most this many
-  // times max_interfaces: each one stays in the catalog.
+  // times max_interfaces: a device that renumbers unnamed interfaces forever
+  // stops there instead of a rebirth every few polls.
   static constexpr size_t kNamesPerInterface = 4;
+  // Metrics declared per interface.
+  static constexpr size_t kMetricsPerInterface = 10;
+  // Retired metrics the catalog keeps for a device (Catalog::set_retired_limit):
+  // those of a quarter of max_interfaces retired interfaces, at least 4, so
+  // that the last ones to go come back under their aliases, while memory stays
+  // what the published interfaces need.
+  static size_t retired_metrics_kept(size_t max_interfaces) {
+    return kMetricsPerInterface * std::max<size_t>(4, max_interfaces / 4);
+  }
   // True when the last poll retired interfaces; declare_all() then names
   // what the device still publishes, so that the catalog retires the rest.
   bool retired() const { return retired_; }
@@ -191,7 +202,9 @@ class DeviceModel {
   bool rebooted_ = false;
   std::string sys_name_;
   std::map<uint32_t, Interface> interfaces_;  // by ifIndex
-  std::map<std::string, bool> names_ever_;    // every interface name declared
+  // Nodes of retired interfaces, reused by new ones (at most max_interfaces).
+  std::vector<std::map<uint32_t, Interface>::node_type> spare_;
+  std::vector<uint64_t> names_ever_;  // every interface name declared: hashes, sorted
   bool retired_ = false;
   size_t over_count_ = 0;
   std::string over_limit_;

@@ -27,6 +27,8 @@ constexpr long kMaxRepetitions = 10;
 // A poll that needs more than this is refused (a runaway or looping agent).
 constexpr size_t kMaxVarBinds = 200'000;
 constexpr size_t kMaxRequests = 5'000;
+// Values a poll makes room for before its walk (80 bytes each).
+constexpr size_t kReservedVarBinds = 16'384;
 // An octet string longer than this is cut: we publish at most 255 bytes.
 constexpr size_t kMaxOctets = 1024;
 
@@ -307,6 +309,11 @@ struct Poller::Impl {
       for (netsnmp_variable_list* v = pdu->variables; v; v = v->next_variable)
         a.result.vars.push_back(VarBind{to_oid(v->name, v->name_length), convert(v)});
       a.in_walk = true;
+      // Room for the whole walk at once (up to a bound): grown step by step,
+      // the vector would hold its old and new copies at each step.
+      if (plan.max_rows > 0)
+        a.result.vars.reserve(a.result.vars.size() +
+                              std::min(kReservedVarBinds, plan.columns.size() * plan.max_rows));
       a.cursor = plan.columns;
       a.done.assign(plan.columns.size(), false);
       a.rows.assign(plan.columns.size(), 0);

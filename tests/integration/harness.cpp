@@ -159,6 +159,10 @@ Mosquitto::~Mosquitto() {
   stop();
 }
 
+std::string Mosquitto::log() const {
+  return read_file(dir_.path + "/mosquitto.log");
+}
+
 void Mosquitto::start() {
   process_ = std::make_unique<Process>(
       std::vector<std::string>{"mosquitto", "-c", dir_.path + "/mosquitto.conf"},

@@ -72,6 +72,8 @@ class Mosquitto {
   void thaw();
   int port() const { return port_; }
   std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  // What the broker logged (connections, disconnections and why).
+  std::string log() const;
 
  private:
   TempDir dir_;

@@ -10,8 +10,10 @@
 # devices cost, against the same run without them.
 # With --snmp-worst, the agent polls the worst devices of issue 18 as the
 # scripted responder (tests/integration/snmp_responder.py) serves them, every
-# 2 s with the default max_interfaces (64): one with 15,000 interfaces, one
-# whose 200 unnamed interfaces take new ifIndexes at every poll.
+# 2 s (SNMP_WORST_INTERVAL) with the default max_interfaces (64): one with
+# 15,000 interfaces, one whose 200 unnamed interfaces take new ifIndexes at
+# every poll. tests/perf/snmp_worst.sh compares it with what the configured
+# interfaces need.
 # With --snmp-auto, 20 devices with profiles = ["system", "interfaces", "auto"]
 # are polled every 30 s (SNMP_AUTO_INTERVAL), as four scripted responders
 # serve them, five devices each: a PoE switch (48 ports, LLDP neighbours,
@@ -91,8 +93,8 @@ if ((snmp_worst)); then
       >"$work/$name.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 100); do [ -s "$work/$name.port" ] && break; sleep 0.1; done
-    printf '[[devices.snmp]]\nname = "%s"\naddress = "127.0.0.1:%s"\ncommunity_file = "%s"\ninterval = "2s"\ntimeout = "500ms"\nretries = 1\n' \
-      "$name" "$(cat "$work/$name.port")" "$work/public" >>"$work/agent.toml"
+    printf '[[devices.snmp]]\nname = "%s"\naddress = "127.0.0.1:%s"\ncommunity_file = "%s"\ninterval = "%s"\ntimeout = "500ms"\nretries = 1\n' \
+      "$name" "$(cat "$work/$name.port")" "$work/public" "${SNMP_WORST_INTERVAL:-2s}" >>"$work/agent.toml"
   done
 fi
 if ((snmp_auto)); then
@@ -212,7 +214,13 @@ if ((ask_status)); then
   done
   echo "last status answer:"; sed 's/^/  /' "$work/status.out"
 else
-  sleep "$seconds"
+  # The most it held, one sample a second, as well as what it holds at the end.
+  peak=0
+  for ((t = 0; t < seconds; t++)); do
+    sleep 1
+    kib=$(awk '$1 == "Private_Dirty:" {print $2}' "/proc/$pid/smaps_rollup")
+    ((kib > peak)) && peak=$kib
+  done
 fi
 
 rollup=$(cat "/proc/$pid/smaps_rollup")
@@ -236,15 +244,19 @@ msgs=$(grep -c '^spBv1.0/' "$work/sizes" || true)
 bytes=$(awk '$1 ~ /^spBv1.0\// {s += $2} END {print s + 0}' "$work/sizes")
 topic_bytes=$(awk '$1 ~ /^spBv1.0\// {s += length($1)} END {print s + 0}' "$work/sizes")
 receipts=$(grep -c '^classroom-agent/' "$work/sizes" || true)
+dbirths=$(grep -c '^spBv1.0/[^ ]*/DBIRTH/' "$work/sizes" || true)
+ddata=$(grep -c '^spBv1.0/[^ ]*/DDATA/' "$work/sizes" || true)
 receipt_bytes=$(awk '$1 ~ /^classroom-agent\// {s += $2 + length($1)} END {print s + 0}' "$work/sizes")
 
 echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)$( ((snmp_worst)) && echo ", 2 SNMP devices: 15,000 interfaces, 200 renumbered at every poll" || true)$( ((snmp_auto)) && echo ", 20 SNMP devices with auto every ${SNMP_AUTO_INTERVAL:-30s}" || true)$( ((probes)) && echo ', ten probes every 5 s' || true)"
 echo "  private dirty   $(kib Private_Dirty) KiB"
+[ -n "${peak:-}" ] && echo "  at most         $peak KiB private dirty (sampled every second)"
 echo "  PSS             $(kib Pss) KiB"
 echo "  RSS             $(kib Rss) KiB"
 echo "  threads         $threads"
 echo "  CPU             $(awk -v u="$utime" -v s="$stime" -v t="$tck" 'BEGIN {printf "%.2f s (%.2f %% of one core)", (u+s)/t, 100*(u+s)/t/'"$seconds"'}')"
 echo "  published       $msgs Sparkplug messages, $bytes payload bytes (+ $topic_bytes topic bytes), $receipts receipts"
+((snmp || snmp_worst)) && echo "  devices         $dbirths DBIRTH, $ddata DDATA"
 # One NDATA and one receipt per cycle: the default 10 s interval makes 8640 a day.
 if [ -n "$by_mapping" ]; then echo "  largest private dirty mappings:"; sed 's/^/  /' <<<"$by_mapping"; fi
 echo "  per day at 10 s $(awk -v b="$bytes" -v t="$topic_bytes" -v n="$msgs" -v r="$receipt_bytes" -v m="$receipts" \

@@ -121,3 +121,73 @@ TEST_CASE("catalog: a device's metrics retire on their own, additions count only
   CHECK(c.additions(sw) == 3);
   CHECK(c.metric_count(sw) == 2);
 }
+
+TEST_CASE("catalog: a device keeps its longest retired metrics up to a limit and reuses the rest") {
+  Catalog c;
+  const DeviceId sw = c.add_device("switch-6a");
+  const DeviceId ap = c.add_device("ap-6a");
+  const MetricId ap_metric = c.declare(ap, "System/Uptime", DataType::Double, "s");
+  c.set_retired_limit(sw, 2);
+  auto retire_all_but = [&](const std::vector<std::string>& kept) {
+    c.mark_unseen(sw);
+    for (const std::string& name : kept) c.declare(sw, name, DataType::UInt64, "B");
+    return c.retire_unseen(sw);
+  };
+  const MetricId a = c.declare(sw, "Interfaces/if1/Rx Bytes", DataType::UInt64, "B");
+  const MetricId b = c.declare(sw, "Interfaces/if2/Rx Bytes", DataType::UInt64, "B");
+  c.declare(sw, "Interfaces/if3/Rx Bytes", DataType::UInt64, "B");
+  c.set_time(1000);
+  c.put(a, uint64_t{7});
+  const size_t size = c.size();
+
+  // if1 goes, then if2, then if3: two of them are kept, the first one to go is forgotten.
+  CHECK(retire_all_but({"Interfaces/if2/Rx Bytes", "Interfaces/if3/Rx Bytes"}) == 1);
+  CHECK(retire_all_but({"Interfaces/if3/Rx Bytes"}) == 1);
+  CHECK(c.retired_count(sw) == 2);
+  CHECK(c.find(sw, "Interfaces/if1/Rx Bytes"));
+  CHECK(retire_all_but({}) == 1);
+  CHECK(c.retired_count(sw) == 2);
+  CHECK_FALSE(c.find(sw, "Interfaces/if1/Rx Bytes"));  // forgotten: name and value freed
+  CHECK(c.at(a).name.empty());
+  CHECK(std::holds_alternative<std::monostate>(c.at(a).value));
+  CHECK(c.at(a).retired);  // out of every birth
+  CHECK(c.find(sw, "Interfaces/if2/Rx Bytes") == b);
+
+  // A kept one comes back under its alias; a new one takes the forgotten slot.
+  CHECK(c.declare(sw, "Interfaces/if2/Rx Bytes", DataType::UInt64, "B") == b);
+  CHECK(c.retired_count(sw) == 1);
+  const uint64_t gen = c.generation(sw), additions = c.additions(sw);
+  const MetricId e = c.declare(sw, "Interfaces/if9/Rx Bytes", DataType::UInt64, "B");
+  CHECK(e == a);
+  CHECK(c.at(e).name == "Interfaces/if9/Rx Bytes");
+  CHECK(c.at(e).alias == c.at(a).alias);
+  CHECK_FALSE(c.at(e).retired);
+  CHECK(c.generation(sw) == gen + 1);  // new in the birth: a rebirth
+  CHECK(c.additions(sw) == additions + 1);
+  CHECK(c.size() == size);
+  // The forgotten one comes back as a new metric, in a new slot.
+  const MetricId back = c.declare(sw, "Interfaces/if1/Rx Bytes", DataType::UInt64, "B");
+  CHECK(back == size);
+  CHECK(c.metric_count(sw) == 3);
+
+  // Renumbered forever: the catalog stays at what is published plus the limit.
+  for (int round = 0; round < 50; ++round) {
+    const std::string name = "Interfaces/r" + std::to_string(round) + "/Rx Bytes";
+    retire_all_but({});  // the old set is retired first
+    c.declare(sw, name, DataType::UInt64, "B");
+  }
+  CHECK(c.size() <= size + 2);
+  CHECK(c.metric_count(sw) == 1);
+  CHECK(c.retired_count(sw) == 2);
+  // The other device never lent or lost a slot.
+  CHECK(c.at(ap_metric).owner == ap);
+  CHECK(c.at(ap_metric).name == "System/Uptime");
+
+  // A lower limit forgets at once; the node keeps every retired metric by default.
+  c.set_retired_limit(sw, 0);
+  CHECK(c.retired_count(sw) == 0);
+  const MetricId n = c.declare("Network/eth0/Rx Bytes", DataType::UInt64, "B");
+  c.mark_unseen(kNode);
+  CHECK(c.retire_unseen(kNode) == 1);
+  CHECK(c.find("Network/eth0/Rx Bytes") == n);
+}

@@ -155,13 +155,24 @@ TEST_CASE("status: never OK while nothing reaches the broker, or the loop stands
   s.devices[0].birth_refused_size = 131'072;
   s.node_birth_refused_size = 100'500;
   s.refused_batches = 12;
+  s.refused_data = 10;
+  s.last_refused_ms = kNow - 5000;
+  const std::string refused =
+      "12 batches not sent: 10 over the broker's limit of 100000 bytes (its Maximum Packet Size), "
+      "2 of a device whose birth is over it; publish fewer metrics at once (fewer sources, "
+      "probes, interfaces or profiles), or raise the broker's limit";
   CHECK(problems(s, kNow) ==
         std::vector<std::string>{"node not published: its NBIRTH is too big",
-                                 "device switch-6a not published: its DBIRTH is too big"});
+                                 "device switch-6a not published: its DBIRTH is too big", refused});
   const std::string text = render_text(s, kNow);
   INFO(text);
-  CHECK_THAT(text, Catch::Contains("; 12 batches not published (over the packet limit, or of an "
-                                   "unborn device)\n"));
+  CHECK_THAT(text, Catch::Contains("; 12 BATCHES NOT SENT: 10 over the broker's limit of 100000 "
+                                   "bytes (its Maximum Packet Size), 2 of a device whose birth is "
+                                   "over it; publish fewer metrics at once (fewer sources, probes, "
+                                   "interfaces or profiles), or raise the broker's limit (last 5 s "
+                                   "ago)\n"));
+  CHECK_THAT(text, Catch::Contains("\n          takes packets of up to 100000 bytes (its Maximum "
+                                   "Packet Size)\n"));
   CHECK_THAT(text, Catch::Contains("\nBirth     node room-6a NOT PUBLISHED: its birth is 100500 "
                                    "bytes, over the 100000 bytes the broker takes (its Maximum "
                                    "Packet Size): publish fewer metrics (fewer sources, probes or "
@@ -170,6 +181,37 @@ TEST_CASE("status: never OK while nothing reaches the broker, or the loop stands
                                    "PUBLISHED: its birth is 131072 bytes, over the 100000 bytes "
                                    "the broker takes (its Maximum Packet Size): publish fewer "
                                    "interfaces (its include/exclude) or fewer profiles\n"));
+  const std::string json = render_json(s, kNow);
+  CHECK_THAT(json, Catch::Contains("\"packet_limit\":100000,\"node_birth_refused_size\":100500,"
+                                   "\"packet_limit_source\":\"its Maximum Packet Size\","
+                                   "\"refused_batches\":12,\"refused_data\":10,\"last_refused\":"
+                                   "\"2025-11-29T07:06:35Z\","));
+  CHECK_THAT(json, Catch::Contains("\"" + refused + "\""));
+
+  // Only data of a device not born; then only data over the limit, with a
+  // limit of the agent's own (a broker that states none).
+  s.devices[0].birth_refused_size = 0;
+  s.node_birth_refused_size = 0;
+  s.refused_data = 0;
+  CHECK(problems(s, kNow) ==
+        std::vector<std::string>{
+            "12 batches not sent: of a device whose birth is over the broker's limit of 100000 "
+            "bytes (its Maximum Packet Size); publish fewer of its interfaces (include/exclude) "
+            "or profiles, or raise the broker's limit"});
+  s.refused_batches = 1;
+  s.refused_data = 1;
+  s.packet_limit = 262'144;
+  s.packet_limit_source = "the broker states no limit: [broker] max_packet_size";
+  CHECK(problems(s, kNow) ==
+        std::vector<std::string>{
+            "1 batch not sent: over the broker's limit of 262144 bytes (the broker states no "
+            "limit: [broker] max_packet_size); publish fewer metrics at once (fewer sources, "
+            "probes, interfaces or profiles), or raise [broker] max_packet_size if the broker "
+            "takes more"});
+  // Long ago: no longer a problem, still said on the Delivery line.
+  s.last_refused_ms = kNow - kRecentMs;
+  CHECK(problems(s, kNow).empty());
+  CHECK_THAT(render_text(s, kNow), Catch::Contains("; 1 BATCH NOT SENT: over the broker's limit"));
 }
 
 TEST_CASE("status: waiting for the primary host is never OK and says since when") {

@@ -1001,11 +1001,55 @@ TEST_CASE("uplink devices: a DBIRTH over the broker's limit is not sent, the res
   CHECK(rig.uplink.refused_birth_size(small) == 0);
   CHECK(rig.uplink.refused_birth_size(kNode) == 0);
   CHECK(rig.uplink.refused_batches() == 4);  // its batches: before the connection, and 3
+  CHECK(rig.uplink.refused_data() == 0);     // none for its own size
+  CHECK(rig.uplink.last_refused_ms() > 0);
   // Said once, with the size, the limit and what to do.
   CHECK(log.count("not publishing the birth of device switch-big: " + std::to_string(size) +
                   " bytes, over the 4000 bytes the broker takes (its Maximum Packet Size)") == 1);
   CHECK(log.count("its include/exclude, fewer profiles") == 1);
   // The spool is not held up by what cannot be sent.
+  CHECK(rig.spool.committed() == rig.spool.next_id() - 1);
+}
+
+TEST_CASE("uplink: data over the broker's limit is not sent, and counted with its time") {
+  LogCapture log;
+  Rig rig;
+  const MetricId text = rig.catalog.declare("Test/Text", DataType::String, "");
+  rig.catalog.put(text, std::string("short"));
+  rig.uplink.poll();
+  mqtt::Event connack{K::connected, {}, rig.client.connects.back().attempt, {}, {}};
+  connack.max_packet_size = 1000;
+  connack.mqtt5 = true;
+  rig.uplink.handle(connack);
+  for (int ack = 0; ack < 2; ++ack)  // SUBACKs of NCMD and DCMD
+    rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.sample();
+  rig.uplink.poll();
+  REQUIRE(rig.client.decoded("NBIRTH").size() == 1);
+  REQUIRE(rig.client.decoded("NDATA").size() == 1);
+  CHECK(rig.uplink.last_refused_ms() == 0);
+  // A value of 3000 bytes: the birth had it short, its NDATA is over the limit.
+  rig.clock.advance(1000);
+  rig.catalog.put(text, std::string(3000, 'x'));
+  rig.sample();
+  const int64_t refused_at = rig.clock.wall_ms();
+  rig.uplink.poll();
+  CHECK(rig.uplink.refused_batches() == 1);
+  CHECK(rig.uplink.refused_data() == 1);
+  CHECK(rig.uplink.last_refused_ms() == refused_at);
+  CHECK(log.count("over the 1000 bytes the broker takes (1 such records so far)") == 1);
+  // The session goes on: the next batch is sent, nothing over the limit ever is.
+  rig.clock.advance(1000);
+  rig.sample();
+  rig.uplink.poll();
+  CHECK(rig.client.decoded("NDATA").size() == 2);
+  CHECK(rig.uplink.online());
+  for (const Published& p : rig.client.published)
+    CHECK(mqtt::publish_packet_size(p.topic.size(), p.payload.size(), p.qos, true) <= 1000);
+  // Not held up by it: confirmed with what follows.
+  rig.clock.advance(6000);
+  rig.uplink.poll();
+  rig.ack_receipts();
   CHECK(rig.spool.committed() == rig.spool.next_id() - 1);
 }
 

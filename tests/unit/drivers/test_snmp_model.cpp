@@ -363,9 +363,40 @@ TEST_CASE("snmp model: unnamed interfaces renumbered forever stay within bounds"
     model.apply(table(100 * poll, 10, false, poll), poll * 1000, sink);
     CHECK(model.interface_count() <= 4);
   }
-  // New names stop at kNamesPerInterface x max_interfaces (each stays in the catalog).
+  // New names stop at kNamesPerInterface x max_interfaces.
   CHECK(sink.ids.size() == 10 * DeviceModel::kNamesPerInterface * 4);
   CHECK_FALSE(model.over_limit().empty());
+}
+
+TEST_CASE("snmp model: a poll that retires interfaces declares new ones only at the next poll") {
+  // So that the catalog retires the old ones first and gives their slots to
+  // the new ones: a renumbering device never holds both sets.
+  ModelOptions o = options({false, true, false, false});
+  o.max_interfaces = 4;
+  DeviceModel model(o);
+  MapSink sink;
+  model.apply(table(1, 4, false), 0, sink);
+  CHECK(sink.ids.size() == 40);
+  for (int poll = 1; poll <= 2; ++poll) {
+    model.apply(table(100, 4, false, poll), poll * 1000, sink);
+    CHECK(model.interface_count() == 4);  // the old ones, absent
+  }
+  const std::string before = model.over_limit();
+  model.apply(table(100, 4, false, 3), 3000, sink);
+  CHECK(model.retired());
+  CHECK(model.interface_count() == 0);
+  CHECK(sink.ids.size() == 40);         // nothing declared in the same poll
+  CHECK(model.over_limit() == before);  // nor counted as over the limit
+  MapSink now;
+  model.declare_all(now);
+  CHECK(now.entries.empty());
+  model.apply(table(100, 4, false, 4), 4000, sink);
+  CHECK_FALSE(model.retired());
+  CHECK(model.interface_count() == 4);
+  CHECK(sink.has("Interfaces/if100/Rx Bytes"));
+  CHECK(sink.ids.size() == 80);
+  CHECK(DeviceModel::retired_metrics_kept(64) == 160);
+  CHECK(DeviceModel::retired_metrics_kept(4) == 40);
 }
 
 TEST_CASE("snmp model: missing columns leave their metrics without a value") {

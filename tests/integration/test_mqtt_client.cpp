@@ -1,0 +1,92 @@
+// The one class that wraps Paho (agent/mqtt/mqtt_client.cpp) against a real
+// Mosquitto: what an ended session leaves with the broker.
+#include <catch2/catch.hpp>
+#include <mutex>
+#include <vector>
+
+#include "harness.hpp"
+#include "mqtt/mqtt_client.hpp"
+#include "session/sparkplug.hpp"
+
+using namespace harness;
+using namespace std::chrono_literals;
+namespace mqtt = classroom::mqtt;
+
+namespace {
+
+// What the client reports, from Paho's threads.
+struct Events {
+  std::mutex mutex;
+  std::vector<mqtt::Event> got;
+  mqtt::EventSink sink() {
+    return [this](mqtt::Event e) {
+      std::lock_guard lock(mutex);
+      got.push_back(std::move(e));
+    };
+  }
+  bool has(mqtt::Event::Kind kind, uint64_t tag) {
+    std::lock_guard lock(mutex);
+    for (const mqtt::Event& e : got)
+      if (e.kind == kind && e.tag == tag) return true;
+    return false;
+  }
+};
+
+// Connects `client` as `id` with a Will (an NDEATH) on spBv1.0/retire/NDEATH/<id>.
+void connect(mqtt::Client& client, Events& events, const Mosquitto& broker, const std::string& id,
+             uint64_t attempt) {
+  mqtt::ConnectRequest r;
+  r.server = broker.url();
+  r.client_id = id;
+  r.will_topic = "spBv1.0/retire/NDEATH/" + id;
+  classroom::sparkplug::Payload death;
+  classroom::sparkplug::build_death(death, attempt, 1000);
+  r.will_payload = death.SerializeAsString();
+  r.attempt = attempt;
+  std::string error;
+  REQUIRE(client.connect(r, error));
+  REQUIRE(wait_until([&] { return events.has(mqtt::Event::Kind::connected, attempt); }, 10s));
+}
+
+// The broker stops answering with a QoS 1 message in flight: a DISCONNECT
+// asked for now waits for its PUBACK (up to a second) before it goes.
+void hold_a_message(mqtt::Client& client, Mosquitto& broker) {
+  broker.freeze();
+  std::string error;
+  REQUIRE(client.publish("retire/held", "in flight", 1, 99, error));
+}
+
+}  // namespace
+
+TEST_CASE("MQTT client: sessions ended in quick succession each have the broker send the Will") {
+  // end_with_will() sends DISCONNECT 0x04 ("with Will") from the old client
+  // without waiting. Destroyed before that DISCONNECT has gone, Paho's
+  // destroy would end the session with a DISCONNECT of reason 0, and the
+  // broker would drop the Will: hosts would never hear that the session died.
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  Events events;
+  auto client = mqtt::make_paho_client(broker.url(), "retire", events.sink());
+  connect(*client, events, broker, "retire", 1);
+  hold_a_message(*client, broker);
+
+  SECTION("the next session ends at once") {
+    // A broker that refuses a receipt, a rebirth of identity, a host's
+    // next-server command: the new client's session ends within the second.
+    client->end_with_will();
+    client->end_with_will();
+  }
+  SECTION("the client goes right after") {
+    // A reload that replaces the session: the DISCONNECT goes out first,
+    // within a bound.
+    client->end_with_will();
+    const auto before = std::chrono::steady_clock::now();
+    client.reset();
+    CHECK(std::chrono::steady_clock::now() - before < 2s);
+  }
+  broker.thaw();
+  CHECK(wait_until([&] { return !sub.of_type("NDEATH").empty(); }, 10s));
+  const auto deaths = sub.of_type("NDEATH");
+  CHECK(deaths.size() == 1);
+  for (const Message& d : deaths) CHECK(d.topic == "spBv1.0/retire/NDEATH/retire");
+}
