@@ -24,7 +24,9 @@
 # With --probes, ten connectivity probes run every 5 s against servers on
 # loopback that the script starts (3 ICMP, 2 DNS with dnsmasq, 2 TCP, 3 HTTP).
 # FOOTPRINT_MAPPINGS=N also prints the N mappings with the most private dirty
-# memory (/proc/PID/smaps): where it goes.
+# memory (/proc/PID/smaps): where it goes. Their RSS is what a library costs a
+# gateway where the agent is its only user (PSS shares its pages with every
+# other process that maps it, on this machine too).
 # The status socket is in the work dir (as /run/classroom-agent is on a
 # gateway); with --ask-status, `classroom-agent status` asks it every second
 # during the run (what a technician or a monitoring script costs); with
@@ -232,7 +234,9 @@ by_mapping=
   $1 == "Size:" && anon { name = name " (" $2 " KiB mapped)" }
   $1 == "Private_Dirty:" { pd[name] += $2 }
   $1 == "Pss:" { pss[name] += $2 }
-  END { for (n in pd) if (pd[n] > 0) printf "%8d KiB private dirty %8d KiB PSS  %s\n", pd[n], pss[n], n }' \
+  $1 == "Rss:" { rss[name] += $2 }
+  END { for (n in pd) if (pd[n] > 0)
+          printf "%8d KiB private dirty %8d KiB PSS %8d KiB RSS  %s\n", pd[n], pss[n], rss[n], n }' \
   "/proc/$pid/smaps" | sort -rn | head -n "$FOOTPRINT_MAPPINGS" || true)
 kib() { awk -v k="$1" '$1 == k":" {print $2}' <<<"$rollup"; }
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
