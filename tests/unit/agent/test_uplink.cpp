@@ -1011,7 +1011,7 @@ TEST_CASE("uplink devices: a DBIRTH over the broker's limit is not sent, the res
   CHECK(rig.spool.committed() == rig.spool.next_id() - 1);
 }
 
-TEST_CASE("uplink: data over the broker's limit is not sent, and counted with its time") {
+TEST_CASE("uplink: data over the broker's limit is not sent and is counted with its time") {
   LogCapture log;
   Rig rig;
   const MetricId text = rig.catalog.declare("Test/Text", DataType::String, "");
