@@ -38,7 +38,7 @@ constexpr int kDiagnosisTimeoutMs = 2000;
 // client is kept until it has gone, or this much longer (a link that takes
 // nothing: the socket is closed then, and the broker sends the Will for that).
 constexpr int kRetiredDisconnectMs = 1000;
-constexpr int kRetiredGraceMs = 500;
+constexpr int kRetiredGraceMs = 3000;
 
 // Paho's TLS settings: the broker's certificate is checked against the CA
 // file (or the system's store when none is named) and must name the host the

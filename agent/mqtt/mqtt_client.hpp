@@ -102,7 +102,7 @@ class Client {
   virtual void abandon() = 0;
   // Ends a session that cannot go on, without waiting on the network: the
   // DISCONNECT (on MQTT 5 with reason 0x04, so the broker publishes the Will)
-  // leaves from the old client, kept until it has gone (at most 1.5 s; the
+  // leaves from the old client, kept until it has gone (at most 4 s; the
   // client's destructor waits that long for it), and a new client takes its
   // place, as abandon() does.
   virtual void end_with_will() = 0;

@@ -82,7 +82,7 @@ TEST_CASE("MQTT client: sessions ended in quick succession each have the broker 
     client->end_with_will();
     const auto before = std::chrono::steady_clock::now();
     client.reset();
-    CHECK(std::chrono::steady_clock::now() - before < 2s);
+    CHECK(std::chrono::steady_clock::now() - before < 5s);
   }
   broker.thaw();
   CHECK(wait_until([&] { return !sub.of_type("NDEATH").empty(); }, 10s));
