@@ -163,6 +163,19 @@ class Agent {
   std::unique_ptr<Process> process_;
 };
 
+// What most agent tests start with: a broker, a subscriber to everything
+// Sparkplug on it, a temporary dir, and agent options pointed at the broker.
+struct BrokerRig {
+  Mosquitto broker;
+  Subscriber sub{broker.url()};
+  TempDir dir;
+  AgentOptions options() const {
+    AgentOptions o;
+    o.url = broker.url();
+    return o;
+  }
+};
+
 // Prints the agent's log to stderr when a REQUIRE fails in its scope (Catch's
 // INFO would capture the log as it was when declared, usually empty).
 class LogOnFailure {

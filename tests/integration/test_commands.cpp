@@ -20,16 +20,7 @@ namespace {
 
 const std::string kNcmd = "spBv1.0/school-test/NCMD/room-1";
 
-struct Rig {
-  Mosquitto broker;
-  Subscriber sub{broker.url()};
-  TempDir dir;
-  AgentOptions options() const {
-    AgentOptions o;
-    o.url = broker.url();
-    return o;
-  }
-};
+using Rig = BrokerRig;
 
 // Every value of the node metric `name` in arrival order: from each NBIRTH
 // (by name) and the NDATA after it (by the birth's alias).

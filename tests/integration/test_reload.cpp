@@ -17,16 +17,7 @@ using namespace harness;
 
 namespace {
 
-struct Rig {
-  Mosquitto broker;
-  Subscriber sub{broker.url()};
-  TempDir dir;
-  AgentOptions options() const {
-    AgentOptions o;
-    o.url = broker.url();
-    return o;
-  }
-};
+using Rig = BrokerRig;
 
 bool has_metric_prefix(const Payload& birth, const std::string& prefix) {
   for (const auto& m : birth.metrics())

@@ -26,16 +26,7 @@ using namespace harness;
 
 namespace {
 
-struct Rig {
-  Mosquitto broker;
-  Subscriber sub{broker.url()};
-  TempDir dir;
-  AgentOptions options() const {
-    AgentOptions o;
-    o.url = broker.url();
-    return o;
-  }
-};
+using Rig = BrokerRig;
 
 std::string ncmd_rebirth(bool value = true, std::optional<uint32_t> datatype = 11,
                          std::optional<uint64_t> alias = std::nullopt) {
