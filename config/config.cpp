@@ -483,7 +483,7 @@ constexpr uint64_t kMqttMaxPacketSize = 268'435'455;
 void read_broker(Section s, Config& cfg, const std::string& file) {
   s.expect_keys({"servers", "client_id", "username", "password", "password_file", "keepalive",
                  "connect_timeout", "retry_min", "retry_max", "receipt_topic", "max_packet_size",
-                 "primary_host", "primary_host_wait", "tls"});
+                 "primary_host", "primary_host_wait", "protocol", "tls"});
   if (!s.present()) {
     s.missing("", "the [broker] table with servers is required");
     return;
@@ -572,6 +572,20 @@ void read_broker(Section s, Config& cfg, const std::string& file) {
   if (b.primary_host.empty() && s.take("primary_host_wait"))
     s.wrong(*s.take("primary_host_wait"), "primary_host_wait",
             "is only meaningful with primary_host (the host application to wait for)");
+  std::string protocol;
+  if (s.string("protocol", protocol, false)) {
+    if (protocol == "auto")
+      b.protocol = Broker::Protocol::automatic;
+    else if (protocol == "5")
+      b.protocol = Broker::Protocol::v5;
+    else if (protocol == "3.1.1")
+      b.protocol = Broker::Protocol::v311;
+    else
+      s.wrong(*s.take("protocol"), "protocol",
+              in_quotes(protocol) +
+                  " is not an MQTT version the agent speaks; use \"auto\", "
+                  "\"5\" or \"3.1.1\"");
+  }
   s.finish();
 }
 

@@ -52,6 +52,10 @@ struct Broker {
   // "" = none. How long to wait on one server for it (0 = forever).
   std::string primary_host;
   milliseconds primary_host_wait{0};
+  // The MQTT version spoken: auto (MQTT 5, and 3.1.1 at once on a server that
+  // refuses it, remembered for that server), or only "5", or only "3.1.1".
+  enum class Protocol { automatic, v5, v311 };
+  Protocol protocol = Protocol::automatic;
   bool operator==(const Broker&) const = default;
 };
 

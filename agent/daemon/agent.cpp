@@ -258,28 +258,8 @@ void Daemon::open_session() {
                                              e.session = session;
                                              queue_.post(std::move(e));
                                            });
-  UplinkOptions uo;
-  uo.group = cfg_.identity.group;
-  uo.node = cfg_.identity.node;
-  uo.servers = cfg_.broker.servers;
-  uo.client_id = cfg_.broker.client_id;
-  uo.username = cfg_.broker.username;
-  uo.password = cfg_.broker.password;
-  uo.tls.ca_file = cfg_.broker.tls.ca_file;
-  uo.tls.cert_file = cfg_.broker.tls.cert_file;
-  uo.tls.key_file = cfg_.broker.tls.key_file;
-  uo.tls.verify = cfg_.broker.tls.verify;
-  uo.keepalive_ms = cfg_.broker.keepalive.count();
-  uo.connect_timeout_ms = cfg_.broker.connect_timeout.count();
-  uo.retry_min_ms = cfg_.broker.retry_min.count();
-  uo.retry_max_ms = cfg_.broker.retry_max.count();
-  uo.receipt_topic = cfg_.broker.receipt_topic;
-  uo.max_packet_size = cfg_.broker.max_packet_size;
-  uo.replay_rate = cfg_.spool.replay_rate;
-  uo.bdseq_path = cfg_.state.dir + "/bdseq";
-  uo.primary_host = cfg_.broker.primary_host;
-  uo.primary_host_wait_ms = cfg_.broker.primary_host_wait.count();
-  session_.uplink = std::make_unique<Uplink>(uo, *session_.client, catalog_, *spool_, clock_);
+  session_.uplink =
+      std::make_unique<Uplink>(uplink_options(cfg_), *session_.client, catalog_, *spool_, clock_);
   session_.batcher = std::make_unique<Batcher>(catalog_, *spool_, *session_.uplink, clock_);
 }
 
@@ -483,14 +463,9 @@ void Daemon::reload() {
   if (systemd_watchdog_interval_ms() > 0) notify_systemd("WATCHDOG=1");
   keep_until_restart(next);
 
-  // Every [broker] key the uplink was made with, listed by the struct itself
-  // (a list kept by hand here missed primary_host): only where the password
-  // came from does not matter, the password itself does.
-  config::Broker next_broker = next.broker;
-  next_broker.password_file = cfg_.broker.password_file;
-  const bool new_session =
-      next.identity.group != cfg_.identity.group || next.identity.node != cfg_.identity.node ||
-      !(next_broker == cfg_.broker) || next.spool.replay_rate != cfg_.spool.replay_rate;
+  // The session's options, built as the session was (uplink_options()), and
+  // compared whole: a new session when any of them changed.
+  const bool new_session = !(uplink_options(next) == uplink_options(cfg_));
 
   // What the old sources measured goes out under the old metric set.
   session_.batcher->flush();

@@ -30,6 +30,10 @@ namespace {
 // plus its topic and headers.
 constexpr int kMaxInboundPacket = static_cast<int>(kMaxInboundMessage) + 1024;
 
+// Paho C's return code for a SUBACK of MQTT 3.1.1 that refuses the
+// subscription (MQTT_BAD_SUBSCRIBE).
+constexpr int kSubackFailure = 0x80;
+
 // Each step of a failure diagnosis (TCP connect, TLS handshake) waits this long at most.
 constexpr int kDiagnosisTimeoutMs = 2000;
 
@@ -189,8 +193,10 @@ class PahoClient final : public Client, private ::mqtt::callback {
       // client can tell the broker the largest packet it takes, so a big
       // message never even reaches the agent. A broker that refuses MQTT 5 is
       // asked in MQTT 3.1.1 from the next attempt on.
-      const bool v5 = !speaks_v3_only(r.server);
+      const bool v5 = r.protocol == Protocol::v5 ||
+                      (r.protocol == Protocol::automatic && !speaks_v3_only(r.server));
       attempt_v5_ = v5;
+      attempt_auto_ = r.protocol == Protocol::automatic;
       opts.set_mqtt_version(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
       if (v5) {
         // A clean start and a session that ends with the connection: the
@@ -290,15 +296,23 @@ class PahoClient final : public Client, private ::mqtt::callback {
     void on_success(const ::mqtt::token& tok) override {
       Event e{ok_, {}, tag_of(tok), {}, {}};
       if (ok_ == Event::Kind::connected) owner_.read_connack(tok, e);
+      if (ok_ == Event::Kind::subscribed) e.topic = topic_of(tok);
       owner_.sink_(std::move(e));
     }
     void on_failure(const ::mqtt::token& tok) override {
       const int rc = tok.get_return_code();
-      const int reason = static_cast<int>(tok.get_reason_code());
+      // Paho C++ gives MQTT 3.1.1 outcomes the reason code 255
+      // (MQTTPP_V3_CODE), which is no reason the broker sent: a refused TCP
+      // connect must read as such, not as "reason code 255".
+      const int raw_reason = static_cast<int>(tok.get_reason_code());
+      const int reason =
+          raw_reason == static_cast<int>(::mqtt::ReasonCode::MQTTPP_V3_CODE) ? 0 : raw_reason;
       // A publish that ends with its connection (discarded, disconnected):
       // connection_lost or the broker's DISCONNECT says why, and the uplink
       // sends it again. What the broker refuses itself is said here.
       if (failed_ == Event::Kind::publish_failed && reason < 0x80) return;
+      // Likewise a SUBSCRIBE: only a SUBACK that refuses it is said here.
+      if (failed_ == Event::Kind::subscribe_failed && reason < 0x80 && rc != kSubackFailure) return;
       std::string why = reason >= 0x80 ? describe_reason(reason) : describe(rc);
       if (failed_ == Event::Kind::connect_failed) {
         // Paho says only "connect failure": what a technician can act on is
@@ -311,15 +325,28 @@ class PahoClient final : public Client, private ::mqtt::callback {
         }
         // A broker of MQTT 3.1.1 only answers an MQTT 5 CONNECT with "unacceptable
         // protocol version": try 3.1.1 next time.
-        if (owner_.attempt_v5_ && (reason == 0x84 || rc == 1)) {
+        if (owner_.attempt_v5_ && owner_.attempt_auto_ && (reason == 0x84 || rc == 1)) {
           owner_.mark_v3_only(owner_.server_);
-          why += "; the next attempt uses MQTT 3.1.1";
+          Event e{failed_, std::move(why), tag_of(tok), {}, {}};
+          e.retry_v311 = true;
+          owner_.sink_(std::move(e));
+          return;
         }
       }
-      owner_.sink_(Event{failed_, std::move(why), tag_of(tok), {}, {}});
+      // A refused SUBSCRIBE in MQTT 3.1.1 (SUBACK 0x80) comes as return code
+      // 0x80 with no reason.
+      if (failed_ == Event::Kind::subscribe_failed && reason < 0x80)
+        why = "broker refused the subscription (SUBACK 0x80)";
+      Event e{failed_, std::move(why), tag_of(tok), {}, {}};
+      if (failed_ == Event::Kind::subscribe_failed) e.topic = topic_of(tok);
+      owner_.sink_(std::move(e));
     }
 
    private:
+    static std::string topic_of(const ::mqtt::token& tok) {
+      const auto topics = tok.get_topics();
+      return topics && topics->size() > 0 ? (*topics)[0] : std::string();
+    }
     static uint64_t tag_of(const ::mqtt::token& tok) {
       return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(tok.get_user_context()));
     }
@@ -371,7 +398,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
   void diagnose_later(uint64_t tag) {
     {
       std::lock_guard lock(diag_mutex_);
-      diag_job_ = DiagnosisJob{server_, tls_, tag, attempt_v5_};
+      diag_job_ = DiagnosisJob{server_, tls_, tag, attempt_v5_ && attempt_auto_};
       if (!diag_thread_.joinable()) diag_thread_ = std::thread([this] { diagnosis_thread(); });
     }
     diag_cv_.notify_one();
@@ -387,13 +414,16 @@ class PahoClient final : public Client, private ::mqtt::callback {
       lock.unlock();
       Diagnosis d = diagnose_connect(job.server, job.tls, kDiagnosisTimeoutMs);
       // A broker of MQTT 3.1.1 only may close the connection on an MQTT 5
-      // CONNECT: the transport works, MQTT did not. Try 3.1.1 next time.
-      if (job.v5 && d.transport_ok) {
+      // CONNECT (RabbitMQ 3.10 does): the transport works, MQTT 5 did not.
+      // Try 3.1.1 on it, at once.
+      const bool v311 = job.v5 && d.transport_ok;
+      if (v311) {
         mark_v3_only(job.server);
-        d.why += "; the next attempt uses MQTT 3.1.1";
+        d.why = "the connection was closed on an MQTT 5 CONNECT";
       }
       Event failed{Event::Kind::connect_failed, std::move(d.why), job.tag, {}, {}};
       failed.nothing_sent = !d.transport_ok;
+      failed.retry_v311 = v311;
       sink_(std::move(failed));
       lock.lock();
     }
@@ -473,6 +503,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
   std::string server_;                // of the attempt in progress
   TlsOptions tls_;                    // of the attempt in progress
   bool attempt_v5_ = false;           // the attempt in progress speaks MQTT 5
+  bool attempt_auto_ = true;          // ... and may fall back to MQTT 3.1.1
   std::mutex v3_mutex_;               // v3_only_ is written on Paho's thread
   std::vector<std::string> v3_only_;  // servers that refused an MQTT 5 CONNECT
   std::unique_ptr<::mqtt::async_client> client_;
@@ -485,7 +516,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
     std::string server;
     TlsOptions tls;
     uint64_t tag;
-    bool v5;
+    bool v5;  // an MQTT 5 attempt that may fall back to 3.1.1
   };
   std::mutex diag_mutex_;
   std::condition_variable diag_cv_;

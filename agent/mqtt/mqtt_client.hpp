@@ -26,7 +26,13 @@ struct TlsOptions {
   std::string cert_file;  // mutual TLS: the agent's certificate, and its key
   std::string key_file;
   bool verify = true;  // false only by an explicit config key (warned at start)
+  bool operator==(const TlsOptions&) const = default;
 };
+
+// The MQTT version of a CONNECT: automatic is MQTT 5 to a server until it
+// refuses it (an "unacceptable protocol version" CONNACK, or the connection
+// closed on the CONNECT), then MQTT 3.1.1 to that server for the client's life.
+enum class Protocol { automatic, v5, v311 };
 
 struct ConnectRequest {
   std::string server;  // tcp://host:port or ssl://host:port, one server per attempt
@@ -35,6 +41,7 @@ struct ConnectRequest {
   TlsOptions tls;  // used when the server is a TLS one
   int keepalive_s = 30;
   int connect_timeout_s = 10;
+  Protocol protocol = Protocol::automatic;
   std::string will_topic;    // empty: no Will
   std::string will_payload;  // QoS 1, not retained
   uint64_t attempt = 0;      // returned as the tag of connected/connect_failed
@@ -42,11 +49,11 @@ struct ConnectRequest {
 
 struct Event {
   enum class Kind {
-    connected,        // CONNACK accepted
-    connect_failed,   // text: why
-    connection_lost,  // text: why; tag: the broker's DISCONNECT reason code (0: none)
-    subscribed,
-    subscribe_failed,  // text: why
+    connected,         // CONNACK accepted
+    connect_failed,    // text: why
+    connection_lost,   // text: why; tag: the broker's DISCONNECT reason code (0: none)
+    subscribed,        // topic: the filter
+    subscribe_failed,  // topic: the filter; text: why
     delivered,         // a QoS 1 publish was acknowledged: tag
     publish_failed,    // the broker refused a QoS 1 publish (PUBACK reason code): tag, text
     message,           // topic, payload
@@ -63,6 +70,9 @@ struct Event {
   // connect_failed: the TCP or TLS connect failed, so no CONNECT (and no Will)
   // reached the broker.
   bool nothing_sent = false;
+  // connect_failed: the server refused MQTT 5 (Protocol::automatic); the next
+  // attempt to it speaks MQTT 3.1.1, and may be made at once.
+  bool retry_v311 = false;
   // connected: the broker's Maximum Packet Size from its CONNACK (0: it
   // stated none, as MQTT 3.1.1 brokers never do), and the protocol spoken.
   uint64_t max_packet_size = 0;

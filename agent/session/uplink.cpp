@@ -62,13 +62,18 @@ Uplink::Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Sp
       command_limit_(kCommandsPerSecond, kCommandBurst),
       jitter_(static_cast<uint32_t>(clock.wall_ms())) {
   if (!opt_.primary_host.empty()) state_topic_ = sparkplug::state_topic(opt_.primary_host);
+  qos0_servers_.assign(opt_.servers.size(), false);
   record_.data.reserve(4096);
   bytes_.reserve(4096);
 }
 
 int64_t Uplink::retry_delay() {
-  double delay =
-      static_cast<double>(opt_.retry_min_ms) * std::pow(2.0, std::min(failed_attempts_, 30));
+  return backoff(failed_attempts_);
+}
+
+// retry_min doubled per failure up to retry_max, +-20 %.
+int64_t Uplink::backoff(int failures) {
+  double delay = static_cast<double>(opt_.retry_min_ms) * std::pow(2.0, std::min(failures, 30));
   delay = std::min(delay, static_cast<double>(opt_.retry_max_ms));
   // +-20 % so that a school's gateways do not all come back in the same second.
   std::uniform_real_distribution<double> spread(0.8, 1.2);
@@ -107,6 +112,7 @@ void Uplink::start_connect() {
   req.tls = opt_.tls;
   req.keepalive_s = static_cast<int>(std::max<int64_t>(1, opt_.keepalive_ms / 1000));
   req.connect_timeout_s = static_cast<int>(std::max<int64_t>(1, opt_.connect_timeout_ms / 1000));
+  req.protocol = opt_.protocol;
   req.will_topic = topics_.ndeath;
   req.attempt = ++attempt_;
   // Batches taken from now on are live if this attempt succeeds; those before
@@ -139,7 +145,12 @@ void Uplink::lost(const std::string& why, bool was_online) {
 // a backoff (a failed attempt, or a session that delivered nothing).
 void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
   const std::string broker = server();
+  // A session there ended: the next one asks for QoS 1 again.
+  if (was_online) qos0_servers_[server_index_] = false;
   state_ = State::idle;
+  refused_topics_.clear();
+  commands_problem_.clear();
+  resubscribe_at_ = 0;
   host_left_ = false;  // leave_for_host() sets it again
   if (offline_since_ms_ == 0) offline_since_ms_ = clock_.wall_ms();
   last_error_ = why;
@@ -187,6 +198,10 @@ void Uplink::handle(const mqtt::Event& e) {
       // birth. The primary host's STATE too: no birth before it says online.
       // The session begins once the broker confirmed each subscription.
       subscriptions_pending_ = 0;
+      refused_topics_.clear();
+      subscribe_failures_ = 0;
+      resubscribe_at_ = 0;
+      sub_qos_ = qos0_servers_[server_index_] ? 0 : 1;
       for (const std::string* topic : {&topics_.ncmd, &topics_.dcmd, &state_topic_}) {
         if (!topic->empty() && !subscribe(*topic)) return;
       }
@@ -195,21 +210,36 @@ void Uplink::handle(const mqtt::Event& e) {
     case K::connect_failed:
       if (state_ != State::connecting || e.tag != attempt_) return;
       if (e.nothing_sent) bdseq_store_.give_back();  // no Will with this bdSeq exists
+      if (e.retry_v311) {
+        // A broker of MQTT 3.1.1 only (RabbitMQ 3.10): the same server again
+        // at once, in 3.1.1, which the client remembers for it.
+        lg.info("broker %s refused MQTT 5 (%s): connecting to it in MQTT 3.1.1 now",
+                server().c_str(), e.text.c_str());
+        state_ = State::idle;
+        retry_at_ = clock_.steady_ms();
+        return;
+      }
       lost(e.text, false);
       return;
     case K::subscribed:
-      if (state_ != State::subscribing || --subscriptions_pending_ > 0) return;
-      subscribed_all();
-      return;
     case K::subscribe_failed:
-      if (state_ != State::subscribing) return;
-      client_.abandon();
-      lost("broker refused the subscription to " + topics_.ncmd + ", " + topics_.dcmd +
-               (state_topic_.empty() ? "" : " or " + state_topic_) + ": " + e.text,
-           false);
+      on_subscribe_answer(e);
       return;
     case K::connection_lost:
       if (state_ == State::idle) return;
+      if (state_ == State::subscribing && sub_qos_ == 1) {
+        // Connected, then closed on the QoS 1 SUBSCRIBE: how RabbitMQ 3.10
+        // refuses a subscription whose queue lives on a lost cluster node.
+        // The same server again, subscribing at QoS 0 (the QoS hosts send
+        // commands at), rather than no session at all.
+        qos0_servers_[server_index_] = true;
+        lg.warning(
+            "broker %s closed the connection on the QoS 1 subscription to %s (%s); "
+            "the next session there subscribes at QoS 0",
+            server().c_str(), topics_.ncmd.c_str(), e.text.c_str());
+        lost(e.text, false, false);
+        return;
+      }
       if (e.tag == 0x95 && largest_sent_ > 0) {
         // Too large: the largest packet of the session was, at least.
         learned_limit_ = largest_sent_ - 1;
@@ -253,6 +283,17 @@ void Uplink::on_message(const mqtt::Event& e) {
   std::string error;
   const std::optional<DeviceId> owner = commands::owner_of(e.topic, topics_, catalog_, error);
   if (!owner && error.empty()) {
+    if (e.topic.rfind("spBv1/0/", 0) == 0 && !mangled_warned_) {
+      // RabbitMQ maps MQTT's / to AMQP's . and back: spBv1.0 comes back as
+      // spBv1/0, and the node never sees its commands (or a host's STATE).
+      mangled_warned_ = true;
+      lg.warning(
+          "ignored a message on %s: a Sparkplug topic whose '.' the broker turned into "
+          "'/', so commands and STATE never reach the agent; on RabbitMQ set "
+          "mqtt.sparkplug = true on every node (said once)",
+          text::printable(e.topic, 160).c_str());
+      return;
+    }
     lg.debug("ignored a message on %s", text::printable(e.topic).c_str());
     return;
   }
@@ -343,17 +384,98 @@ void Uplink::take_commands(std::vector<commands::Action>& out) {
   out.swap(pipeline_commands_);
 }
 
-// Subscribes at QoS 1; false when the request could not even be made (the
-// attempt is then dropped).
+// Subscribes at QoS 1 (as Sparkplug wants: tck-id-message-flow-edge-node-
+// ncmd-subscribe), or 0 on a server that closed the connection on that;
+// false when the request could not even be made (the attempt is then dropped).
 bool Uplink::subscribe(const std::string& topic) {
   std::string error;
-  if (!client_.subscribe(topic, 1, error)) {
+  if (!client_.subscribe(topic, sub_qos_, error)) {
     client_.abandon();  // not born: nothing to say; never wait on the network
     lost("cannot subscribe to " + topic + ": " + error, false);
     return false;
   }
   ++subscriptions_pending_;
   return true;
+}
+
+// A SUBACK, for a subscription of the session's start or one asked again. A
+// refused one does not keep the node from publishing: the session goes on
+// without it (a refused STATE leaves the node waiting for its primary host)
+// and asks again with the backoff.
+void Uplink::on_subscribe_answer(const mqtt::Event& e) {
+  const bool ok = e.kind == mqtt::Event::Kind::subscribed;
+  if (state_ == State::subscribing) {
+    if (!ok) {
+      refused_topics_.push_back(e.topic.empty() ? topics_.ncmd : e.topic);
+      refusal_ = e.text;
+    }
+    if (--subscriptions_pending_ > 0) return;
+    subscriptions_answered();
+    subscribed_all();
+    return;
+  }
+  if (state_ != State::online && state_ != State::waiting_host) return;
+  auto it = std::find(refused_topics_.begin(), refused_topics_.end(), e.topic);
+  if (it == refused_topics_.end()) return;  // not one asked again
+  if (!ok) {
+    refusal_ = e.text;
+    ++subscribe_failures_;
+    subscriptions_answered();
+    return;
+  }
+  refused_topics_.erase(it);
+  if (!refused_topics_.empty()) return;
+  subscriptions_answered();
+}
+
+// After the answers to a round of SUBSCRIBEs: what status and the log say,
+// and when to ask again.
+void Uplink::subscriptions_answered() {
+  ++changes_;
+  if (refused_topics_.empty()) {
+    subscribe_failures_ = 0;
+    resubscribe_at_ = 0;
+    if (sub_qos_ == 0)
+      commands_problem_ =
+          "subscribed at QoS 0: the broker closed the connection on the QoS 1 "
+          "subscription before";
+    else
+      commands_problem_.clear();
+    if (commands_warned_) {
+      commands_warned_ = false;
+      lg.info("broker %s took the subscription to commands: commands available again",
+              server().c_str());
+    }
+    return;
+  }
+  const int64_t delay = backoff(subscribe_failures_);
+  resubscribe_at_ = clock_.steady_ms() + delay;
+  std::string topics;
+  for (const std::string& t : refused_topics_) topics.append(topics.empty() ? "" : ", ").append(t);
+  commands_problem_ =
+      "broker " + server() + " refused the subscription to " + topics + " (" + refusal_ + ")";
+  if (!commands_warned_) {
+    commands_warned_ = true;
+    lg.warning("%s: publishing without commands; asking again in %.1f s, with the backoff",
+               commands_problem_.c_str(), static_cast<double>(delay) / 1000.0);
+  } else {
+    lg.debug("%s; asking again in %.1f s", commands_problem_.c_str(),
+             static_cast<double>(delay) / 1000.0);
+  }
+}
+
+// The refused subscriptions, asked again (their answers come as events).
+void Uplink::resubscribe() {
+  resubscribe_at_ = 0;
+  for (const std::string& topic : refused_topics_) {
+    std::string error;
+    if (!client_.subscribe(topic, sub_qos_, error)) {
+      refusal_ = error;
+      ++subscribe_failures_;
+      subscriptions_answered();
+      return;
+    }
+  }
 }
 
 // Every SUBACK is in. Without a primary host, or with one whose STATE said
@@ -878,8 +1000,9 @@ int64_t Uplink::poll() {
       return state_ == State::idle ? retry_at_ : attempt_deadline_;
     case State::waiting_host: {
       if (host_announce_at_ > 0 && now >= host_announce_at_) announce_host_wait();
-      const int64_t wake =
-          host_announce_at_ > 0 ? std::min(idle_wake, host_announce_at_) : idle_wake;
+      if (resubscribe_at_ > 0 && now >= resubscribe_at_) resubscribe();
+      int64_t wake = host_announce_at_ > 0 ? std::min(idle_wake, host_announce_at_) : idle_wake;
+      if (resubscribe_at_ > 0) wake = std::min(wake, resubscribe_at_);
       if (host_wait_deadline_ == 0) return wake;
       if (now < host_wait_deadline_) return std::min(wake, host_wait_deadline_);
       leave_for_host("primary host " + text::printable(opt_.primary_host) +
@@ -900,6 +1023,7 @@ int64_t Uplink::poll() {
     case State::online:
       break;
   }
+  if (resubscribe_at_ > 0 && now >= resubscribe_at_) resubscribe();
   if (!receipts_.empty() && now - receipts_.front().sent_ms >= receipt_timeout_ms()) {
     end_session("no delivery receipt acknowledged for " +
                 std::to_string((now - receipts_.front().sent_ms) / 1000) + " s");
@@ -958,6 +1082,7 @@ int64_t Uplink::poll() {
   }
 
   int64_t wake = idle_wake;
+  if (resubscribe_at_ > 0) wake = std::min(wake, resubscribe_at_);
   if (unreceipted_ > 0) wake = std::min(wake, last_receipt_ms_ + kReceiptStaleMs);
   if (!receipts_.empty()) wake = std::min(wake, receipts_.front().sent_ms + receipt_timeout_ms());
   if (backlog_left && in_flight() < kWindow) {

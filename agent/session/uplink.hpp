@@ -52,6 +52,10 @@
 #include "session/sparkplug.hpp"
 #include "spool/spool.hpp"
 
+namespace classroom::config {
+struct Config;
+}
+
 namespace classroom {
 
 struct UplinkOptions {
@@ -69,7 +73,16 @@ struct UplinkOptions {
   uint64_t max_packet_size = 256 << 10;  // the broker's limit when it states none
   std::string primary_host;              // its host_id; "" = none
   int64_t primary_host_wait_ms = 0;      // on one server; 0 = forever
+  mqtt::Protocol protocol = mqtt::Protocol::automatic;
+  // A reload keeps the session when these are equal.
+  bool operator==(const UplinkOptions&) const = default;
 };
+
+// The uplink's options from the config: the one place that maps the config's
+// [identity], [broker], [spool] and [state] keys onto the session's
+// (session/uplink_options.cpp). A key added to UplinkOptions is compared by
+// reload through operator== without a second list.
+UplinkOptions uplink_options(const config::Config& cfg);
 
 class Uplink {
  public:
@@ -129,6 +142,13 @@ class Uplink {
   const std::string& last_error() const { return last_error_; }
   const std::string& last_error_server() const { return last_error_server_; }
   int failed_attempts() const { return failed_attempts_; }
+  // Commands (NCMD, DCMD) cannot arrive: the broker refused their
+  // subscription in this session (retried with the backoff), or the node
+  // waits for it. Why, in words ("" when commands come as they should); and
+  // whether they arrive at all (a subscription at QoS 0 on a broker that
+  // closes the connection on a QoS 1 one still brings them).
+  const std::string& commands_problem() const { return commands_problem_; }
+  bool commands_unavailable() const { return !refused_topics_.empty(); }
   // Steady time of the next attempt, when waiting for it (idle); else 0.
   int64_t next_attempt_steady_ms() const { return state_ == State::idle ? retry_at_ : 0; }
   uint64_t bdseq() const { return bdseq_; }
@@ -189,6 +209,10 @@ class Uplink {
   bool send_record(const Spool::Record& record, bool historical);
   bool send_receipt();
   int64_t retry_delay();
+  int64_t backoff(int failures);
+  void subscriptions_answered();
+  void resubscribe();
+  void on_subscribe_answer(const mqtt::Event& e);
   int64_t receipt_timeout_ms() const;
   const std::string& server() const { return opt_.servers[server_index_]; }
 
@@ -230,6 +254,20 @@ class Uplink {
   Device& device(DeviceId d);
   bool rebirth_requested_ = false;
   int subscriptions_pending_ = 0;  // SUBACKs still awaited (NCMD, DCMD, STATE)
+  // Subscriptions the broker refused in this session (SUBACK failure): the
+  // session goes on without them, and asks again with the backoff.
+  std::vector<std::string> refused_topics_;
+  std::string refusal_;           // the broker's words for the last refusal
+  std::string commands_problem_;  // for status ("" = none)
+  int subscribe_failures_ = 0;    // refusals in a row, for the backoff
+  int64_t resubscribe_at_ = 0;    // steady; 0 = none due (or answers awaited)
+  bool commands_warned_ = false;  // said once until commands come again
+  // Per server: it closed the connection on a QoS 1 SUBSCRIBE (RabbitMQ 3.10
+  // whose subscription queue lives on a lost cluster node), so the next
+  // session there subscribes at QoS 0. Cleared when a session there ends.
+  std::vector<bool> qos0_servers_;
+  int sub_qos_ = 1;              // of this session's subscriptions
+  bool mangled_warned_ = false;  // a message on spBv1/0/... was logged
   commands::RateLimit command_limit_;
   uint64_t commands_dropped_ = 0;                    // over the rate, in the flood going on
   int64_t last_drop_ms_ = 0;                         // steady

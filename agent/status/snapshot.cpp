@@ -211,6 +211,7 @@ std::vector<std::string> problems(const Snapshot& s, int64_t now_ms) {
   if (s.broker == BrokerState::online && s.unconfirmed_since_ms > 0 &&
       now_ms - s.unconfirmed_since_ms > kUnconfirmedMs)
     out.push_back("nothing confirmed by the broker for " + span(now_ms - s.unconfirmed_since_ms));
+  if (s.commands_unavailable) out.push_back("commands unavailable");
   if (s.node_birth_refused_size > 0) out.push_back("node not published: its NBIRTH is too big");
   for (const DeviceStatus& d : s.devices)
     if (d.birth_refused_size > 0)
@@ -305,6 +306,11 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
   if (!s.bdseq_error.empty())
     line("", "bdSeq " + std::to_string(s.bdseq) + ": " + said(s.bdseq_error) +
                  "; a restart may reuse a bdSeq");
+  if (s.commands_unavailable)
+    line("", "COMMANDS UNAVAILABLE: " + said(s.commands_problem) +
+                 "; births and data go out, the subscription is asked again");
+  else if (!s.commands_problem.empty())
+    line("", "commands: " + said(s.commands_problem));
 
   std::string delivery = "last publish " + ago(s.last_publish_ms, now_ms);
   if (s.last_confirmed_ms > 0)
@@ -457,6 +463,8 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
                       s.broker == BrokerState::unreachable ? s.next_server : "");
       b.key("bdseq") += std::to_string(s.bdseq);
       json_opt_string(b.key("bdseq_error"), s.bdseq_error, true);
+      b.key("commands_available") += s.commands_unavailable ? "false" : "true";
+      json_opt_string(b.key("commands_problem"), s.commands_problem, true);
       b.key("primary_host");
       if (s.primary_host.empty()) {
         out += "null";

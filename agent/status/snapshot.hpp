@@ -57,6 +57,11 @@ struct Snapshot {
   std::string next_server;
   uint64_t bdseq = 0;
   std::string bdseq_error;  // why the next bdSeq cannot be saved for a restart
+  // Commands in this session: unavailable (the broker refused their
+  // subscription, asked again with the backoff), and what is wrong with
+  // them in words ("" = nothing).
+  bool commands_unavailable = false;
+  std::string commands_problem;
   // The Sparkplug Primary Host ("" = none configured), since when no STATE
   // has said it is online (0: it is), and what its STATE said on this server
   // ("offline (STATE timestamp 1700000000000)", "no STATE received").

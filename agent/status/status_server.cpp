@@ -339,6 +339,8 @@ void Server::fill(const Inputs& in) {
     }
   }
   s.bdseq_error = u.bdseq_error();
+  s.commands_unavailable = u.commands_unavailable();
+  s.commands_problem = u.commands_problem();
   s.last_publish_ms = u.last_publish_ms();
   s.last_confirmed_ms = u.last_confirmed_ms();
   s.unconfirmed_since_ms = u.unconfirmed_since_ms();

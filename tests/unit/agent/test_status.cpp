@@ -272,12 +272,13 @@ TEST_CASE("status: the JSON carries the same facts") {
   CHECK_THAT(json, Catch::StartsWith(
                        "{\"state\":\"degraded\",\"problems\":[\"broker unreachable\",\"source lan "
                        "failing\",\"device ap-6a offline\",\"spool dropping batches\"],"));
-  CHECK_THAT(json,
-             Catch::Contains("\"broker\":{\"state\":\"unreachable\",\"server\":\"tcp://"
-                             "10.0.0.5:1883\",\"since\":\"2025-11-29T07:01:40Z\",\"error\":"
-                             "\"Connection refused\",\"failed_attempts\":7,"
-                             "\"next_attempt_in_s\":12,\"next_server\":\"tcp://10.0.0.6:"
-                             "1883\",\"bdseq\":0,\"bdseq_error\":null,\"primary_host\":null}"));
+  CHECK_THAT(json, Catch::Contains("\"broker\":{\"state\":\"unreachable\",\"server\":\"tcp://"
+                                   "10.0.0.5:1883\",\"since\":\"2025-11-29T07:01:40Z\",\"error\":"
+                                   "\"Connection refused\",\"failed_attempts\":7,"
+                                   "\"next_attempt_in_s\":12,\"next_server\":\"tcp://10.0.0.6:"
+                                   "1883\",\"bdseq\":0,\"bdseq_error\":null,"
+                                   "\"commands_available\":true,\"commands_problem\":null,"
+                                   "\"primary_host\":null}"));
   CHECK_THAT(json, Catch::Contains("\"spool\":{\"open\":true,\"pending\":112,\"bytes\":19461,"
                                    "\"oldest_age_s\":300,\"dropped\":3,"));
   CHECK_THAT(json, Catch::Contains("{\"name\":\"lan\",\"state\":\"failing\",\"interval_s\":30,"
@@ -572,4 +573,28 @@ TEST_CASE("status client: what answers on the socket is printed escaped") {
   t.join();
   CHECK(err2.str() == "the agent refused the request: \\x1b[2Jwiped\n");
   ::close(fd);
+}
+
+// Issue 21: online, births and data going out, and the broker refused the
+// subscription to commands: said in the text and the JSON, and not OK.
+TEST_CASE("status: commands unavailable while online are said in text and JSON") {
+  Snapshot s = degraded_snapshot();
+  s.broker = BrokerState::online;
+  s.commands_unavailable = true;
+  s.commands_problem =
+      "broker tcp://10.0.0.5:1883 refused the subscription to spBv1.0/school-a/NCMD/room-6a "
+      "(broker refused the subscription (SUBACK 0x80))";
+  const std::string text = render_text(s, kNow);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("COMMANDS UNAVAILABLE: broker tcp://10.0.0.5:1883 refused the "
+                                   "subscription to spBv1.0/school-a/NCMD/room-6a"));
+  const std::string json = render_json(s, kNow);
+  INFO(json);
+  CHECK_THAT(json, Catch::Contains("\"commands unavailable\""));
+  CHECK_THAT(json, Catch::Contains("\"commands_available\":false,\"commands_problem\":\"broker "
+                                   "tcp://10.0.0.5:1883 refused the subscription"));
+  s.commands_unavailable = false;
+  s.commands_problem.clear();
+  CHECK_THAT(render_text(s, kNow), !Catch::Contains("COMMANDS"));
+  CHECK_THAT(render_json(s, kNow), Catch::Contains("\"commands_available\":true"));
 }

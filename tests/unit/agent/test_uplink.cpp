@@ -22,6 +22,7 @@ struct Published {
 struct FakeClient final : mqtt::Client {
   std::vector<mqtt::ConnectRequest> connects;
   std::vector<std::string> subscriptions;
+  std::vector<int> subscription_qos;  // of each in subscriptions
   std::vector<Published> published;
   int disconnects = 0;
   bool refuse_publish = false;
@@ -31,8 +32,9 @@ struct FakeClient final : mqtt::Client {
     connects.push_back(r);
     return true;
   }
-  bool subscribe(const std::string& topic, int, std::string&) override {
+  bool subscribe(const std::string& topic, int qos, std::string&) override {
     subscriptions.push_back(topic);
+    subscription_qos.push_back(qos);
     return true;
   }
   bool publish(const std::string& topic, std::string_view payload, int qos, uint64_t tag,
@@ -1585,4 +1587,133 @@ TEST_CASE("uplink review: a retained STATE just after the last SUBACK is the sub
     CHECK(log.count("waiting for primary host scada: it is offline (STATE timestamp 7)") == 1);
     CHECK(log.count("still waiting") == 0);
   }
+}
+
+// Issue 21: a broker that refuses the QoS 1 subscription to commands (an ACL,
+// or a cluster whose queue for it lives on a lost node) still gets the
+// node's births and data; the subscription is asked again with the backoff,
+// said once, and status shows it until the broker takes it.
+TEST_CASE("uplink: a refused command subscription does not keep the node from publishing") {
+  LogCapture log;
+  Rig rig;
+  rig.uplink.poll();
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  const std::string ncmd = "spBv1.0/school/NCMD/room", dcmd = "spBv1.0/school/DCMD/room/+";
+  mqtt::Event ok{K::subscribed, {}, 0, dcmd, {}};
+  mqtt::Event refused{
+      K::subscribe_failed, "broker refused the subscription (SUBACK 0x80)", 0, ncmd, {}};
+  rig.uplink.handle(refused);
+  rig.uplink.handle(ok);
+  REQUIRE(rig.uplink.online());
+  CHECK(rig.uplink.commands_unavailable());
+  CHECK_THAT(rig.uplink.commands_problem(), Catch::Contains(ncmd) && Catch::Contains("0x80"));
+  rig.uplink.poll();
+  CHECK(rig.count("NBIRTH") == 1);
+  rig.sample();
+  rig.uplink.poll();
+  CHECK(rig.count("NDATA") == 1);
+  rig.sample();
+  rig.uplink.poll();
+  CHECK(rig.count("NDATA") == 2);
+
+  // Asked again after retry_min (+-20 %), refused again: not said again.
+  const size_t asked = rig.client.subscriptions.size();
+  rig.clock.advance(700);
+  rig.uplink.poll();
+  CHECK(rig.client.subscriptions.size() == asked);
+  rig.clock.advance(600);
+  rig.uplink.poll();
+  REQUIRE(rig.client.subscriptions.size() == asked + 1);
+  CHECK(rig.client.subscriptions.back() == ncmd);
+  CHECK(rig.client.subscription_qos.back() == 1);
+  rig.uplink.handle(refused);
+  CHECK(rig.uplink.commands_unavailable());
+  // The backoff doubles: nothing asked within 1.5 s, then within 2.5 s.
+  rig.clock.advance(1500);
+  rig.uplink.poll();
+  CHECK(rig.client.subscriptions.size() == asked + 1);
+  rig.clock.advance(1000);
+  rig.uplink.poll();
+  REQUIRE(rig.client.subscriptions.size() == asked + 2);
+  rig.uplink.handle({K::subscribed, {}, 0, ncmd, {}});
+  CHECK_FALSE(rig.uplink.commands_unavailable());
+  CHECK(rig.uplink.commands_problem().empty());
+  CHECK(rig.uplink.online());
+  CHECK(rig.count("NBIRTH") == 1);  // the session went on throughout
+  const std::string text = log.text();
+  size_t said = 0;
+  for (size_t at = text.find("publishing without commands"); at != std::string::npos;
+       at = text.find("publishing without commands", at + 1))
+    ++said;
+  CHECK(said == 1);
+  CHECK_THAT(text, Catch::Contains("commands available again"));
+}
+
+// RabbitMQ 3.10 closes the connection on a QoS 1 SUBSCRIBE whose queue lives
+// on a lost cluster node: the same server again, subscribing at QoS 0, is a
+// session that births and takes commands.
+TEST_CASE("uplink: a server that closes the connection on the QoS 1 subscription gets QoS 0") {
+  LogCapture log;
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"});
+  rig.uplink.poll();
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  CHECK(rig.client.subscription_qos == std::vector<int>{1, 1});
+  rig.uplink.handle({K::connection_lost, "connection closed", 0, {}, {}});
+  CHECK_FALSE(rig.uplink.online());
+  CHECK_THAT(log.text(), Catch::Contains("closed the connection on the QoS 1 subscription"));
+  rig.clock.advance(1300);  // retry_min, +-20 %
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 2);
+  CHECK(rig.client.connects.back().server == "tcp://a:1883");
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  CHECK(rig.client.subscription_qos == std::vector<int>{1, 1, 0, 0});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  rig.uplink.handle({K::subscribed, {}, 0, {}, {}});
+  REQUIRE(rig.uplink.online());
+  CHECK_FALSE(rig.uplink.commands_unavailable());
+  CHECK_THAT(rig.uplink.commands_problem(), Catch::Contains("QoS 0"));
+  rig.uplink.poll();
+  CHECK(rig.count("NBIRTH") == 1);
+  // When that session ends, the next one there asks for QoS 1 again.
+  rig.uplink.handle({K::connection_lost, "connection closed", 0, {}, {}});
+  rig.clock.advance(1300);
+  rig.uplink.poll();
+  rig.uplink.handle({K::connected, {}, rig.client.connects.back().attempt, {}, {}});
+  CHECK(rig.client.subscription_qos.back() == 1);
+}
+
+// A broker of MQTT 3.1.1 only: the same server again at once (the client
+// speaks 3.1.1 to it from then on), not the next server after a backoff.
+TEST_CASE("uplink: a server that refused MQTT 5 is tried again at once in MQTT 3.1.1") {
+  LogCapture log;
+  Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"});
+  rig.uplink.poll();
+  REQUIRE(rig.client.connects.size() == 1);
+  CHECK(rig.client.connects[0].protocol == mqtt::Protocol::automatic);
+  mqtt::Event refused{K::connect_failed,
+                      "the connection was closed on an MQTT 5 CONNECT",
+                      rig.client.connects.back().attempt,
+                      {},
+                      {}};
+  refused.retry_v311 = true;
+  rig.uplink.handle(refused);
+  rig.uplink.poll();  // no time passed
+  REQUIRE(rig.client.connects.size() == 2);
+  CHECK(rig.client.connects[1].server == "tcp://a:1883");
+  CHECK_THAT(log.text(), Catch::Contains("in MQTT 3.1.1 now"));
+  CHECK(rig.uplink.failed_attempts() == 0);
+}
+
+// RabbitMQ without mqtt.sparkplug = true turns spBv1.0/ into spBv1/0/: said
+// once, with the broker setting that keeps the topic, and escaped.
+TEST_CASE("uplink: a message on a mangled Sparkplug topic is said once with the broker setting") {
+  LogCapture log;
+  Rig rig;
+  rig.come_online();
+  rig.uplink.handle({K::message, {}, 0, "spBv1/0/school/NCMD/room\x1b[2J", "x"});
+  rig.uplink.handle({K::message, {}, 0, "spBv1/0/school/NCMD/room", "x"});
+  const std::string text = log.text();
+  CHECK_THAT(text, Catch::Contains("mqtt.sparkplug = true"));
+  CHECK(text.find("mqtt.sparkplug") == text.rfind("mqtt.sparkplug"));
+  CHECK(text.find('\x1b') == std::string::npos);
 }

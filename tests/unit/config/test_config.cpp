@@ -322,6 +322,28 @@ TEST_CASE("broker.primary_host: none by default - a Sparkplug id - waited for as
   CHECK_THAT(bad.message, Catch::Contains("out of range"));
 }
 
+TEST_CASE("broker.protocol: auto by default, or 5 or 3.1.1, nothing else") {
+  LoadResult r = load_string(kGood, "agent.toml");
+  REQUIRE(r.config);
+  CHECK(r.config->broker.protocol == Broker::Protocol::automatic);
+  const std::string servers = "servers = [\"tcp://127.0.0.1:1883\"]";
+  for (auto [text, want] :
+       {std::pair<const char*, Broker::Protocol>{"auto", Broker::Protocol::automatic},
+        {"5", Broker::Protocol::v5},
+        {"3.1.1", Broker::Protocol::v311}}) {
+    r = load_string(replace(kGood, servers, servers + "\nprotocol = \"" + text + "\""),
+                    "agent.toml");
+    REQUIRE(r.config);
+    CHECK(r.config->broker.protocol == want);
+  }
+  Error bad = only_error(replace(kGood, servers, servers + "\nprotocol = \"3.1\""));
+  CHECK(bad.key == "broker.protocol");
+  CHECK_THAT(bad.message, Catch::Contains("\"3.1\" is not an MQTT version the agent speaks; use "
+                                          "\"auto\", \"5\" or \"3.1.1\""));
+  Error number = only_error(replace(kGood, servers, servers + "\nprotocol = 5"));
+  CHECK(number.key == "broker.protocol");
+}
+
 TEST_CASE("broker.max_packet_size: 256 KiB by default, within the bounds of MQTT") {
   LoadResult r = load_string(kGood, "agent.toml");
   REQUIRE(r.config);
