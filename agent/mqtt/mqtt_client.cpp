@@ -164,6 +164,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
     drop_client();
     reap_retired();
     client_ = make_client();
+    client_spoke_ = 0;
   }
 
   void end_with_will() override {
@@ -181,6 +182,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
       retired_.push_back(std::move(r));
     }
     client_ = make_client();
+    client_spoke_ = 0;
   }
 
   bool connect(const ConnectRequest& r, std::string& error) override {
@@ -195,6 +197,15 @@ class PahoClient final : public Client, private ::mqtt::callback {
       // asked in MQTT 3.1.1 from the next attempt on.
       const bool v5 = r.protocol == Protocol::v5 ||
                       (r.protocol == Protocol::automatic && !speaks_v3_only(r.server));
+      // Paho C keeps the version of a client's last CONNECT and refuses an
+      // MQTT 5 one after a 3.1.1 one ("Client created for another version of
+      // MQTT"): a client that changes version starts afresh (a cluster whose
+      // servers differ, or a 3.1.1 server then an MQTT 5 one in its list).
+      if (client_spoke_ != 0 && client_spoke_ != (v5 ? 5 : 4)) {
+        drop_client();
+        client_ = make_client();
+      }
+      client_spoke_ = v5 ? 5 : 4;
       attempt_v5_ = v5;
       attempt_auto_ = r.protocol == Protocol::automatic;
       opts.set_mqtt_version(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
@@ -504,6 +515,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
   TlsOptions tls_;                    // of the attempt in progress
   bool attempt_v5_ = false;           // the attempt in progress speaks MQTT 5
   bool attempt_auto_ = true;          // ... and may fall back to MQTT 3.1.1
+  int client_spoke_ = 0;              // client_'s last CONNECT: 5, 4 (3.1.1), 0 none
   std::mutex v3_mutex_;               // v3_only_ is written on Paho's thread
   std::vector<std::string> v3_only_;  // servers that refused an MQTT 5 CONNECT
   std::unique_ptr<::mqtt::async_client> client_;

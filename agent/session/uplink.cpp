@@ -175,7 +175,7 @@ void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
     const auto say = quiet_loss_ ? &log::Logger::info : &log::Logger::warning;
     (lg.*say)("lost broker %s (%s); reconnecting in %.1f s%s, %" PRIu64 " %s waiting in spool",
               broker.c_str(), why.c_str(), secs, next.c_str(), waiting, batches(waiting));
-  } else if (failed_attempts_ == 1 || failed_attempts_ % 10 == 0) {
+  } else if (failed_attempts_ == 1 || (failed_attempts_ > 0 && failed_attempts_ % 10 == 0)) {
     lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
                " %s waiting in spool",
                broker.c_str(), why.c_str(), server().c_str(), secs, failed_attempts_, waiting,
