@@ -609,10 +609,11 @@ namespace {
 
 // A broker of MQTT 3.1.1 only, in front of the real one: it answers an MQTT 5
 // CONNECT as a 3.1.1 broker must (CONNACK "unacceptable protocol version", then
-// it closes) and passes any other connection through to Mosquitto.
+// it closes), or with `silent` closes without a word as RabbitMQ 3.10 does,
+// and passes any other connection through to Mosquitto.
 class V311OnlyProxy {
  public:
-  explicit V311OnlyProxy(int upstream) : upstream_(upstream) {
+  explicit V311OnlyProxy(int upstream, bool silent = false) : upstream_(upstream), silent_(silent) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -662,7 +663,7 @@ class V311OnlyProxy {
     }
     if (got > level_at && head[level_at] == 5) {
       const char connack[] = {0x20, 0x02, 0x00, 0x01};
-      ::send(client, connack, sizeof connack, MSG_NOSIGNAL);
+      if (!silent_) ::send(client, connack, sizeof connack, MSG_NOSIGNAL);
       ++refused_;
       ::close(client);
       return;
@@ -693,6 +694,7 @@ class V311OnlyProxy {
   }
 
   int upstream_;
+  bool silent_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
@@ -713,13 +715,76 @@ TEST_CASE("a broker of MQTT 3.1.1 only: the agent falls back and its session wor
   LogOnFailure show_log(agent);
   REQUIRE(rig.sub.wait_for("NDATA", 2, 20s));
   CHECK(proxy.refused() >= 1);
-  CHECK_THAT(agent.log(), Catch::Contains("the next attempt uses MQTT 3.1.1"));
+  CHECK_THAT(agent.log(), Catch::Contains("refused MQTT 5 (broker refused the connection: "
+                                          "unacceptable protocol version): connecting to it in "
+                                          "MQTT 3.1.1 now"));
   // Rebirth by NCMD, and the agent's own NDEATH, work over 3.1.1 too.
   rig.sub.publish("spBv1.0/school-test/NCMD/room-1", ncmd_rebirth());
   REQUIRE(rig.sub.wait_for("NBIRTH", 2, 10s));
   agent.signal(SIGTERM);
   REQUIRE(agent.wait_exit(10s) == 0);
   REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
+}
+
+// Issue 21: a server that refuses MQTT 5 (a CONNACK that says so, or the
+// connection closed on the CONNECT as RabbitMQ 3.10 does) is asked again at
+// once in MQTT 3.1.1, not after a backoff on the next server of the list.
+TEST_CASE("MQTT 5 refused by the first of two servers: MQTT 3.1.1 on it at once") {
+  for (const bool silent : {false, true}) {
+    DYNAMIC_SECTION((silent ? "connection closed on the CONNECT" : "CONNACK refusal")) {
+      Rig rig;
+      V311OnlyProxy proxy(rig.broker.port(), silent);
+      const std::string proxy_url = "tcp://127.0.0.1:" + std::to_string(proxy.port());
+      AgentOptions o = rig.options();
+      o.first_server = proxy_url;  // then the broker itself
+      Agent agent(rig.dir.path, o);
+      agent.start();
+      LogOnFailure show_log(agent);
+      REQUIRE(rig.sub.wait_for("NBIRTH", 1, 20s));
+      CHECK(proxy.refused() == 1);
+      CHECK_THAT(agent.log(),
+                 Catch::Contains("broker " + proxy_url + " refused MQTT 5 (") &&
+                     Catch::Contains("connecting to it in MQTT 3.1.1 now") &&
+                     Catch::Contains("connected to " + proxy_url + " as school-test/room-1"));
+      CHECK_THAT(agent.log(), !Catch::Contains("unreachable"));
+    }
+  }
+}
+
+// [broker] protocol = "3.1.1" never tries MQTT 5; a closed port is then
+// "connection refused", as with MQTT 5, not Paho's placeholder reason 255.
+TEST_CASE("protocol 3.1.1 never tries MQTT 5 and a closed port reads connection refused") {
+  Rig rig;
+  V311OnlyProxy proxy(rig.broker.port());
+  AgentOptions o = rig.options();
+  o.first_server = "tcp://127.0.0.1:" + std::to_string(free_port());  // nothing listens
+  o.url = "tcp://127.0.0.1:" + std::to_string(proxy.port());
+  o.extra_broker = "protocol = \"3.1.1\"\n";
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(rig.sub.wait_for("NDATA", 1, 20s));
+  CHECK(proxy.refused() == 0);
+  CHECK_THAT(agent.log(), Catch::Contains("broker " + o.first_server +
+                                          " unreachable (connection refused (no broker listening"));
+  CHECK_THAT(agent.log(), !Catch::Contains("reason code 255"));
+}
+
+// protocol = "5": a server of MQTT 3.1.1 only stays refused, and says why.
+TEST_CASE("protocol 5 does not fall back to MQTT 3.1.1") {
+  Rig rig;
+  V311OnlyProxy proxy(rig.broker.port());
+  AgentOptions o = rig.options();
+  o.url = "tcp://127.0.0.1:" + std::to_string(proxy.port());
+  o.extra_broker = "protocol = \"5\"\n";
+  Agent agent(rig.dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until([&] { return proxy.refused() >= 3; }, 20s));
+  CHECK(rig.sub.of_type("NBIRTH").empty());
+  CHECK_THAT(agent.log(), Catch::Contains("unreachable (broker refused the connection: "
+                                          "unacceptable protocol version)"));
+  CHECK_THAT(agent.log(), !Catch::Contains("3.1.1"));
 }
 
 TEST_CASE("bdSeq that cannot be saved: every session still gets a new one, refused attempts none") {
@@ -852,4 +917,95 @@ TEST_CASE(
   // The next session begins with the next bdSeq.
   REQUIRE(sub.wait_for("NBIRTH", 2, 20s));
   CHECK(bdseq(sub.of_type("NBIRTH")[1].decoded) == (bdseq(birth) + 1) % 256);
+}
+
+namespace {
+
+// Mosquitto's dynamic security plugin, with anonymous clients in a group
+// whose role denies (or not) the subscription to the agent's NCMD topic: a
+// broker that answers that SUBSCRIBE with a refusal (SUBACK 0x80 in MQTT
+// 3.1.1, 0x87 in MQTT 5), as an ACL or a cluster that lost the subscription's
+// queue does.
+std::string dynsec_json(bool deny_ncmd) {
+  return std::string(R"({"defaultACLAccess":{"publishClientSend":true,"publishClientReceive":true,)"
+                     R"("subscribe":true,"unsubscribe":true},"clients":[],)"
+                     R"("groups":[{"groupname":"anonymous","roles":[{"rolename":"edge"}]}],)"
+                     R"("roles":[{"rolename":"edge","acls":[)") +
+         (deny_ncmd ? R"({"acltype":"subscribeLiteral","topic":"spBv1.0/school-test/NCMD/room-1",)"
+                      R"("priority":0,"allow":false})"
+                    : "") +
+         R"(]}],"anonymousGroup":"anonymous"})";
+}
+
+std::string status_of(const Agent& agent) {
+  return run_shell(std::string(AGENT_BINARY) + " status --json -c " + agent.config_path()).second;
+}
+
+}  // namespace
+
+// Issue 21: a refused subscription never keeps a node from publishing.
+TEST_CASE("a broker that refuses the NCMD subscription still gets births and data") {
+  TempDir conf;
+  const std::string dynsec = conf.path + "/dynsec.json";
+  write_file(dynsec, dynsec_json(true));
+  Mosquitto broker(
+      "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\n"
+      "plugin_opt_config_file " +
+      dynsec + "\nlog_type all\n");
+  Subscriber sub(broker.url());
+  TempDir dir;
+  AgentOptions o;
+  o.url = broker.url();
+  Agent agent(dir.path, o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(sub.wait_for("NBIRTH", 1, 20s));
+  REQUIRE(sub.wait_for("NDATA", 2, 20s));
+  // Said once, with the broker's words, however often it is asked again.
+  REQUIRE(wait_until([&] { return agent.log().find("asking again") != std::string::npos; }, 10s));
+  std::string json;
+  REQUIRE(wait_until(
+      [&] {
+        json = status_of(agent);
+        return json.find("\"commands_available\":false") != std::string::npos;
+      },
+      10s));
+  INFO(json);
+  CHECK_THAT(json, Catch::Contains("\"commands unavailable\""));
+  CHECK_THAT(json, Catch::Contains("refused the subscription to spBv1.0/school-test/NCMD/room-1"));
+  const std::string text =
+      run_shell(std::string(AGENT_BINARY) + " status -c " + agent.config_path()).second;
+  CHECK_THAT(text, Catch::Contains("COMMANDS UNAVAILABLE: broker " + broker.url() +
+                                   " refused the subscription to spBv1.0/school-test/NCMD/room-1"));
+  // Asked again with the backoff (0.2, 0.4, 0.8 s ...): the broker saw it thrice.
+  REQUIRE(wait_until(
+      [&] {
+        const std::string log = broker.log();
+        const std::string asked = "spBv1.0/school-test/NCMD/room-1 (QoS 1)";
+        size_t n = 0;
+        for (size_t at = log.find(asked); at != std::string::npos; at = log.find(asked, at + 1))
+          ++n;
+        return n >= 3;
+      },
+      15s));
+  CHECK(sub.of_type("NBIRTH").size() == 1);  // one session throughout
+  const std::string log = agent.log();
+  CHECK(log.find("publishing without commands") == log.rfind("publishing without commands"));
+
+  // The broker takes the subscription again (its ACL changed, a restart):
+  // commands come, and status says nothing more of them.
+  broker.stop();
+  write_file(dynsec, dynsec_json(false));
+  broker.start();
+  REQUIRE(sub.wait_for("NBIRTH", 2, 30s));
+  REQUIRE(wait_until(
+      [&] {
+        json = status_of(agent);
+        return json.find("\"commands_available\":true") != std::string::npos;
+      },
+      10s));
+  CHECK_THAT(json, Catch::Contains("\"commands_problem\":null"));
+  CHECK_THAT(agent.log(), Catch::Contains("commands available again"));
+  sub.publish("spBv1.0/school-test/NCMD/room-1", ncmd_rebirth());
+  REQUIRE(sub.wait_for("NBIRTH", 3, 10s));
 }
