@@ -322,7 +322,7 @@ TEST_CASE("broker.primary_host: none by default - a Sparkplug id - waited for as
   CHECK_THAT(bad.message, Catch::Contains("out of range"));
 }
 
-TEST_CASE("broker.protocol: auto by default, or 5 or 3.1.1, nothing else") {
+TEST_CASE("broker.protocol: auto by default or 5 or 3.1.1 and nothing else") {
   LoadResult r = load_string(kGood, "agent.toml");
   REQUIRE(r.config);
   CHECK(r.config->broker.protocol == Broker::Protocol::automatic);
