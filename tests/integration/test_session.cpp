@@ -948,10 +948,12 @@ TEST_CASE("a broker that refuses the NCMD subscription still gets births and dat
   TempDir conf;
   const std::string dynsec = conf.path + "/dynsec.json";
   write_file(dynsec, dynsec_json(true));
-  Mosquitto broker(
-      "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\n"
-      "plugin_opt_config_file " +
-      dynsec + "\nlog_type all\n");
+  // Debian's mosquitto package ships the plugin in its multiarch dir.
+  auto [found, plugin] = run_shell("ls /usr/lib/*/mosquitto_dynamic_security.so | head -1");
+  while (!plugin.empty() && plugin.back() == '\n') plugin.pop_back();
+  INFO(plugin);
+  REQUIRE((found == 0 && !plugin.empty()));
+  Mosquitto broker("plugin " + plugin + "\nplugin_opt_config_file " + dynsec + "\nlog_type all\n");
   Subscriber sub(broker.url());
   TempDir dir;
   AgentOptions o;
