@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
+#include <functional>
 
 #include "../../integration/harness.hpp"
 #include "../log_capture.hpp"
 #include "../temp_dir.hpp"
 #include "batch/batcher.hpp"
+#include "config.hpp"
 #include "session/uplink.hpp"
 
 using namespace classroom;
@@ -1716,4 +1718,47 @@ TEST_CASE("uplink: a message on a mangled Sparkplug topic is said once with the 
   CHECK_THAT(text, Catch::Contains("mqtt.sparkplug = true"));
   CHECK(text.find("mqtt.sparkplug") == text.rfind("mqtt.sparkplug"));
   CHECK(text.find('\x1b') == std::string::npos);
+}
+
+// Issue 22: the uplink's options come from the config in one place, and a
+// reload compares two of them whole: every session key counts, where the
+// password came from does not.
+TEST_CASE("uplink options: one mapping from the config and reload compares them whole") {
+  config::Config base;
+  base.identity = {"school", "room"};
+  base.broker.servers = {"tcp://a:1883"};
+  base.broker.client_id = "school-room";
+  base.state.dir = "/var/lib/classroom-agent";
+  const UplinkOptions uo = uplink_options(base);
+  CHECK(uo.group == "school");
+  CHECK(uo.bdseq_path == "/var/lib/classroom-agent/bdseq");
+  CHECK(uo.protocol == mqtt::Protocol::automatic);
+  CHECK(uplink_options(base) == uo);
+
+  config::Config same = base;
+  same.broker.password_file = "/etc/classroom-agent/password";  // the same password
+  CHECK(uplink_options(same) == uo);
+
+  std::vector<std::function<void(config::Config&)>> changes = {
+      [](config::Config& c) { c.identity.node = "room-2"; },
+      [](config::Config& c) { c.broker.servers.push_back("tcp://b:1883"); },
+      [](config::Config& c) { c.broker.password = "secret"; },
+      [](config::Config& c) { c.broker.tls.verify = false; },
+      [](config::Config& c) { c.broker.keepalive = std::chrono::seconds(60); },
+      [](config::Config& c) { c.broker.retry_max = std::chrono::seconds(10); },
+      [](config::Config& c) { c.broker.max_packet_size = 1 << 20; },
+      [](config::Config& c) { c.broker.primary_host = "scada"; },
+      [](config::Config& c) { c.broker.primary_host_wait = std::chrono::seconds(30); },
+      [](config::Config& c) { c.broker.protocol = config::Broker::Protocol::v311; },
+      [](config::Config& c) { c.spool.replay_rate = 10; },
+  };
+  for (size_t i = 0; i < changes.size(); ++i) {
+    config::Config changed = base;
+    changes[i](changed);
+    INFO("change " << i);
+    CHECK_FALSE(uplink_options(changed) == uo);
+  }
+  config::Config v5 = base;
+  v5.broker.protocol = config::Broker::Protocol::v5;
+  CHECK(uplink_options(v5).protocol == mqtt::Protocol::v5);
 }
