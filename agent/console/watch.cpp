@@ -304,15 +304,19 @@ std::string size_text(uint64_t bytes) {
 // bounded; past that, one more line says the rest are not named.
 class TooBig {
  public:
-  explicit TooBig(size_t limit) : limit_(limit) {}
+  TooBig(size_t limit, const Filter& filter) : limit_(limit), filter_(filter) {}
 
   // A message_too_big event: over --max-message (the Connection dropped its
   // payload) or over what the MQTT client takes (it dropped it itself).
   void report(const mqtt::Event& e) {
-    ++dropped_;
     const uint64_t size = e.tag;
     std::string why;
     const auto topic = parse_topic(e.topic, why);
+    // A node the filter drops is not the operator's concern (nor is a topic
+    // outside spBv1.0 when a group or node is asked for).
+    if (topic ? !filter_.node_passes(*topic) : !filter_.groups.empty() || !filter_.nodes.empty())
+      return;
+    ++dropped_;
     const std::string key = topic ? topic->group + "/" + topic->node : std::string();
     if (said_.count(key)) return;
     if (said_.size() >= kMaxNamed) {
@@ -323,19 +327,20 @@ class TooBig {
     said_.insert(key);
     // The client takes at most kMaxInboundMessage whatever the option says.
     const uint64_t limit = std::min<uint64_t>(limit_, mqtt::kMaxInboundMessage);
-    std::string whose = topic ? "node " + text::printable(key, 200) + " sent a " +
-                                    std::string(to_string(topic->type))
-                              : "a message on " + text::printable(e.topic, 120) + " was";
-    note(whose + " of " + std::to_string(size) + " bytes: over the " + size_text(limit) + " limit" +
+    const std::string whose =
+        topic ? "node " + text::printable(key, 200) + ": " + std::string(to_string(topic->type))
+              : "a message on " + text::printable(e.topic, 120);
+    note(whose + " of " + std::to_string(size) + " bytes, over the " + size_text(limit) + " limit" +
          (limit < limit_ ? " of the MQTT client (--max-message " + size_text(limit_) + ")"
                          : " (--max-message)") +
-         "; dropped, and its later ones too without a word");
+         "; dropped (said once per node)");
   }
   uint64_t dropped() const { return dropped_; }
 
  private:
   static constexpr size_t kMaxNamed = 10'000;
   size_t limit_;
+  const Filter& filter_;
   std::unordered_set<std::string> said_;
   bool said_full_ = false;
   uint64_t dropped_ = 0;
@@ -379,7 +384,7 @@ int run_tail(const WatchOptions& o) {
   install_signals();
   Connection conn(o, o.filter.subscription(), "tail");
   Decoder decoder = decoder_for(o.filter, false);
-  TooBig too_big(o.max_message);
+  TooBig too_big(o.max_message, o.filter);
   Rebirths rebirths;
   uint64_t printed = 0, status_seen = 0, dropped_seen = 0;
   std::vector<mqtt::Event> events;
@@ -429,13 +434,13 @@ int run_fleet(const WatchOptions& o) {
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
   Connection conn(o, o.filter.subscription(), "fleet");
   Decoder decoder = decoder_for(o.filter, true);
-  TooBig too_big(o.max_message);
+  TooBig too_big(o.max_message, o.filter);
   Fleet fleet;
   Rebirths rebirths;
   std::vector<mqtt::Event> events;
   const int64_t start = steady_ms();
   int64_t next_draw = start;
-  uint64_t messages = 0;
+  uint64_t messages = 0, status_seen = 0;
   if (tty) write_all(STDOUT_FILENO, "\x1b[?1049h\x1b[?25l");  // own screen, no cursor
 
   auto options_now = [&](size_t lines, size_t width) {
@@ -474,6 +479,11 @@ int run_fleet(const WatchOptions& o) {
       if (!write_all(STDOUT_FILENO, frame)) break;
       next_draw = now + o.refresh_ms;
       continue;
+    }
+    if (!tty && conn.status_changes() != status_seen) {
+      // Not a terminal: the connection's news go to stderr, as tail's do.
+      status_seen = conn.status_changes();
+      note(conn.status());
     }
     // Take messages until the table is due, but never hold a redraw back
     // for longer than kMaxBusyMs whatever the rate.
