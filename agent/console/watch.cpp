@@ -31,6 +31,9 @@ constexpr int64_t kRebirthEveryMs = 60'000;
 constexpr int kRebirthsPerSecond = 20;
 // The longest a burst of messages holds back a redraw of the table.
 constexpr int64_t kMaxBusyMs = 50;
+// The nodes fleet tracks: the nation (150,000 gateways) fits, at about 1 KB a
+// node (tail keeps the decoder's default: its alias tables are whole births).
+constexpr size_t kMaxFleetNodes = 250'000;
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_stop(int) {
@@ -361,7 +364,10 @@ Decoder decoder_for(const Filter& f, bool fleet) {
     interest.metric = [&f](std::string_view name) { return f.metric_passes(name); };
   }
   Limits limits;
-  if (fleet) limits.max_aliases_per_owner = 64;  // the table's metrics, a few probes and radios
+  if (fleet) {
+    limits.max_aliases_per_owner = 64;  // the table's metrics, a few probes and radios
+    limits.max_nodes = kMaxFleetNodes;
+  }
   return Decoder(limits, std::move(interest));
 }
 
@@ -435,7 +441,7 @@ int run_fleet(const WatchOptions& o) {
   Connection conn(o, o.filter.subscription(), "fleet");
   Decoder decoder = decoder_for(o.filter, true);
   TooBig too_big(o.max_message, o.filter);
-  Fleet fleet;
+  Fleet fleet(kMaxFleetNodes);
   Rebirths rebirths;
   std::vector<mqtt::Event> events;
   const int64_t start = steady_ms();
