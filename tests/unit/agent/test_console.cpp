@@ -572,7 +572,11 @@ TEST_CASE("console: fleet of 50000 nodes filtered by group and drawn within a se
                         std::chrono::steady_clock::now() - start)
                         .count();
     INFO("render took " << ms << " ms");
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+    CHECK(ms < 10'000);  // sanitizers and -O0 are many times slower: the figure is for a release
+#else
     CHECK(ms < 1000);
+#endif
     REQUIRE(lines.size() == 60);
     CHECK(lines[0].find("50000 nodes: 49950 online, 0 offline, 50 silent") != std::string::npos);
     if (sort == Fleet::Sort::state) CHECK(lines[2].find("SILENT") != std::string::npos);
