@@ -21,6 +21,13 @@ void add_connection(CLI::App* cmd, std::string& server, std::string& config_path
   s->excludes(c);
 }
 
+void add_max_message(CLI::App* cmd, std::string& max_message) {
+  cmd->add_option("--max-message", max_message,
+                  "The largest message taken, e.g. 256KiB or 4MiB (1KiB to 256MiB); a bigger one "
+                  "is dropped and said on stderr once per node")
+      ->capture_default_str();
+}
+
 void add_filters(CLI::App* cmd, Filter& f, bool devices_and_metrics) {
   cmd->add_option("--group", f.groups, "Only these groups (schools); a glob, may repeat");
   cmd->add_option("--node", f.nodes, "Only these nodes (gateways); a glob, may repeat");
@@ -45,6 +52,7 @@ Commands::Commands(CLI::App& app, std::string default_config)
                   "Ask a node whose birth was missed for a new one (publishes an NCMD "
                   "Node Control/Rebirth to it; at most once a minute per node)");
   tail_->add_option("-n,--count", options_.count, "Stop after this many messages");
+  add_max_message(tail_, max_message_);
 
   fleet_ = app.add_subcommand(
       "fleet", "A live table of every node and device on a broker: online, silent, key metrics");
@@ -64,6 +72,7 @@ Commands::Commands(CLI::App& app, std::string default_config)
   fleet_->add_flag("--rebirth", options_.rebirth,
                    "Ask nodes whose birth was missed for a new one (NCMD Node Control/Rebirth), "
                    "so that their bdSeq and state are known");
+  add_max_message(fleet_, max_message_);
 }
 
 bool Commands::parsed() const {
@@ -87,6 +96,15 @@ int Commands::run() {
       return kExitConfig;
     }
     broker_settings(result.config->broker, options_);
+  }
+  {
+    const auto bytes = config::parse_size(max_message_);
+    if (!bytes || *bytes < WatchOptions::kMinMaxMessage || *bytes > WatchOptions::kMaxMaxMessage) {
+      std::cerr << "classroom-agent: --max-message \"" << text::printable(max_message_, 40)
+                << "\" is not a size from 1KiB to 256MiB, such as 256KiB or 1MiB\n";
+      return kExitUsage;
+    }
+    options_.max_message = static_cast<size_t>(*bytes);
   }
   if (fleet_->parsed()) {
     struct {

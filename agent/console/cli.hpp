@@ -24,7 +24,8 @@ class Commands {
  private:
   CLI::App* tail_ = nullptr;
   CLI::App* fleet_ = nullptr;
-  std::string config_path_, server_, sort_ = "name", stale_ = "60s", refresh_ = "1s", wait_ = "5s";
+  std::string config_path_, server_, sort_ = "name", stale_ = "60s", refresh_ = "1s", wait_ = "5s",
+                                     max_message_ = "1MiB";
   WatchOptions options_;
 };
 

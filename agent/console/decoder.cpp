@@ -1,5 +1,7 @@
 #include "console/decoder.hpp"
 
+#include <algorithm>
+
 #include "sparkplug_b.pb.h"
 
 namespace classroom::console {
@@ -11,6 +13,8 @@ using PbMetric = Payload::Metric;
 constexpr std::string_view kPrefix = "spBv1.0/";
 constexpr size_t kMaxUnitBytes = 32;
 constexpr size_t kMaxStateBytes = 1024;
+// The names and units interned: past this, aliases with new names are not remembered.
+constexpr size_t kMaxNameTableBytes = 64u << 20;
 
 struct TypeName {
   std::string_view name;
@@ -189,11 +193,41 @@ std::string rebirth_request(uint64_t now_ms) {
   return p.SerializeAsString();
 }
 
+uint32_t Decoder::Names::id(std::string_view text) {
+  if (auto it = index_.find(text); it != index_.end()) return it->second;
+  if (bytes_ + text.size() > kMaxNameTableBytes || texts_.size() >= Names::kNone) return kNone;
+  texts_.emplace_back(text);
+  bytes_ += text.size() + sizeof(std::string);
+  const auto id = static_cast<uint32_t>(texts_.size() - 1);
+  index_.emplace(texts_.back(), id);
+  return id;
+}
+
+const Decoder::Known* Decoder::Owner::find(uint64_t alias) const {
+  auto it = std::lower_bound(aliases.begin(), aliases.end(), alias,
+                             [](const Known& k, uint64_t a) { return k.alias < a; });
+  return it != aliases.end() && it->alias == alias ? &*it : nullptr;
+}
+
+size_t Decoder::aliases() const {
+  size_t n = 0;
+  for (const auto& [key, node] : nodes_) {
+    n += node.self.aliases.size();
+    for (const auto& [name, dev] : node.devices) n += dev.aliases.size();
+  }
+  return n;
+}
+
 Decoder::Owner* Decoder::owner_for(const Topic& t, bool create) {
   const std::string key = t.group + "/" + t.node;
   auto it = nodes_.find(key);
   if (it == nodes_.end()) {
     if (!create) return nullptr;
+    if (interest_.owner) {
+      Topic node_topic = t;
+      node_topic.device.clear();
+      if (!interest_.owner(node_topic)) return nullptr;
+    }
     if (nodes_.size() >= limits_.max_nodes) {
       ++not_remembered_;
       return nullptr;
@@ -204,7 +238,7 @@ Decoder::Owner* Decoder::owner_for(const Topic& t, bool create) {
   if (!t.is_device()) return &node.self;
   auto dev = node.devices.find(t.device);
   if (dev == node.devices.end()) {
-    if (!create) return nullptr;
+    if (!create || (interest_.owner && !interest_.owner(t))) return nullptr;
     if (node.devices.size() >= limits_.max_devices_per_node) {
       ++not_remembered_;
       return nullptr;
@@ -248,6 +282,8 @@ Decoded Decoder::decode(Topic topic, std::string_view payload) {
   const bool data = t.type == MessageType::ndata || t.type == MessageType::ddata;
   Owner* owner = nullptr;
   Owner* node_owner = nullptr;  // a device's aliases are unique across its node too
+  // A node or device of no interest has no table, and is not missing a birth.
+  const bool wanted = !interest_.owner || interest_.owner(t);
   if (birth) {
     if (t.type == MessageType::nbirth) {
       // A new session of the node: its devices are born again after it.
@@ -257,6 +293,7 @@ Decoded Decoder::decode(Topic topic, std::string_view payload) {
     owner = owner_for(t, true);
     if (owner) {
       owner->born = true;
+      owner->partial = false;
       owner->aliases.clear();
     }
   } else if (data || t.type == MessageType::ncmd || t.type == MessageType::dcmd) {
@@ -266,7 +303,7 @@ Decoded Decoder::decode(Topic topic, std::string_view payload) {
       node_topic.device.clear();
       node_owner = owner_for(node_topic, false);
     }
-    if (data && (!owner || !owner->born)) d.birth_missing = true;
+    if (data && wanted && (!owner || !owner->born)) d.birth_missing = true;
   }
 
   const int n = p.metrics_size();
@@ -276,28 +313,35 @@ Decoded Decoder::decode(Topic topic, std::string_view payload) {
   for (size_t i = 0; i < shown; ++i) {
     const PbMetric& m = p.metrics(static_cast<int>(i));
     DecodedMetric out;
+    if (m.has_name()) out.name = cut(m.name(), limits_.max_name_bytes);
+    const Known* known = nullptr;
+    if (!m.has_name() && m.has_alias()) {
+      for (Owner* o : {owner, node_owner})
+        if (o && !known) known = o->find(m.alias());
+      if (known) {
+        out.name = names_.text(known->name);
+      } else if (data && wanted && !(owner && owner->partial)) {
+        // An alias its birth did not define (a birth that held metrics of no
+        // interest may have defined it: those are not remembered).
+        d.birth_missing = true;
+      }
+    }
+    const bool of_interest = !interest_.metric || out.name == "bdSeq" ||
+                             (!out.name.empty() && interest_.metric(out.name));
+    if (interest_.only_these && !of_interest) {
+      if (birth && owner && m.has_alias()) owner->partial = true;
+      continue;
+    }
     out.has_alias = m.has_alias();
     out.alias = m.alias();
     out.is_null = m.is_null();
     out.historical = m.is_historical();
     out.timestamp = m.timestamp();
-    if (m.has_name()) out.name = cut(m.name(), limits_.max_name_bytes);
     out.datatype = m.datatype();
     out.unit = unit_of(m);
-    if (!m.has_name() && m.has_alias()) {
-      const Known* known = nullptr;
-      for (Owner* o : {owner, node_owner}) {
-        if (!o || known) continue;
-        auto it = o->aliases.find(m.alias());
-        if (it != o->aliases.end()) known = &it->second;
-      }
-      if (known) {
-        out.name = known->name;
-        if (!m.has_datatype()) out.datatype = known->datatype;
-        if (out.unit.empty()) out.unit = known->unit;
-      } else if (data) {
-        d.birth_missing = true;
-      }
+    if (known) {
+      if (!m.has_datatype()) out.datatype = known->datatype;
+      if (out.unit.empty()) out.unit = names_.text(known->unit);
     }
     read_value(m, out.datatype, out);
     if (out.name == "bdSeq" && (birth || t.type == MessageType::ndeath)) {
@@ -307,12 +351,29 @@ Decoded Decoder::decode(Topic topic, std::string_view payload) {
         d.bdseq = static_cast<uint64_t>(*s);
     }
     if (birth && owner && out.has_alias && !out.name.empty()) {
-      if (owner->aliases.size() < limits_.max_aliases_per_owner || owner->aliases.count(out.alias))
-        owner->aliases[out.alias] = Known{out.name, out.datatype, out.unit};
-      else
+      if (!of_interest) {
+        owner->partial = true;
+      } else if (owner->aliases.size() < limits_.max_aliases_per_owner) {
+        const uint32_t name = names_.id(out.name), unit = names_.id(out.unit);
+        if (name != Names::kNone && unit != Names::kNone)
+          owner->aliases.push_back(Known{out.alias, name, unit, out.datatype});
+        else
+          ++not_remembered_;
+      } else {
         ++not_remembered_;
+      }
     }
     d.metrics.push_back(std::move(out));
+  }
+  if (birth && owner) {
+    // Sorted for lookups; a later definition of an alias wins, as it did.
+    auto& a = owner->aliases;
+    std::stable_sort(a.begin(), a.end(),
+                     [](const Known& x, const Known& y) { return x.alias < y.alias; });
+    auto last = std::unique(a.rbegin(), a.rend(),
+                            [](const Known& x, const Known& y) { return x.alias == y.alias; });
+    a.erase(a.begin(), last.base());
+    a.shrink_to_fit();
   }
   return d;
 }

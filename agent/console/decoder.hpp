@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,6 +78,22 @@ struct Limits {
   size_t max_metrics_shown = 10'000;      // metrics decoded per message
 };
 
+// What a decoder keeps of the births it sees: alias tables only for the nodes
+// and devices, and only the metrics, that its user will show, so a console
+// watching one district of a national broker holds one district's aliases,
+// and `fleet` only the aliases of the metrics in its table. Unset functions
+// keep everything.
+struct Interest {
+  // A node (device empty) or a device whose aliases are kept; for the others,
+  // nothing is kept and their data is not reported as missing a birth.
+  std::function<bool(const Topic&)> owner;
+  // A metric whose alias is kept (and, with only_these, decoded at all).
+  std::function<bool(std::string_view name)> metric;
+  // Leave the other metrics out of Decoded::metrics (fleet: no work for the
+  // thousands of metrics a birth carries that its table does not show).
+  bool only_these = false;
+};
+
 // Sparkplug's DataType names ("Float", "UInt64"); "Unknown" for the rest.
 std::string_view datatype_name(uint32_t datatype);
 
@@ -85,7 +103,8 @@ std::string rebirth_request(uint64_t now_ms);
 
 class Decoder {
  public:
-  explicit Decoder(Limits limits = {}) : limits_(limits) {}
+  explicit Decoder(Limits limits = {}, Interest interest = {})
+      : limits_(limits), interest_(std::move(interest)) {}
 
   // Decodes one message. Births (re)define the aliases of their node or device:
   // an NBIRTH starts a new session of the node (its devices' aliases are
@@ -95,26 +114,47 @@ class Decoder {
   Decoded decode(Topic topic, std::string_view payload);
 
   size_t nodes() const { return nodes_.size(); }
+  // Aliases remembered, over every node and device.
+  size_t aliases() const;
   // Births that could not be remembered (a table was full).
   uint64_t not_remembered() const { return not_remembered_; }
 
  private:
+  // One alias of a birth: 24 bytes, its name and unit interned (a fleet's
+  // nodes share their metric names).
   struct Known {
-    std::string name;
+    uint64_t alias = 0;
+    uint32_t name = 0, unit = 0;
     uint32_t datatype = 0;
-    std::string unit;
   };
   struct Owner {
     bool born = false;
-    std::unordered_map<uint64_t, Known> aliases;
+    bool partial = false;        // the birth had metrics of no interest: not remembered
+    std::vector<Known> aliases;  // sorted by alias
+    const Known* find(uint64_t alias) const;
   };
   struct Node {
     Owner self;
     std::unordered_map<std::string, Owner> devices;
   };
+  // Names and units, each kept once. Bounded: when full, an alias with a new
+  // name is not remembered.
+  class Names {
+   public:
+    static constexpr uint32_t kNone = UINT32_MAX;
+    uint32_t id(std::string_view text);  // kNone when full
+    const std::string& text(uint32_t id) const { return texts_[id]; }
+
+   private:
+    std::deque<std::string> texts_;  // stable: index_ holds views of them
+    std::unordered_map<std::string_view, uint32_t> index_;
+    size_t bytes_ = 0;
+  };
   Owner* owner_for(const Topic& t, bool create);
 
   Limits limits_;
+  Interest interest_;
+  Names names_;
   std::unordered_map<std::string, Node> nodes_;  // "<group>/<node>"
   uint64_t not_remembered_ = 0;
 };

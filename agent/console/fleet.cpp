@@ -143,6 +143,12 @@ std::string age_text(int64_t ms) {
   return buf;
 }
 
+bool Fleet::shows_metric(std::string_view n) {
+  return n == "System/CPU/Usage" || n == "CPU/Usage" || n == "Agent/Spool/Pending Batches" ||
+         (n.rfind("WiFi/", 0) == 0 && glob_matches("WiFi/*/Stations", n)) ||
+         !probe_of(n, "RTT Avg").empty() || !probe_of(n, "Loss").empty();
+}
+
 bool Fleet::silent(const FleetRow& r, int64_t now_ms, int64_t stale_ms) {
   return r.state != NodeState::offline && now_ms - r.last_ms > stale_ms;
 }
@@ -332,10 +338,14 @@ std::vector<std::string> render(const Fleet& fleet, const RenderOptions& o) {
   lines.push_back(summary);
 
   const auto rows = fleet.rows(o.sort, o.now_ms, o.stale_ms);
+  const size_t room = o.max_lines == 0 ? rows.size() : o.max_lines > 3 ? o.max_lines - 3 : 0;
+  const size_t shown = std::min(rows.size(), room);
+  // Only the rows shown are rendered: a terminal shows 40 of 50,000 nodes.
   std::vector<std::string> names;
-  names.reserve(rows.size());
+  names.reserve(shown);
   size_t name_width = 4;
-  for (const FleetRow* r : rows) {
+  for (size_t i = 0; i < shown; ++i) {
+    const FleetRow* r = rows[i];
     std::string n = r->device.empty() ? text::printable(r->group + "/" + r->node, kMaxNameColumn)
                                       : "  " + text::printable(r->device, kMaxNameColumn - 2);
     cut_to(n, kMaxNameColumn);
@@ -353,8 +363,6 @@ std::vector<std::string> render(const Fleet& fleet, const RenderOptions& o) {
   };
   lines.push_back(line("NODE", "STATE", "SINCE", "BDSEQ", "LAST", "CPU %", "RTT ms", "LOSS %",
                        "WIFI", "SPOOL"));
-  const size_t room = o.max_lines == 0 ? rows.size() : o.max_lines > 3 ? o.max_lines - 3 : 0;
-  const size_t shown = std::min(rows.size(), room);
   for (size_t i = 0; i < shown; ++i) {
     const FleetRow& r = *rows[i];
     std::string wifi = "-";

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "console/decoder.hpp"
@@ -55,6 +56,10 @@ class Fleet {
   // when its bdSeq is the birth's (a late Will of an older session does not
   // kill the new one); an NDEATH takes the node's devices offline too.
   void observe(const Decoded& message, int64_t now_ms);
+
+  // The metrics the table shows (CPU, spool, Wi-Fi stations, a probe's RTT
+  // and loss): the only ones whose aliases a console running fleet keeps.
+  static bool shows_metric(std::string_view name);
 
   enum class Sort { name, state, age };
   // Nodes in display order, each followed by its devices (by name).

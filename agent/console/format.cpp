@@ -95,6 +95,11 @@ bool Filter::topic_passes(const Topic& t) const {
   return t.is_device() && any_matches(devices, t.device);
 }
 
+bool Filter::node_passes(const Topic& t) const {
+  if (t.type == MessageType::state) return groups.empty() && nodes.empty();
+  return any_matches(groups, t.group) && any_matches(nodes, t.node);
+}
+
 bool Filter::metric_passes(std::string_view name) const {
   if (metrics.empty()) return true;
   if (name.empty()) return false;

@@ -22,6 +22,9 @@ struct Filter {
   // Group, node and device. A device filter passes device messages only; any
   // filter drops STATE messages (they belong to no group).
   bool topic_passes(const Topic& topic) const;
+  // Group and node only: whether anything of this node (itself or a device)
+  // can pass. STATE messages pass only when neither is filtered.
+  bool node_passes(const Topic& topic) const;
   // A metric by its (resolved) name; a metric whose name is unknown passes only
   // an empty metric filter.
   bool metric_passes(std::string_view name) const;

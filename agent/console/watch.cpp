@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "printable.hpp"
 
@@ -30,6 +31,9 @@ constexpr int64_t kRebirthEveryMs = 60'000;
 constexpr int kRebirthsPerSecond = 20;
 // The longest a burst of messages holds back a redraw of the table.
 constexpr int64_t kMaxBusyMs = 50;
+// The nodes fleet tracks: the nation (150,000 gateways) fits, at about 1 KB a
+// node (tail keeps the decoder's default: its alias tables are whole births).
+constexpr size_t kMaxFleetNodes = 250'000;
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_stop(int) {
@@ -70,7 +74,10 @@ std::string client_id(const char* what) {
 class Connection {
  public:
   Connection(const WatchOptions& o, std::string subscription, const char* what)
-      : options_(o), subscription_(std::move(subscription)), id_(client_id(what)) {
+      : options_(o),
+        subscription_(std::move(subscription)),
+        id_(client_id(what)),
+        max_queued_bytes_(std::max(kMaxQueuedBytes, 2 * o.max_message)) {
     client_ = mqtt::make_paho_client(o.servers.front(), id_,
                                      [this](mqtt::Event e) { push(std::move(e)); });
   }
@@ -118,9 +125,16 @@ class Connection {
   enum class State { idle, connecting, subscribing, subscribed };
 
   void push(mqtt::Event e) {
+    if (e.kind == mqtt::Event::Kind::message && e.payload.size() > options_.max_message) {
+      // Over --max-message: only its size and (part of) its topic go on.
+      e.kind = mqtt::Event::Kind::message_too_big;
+      e.tag = e.payload.size();
+      std::string().swap(e.payload);
+      e.topic.resize(std::min<size_t>(e.topic.size(), 256));
+    }
     std::lock_guard lock(mutex_);
     if (e.kind == mqtt::Event::Kind::message &&
-        (queue_.size() >= kMaxQueuedEvents || bytes_ + e.payload.size() > kMaxQueuedBytes)) {
+        (queue_.size() >= kMaxQueuedEvents || bytes_ + e.payload.size() > max_queued_bytes_)) {
       ++dropped_;
       return;
     }
@@ -230,6 +244,7 @@ class Connection {
   std::condition_variable ready_;
   std::deque<mqtt::Event> queue_;
   size_t bytes_ = 0;
+  const size_t max_queued_bytes_;
   std::atomic<uint64_t> dropped_{0};
 };
 
@@ -280,10 +295,80 @@ void note(const std::string& line) {
   write_all(STDERR_FILENO, "classroom-agent: " + line + "\n");
 }
 
-std::string too_big_text(const mqtt::Event& e) {
-  return "dropped a message of " + std::to_string(e.tag) + " bytes on " +
-         text::printable(e.topic, 120) + ": over the " +
-         std::to_string(mqtt::kMaxInboundMessage / 1024) + " KiB limit";
+std::string size_text(uint64_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// Messages over the limit: dropped before decoding, and said on stderr once
+// per node (and once for everything outside spBv1.0), so a node that births
+// 2 MiB every minute is one line, not one a minute. The nodes named are
+// bounded; past that, one more line says the rest are not named.
+class TooBig {
+ public:
+  TooBig(size_t limit, const Filter& filter) : limit_(limit), filter_(filter) {}
+
+  // A message_too_big event: over --max-message (the Connection dropped its
+  // payload) or over what the MQTT client takes (it dropped it itself).
+  void report(const mqtt::Event& e) {
+    const uint64_t size = e.tag;
+    std::string why;
+    const auto topic = parse_topic(e.topic, why);
+    // A node the filter drops is not the operator's concern (nor is a topic
+    // outside spBv1.0 when a group or node is asked for).
+    if (topic ? !filter_.node_passes(*topic) : !filter_.groups.empty() || !filter_.nodes.empty())
+      return;
+    ++dropped_;
+    const std::string key = topic ? topic->group + "/" + topic->node : std::string();
+    if (said_.count(key)) return;
+    if (said_.size() >= kMaxNamed) {
+      if (!said_full_) note("more nodes sent messages over the limit; they are not named");
+      said_full_ = true;
+      return;
+    }
+    said_.insert(key);
+    // The client takes at most kMaxInboundMessage whatever the option says.
+    const uint64_t limit = std::min<uint64_t>(limit_, mqtt::kMaxInboundMessage);
+    const std::string whose =
+        topic ? "node " + text::printable(key, 200) + ": " + std::string(to_string(topic->type))
+              : "a message on " + text::printable(e.topic, 120);
+    note(whose + " of " + std::to_string(size) + " bytes, over the " + size_text(limit) + " limit" +
+         (limit < limit_ ? " of the MQTT client (--max-message " + size_text(limit_) + ")"
+                         : " (--max-message)") +
+         "; dropped (said once per node)");
+  }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  static constexpr size_t kMaxNamed = 10'000;
+  size_t limit_;
+  const Filter& filter_;
+  std::unordered_set<std::string> said_;
+  bool said_full_ = false;
+  uint64_t dropped_ = 0;
+};
+
+// The decoder a console needs: alias tables only for what its filter lets
+// through, and for fleet only the metrics of its table.
+Decoder decoder_for(const Filter& f, bool fleet) {
+  Interest interest;
+  if (!f.groups.empty() || !f.nodes.empty() || !f.devices.empty())
+    interest.owner = [&f](const Topic& t) {
+      return t.is_device() ? f.topic_passes(t) : f.node_passes(t);
+    };
+  if (fleet) {
+    interest.metric = [](std::string_view name) { return Fleet::shows_metric(name); };
+    interest.only_these = true;
+  } else if (!f.metrics.empty()) {
+    interest.metric = [&f](std::string_view name) { return f.metric_passes(name); };
+  }
+  Limits limits;
+  if (fleet) {
+    limits.max_aliases_per_owner = 64;  // the table's metrics, a few probes and radios
+    limits.max_nodes = kMaxFleetNodes;
+  }
+  return Decoder(limits, std::move(interest));
 }
 
 }  // namespace
@@ -304,7 +389,8 @@ void broker_settings(const config::Broker& b, WatchOptions& o) {
 int run_tail(const WatchOptions& o) {
   install_signals();
   Connection conn(o, o.filter.subscription(), "tail");
-  Decoder decoder;
+  Decoder decoder = decoder_for(o.filter, false);
+  TooBig too_big(o.max_message, o.filter);
   Rebirths rebirths;
   uint64_t printed = 0, status_seen = 0, dropped_seen = 0;
   std::vector<mqtt::Event> events;
@@ -326,15 +412,20 @@ int run_tail(const WatchOptions& o) {
       if (o.count && printed >= o.count) break;
       const int64_t now = wall_ms();
       if (e.kind == mqtt::Event::Kind::message_too_big) {
-        note(too_big_text(e));
+        too_big.report(e);
         continue;
       }
-      Decoded d = decoder.decode(e.topic, e.payload);
-      if (!d.error.empty() && d.topic.node.empty()) continue;  // outside spBv1.0: not ours
+      std::string why;
+      auto topic = parse_topic(e.topic, why);
+      if (!topic) continue;  // outside spBv1.0: not ours
+      // A node the filter drops is not decoded at all: nothing of it is kept.
+      if (!o.filter.node_passes(*topic)) continue;
+      Decoded d = decoder.decode(std::move(*topic), e.payload);
       const bool shown = o.json ? format_json(d, o.filter, now, out)
                                 : format_lines(d, o.filter, now, o.with_time, out) > 0;
       if (shown) ++printed;
-      if (o.rebirth && d.birth_missing && rebirths.maybe_ask(conn, d.topic))
+      if (o.rebirth && d.birth_missing && o.filter.topic_passes(d.topic) &&
+          rebirths.maybe_ask(conn, d.topic))
         note("asked " + text::printable(d.topic.group + "/" + d.topic.node, 200) +
              " for a rebirth (NCMD Node Control/Rebirth): its birth was not seen");
     }
@@ -348,13 +439,14 @@ int run_fleet(const WatchOptions& o) {
   install_signals();
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
   Connection conn(o, o.filter.subscription(), "fleet");
-  Decoder decoder;
-  Fleet fleet;
+  Decoder decoder = decoder_for(o.filter, true);
+  TooBig too_big(o.max_message, o.filter);
+  Fleet fleet(kMaxFleetNodes);
   Rebirths rebirths;
   std::vector<mqtt::Event> events;
   const int64_t start = steady_ms();
   int64_t next_draw = start;
-  uint64_t messages = 0;
+  uint64_t messages = 0, status_seen = 0;
   if (tty) write_all(STDOUT_FILENO, "\x1b[?1049h\x1b[?25l");  // own screen, no cursor
 
   auto options_now = [&](size_t lines, size_t width) {
@@ -367,6 +459,8 @@ int run_fleet(const WatchOptions& o) {
     r.color = tty;
     r.source = conn.status();
     if (conn.dropped()) r.source += "; " + std::to_string(conn.dropped()) + " messages dropped";
+    if (too_big.dropped())
+      r.source += "; " + std::to_string(too_big.dropped()) + " over --max-message";
     if (rebirths.sent())
       r.source += "; " + std::to_string(rebirths.sent()) +
                   (rebirths.sent() == 1 ? " rebirth asked" : " rebirths asked");
@@ -392,6 +486,11 @@ int run_fleet(const WatchOptions& o) {
       next_draw = now + o.refresh_ms;
       continue;
     }
+    if (!tty && conn.status_changes() != status_seen) {
+      // Not a terminal: the connection's news go to stderr, as tail's do.
+      status_seen = conn.status_changes();
+      note(conn.status());
+    }
     // Take messages until the table is due, but never hold a redraw back
     // for longer than kMaxBusyMs whatever the rate.
     const int64_t busy_until = now + kMaxBusyMs;
@@ -399,10 +498,16 @@ int run_fleet(const WatchOptions& o) {
       events.clear();
       conn.poll(std::max<int64_t>(0, std::min<int64_t>(due - steady_ms(), 200)), events);
       for (const mqtt::Event& e : events) {
+        if (e.kind == mqtt::Event::Kind::message_too_big) {
+          too_big.report(e);
+          continue;
+        }
         if (e.kind != mqtt::Event::Kind::message) continue;
-        Decoded d = decoder.decode(e.topic, e.payload);
-        if (!d.error.empty() && d.topic.node.empty()) continue;
-        if (!o.filter.topic_passes(d.topic)) continue;
+        std::string why;
+        auto topic = parse_topic(e.topic, why);
+        // Outside spBv1.0, or a node the filter drops: not decoded, nothing kept.
+        if (!topic || !o.filter.topic_passes(*topic)) continue;
+        Decoded d = decoder.decode(std::move(*topic), e.payload);
         ++messages;
         fleet.observe(d, wall_ms());
         if (o.rebirth && d.birth_missing) rebirths.maybe_ask(conn, d.topic);

@@ -26,6 +26,11 @@ struct WatchOptions {
   mqtt::ConnectRequest connection;
   Filter filter;
   bool rebirth = false;  // ask a node whose birth was missed for one (NCMD)
+  // The largest message taken (--max-message): a bigger one is dropped and
+  // said once per node on stderr. Its payload never reaches the decoder.
+  size_t max_message = kDefaultMaxMessage;
+  static constexpr size_t kDefaultMaxMessage = 1u << 20;
+  static constexpr size_t kMinMaxMessage = 1u << 10, kMaxMaxMessage = 256u << 20;
 
   // tail
   bool json = false;

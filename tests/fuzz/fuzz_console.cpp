@@ -27,6 +27,12 @@ void check_printable(const std::string& out) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace classroom::console;
   static Decoder decoder(Limits{64, 8, 256, 128, 512});
+  // As fleet --group 'a*' decodes: the group's nodes only, the table's metrics only.
+  static const Filter district{{"a*"}, {}, {}, {}};
+  static Decoder narrow(
+      Limits{64, 8, 64, 128, 512},
+      Interest{[](const Topic& t) { return district.node_passes(t); },
+               [](std::string_view name) { return Fleet::shows_metric(name); }, true});
   static Fleet fleet(64, 8);
   static int64_t now = 1'800'000'000'000;
   const std::string_view in(reinterpret_cast<const char*>(data), size);
@@ -34,6 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view topic = in.substr(0, nul);
   const std::string_view payload = nul == std::string_view::npos ? "" : in.substr(nul + 1);
 
+  const Decoded n = narrow.decode(topic, payload);
+  for (const DecodedMetric& m : n.metrics)
+    if (!m.name.empty() && m.name != "bdSeq" && !Fleet::shows_metric(m.name)) __builtin_trap();
   const Decoded d = decoder.decode(topic, payload);
   if (d.topic.node.empty() && d.error.empty()) __builtin_trap();  // refused without a reason
   std::string out;

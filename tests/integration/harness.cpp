@@ -5,6 +5,7 @@
 #include <mqtt/async_client.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -135,9 +136,11 @@ void Process::signal(int sig) {
 bool Process::running() {
   if (status_ || pid_ <= 0) return false;
   int st = 0;
-  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  struct rusage usage {};
+  pid_t r = ::wait4(pid_, &st, WNOHANG, &usage);
   if (r == pid_) {
     status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    max_rss_kib_ = usage.ru_maxrss;
     return false;
   }
   return true;

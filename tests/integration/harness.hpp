@@ -53,10 +53,13 @@ class Process {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   bool running();
   pid_t pid() const { return pid_; }
+  // Its peak resident memory (KiB, from wait4), once it has exited; else 0.
+  long max_rss_kib() const { return max_rss_kib_; }
 
  private:
   pid_t pid_ = -1;
   std::optional<int> status_;
+  long max_rss_kib_ = 0;
 };
 
 class Mosquitto {

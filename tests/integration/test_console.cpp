@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdio>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -329,6 +330,145 @@ TEST_CASE("fleet stays responsive with 5,000 nodes publishing births and data") 
   pub.disconnect()->wait();
 }
 
+// Issue 21 section 4: the operator's tools at a nation's size. 50,000 nodes
+// (2,500 schools of 20, as tests/fleet/simulate names them) publish a birth
+// with the fleet's key metrics and 40 more; three consoles watch. fleet sees
+// them all, fleet --group sees a district, tail's filter prints nothing. The
+// first node's Will is lost (birth, then nothing, never an NDEATH): SILENT
+// after --stale. Messages over --max-message are said once per node.
+TEST_CASE("fleet and tail hold only what they show under 50000 births") {
+  constexpr int kNodes = 50'000, kPerSchool = 20, kFiller = 40;
+  constexpr int64_t kStaleMs = 20'000, kWaitMs = 40'000;
+  Mosquitto broker;
+  auto topic = [](int i, const char* type) {
+    char t[64];
+    std::snprintf(t, sizeof t, "spBv1.0/sim-%04d/%s/room-%02d", i / kPerSchool + 1, type,
+                  i % kPerSchool + 1);
+    return std::string(t);
+  };
+
+  classroom::Catalog catalog;
+  const auto cpu = catalog.declare("System/CPU/Usage", classroom::DataType::Float, "%");
+  catalog.put(cpu, 12.5f);
+  for (const char* name :
+       {"Agent/Spool/Pending Batches", "WiFi/wlan0/Stations", "WiFi/wlan1/Stations"})
+    catalog.put(catalog.declare(name, classroom::DataType::UInt64, ""), uint64_t{3});
+  for (const char* name : {"Connectivity/icmp/RTT Avg", "Connectivity/icmp/Loss"})
+    catalog.put(catalog.declare(name, classroom::DataType::Double, "ms"), 4.0);
+  for (int i = 0; i < kFiller; ++i)
+    catalog.put(catalog.declare("Network/Interface " + std::to_string(i) + "/Receive Bytes/Rate",
+                                classroom::DataType::Double, "B/s"),
+                double(i));
+  classroom::sparkplug::Payload birth, data, big;
+  classroom::sparkplug::build_birth(birth, catalog, 5, now_ms());
+  const classroom::MetricId ids[] = {cpu};
+  classroom::sparkplug::build_record(data, catalog, ids, now_ms());
+  classroom::sparkplug::record_to_data(data, catalog, false);
+  big = data;
+  big.mutable_metrics(0)->set_string_value(std::string(20'000, 'x'));  // 20 KB: over 16 KiB
+  const std::string birth_bytes = birth.SerializeAsString(), data_bytes = data.SerializeAsString(),
+                    big_bytes = big.SerializeAsString();
+
+  const std::string url = broker.url(), stale = std::to_string(kStaleMs / 1000) + "s",
+                    wait = std::to_string(kWaitMs / 1000) + "s";
+  Console all({"fleet", "--server", url, "--wait", wait, "--stale", stale, "--sort", "state"});
+  Console district({"fleet", "--server", url, "--wait", wait, "--stale", stale, "--sort", "state",
+                    "--group", "sim-00*", "--max-message", "16KiB"});
+  // A glob: tail subscribes to spBv1.0/# and sees all 50,000 births.
+  Console nothing({"tail", "--server", url, "--group", "sim-0001*", "--node", "room-02", "--metric",
+                   "Nothing/*", "--max-message", "16KiB"});
+  const int64_t started = now_ms();
+  for (Console* c : {&all, &district, &nothing}) REQUIRE(c->wait_for("subscribed to", 10s));
+
+  mqtt::async_client pub(url, "fleet-nation-" + std::to_string(::getpid()),
+                         mqtt::create_options(MQTTVERSION_3_1_1, 20'000),
+                         static_cast<mqtt::iclient_persistence*>(nullptr));
+  pub.connect()->wait();
+  auto publish_all = [&](const char* type, const std::string& payload, int from) {
+    mqtt::delivery_token_ptr last;
+    for (int i = from; i < kNodes; ++i) {
+      last = pub.publish(topic(i, type), payload.data(), payload.size(), 0, false);
+      if (i % 1000 == 999) last->wait();
+    }
+    last->wait();
+  };
+  // Node 0 first: its birth, then its Will is lost with its broker.
+  pub.publish(topic(0, "NBIRTH"), birth_bytes.data(), birth_bytes.size(), 0, false)->wait();
+  const int64_t lost_at = now_ms();
+  publish_all("NBIRTH", birth_bytes, 1);
+  const int64_t births_done = now_ms();
+  // The others speak again late enough to be fresh at the snapshot (taken
+  // kWaitMs after the start), while node 0 is stale by then.
+  wait_until([&] { return now_ms() >= started + kWaitMs - kStaleMs + 3000; }, 30s);
+  const int64_t data_at = now_ms();
+  publish_all("NDATA", data_bytes, 1);
+  // Too big for the district and tail (16 KiB), not for `all` (1 MiB): room-02
+  // twice, room-03 once, and a node whose id turns text right to left.
+  for (const std::string& t : {topic(1, "NDATA"), topic(1, "NDATA"), topic(2, "NDATA"),
+                               std::string("spBv1.0/sim-0001/NDATA/evil\u202Eroom")})
+    pub.publish(t, big_bytes.data(), big_bytes.size(), 0, false)->wait();
+  const int64_t data_done = now_ms();
+  pub.disconnect()->wait();
+  std::fprintf(stderr,
+               "console: %d births (%zu bytes each) published in %lld ms, data in %lld ms\n",
+               kNodes, birth_bytes.size(), static_cast<long long>(births_done - lost_at),
+               static_cast<long long>(data_done - data_at));
+  // The snapshot is taken kWaitMs after the start: node 0 must be stale by
+  // then, the others not. A machine too slow for that fails here, saying so.
+  INFO("started " << started << ", node 0 born " << lost_at << ", data " << data_at << "-"
+                  << data_done);
+  REQUIRE(lost_at + kStaleMs < started + kWaitMs - 1000);
+  REQUIRE(data_done < started + kWaitMs - 1000);
+  REQUIRE(data_at + kStaleMs > started + kWaitMs + 2000);
+
+  for (Console* c : {&all, &district}) REQUIRE(c->process.wait_exit(kWaitMs * 1ms + 15s) == 0);
+  nothing.process.signal(SIGTERM);
+  REQUIRE(nothing.process.wait_exit(10s) == 0);
+
+  const std::string a = all.text(), d = district.text(), t = nothing.text();
+  const long a_kib = all.process.max_rss_kib(), d_kib = district.process.max_rss_kib(),
+             t_kib = nothing.process.max_rss_kib();
+  std::fprintf(stderr, "console: peak RSS fleet %ld KiB, fleet --group %ld KiB, tail %ld KiB\n",
+               a_kib, d_kib, t_kib);
+  INFO(a.substr(0, 2000));
+  INFO(d.substr(0, 2000));
+  INFO(t.substr(0, 2000));
+  // Every node of the nation, the lost one SILENT, first (sorted by state);
+  // the escaped node's 20 KB message is taken by `all` (no birth: online?).
+  CHECK_THAT(a, Catch::Contains("50001 nodes: 49999 online, 0 offline, 1 silent, 1 without birth"));
+  CHECK(std::regex_search(a, std::regex("\nsim-0001/room-01 +SILENT +[0-9.ms]+ +5 ")));
+  CHECK(std::regex_search(
+      a, std::regex(
+             "\nsim-2500/room-20 +online +[0-9.ms]+ +5 +[0-9.ms]+ +12\\.5 +4\\.0 +4\\.0 +6 +3")));
+  // The district: sim-0001 ... sim-0099, nothing else, and no 20 KB message.
+  CHECK_THAT(d, Catch::Contains("1980 nodes: 1979 online, 0 offline, 1 silent, 0 without birth"));
+  CHECK(std::regex_search(d, std::regex("\nsim-0001/room-01 +SILENT ")));
+  CHECK(d.find("sim-0100/") == std::string::npos);
+  CHECK(d.find("sim-0099/room-20 ") != std::string::npos);
+  // Said once per node, names escaped; nothing else of them.
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::string over = "bytes, over the 16 KiB limit (--max-message); dropped";
+  CHECK(count(d, "node sim-0001/room-02: NDATA of ") == 1);
+  CHECK(count(d, "node sim-0001/room-03: NDATA of ") == 1);
+  CHECK(count(d, "node sim-0001/evil\\u202") == 1);  // a right-to-left override, escaped
+  CHECK(count(d, over) == 3);
+  CHECK(d.find("\u202E") == std::string::npos);
+  CHECK(count(a, over) == 0);
+  // tail printed nothing, and said only what concerns room-02.
+  CHECK(nothing.lines().empty());
+  CHECK(count(t, "node sim-0001/room-02: NDATA of ") == 1);
+  CHECK(count(t, over) == 1);
+  // Memory: what is shown, not what was sent (50,000 births of 47 metrics
+  // are 2.35 million aliases: the decoder of before kept every one).
+  CHECK(a_kib < 120 * 1024);
+  CHECK(d_kib < 60 * 1024);
+  CHECK(t_kib < 40 * 1024);
+}
+
 TEST_CASE("tail and fleet refuse a bad broker address, a bad duration and a missing config") {
   const std::string agent = AGENT_BINARY;
   auto [rc, out] = run_shell(agent + " tail --server 'http://x\\n'");
@@ -343,6 +483,12 @@ TEST_CASE("tail and fleet refuse a bad broker address, a bad duration and a miss
   std::tie(rc, out) = run_shell(agent + " fleet --server tcp://127.0.0.1:1 --stale soon");
   CHECK(rc == 64);
   CHECK_THAT(out, Catch::Contains("--stale \"soon\" is not a duration"));
+  for (const char* size : {"12", "512B", "1GiB", "lots"}) {
+    std::tie(rc, out) =
+        run_shell(agent + " fleet --server tcp://127.0.0.1:1 --max-message " + size);
+    CHECK(rc == 64);
+    CHECK_THAT(out, Catch::Contains("is not a size from 1KiB to 256MiB"));
+  }
   std::tie(rc, out) = run_shell(agent + " fleet --server tcp://127.0.0.1:1 --sort size");
   CHECK(rc == 64);
   std::tie(rc, out) = run_shell(agent + " tail --server tcp://127.0.0.1:1 -c /x.toml");

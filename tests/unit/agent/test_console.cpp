@@ -1,6 +1,8 @@
 // The operator's console (agent/console/): the decoder on real and hostile
 // payloads, the lines and JSON that tail prints, and the fleet table.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -452,4 +454,132 @@ TEST_CASE("console: fleet shows each host application's STATE in its header", "[
   for (size_t i = 0; i < Fleet::kMaxHosts; ++i) state("h" + std::to_string(i), "ONLINE", t0);
   CHECK(fleet.hosts().size() == Fleet::kMaxHosts);
   CHECK(fleet.not_tracked() == 3);
+}
+
+TEST_CASE("console: a decoder keeps aliases only for what its user shows", "[console]") {
+  AgentNode node;
+  node.catalog.set_time(2000);
+  node.catalog.put(node.cpu, 12.5f);
+  node.catalog.put(node.iface, std::string("eth0"));
+  node.catalog.put(node.wifi0, uint64_t{7});
+  const std::string birth = node.birth(3);
+  const size_t all_metrics = node.catalog.size();
+
+  // fleet's interest: the table's metrics only, and only those decoded.
+  Interest fleet;
+  fleet.metric = [](std::string_view n) { return Fleet::shows_metric(n); };
+  fleet.only_these = true;
+  Decoder shown({}, fleet);
+  Decoder everything;
+  const Decoded b = shown.decode(kBirthTopic, birth);
+  everything.decode(kBirthTopic, birth);
+  // CPU, spool, RTT, loss, two radios' stations; not the interface or weak stations.
+  CHECK(shown.aliases() == 6);
+  CHECK(everything.aliases() == all_metrics);
+  CHECK(b.bdseq == 3u);
+  for (const DecodedMetric& m : b.metrics)
+    CHECK((Fleet::shows_metric(m.name) || m.name == "bdSeq"));
+  const Decoded d = shown.decode(kDataTopic, node.data({node.cpu, node.iface, node.wifi0}, 1));
+  CHECK_FALSE(d.birth_missing);  // the interface's alias is of no interest, not unknown
+  REQUIRE(d.metrics.size() == 2);
+  CHECK(d.metrics[0].name == "System/CPU/Usage");
+  CHECK(value_text(d.metrics[0]) == "12.5");
+  CHECK(d.metrics[1].name == "WiFi/wlan0/Stations");
+
+  // tail --group other: nothing of school-a is kept, and it is not missing a birth.
+  Filter other;
+  other.groups = {"other*"};
+  Interest by_group;
+  by_group.owner = [&](const Topic& t) { return other.node_passes(t); };
+  Decoder filtered({}, by_group);
+  filtered.decode(kBirthTopic, birth);
+  CHECK(filtered.nodes() == 0);
+  CHECK(filtered.aliases() == 0);
+  CHECK_FALSE(filtered.decode(kDataTopic, node.data({node.cpu}, 1)).birth_missing);
+  filtered.decode("spBv1.0/other-1/NBIRTH/room-6a", birth);
+  CHECK(filtered.nodes() == 1);
+  CHECK(filtered.aliases() == all_metrics);
+  CHECK(
+      filtered.decode("spBv1.0/other-1/NDATA/room-6a", node.data({node.cpu}, 1)).metrics[0].name ==
+      "System/CPU/Usage");
+}
+
+TEST_CASE("console: an alias defined twice in a birth takes its last definition", "[console]") {
+  org::eclipse::tahu::protobuf::Payload p;
+  for (const char* name : {"first", "second"}) {
+    auto* m = p.add_metrics();
+    m->set_name(name);
+    m->set_alias(5);
+    m->set_datatype(8);
+    m->set_long_value(1);
+  }
+  Decoder decoder;
+  decoder.decode(kBirthTopic, p.SerializeAsString());
+  CHECK(decoder.aliases() == 1);
+  org::eclipse::tahu::protobuf::Payload data;
+  auto* m = data.add_metrics();
+  m->set_alias(5);
+  m->set_long_value(2);
+  CHECK(decoder.decode(kDataTopic, data.SerializeAsString()).metrics[0].name == "second");
+}
+
+TEST_CASE("console: fleet of 50000 nodes filtered by group and drawn within a second",
+          "[console]") {
+  Fleet fleet;
+  Decoder decoder;
+  AgentNode node;
+  node.catalog.set_time(2000);
+  node.catalog.put(node.cpu, 3.0f);
+  const std::string birth = node.birth(1);
+  constexpr int kNodes = 50'000;
+  Filter district;
+  district.groups = {"sim-00*"};
+  char group[16], name[16];
+  for (int i = 0; i < kNodes; ++i) {
+    std::snprintf(group, sizeof group, "sim-%04d", i / 20 + 1);
+    std::snprintf(name, sizeof name, "room-%02d", i % 20 + 1);
+    std::string why;
+    auto t = parse_topic(std::string("spBv1.0/") + group + "/NBIRTH/" + name, why);
+    if (!t) FAIL(why);
+    if (!district.topic_passes(*t)) continue;
+    // The first node's Will is lost: it falls silent; the rest keep talking.
+    fleet.observe(decoder.decode(*t, birth), i == 0 ? 0 : 50'000);
+  }
+  // sim-0001 ... sim-0099: 99 schools of 20.
+  CHECK(fleet.counts(60'000, 30'000).nodes == 99 * 20);
+  CHECK(fleet.counts(60'000, 30'000).silent == 1);
+  const FleetRow* lost = fleet.find("sim-0001", "room-01");
+  REQUIRE(lost);
+  CHECK(Fleet::silent(*lost, 60'000, 30'000));
+
+  Fleet all;
+  for (int i = 0; i < kNodes; ++i) {
+    std::snprintf(group, sizeof group, "sim-%04d", i / 20 + 1);
+    std::snprintf(name, sizeof name, "room-%02d", i % 20 + 1);
+    all.observe(decoder.decode(std::string("spBv1.0/") + group + "/NBIRTH/" + name, birth),
+                i % 1000 == 0 ? 0 : 50'000);
+  }
+  for (Fleet::Sort sort : {Fleet::Sort::name, Fleet::Sort::state, Fleet::Sort::age}) {
+    RenderOptions o;
+    o.sort = sort;
+    o.now_ms = 60'000;
+    o.stale_ms = 30'000;
+    o.max_lines = 60;
+    o.width = 200;
+    const auto start = std::chrono::steady_clock::now();
+    const auto lines = render(all, o);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    INFO("render took " << ms << " ms");
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+    CHECK(ms < 10'000);  // sanitizers and -O0 are many times slower: the figure is for a release
+#else
+    CHECK(ms < 1000);
+#endif
+    REQUIRE(lines.size() == 60);
+    CHECK(lines[0].find("50000 nodes: 49950 online, 0 offline, 50 silent") != std::string::npos);
+    if (sort == Fleet::Sort::state) CHECK(lines[2].find("SILENT") != std::string::npos);
+    if (sort == Fleet::Sort::name) CHECK(lines[2].rfind("sim-0001/room-01 ", 0) == 0);
+  }
 }
