@@ -19,7 +19,7 @@ namespace {
 
 constexpr const char* kDefaultConfig = "/etc/classroom-agent/agent.toml";
 
-// Exit statuses (README, "Command line"): one per kind of failure, so that a
+// Exit statuses (README.md, "Command line"): one per kind of failure, so that a
 // script or systemd can tell them apart.
 constexpr int kExitConfig = 2;  // the config file is unreadable or has mistakes
 constexpr int kExitUsage = 64;  // a usage mistake on the command line (sysexits EX_USAGE)
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   // an arena of its own, and malloc_trim() never gives back the top of a
   // thread's arena: the probe thread's would keep its busiest round (some
   // 130 KiB, measured) for good. This agent allocates little and rarely off the
-  // main loop, so sharing costs nothing (README, "Measured").
+  // main loop, so sharing costs nothing (docs/performance.md, "Figures").
   ::mallopt(M_ARENA_MAX, 1);
   classroom::mqtt::skip_eager_openssl_init();  // before any MQTT client
   classroom::log::init_from_environment();

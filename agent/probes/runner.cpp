@@ -457,8 +457,8 @@ void Runner::Engine::run() {
     finish_done(clock.wall_ms());
     // Every run of this round has ended: the memory its transfers, sockets
     // and resolver tables took goes back to the system, so that the thread
-    // costs what it keeps between runs, not its busiest moment (README,
-    // "Measured").
+    // costs what it keeps between runs, not its busiest moment
+    // (docs/performance.md, "Figures").
     if (trim_pending && std::none_of(entries.begin(), entries.end(),
                                      [](const Entry& x) { return x.active || x.pending; })) {
       ::malloc_trim(0);
