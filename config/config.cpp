@@ -1585,21 +1585,7 @@ class ProbeReader {
                Check check) {
     if (!s_.string(key, out, required, hint)) return;
     if (std::string problem = check(out); !problem.empty())
-      s_.wrong(*s_.take(key), key, "\"" + escape(out) + "\" " + problem);
-  }
-
-  static std::string escape(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text.substr(0, 200)) {
-      if (c < 0x20 || c == 0x7f) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-    return out;
+      s_.wrong(*s_.take(key), key, "\"" + text::printable(out, 200) + "\" " + problem);
   }
 
  private:
@@ -1663,7 +1649,7 @@ void read_probes(Section s, Config& cfg) {
       else if (type == "AAAA")
         probe.aaaa = true;
       else
-        t.wrong(*t.take("type"), "type", "\"" + ProbeReader::escape(type) + "\" is not A or AAAA");
+        t.wrong(*t.take("type"), "type", "\"" + text::printable(type, 200) + "\" is not A or AAAA");
     }
     t.duration("timeout", probe.timeout, kMinProbeTimeout, kMaxProbeTimeout);
     t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
@@ -1732,7 +1718,7 @@ void read_probes(Section s, Config& cfg) {
     if (!t.strings("windows", window_texts, [&](const std::string& w) -> std::string {
           auto parsed = parse_window(w);
           if (!parsed)
-            return "\"" + ProbeReader::escape(w) +
+            return "\"" + text::printable(w, 200) +
                    "\" is not a window such as \"Mon-Fri 07:30-11:30\"";
           probe.windows.push_back(*parsed);
           return "";
