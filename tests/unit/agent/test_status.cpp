@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../../support/fake_mqtt_client.hpp"
 #include "../log_capture.hpp"
 #include "../temp_dir.hpp"
 #include "devices/device_runner.hpp"
@@ -329,28 +330,10 @@ TEST_CASE("status: a name with a backslash appears once in the JSON's problems")
 
 namespace {
 
-// What the uplink asks of MQTT; the test plays the broker.
-struct QuietClient final : mqtt::Client {
-  std::vector<mqtt::ConnectRequest> connects;
-  bool connect(const mqtt::ConnectRequest& r, std::string&) override {
-    connects.push_back(r);
-    return true;
-  }
-  bool subscribe(const std::string&, int, std::string&) override { return true; }
-  bool publish(const std::string&, std::string_view, int, uint64_t, std::string&) override {
-    return true;
-  }
-  bool publish_and_wait(const std::string&, std::string_view, int) override { return true; }
-  void disconnect(int) override {}
-  void disconnect_with_will(int) override {}
-  void abandon() override {}
-  void end_with_will() override {}
-};
-
 struct StatusRig {
   TempDir dir;
   FakeClock clock{kNow};
-  QuietClient client;
+  test_support::FakeClient client;
   Catalog catalog;
   Spool spool;
   Uplink uplink;
