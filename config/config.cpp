@@ -218,7 +218,7 @@ class Section {
     out = value;
   }
 
-  // ---- probes (issue 9): integers and arrays of tables ----
+  // ---- probes: integers and arrays of tables ----
   void integer(std::string_view key, int& out, int min, int max) {
     const toml::node* node = take(key);
     if (!node) return;
@@ -646,7 +646,7 @@ void read_log(Section s, Config& cfg, const std::string& file) {
       s.wrong(*s.take("level"), "level",
               in_quotes(level) + " is not a level; use debug, info, warning or error");
   }
-  // ---- log file (issue 13) ----
+  // ---- log file ([log] file and its rotation) ----
   if (s.string("file", cfg.log.file, false)) {
     const toml::node& node = *s.take("file");
     if (std::string problem = path_problem(cfg.log.file); !problem.empty()) {
@@ -672,7 +672,7 @@ void read_log(Section s, Config& cfg, const std::string& file) {
   s.finish();
 }
 
-// ---- status socket (issue 13) ----
+// ---- status socket ([status]) ----
 // sockaddr_un holds 108 bytes with the terminating NUL.
 constexpr size_t kMaxSocketPath = 107;
 
@@ -943,7 +943,7 @@ void secret_file(Section& s, std::string_view key, std::string& out, const std::
     s.wrong(*node, key, error);
 }
 
-// ---- SNMP profiles written as tables ([[snmp.profiles]], issue 20) ----
+// ---- SNMP profiles written as tables ([[snmp.profiles]]) ----
 // The same reader takes the config's profiles and the built-in ones
 // (drivers/snmp/profiles.toml), so that a brand added there is checked as a
 // user's profile is.
@@ -1515,7 +1515,7 @@ void read_devices(Section s, Config& cfg, const std::string& file, Reporter& rep
   s.finish();
 }
 
-// ---- probes (issue 9) ----
+// ---- probes ([[probes.<kind>]]) ----
 // "host:port", "[v6]:port": false when it is not one.
 bool split_host_port(const std::string& text, std::string& host, int& port) {
   size_t colon = text.rfind(':');
@@ -1938,7 +1938,7 @@ bool split_snmp_address(const std::string& address, std::string& host, int& port
   return true;
 }
 
-// ---- probes (issue 9) ----
+// ---- probes ([[probes.<kind>]]) ----
 std::vector<uint32_t> parse_oid(std::string_view text) {
   std::vector<uint32_t> out;
   if (!text.empty() && text.front() == '.') text.remove_prefix(1);

@@ -122,7 +122,7 @@ struct AgentOptions {
   std::string replay_rate = "200";
   std::string extra;         // appended TOML
   std::string extra_broker;  // more keys for [broker]
-  // issue 13: more keys for [log] and [status]; every agent has its own
+  // More keys for [log] and [status]; every agent has its own
   // status socket, <dir>/status.sock, unless extra_status sets one.
   std::string extra_log;
   std::string extra_status;
@@ -148,8 +148,9 @@ class Agent {
  public:
   Agent(const std::string& state_dir, const AgentOptions& options);
   ~Agent();
-  // `env`: extra NAME=value variables for the agent.
-  void start(std::vector<std::string> env = {});
+  // `env`: extra NAME=value variables for the agent; `run_args`: options of
+  // `run` after its -c (--diagnostic-stall-loop-ms MS, for instance).
+  void start(std::vector<std::string> env = {}, std::vector<std::string> run_args = {});
   void signal(int sig);
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string log() const;

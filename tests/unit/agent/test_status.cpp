@@ -1,4 +1,4 @@
-// `classroom-agent status` (issue 13): what the snapshot says in text and
+// `classroom-agent status`: what the snapshot says in text and
 // JSON, and the server filled from the real uplink, spool and scheduler,
 // asked over its socket by the real client.
 #include <sys/socket.h>
@@ -254,7 +254,7 @@ TEST_CASE("status: waiting for the primary host is never OK and says since when"
                                    "\"offline (STATE timestamp 1764390000000)\"}"));
 
   // Between servers, after leaving one for the host: still the host's wait,
-  // not a broker unreachable (review, fix/review).
+  // not a broker unreachable.
   s.host_connected = false;
   s.broker_error = "primary host district-scada is offline (STATE timestamp 1764390000000)";
   CHECK(problems(s, kNow) == std::vector<std::string>{"waiting for primary host district-scada"});

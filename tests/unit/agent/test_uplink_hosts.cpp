@@ -9,7 +9,7 @@ using namespace classroom;
 using namespace classroom::test_support;
 using K = mqtt::Event::Kind;
 
-// ---- Primary Host (issue 19) ----
+// ---- Primary Host ----
 
 TEST_CASE("uplink: with a primary host no birth before its STATE says online") {
   Rig rig(1000, {"tcp://a:1883"}, "scada");
@@ -196,7 +196,7 @@ TEST_CASE("uplink: without a primary host the STATE topic is neither subscribed 
   CHECK(rig.uplink.online());
 }
 
-// ---- Commands from hosts (issue 19): the session's part ----
+// ---- Commands from hosts: the session's part ----
 
 TEST_CASE("uplink commands: Next Server ends the session with its NDEATH for the next server") {
   Rig rig(1000, {"tcp://a:1883", "tcp://b:1883"});
@@ -343,7 +343,7 @@ TEST_CASE("uplink commands: a flood is dropped unread past the rate with one bir
   CHECK(rig.client.decoded("NBIRTH").size() == births + 1);
 }
 
-// ---- review (fix/review) ----
+// ---- Primary Host: returning hosts, server walks, STATE timing ----
 
 TEST_CASE("uplink review: back from a host outage the node delivers at once") {
   Rig rig(1000, {"tcp://a:1883"}, "scada");

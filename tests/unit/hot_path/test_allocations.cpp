@@ -217,7 +217,7 @@ TEST_CASE("a warm LAN and Wi-Fi cycle with 500 neighbours allocates nothing") {
   CHECK(std::get<uint64_t>(catalog.at(*catalog.find("WiFi/wlan0/Stations")).value) == 6);
 }
 
-// ---- issue 13: the status snapshot, filled on the loop ----
+// ---- the status snapshot, filled on the loop ----
 #include "../../support/fake_mqtt_client.hpp"
 #include "devices/device_runner.hpp"
 #include "scheduler/scheduler.hpp"
@@ -281,7 +281,7 @@ TEST_CASE("a warm status snapshot fill allocates nothing") {
   CHECK(server.filled().pending == 305);
 }
 
-// Review (fix/review): the same with a primary host whose STATE said online,
+// The same with a primary host whose STATE said online,
 // the uplink online (what every gateway with `primary_host` shows all day).
 TEST_CASE("a warm status snapshot fill with a primary host online allocates nothing") {
   TempDir dir;
