@@ -19,7 +19,7 @@ namespace {
 
 constexpr const char* kDefaultConfig = "/etc/classroom-agent/agent.toml";
 
-// Exit statuses (README, "Command line"): one per kind of failure, so that a
+// Exit statuses (README.md, "Command line"): one per kind of failure, so that a
 // script or systemd can tell them apart.
 constexpr int kExitConfig = 2;  // the config file is unreadable or has mistakes
 constexpr int kExitUsage = 64;  // a usage mistake on the command line (sysexits EX_USAGE)
@@ -69,6 +69,7 @@ struct Command {
   enum Kind { done, run, once, check_config } kind = done;
   int exit_status = 0;  // for done: the command already ran (or failed to parse)
   std::string config_path;
+  classroom::RunDiagnostics diagnostics;  // run only
 };
 
 Command parse_command_line(int argc, char** argv) {
@@ -82,6 +83,12 @@ Command parse_command_line(int argc, char** argv) {
   std::string config_path = kDefaultConfig;
   auto* run = app.add_subcommand("run", "Run the agent in the foreground (as systemd does)");
   run->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  // Hidden (no group): for the tests of the watchdog and of `status`.
+  classroom::RunDiagnostics diagnostics;
+  run->add_option("--diagnostic-stall-loop-ms", diagnostics.stall_loop_ms,
+                  "Block the loop's first turn this long, as a stuck loop would")
+      ->check(CLI::Range(int64_t{0}, int64_t{600'000}))
+      ->group("");
   auto* once = app.add_subcommand("once", "Collect every source once and print it; no broker");
   once->add_option("-c,--config", config_path, "Config file")->capture_default_str();
   auto* check = app.add_subcommand("check-config", "Validate a config file and explain mistakes");
@@ -105,6 +112,7 @@ Command parse_command_line(int argc, char** argv) {
         !classroom::console::Commands::is_command(command))
       return {Command::done,
               usage_error(app, "unknown command \"" + classroom::text::printable(command) + "\""),
+              {},
               {}};
   }
   try {
@@ -112,8 +120,8 @@ Command parse_command_line(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version are "errors" that end in success.
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
-      return {Command::done, app.exit(e), {}};
-    return {Command::done, usage_error(app, e.what()), {}};
+      return {Command::done, app.exit(e), {}, {}};
+    return {Command::done, usage_error(app, e.what()), {}, {}};
   }
 
   if (version->parsed()) {
@@ -123,12 +131,13 @@ Command parse_command_line(int argc, char** argv) {
   if (status->parsed())
     return {Command::done,
             classroom::status::status_command(config_path, status_json, std::cout, std::cerr),
+            {},
             {}};
-  if (console.parsed()) return {Command::done, console.run(), {}};
-  if (check->parsed()) return {Command::check_config, 0, config_path};
-  if (once->parsed()) return {Command::once, 0, config_path};
-  if (run->parsed()) return {Command::run, 0, config_path};
-  return {Command::done, usage_error(app, "A subcommand is required"), {}};
+  if (console.parsed()) return {Command::done, console.run(), {}, {}};
+  if (check->parsed()) return {Command::check_config, 0, config_path, {}};
+  if (once->parsed()) return {Command::once, 0, config_path, {}};
+  if (run->parsed()) return {Command::run, 0, config_path, diagnostics};
+  return {Command::done, usage_error(app, "A subcommand is required"), {}, {}};
 }
 
 }  // namespace
@@ -138,7 +147,7 @@ int main(int argc, char** argv) {
   // an arena of its own, and malloc_trim() never gives back the top of a
   // thread's arena: the probe thread's would keep its busiest round (some
   // 130 KiB, measured) for good. This agent allocates little and rarely off the
-  // main loop, so sharing costs nothing (README, "Measured").
+  // main loop, so sharing costs nothing (docs/performance.md, "Figures").
   ::mallopt(M_ARENA_MAX, 1);
   classroom::mqtt::skip_eager_openssl_init();  // before any MQTT client
   classroom::log::init_from_environment();
@@ -158,5 +167,5 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command.kind == Command::once) return classroom::collect_once(*cfg, std::cout);
-  return classroom::run_agent(*cfg);
+  return classroom::run_agent(*cfg, command.diagnostics);
 }

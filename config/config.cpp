@@ -218,7 +218,7 @@ class Section {
     out = value;
   }
 
-  // ---- probes (issue 9): integers and arrays of tables ----
+  // ---- probes: integers and arrays of tables ----
   void integer(std::string_view key, int& out, int min, int max) {
     const toml::node* node = take(key);
     if (!node) return;
@@ -660,7 +660,7 @@ void read_log(Section s, Config& cfg, const std::string& file) {
       s.wrong(*s.take("level"), "level",
               in_quotes(level) + " is not a level; use debug, info, warning or error");
   }
-  // ---- log file (issue 13) ----
+  // ---- log file ([log] file and its rotation) ----
   if (s.string("file", cfg.log.file, false)) {
     const toml::node& node = *s.take("file");
     if (std::string problem = path_problem(cfg.log.file); !problem.empty()) {
@@ -686,7 +686,7 @@ void read_log(Section s, Config& cfg, const std::string& file) {
   s.finish();
 }
 
-// ---- status socket (issue 13) ----
+// ---- status socket ([status]) ----
 // sockaddr_un holds 108 bytes with the terminating NUL.
 constexpr size_t kMaxSocketPath = 107;
 
@@ -957,7 +957,7 @@ void secret_file(Section& s, std::string_view key, std::string& out, const std::
     s.wrong(*node, key, error);
 }
 
-// ---- SNMP profiles written as tables ([[snmp.profiles]], issue 20) ----
+// ---- SNMP profiles written as tables ([[snmp.profiles]]) ----
 // The same reader takes the config's profiles and the built-in ones
 // (drivers/snmp/profiles.toml), so that a brand added there is checked as a
 // user's profile is.
@@ -1529,7 +1529,7 @@ void read_devices(Section s, Config& cfg, const std::string& file, Reporter& rep
   s.finish();
 }
 
-// ---- probes (issue 9) ----
+// ---- probes ([[probes.<kind>]]) ----
 // "host:port", "[v6]:port": false when it is not one.
 bool split_host_port(const std::string& text, std::string& host, int& port) {
   size_t colon = text.rfind(':');
@@ -1599,21 +1599,7 @@ class ProbeReader {
                Check check) {
     if (!s_.string(key, out, required, hint)) return;
     if (std::string problem = check(out); !problem.empty())
-      s_.wrong(*s_.take(key), key, "\"" + escape(out) + "\" " + problem);
-  }
-
-  static std::string escape(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text.substr(0, 200)) {
-      if (c < 0x20 || c == 0x7f) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-    return out;
+      s_.wrong(*s_.take(key), key, "\"" + text::printable(out, 200) + "\" " + problem);
   }
 
  private:
@@ -1677,7 +1663,7 @@ void read_probes(Section s, Config& cfg) {
       else if (type == "AAAA")
         probe.aaaa = true;
       else
-        t.wrong(*t.take("type"), "type", "\"" + ProbeReader::escape(type) + "\" is not A or AAAA");
+        t.wrong(*t.take("type"), "type", "\"" + text::printable(type, 200) + "\" is not A or AAAA");
     }
     t.duration("timeout", probe.timeout, kMinProbeTimeout, kMaxProbeTimeout);
     t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
@@ -1746,7 +1732,7 @@ void read_probes(Section s, Config& cfg) {
     if (!t.strings("windows", window_texts, [&](const std::string& w) -> std::string {
           auto parsed = parse_window(w);
           if (!parsed)
-            return "\"" + ProbeReader::escape(w) +
+            return "\"" + text::printable(w, 200) +
                    "\" is not a window such as \"Mon-Fri 07:30-11:30\"";
           probe.windows.push_back(*parsed);
           return "";
@@ -1966,7 +1952,7 @@ bool split_snmp_address(const std::string& address, std::string& host, int& port
   return true;
 }
 
-// ---- probes (issue 9) ----
+// ---- probes ([[probes.<kind>]]) ----
 std::vector<uint32_t> parse_oid(std::string_view text) {
   std::vector<uint32_t> out;
   if (!text.empty() && text.front() == '.') text.remove_prefix(1);

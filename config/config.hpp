@@ -47,7 +47,7 @@ struct Broker {
   // The largest MQTT packet the broker takes, when it does not say so itself
   // (an MQTT 3.1.1 broker; an MQTT 5 one states its own in the CONNACK).
   uint64_t max_packet_size = 256 << 10;
-  // Sparkplug Primary Host (issue 19): the host_id of the host application
+  // Sparkplug Primary Host: the host_id of the host application
   // whose STATE (spBv1.0/STATE/<id>) must say online before the node births;
   // "" = none. How long to wait on one server for it (0 = forever).
   std::string primary_host;
@@ -160,7 +160,7 @@ struct Sources {
   bool operator==(const Sources&) const = default;
 };
 
-// ---- SNMP profiles written as tables ([[snmp.profiles]], issue 20) ----
+// ---- SNMP profiles written as tables ([[snmp.profiles]]) ----
 // A profile names OIDs and the metrics they become: the config's own, and the
 // built-in ones (drivers/snmp/profiles.toml, read with the same code). OIDs
 // are checked and parsed here; drivers/snmp publishes them.
@@ -254,7 +254,7 @@ struct Devices {
   bool operator==(const Devices&) const = default;
 };
 
-// ---- Connectivity probes ([[probes.<kind>]], issue 9) ----
+// ---- Connectivity probes ([[probes.<kind>]]) ----
 // A school-hours window, local time: the days it applies to (bit 0 = Monday)
 // and minutes since midnight [start, end).
 struct Window {
@@ -340,12 +340,12 @@ struct Config {
   State state;
   Spool spool;
   Log log;
-  Status status;  // issue 13
+  Status status;  // the local socket `classroom-agent status` asks
   Host host;
   Sources sources;
   Devices devices;
-  Snmp snmp;      // issue 20
-  Probes probes;  // issue 9
+  Snmp snmp;      // profiles written as tables
+  Probes probes;  // connectivity probes
   // Things that work but should be changed (an inline password, TLS without
   // verification), as `FILE:LINE:COL: key: what to do`: check-config prints
   // them, and the agent logs them at warning on every start and reload.

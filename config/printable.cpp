@@ -127,6 +127,39 @@ std::string printable(std::string_view in, size_t max_bytes, bool escape_backsla
   return out;
 }
 
+std::string printable(std::string_view in, size_t max_bytes, Policy policy) {
+  switch (policy) {
+    case Policy::log:
+      return printable(in, max_bytes, false);
+    case Policy::terminal:
+      return printable(in, max_bytes, true);
+    case Policy::metric_text: {
+      std::string out;
+      out.reserve(std::min(in.size(), max_bytes));
+      for (size_t at = 0; at < in.size();) {
+        char unit[8];
+        size_t used = 0;
+        bool escaped = false;
+        const size_t len = next_unit(in.substr(at), unit, used, escaped, false);
+        if (out.size() + (escaped ? 1 : len) > max_bytes) break;
+        if (escaped)
+          out += '?';
+        else
+          out.append(unit, len);
+        at += used;
+      }
+      return out;
+    }
+    case Policy::metric_name: {
+      std::string out(in.substr(0, max_bytes));
+      for (char& c : out)
+        if (c < 0x21 || c > 0x7e || c == '/') c = '?';
+      return out;
+    }
+  }
+  return {};
+}
+
 bool valid_utf8(std::string_view in) {
   for (size_t at = 0; at < in.size();) {
     uint32_t cp = 0;

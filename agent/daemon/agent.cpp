@@ -177,7 +177,8 @@ std::vector<EnabledDriver> make_drivers(const config::Config& cfg) {
 // spool live as long as the process.
 class Daemon {
  public:
-  Daemon(const config::Config& cfg, EventQueue& queue) : cfg_(cfg), queue_(queue) {}
+  Daemon(const config::Config& cfg, EventQueue& queue, const RunDiagnostics& diagnostics)
+      : cfg_(cfg), queue_(queue), diagnostics_(diagnostics) {}
 
   int run();
 
@@ -214,6 +215,7 @@ class Daemon {
 
   config::Config cfg_;
   EventQueue& queue_;
+  const RunDiagnostics diagnostics_;
   SystemClock clock_;
   Catalog catalog_;
   std::unique_ptr<Spool> spool_;
@@ -541,10 +543,8 @@ int Daemon::run() {
   // turning is noticed and restarted, not a thread that merely lives.
   const int64_t watchdog_ms = systemd_watchdog_interval_ms();
   int64_t watchdog_at = clock_.steady_ms();
-  // Test hook: the loop's first turn blocks this long, as a stuck loop would.
-  int64_t test_stall_ms = 0;
-  if (const char* stall = std::getenv("CLASSROOM_TEST_STALL_LOOP_MS"))
-    test_stall_ms = std::atoll(stall);
+  // `run --diagnostic-stall-loop-ms`: the loop's first turn blocks this long.
+  int64_t stall_ms = diagnostics_.stall_loop_ms;
   if (pipeline_->probes) pipeline_->probes->start();
 
   // The first connection attempt starts before the first sample, so that a
@@ -611,9 +611,9 @@ int Daemon::run() {
       notify_systemd("WATCHDOG=1");
       watchdog_at = clock_.steady_ms() + watchdog_ms;
     }
-    if (test_stall_ms > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(test_stall_ms));
-      test_stall_ms = 0;
+    if (stall_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
+      stall_ms = 0;
     }
   }
 
@@ -635,7 +635,7 @@ int Daemon::run() {
 
 }  // namespace
 
-int run_agent(const config::Config& cfg) {
+int run_agent(const config::Config& cfg, const RunDiagnostics& diagnostics) {
   // Before anything else, so that no signal can end the agent from here on
   // without its NDEATH and a spool sync.
   const sigset_t signals = handled_signals();
@@ -654,7 +654,7 @@ int run_agent(const config::Config& cfg) {
 
   EventQueue queue;
   std::thread signal_thread([&queue, signals] { take_signals(signals, queue); });
-  int status = Daemon(cfg, queue).run();
+  int status = Daemon(cfg, queue, diagnostics).run();
   if (status != 0) {
     // Could not start: the signal thread still waits for its TERM or INT.
     pthread_kill(signal_thread.native_handle(), SIGTERM);
@@ -669,7 +669,7 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
   SystemClock clock;
   std::vector<EnabledDriver> sources = make_drivers(cfg);
   int failed = 0;
-  probes::OnceRun probe_once(cfg.probes, cfg.state.dir);  // issue 9: every probe once, meanwhile
+  probes::OnceRun probe_once(cfg.probes, cfg.state.dir);  // every probe once, meanwhile
   // Devices are polled (twice, too) beside the node's own sources.
   std::mutex mutex;
   std::condition_variable polled;
@@ -710,7 +710,7 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
       devices.apply(nullptr);
     }
   }
-  probe_once.finish(catalog, out);  // issue 9: at most the probes' timeouts
+  probe_once.finish(catalog, out);  // waits at most the probes' timeouts
   auto print = [&](DeviceId owner, const std::string& prefix) {
     for (MetricId id = 0; id < catalog.size(); ++id) {
       const CatalogEntry& e = catalog.at(id);

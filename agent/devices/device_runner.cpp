@@ -189,7 +189,7 @@ size_t DeviceRunner::apply(Batcher* batcher) {
   // A walk's values (some 100-250 KiB with 2 x 64 rows) are not kept until
   // the next poll, and the pages they and the poll's PDUs took go back to the
   // system: the agent costs what it keeps between polls, not its busiest
-  // moment (issue 18; tests/perf/snmp_worst.sh), as after a round of probes.
+  // moment (tests/perf/snmp_worst.sh), as after a round of probes.
   results_.clear();
   ::malloc_trim(0);
   return n;

@@ -50,7 +50,7 @@ class DeviceRunner {
   std::string last_problem(size_t device) const { return devices_[device].last_problem; }
   const std::string& name(size_t device) const { return devices_[device].name; }
   DeviceId id(size_t device) const { return devices_[device].id; }
-  // For `classroom-agent status` (issue 13).
+  // For `classroom-agent status`.
   const std::string& address(size_t device) const { return devices_[device].address; }
   bool online(size_t device) const { return catalog_.online(devices_[device].id); }
   // The last poll's failure; else what is not published: interfaces past

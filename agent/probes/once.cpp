@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "common/clock.hpp"
+#include "printable.hpp"
 #include "probes/resolver.hpp"
 #include "probes/runner.hpp"
 #include "probes/throughput_plan.hpp"
@@ -57,8 +58,8 @@ void OnceRun::finish(Catalog& catalog, std::ostream& out) {
     }
     runner_->stop(Runner::kStopBoundMs);
     for (const Runner::Outcome& o : runner_->outcomes()) {
-      out << "# probe " << drivers::probes::escape(o.name) << " ("
-          << drivers::probes::escape(o.what) << "): ";
+      out << "# probe " << text::printable(o.name, 200) << " (" << text::printable(o.what, 200)
+          << "): ";
       if (!o.reported)
         out << "no result in time\n";
       else if (!o.error.empty())
@@ -76,8 +77,8 @@ void OnceRun::finish(Catalog& catalog, std::ostream& out) {
     const std::string problem = plan.load();
     char used[32];
     std::snprintf(used, sizeof used, "%.1f", plan.used_percent(clock.wall_ms()));
-    out << "# probe " << drivers::probes::escape(p.name) << " (throughput "
-        << drivers::probes::escape(p.url)
+    out << "# probe " << text::printable(p.name, 200) << " (throughput "
+        << text::printable(p.url, 200)
         << "): not run by once (it would spend the monthly budget; the running agent runs it "
            "inside its windows); "
         << (problem.empty() ? std::string(used) + " % of this month's budget used" : problem)

@@ -15,6 +15,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "printable.hpp"
 #include "probes/curl_api.hpp"
 #include "probes/curl_multi.hpp"
 #include "probes/dns.hpp"
@@ -151,7 +152,7 @@ Runner::Runner(const config::Probes& cfg, const std::string& state_dir, std::fun
       lg.warning(
           "probe %s: certificate verification is OFF (insecure = true): anyone on the "
           "path to %s can pose as it",
-          escape(p.name).c_str(), escape(p.url).c_str());
+          text::printable(p.name, 200).c_str(), text::printable(p.url, 200).c_str());
   }
   for (const auto& p : cfg.throughput) {
     auto probe = std::make_unique<ThroughputProbe>(
@@ -171,7 +172,7 @@ Runner::Runner(const config::Probes& cfg, const std::string& state_dir, std::fun
     }
     x.plan = std::make_unique<ThroughputPlan>(std::move(po));
     if (std::string err = x.plan->load(); !err.empty())
-      lg.warning("probe %s: %s", escape(p.name).c_str(), err.c_str());
+      lg.warning("probe %s: %s", text::printable(p.name, 200).c_str(), err.c_str());
   }
 }
 
@@ -247,14 +248,14 @@ void Runner::Engine::take_run_now(int64_t now_wall) {
     Entry& x = entries[i];
     if (x.pending || x.active) {
       lg.info("probe %s: running or waiting already; Probe Now adds no run",
-              escape(x.name).c_str());
+              text::printable(x.name, 200).c_str());
       continue;
     }
     if (x.plan) {
       std::string why;
       if (!x.plan->may_run(now_wall, why)) {
-        lg.warning("probe %s: not run now as a host asked: %s", escape(x.name).c_str(),
-                   why.c_str());
+        lg.warning("probe %s: not run now as a host asked: %s",
+                   text::printable(x.name, 200).c_str(), why.c_str());
         x.next_due = x.plan->next_run(now_wall);
         continue;
       }
@@ -280,13 +281,14 @@ size_t Runner::drain(Catalog& catalog) {
     const std::string error = std::visit([](const auto& v) { return v.error; }, *r.result);
     std::string kind = failure_kind(error);
     if (!error.empty() && kind != x.last_kind) {
-      lg.warning("probe %s (%s): %s; measuring again %s", escape(x.name).c_str(),
-                 escape(x.what).c_str(), error.c_str(),
+      lg.warning("probe %s (%s): %s; measuring again %s", text::printable(x.name, 200).c_str(),
+                 text::printable(x.what, 200).c_str(), error.c_str(),
                  x.kind == Kind::throughput
                      ? "at the next planned moment"
                      : ("every " + std::to_string(x.interval_ms / 1000) + " s").c_str());
     } else if (error.empty() && !x.last_error.empty()) {
-      lg.info("probe %s (%s): answering again", escape(x.name).c_str(), escape(x.what).c_str());
+      lg.info("probe %s (%s): answering again", text::printable(x.name, 200).c_str(),
+              text::printable(x.what, 200).c_str());
     }
     x.last_error = error;
     x.last_kind = std::move(kind);
@@ -317,7 +319,7 @@ void Runner::Engine::start_due(Context& ctx, int64_t now_wall, int64_t now) {
       std::string why;
       if (!x.plan->may_run(now_wall, why)) {
         if (why != x.skip_reason)
-          lg.info("probe %s: not run: %s", escape(x.name).c_str(), why.c_str());
+          lg.info("probe %s: not run: %s", text::printable(x.name, 200).c_str(), why.c_str());
         x.skip_reason = why;
         x.next_due = x.plan->next_run(now_wall);
         continue;
@@ -332,7 +334,7 @@ void Runner::Engine::start_due(Context& ctx, int64_t now_wall, int64_t now) {
     if (now_wall < x.next_due) continue;
     if (x.pending || x.active) {
       lg.debug("probe %s: still running at its next slot; this slot is skipped",
-               escape(x.name).c_str());
+               text::printable(x.name, 200).c_str());
     } else {
       x.pending = true;
     }
@@ -362,7 +364,7 @@ void Runner::Engine::finish_done(int64_t now_wall) {
       const auto& t = std::get<ThroughputResult>(*r.result);
       if (std::string err = x.plan->record(x.started_wall, t.bytes); !err.empty())
         lg.warning("probe %s: %s; the budget count may be lost at a restart",
-                   escape(x.name).c_str(), err.c_str());
+                   text::printable(x.name, 200).c_str(), err.c_str());
       r.budget_used = x.plan->used_percent(now_wall);
       x.next_due = x.plan->next_run(now_wall);
     }
@@ -457,8 +459,8 @@ void Runner::Engine::run() {
     finish_done(clock.wall_ms());
     // Every run of this round has ended: the memory its transfers, sockets
     // and resolver tables took goes back to the system, so that the thread
-    // costs what it keeps between runs, not its busiest moment (README,
-    // "Measured").
+    // costs what it keeps between runs, not its busiest moment
+    // (docs/performance.md, "Figures").
     if (trim_pending && std::none_of(entries.begin(), entries.end(),
                                      [](const Entry& x) { return x.active || x.pending; })) {
       ::malloc_trim(0);

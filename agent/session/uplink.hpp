@@ -114,7 +114,7 @@ class Uplink {
   // once it has grown).
   void describe(std::string& out) const;
 
-  // ---- read-only, for `classroom-agent status` (issue 13) ----
+  // ---- read-only, for `classroom-agent status` ----
   // A connection attempt is under way (CONNECT or SUBSCRIBE sent, no answer yet).
   bool connecting() const { return state_ == State::connecting || state_ == State::subscribing; }
   // Connected and subscribed, not born: the primary host has not said online.
@@ -287,7 +287,7 @@ class Uplink {
   int64_t last_refused_ms_ = 0;
   int64_t unconfirmed_since_ms_ = 0;
   bool bdseq_warned_ = false;
-  // For status (issue 13).
+  // For `classroom-agent status`.
   int64_t online_since_ms_ = 0, offline_since_ms_ = 0;
   int64_t last_publish_ms_ = 0, last_confirmed_ms_ = 0;
   std::string last_error_, last_error_server_;

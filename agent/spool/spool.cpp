@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/log.hpp"
+#include "printable.hpp"
 #include "spool/crc32.hpp"
 #include "spool/number_file.hpp"
 
@@ -59,23 +60,6 @@ bool mkdirs(FileIo& io, const std::string& dir, std::string& error) {
     }
   }
   return true;
-}
-
-// A name from the directory, fit for a log line: bounded, control bytes and
-// non-ASCII escaped.
-std::string printable(std::string_view name) {
-  std::string out;
-  for (unsigned char c : name.substr(0, 64)) {
-    if (c >= 0x20 && c < 0x7F && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\x%02X", c);
-      out += esc;
-    }
-  }
-  if (name.size() > 64) out += "...";
-  return out;
 }
 
 // A segment's name: exactly 20 digits and ".seg", a first id from 1 to kMaxId.
@@ -261,7 +245,7 @@ std::string Spool::open() {
     if (parse_segment_name(name, first)) {
       firsts.push_back(first);
     } else if (name != "committed" && name != "committed.tmp") {
-      if (stray_count++ < 8) strays += (strays.empty() ? "" : ", ") + printable(name);
+      if (stray_count++ < 8) strays += (strays.empty() ? "" : ", ") + text::printable(name, 64);
     }
   }
   if (stray_count > 0)

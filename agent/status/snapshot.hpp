@@ -10,7 +10,7 @@
 namespace classroom::status {
 
 // waiting_host: connected, but the primary host has not said online: nothing
-// is published (issue 19).
+// is published until it does ([broker] primary_host).
 enum class BrokerState { connecting, online, unreachable, waiting_host };
 enum class ClockState { unknown, synchronized, unsynchronized };
 

@@ -13,6 +13,7 @@
 
 #include "common/log.hpp"
 #include "lan/neighbours.hpp"
+#include "printable.hpp"
 #include "registry.hpp"
 
 namespace classroom::drivers::lan {
@@ -148,7 +149,7 @@ void LanDriver::find_auto_interfaces(MetricSink& sink) {
                     [&](const auto& i) { return i->ifindex == ifindex; }))
       continue;
     if (!options_.name_of(ifindex, name) || std::strcmp(name, "lo") == 0) continue;
-    const std::string safe = netlink::safe_name(name);
+    const std::string safe = text::printable(name, 64, text::Policy::metric_name);
     Iface* iface = nullptr;
     for (auto& i : ifaces_)
       if (i->name == safe) iface = i.get();

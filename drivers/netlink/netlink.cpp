@@ -236,13 +236,6 @@ Result Client::request(Request& request, OnMessage on_message) {
   return result;
 }
 
-std::string safe_name(std::string_view name) {
-  std::string out(name.substr(0, 64));
-  for (char& c : out)
-    if (c < 0x21 || c > 0x7e || c == '/') c = '?';
-  return out;
-}
-
 int resolve_family(Client& client, std::string_view name) {
   Request request(GENL_ID_CTRL, 0);
   genlmsghdr g{};

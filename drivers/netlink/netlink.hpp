@@ -210,10 +210,6 @@ class Client {
   uint32_t seq_ = 0;
 };
 
-// An interface name from the kernel made fit for a metric name and a log
-// line: bytes outside printable ASCII, and '/', become '?'.
-std::string safe_name(std::string_view name);
-
 // Generic netlink: the numeric id of family `name` ("nl80211"), 0 when the
 // kernel has no such family (the module is not loaded), or -errno.
 int resolve_family(Client& client, std::string_view name);

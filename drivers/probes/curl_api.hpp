@@ -1,7 +1,7 @@
 // libcurl, loaded with dlopen when the first http or throughput probe needs it.
 // Linked at start, libcurl and its dozens of dependencies cost every gateway
 // some 660 KiB of private dirty memory (relocations) even with no probe
-// configured; loaded on demand they cost nothing there (README, "Measured").
+// configured; loaded on demand they cost nothing there (docs/performance.md, "Figures").
 #pragma once
 
 #include <curl/curl.h>

@@ -3,6 +3,7 @@
 #include <ares.h>
 #include <arpa/nameser.h>
 
+#include "printable.hpp"
 #include "probes/ares_api.hpp"
 #include "probes/tcp.hpp"
 
@@ -52,8 +53,9 @@ void DnsProbe::on_answer(void* arg, int status, int, unsigned char* abuf, int al
   auto* self = static_cast<DnsProbe*>(arg);
   if (self->done_) return;
   const double ms = static_cast<double>(steady_ns() - self->started_ns_) / 1e6;
-  const std::string what = "\"" + escape(self->o_.query) + "\" (" + (self->o_.aaaa ? "AAAA" : "A") +
-                           (self->o_.server.empty() ? "" : " at " + escape(self->o_.server)) + ")";
+  const std::string what =
+      "\"" + text::printable(self->o_.query, 200) + "\" (" + (self->o_.aaaa ? "AAAA" : "A") +
+      (self->o_.server.empty() ? "" : " at " + text::printable(self->o_.server, 200)) + ")";
   switch (status) {
     case ARES_SUCCESS: {
       self->r_.resolve_ms = ms;
@@ -104,7 +106,7 @@ void DnsProbe::on_time(int64_t now_ms) {
   channel_->on_time();
   if (!done_ && now_ms >= deadline_ + 200)  // c-ares's own timeout normally comes first
     abort("timeout: no answer within " + std::to_string(o_.timeout_ms) + " ms for \"" +
-              escape(o_.query) + "\"",
+              text::printable(o_.query, 200) + "\"",
           now_ms);
   if (done_) channel_.reset();
 }

@@ -1,6 +1,7 @@
 #include "probes/http.hpp"
 
 #include <ctime>
+#include "printable.hpp"
 #include "probes/curl_api.hpp"
 
 namespace classroom::drivers::probes {
@@ -31,7 +32,7 @@ void* new_easy(const std::string& url, const std::string& proxy, const std::stri
 
 std::string curl_error(int code, const char* errbuf) {
   std::string s = curl_api().easy_strerror(static_cast<CURLcode>(code));
-  if (errbuf && errbuf[0]) s += ": " + escape(errbuf);
+  if (errbuf && errbuf[0]) s += ": " + text::printable(errbuf, 200);
   return s;
 }
 

@@ -96,8 +96,4 @@ class Probe {
   virtual int64_t budget_ms() const = 0;
 };
 
-// Outside text (a server's answer, an error string) made safe for one log line:
-// control characters and bytes >= 0x7f escaped, at most `max` bytes kept.
-std::string escape(std::string_view text, size_t max = 200);
-
 }  // namespace classroom::drivers::probes

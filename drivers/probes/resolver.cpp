@@ -6,25 +6,10 @@
 #include <poll.h>
 #include <cstring>
 
+#include "printable.hpp"
 #include "probes/ares_api.hpp"
 
 namespace classroom::drivers::probes {
-
-std::string escape(std::string_view text, size_t max) {
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < max; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c >= 0x7f || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > max) out += "...";
-  return out;
-}
 
 AresChannel::AresChannel() = default;
 AresChannel::~AresChannel() {
@@ -51,7 +36,7 @@ std::string AresChannel::init(const std::string& servers, int timeout_ms, int tr
   }
   if (!servers.empty()) {
     if (int rc = ares_api().set_servers_ports_csv(channel_, servers.c_str()); rc != ARES_SUCCESS)
-      return "bad DNS server \"" + escape(servers) + "\": " + ares_api().strerror(rc);
+      return "bad DNS server \"" + text::printable(servers, 200) + "\": " + ares_api().strerror(rc);
   }
   return "";
 }

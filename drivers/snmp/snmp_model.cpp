@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "config.hpp"
+#include "printable.hpp"
 
 namespace classroom::drivers::snmp {
 namespace {
@@ -146,40 +147,7 @@ bool oid_below(const Oid& oid, const Oid& root) {
 }
 
 std::string sanitize_text(std::string_view text, size_t max) {
-  std::string out;
-  out.reserve(std::min(text.size(), max));
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t len = 0;
-    if (c >= 0x20 && c < 0x7f)
-      len = 1;
-    else if (c >= 0xc2 && c <= 0xdf)
-      len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-      len = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-      len = 4;
-    bool valid = len > 0 && i + len <= text.size();
-    for (size_t k = 1; valid && k < len; ++k)
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-    if (valid && len == 3) {
-      const auto c1 = static_cast<unsigned char>(text[i + 1]);
-      valid = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
-    }
-    if (valid && len == 4) {
-      const auto c1 = static_cast<unsigned char>(text[i + 1]);
-      valid = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-    }
-    if (!valid) len = 1;
-    if (out.size() + (valid ? len : 1) > max) break;
-    if (valid)
-      out.append(text.substr(i, len));
-    else
-      out.push_back('?');
-    i += len;
-  }
-  return out;
+  return text::printable(text, max, text::Policy::metric_text);
 }
 
 std::string metric_label(std::string_view text, std::string_view fallback) {

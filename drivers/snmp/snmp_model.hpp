@@ -74,9 +74,8 @@ std::string format_oid(const Oid& oid);
 // True when `oid` lies strictly below `root`.
 bool oid_below(const Oid& oid, const Oid& root);
 
-// Device text (sysName, sysDescr, ifName) made safe to publish and log: at
-// most `max` bytes, valid UTF-8 kept, control characters and invalid bytes
-// replaced by '?'.
+// Device text (sysName, sysDescr, ifName) made safe to publish and log: the
+// escaper's metric_text policy (text::Policy), at most `max` bytes.
 std::string sanitize_text(std::string_view text, size_t max);
 
 // A metric name component from device text (a row's label): `text` when it

@@ -100,7 +100,7 @@ void SystemDriver::declare(MetricSink& sink) {
     os_version_ = sink.declare("Properties/OS Version", DataType::String, "");
     agent_version_ = sink.declare("Properties/Agent Version", DataType::String, "");
   }
-  if (options_.clock) {  // issue 9
+  if (options_.clock) {  // is the clock synchronised (adjtimex)
     clock_synced_ = sink.declare("System/Clock/Synchronized", DataType::Boolean, "");
     clock_max_error_ = sink.declare("System/Clock/Max Error", DataType::Double, "ms");
   }
@@ -255,7 +255,7 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   }
   if (cpu) last_cpu_ = cpu;
 
-  // ---- clock (issue 9) ----
+  // ---- clock (adjtimex) ----
   if (options_.clock && options_.clock_reader) {
     if (auto c = options_.clock_reader()) {
       sink.put(clock_synced_, c->synchronized);

@@ -18,7 +18,7 @@ struct Options {
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   std::vector<std::string> mounts{"/"};
-  bool clock = false;  // System/Clock/... from adjtimex (issue 9): on for the live /proc
+  bool clock = false;  // System/Clock/... from adjtimex: on for the live /proc
   // Where the clock's state comes from: the kernel (tests pass their own).
   std::optional<ClockStatus> (*clock_reader)() = read_clock;
   // Properties/... (hardware, OS, agent version), put once: on for the live

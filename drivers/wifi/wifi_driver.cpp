@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/log.hpp"
+#include "printable.hpp"
 #include "registry.hpp"
 
 namespace classroom::drivers::wifi {
@@ -76,7 +77,7 @@ void WifiDriver::note(const char* what, const Iface& iface) {
 }
 
 WifiDriver::Iface& WifiDriver::iface_for(const InterfaceInfo& info, MetricSink& sink) {
-  const std::string name = netlink::safe_name(info.name_view());
+  const std::string name = text::printable(info.name_view(), 64, text::Policy::metric_name);
   for (auto& i : ifaces_)
     if (i->ifindex == info.ifindex && i->name == name) return *i;
   auto i = std::make_unique<Iface>();

@@ -10,7 +10,7 @@
 # The broker (cluster.sh, its own temp dir) is killed --kill-after after every
 # gateway was online, and started again --down later; with --no-restart (a
 # cluster only) it stays down and the gateways must fail over to the other
-# nodes, as the agent must (issue 21 §2).
+# nodes, as the agent must (docs/fleet-sizing.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 simulate=${1:?usage: fleet-test.sh SIMULATE [options]}

@@ -306,9 +306,10 @@ SilentPort::~SilentPort() {
   ::close(fd_);
 }
 
-void Agent::start(std::vector<std::string> env) {
+void Agent::start(std::vector<std::string> env, std::vector<std::string> run_args) {
   std::vector<std::string> argv = wrapper_;
   argv.insert(argv.end(), {AGENT_BINARY, "run", "-c", config_});
+  argv.insert(argv.end(), run_args.begin(), run_args.end());
   process_ = std::make_unique<Process>(std::move(argv), log_, std::move(env));
 }
 

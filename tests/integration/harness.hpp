@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "../support/commands.hpp"
 #include "sparkplug_b.pb.h"
 
 namespace harness {
@@ -124,7 +125,7 @@ struct AgentOptions {
   std::string replay_rate = "200";
   std::string extra;         // appended TOML
   std::string extra_broker;  // more keys for [broker]
-  // issue 13: more keys for [log] and [status]; every agent has its own
+  // More keys for [log] and [status]; every agent has its own
   // status socket, <dir>/status.sock, unless extra_status sets one.
   std::string extra_log;
   std::string extra_status;
@@ -150,8 +151,9 @@ class Agent {
  public:
   Agent(const std::string& state_dir, const AgentOptions& options);
   ~Agent();
-  // `env`: extra NAME=value variables for the agent.
-  void start(std::vector<std::string> env = {});
+  // `env`: extra NAME=value variables for the agent; `run_args`: options of
+  // `run` after its -c (--diagnostic-stall-loop-ms MS, for instance).
+  void start(std::vector<std::string> env = {}, std::vector<std::string> run_args = {});
   void signal(int sig);
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string log() const;
@@ -224,50 +226,6 @@ uint64_t bdseq(const Payload& p);
 // historical only when both arrivals were). Aliases come from the birth
 // before each NDATA.
 std::map<uint64_t, bool> uptime_samples(const std::vector<Message>& messages);
-
-// An NCMD asking for a rebirth, built as host applications build it:
-// Node Control/Rebirth with a Boolean `value`, by name or, when `alias` is set,
-// by the alias of the birth alone; with `datatype` (Boolean, 11) or, when it is
-// nullopt, without one, as the spec recommends and Tahu's host sends it.
-// Header-only, so the unit tests build their commands with it too.
-inline Payload rebirth_command(bool value = true, std::optional<uint32_t> datatype = 11,
-                               std::optional<uint64_t> alias = std::nullopt) {
-  Payload p;
-  auto* m = p.add_metrics();
-  if (alias)
-    m->set_alias(*alias);
-  else
-    m->set_name("Node Control/Rebirth");
-  if (datatype) m->set_datatype(*datatype);
-  m->set_boolean_value(value);
-  return p;
-}
-
-// A command (NCMD or DCMD) of one metric, as host applications build it: by
-// `name`, or, when `alias` is set, by the birth's alias alone (as the spec
-// wants once aliases are in use); without a datatype unless one is given
-// (tck-id-payloads-metric-datatype-not-req); the value in the field its type
-// uses: a bool in boolean_value, an int64_t in long_value, a string in
-// string_value. Header-only, as rebirth_command.
-using CommandValue = std::variant<bool, int64_t, std::string>;
-inline Payload command(const std::string& name, const CommandValue& value,
-                       std::optional<uint32_t> datatype = std::nullopt,
-                       std::optional<uint64_t> alias = std::nullopt) {
-  Payload p;
-  p.set_timestamp(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count()));
-  auto* m = p.add_metrics();
-  if (alias)
-    m->set_alias(*alias);
-  else
-    m->set_name(name);
-  if (datatype) m->set_datatype(*datatype);
-  if (const bool* b = std::get_if<bool>(&value)) m->set_boolean_value(*b);
-  if (const int64_t* i = std::get_if<int64_t>(&value)) m->set_long_value(static_cast<uint64_t>(*i));
-  if (const std::string* s = std::get_if<std::string>(&value)) m->set_string_value(*s);
-  return p;
-}
 
 // Private_Dirty of a process in KiB, from /proc/<pid>/smaps_rollup (0 if unreadable).
 uint64_t private_dirty_kib(pid_t pid);

@@ -1,4 +1,4 @@
-// Commands a host application sends (issue 19): the test is the host. It
+// Commands a host application sends: the test is the host. It
 // publishes NCMD payloads to the real Mosquitto, built as hosts build them
 // (harness::command, and the reference JavaScript codec), and checks what the
 // agent does: births, the next server, samples at a new interval, a reload,

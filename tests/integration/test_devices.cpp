@@ -1089,7 +1089,7 @@ TEST_CASE("SNMP devices: a DBIRTH over the broker's packet limit is not sent, th
                              "profiles\n"));
 }
 
-// ---- SNMP profiles written as tables (issue 20) ----
+// ---- SNMP profiles written as tables ----
 namespace {
 
 // The built-in profiles' OIDs with known values, as the vendors' MIBs lay

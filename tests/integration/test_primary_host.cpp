@@ -1,4 +1,4 @@
-// Sparkplug Primary Host (issue 19): the agent births only while the host
+// Sparkplug Primary Host: the agent births only while the host
 // application's STATE says online, leaves a server whose host went offline,
 // and loses nothing meanwhile. The test plays the host: it publishes STATE
 // (retained or not) and counts what arrives.
@@ -300,7 +300,7 @@ TEST_CASE("Primary host: malformed STATE payloads are logged escaped and change 
   CHECK_THAT(log, Catch::Contains("(10028 bytes: "));
 }
 
-// ---- review (fix/review): defects found in the merged Primary Host ----
+// ---- Primary Host: a retained STATE, a reload naming a host, a host offline everywhere ----
 
 TEST_CASE("Primary host review: a retained online STATE births with no wait and no warning") {
   Mosquitto broker;

@@ -676,7 +676,7 @@ TEST_CASE("a failing probe keeps its interval, and runs wait for a free place", 
   CHECK((results["Hang 2"][0] - results["Hang 1"][0] >= 900ms));
 }
 
-// ---- Node Control/Probe Now (issue 19): a host asks for a run at once ----
+// ---- Node Control/Probe Now: a host asks for a run at once ----
 
 TEST_CASE("Probe Now runs a probe at once by name or all with * and an unknown name is refused",
           "[probes]") {

@@ -1,4 +1,4 @@
-// SIGHUP re-reads the config (issue 11): a valid change is applied with a
+// SIGHUP re-reads the config: a valid change is applied with a
 // rebirth and no gap in the data, a broken file changes nothing, a new
 // identity gets a clean new session; and SIGTERM ends the agent within the
 // unit's stop timeout even with the broker unreachable and a probe hanging,

@@ -191,10 +191,10 @@ TEST_CASE("systemd watchdog: WATCHDOG=1 from the loop, missed while the loop is 
   Rig rig;
   NotifySocket notify;
   Agent agent(rig.dir.path, rig.options());
-  // WatchdogSec=1s: a ping every 500 ms. The test hook blocks the loop's first
-  // turn for 3 s, as a stuck loop would: systemd would kill it then.
-  agent.start({"NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=1000000",
-               "CLASSROOM_TEST_STALL_LOOP_MS=3000"});
+  // WatchdogSec=1s: a ping every 500 ms. The diagnostic option blocks the
+  // loop's first turn for 3 s, as a stuck loop would: systemd would kill it then.
+  agent.start({"NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=1000000"},
+              {"--diagnostic-stall-loop-ms", "3000"});
   LogOnFailure show_log(agent);
   std::vector<int64_t> pings;
   REQUIRE(wait_until(

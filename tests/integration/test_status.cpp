@@ -1,4 +1,4 @@
-// `classroom-agent status` against the real agent (issue 13): online, broker
+// `classroom-agent status` against the real agent: online, broker
 // down with the reason, the spool filling, a failing source, text, JSON and
 // exit status, the socket's permissions, a hostile local client, and no
 // agent at all. And the [log] file.
@@ -249,8 +249,8 @@ TEST_CASE("status: a loop that does not turn: exit 1, the loop has not run for N
   o.url = broker.url();
   o.interval = "500ms";
   Agent agent(dir.path + "/a", o);
-  // The test hook blocks the loop's first turn, as a stuck loop would.
-  agent.start({"CLASSROOM_TEST_STALL_LOOP_MS=20000"});
+  // The diagnostic option blocks the loop's first turn, as a stuck loop would.
+  agent.start({}, {"--diagnostic-stall-loop-ms", "20000"});
   LogOnFailure show_log(agent);
   Status s;
   REQUIRE(wait_until(

@@ -125,7 +125,10 @@ if [ "${1:-}" = --inside ]; then
 
   echo "== the watchdog: a stalled loop is killed and restarted"
   mkdir -p /run/systemd/system/classroom-agent.service.d
-  printf '[Service]\nWatchdogSec=2s\nEnvironment=CLASSROOM_TEST_STALL_LOOP_MS=20000\n' \
+  # `run --diagnostic-stall-loop-ms` (hidden from --help) blocks the loop's first turn.
+  exec_start=$(systemctl show -p ExecStart --value classroom-agent | sed -n 's/.*argv\[\]=\([^;]*\) ;.*/\1/p')
+  [ -n "$exec_start" ] || fail "cannot read the unit's ExecStart"
+  printf '[Service]\nWatchdogSec=2s\nExecStart=\nExecStart=%s --diagnostic-stall-loop-ms 20000\n' "$exec_start" \
     >/run/systemd/system/classroom-agent.service.d/stall.conf
   systemctl daemon-reload
   systemctl restart classroom-agent.service

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The memory budget as a test (ctest "perf: ..."): private dirty memory must
-# stay within 2 MiB with the shipped config, and with ten probes on top of it
-# (issue 9), measured by tests/perf/footprint.sh after SECONDS (default 20) of
+# stay within 2 MiB with the shipped config, and with ten probes on top of it,
+# measured by tests/perf/footprint.sh after SECONDS (default 20) of
 # a 1 s interval. The probe run must really have loaded libcurl and c-ares
 # (its HTTP and DNS probes ran), and the shipped one neither: libraries loaded
 # with dlopen cost nothing where their feature is not configured.

@@ -8,7 +8,7 @@
 # With --snmp, an snmpd is started on a free loopback UDP port and the agent
 # polls it as two devices (v2c, every profile, at a 1 s interval): what SNMP
 # devices cost, against the same run without them.
-# With --snmp-worst, the agent polls the worst devices of issue 18 as the
+# With --snmp-worst, the agent polls the worst devices (unbounded tables) as the
 # scripted responder (tests/integration/snmp_responder.py) serves them, every
 # 2 s (SNMP_WORST_INTERVAL) with the default max_interfaces (64): one with
 # 15,000 interfaces, one whose 200 unnamed interfaces take new ifIndexes at
@@ -18,7 +18,7 @@
 # are polled every 30 s (SNMP_AUTO_INTERVAL), as four scripted responders
 # serve them, five devices each: a PoE switch (48 ports, LLDP neighbours,
 # 400 learnt addresses, 12 sensors), a UniFi access point (4 VAPs), a MikroTik
-# access point (2 APs, health, 8 gauges), an APC UPS (issue 20's budget: 3 MiB
+# access point (2 APs, health, 8 gauges), an APC UPS (budget: 3 MiB
 # private dirty, 1 % of one core). SNMP_AUTO_PROFILES='["system", "interfaces"]':
 # the same devices without auto, what the profiles cost.
 # With --probes, ten connectivity probes run every 5 s against servers on

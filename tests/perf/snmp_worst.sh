@@ -11,9 +11,9 @@
 # dirty memory than the reference at the end, and twice that at its most
 # (sampled every second: the worst run rebirths its renumbering device every
 # few polls, the reference only at the start); the shipped config's own budget
-# (2 MiB) is tests/perf/budget.sh's. Before the catalog forgot retired names
-# past a bound (issue 18's gap), the worst run held some 600-700 KiB more at
-# the end; measured since, +100 to +230.
+# (2 MiB) is tests/perf/budget.sh's. The catalog keeps retired names only up
+# to a bound, so the worst run holds +100 to +230 KiB more at the end
+# (docs/performance.md, "Figures").
 # Run it after a change to the SNMP model, the poller, the device runner or
 # the catalog (ctest -L perf runs it with tests/perf/budget.sh).
 # Usage: tests/perf/snmp_worst.sh [SECONDS] [AGENT_BINARY]

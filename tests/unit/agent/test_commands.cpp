@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "../../integration/harness.hpp"
+#include "../../support/commands.hpp"
 #include "session/commands.hpp"
 #include "session/sparkplug.hpp"
 

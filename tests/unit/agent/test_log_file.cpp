@@ -1,4 +1,4 @@
-// The log file of a gateway without journald (issue 13): size-bounded,
+// The log file of a gateway without journald: size-bounded,
 // rotated, identical lines folded into one with a count. On a fake clock.
 #include <catch2/catch.hpp>
 #include <filesystem>

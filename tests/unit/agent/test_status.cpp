@@ -1,4 +1,4 @@
-// `classroom-agent status` (issue 13): what the snapshot says in text and
+// `classroom-agent status`: what the snapshot says in text and
 // JSON, and the server filled from the real uplink, spool and scheduler,
 // asked over its socket by the real client.
 #include <sys/socket.h>
@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../../support/fake_mqtt_client.hpp"
 #include "../log_capture.hpp"
 #include "../temp_dir.hpp"
 #include "devices/device_runner.hpp"
@@ -253,7 +254,7 @@ TEST_CASE("status: waiting for the primary host is never OK and says since when"
                                    "\"offline (STATE timestamp 1764390000000)\"}"));
 
   // Between servers, after leaving one for the host: still the host's wait,
-  // not a broker unreachable (review, fix/review).
+  // not a broker unreachable.
   s.host_connected = false;
   s.broker_error = "primary host district-scada is offline (STATE timestamp 1764390000000)";
   CHECK(problems(s, kNow) == std::vector<std::string>{"waiting for primary host district-scada"});
@@ -330,28 +331,10 @@ TEST_CASE("status: a name with a backslash appears once in the JSON's problems")
 
 namespace {
 
-// What the uplink asks of MQTT; the test plays the broker.
-struct QuietClient final : mqtt::Client {
-  std::vector<mqtt::ConnectRequest> connects;
-  bool connect(const mqtt::ConnectRequest& r, std::string&) override {
-    connects.push_back(r);
-    return true;
-  }
-  bool subscribe(const std::string&, int, std::string&) override { return true; }
-  bool publish(const std::string&, std::string_view, int, uint64_t, std::string&) override {
-    return true;
-  }
-  bool publish_and_wait(const std::string&, std::string_view, int) override { return true; }
-  void disconnect(int) override {}
-  void disconnect_with_will(int) override {}
-  void abandon() override {}
-  void end_with_will() override {}
-};
-
 struct StatusRig {
   TempDir dir;
   FakeClock clock{kNow};
-  QuietClient client;
+  test_support::FakeClient client;
   Catalog catalog;
   Spool spool;
   Uplink uplink;

@@ -1,4 +1,4 @@
-// [[snmp.profiles]] (issue 20): profiles a user writes, the built-in ones read
+// [[snmp.profiles]]: profiles a user writes, the built-in ones read
 // by the same code, and every mistake named with its file, line, column and key.
 #include <sys/stat.h>
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// [status] and the [log] file keys (issue 13).
+// [status] and the [log] file keys.
 #include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>

@@ -240,11 +240,6 @@ TEST_CASE("netlink: the nl80211 family is resolved, or found absent", "[netlink]
   CHECK(resolve_family(c, "nl80211") == 0);
 }
 
-TEST_CASE("netlink: names from the kernel are made safe for metrics and logs", "[netlink]") {
-  CHECK(safe_name("wlan0") == "wlan0");
-  CHECK(safe_name("a/b c\x01\xff") == "a?b?c??");
-}
-
 TEST_CASE("netlink: the kernel answers a real socket", "[netlink]") {
   // Not a fixture: the live rtnetlink of this machine (every kernel has lo).
   auto socket = std::make_unique<SocketTransport>();

@@ -125,9 +125,3 @@ TEST_CASE("a failed run is data: Success false, Loss 100 %, no stale times", "[p
   CHECK(sink.at("Connectivity/Portal/TTFB").unit == "ms");
   CHECK(sink.at("Connectivity/Portal/TTFB").type == DataType::Double);
 }
-
-TEST_CASE("outside text is escaped for the log", "[probes]") {
-  CHECK(escape("ok name") == "ok name");
-  CHECK(escape("a\nb\x1b[31m") == "a\\x0ab\\x1b[31m");
-  CHECK(escape(std::string(300, 'x')).size() == 203);
-}

@@ -217,26 +217,12 @@ TEST_CASE("a warm LAN and Wi-Fi cycle with 500 neighbours allocates nothing") {
   CHECK(std::get<uint64_t>(catalog.at(*catalog.find("WiFi/wlan0/Stations")).value) == 6);
 }
 
-// ---- issue 13: the status snapshot, filled on the loop ----
+// ---- the status snapshot, filled on the loop ----
+#include "../../support/fake_mqtt_client.hpp"
 #include "devices/device_runner.hpp"
 #include "scheduler/scheduler.hpp"
 #include "session/uplink.hpp"
 #include "status/status_server.hpp"
-
-namespace {
-struct NullClient final : mqtt::Client {
-  bool connect(const mqtt::ConnectRequest&, std::string&) override { return true; }
-  bool subscribe(const std::string&, int, std::string&) override { return true; }
-  bool publish(const std::string&, std::string_view, int, uint64_t, std::string&) override {
-    return true;
-  }
-  bool publish_and_wait(const std::string&, std::string_view, int) override { return true; }
-  void disconnect(int) override {}
-  void disconnect_with_will(int) override {}
-  void abandon() override {}
-  void end_with_will() override {}
-};
-}  // namespace
 
 // The loop's part of `classroom-agent status`: filling the snapshot from the
 // uplink (here unreachable, with its error), spool, scheduler (one source
@@ -244,7 +230,8 @@ struct NullClient final : mqtt::Client {
 TEST_CASE("a warm status snapshot fill allocates nothing") {
   TempDir dir;
   FakeClock clock;
-  NullClient client;
+  test_support::FakeClient client;
+  client.record = false;  // allocates nothing
   Catalog catalog;
   Spool spool(SpoolOptions{dir / "spool", 64u << 20, 0, false, 1000}, clock);
   REQUIRE(spool.open().empty());
@@ -294,12 +281,13 @@ TEST_CASE("a warm status snapshot fill allocates nothing") {
   CHECK(server.filled().pending == 305);
 }
 
-// Review (fix/review): the same with a primary host whose STATE said online,
+// The same with a primary host whose STATE said online,
 // the uplink online (what every gateway with `primary_host` shows all day).
 TEST_CASE("a warm status snapshot fill with a primary host online allocates nothing") {
   TempDir dir;
   FakeClock clock;
-  NullClient client;
+  test_support::FakeClient client;
+  client.record = false;  // allocates nothing
   Catalog catalog;
   Spool spool(SpoolOptions{dir / "spool", 64u << 20, 0, false, 1000}, clock);
   REQUIRE(spool.open().empty());
