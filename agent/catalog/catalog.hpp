@@ -120,16 +120,21 @@ class Catalog final : public drivers::MetricSink {
     uint64_t generation = 0;
     uint64_t additions = 0;
     size_t metrics = 0;
-    using Index = std::map<std::string, MetricId, std::less<>>;
-    Index by_name;
+    // Its metrics by name: an open-addressed hash table of ids (kFree where
+    // none), the names themselves only in the entries. A device's thousands
+    // of table rows cost 4 to 8 bytes each here, not a tree node and a
+    // second copy of the name.
+    std::vector<MetricId> by_name;
+    size_t indexed = 0;  // ids in by_name
     size_t retired_limit = SIZE_MAX;
     std::vector<MetricId> retired;  // kept retired metrics, the longest retired first
-    struct Slot {
-      MetricId id;
-      Index::node_type node;  // its by_name node, taken out
-    };
-    std::vector<Slot> free;  // slots of forgotten metrics, for its next new ones
+    std::vector<MetricId> free;     // slots of forgotten metrics, for its next new ones
   };
+  static constexpr MetricId kFree = UINT32_MAX;
+  // The slot of `name` in o.by_name: its id, or the kFree slot it would take.
+  size_t slot_of(const Owner& o, std::string_view name) const;
+  void index(Owner& o, MetricId id);
+  void unindex(Owner& o, MetricId id);
   void forget_excess(Owner& o);
   std::vector<CatalogEntry> entries_;
   std::vector<Owner> owners_;
