@@ -19,47 +19,6 @@ std::string text_for_log(const std::string& s) {
   return drivers::snmp::sanitize_text(s, 200);
 }
 
-drivers::snmp::ObjectSpec to_spec(const config::SnmpObject& o) {
-  using T = config::SnmpObject::Type;
-  using V = drivers::snmp::ValueType;
-  drivers::snmp::ObjectSpec s;
-  s.name = o.name;
-  s.oid = o.oid;
-  s.type = o.type == T::uint64    ? V::uint64
-           : o.type == T::int64   ? V::int64
-           : o.type == T::float32 ? V::float32
-           : o.type == T::float64 ? V::float64
-           : o.type == T::boolean ? V::boolean
-                                  : V::string;
-  s.unit = o.unit;
-  s.scale = o.scale;
-  s.counter = o.counter;
-  s.true_values = o.true_values;
-  s.sum = o.sum;
-  for (const config::SnmpScaleBy& b : o.scale_by) s.scale_by.push_back({b.oid, b.factors});
-  return s;
-}
-
-drivers::snmp::ProfileSpec to_spec(const config::SnmpProfile& p) {
-  drivers::snmp::ProfileSpec spec;
-  spec.name = p.name;
-  spec.enterprise = p.enterprise;
-  spec.auto_if_served = p.auto_if_served;
-  for (const config::SnmpObject& o : p.scalars) spec.scalars.push_back(to_spec(o));
-  for (const config::SnmpTable& t : p.tables) {
-    drivers::snmp::TableSpec table;
-    table.name = t.name;
-    table.label_oid = t.label_oid;
-    table.label_index = t.label_index;
-    table.max_rows = t.max_rows;
-    table.count = t.count;
-    table.max_labels = t.max_labels;
-    for (const config::SnmpObject& c : t.columns) table.columns.push_back(to_spec(c));
-    spec.tables.push_back(std::move(table));
-  }
-  return spec;
-}
-
 // Moves the profiles of `from` into `kept` while `metrics` (the device's
 // most, so far) stays within `max`; returns what says those left out, or "".
 std::string keep_within(std::vector<drivers::snmp::SharedSpec>& from, uint64_t max, size_t& metrics,
@@ -92,7 +51,9 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
   auto shared = [&](const config::SnmpProfile& p) {
     auto it = converted.find(p.name);
     if (it == converted.end())
-      it = converted.emplace(p.name, std::make_shared<const drivers::snmp::ProfileSpec>(to_spec(p)))
+      it = converted
+               .emplace(p.name, std::make_shared<const drivers::snmp::ProfileSpec>(
+                                    drivers::snmp::profile_spec(p)))
                .first;
     return it->second;
   };

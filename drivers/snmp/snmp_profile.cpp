@@ -167,7 +167,48 @@ void join(std::string& into, const std::string& what) {
   into += what;
 }
 
+ObjectSpec object_spec(const config::SnmpObject& o) {
+  using T = config::SnmpObject::Type;
+  using V = ValueType;
+  ObjectSpec s;
+  s.name = o.name;
+  s.oid = o.oid;
+  s.type = o.type == T::uint64    ? V::uint64
+           : o.type == T::int64   ? V::int64
+           : o.type == T::float32 ? V::float32
+           : o.type == T::float64 ? V::float64
+           : o.type == T::boolean ? V::boolean
+                                  : V::string;
+  s.unit = o.unit;
+  s.scale = o.scale;
+  s.counter = o.counter;
+  s.true_values = o.true_values;
+  s.sum = o.sum;
+  for (const config::SnmpScaleBy& b : o.scale_by) s.scale_by.push_back({b.oid, b.factors});
+  return s;
+}
+
 }  // namespace
+
+ProfileSpec profile_spec(const config::SnmpProfile& p) {
+  ProfileSpec spec;
+  spec.name = p.name;
+  spec.enterprise = p.enterprise;
+  spec.auto_if_served = p.auto_if_served;
+  for (const config::SnmpObject& o : p.scalars) spec.scalars.push_back(object_spec(o));
+  for (const config::SnmpTable& t : p.tables) {
+    TableSpec table;
+    table.name = t.name;
+    table.label_oid = t.label_oid;
+    table.label_index = t.label_index;
+    table.max_rows = t.max_rows;
+    table.count = t.count;
+    table.max_labels = t.max_labels;
+    for (const config::SnmpObject& c : t.columns) table.columns.push_back(object_spec(c));
+    spec.tables.push_back(std::move(table));
+  }
+  return spec;
+}
 
 size_t max_metrics_of(const ProfileSpec& p) {
   size_t n = 0;

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "config.hpp"
 #include "driver.hpp"
 #include "snmp_model.hpp"
 
@@ -61,6 +62,9 @@ struct ProfileSpec {
 // A profile as devices hold it: one copy, whatever the number of devices
 // that poll it (the built-in profiles under twenty devices' "auto").
 using SharedSpec = std::shared_ptr<const ProfileSpec>;
+
+// A profile of the config (or the built-in ones) as the model reads it.
+ProfileSpec profile_spec(const config::SnmpProfile& profile);
 
 // SNMPv2-MIB sysObjectID.0: the vendor's OID of the device, read by "auto".
 inline const Oid kSysObjectId{1, 3, 6, 1, 2, 1, 1, 2, 0};
