@@ -35,7 +35,7 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
     CatalogEntry& e = entries_[id];
     e.name.assign(name);
     e.type = type;
-    e.unit.assign(unit);
+    e.unit = unit_of(unit);
     e.value = Value{};
     e.ts_ms = 0;
     e.retired = false;
@@ -44,8 +44,8 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
   } else {
     id = static_cast<MetricId>(entries_.size());
     // Alias 0 is left unused so that a zero alias on the wire is always a bug.
-    entries_.push_back(CatalogEntry{
-        std::string(name), type, std::string(unit), kFirstMetricAlias + id, {}, 0, owner});
+    entries_.push_back(
+        CatalogEntry{std::string(name), type, unit_of(unit), kFirstMetricAlias + id, {}, 0, owner});
     index(o, id);
     is_changed_.push_back(false);
     seen_.push_back(true);
@@ -54,6 +54,12 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
   ++o.additions;
   ++o.metrics;
   return id;
+}
+
+Unit Catalog::unit_of(std::string_view unit) {
+  auto it = units_.find(unit);
+  if (it == units_.end()) it = units_.emplace(unit).first;
+  return Unit(&*it);
 }
 
 MetricId Catalog::declare_control(DeviceId owner, std::string_view name, MetricType type,
@@ -121,7 +127,7 @@ void Catalog::forget_excess(Owner& o) {
     CatalogEntry& e = entries_[id];
     unindex(o, id);
     e.name.clear();  // keeps its buffer for the slot's next metric
-    e.unit.clear();
+    e.unit = Unit{};
     e.value = Value{};
     e.ts_ms = 0;
     o.free.push_back(id);

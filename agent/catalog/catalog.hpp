@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,10 +30,31 @@ inline constexpr DeviceId kNode = 0;
 inline constexpr uint64_t kRebirthAlias = 1;
 inline constexpr uint64_t kFirstMetricAlias = 2;
 
+// A metric's unit: one of the few texts units are, kept once by the catalog;
+// an entry holds a pointer to it, not a std::string of its own (thousands of
+// SNMP metrics share "B", "bit/s" and "%"). Reads as a const std::string&.
+class Unit {
+ public:
+  Unit() = default;
+  explicit Unit(const std::string* text) : text_(text) {}
+  const std::string& str() const { return text_ ? *text_ : none(); }
+  operator const std::string&() const { return str(); }
+  bool empty() const { return str().empty(); }
+  friend bool operator==(const Unit& a, std::string_view b) { return a.str() == b; }
+  friend std::ostream& operator<<(std::ostream& o, const Unit& u) { return o << u.str(); }
+
+ private:
+  static const std::string& none() {
+    static const std::string empty;
+    return empty;
+  }
+  const std::string* text_ = nullptr;
+};
+
 struct CatalogEntry {
   std::string name;
   DataType type;
-  std::string unit;
+  Unit unit;
   uint64_t alias;     // unique across the node and all its devices
   Value value;        // latest value (monostate until measured)
   int64_t ts_ms = 0;  // when it was captured
@@ -48,6 +71,11 @@ struct CatalogEntry {
 class Catalog final : public drivers::MetricSink {
  public:
   Catalog();
+  // Entries point at the units in units_: moved along, never copied.
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+  Catalog(Catalog&&) = default;
+  Catalog& operator=(Catalog&&) = default;
 
   // A node metric (MetricSink).
   MetricId declare(std::string_view name, MetricType type, std::string_view unit) override;
@@ -136,7 +164,9 @@ class Catalog final : public drivers::MetricSink {
   void index(Owner& o, MetricId id);
   void unindex(Owner& o, MetricId id);
   void forget_excess(Owner& o);
+  Unit unit_of(std::string_view unit);
   std::vector<CatalogEntry> entries_;
+  std::set<std::string, std::less<>> units_;  // every unit once (nodes: stable addresses)
   std::vector<Owner> owners_;
   std::vector<MetricId> changed_;
   std::vector<bool> is_changed_;
