@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string_view>
 
@@ -1303,6 +1304,16 @@ void read_snmp(Section s, Config& cfg) {
   s.finish();
 }
 
+// `p` as a device holds it: a built-in profile is shared by every device
+// (the list lives as long as the process); one of the config's is copied.
+SharedSnmpProfile shared_profile(const SnmpProfile& p) {
+  const auto& builtin = builtin_snmp_profiles().profiles;
+  const std::less<const SnmpProfile*> before;
+  if (!before(&p, builtin.data()) && before(&p, builtin.data() + builtin.size()))
+    return {std::shared_ptr<const SnmpProfile>(std::shared_ptr<const SnmpProfile>(), &p)};
+  return {std::make_shared<const SnmpProfile>(p)};
+}
+
 // A device's `profiles`: the four in code, and the built-in and the config's
 // profiles written as tables; none twice, none whose metrics would have the
 // names of another's.
@@ -1351,7 +1362,7 @@ void read_device_profiles(Section& d, SnmpDevice& dev, const Config& cfg) {
         continue;
       }
       claims = claims_of(*found);
-      dev.table_profiles.push_back(*found);
+      dev.table_profiles.push_back(shared_profile(*found));
     }
     bool clash = false;
     for (const auto& [other, other_claims] : taken)
@@ -1383,11 +1394,11 @@ void read_device_profiles(Section& d, SnmpDevice& dev, const Config& cfg) {
       for (size_t k = 0; k < dev.auto_candidates.size(); ++k) {
         bool overlap = false;
         for (const Claim& a : claims_of(p))
-          for (const Claim& b : claims_of(dev.auto_candidates[k]))
+          for (const Claim& b : claims_of(*dev.auto_candidates[k]))
             overlap = overlap || claims_overlap(a.name, b.name);
         if (overlap) with.push_back(k);
       }
-      dev.auto_candidates.push_back(p);
+      dev.auto_candidates.push_back(shared_profile(p));
       dev.auto_clashes.push_back(std::move(with));
     }
 }

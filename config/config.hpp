@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -209,6 +210,18 @@ struct SnmpProfile {
   bool operator==(const SnmpProfile&) const = default;
 };
 
+// A profile as devices hold it: shared, never copied per device (twenty
+// devices with "auto" hold the built-in profiles once, issue 20's budget);
+// equal when the profiles are.
+struct SharedSnmpProfile {
+  std::shared_ptr<const SnmpProfile> profile;
+  const SnmpProfile& operator*() const { return *profile; }
+  const SnmpProfile* operator->() const { return profile.get(); }
+  bool operator==(const SharedSnmpProfile& o) const {
+    return profile == o.profile || (profile && o.profile && *profile == *o.profile);
+  }
+};
+
 struct Snmp {
   std::vector<SnmpProfile> profiles;  // the config's own [[snmp.profiles]]
   bool operator==(const Snmp&) const = default;
@@ -236,12 +249,12 @@ struct SnmpDevice {
   uint64_t max_interfaces = 64;  // published at most
   // The profiles written as tables (built-in or the config's) it polls, in
   // the order `profiles` lists them.
-  std::vector<SnmpProfile> table_profiles;
+  std::vector<SharedSnmpProfile> table_profiles;
   // "auto" in `profiles`: the profiles it may pick at the device's first
   // answer (those with enterprise or auto_if_served, not listed, whose names
   // the listed ones do not publish).
   bool auto_profiles = false;
-  std::vector<SnmpProfile> auto_candidates;
+  std::vector<SharedSnmpProfile> auto_candidates;
   // Per candidate, the earlier candidates whose metric names it would publish
   // too (unifi-ap and mikrotik: WiFi/Clients): auto never picks both.
   std::vector<std::vector<size_t>> auto_clashes;

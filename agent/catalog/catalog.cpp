@@ -1,5 +1,8 @@
 #include "catalog/catalog.hpp"
 
+#include <algorithm>
+#include <functional>
+
 namespace classroom {
 
 Catalog::Catalog() {
@@ -13,8 +16,8 @@ MetricId Catalog::declare(std::string_view name, MetricType type, std::string_vi
 MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type,
                           std::string_view unit) {
   Owner& o = owners_.at(owner);
-  if (auto it = o.by_name.find(name); it != o.by_name.end()) {
-    const MetricId id = it->second;
+  if (auto found = find(owner, name)) {
+    const MetricId id = *found;
     seen_[id] = true;
     if (entries_[id].retired) {  // a source publishes it again
       entries_[id].retired = false;
@@ -27,30 +30,23 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
   }
   MetricId id;
   if (!o.free.empty()) {  // the slot of a forgotten metric of this owner, its memory reused
-    Owner::Slot slot = std::move(o.free.back());
+    id = o.free.back();
     o.free.pop_back();
-    id = slot.id;
     CatalogEntry& e = entries_[id];
     e.name.assign(name);
     e.type = type;
-    e.unit.assign(unit);
+    e.unit = unit_of(unit);
     e.value = Value{};
     e.ts_ms = 0;
     e.retired = false;
     seen_[id] = true;
-    if (slot.node) {
-      slot.node.key().assign(name);
-      slot.node.mapped() = id;
-      o.by_name.insert(std::move(slot.node));
-    } else {
-      o.by_name.emplace(std::string(name), id);
-    }
+    index(o, id);
   } else {
     id = static_cast<MetricId>(entries_.size());
     // Alias 0 is left unused so that a zero alias on the wire is always a bug.
-    entries_.push_back(CatalogEntry{
-        std::string(name), type, std::string(unit), kFirstMetricAlias + id, {}, 0, owner});
-    o.by_name.emplace(std::string(name), id);
+    entries_.push_back(
+        CatalogEntry{std::string(name), type, unit_of(unit), kFirstMetricAlias + id, {}, 0, owner});
+    index(o, id);
     is_changed_.push_back(false);
     seen_.push_back(true);
   }
@@ -58,6 +54,12 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
   ++o.additions;
   ++o.metrics;
   return id;
+}
+
+Unit Catalog::unit_of(std::string_view unit) {
+  auto it = units_.find(unit);
+  if (it == units_.end()) it = units_.emplace(unit).first;
+  return Unit(&*it);
 }
 
 MetricId Catalog::declare_control(DeviceId owner, std::string_view name, MetricType type,
@@ -123,14 +125,12 @@ void Catalog::forget_excess(Owner& o) {
   for (size_t i = 0; i < forget; ++i) {
     const MetricId id = o.retired[i];
     CatalogEntry& e = entries_[id];
-    Owner::Index::node_type node;
-    if (auto it = o.by_name.find(e.name); it != o.by_name.end() && it->second == id)
-      node = o.by_name.extract(it);
+    unindex(o, id);
     e.name.clear();  // keeps its buffer for the slot's next metric
-    e.unit.clear();
+    e.unit = Unit{};
     e.value = Value{};
     e.ts_ms = 0;
-    o.free.push_back({id, std::move(node)});
+    o.free.push_back(id);
   }
   o.retired.erase(o.retired.begin(), o.retired.begin() + static_cast<std::ptrdiff_t>(forget));
 }
@@ -143,8 +143,50 @@ void Catalog::clear_changed() {
 std::optional<MetricId> Catalog::find(DeviceId owner, std::string_view name) const {
   if (owner >= owners_.size()) return std::nullopt;
   const Owner& o = owners_[owner];
-  if (auto it = o.by_name.find(name); it != o.by_name.end()) return it->second;
-  return std::nullopt;
+  if (o.by_name.empty()) return std::nullopt;
+  const MetricId id = o.by_name[slot_of(o, name)];
+  if (id == kFree) return std::nullopt;
+  return id;
+}
+
+// Linear probing in a table at most half full: a lookup reads a slot or two.
+size_t Catalog::slot_of(const Owner& o, std::string_view name) const {
+  const size_t mask = o.by_name.size() - 1;
+  for (size_t i = std::hash<std::string_view>{}(name)&mask;; i = (i + 1) & mask) {
+    const MetricId id = o.by_name[i];
+    if (id == kFree || entries_[id].name == name) return i;
+  }
+}
+
+void Catalog::index(Owner& o, MetricId id) {
+  if ((o.indexed + 1) * 2 > o.by_name.size()) {
+    std::vector<MetricId> old(std::max<size_t>(16, o.by_name.size() * 2), kFree);
+    old.swap(o.by_name);
+    for (MetricId k : old)
+      if (k != kFree) o.by_name[slot_of(o, entries_[k].name)] = k;
+  }
+  o.by_name[slot_of(o, entries_[id].name)] = id;
+  ++o.indexed;
+}
+
+// Takes `id` out, moving back the ids after it that probed past its slot, so
+// that no lookup stops early at the hole (no tombstones).
+void Catalog::unindex(Owner& o, MetricId id) {
+  if (o.by_name.empty()) return;
+  size_t hole = slot_of(o, entries_[id].name);
+  if (o.by_name[hole] != id) return;
+  const size_t mask = o.by_name.size() - 1;
+  o.by_name[hole] = kFree;
+  --o.indexed;
+  for (size_t j = (hole + 1) & mask; o.by_name[j] != kFree; j = (j + 1) & mask) {
+    const size_t home = std::hash<std::string_view>{}(entries_[o.by_name[j]].name) & mask;
+    // It stays where it is when its home lies cyclically in (hole, j].
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    o.by_name[hole] = o.by_name[j];
+    o.by_name[j] = kFree;
+    hole = j;
+  }
 }
 
 std::optional<MetricId> Catalog::find_alias(DeviceId owner, uint64_t alias) const {

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,10 +30,31 @@ inline constexpr DeviceId kNode = 0;
 inline constexpr uint64_t kRebirthAlias = 1;
 inline constexpr uint64_t kFirstMetricAlias = 2;
 
+// A metric's unit: one of the few texts units are, kept once by the catalog;
+// an entry holds a pointer to it, not a std::string of its own (thousands of
+// SNMP metrics share "B", "bit/s" and "%"). Reads as a const std::string&.
+class Unit {
+ public:
+  Unit() = default;
+  explicit Unit(const std::string* text) : text_(text) {}
+  const std::string& str() const { return text_ ? *text_ : none(); }
+  operator const std::string&() const { return str(); }
+  bool empty() const { return str().empty(); }
+  friend bool operator==(const Unit& a, std::string_view b) { return a.str() == b; }
+  friend std::ostream& operator<<(std::ostream& o, const Unit& u) { return o << u.str(); }
+
+ private:
+  static const std::string& none() {
+    static const std::string empty;
+    return empty;
+  }
+  const std::string* text_ = nullptr;
+};
+
 struct CatalogEntry {
   std::string name;
   DataType type;
-  std::string unit;
+  Unit unit;
   uint64_t alias;     // unique across the node and all its devices
   Value value;        // latest value (monostate until measured)
   int64_t ts_ms = 0;  // when it was captured
@@ -48,6 +71,11 @@ struct CatalogEntry {
 class Catalog final : public drivers::MetricSink {
  public:
   Catalog();
+  // Entries point at the units in units_: moved along, never copied.
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+  Catalog(Catalog&&) = default;
+  Catalog& operator=(Catalog&&) = default;
 
   // A node metric (MetricSink).
   MetricId declare(std::string_view name, MetricType type, std::string_view unit) override;
@@ -120,18 +148,25 @@ class Catalog final : public drivers::MetricSink {
     uint64_t generation = 0;
     uint64_t additions = 0;
     size_t metrics = 0;
-    using Index = std::map<std::string, MetricId, std::less<>>;
-    Index by_name;
+    // Its metrics by name: an open-addressed hash table of ids (kFree where
+    // none), the names themselves only in the entries. A device's thousands
+    // of table rows cost 4 to 8 bytes each here, not a tree node and a
+    // second copy of the name.
+    std::vector<MetricId> by_name;
+    size_t indexed = 0;  // ids in by_name
     size_t retired_limit = SIZE_MAX;
     std::vector<MetricId> retired;  // kept retired metrics, the longest retired first
-    struct Slot {
-      MetricId id;
-      Index::node_type node;  // its by_name node, taken out
-    };
-    std::vector<Slot> free;  // slots of forgotten metrics, for its next new ones
+    std::vector<MetricId> free;     // slots of forgotten metrics, for its next new ones
   };
+  static constexpr MetricId kFree = UINT32_MAX;
+  // The slot of `name` in o.by_name: its id, or the kFree slot it would take.
+  size_t slot_of(const Owner& o, std::string_view name) const;
+  void index(Owner& o, MetricId id);
+  void unindex(Owner& o, MetricId id);
   void forget_excess(Owner& o);
+  Unit unit_of(std::string_view unit);
   std::vector<CatalogEntry> entries_;
+  std::set<std::string, std::less<>> units_;  // every unit once (nodes: stable addresses)
   std::vector<Owner> owners_;
   std::vector<MetricId> changed_;
   std::vector<bool> is_changed_;

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <cinttypes>
+#include <map>
 
 #include "batch/batcher.hpp"
 #include "common/log.hpp"
@@ -18,57 +19,16 @@ std::string text_for_log(const std::string& s) {
   return drivers::snmp::sanitize_text(s, 200);
 }
 
-drivers::snmp::ObjectSpec to_spec(const config::SnmpObject& o) {
-  using T = config::SnmpObject::Type;
-  using V = drivers::snmp::ValueType;
-  drivers::snmp::ObjectSpec s;
-  s.name = o.name;
-  s.oid = o.oid;
-  s.type = o.type == T::uint64    ? V::uint64
-           : o.type == T::int64   ? V::int64
-           : o.type == T::float32 ? V::float32
-           : o.type == T::float64 ? V::float64
-           : o.type == T::boolean ? V::boolean
-                                  : V::string;
-  s.unit = o.unit;
-  s.scale = o.scale;
-  s.counter = o.counter;
-  s.true_values = o.true_values;
-  s.sum = o.sum;
-  for (const config::SnmpScaleBy& b : o.scale_by) s.scale_by.push_back({b.oid, b.factors});
-  return s;
-}
-
-drivers::snmp::ProfileSpec to_spec(const config::SnmpProfile& p) {
-  drivers::snmp::ProfileSpec spec;
-  spec.name = p.name;
-  spec.enterprise = p.enterprise;
-  spec.auto_if_served = p.auto_if_served;
-  for (const config::SnmpObject& o : p.scalars) spec.scalars.push_back(to_spec(o));
-  for (const config::SnmpTable& t : p.tables) {
-    drivers::snmp::TableSpec table;
-    table.name = t.name;
-    table.label_oid = t.label_oid;
-    table.label_index = t.label_index;
-    table.max_rows = t.max_rows;
-    table.count = t.count;
-    table.max_labels = t.max_labels;
-    for (const config::SnmpObject& c : t.columns) table.columns.push_back(to_spec(c));
-    spec.tables.push_back(std::move(table));
-  }
-  return spec;
-}
-
 // Moves the profiles of `from` into `kept` while `metrics` (the device's
 // most, so far) stays within `max`; returns what says those left out, or "".
-std::string keep_within(std::vector<drivers::snmp::ProfileSpec>& from, uint64_t max,
-                        size_t& metrics, std::vector<drivers::snmp::ProfileSpec>& kept) {
+std::string keep_within(std::vector<drivers::snmp::SharedSpec>& from, uint64_t max, size_t& metrics,
+                        std::vector<drivers::snmp::SharedSpec>& kept) {
   std::string left_out;
-  for (drivers::snmp::ProfileSpec& spec : from) {
-    const size_t n = drivers::snmp::max_metrics_of(spec);
+  for (drivers::snmp::SharedSpec& spec : from) {
+    const size_t n = drivers::snmp::max_metrics_of(*spec);
     if (metrics + n > max) {
-      left_out +=
-          (left_out.empty() ? "" : ", ") + spec.name + " (up to " + std::to_string(n) + " metrics)";
+      left_out += (left_out.empty() ? "" : ", ") + spec->name + " (up to " + std::to_string(n) +
+                  " metrics)";
       continue;
     }
     metrics += n;
@@ -86,6 +46,17 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
                            std::function<void()> wake)
     : catalog_(catalog) {
   std::vector<drivers::snmp::Target> targets;
+  // Each profile converted once, shared by every device that polls it.
+  std::map<std::string, drivers::snmp::SharedSpec, std::less<>> converted;
+  auto shared = [&](const config::SnmpProfile& p) {
+    auto it = converted.find(p.name);
+    if (it == converted.end())
+      it = converted
+               .emplace(p.name, std::make_shared<const drivers::snmp::ProfileSpec>(
+                                    drivers::snmp::profile_spec(p)))
+               .first;
+    return it->second;
+  };
   for (const config::SnmpDevice& c : devices) {
     drivers::snmp::ModelOptions mo;
     mo.profiles = {c.system, c.interfaces, c.host, c.ups};
@@ -94,15 +65,15 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
     mo.max_interfaces = c.max_interfaces;
     // The profiles written as tables, in the order listed, while the device's
     // metrics stay within max_metrics (the profiles in code always count).
-    std::vector<drivers::snmp::ProfileSpec> listed;
-    for (const config::SnmpProfile& p : c.table_profiles) listed.push_back(to_spec(p));
+    std::vector<drivers::snmp::SharedSpec> listed;
+    for (const config::SharedSnmpProfile& p : c.table_profiles) listed.push_back(shared(*p));
     size_t metrics = drivers::snmp::max_metrics_of(mo.profiles, c.max_interfaces);
-    std::vector<drivers::snmp::ProfileSpec> specs;
+    std::vector<drivers::snmp::SharedSpec> specs;
     std::string left_out = keep_within(listed, c.max_metrics, metrics, specs);
     if (!left_out.empty())
       lg.warning("device %s at %s: %s", c.name.c_str(), c.address.c_str(), left_out.c_str());
     drivers::snmp::PollPlan plan = drivers::snmp::plan_for(mo.profiles, c.max_interfaces);
-    for (const drivers::snmp::ProfileSpec& spec : specs) drivers::snmp::add_to_plan(spec, plan);
+    for (const drivers::snmp::SharedSpec& spec : specs) drivers::snmp::add_to_plan(*spec, plan);
     // "auto": until the first answer, the poll asks sysObjectID and every
     // candidate's OIDs too; then only those of the profiles it picked.
     Auto pick;
@@ -113,11 +84,12 @@ DeviceRunner::DeviceRunner(const std::vector<config::SnmpDevice>& devices, Catal
       pick.max_metrics = c.max_metrics;
       pick.metrics = metrics;
       pick.listed = specs;
-      for (const config::SnmpProfile& p : c.auto_candidates) pick.candidates.push_back(to_spec(p));
+      for (const config::SharedSnmpProfile& p : c.auto_candidates)
+        pick.candidates.push_back(shared(*p));
       pick.clashes = c.auto_clashes;
       plan.gets.push_back(drivers::snmp::kSysObjectId);
-      for (const drivers::snmp::ProfileSpec& spec : pick.candidates)
-        drivers::snmp::add_to_plan(spec, plan);
+      for (const drivers::snmp::SharedSpec& spec : pick.candidates)
+        drivers::snmp::add_to_plan(*spec, plan);
     }
     Device d{c.name,
              c.address,
@@ -202,12 +174,12 @@ void DeviceRunner::pick_profiles(size_t device, const std::vector<drivers::snmp:
   Auto& a = d.pick;
   std::string why;
   const std::vector<size_t> picked = drivers::snmp::choose_auto(a.candidates, a.clashes, vars, why);
-  std::vector<drivers::snmp::ProfileSpec> chosen;
+  std::vector<drivers::snmp::SharedSpec> chosen;
   for (size_t k : picked) chosen.push_back(std::move(a.candidates[k]));
-  std::vector<drivers::snmp::ProfileSpec> specs = std::move(a.listed);
+  std::vector<drivers::snmp::SharedSpec> specs = std::move(a.listed);
   const std::string left_out = keep_within(chosen, a.max_metrics, a.metrics, specs);
   drivers::snmp::PollPlan plan = drivers::snmp::plan_for(a.code, a.max_interfaces);
-  for (const drivers::snmp::ProfileSpec& spec : specs) drivers::snmp::add_to_plan(spec, plan);
+  for (const drivers::snmp::SharedSpec& spec : specs) drivers::snmp::add_to_plan(*spec, plan);
   d.profiles = drivers::snmp::ProfileModel(std::move(specs));
   poller_->set_plan(device, std::move(plan));
   a = Auto{};

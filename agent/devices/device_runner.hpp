@@ -74,9 +74,9 @@ class DeviceRunner {
     drivers::snmp::Profiles code{false, false, false, false};
     size_t max_interfaces = 0;
     uint64_t max_metrics = 0;
-    size_t metrics = 0;                              // the most the kept ones publish
-    std::vector<drivers::snmp::ProfileSpec> listed;  // kept of those listed
-    std::vector<drivers::snmp::ProfileSpec> candidates;
+    size_t metrics = 0;                             // the most the kept ones publish
+    std::vector<drivers::snmp::SharedSpec> listed;  // kept of those listed
+    std::vector<drivers::snmp::SharedSpec> candidates;
     std::vector<std::vector<size_t>> clashes;
     std::string note;  // what it picked, for `once`
   };

@@ -22,8 +22,16 @@
 namespace classroom::drivers::snmp {
 namespace {
 
-// Rows asked per column in one GETBULK; halved when the agent says tooBig.
-constexpr long kMaxRepetitions = 10;
+// Rows asked per column in one GETBULK (max-repetitions), per device and
+// kept from poll to poll: it starts at kStartRepetitions; halves when the
+// agent answers tooBig (and never grows past that size again) or a request
+// goes unanswered (a device that cannot answer a large request in time);
+// doubles while a table goes on past a whole answer, up to kMaxRepetitions
+// and kMaxBulkValues values in one answer. Never more rows than the columns
+// still need.
+constexpr long kStartRepetitions = 10;
+constexpr long kMaxRepetitions = 64;
+constexpr size_t kMaxBulkValues = 256;
 // A poll that needs more than this is refused (a runaway or looping agent).
 constexpr size_t kMaxVarBinds = 200'000;
 constexpr size_t kMaxRequests = 5'000;
@@ -170,7 +178,7 @@ struct Poller::Impl {
     std::vector<Oid> cursor;  // per column: the last OID seen
     std::vector<bool> done;
     std::vector<size_t> rows;  // per column: rows taken
-    long repetitions = kMaxRepetitions;
+    long asked = 0;            // max-repetitions of the GETBULK in flight
     size_t requests = 0;
     bool finished = false;
     // The request in flight, kept to send it again if it is lost.
@@ -181,6 +189,9 @@ struct Poller::Impl {
   };
 
   std::vector<Target> targets;
+  // Per device, the poller thread's own: max-repetitions for its next
+  // GETBULK, and the most it may grow to (lowered by a tooBig).
+  std::vector<long> repetitions, ceilings;
   size_t max_parallel;
   std::function<void()> wake;
 
@@ -219,7 +230,17 @@ struct Poller::Impl {
       finish(a, PollResult::Status::ok);
       return true;
     }
-    pdu->max_repetitions = std::max<long>(1, a.repetitions);
+    // No more rows than a column still needs (when every one has a limit).
+    size_t need = 0;
+    for (size_t c = 0; c < plan.columns.size(); ++c)
+      if (!a.done[c]) {
+        const size_t limit = plan.rows_of(c);
+        need = limit == 0 ? SIZE_MAX : std::max(need, limit - std::min(limit, a.rows[c]));
+      }
+    const long reps = std::max<long>(1, repetitions[a.device]);
+    a.asked =
+        static_cast<long>(std::min<size_t>(static_cast<size_t>(reps), std::max<size_t>(1, need)));
+    pdu->max_repetitions = a.asked;
     return send(a, pdu);
   }
 
@@ -264,6 +285,12 @@ struct Poller::Impl {
     ++a.result.lost;
     if (a.tries < targets[a.device].retries && a.last) {
       ++a.tries;
+      if (a.in_walk && a.asked > 1) {
+        // Asked again for fewer rows: a device too slow for a large answer.
+        repetitions[a.device] = std::max<long>(1, a.asked / 2);
+        send_walk(a);
+        return;
+      }
       if (netsnmp_pdu* again = snmp_clone_pdu(a.last)) {
         send(a, again);
         return;
@@ -295,8 +322,10 @@ struct Poller::Impl {
     }
     if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu)
       return finish(a, S::error, "cannot send the request");
-    if (pdu->errstat == SNMP_ERR_TOOBIG && a.in_walk && a.repetitions > 1) {
-      a.repetitions /= 2;
+    if (pdu->errstat == SNMP_ERR_TOOBIG && a.in_walk && a.asked > 1) {
+      // Its answer would not fit the agent's buffer: fewer rows, from now on.
+      repetitions[a.device] = std::max<long>(1, a.asked / 2);
+      ceilings[a.device] = repetitions[a.device];
       send_walk(a);
       return;
     }
@@ -340,6 +369,16 @@ struct Poller::Impl {
         a.done[c] = true;  // enough rows
     }
     if (k == 0) std::fill(a.done.begin(), a.done.end(), true);  // an empty answer
+    // Every column asked got all its rows and goes on: a long table, asked
+    // for more rows at once next time (within the bounds).
+    if (!cols.empty() && k >= cols.size() * static_cast<size_t>(a.asked) &&
+        a.asked == repetitions[a.device] &&
+        std::any_of(cols.begin(), cols.end(), [&](size_t c) { return !a.done[c]; })) {
+      const long most =
+          std::min<long>({ceilings[a.device], kMaxRepetitions,
+                          static_cast<long>(std::max<size_t>(1, kMaxBulkValues / cols.size()))});
+      repetitions[a.device] = std::max(repetitions[a.device], std::min(most, a.asked * 2));
+    }
     if (a.result.vars.size() > kMaxVarBinds)
       return finish(a, S::error, "more than 200000 values in one poll; gave up");
     send_walk(a);
@@ -635,6 +674,8 @@ Poller::Poller(std::vector<Target> targets, size_t max_parallel, std::function<v
   impl_->max_parallel = std::max<size_t>(1, max_parallel);
   impl_->wake = std::move(wake);
   impl_->busy.assign(impl_->targets.size(), false);
+  impl_->repetitions.assign(impl_->targets.size(), kStartRepetitions);
+  impl_->ceilings.assign(impl_->targets.size(), kMaxRepetitions);
   impl_->plans.resize(impl_->targets.size());
   if (::pipe2(impl_->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) impl_->wake_pipe[0] = -1;
   impl_->thread = std::thread([this] { impl_->run(); });

@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <limits>
+#include <string_view>
 
 namespace classroom::drivers::snmp {
 namespace {
@@ -165,7 +167,48 @@ void join(std::string& into, const std::string& what) {
   into += what;
 }
 
+ObjectSpec object_spec(const config::SnmpObject& o) {
+  using T = config::SnmpObject::Type;
+  using V = ValueType;
+  ObjectSpec s;
+  s.name = o.name;
+  s.oid = o.oid;
+  s.type = o.type == T::uint64    ? V::uint64
+           : o.type == T::int64   ? V::int64
+           : o.type == T::float32 ? V::float32
+           : o.type == T::float64 ? V::float64
+           : o.type == T::boolean ? V::boolean
+                                  : V::string;
+  s.unit = o.unit;
+  s.scale = o.scale;
+  s.counter = o.counter;
+  s.true_values = o.true_values;
+  s.sum = o.sum;
+  for (const config::SnmpScaleBy& b : o.scale_by) s.scale_by.push_back({b.oid, b.factors});
+  return s;
+}
+
 }  // namespace
+
+ProfileSpec profile_spec(const config::SnmpProfile& p) {
+  ProfileSpec spec;
+  spec.name = p.name;
+  spec.enterprise = p.enterprise;
+  spec.auto_if_served = p.auto_if_served;
+  for (const config::SnmpObject& o : p.scalars) spec.scalars.push_back(object_spec(o));
+  for (const config::SnmpTable& t : p.tables) {
+    TableSpec table;
+    table.name = t.name;
+    table.label_oid = t.label_oid;
+    table.label_index = t.label_index;
+    table.max_rows = t.max_rows;
+    table.count = t.count;
+    table.max_labels = t.max_labels;
+    for (const config::SnmpObject& c : t.columns) table.columns.push_back(object_spec(c));
+    spec.tables.push_back(std::move(table));
+  }
+  return spec;
+}
 
 size_t max_metrics_of(const ProfileSpec& p) {
   size_t n = 0;
@@ -206,9 +249,11 @@ void add_to_plan(const ProfileSpec& p, PollPlan& plan) {
   }
 }
 
-std::vector<size_t> choose_auto(const std::vector<ProfileSpec>& candidates,
-                                const std::vector<std::vector<size_t>>& clashes,
-                                const std::vector<VarBind>& vars, std::string& why) {
+namespace {
+
+std::vector<size_t> choose(const std::vector<const ProfileSpec*>& candidates,
+                           const std::vector<std::vector<size_t>>& clashes,
+                           const std::vector<VarBind>& vars, std::string& why) {
   uint32_t enterprise = 0;
   const Oid kEnterprises{1, 3, 6, 1, 4, 1};
   const SnmpValue* id = scalar_at(vars, kSysObjectId);
@@ -236,7 +281,7 @@ std::vector<size_t> choose_auto(const std::vector<ProfileSpec>& candidates,
   std::vector<size_t> picked;
   std::string said;
   for (size_t k = 0; k < candidates.size(); ++k) {
-    const ProfileSpec& p = candidates[k];
+    const ProfileSpec& p = *candidates[k];
     const bool vendor = enterprise && p.enterprise == enterprise;
     if (!vendor && !(p.auto_if_served && answers(p))) continue;
     bool clash = false;
@@ -251,29 +296,79 @@ std::vector<size_t> choose_auto(const std::vector<ProfileSpec>& candidates,
   return picked;
 }
 
-ProfileModel::ProfileModel(std::vector<ProfileSpec> profiles) {
-  for (ProfileSpec& spec : profiles) {
+}  // namespace
+
+std::vector<size_t> choose_auto(const std::vector<ProfileSpec>& candidates,
+                                const std::vector<std::vector<size_t>>& clashes,
+                                const std::vector<VarBind>& vars, std::string& why) {
+  std::vector<const ProfileSpec*> of;
+  for (const ProfileSpec& p : candidates) of.push_back(&p);
+  return choose(of, clashes, vars, why);
+}
+
+std::vector<size_t> choose_auto(const std::vector<SharedSpec>& candidates,
+                                const std::vector<std::vector<size_t>>& clashes,
+                                const std::vector<VarBind>& vars, std::string& why) {
+  std::vector<const ProfileSpec*> of;
+  for (const SharedSpec& p : candidates) of.push_back(p.get());
+  return choose(of, clashes, vars, why);
+}
+
+namespace {
+
+size_t counters_in(const std::vector<ObjectSpec>& objects) {
+  return static_cast<size_t>(
+      std::count_if(objects.begin(), objects.end(), [](const ObjectSpec& o) { return o.counter; }));
+}
+
+}  // namespace
+
+ProfileModel::ProfileModel(std::vector<SharedSpec> profiles) {
+  profiles_.reserve(profiles.size());
+  for (SharedSpec& shared : profiles) {
+    if (!shared) continue;
+    const ProfileSpec& spec = *shared;
     Profile p;
     p.scalars.resize(spec.scalars.size());
+    p.rates.resize(counters_in(spec.scalars));
     p.tables.resize(spec.tables.size());
     for (size_t k = 0; k < spec.tables.size(); ++k) {
       p.tables[k].sums.assign(spec.tables[k].columns.size(), 0);
       p.tables[k].has_sum.assign(spec.tables[k].columns.size(), false);
     }
-    p.spec = std::move(spec);
+    p.spec = std::move(shared);
     profiles_.push_back(std::move(p));
   }
 }
 
+ProfileModel::ProfileModel(std::vector<ProfileSpec> profiles)
+    : ProfileModel([&] {
+        std::vector<SharedSpec> shared;
+        for (ProfileSpec& p : profiles)
+          shared.push_back(std::make_shared<ProfileSpec>(std::move(p)));
+        return shared;
+      }()) {}
+
+bool ProfileModel::known_name(Table& t, std::string_view label) {
+  const uint64_t hash = std::hash<std::string_view>{}(label);
+  return std::binary_search(t.names_ever.begin(), t.names_ever.end(), hash);
+}
+
+void ProfileModel::note_name(Table& t, std::string_view label) {
+  const uint64_t hash = std::hash<std::string_view>{}(label);
+  const auto at = std::lower_bound(t.names_ever.begin(), t.names_ever.end(), hash);
+  if (at == t.names_ever.end() || *at != hash) t.names_ever.insert(at, hash);
+}
+
 void ProfileModel::declare_fixed(Profile& p, MetricSink& sink) {
-  for (size_t k = 0; k < p.spec.scalars.size(); ++k) {
-    const ObjectSpec& s = p.spec.scalars[k];
+  for (size_t k = 0; k < p.spec->scalars.size(); ++k) {
+    const ObjectSpec& s = p.spec->scalars[k];
     p.scalars[k].id = sink.declare(s.name, metric_type(s.type), s.unit);
     if (s.counter)
       p.scalars[k].rate = sink.declare(s.name + " Rate", DataType::Double, s.unit + "/s");
   }
-  for (size_t k = 0; k < p.spec.tables.size(); ++k) {
-    const TableSpec& t = p.spec.tables[k];
+  for (size_t k = 0; k < p.spec->tables.size(); ++k) {
+    const TableSpec& t = p.spec->tables[k];
     for (size_t c = 0; c < t.columns.size(); ++c)
       if (!t.columns[c].sum.empty()) {
         p.tables[k].sums[c] =
@@ -286,6 +381,7 @@ void ProfileModel::declare_fixed(Profile& p, MetricSink& sink) {
 
 void ProfileModel::declare_row(const TableSpec& spec, Row& row, MetricSink& sink) {
   row.cells.resize(spec.columns.size());
+  row.rates.resize(counters_in(spec.columns));
   const std::string base = spec.name + "/" + row.label + "/";
   for (size_t c = 0; c < spec.columns.size(); ++c) {
     const ObjectSpec& col = spec.columns[c];
@@ -299,8 +395,8 @@ void ProfileModel::declare_row(const TableSpec& spec, Row& row, MetricSink& sink
 void ProfileModel::declare_all(MetricSink& sink) {
   for (Profile& p : profiles_) {
     declare_fixed(p, sink);
-    for (size_t k = 0; k < p.spec.tables.size(); ++k) {
-      const TableSpec& spec = p.spec.tables[k];
+    for (size_t k = 0; k < p.spec->tables.size(); ++k) {
+      const TableSpec& spec = p.spec->tables[k];
       Table& t = p.tables[k];
       for (auto& [index, row] : t.rows) declare_row(spec, row, sink);
       for (auto& [label, group] : t.groups)
@@ -310,8 +406,9 @@ void ProfileModel::declare_all(MetricSink& sink) {
 }
 
 // One value, as its spec says; the value published (monostate when none).
-void ProfileModel::put(Cell& cell, const ObjectSpec& spec, const SnmpValue& v, double factor,
-                       int64_t now_ms, MetricSink& sink, Problems& problems, const Oid& oid) {
+void ProfileModel::put(const Cell& cell, Rate* rate, const ObjectSpec& spec, const SnmpValue& v,
+                       double factor, int64_t now_ms, MetricSink& sink, Problems& problems,
+                       const Oid& oid) {
   auto wrong = [&](const std::string& what) {
     if (problems.wrong++ == 0)
       problems.wrong_example = format_oid(oid) + " is " + what + ", not " + type_name(spec.type);
@@ -343,15 +440,15 @@ void ProfileModel::put(Cell& cell, const ObjectSpec& spec, const SnmpValue& v, d
     }
     case ValueType::uint64: {
       if (n.negative) return wrong("negative");
-      if (spec.counter) {
+      if (spec.counter && rate) {
         if (!n.integral) return wrong(snmp_type_name(v.type));
         const int bits = v.type == SnmpValue::Type::counter64 ? 64 : 32;
-        const uint64_t total = cell.counter.update(n.u, bits);
+        const uint64_t total = rate->counter.update(n.u, bits);
         sink.put(cell.id, scale == 1.0 ? total : to_unsigned(static_cast<double>(total) * scale));
-        const double dt = cell.last_ms ? static_cast<double>(now_ms - cell.last_ms) / 1000.0 : 0;
-        if (cell.counter.has_delta() && dt > 0)
-          sink.put(cell.rate, static_cast<double>(cell.counter.delta()) * scale / dt);
-        cell.last_ms = now_ms;
+        const double dt = rate->last_ms ? static_cast<double>(now_ms - rate->last_ms) / 1000.0 : 0;
+        if (rate->counter.has_delta() && dt > 0)
+          sink.put(cell.rate, static_cast<double>(rate->counter.delta()) * scale / dt);
+        rate->last_ms = now_ms;
         return;
       }
       sink.put(cell.id, n.integral && scale == 1.0 ? n.u : to_unsigned(n.d * scale));
@@ -381,24 +478,26 @@ void ProfileModel::apply(const std::vector<VarBind>& vars, int64_t now_ms, bool 
     if (!p.declared) declare_fixed(p, sink);
     if (restart) {
       // The device rebooted: its counters start again, no rate across it.
-      for (Cell& c : p.scalars) c = Cell{c.id, c.rate, {}, 0};
+      for (Rate& r : p.rates) r = Rate{};
       for (Table& t : p.tables)
         for (auto& [index, row] : t.rows)
-          for (Cell& c : row.cells) c = Cell{c.id, c.rate, {}, 0};
+          for (Rate& r : row.rates) r = Rate{};
     }
     bool served = false;
-    for (size_t k = 0; k < p.spec.scalars.size(); ++k) {
-      const ObjectSpec& s = p.spec.scalars[k];
+    size_t r = 0;  // the next counter's Rate
+    for (size_t k = 0; k < p.spec->scalars.size(); ++k) {
+      const ObjectSpec& s = p.spec->scalars[k];
+      Rate* rate = s.counter && r < p.rates.size() ? &p.rates[r++] : nullptr;
       const SnmpValue* v = scalar_at(vars, s.oid);
       if (!v) {
         not_served_.push_back(describe_missing(s.oid, s.name));
         continue;
       }
       served = true;
-      put(p.scalars[k], s, *v, 1.0, now_ms, sink, problems, s.oid);
+      put(p.scalars[k], rate, s, *v, 1.0, now_ms, sink, problems, s.oid);
     }
-    for (size_t k = 0; k < p.spec.tables.size(); ++k) {
-      const TableSpec& spec = p.spec.tables[k];
+    for (size_t k = 0; k < p.spec->tables.size(); ++k) {
+      const TableSpec& spec = p.spec->tables[k];
       if (spec.count.empty())
         apply_table(spec, p.tables[k], vars, now_ms, sink, problems, served);
       else
@@ -406,7 +505,7 @@ void ProfileModel::apply(const std::vector<VarBind>& vars, int64_t now_ms, bool 
     }
     if (!served)
       join(said,
-           "profile " + p.spec.name + ": the device serves none of its OIDs (`once` lists them)");
+           "profile " + p.spec->name + ": the device serves none of its OIDs (`once` lists them)");
   }
   std::string limits;
   for (const std::string& l : problems.limits) join(limits, l);
@@ -486,12 +585,12 @@ void ProfileModel::apply_table(const TableSpec& spec, Table& t, const std::vecto
         ++problems.duplicates;
         continue;
       }
-      const bool known = t.names_ever.count(label) > 0;
+      const bool known = known_name(t, label);
       if (!known && t.names_ever.size() >= kNamesPerRow * spec.max_rows) {
         ++beyond;
         continue;
       }
-      t.names_ever[label] = true;
+      note_name(t, label);
       taken[label] = true;
       Row row;
       row.label = std::move(label);
@@ -499,8 +598,10 @@ void ProfileModel::apply_table(const TableSpec& spec, Table& t, const std::vecto
       it = t.rows.emplace(index, std::move(row)).first;
     }
     Row& row = it->second;
+    size_t r = 0;  // the next counter column's Rate
     for (size_t c = 0; c < spec.columns.size(); ++c) {
       const ObjectSpec& col = spec.columns[c];
+      Rate* rate = col.counter && r < row.rates.size() ? &row.rates[r++] : nullptr;
       auto v = cols[c].find(index);
       if (v == cols[c].end()) continue;
       double factor = 1.0;
@@ -524,7 +625,7 @@ void ProfileModel::apply_table(const TableSpec& spec, Table& t, const std::vecto
       }
       if (!scaled) continue;
       const size_t wrong_before = problems.wrong;
-      put(row.cells[c], col, *v->second, factor, now_ms, sink, problems, col.oid);
+      put(row.cells[c], rate, col, *v->second, factor, now_ms, sink, problems, col.oid);
       if (col.sum.empty() || problems.wrong != wrong_before) continue;
       // The sum of what was published (scaled as each value).
       const Number n = number_of(*v->second);
@@ -593,13 +694,13 @@ void ProfileModel::apply_count(const TableSpec& spec, Table& t, const std::vecto
   for (const auto& [label, count] : counts) {
     auto it = t.groups.find(label);
     if (it == t.groups.end()) {
-      const bool known = t.names_ever.count(label) > 0;
+      const bool known = known_name(t, label);
       if (t.groups.size() >= spec.max_labels ||
           (!known && t.names_ever.size() >= kNamesPerRow * spec.max_labels)) {
         ++dropped;
         continue;
       }
-      t.names_ever[label] = true;
+      note_name(t, label);
       Group g;
       g.id = sink.declare(spec.name + "/" + label + "/" + spec.count, DataType::UInt64, "");
       it = t.groups.emplace(label, g).first;

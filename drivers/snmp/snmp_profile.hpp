@@ -8,10 +8,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "config.hpp"
 #include "driver.hpp"
 #include "snmp_model.hpp"
 
@@ -57,6 +59,13 @@ struct ProfileSpec {
   bool auto_if_served = false;  // "auto": a device that answers any of its OIDs
 };
 
+// A profile as devices hold it: one copy, whatever the number of devices
+// that poll it (the built-in profiles under twenty devices' "auto").
+using SharedSpec = std::shared_ptr<const ProfileSpec>;
+
+// A profile of the config (or the built-in ones) as the model reads it.
+ProfileSpec profile_spec(const config::SnmpProfile& profile);
+
 // SNMPv2-MIB sysObjectID.0: the vendor's OID of the device, read by "auto".
 inline const Oid kSysObjectId{1, 3, 6, 1, 2, 1, 1, 2, 0};
 
@@ -66,6 +75,9 @@ inline const Oid kSysObjectId{1, 3, 6, 1, 2, 1, 1, 2, 0};
 // `clashes` (per candidate: the earlier ones it would publish a name of) with
 // one picked before. `why` says what was read and picked, for the log.
 std::vector<size_t> choose_auto(const std::vector<ProfileSpec>& candidates,
+                                const std::vector<std::vector<size_t>>& clashes,
+                                const std::vector<VarBind>& vars, std::string& why);
+std::vector<size_t> choose_auto(const std::vector<SharedSpec>& candidates,
                                 const std::vector<std::vector<size_t>>& clashes,
                                 const std::vector<VarBind>& vars, std::string& why);
 
@@ -86,6 +98,7 @@ void add_to_plan(const ProfileSpec& profile, PollPlan& plan);
 // One device's state for its profiles written as tables, across polls.
 class ProfileModel {
  public:
+  explicit ProfileModel(std::vector<SharedSpec> profiles);
   explicit ProfileModel(std::vector<ProfileSpec> profiles);
 
   // Applies one answered poll taken at `now_ms`; `restart`: the device
@@ -107,14 +120,19 @@ class ProfileModel {
   static constexpr size_t kNamesPerRow = DeviceModel::kNamesPerInterface;
 
  private:
+  // The metrics of one value: 8 bytes, its counter's state apart (Rate),
+  // only where the spec says counter.
   struct Cell {
     MetricId id = 0, rate = 0;
+  };
+  struct Rate {
     Counter counter;
     int64_t last_ms = 0;
   };
   struct Row {
     std::string label;
     std::vector<Cell> cells;  // per column
+    std::vector<Rate> rates;  // per counter column, in column order
     int absent = 0;
   };
   struct Group {  // a label of a counted table
@@ -124,13 +142,16 @@ class ProfileModel {
   struct Table {
     std::map<Oid, Row> rows;  // by index
     std::map<std::string, Group> groups;
-    std::map<std::string, bool> names_ever;
+    // Every label published since the start: hashes, sorted (as
+    // DeviceModel's interface names), not the names again.
+    std::vector<uint64_t> names_ever;
     std::vector<MetricId> sums;  // per column; 0 where it has none
     std::vector<bool> has_sum;
   };
   struct Profile {
-    ProfileSpec spec;
+    SharedSpec spec;
     std::vector<Cell> scalars;
+    std::vector<Rate> rates;  // per counter scalar, in order
     std::vector<Table> tables;
     bool declared = false;
   };
@@ -143,8 +164,12 @@ class ProfileModel {
 
   void declare_fixed(Profile& p, MetricSink& sink);
   void declare_row(const TableSpec& spec, Row& row, MetricSink& sink);
-  void put(Cell& cell, const ObjectSpec& spec, const SnmpValue& v, double factor, int64_t now_ms,
-           MetricSink& sink, Problems& problems, const Oid& oid);
+  void put(const Cell& cell, Rate* rate, const ObjectSpec& spec, const SnmpValue& v, double factor,
+           int64_t now_ms, MetricSink& sink, Problems& problems, const Oid& oid);
+  // Whether `label` was ever published in `t` (by its hash); note_name
+  // adds it.
+  static bool known_name(Table& t, std::string_view label);
+  static void note_name(Table& t, std::string_view label);
   void apply_table(const TableSpec& spec, Table& t, const std::vector<VarBind>& vars,
                    int64_t now_ms, MetricSink& sink, Problems& problems, bool& served);
   void apply_count(const TableSpec& spec, Table& t, const std::vector<VarBind>& vars,

@@ -24,17 +24,23 @@ repeats):
   drop         datagram numbers within a poll to drop unanswered (1 is the
                poll's first GET), such as [3]: a link that loses them
   drop_from    drop every datagram of a poll from this number on
+  delay_ms     answer every request this late (a slow device)
+  max_size     a response longer than this many bytes is answered with
+               tooBig instead (a device with a small buffer)
   objects      any other OIDs: {"1.3.6.1.4.1.318.1.1.1.2.2.1.0": ["Gauge32", 87], ...}
                with the types INTEGER, Gauge32, Counter32, Counter64,
                TimeTicks, STRING, OID (value: dotted text); a value that is
                a list is one value per poll (the last one repeats)
-Each poll's start is logged to stdout, with the number of OIDs its GET asks.
+Each poll's start is logged to stdout, with the number of OIDs its GET asks,
+and each GETBULK as "bulk: max-repetitions R of C columns -> V values" (or
+"-> tooBig").
 """
 import bisect
 import os
 import json
 import socket
 import sys
+import time
 
 SYS_DESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
 SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
@@ -130,9 +136,9 @@ def decode(data):
     return dec_int(version), community.decode(), tag, dec_int(reqid), dec_int(a), dec_int(b), oids
 
 
-def encode(version, community, reqid, binds):
+def encode(version, community, reqid, binds, status=0):
     body = b"".join(tlv(SEQUENCE, enc_oid(o) + enc_value(v)) for o, v in binds)
-    pdu = tlv(RESPONSE, enc_int(INTEGER, reqid) + enc_int(INTEGER, 0) + enc_int(INTEGER, 0) +
+    pdu = tlv(RESPONSE, enc_int(INTEGER, reqid) + enc_int(INTEGER, status) + enc_int(INTEGER, 0) +
               tlv(SEQUENCE, body))
     return tlv(SEQUENCE, enc_int(INTEGER, version) + tlv(OCTETS, community.encode()) + pdu)
 
@@ -250,7 +256,18 @@ class Device:
             return None
         if community != self.at("community", "public"):
             return None
-        return encode(version, community, reqid, self.answer(tag, a, b, oids))
+        binds = self.answer(tag, a, b, oids)
+        reply = encode(version, community, reqid, binds)
+        too_big = 0 < self.at("max_size", 0) < len(reply)
+        if tag == GETBULK:
+            print("bulk: max-repetitions %d of %d columns -> %s" %
+                  (b, len(oids) - a, "tooBig" if too_big else "%d values" % len(binds)), flush=True)
+        if too_big:
+            reply = encode(version, community, reqid, [(o, (NULL, 0)) for o in oids], status=1)
+        delay = self.at("delay_ms", 0)
+        if delay:
+            time.sleep(delay / 1000.0)
+        return reply
 
 
 def main():

@@ -1621,3 +1621,130 @@ TEST_CASE(
                                   "this node has no device \"ghost\""));
   CHECK_THAT(log, Catch::Contains("Device Control/Rebirth without a Boolean value"));
 }
+
+namespace {
+
+// What the responder logged of each poll's GETBULKs: per poll, per request,
+// its max-repetitions, its columns and whether it was answered tooBig.
+struct Bulk {
+  long repetitions = 0;
+  size_t columns = 0;
+  bool too_big = false;
+};
+std::vector<std::vector<Bulk>> bulks_by_poll(const Responder& r) {
+  std::vector<std::vector<Bulk>> polls;
+  std::istringstream in(r.log());
+  const std::regex bulk("bulk: max-repetitions (\\d+) of (\\d+) columns -> (tooBig|\\d+ values)");
+  std::smatch m;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("poll ", 0) == 0) polls.emplace_back();
+    if (!polls.empty() && std::regex_search(line, m, bulk))
+      polls.back().push_back({std::stol(m[1]), std::stoul(m[2]), m[3] == "tooBig"});
+  }
+  return polls;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "SNMP devices: GETBULK max-repetitions shrinks on tooBig and loss and grows for long tables") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // 200 interfaces, of which a poll reads 128 rows (2 x max_interfaces) of
+  // 13 columns. `small` answers tooBig past 1,500 bytes; `lossy` loses the
+  // third datagram of each poll (its second GETBULK); `long` answers all.
+  Responder small(R"({"interfaces": 200, "max_size": 1500})");
+  Responder lossy(R"({"interfaces": 200, "drop": [3]})");
+  Responder longer(R"({"interfaces": 200})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("small", small, dir) + responder_device("lossy", lossy, dir) +
+            responder_device("long", longer, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  REQUIRE(wait_until(
+      [&] { return small.polls() >= 4 && lossy.polls() >= 4 && longer.polls() >= 4; }, 40s));
+  REQUIRE(wait_until(
+      [&] {
+        return series(sub, "small", "Interfaces/port64/Rx Bytes").size() >= 3 &&
+               series(sub, "lossy", "Interfaces/port64/Rx Bytes").size() >= 3 &&
+               series(sub, "long", "Interfaces/port64/Rx Bytes").size() >= 3;
+      },
+      20s));
+  CHECK(sub.of_type("DDEATH").empty());
+
+  // Every finished poll reads its 128 rows and not one more: the rows asked
+  // of the answered requests add up to what the columns need.
+  for (const Responder* r : {&small, &longer}) {
+    const auto polls = bulks_by_poll(*r);
+    REQUIRE(polls.size() >= 4);
+    for (size_t p = 0; p + 1 < polls.size(); ++p) {
+      long rows = 0;
+      for (const Bulk& b : polls[p])
+        if (!b.too_big) rows += b.repetitions;
+      INFO("poll " << p);
+      CHECK(rows == 128);
+    }
+  }
+  // `small`: tooBig in its first poll only, the size that fits kept after.
+  const auto small_polls = bulks_by_poll(small);
+  size_t too_big_first = 0, too_big_later = 0;
+  for (size_t p = 0; p < small_polls.size(); ++p)
+    for (const Bulk& b : small_polls[p]) (p == 0 ? too_big_first : too_big_later) += b.too_big;
+  CHECK(too_big_first >= 1);
+  CHECK(too_big_later == 0);
+  CHECK(small_polls[1].front().repetitions < 10);
+  // `long`: a long table is asked in larger requests than the first, within
+  // the bound (at most 256 values an answer).
+  long most = 0;
+  for (const auto& poll : bulks_by_poll(longer))
+    for (const Bulk& b : poll) {
+      most = std::max(most, b.repetitions);
+      CHECK(b.repetitions * static_cast<long>(b.columns) <= 256);
+    }
+  CHECK(most > 10);
+  // `lossy`: the request after the lost one asks fewer rows than the one
+  // before it (the responder logs only answered requests).
+  const auto lossy_polls = bulks_by_poll(lossy);
+  REQUIRE(lossy_polls.size() >= 2);
+  REQUIRE(lossy_polls[1].size() >= 2);
+  CHECK(lossy_polls[1][1].repetitions < lossy_polls[1][0].repetitions);
+}
+
+TEST_CASE("SNMP devices: one slow device does not delay the polls of 19 others") {
+  Mosquitto broker;
+  Subscriber sub(broker.url());
+  TempDir dir;
+  // 19 devices at one responder; the slow one answers each request after
+  // 200 ms (its timeout: 250 ms, a quarter of its interval with retries = 1):
+  // its walk of 200 interfaces takes some 3 s, three of its 1 s intervals.
+  Responder fast(R"({"interfaces": 4})");
+  Responder slow(R"({"interfaces": 200, "delay_ms": 200})");
+  AgentOptions o;
+  o.url = broker.url();
+  o.extra = responder_device("slow", slow, dir);
+  for (int i = 0; i < 19; ++i) o.extra += responder_device("fast-" + std::to_string(i), fast, dir);
+  Agent agent(dir.path + "/agent", o);
+  agent.start();
+  LogOnFailure show_log(agent);
+  // Three slow walks: some 9 s in which the others poll every second.
+  REQUIRE(wait_until([&] { return slow.polls() >= 4; }, 40s));
+  REQUIRE(wait_until([&] { return series(sub, "slow", "Interfaces/port64/Rx Bytes").size() >= 2; },
+                     20s));
+  for (int i = 0; i < 19; ++i) {
+    const std::string name = "fast-" + std::to_string(i);
+    // Rx Bytes changes at every poll (the responder counts them): one value a
+    // poll, stamped with the poll's start.
+    const auto values = series(sub, name, "Interfaces/port1/Rx Bytes");
+    INFO(name << ": " << values.size() << " values");
+    REQUIRE(values.size() >= 8);
+    uint64_t gap = 0;
+    for (size_t k = 1; k < values.size(); ++k)
+      gap = std::max(gap, values[k].timestamp() - values[k - 1].timestamp());
+    INFO("largest gap between its polls: " << gap << " ms");
+    CHECK(gap <= 1300);  // on its 1 s grid, none skipped or late
+  }
+  CHECK(sub.of_type("DDEATH").empty());
+}

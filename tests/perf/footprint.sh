@@ -244,6 +244,8 @@ tck=$(getconf CLK_TCK)
 threads=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" || true
 sleep 0.5
+# FOOTPRINT_LOG=FILE keeps the agent's log (the work dir goes at the exit).
+[ -n "${FOOTPRINT_LOG:-}" ] && cp "$work/agent.log" "$FOOTPRINT_LOG"
 msgs=$(grep -c '^spBv1.0/' "$work/sizes" || true)
 bytes=$(awk '$1 ~ /^spBv1.0\// {s += $2} END {print s + 0}' "$work/sizes")
 topic_bytes=$(awk '$1 ~ /^spBv1.0\// {s += length($1)} END {print s + 0}' "$work/sizes")
@@ -260,7 +262,7 @@ echo "  RSS             $(kib Rss) KiB"
 echo "  threads         $threads"
 echo "  CPU             $(awk -v u="$utime" -v s="$stime" -v t="$tck" 'BEGIN {printf "%.2f s (%.2f %% of one core)", (u+s)/t, 100*(u+s)/t/'"$seconds"'}')"
 echo "  published       $msgs Sparkplug messages, $bytes payload bytes (+ $topic_bytes topic bytes), $receipts receipts"
-((snmp || snmp_worst)) && echo "  devices         $dbirths DBIRTH, $ddata DDATA"
+((snmp || snmp_worst || snmp_auto)) && echo "  devices         $dbirths DBIRTH, $ddata DDATA"
 # One NDATA and one receipt per cycle: the default 10 s interval makes 8640 a day.
 if [ -n "$by_mapping" ]; then echo "  largest private dirty mappings:"; sed 's/^/  /' <<<"$by_mapping"; fi
 echo "  per day at 10 s $(awk -v b="$bytes" -v t="$topic_bytes" -v n="$msgs" -v r="$receipt_bytes" -v m="$receipts" \

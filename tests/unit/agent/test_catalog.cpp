@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 #include "catalog/catalog.hpp"
 
 using namespace classroom;
@@ -190,4 +193,40 @@ TEST_CASE("catalog: a device keeps its longest retired metrics up to a limit and
   c.mark_unseen(kNode);
   CHECK(c.retire_unseen(kNode) == 1);
   CHECK(c.find("Network/eth0/Rx Bytes") == n);
+}
+
+// The index by name is a hash table whose forgotten names leave no holes: a
+// device that churns thousands of names finds each of the others, always.
+TEST_CASE("catalog: names stay found through thousands of declared and forgotten ones") {
+  Catalog c;
+  const DeviceId sw = c.add_device("switch-6a");
+  c.set_retired_limit(sw, 8);
+  std::vector<std::string> live;
+  for (int i = 0; i < 3000; ++i) live.push_back("Radios/r" + std::to_string(i) + "/Clients");
+  for (const std::string& n : live) c.declare(sw, n, DataType::UInt64, "");
+  uint64_t seed = 7;
+  auto next = [&] {
+    seed = seed * 6364136223846793005u + 1442695040888963407u;
+    return static_cast<size_t>(seed >> 33);
+  };
+  for (int round = 0; round < 20; ++round) {
+    // A third of the rows go (and past the limit are forgotten), new ones come.
+    std::vector<std::string> kept;
+    for (const std::string& n : live)
+      if (next() % 3) kept.push_back(n);
+    c.mark_unseen(sw);
+    for (const std::string& n : kept) c.declare(sw, n, DataType::UInt64, "");
+    c.retire_unseen(sw);
+    for (size_t k = kept.size(); k < 3000; ++k)
+      kept.push_back("Radios/n" + std::to_string(round) + "-" + std::to_string(k) + "/Clients");
+    for (const std::string& n : kept) c.declare(sw, n, DataType::UInt64, "");
+    live = kept;
+    size_t found = 0;
+    for (const std::string& n : live)
+      if (auto id = c.find(sw, n); id && c.at(*id).name == n && !c.at(*id).retired) ++found;
+    REQUIRE(found == live.size());
+    REQUIRE(c.metric_count(sw) == live.size());
+  }
+  CHECK_FALSE(c.find(sw, "Radios/never/Clients"));
+  CHECK(c.size() <= 3000 + 8 + 3000);  // slots of forgotten names reused
 }

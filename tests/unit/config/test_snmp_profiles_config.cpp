@@ -136,8 +136,8 @@ TEST_CASE(
   CHECK(d.system);
   CHECK_FALSE(d.interfaces);
   REQUIRE(d.table_profiles.size() == 2);
-  CHECK(d.table_profiles[0].name == "ruijie-ap");  // in the order listed
-  CHECK(d.table_profiles[1].name == "poe");
+  CHECK(d.table_profiles[0]->name == "ruijie-ap");  // in the order listed
+  CHECK(d.table_profiles[1]->name == "poe");
   CHECK(d.max_metrics == 500);
   // Without the key: 2000.
   LoadResult plain = load_string(base(dir) + device("sw", R"(["system"])"), dir / "agent.toml");
@@ -356,7 +356,7 @@ TEST_CASE("snmp profiles config: auto may add what fits but no name a listed pro
   CHECK(d.ups);
   REQUIRE(d.table_profiles.size() == 1);  // lldp, listed
   std::vector<std::string> names;
-  for (const SnmpProfile& p : d.auto_candidates) names.push_back(p.name);
+  for (const auto& p : d.auto_candidates) names.push_back(p->name);
   // Not apc-ups (ups publishes its names), not lldp (listed), not q-bridge
   // (not for auto); the config's own with an enterprise.
   CHECK(names == std::vector<std::string>{"poe", "unifi-ap", "mikrotik", "bridge", "entity-sensor",
