@@ -26,15 +26,21 @@ class MetricSink {
 
 // The result of one collection. A driver that could read some metrics but not
 // others still returns ok (best effort per metric) and says what it skipped in
-// `warning`; it fails only when it could read nothing at all. The scheduler logs
-// a warning or an error once when it appears and once when it clears.
+// `warning`; it fails only when it could read nothing at all. Drivers never log:
+// they say everything here, and the scheduler logs an error or a warning once
+// when it appears or changes and once when it clears, and a note once when it
+// appears or changes.
 struct CollectResult {
   bool ok = true;
-  std::string error;    // when !ok: what failed, for the technician's log
-  std::string warning;  // when ok: what was skipped this time
-  // When ok: a fact about this machine worth one info line, not a fault (a
-  // kernel feature the source needs is absent, so it has nothing to publish).
-  // Logged once when it appears or changes.
+  std::string error;  // when !ok: what failed, for the technician's log
+  // When ok: a condition that lasts (what was skipped this time, a clock that is
+  // not synchronised). Return the same words for as long as it lasts.
+  std::string warning;
+  // When ok: a fact worth one info line, not a fault. Either lasting (a kernel
+  // feature the source needs is absent, so it has nothing to publish) or said in
+  // the one collection where it happened (an interface is measured from now on;
+  // a warning ended, when the scheduler's "every metric read again" would not
+  // say why).
   std::string note;
 
   static CollectResult success() { return {}; }

@@ -78,7 +78,7 @@ int Scheduler::run_due() {
       if (r.warning != t.last_warning) {
         if (!r.warning.empty())
           lg.warning("source %s: %s", t.name.c_str(), r.warning.c_str());
-        else
+        else if (r.note.empty())  // a note, when there is one, says what ended
           lg.info("source %s: every metric read again", t.name.c_str());
         t.last_warning = r.warning;
       }

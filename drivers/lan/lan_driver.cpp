@@ -11,7 +11,6 @@
 #include <cstring>
 #include <ctime>
 
-#include "common/log.hpp"
 #include "lan/neighbours.hpp"
 #include "printable.hpp"
 #include "registry.hpp"
@@ -19,7 +18,6 @@
 namespace classroom::drivers::lan {
 namespace {
 
-constexpr log::Logger lg("lan");
 constexpr const char* kRankNames[] = {"stale", "probe", "delay", "reachable"};
 
 uint8_t rank_of(uint16_t state) {
@@ -155,7 +153,8 @@ void LanDriver::find_auto_interfaces(MetricSink& sink) {
       if (i->name == safe) iface = i.get();
     if (!iface) {
       iface = &declare_iface(safe, sink);
-      lg.info("counting devices on %s (no default route through it)", safe.c_str());
+      if (!started_.empty()) started_ += ", ";
+      started_ += safe;
     }
     iface->ifindex = ifindex;
   }
@@ -253,7 +252,9 @@ CollectResult LanDriver::collect(MetricSink& sink) {
     declared_ = true;
   }
   problems_.clear();
-  bool neighbours_ok = false;
+  started_.clear();
+  if (!options_.inventory_off.empty()) note("inventory off: " + options_.inventory_off);
+  bool neighbours_ok = false, none = false;
   if (open_error_) {
     note(std::string("cannot open an rtnetlink socket (") + std::strerror(open_error_) + ")");
   } else if (!dump_neighbours()) {
@@ -275,12 +276,7 @@ CollectResult LanDriver::collect(MetricSink& sink) {
       publish_iface(*i, sink);
       any = true;
     }
-    if (!any && options_.interfaces.empty() && !said_none_) {
-      lg.info(
-          "no classroom-side interface with devices yet (every interface without a default "
-          "route counts; list them in [sources.lan] interfaces to be sure)");
-      said_none_ = true;
-    }
+    none = !any && options_.interfaces.empty();
   }
   int leases_ok = 0;
   for (Dhcp& d : dhcp_)
@@ -289,6 +285,12 @@ CollectResult LanDriver::collect(MetricSink& sink) {
     return CollectResult::failure(problems_.empty() ? "nothing to read" : problems_);
   CollectResult r;
   if (!problems_.empty()) r.warning = problems_;
+  if (none)
+    r.note =
+        "no classroom-side interface with devices yet (every interface without a default route "
+        "counts; list them in [sources.lan] interfaces to be sure)";
+  else if (!started_.empty())  // said in the one collection that starts counting
+    r.note = "counting devices on " + started_ + " (no default route through it)";
   return r;
 }
 
@@ -313,7 +315,7 @@ std::unique_ptr<Driver> make(const config::Config& cfg) {
         config::read_secret_file(c.inventory_secret_file, &o.secret, config::kMinSiteSecretBytes);
     // Checked when the config was loaded; if it changed since, publish no inventory.
     if (!problem.empty()) {
-      lg.error("inventory off: %s", problem.c_str());
+      o.inventory_off = problem;  // reported with every collection's warning
       o.inventory = false;
     }
   }

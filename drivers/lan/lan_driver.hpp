@@ -29,6 +29,8 @@ struct Options {
   std::vector<std::string> interfaces;  // empty: every interface without a default route
   bool inventory = false;
   std::string secret;  // the HMAC key, when inventory is on
+  // Why an inventory the config asked for is off (its secret could not be read).
+  std::string inventory_off;
   std::vector<DhcpOptions> dhcp;
   size_t max_lease_file = 16u << 20;  // a bigger lease file is not read
   std::function<int64_t()> now;       // seconds since the epoch; default time()
@@ -83,7 +85,6 @@ class LanDriver final : public Driver {
   std::vector<std::unique_ptr<Iface>> ifaces_;
   std::vector<Dhcp> dhcp_;
   bool declared_ = false;
-  bool said_none_ = false;
   // Reused every cycle: no allocation once warm.
   std::vector<Entry> entries_;
   std::vector<uint32_t> uplinks_;
@@ -91,6 +92,7 @@ class LanDriver final : public Driver {
   std::string inventory_text_;
   FileBuffer buffer_;  // the lease file being counted
   std::string problems_;
+  std::string started_;  // interfaces first counted in this collection
   LeaseParser leases_;
   int neighbour_error_ = 0;
   bool neighbour_truncated_ = false;

@@ -6,17 +6,15 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
-#include "common/log.hpp"
 #include "registry.hpp"
 #include "system/clock.hpp"
 #include "system/machine.hpp"
 
 namespace classroom::drivers::system {
 namespace {
-
-constexpr log::Logger lg("system");
 
 // Lists the entries of `dir` whose names start with `prefix`, sorted.
 std::vector<std::string> list_dir(const std::string& dir, std::string_view prefix) {
@@ -256,13 +254,17 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   if (cpu) last_cpu_ = cpu;
 
   // ---- clock (adjtimex) ----
+  std::string clock_note;
   if (options_.clock && options_.clock_reader) {
     if (auto c = options_.clock_reader()) {
       sink.put(clock_synced_, c->synchronized);
       sink.put(clock_max_error_, c->max_error_ms);
-      // Once when it starts and once when it ends (no allocation in between).
-      if (!c->synchronized && !clock_unsynced_)
-        lg.warning(
+      // The warning's text is fixed when the episode starts, so the scheduler
+      // logs it once; the note says once that it ended (no allocation between).
+      if (!c->synchronized && clock_warning_.empty()) {
+        char text[600];
+        std::snprintf(
+            text, sizeof text,
             "the system clock is not synchronised to any time source (the kernel's NTP status "
             "says unsynchronised; it may be off by up to %.0f s): the timestamp of every metric "
             "this agent publishes may be wrong. Check time synchronisation on this gateway: "
@@ -270,12 +272,16 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
             "systemd-timesyncd (or chrony, ntpd) and make sure it reaches an NTP server (UDP "
             "port 123, the servers in /etc/systemd/timesyncd.conf)",
             c->max_error_ms / 1000.0);
-      else if (c->synchronized && clock_unsynced_)
-        lg.info(
-            "the system clock is synchronised again (max error %.0f ms): timestamps are "
-            "right from here on",
-            c->max_error_ms);
-      clock_unsynced_ = !c->synchronized;
+        clock_warning_ = text;
+      } else if (c->synchronized && !clock_warning_.empty()) {
+        char text[160];
+        std::snprintf(text, sizeof text,
+                      "the system clock is synchronised again (max error %.0f ms): timestamps "
+                      "are right from here on",
+                      c->max_error_ms);
+        clock_note = text;
+        clock_warning_.clear();
+      }
     }
   }
 
@@ -283,7 +289,9 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
     return CollectResult::failure("cannot read " + options_.proc_root +
                                   " (stat, loadavg, meminfo, uptime)");
   CollectResult r;
-  if (!problems_.empty()) r.warning = "skipped " + problems_;
+  r.warning = clock_warning_;
+  if (!problems_.empty()) r.warning += (r.warning.empty() ? "skipped " : "; skipped ") + problems_;
+  r.note = std::move(clock_note);
   return r;
 }
 

@@ -75,7 +75,8 @@ class SystemDriver final : public Driver {
            agent_cpu_time_ = 0;
   MetricId clock_synced_ = 0, clock_max_error_ = 0;
   MetricId make_ = 0, model_ = 0, os_ = 0, os_version_ = 0, agent_version_ = 0;
-  bool clock_unsynced_ = false;  // logged once when it starts, once when it ends
+  // While the clock is unsynchronised: the warning, worded when it began.
+  std::string clock_warning_;
   std::vector<Sensor> sensors_;
   std::vector<Disk> disks_;
 

@@ -7,14 +7,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "common/log.hpp"
 #include "printable.hpp"
 #include "registry.hpp"
 
 namespace classroom::drivers::wifi {
 namespace {
-
-constexpr log::Logger lg("wifi");
 
 // Nearest-rank percentile of sorted values (p in (0, 1]).
 float percentile(const std::vector<float>& sorted, double p) {
@@ -100,13 +97,15 @@ WifiDriver::Iface& WifiDriver::iface_for(const InterfaceInfo& info, MetricSink& 
   i->retries = sink.declare(base + "Tx Retries", DataType::UInt64, "");
   i->failed = sink.declare(base + "Tx Failed", DataType::UInt64, "");
   i->last.reserve(256);
-  lg.info("measuring wireless interface %s", name.c_str());
+  if (!started_.empty()) started_ += ", ";
+  started_ += name;
   ifaces_.push_back(std::move(i));
   return *ifaces_.back();
 }
 
 CollectResult WifiDriver::collect(MetricSink& sink) {
   problems_.clear();
+  started_.clear();
   if (open_error_)
     return CollectResult::failure(std::string("cannot open a generic netlink socket: ") +
                                   std::strerror(open_error_));
@@ -116,12 +115,11 @@ CollectResult WifiDriver::collect(MetricSink& sink) {
       return CollectResult::failure(std::string("cannot ask the kernel for nl80211: ") +
                                     std::strerror(-family_));
     if (family_ == 0) {
-      if (!said_absent_)
-        lg.info(
-            "no wireless interface: the kernel has no nl80211 (no cfg80211 driver loaded); "
-            "no Wi-Fi metrics");
-      said_absent_ = true;
-      return CollectResult::success();
+      CollectResult r;
+      r.note =
+          "no wireless interface: the kernel has no nl80211 (no cfg80211 driver loaded); no "
+          "Wi-Fi metrics";
+      return r;
     }
   }
 
@@ -141,13 +139,13 @@ CollectResult WifiDriver::collect(MetricSink& sink) {
                                   std::strerror(r.error));
   }
   if (found_.empty()) {
-    if (!said_absent_)
-      lg.info("no wireless interface%s; no Wi-Fi metrics until one appears",
-              options_.interfaces.empty() ? "" : " among those configured");
-    said_absent_ = true;
-    return CollectResult::success();
+    CollectResult r;
+    r.note = options_.interfaces.empty()
+                 ? "no wireless interface; no Wi-Fi metrics until one appears"
+                 : "no wireless interface among those configured; no Wi-Fi metrics until one "
+                   "appears";
+    return r;
   }
-  said_absent_ = false;
 
   for (auto& i : ifaces_) i->seen = false;
   for (const InterfaceInfo& info : found_) {
@@ -164,6 +162,8 @@ CollectResult WifiDriver::collect(MetricSink& sink) {
   }
   CollectResult result;
   if (!problems_.empty()) result.warning = "skipped " + problems_;
+  // Said in the one collection that starts measuring an interface.
+  if (!started_.empty()) result.note = "measuring wireless interface " + started_;
   return result;
 }
 

@@ -56,13 +56,13 @@ class WifiDriver final : public Driver {
   std::unique_ptr<netlink::Client> client_;
   int open_error_ = 0;
   int family_ = 0;
-  bool said_absent_ = false;
   std::vector<InterfaceInfo> found_;
   std::vector<std::unique_ptr<Iface>> ifaces_;
   // Scratch space reused every cycle (no allocation once warm).
   std::vector<Counters> current_;
   std::vector<float> signals_, tx_rates_, rx_rates_;
   std::string problems_;
+  std::string started_;  // interfaces first measured in this collection
 };
 
 }  // namespace classroom::drivers::wifi

@@ -292,7 +292,7 @@ TEST_CASE("cli: once shows the LAN's lease counts and says once that there is no
          at = out.find("no wireless interface", at + 1))
       ++said;
     CHECK(said == 1);
-    CHECK_THAT(out, Catch::Contains(" I wifi: no wireless interface"));
+    CHECK_THAT(out, Catch::Contains("# source wifi: no wireless interface"));
     CHECK_THAT(out, !Catch::Contains("WiFi/"));
   }
 }

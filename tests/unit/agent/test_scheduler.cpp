@@ -110,6 +110,26 @@ TEST_CASE("scheduler: a partial reading is logged when it starts and when it cle
   CHECK(logs.count("source system: every metric read again") == 1);
 }
 
+TEST_CASE("scheduler: notes are logged once each and a note says why a warning ended") {
+  LogCapture logs;
+  FakeClock clock(1'700'000'000'000);
+  Scheduler s(clock);
+  int run = 0;
+  s.add("system", 1000, [&](int64_t) {
+    ++run;
+    CollectResult r;
+    if (run <= 3) r.note = "no wireless interface";  // lasting: said once
+    if (run >= 4 && run <= 6) r.warning = "the clock is not synchronised";
+    if (run == 7) r.note = "the clock is synchronised again";  // said in one collection
+    return r;
+  });
+  for (int i = 0; i < 10; ++i) step(clock, s);
+  CHECK(logs.count("source system: no wireless interface") == 1);
+  CHECK(logs.count("source system: the clock is not synchronised") == 1);
+  CHECK(logs.count("source system: the clock is synchronised again") == 1);
+  CHECK(logs.count("every metric read again") == 0);
+}
+
 TEST_CASE("scheduler: a backwards wall-clock step re-aligns instead of stalling") {
   FakeClock clock(1'700'000'000'000);
   Scheduler s(clock);
