@@ -8,9 +8,10 @@
 # tests' probe_server.py), published to a Mosquitto on loopback. Nothing
 # leaves loopback and the namespace.
 #
-# Each peer runs alone for SECONDS against the same servers (one after the
-# other, in the order given: --peers-first swaps it), so none shares its
-# libraries' pages (PSS) or the CPU with another. Each must have collected
+# Each peer runs alone against the same servers, 10 s of warm-up (start-up,
+# births) then SECONDS, over which its CPU is counted; one after the other,
+# in the order given (--peers-first swaps it), so none shares its libraries'
+# pages (PSS) or the CPU with another. Each must have collected
 # the work (both devices, every probe) or the script fails: no silent empty
 # run. Then one table: private dirty, PSS, RSS (/proc/PID/smaps_rollup at the
 # end), CPU over the run, threads, bytes per value (MQTT topic + payload of
@@ -359,7 +360,14 @@ YML
   kill "$scraper"
 }
 
-# What the processes hold together, as WHO.
+# CPU ticks of the processes, together.
+ticks_of() {
+  local p t=0
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+
+# What the processes hold together, as WHO (CPU: since T0[WHO]).
 sum_up() {
   local who=$1 pd=0 pss=0 rss=0 ticks=0 threads=0 p a b c
   shift
@@ -370,16 +378,23 @@ sum_up() {
     threads=$((threads + $(awk '/^Threads:/ {print $2}' "/proc/$p/status")))
   done
   PD[$who]=$pd PSS[$who]=$pss RSS[$who]=$rss THREADS[$who]=$threads
-  CPU[$who]=$(awk -v t="$ticks" -v h="$(getconf CLK_TCK)" -v s="$seconds" 'BEGIN {printf "%.2f", 100 * t / h / s}')
+  CPU[$who]=$(awk -v t="$((ticks - T0[$who]))" -v h="$(getconf CLK_TCK)" -v s="$seconds" 'BEGIN {printf "%.2f", 100 * t / h / s}')
 }
 
-# Runs for SECONDS, then reads what the processes hold (summed) and stops them.
-declare -A PD PSS RSS CPU THREADS
+# After WARMUP seconds (start-up, births), runs for SECONDS, then reads what
+# the processes hold (summed) and stops them. CPU is over the SECONDS only.
+declare -A PD PSS RSS CPU THREADS T0
+warmup=10
 measure() {
   local who=$1
   shift
-  sleep "$seconds"
+  sleep "$warmup"
   local pid children=()
+  for pid in "$@"; do children+=($(pgrep -P "$pid" || true)); done
+  T0[$who]=$(ticks_of "$@")
+  T0[$who+]=$(ticks_of "$@" "${children[@]}")
+  sleep "$seconds"
+  children=()
   for pid in "$@"; do
     kill -0 "$pid" || { echo "$who: process $pid is gone" >&2; exit 1; }
     # collectd's exec plugin forks the DNS script: a row of its own, "WHO+".
