@@ -87,7 +87,7 @@ for name in switch1 switch2; do
   p=$(free_port udp)
   mkdir -p "$work/$name"
   printf 'rocommunity %s 127.0.0.1\nsysName %s\n' "$community" "$name" >"$work/$name/snmpd.conf"
-  SNMP_PERSISTENT_DIR="$work/$name" MIBS= /usr/sbin/snmpd -f -Lo -C -c "$work/$name/snmpd.conf" \
+  SNMP_PERSISTENT_DIR="$work/$name" MIBS='' /usr/sbin/snmpd -f -Lo -C -c "$work/$name/snmpd.conf" \
     "udp:127.0.0.1:$p" >"$work/$name/snmpd.log" 2>&1 &
   PIDS+=($!)
   snmp_ports+=("$p")
@@ -390,7 +390,7 @@ measure() {
   shift
   sleep "$warmup"
   local pid children=()
-  for pid in "$@"; do children+=($(pgrep -P "$pid" || true)); done
+  for pid in "$@"; do mapfile -t -O "${#children[@]}" children < <(pgrep -P "$pid" || true); done
   T0[$who]=$(ticks_of "$@")
   T0[$who+]=$(ticks_of "$@" "${children[@]}")
   sleep "$seconds"
@@ -398,7 +398,7 @@ measure() {
   for pid in "$@"; do
     kill -0 "$pid" || { echo "$who: process $pid is gone" >&2; exit 1; }
     # collectd's exec plugin forks the DNS script: a row of its own, "WHO+".
-    children+=($(pgrep -P "$pid" || true))
+    mapfile -t -O "${#children[@]}" children < <(pgrep -P "$pid" || true)
   done
   sum_up "$who" "$@"
   ((${#children[@]})) && sum_up "$who+" "$@" "${children[@]}"
