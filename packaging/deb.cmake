@@ -21,13 +21,14 @@ else()
                   OUTPUT_STRIP_TRAILING_WHITESPACE)
 endif()
 
-# libcurl and c-ares are not linked but loaded with dlopen (the http and
-# throughput probes; name resolution and the DNS probe: see
-# drivers/probes/shared_library.hpp), so dpkg-shlibdeps cannot see them. The
-# package Depends on c-ares (any probe target or device named by host name
-# needs it) and Recommends libcurl, each with the dependency the library's own
-# shlibs file gives for it (read from the dpkg database of the sysroot or this
-# machine).
+# libcurl, c-ares and net-snmp are not linked but loaded with dlopen (the
+# http and throughput probes; name resolution and the DNS probe; SNMP devices:
+# see drivers/probes/shared_library.hpp), so dpkg-shlibdeps cannot see them.
+# The package Depends on c-ares (any probe target or device named by host name
+# needs it) and net-snmp (a device without it polls nothing: the first
+# feature of the package), and Recommends libcurl, each with the dependency the
+# library's own shlibs file gives for it (read from the dpkg database of the
+# sysroot or this machine).
 set(classroom_dpkg_admindir "")
 if(CMAKE_CROSSCOMPILING AND CLASSROOM_SYSROOT)
   set(classroom_dpkg_admindir "${CLASSROOM_SYSROOT}/.dpkg")
@@ -60,6 +61,10 @@ if(CURL_LIBRARIES)
   classroom_shlibs_dependency("${classroom_curl_dir}" libcurl 4 classroom_curl_recommends)
 endif()
 classroom_shlibs_dependency("${CARES_LIBDIR}" libcares 2 classroom_cares_depends)
+classroom_shlibs_dependency("${NETSNMP_LIBDIR}" libnetsnmp 40 classroom_netsnmp_depends)
+if(NOT classroom_netsnmp_depends)
+  message(WARNING "no shlibs entry for libnetsnmp.so.40: the package will not depend on net-snmp")
+endif()
 if(NOT classroom_cares_depends)
   message(WARNING "no shlibs entry for libcares.so.2: the package will not depend on c-ares")
 endif()
@@ -84,10 +89,14 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Run-time libraries: computed from the binary by dpkg-shlibdeps.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# useradd, when the machine has no systemd-sysusers (postinst); c-ares (above).
+# useradd, when the machine has no systemd-sysusers (postinst); c-ares and
+# net-snmp (above).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
 if(classroom_cares_depends)
   string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", ${classroom_cares_depends}")
+endif()
+if(classroom_netsnmp_depends)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", ${classroom_netsnmp_depends}")
 endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "${classroom_curl_recommends}")
 set(CPACK_STRIP_FILES ON)

@@ -1,8 +1,6 @@
 #include "snmp_poller.hpp"
 
 #include <fcntl.h>
-#include <net-snmp/net-snmp-config.h>
-#include <net-snmp/net-snmp-includes.h>
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <sys/select.h>
@@ -17,6 +15,7 @@
 #include <optional>
 #include <thread>
 
+#include "netsnmp_api.hpp"
 #include "probes/resolver.hpp"
 
 namespace classroom::drivers::snmp {
@@ -43,26 +42,6 @@ constexpr size_t kMaxOctets = 1024;
 int64_t wall_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::once_flag g_init;
-
-void init_library() {
-  std::call_once(g_init, [] {
-    // No snmp.conf, no MIB files, no persistent state in /var/lib/snmp: the
-    // agent speaks numeric OIDs and keeps its own config.
-    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
-    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
-    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
-    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
-    netsnmp_set_mib_directory("");
-    netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_WARNINGS, 0);
-    // The library's own messages (MIB modules it cannot find, ...) would go
-    // to stderr: a handler that drops them. Outcomes are reported by the poller.
-    snmp_disable_log();
-    netsnmp_register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_EMERG);
-    init_snmp("classroom-agent");
-  });
 }
 
 SnmpValue convert(const netsnmp_variable_list* v) {
@@ -129,7 +108,7 @@ void add_null(netsnmp_pdu* pdu, const Oid& o) {
   ::oid name[MAX_OID_LEN];
   const size_t n = std::min<size_t>(o.size(), MAX_OID_LEN);
   for (size_t i = 0; i < n; ++i) name[i] = o[i];
-  snmp_add_null_var(pdu, name, n);
+  netsnmp().add_null_var(pdu, name, n);
 }
 
 }  // namespace
@@ -185,7 +164,9 @@ struct Poller::Impl {
     netsnmp_pdu* last = nullptr;
     int tries = 0;  // resends of `last` so far
     bool answered = false;
-    ~Active() { snmp_free_pdu(last); }
+    ~Active() {
+      if (last) netsnmp().free_pdu(last);  // a request implies a loaded library
+    }
   };
 
   std::vector<Target> targets;
@@ -216,7 +197,7 @@ struct Poller::Impl {
   }
 
   bool send_walk(Active& a) {
-    netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GETBULK);
+    netsnmp_pdu* pdu = netsnmp().pdu_create(SNMP_MSG_GETBULK);
     pdu->non_repeaters = 0;
     size_t n = 0;
     const PollPlan& plan = targets[a.device].plan;
@@ -226,7 +207,7 @@ struct Poller::Impl {
         ++n;
       }
     if (n == 0) {
-      snmp_free_pdu(pdu);
+      netsnmp().free_pdu(pdu);
       finish(a, PollResult::Status::ok);
       return true;
     }
@@ -246,28 +227,28 @@ struct Poller::Impl {
 
   bool send(Active& a, netsnmp_pdu* pdu) {
     if (++a.requests > kMaxRequests) {
-      snmp_free_pdu(pdu);
+      netsnmp().free_pdu(pdu);
       finish(a, PollResult::Status::error, "more than 5000 requests in one poll; gave up");
       return false;
     }
-    snmp_free_pdu(a.last);
-    a.last = snmp_clone_pdu(pdu);  // the library frees `pdu` once it is answered
+    netsnmp().free_pdu(a.last);
+    a.last = netsnmp().clone_pdu(pdu);  // the library frees `pdu` once it is answered
     ++a.result.sent;
-    if (snmp_sess_async_send(a.session, pdu, &Impl::callback, &a) == 0) {
+    if (netsnmp().sess_async_send(a.session, pdu, &Impl::callback, &a) == 0) {
       int liberr = 0, syserr = 0;
       char* text = nullptr;
-      snmp_sess_error(a.session, &liberr, &syserr, &text);
+      netsnmp().sess_error(a.session, &liberr, &syserr, &text);
       // A send that timed out is no answer. (v3 sessions carry DONT_PROBE, so
       // net-snmp does not discover the engine inside the send; the error, if
       // any, is in the session's own errno, not in snmp_sess_error's.)
-      const netsnmp_session* sess = snmp_sess_session(a.session);
+      const netsnmp_session* sess = netsnmp().sess_session(a.session);
       if (liberr == SNMPERR_TIMEOUT || (sess && sess->s_snmp_errno == SNMPERR_TIMEOUT))
         finish(a, PollResult::Status::no_answer);
       else
         finish(a, PollResult::Status::error,
                std::string("cannot send: ") + (text ? text : "unknown error"));
       free(text);
-      snmp_free_pdu(pdu);
+      netsnmp().free_pdu(pdu);
       return false;
     }
     return true;
@@ -291,7 +272,7 @@ struct Poller::Impl {
         send_walk(a);
         return;
       }
-      if (netsnmp_pdu* again = snmp_clone_pdu(a.last)) {
+      if (netsnmp_pdu* again = netsnmp().clone_pdu(a.last)) {
         send(a, again);
         return;
       }
@@ -308,7 +289,7 @@ struct Poller::Impl {
     a.answered = true;
     a.tries = 0;
     if (op == NETSNMP_CALLBACK_OP_SEC_ERROR || (pdu && pdu->command == SNMP_MSG_REPORT)) {
-      const int report = pdu ? snmpv3_get_report_type(pdu) : SNMPERR_GENERR;
+      const int report = pdu ? netsnmp().get_report_type(pdu) : SNMPERR_GENERR;
       switch (report) {
         case SNMPERR_AUTHENTICATION_FAILURE:
           return finish(a, S::wrong_digest);
@@ -317,7 +298,8 @@ struct Poller::Impl {
         case SNMPERR_DECRYPTION_ERR:
           return finish(a, S::decryption);
         default:
-          return finish(a, S::error, std::string("SNMPv3 report: ") + snmp_api_errstring(report));
+          return finish(a, S::error,
+                        std::string("SNMPv3 report: ") + netsnmp().api_errstring(report));
       }
     }
     if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu)
@@ -332,7 +314,7 @@ struct Poller::Impl {
     if (pdu->errstat != SNMP_ERR_NOERROR)
       return finish(a, S::error,
                     std::string("the agent answered with an error: ") +
-                        snmp_errstring(static_cast<int>(pdu->errstat)));
+                        netsnmp().errstring(static_cast<int>(pdu->errstat)));
     const PollPlan& plan = targets[a.device].plan;
     if (!a.in_walk) {
       for (netsnmp_variable_list* v = pdu->variables; v; v = v->next_variable)
@@ -387,9 +369,14 @@ struct Poller::Impl {
   // Opens the session to `address`. v3: without net-snmp's own discovery of
   // the agent's engine, which would wait for the answer inside this call.
   bool open(Active& a, const probes::Address& address) {
+    std::string missing;
+    if (!load_netsnmp(&missing)) {
+      finish(a, PollResult::Status::error, missing);
+      return false;
+    }
     const Target& t = targets[a.device];
     netsnmp_session s;
-    snmp_sess_init(&s);
+    netsnmp().sess_init(&s);
     const std::string ip = probes::to_string(address);
     std::string peer = (address.family() == AF_INET6 ? "udp6:[" + ip + "]" : "udp:" + ip) + ":" +
                        std::to_string(t.port);
@@ -407,41 +394,41 @@ struct Poller::Impl {
       s.securityName = const_cast<char*>(t.user.c_str());
       s.securityNameLen = t.user.size();
       s.securityLevel = t.priv ? SNMP_SEC_LEVEL_AUTHPRIV : SNMP_SEC_LEVEL_AUTHNOPRIV;
-      s.securityAuthProto = t.sha256 ? usmHMAC192SHA256AuthProtocol : usmHMACSHA1AuthProtocol;
+      s.securityAuthProto = t.sha256 ? netsnmp().hmac_sha256_auth : netsnmp().hmac_sha1_auth;
       s.securityAuthProtoLen = 10;
       s.securityAuthKeyLen = USM_AUTH_KU_LEN;
-      if (generate_Ku(s.securityAuthProto, static_cast<u_int>(s.securityAuthProtoLen),
-                      reinterpret_cast<const u_char*>(t.auth_password.data()),
-                      t.auth_password.size(), s.securityAuthKey,
-                      &s.securityAuthKeyLen) != SNMPERR_SUCCESS) {
+      if (netsnmp().generate_ku(s.securityAuthProto, static_cast<u_int>(s.securityAuthProtoLen),
+                                reinterpret_cast<const u_char*>(t.auth_password.data()),
+                                t.auth_password.size(), s.securityAuthKey,
+                                &s.securityAuthKeyLen) != SNMPERR_SUCCESS) {
         finish(a, PollResult::Status::error, "cannot derive the SNMPv3 auth key");
         return false;
       }
       if (t.priv) {
-        s.securityPrivProto = usmAESPrivProtocol;
+        s.securityPrivProto = netsnmp().aes_priv;
         s.securityPrivProtoLen = 10;
         s.securityPrivKeyLen = USM_PRIV_KU_LEN;
-        if (generate_Ku(s.securityAuthProto, static_cast<u_int>(s.securityAuthProtoLen),
-                        reinterpret_cast<const u_char*>(t.priv_password.data()),
-                        t.priv_password.size(), s.securityPrivKey,
-                        &s.securityPrivKeyLen) != SNMPERR_SUCCESS) {
+        if (netsnmp().generate_ku(s.securityAuthProto, static_cast<u_int>(s.securityAuthProtoLen),
+                                  reinterpret_cast<const u_char*>(t.priv_password.data()),
+                                  t.priv_password.size(), s.securityPrivKey,
+                                  &s.securityPrivKeyLen) != SNMPERR_SUCCESS) {
           finish(a, PollResult::Status::error, "cannot derive the SNMPv3 priv key");
           return false;
         }
       }
     }
-    a.session = snmp_sess_open(&s);
+    a.session = netsnmp().sess_open(&s);
     // The keys were copied into the session; do not leave them on the stack.
     OPENSSL_cleanse(s.securityAuthKey, sizeof s.securityAuthKey);
     OPENSSL_cleanse(s.securityPrivKey, sizeof s.securityPrivKey);
     if (!a.session) {
-      const int err = s.s_snmp_errno ? s.s_snmp_errno : snmp_errno;
+      const int err = s.s_snmp_errno ? s.s_snmp_errno : *netsnmp().errno_of_open;
       finish(a, PollResult::Status::error,
-             std::string("cannot open an SNMP session: ") + snmp_api_errstring(err));
+             std::string("cannot open an SNMP session: ") + netsnmp().api_errstring(err));
       return false;
     }
     // The open clears the flag, and the first send would then probe.
-    if (t.v3) snmp_sess_session(a.session)->flags |= SNMP_FLAGS_DONT_PROBE;
+    if (t.v3) netsnmp().sess_session(a.session)->flags |= SNMP_FLAGS_DONT_PROBE;
     return true;
   }
 
@@ -449,7 +436,7 @@ struct Poller::Impl {
   // without user or credentials, answered by a report), but asynchronously.
   void discover(Active& a) {
     a.phase = Phase::discovering;
-    netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GET);
+    netsnmp_pdu* pdu = netsnmp().pdu_create(SNMP_MSG_GET);
     pdu->version = SNMP_VERSION_3;
     pdu->securityName = strdup("");
     pdu->securityNameLen = 0;
@@ -470,7 +457,7 @@ struct Poller::Impl {
   void on_discovery(Active& a, int op, netsnmp_pdu* pdu) {
     using S = PollResult::Status;
     if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) return on_lost(a);  // sent again, as any request
-    netsnmp_session* s = snmp_sess_session(a.session);
+    netsnmp_session* s = netsnmp().sess_session(a.session);
     if (!pdu || !s || pdu->securityEngineIDLen == 0)
       return finish(a, S::error, "the agent's answer carries no SNMPv3 engine ID");
     if (s->securityEngineIDLen == 0)
@@ -496,24 +483,24 @@ struct Poller::Impl {
   }
 
   bool user_busy(const Active& a) const {
-    const netsnmp_session* s = snmp_sess_session(a.session);
+    const netsnmp_session* s = netsnmp().sess_session(a.session);
     for (const auto& b : active)
-      if (b.get() != &a && b->holds_user && same_user(*s, *snmp_sess_session(b->session)))
+      if (b.get() != &a && b->holds_user && same_user(*s, *netsnmp().sess_session(b->session)))
         return true;
     return false;
   }
 
   static void forget_user(const netsnmp_session& s) {
-    usmUser* u = usm_get_user(s.securityEngineID, s.securityEngineIDLen, s.securityName);
-    if (u && u->name && std::strcmp(u->name, s.securityName) == 0 && usm_remove_user(u))
-      usm_free_user(u);
+    usmUser* u = netsnmp().usm_get_user(s.securityEngineID, s.securityEngineIDLen, s.securityName);
+    if (u && u->name && std::strcmp(u->name, s.securityName) == 0 && netsnmp().usm_remove_user(u))
+      netsnmp().usm_free_user(u);
   }
 
   void authenticate(Active& a) {
-    netsnmp_session* s = snmp_sess_session(a.session);
+    netsnmp_session* s = netsnmp().sess_session(a.session);
     forget_user(*s);
     s->flags &= ~SNMP_FLAGS_USER_CREATED;
-    if (usm_create_user_from_session(s) != SNMPERR_SUCCESS)
+    if (netsnmp().usm_create_user_from_session(s) != SNMPERR_SUCCESS)
       return finish(a, PollResult::Status::error, "cannot set up the SNMPv3 user's keys");
     a.holds_user = true;
     send_get(a);
@@ -526,7 +513,7 @@ struct Poller::Impl {
 
   void send_get(Active& a) {
     a.phase = Phase::polling;
-    netsnmp_pdu* pdu = snmp_pdu_create(SNMP_MSG_GET);
+    netsnmp_pdu* pdu = netsnmp().pdu_create(SNMP_MSG_GET);
     for (const Oid& o : targets[a.device].plan.gets) add_null(pdu, o);
     send(a, pdu);
   }
@@ -560,8 +547,8 @@ struct Poller::Impl {
   void release(Active& a) {
     if (a.phase == Phase::resolving) resolver.cancel(a.resolving);
     if (!a.session) return;
-    if (a.holds_user) forget_user(*snmp_sess_session(a.session));
-    snmp_sess_close(a.session);
+    if (a.holds_user) forget_user(*netsnmp().sess_session(a.session));
+    netsnmp().sess_close(a.session);
     a.session = nullptr;
   }
 
@@ -608,7 +595,7 @@ struct Poller::Impl {
       struct timeval t {
         1, 0
       };
-      snmp_sess_select_info(a->session, &nfds, &readable, &t, &block);
+      netsnmp().sess_select_info(a->session, &nfds, &readable, &t, &block);
       if (!block && timercmp(&t, &timeout, <)) timeout = t;
     }
     std::vector<probes::Wait> waits;
@@ -630,8 +617,8 @@ struct Poller::Impl {
     for (size_t i = 0; i < active.size(); ++i) {
       Active& a = *active[i];
       if (a.finished || !a.session) continue;
-      if (n > 0) snmp_sess_read(a.session, &readable);
-      if (!a.finished) snmp_sess_timeout(a.session);
+      if (n > 0) netsnmp().sess_read(a.session, &readable);
+      if (!a.finished) netsnmp().sess_timeout(a.session);
     }
     for (const probes::Wait& w : waits) {
       const short revents = static_cast<short>((FD_ISSET(w.fd, &readable) ? POLLIN : 0) |
@@ -669,7 +656,7 @@ struct Poller::Impl {
 
 Poller::Poller(std::vector<Target> targets, size_t max_parallel, std::function<void()> wake)
     : impl_(std::make_unique<Impl>()) {
-  init_library();
+  load_netsnmp();  // here, on the caller's thread; a poll reports it if it failed
   impl_->targets = std::move(targets);
   impl_->max_parallel = std::max<size_t>(1, max_parallel);
   impl_->wake = std::move(wake);

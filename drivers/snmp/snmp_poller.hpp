@@ -2,8 +2,9 @@
 // (snmp_sess_async_send + select) on a thread of its own: the agent's loop
 // asks for a poll (request) and takes finished polls (take), so no SNMP
 // exchange ever blocks the gateway's own samples. At most `max_parallel`
-// devices are polled at once. net-snmp is initialised when the first Poller
-// is made, so an agent without devices never touches it.
+// devices are polled at once. net-snmp is loaded (dlopen, netsnmp_api.hpp)
+// and initialised when the first Poller is made, so an agent without devices
+// never maps it; if it cannot be loaded, every poll fails saying why.
 //
 // The thread waits only in its select, never inside a call (host names are
 // resolved by c-ares, SNMPv3 engines discovered asynchronously), so the

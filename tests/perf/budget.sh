@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The memory budget as a test (ctest "perf: ..."): private dirty memory must
-# stay within 2 MiB with the shipped config, and with ten probes on top of it,
-# measured by tests/perf/footprint.sh after SECONDS (default 20) of
-# a 1 s interval. The probe run must really have loaded libcurl and c-ares
-# (its HTTP and DNS probes ran), and the shipped one neither: libraries loaded
-# with dlopen cost nothing where their feature is not configured.
+# stay within 2 MiB with the shipped config, and with ten probes on top of it
+#, and with two SNMP devices, measured by tests/perf/footprint.sh
+# after SECONDS (default 20) of a 1 s interval. The probe run must really have
+# loaded libcurl and c-ares (its HTTP and DNS probes ran), the device run
+# net-snmp, and the shipped one none of them: libraries loaded with dlopen cost
+# nothing where their feature is not configured.
 # Usage: tests/perf/budget.sh [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +27,7 @@ check() {
     return
   fi
   local loaded="" lib
-  for lib in libcurl libcares; do
+  for lib in libcurl libcares libnetsnmp; do
     grep -q "/$lib\.so" <<<"$out" && loaded+="${loaded:+ }$lib"
   done
   echo "$what: $kib KiB private dirty (budget $budget_kib KiB), loaded with dlopen: ${loaded:-none}"
@@ -42,4 +43,5 @@ check() {
 
 check "shipped config" none
 check "shipped config + ten probes (3 ICMP, 2 DNS, 2 TCP, 3 HTTP)" "libcurl libcares" --probes
+check "shipped config + two SNMP devices" libnetsnmp --snmp
 exit "$failed"

@@ -24,9 +24,10 @@
 # With --probes, ten connectivity probes run every 5 s against servers on
 # loopback that the script starts (3 ICMP, 2 DNS with dnsmasq, 2 TCP, 3 HTTP).
 # FOOTPRINT_MAPPINGS=N also prints the N mappings with the most private dirty
-# memory (/proc/PID/smaps): where it goes. Their RSS is what a library costs a
-# gateway where the agent is its only user (PSS shares its pages with every
-# other process that maps it, on this machine too).
+# memory (/proc/PID/smaps), then those with none but resident pages: where it
+# goes, file by file. Their RSS is what a library costs a gateway where the
+# agent is its only user (PSS shares its pages with every other process that
+# maps it, on this machine too).
 # The status socket is in the work dir (as /run/classroom-agent is on a
 # gateway); with --ask-status, `classroom-agent status` asks it every second
 # during the run (what a technician or a monitoring script costs); with
@@ -235,9 +236,9 @@ by_mapping=
   $1 == "Private_Dirty:" { pd[name] += $2 }
   $1 == "Pss:" { pss[name] += $2 }
   $1 == "Rss:" { rss[name] += $2 }
-  END { for (n in pd) if (pd[n] > 0)
+  END { for (n in rss) if (pd[n] > 0 || rss[n] > 0)
           printf "%8d KiB private dirty %8d KiB PSS %8d KiB RSS  %s\n", pd[n], pss[n], rss[n], n }' \
-  "/proc/$pid/smaps" | sort -rn | head -n "$FOOTPRINT_MAPPINGS" || true)
+  "/proc/$pid/smaps" | sort -k1,1rn -k8,8rn | head -n "$FOOTPRINT_MAPPINGS" || true)
 kib() { awk -v k="$1" '$1 == k":" {print $2}' <<<"$rollup"; }
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
 tck=$(getconf CLK_TCK)
@@ -264,6 +265,6 @@ echo "  CPU             $(awk -v u="$utime" -v s="$stime" -v t="$tck" 'BEGIN {pr
 echo "  published       $msgs Sparkplug messages, $bytes payload bytes (+ $topic_bytes topic bytes), $receipts receipts"
 ((snmp || snmp_worst || snmp_auto)) && echo "  devices         $dbirths DBIRTH, $ddata DDATA"
 # One NDATA and one receipt per cycle: the default 10 s interval makes 8640 a day.
-if [ -n "$by_mapping" ]; then echo "  largest private dirty mappings:"; sed 's/^/  /' <<<"$by_mapping"; fi
+if [ -n "$by_mapping" ]; then echo "  mappings, most private dirty first (then most RSS):"; sed 's/^/  /' <<<"$by_mapping"; fi
 echo "  per day at 10 s $(awk -v b="$bytes" -v t="$topic_bytes" -v n="$msgs" -v r="$receipt_bytes" -v m="$receipts" \
   'BEGIN {printf "~%.1f MB of payload and topic (%.0f B per NDATA + %.0f B per receipt, 8640 cycles)", ((b+t)/n + r/m)*8640/1e6, (b+t)/n, r/m}')"

@@ -8,11 +8,14 @@
 #                                 (cross/build.sh, cross/test.sh, tests/package/)
 #   install-deps.sh --fleet       everything, plus RabbitMQ for the fleet simulator's
 #                                 cluster (tests/fleet/cluster.sh, tests/fleet/README.md)
+#   install-deps.sh --peers       everything, plus collectd and Prometheus' SNMP and
+#                                 blackbox exporters (tests/perf/compare-peers.sh)
 set -euo pipefail
-tests=1 cross=0 fleet=0
+tests=1 cross=0 fleet=0 peers=0
 [ "${1:-}" = "--quickstart" ] && tests=0
 [ "${1:-}" = "--cross" ] && cross=1
 [ "${1:-}" = "--fleet" ] && fleet=1
+[ "${1:-}" = "--peers" ] && peers=1
 
 # Building and running the agent, and the quick start's broker and decoder.
 packages=(
@@ -51,6 +54,13 @@ cross_packages=(
 ((cross)) && packages+=("${cross_packages[@]}")
 # Only the fleet simulator's cluster: Debian's RabbitMQ 3.10 (with its MQTT plugin).
 ((fleet)) && packages+=(rabbitmq-server)
+# Only the side-by-side with the agent's peers (tests/perf/compare-peers.sh).
+peer_packages=(
+  collectd-core                             # collectd 5.12 and its plugins
+  libmosquitto1 libsnmp40 liboping0 libcurl3-gnutls  # its mqtt, snmp, ping, curl plugins' libraries
+  prometheus-snmp-exporter prometheus-blackbox-exporter
+)
+((peers)) && packages+=("${peer_packages[@]}")
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -79,6 +89,19 @@ if dpkg-query -W -f='${Status}' snmpd 2>/dev/null | grep -q 'install ok installe
     $sudo /etc/init.d/snmpd stop >/dev/null 2>&1 || true
     $sudo update-rc.d snmpd disable >/dev/null 2>&1 || true
   fi
+fi
+
+# Debian starts and enables collectd and the exporters on install;
+# compare-peers.sh runs its own, with its own config, on loopback.
+if ((peers)); then
+  for service in collectd prometheus-snmp-exporter prometheus-blackbox-exporter; do
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+    elif [ -x "/etc/init.d/$service" ]; then
+      $sudo "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+      $sudo update-rc.d "$service" disable >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 # Debian starts and enables rabbitmq-server (and its epmd) on install; cluster.sh
