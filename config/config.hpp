@@ -211,8 +211,8 @@ struct SnmpProfile {
 };
 
 // A profile as devices hold it: shared, never copied per device (twenty
-// devices with "auto" hold the built-in profiles once, issue 20's budget);
-// equal when the profiles are.
+// devices with "auto" hold the built-in profiles once); equal when the
+// profiles are.
 struct SharedSnmpProfile {
   std::shared_ptr<const SnmpProfile> profile;
   const SnmpProfile& operator*() const { return *profile; }

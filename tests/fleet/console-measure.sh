@@ -52,7 +52,7 @@ for name in fleet district tail; do
     grep -q "subscribed to" "$work/$name.err" 2>/dev/null && break
     sleep 0.1
   done
-  # (fleet before issue 21 said nothing on stderr before its end)
+  # (older builds of fleet said nothing on stderr before their end)
   grep -q "subscribed to" "$work/$name.err" ||
     echo "console-measure.sh: $name did not say it subscribed within 10 s; going on" >&2
 done

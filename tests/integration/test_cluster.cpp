@@ -1,7 +1,7 @@
 // The agent on a real RabbitMQ 3.10 (tests/fleet/cluster.sh): a broker of
 // MQTT 3.1.1 only, that closes the connection on a QoS 1 SUBSCRIBE whose
 // queue lives on a lost cluster node, and that turns spBv1.0/ into spBv1/0/
-// unless mqtt.sparkplug is set (issue 21, docs/fleet-sizing.md). Hidden
+// unless mqtt.sparkplug is set (docs/fleet-sizing.md). Hidden
 // ([.rabbitmq]): they need Debian's rabbitmq-server (tests/tools/install-deps.sh
 // --fleet) and take 15 to 40 s each; ctest runs them with
 // -DCLASSROOM_FLEET_CLUSTER=ON, as the fleet run on the cluster.

@@ -330,7 +330,7 @@ TEST_CASE("fleet stays responsive with 5,000 nodes publishing births and data") 
   pub.disconnect()->wait();
 }
 
-// Issue 21 section 4: the operator's tools at a nation's size. 50,000 nodes
+// The operator's tools at a nation's size. 50,000 nodes
 // (2,500 schools of 20, as tests/fleet/simulate names them) publish a birth
 // with the fleet's key metrics and 40 more; three consoles watch. fleet sees
 // them all, fleet --group sees a district, tail's filter prints nothing. The

@@ -726,7 +726,7 @@ TEST_CASE("a broker of MQTT 3.1.1 only: the agent falls back and its session wor
   REQUIRE(rig.sub.wait_for("NDEATH", 1, 10s));
 }
 
-// Issue 21: a server that refuses MQTT 5 (a CONNACK that says so, or the
+// A server that refuses MQTT 5 (a CONNACK that says so, or the
 // connection closed on the CONNECT as RabbitMQ 3.10 does) is asked again at
 // once in MQTT 3.1.1, not after a backoff on the next server of the list.
 TEST_CASE("MQTT 5 refused by the first of two servers: MQTT 3.1.1 on it at once") {
@@ -825,7 +825,7 @@ TEST_CASE("bdSeq that cannot be saved: every session still gets a new one, refus
   CHECK_THAT(out, Catch::Contains("bdSeq 2: " + said));
 }
 
-// ---- Issue 19 §3: where the agent broke the spec, proven against a real broker ----
+// ---- Where the agent broke the spec, proven against a real broker ----
 
 namespace {
 
@@ -943,7 +943,7 @@ std::string status_of(const Agent& agent) {
 
 }  // namespace
 
-// Issue 21: a refused subscription never keeps a node from publishing.
+// A refused subscription never keeps a node from publishing.
 TEST_CASE("a broker that refuses the NCMD subscription still gets births and data") {
   TempDir conf;
   const std::string dynsec = conf.path + "/dynsec.json";

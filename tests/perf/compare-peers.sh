@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The agent beside its peers on the same work (issue 23): collectd 5.12 (snmp,
+# The agent beside its peers on the same work: collectd 5.12 (snmp,
 # ping, curl, exec, mqtt, and the system sources of the shipped config) and,
 # where installed, Prometheus' snmp_exporter + blackbox_exporter (scraped by
 # this script at the interval). The work: two SNMP switches (two snmpd on

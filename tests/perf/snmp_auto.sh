@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 20's budget as a test: 20 SNMP devices with profiles = ["system",
+# The SNMP budget as a test: 20 SNMP devices with profiles = ["system",
 # "interfaces", "auto"], polled every 30 s as the scripted responders serve a
 # PoE switch, a UniFi and a MikroTik access point and an APC UPS (five of
 # each, tests/perf/footprint.sh --snmp-auto), must keep the agent within

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 18: memory with the worst SNMP devices stays what the configured
+# Memory with the worst SNMP devices stays what the configured
 # interfaces need. Runs tests/perf/footprint.sh --snmp-worst twice at once,
 # for SECONDS (default 25) with the devices polled every second:
 #   worst      one device with 15,000 interfaces and one whose 200 unnamed

@@ -558,7 +558,7 @@ TEST_CASE("status client: what answers on the socket is printed escaped") {
   ::close(fd);
 }
 
-// Issue 21: online, births and data going out, and the broker refused the
+// Online, births and data going out, and the broker refused the
 // subscription to commands: said in the text and the JSON, and not OK.
 TEST_CASE("status: commands unavailable while online are said in text and JSON") {
   Snapshot s = degraded_snapshot();
