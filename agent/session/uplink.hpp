@@ -55,7 +55,7 @@
 namespace classroom::config {
 struct Config;
 struct Broker;
-}
+}  // namespace classroom::config
 
 namespace classroom {
 
