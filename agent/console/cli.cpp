@@ -15,8 +15,8 @@ void add_connection(CLI::App* cmd, std::string& server, std::string& config_path
   auto* s =
       cmd->add_option("--server", server, "Broker to subscribe to, e.g. tcp://broker.example:1883");
   auto* c = cmd->add_option("-c,--config", config_path,
-                            "Take the broker settings (servers, user, password) of this agent "
-                            "config instead")
+                            "Take the broker settings (servers, user, password, TLS, protocol) of "
+                            "this agent config instead")
                 ->capture_default_str();
   s->excludes(c);
 }

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "printable.hpp"
+#include "session/uplink.hpp"
 
 namespace classroom::console {
 namespace {
@@ -66,6 +67,12 @@ std::string client_id(const char* what) {
   for (char& c : id)
     if (static_cast<unsigned char>(c) < 0x21 || c == '+' || c == '#' || c == '/') c = '_';
   return id.substr(0, 64);
+}
+
+std::string size_text(uint64_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
 }
 
 // One subscription to the broker, kept up: connects to each server in turn,
@@ -125,13 +132,8 @@ class Connection {
   enum class State { idle, connecting, subscribing, subscribed };
 
   void push(mqtt::Event e) {
-    if (e.kind == mqtt::Event::Kind::message && e.payload.size() > options_.max_message) {
-      // Over --max-message: only its size and (part of) its topic go on.
-      e.kind = mqtt::Event::Kind::message_too_big;
-      e.tag = e.payload.size();
-      std::string().swap(e.payload);
-      e.topic.resize(std::min<size_t>(e.topic.size(), 256));
-    }
+    // A message over --max-message never comes here as one: the client,
+    // told the limit, sends only its size and (part of) its topic.
     std::lock_guard lock(mutex_);
     if (e.kind == mqtt::Event::Kind::message &&
         (queue_.size() >= kMaxQueuedEvents || bytes_ + e.payload.size() > max_queued_bytes_)) {
@@ -171,6 +173,7 @@ class Connection {
       case K::connected:
         if (state_ != State::connecting || e.tag != attempt_) return true;
         state_ = State::subscribing;
+        mqtt5_ = e.mqtt5;
         {
           std::string error;
           if (!client_->subscribe(subscription_, 0, error)) {
@@ -187,8 +190,14 @@ class Connection {
         state_ = State::subscribed;
         ever_subscribed_ = true;
         delay_ms_ = 500;
+        // An MQTT 5 broker was told the largest packet this console takes,
+        // and drops bigger messages for it without a word: only this says so.
         set_status("subscribed to " + text::printable(subscription_, 300) + " on " +
-                   text::printable(server(), 120));
+                   text::printable(server(), 120) +
+                   (mqtt5_ ? " (MQTT 5: the broker drops messages over " +
+                                 size_text(options_.max_message) +
+                                 " for this console unseen; --max-message)"
+                           : " (MQTT 3.1.1)"));
         return true;
       case K::subscribe_failed:
         if (state_ != State::subscribing) return true;
@@ -217,6 +226,9 @@ class Connection {
       r.client_id = id_;
       r.will_topic.clear();  // a console has no Will: its going says nothing of the fleet
       r.will_payload.clear();
+      // The client drops a bigger message itself (message_too_big), and asks
+      // an MQTT 5 broker not to send one.
+      r.max_inbound_message = options_.max_message;
       r.attempt = ++attempt_;
       state_ = State::connecting;
       deadline_ = now + static_cast<int64_t>(r.connect_timeout_s) * 1000 + 2000;
@@ -239,6 +251,7 @@ class Connection {
   std::string status_;
   uint64_t status_changes_ = 0;
   bool ever_subscribed_ = false;
+  bool mqtt5_ = false;  // the session in progress speaks MQTT 5
 
   std::mutex mutex_;
   std::condition_variable ready_;
@@ -295,12 +308,6 @@ void note(const std::string& line) {
   write_all(STDERR_FILENO, "classroom-agent: " + line + "\n");
 }
 
-std::string size_text(uint64_t bytes) {
-  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
-  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
-  return std::to_string(bytes) + " bytes";
-}
-
 // Messages over the limit: dropped before decoding, and said on stderr once
 // per node (and once for everything outside spBv1.0), so a node that births
 // 2 MiB every minute is one line, not one a minute. The nodes named are
@@ -309,8 +316,8 @@ class TooBig {
  public:
   TooBig(size_t limit, const Filter& filter) : limit_(limit), filter_(filter) {}
 
-  // A message_too_big event: over --max-message (the Connection dropped its
-  // payload) or over what the MQTT client takes (it dropped it itself).
+  // A message_too_big event: over --max-message (the MQTT client, told the
+  // limit, dropped its payload on arrival).
   void report(const mqtt::Event& e) {
     const uint64_t size = e.tag;
     std::string why;
@@ -328,15 +335,11 @@ class TooBig {
       return;
     }
     said_.insert(key);
-    // The client takes at most kMaxInboundMessage whatever the option says.
-    const uint64_t limit = std::min<uint64_t>(limit_, mqtt::kMaxInboundMessage);
     const std::string whose =
         topic ? "node " + text::printable(key, 200) + ": " + std::string(to_string(topic->type))
               : "a message on " + text::printable(e.topic, 120);
-    note(whose + " of " + std::to_string(size) + " bytes, over the " + size_text(limit) + " limit" +
-         (limit < limit_ ? " of the MQTT client (--max-message " + size_text(limit_) + ")"
-                         : " (--max-message)") +
-         "; dropped (said once per node)");
+    note(whose + " of " + std::to_string(size) + " bytes, over the " + size_text(limit_) +
+         " limit (--max-message); dropped (said once per node)");
   }
   uint64_t dropped() const { return dropped_; }
 
@@ -381,6 +384,7 @@ void broker_settings(const config::Broker& b, WatchOptions& o) {
   o.connection.tls.cert_file = b.tls.cert_file;
   o.connection.tls.key_file = b.tls.key_file;
   o.connection.tls.verify = b.tls.verify;
+  o.connection.protocol = mqtt_protocol(b);
   o.connection.keepalive_s = static_cast<int>(std::max<int64_t>(1, b.keepalive.count() / 1000));
   o.connection.connect_timeout_s =
       static_cast<int>(std::max<int64_t>(1, b.connect_timeout.count() / 1000));

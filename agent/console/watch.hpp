@@ -45,7 +45,8 @@ struct WatchOptions {
 };
 
 // The one place where a config's [broker] settings become the console's
-// connection settings (servers, user name, password, keepalive, timeouts).
+// connection settings (servers, user name, password, TLS, keepalive,
+// timeouts, protocol).
 void broker_settings(const config::Broker& broker, WatchOptions& options);
 
 // Runs until SIGINT or SIGTERM (or `count` messages). Exit status 0; 1 when

@@ -5,6 +5,7 @@
 
 #include <mqtt/async_client.h>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -25,10 +26,6 @@ class disconnect_options_test {
 
 namespace classroom::mqtt {
 namespace {
-
-// The largest packet the broker may send: a message of kMaxInboundMessage
-// plus its topic and headers.
-constexpr int kMaxInboundPacket = static_cast<int>(kMaxInboundMessage) + 1024;
 
 // Paho C's return code for a SUBACK of MQTT 3.1.1 that refuses the
 // subscription (MQTT_BAD_SUBSCRIBE).
@@ -189,6 +186,11 @@ class PahoClient final : public Client, private ::mqtt::callback {
     reap_retired();
     server_ = r.server;  // read by the failure listener, which runs after this returns
     tls_ = r.tls;
+    // Read by message_arrived on Paho's thread; a message of the previous
+    // session still arriving is measured against the new limit, which is
+    // as good as the old one.
+    const size_t max_inbound = std::min(r.max_inbound_message, kMaxInboundLimit);
+    max_inbound_.store(max_inbound);
     try {
       ::mqtt::connect_options opts;
       // MQTT 5 where the broker speaks it: it is the version in which the
@@ -213,9 +215,12 @@ class PahoClient final : public Client, private ::mqtt::callback {
         // A clean start and a session that ends with the connection: the
         // same as MQTT 3.1.1's clean session, which Sparkplug requires.
         opts.set_clean_start(true);
+        // The largest packet the broker may send: the largest message taken
+        // plus its topic and headers.
+        const auto max_packet = static_cast<int>(max_inbound + kInboundHeaderRoom);
         opts.set_properties(
             ::mqtt::properties{{::mqtt::property::SESSION_EXPIRY_INTERVAL, 0},
-                               {::mqtt::property::MAXIMUM_PACKET_SIZE, kMaxInboundPacket}});
+                               {::mqtt::property::MAXIMUM_PACKET_SIZE, max_packet}});
       } else {
         opts.set_clean_session(true);
       }
@@ -397,7 +402,7 @@ class PahoClient final : public Client, private ::mqtt::callback {
     // still send anything: a big payload is dropped here, before it is copied
     // into the agent's queue. Its topic is cut, as the log shows only a part.
     const size_t size = msg->get_payload_ref().size();
-    if (size > kMaxInboundMessage) {
+    if (size > max_inbound_.load()) {
       sink_(Event{Event::Kind::message_too_big, {}, size, msg->get_topic().substr(0, 256), {}});
       return;
     }
@@ -511,11 +516,13 @@ class PahoClient final : public Client, private ::mqtt::callback {
 
   EventSink sink_;
   std::string first_server_, client_id_;
-  std::string server_;                // of the attempt in progress
-  TlsOptions tls_;                    // of the attempt in progress
-  bool attempt_v5_ = false;           // the attempt in progress speaks MQTT 5
-  bool attempt_auto_ = true;          // ... and may fall back to MQTT 3.1.1
-  int client_spoke_ = 0;              // client_'s last CONNECT: 5, 4 (3.1.1), 0 none
+  std::string server_;        // of the attempt in progress
+  TlsOptions tls_;            // of the attempt in progress
+  bool attempt_v5_ = false;   // the attempt in progress speaks MQTT 5
+  bool attempt_auto_ = true;  // ... and may fall back to MQTT 3.1.1
+  int client_spoke_ = 0;      // client_'s last CONNECT: 5, 4 (3.1.1), 0 none
+  // The largest message taken, of the attempt in progress (read on Paho's thread).
+  std::atomic<size_t> max_inbound_{kMaxInboundMessage};
   std::mutex v3_mutex_;               // v3_only_ is written on Paho's thread
   std::vector<std::string> v3_only_;  // servers that refused an MQTT 5 CONNECT
   std::unique_ptr<::mqtt::async_client> client_;

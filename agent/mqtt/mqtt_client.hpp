@@ -13,11 +13,17 @@
 
 namespace classroom::mqtt {
 
-// The largest message the agent takes in (an NCMD is a few dozen bytes). The
-// broker is asked not to send bigger packets (MQTT 5 Maximum Packet Size in
-// CONNECT); one that ignores it has the payload dropped on arrival, before it
-// is queued for the agent's loop.
+// The largest message the agent takes in (an NCMD is a few dozen bytes): the
+// default of ConnectRequest::max_inbound_message. The broker is asked not to
+// send bigger packets (MQTT 5 Maximum Packet Size in CONNECT); one that ignores
+// it has the payload dropped on arrival, before it is queued for the agent's loop.
 inline constexpr size_t kMaxInboundMessage = 64 * 1024;
+// Room for a PUBLISH's topic and headers above the largest message taken: the
+// Maximum Packet Size announced is max_inbound_message plus this.
+inline constexpr size_t kInboundHeaderRoom = 1024;
+// The largest max_inbound_message: what an MQTT packet can carry at most
+// (a remaining length of 268,435,455 bytes) less the header room.
+inline constexpr size_t kMaxInboundLimit = 268'435'455 - kInboundHeaderRoom;
 
 // TLS for ssl://, mqtts:// and wss:// servers. The broker's certificate is
 // checked against ca_file (or the system's store) and must name the host.
@@ -42,6 +48,12 @@ struct ConnectRequest {
   int keepalive_s = 30;
   int connect_timeout_s = 10;
   Protocol protocol = Protocol::automatic;
+  // The largest message this connection takes (the agent: 64 KiB; the
+  // operator's console: its --max-message). An MQTT 5 broker is told
+  // (Maximum Packet Size: this plus kInboundHeaderRoom) and drops bigger ones
+  // for this client without a word; a bigger one that arrives anyway (MQTT
+  // 3.1.1) is dropped on arrival as message_too_big. At most kMaxInboundLimit.
+  size_t max_inbound_message = kMaxInboundMessage;
   std::string will_topic;    // empty: no Will
   std::string will_payload;  // QoS 1, not retained
   uint64_t attempt = 0;      // returned as the tag of connected/connect_failed
@@ -57,7 +69,7 @@ struct Event {
     delivered,         // a QoS 1 publish was acknowledged: tag
     publish_failed,    // the broker refused a QoS 1 publish (PUBACK reason code): tag, text
     message,           // topic, payload
-    message_too_big,   // a message over kMaxInboundMessage, dropped: topic, tag = its size
+    message_too_big,   // a message over max_inbound_message, dropped: topic, tag = its size
     stop,              // the agent is asked to stop (not from MQTT)
     reload,            // the config is to be read again (SIGHUP; not from MQTT)
   };

@@ -54,7 +54,8 @@
 
 namespace classroom::config {
 struct Config;
-}
+struct Broker;
+}  // namespace classroom::config
 
 namespace classroom {
 
@@ -83,6 +84,9 @@ struct UplinkOptions {
 // (session/uplink_options.cpp). A key added to UplinkOptions is compared by
 // reload through operator== without a second list.
 UplinkOptions uplink_options(const config::Config& cfg);
+// The config's [broker] protocol as the MQTT client's (the agent's and the
+// operator's console's).
+mqtt::Protocol mqtt_protocol(const config::Broker& broker);
 
 class Uplink {
  public:

@@ -4,10 +4,8 @@
 
 namespace classroom {
 
-namespace {
-
-mqtt::Protocol protocol(config::Broker::Protocol p) {
-  switch (p) {
+mqtt::Protocol mqtt_protocol(const config::Broker& broker) {
+  switch (broker.protocol) {
     case config::Broker::Protocol::v5:
       return mqtt::Protocol::v5;
     case config::Broker::Protocol::v311:
@@ -17,8 +15,6 @@ mqtt::Protocol protocol(config::Broker::Protocol p) {
   }
   return mqtt::Protocol::automatic;
 }
-
-}  // namespace
 
 UplinkOptions uplink_options(const config::Config& cfg) {
   const config::Broker& b = cfg.broker;
@@ -43,7 +39,7 @@ UplinkOptions uplink_options(const config::Config& cfg) {
   uo.max_packet_size = b.max_packet_size;
   uo.primary_host = b.primary_host;
   uo.primary_host_wait_ms = b.primary_host_wait.count();
-  uo.protocol = protocol(b.protocol);
+  uo.protocol = mqtt_protocol(b);
   return uo;
 }
 

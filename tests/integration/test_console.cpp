@@ -335,7 +335,8 @@ TEST_CASE("fleet stays responsive with 5,000 nodes publishing births and data") 
 // with the fleet's key metrics and 40 more; three consoles watch. fleet sees
 // them all, fleet --group sees a district, tail's filter prints nothing. The
 // first node's Will is lost (birth, then nothing, never an NDEATH): SILENT
-// after --stale. Messages over --max-message are said once per node.
+// after --stale. Messages over --max-message are said once per node (over
+// MQTT 3.1.1: an MQTT 5 broker drops them unseen).
 TEST_CASE("fleet and tail hold only what they show under 50000 births") {
   constexpr int kNodes = 50'000, kPerSchool = 20, kFiller = 40;
   constexpr int64_t kStaleMs = 20'000, kWaitMs = 40'000;
@@ -372,10 +373,18 @@ TEST_CASE("fleet and tail hold only what they show under 50000 births") {
   const std::string url = broker.url(), stale = std::to_string(kStaleMs / 1000) + "s",
                     wait = std::to_string(kWaitMs / 1000) + "s";
   Console all({"fleet", "--server", url, "--wait", wait, "--stale", stale, "--sort", "state"});
-  Console district({"fleet", "--server", url, "--wait", wait, "--stale", stale, "--sort", "state",
+  // The two with 16 KiB speak MQTT 3.1.1 (the -c config's protocol): an MQTT 5
+  // broker would drop the big messages for them unseen, nothing to say per node.
+  TempDir config_dir;
+  AgentOptions v311;
+  v311.url = url;
+  v311.extra_broker = "protocol = \"3.1.1\"\n";
+  const Agent v311_config(config_dir.path, v311);  // never started: its config is the -c
+  const std::string config = v311_config.config_path();
+  Console district({"fleet", "-c", config, "--wait", wait, "--stale", stale, "--sort", "state",
                     "--group", "sim-00*", "--max-message", "16KiB"});
   // A glob: tail subscribes to spBv1.0/# and sees all 50,000 births.
-  Console nothing({"tail", "--server", url, "--group", "sim-0001*", "--node", "room-02", "--metric",
+  Console nothing({"tail", "-c", config, "--group", "sim-0001*", "--node", "room-02", "--metric",
                    "Nothing/*", "--max-message", "16KiB"});
   const int64_t started = now_ms();
   for (Console* c : {&all, &district, &nothing}) REQUIRE(c->wait_for("subscribed to", 10s));
@@ -499,4 +508,117 @@ TEST_CASE("tail and fleet refuse a bad broker address, a bad duration and a miss
   CHECK_THAT(out, Catch::Contains("name a broker with --server tcp://HOST:PORT instead"));
   std::tie(rc, out) = run_shell(agent + " --help");
   CHECK_THAT(out, Catch::Contains("tail") && Catch::Contains("fleet"));
+}
+
+// Issue 21: --max-message above the 64 KiB the agent's MQTT client takes for
+// the agent. A 200 KB message reaches tail (decoded) with the default 1 MiB,
+// over MQTT 5 and over MQTT 3.1.1 (`[broker] protocol` of the -c config).
+// With --max-message 100KiB: over MQTT 5 the broker is told (Maximum Packet
+// Size) and drops it for that console, which never sees it and says so only
+// at subscription; over MQTT 3.1.1 it arrives, the client drops it, and the
+// console says it once per node (tail and fleet).
+TEST_CASE("tail and fleet take messages up to --max-message above 64 KiB") {
+  Mosquitto broker;
+  TempDir dir;
+  const std::string url = broker.url();
+  AgentOptions o;
+  o.url = url;
+  o.extra_broker = "protocol = \"3.1.1\"\n";
+  const Agent v311(dir.path + "/v311", o);  // never started: its config is the consoles' -c
+  const std::string config = v311.config_path();
+  Console v5_default({"tail", "--server", url});
+  Console v5_small({"tail", "--server", url, "--max-message", "100KiB"});
+  Console v311_default({"tail", "-c", config});
+  Console v311_small({"tail", "-c", config, "--max-message", "100KiB"});
+  Console fleet_small({"fleet", "-c", config, "--max-message", "100KiB", "--wait", "10s"});
+  const int64_t started = now_ms();
+  for (Console* c : {&v5_default, &v5_small, &v311_default, &v311_small, &fleet_small})
+    REQUIRE(c->wait_for("subscribed to spBv1.0/#", 10s));
+  // What each console can know of what it will not see.
+  CHECK_THAT(v5_default.text(),
+             Catch::Contains("(MQTT 5: the broker drops messages over 1 MiB for this console "
+                             "unseen; --max-message)"));
+  CHECK_THAT(v5_small.text(), Catch::Contains("(MQTT 5: the broker drops messages over 100 KiB"));
+  CHECK_THAT(v311_small.text(), Catch::Contains("on " + url + " (MQTT 3.1.1)"));
+
+  classroom::Catalog catalog;
+  const auto blob = catalog.declare("Test/Blob", classroom::DataType::String, "");
+  catalog.put(blob, std::string("small"));
+  classroom::sparkplug::Payload birth, big, after;
+  classroom::sparkplug::build_birth(birth, catalog, 0, now_ms());
+  const classroom::MetricId ids[] = {blob};
+  catalog.put(blob, std::string(200'000, 'x'));  // 200 KB: over 100 KiB and over 64 KiB
+  classroom::sparkplug::build_record(big, catalog, ids, now_ms());
+  classroom::sparkplug::record_to_data(big, catalog, false);
+  catalog.put(blob, std::string("after"));
+  classroom::sparkplug::build_record(after, catalog, ids, now_ms());
+  classroom::sparkplug::record_to_data(after, catalog, false);
+  const std::string birth_bytes = birth.SerializeAsString(), big_bytes = big.SerializeAsString(),
+                    after_bytes = after.SerializeAsString();
+  REQUIRE(big_bytes.size() > 200'000);
+
+  mqtt::async_client pub(url, "max-message-" + std::to_string(::getpid()),
+                         mqtt::create_options(MQTTVERSION_3_1_1, 100),
+                         static_cast<mqtt::iclient_persistence*>(nullptr));
+  pub.connect()->wait();
+  auto publish = [&](const std::string& node, const char* type, const std::string& payload) {
+    pub.publish("spBv1.0/max-test/" + std::string(type) + "/" + node, payload.data(),
+                payload.size(), 0, false)
+        ->wait();
+  };
+  // In order on one connection: once "after" has arrived, the big ones came
+  // before it, or never will.
+  for (const char* node : {"room-a", "room-b"}) publish(node, "NBIRTH", birth_bytes);
+  for (const char* node : {"room-a", "room-a", "room-b"}) publish(node, "NDATA", big_bytes);
+  for (const char* node : {"room-a", "room-b"}) publish(node, "NDATA", after_bytes);
+  pub.disconnect()->wait();
+  REQUIRE(now_ms() < started + 9'000);  // before fleet's snapshot
+
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::regex after_b("max-test/room-b NDATA( seq [0-9]+)?  Test/Blob = after\n");
+  // A decoded big message: its line, the value cut for the screen.
+  auto big_lines = [](const std::string& text, const std::string& node) {
+    const std::regex line("max-test/" + node + " NDATA( seq [0-9]+)?  Test/Blob = x{100}");
+    return std::distance(std::sregex_iterator(text.begin(), text.end(), line),
+                         std::sregex_iterator());
+  };
+  const std::string over = "bytes, over the 100 KiB limit (--max-message); dropped";
+  for (Console* c : {&v5_default, &v5_small, &v311_default, &v311_small})
+    REQUIRE(c->wait_for(after_b, 10s));
+  const std::string v5d = v5_default.text(), v5s = v5_small.text(), v3d = v311_default.text(),
+                    v3s = v311_small.text();
+  INFO(v5d.substr(0, 3000));
+  INFO(v5s.substr(0, 3000));
+  INFO(v3d.substr(0, 3000));
+  INFO(v3s.substr(0, 3000));
+  // The default 1 MiB: every big message decoded, over either version.
+  for (const std::string& t : {v5d, v3d}) {
+    CHECK(big_lines(t, "room-a") == 2);
+    CHECK(big_lines(t, "room-b") == 1);
+    CHECK(count(t, "--max-message); dropped") == 0);
+  }
+  // 100 KiB over MQTT 5: Mosquitto drops them for this client; nothing
+  // arrives, so nothing more can be said than the subscription line did.
+  CHECK(v5s.find(std::string(100, 'x')) == std::string::npos);
+  CHECK(count(v5s, "--max-message); dropped") == 0);
+  // 100 KiB over MQTT 3.1.1: they arrive, are dropped undecoded, and are
+  // said once per node.
+  CHECK(v3s.find(std::string(100, 'x')) == std::string::npos);
+  CHECK(count(v3s, "node max-test/room-a: NDATA of " + std::to_string(big_bytes.size()) + " " +
+                       over) == 1);
+  CHECK(count(v3s, "node max-test/room-b: NDATA of ") == 1);
+  CHECK(count(v3s, over) == 2);
+
+  REQUIRE(fleet_small.process.wait_exit(20s) == 0);
+  const std::string f = fleet_small.text();
+  INFO(f.substr(0, 3000));
+  CHECK(count(f, "node max-test/room-a: NDATA of ") == 1);
+  CHECK(count(f, "node max-test/room-b: NDATA of ") == 1);
+  CHECK(count(f, over) == 2);
+  CHECK_THAT(f, Catch::Contains("; 3 over --max-message"));
+  CHECK_THAT(f, Catch::Contains("2 nodes: 2 online"));
 }
