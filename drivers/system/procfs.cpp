@@ -74,9 +74,14 @@ std::optional<CpuTimes> parse_proc_stat(std::string_view text) {
       if (!to_u64(token, v[n])) return;  // a garbled line is no reading at all
     }
     if (n < 4) return;
-    CpuTimes t;
-    t.busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-    t.total = t.busy + v[3] + v[4];
+    // Sums that do not fit are no reading either (a kernel's tick counters
+    // never come near it; a wrap would make busy exceed total).
+    CpuTimes t{};
+    for (int i : {0, 1, 2, 5, 6, 7})
+      if (__builtin_add_overflow(t.busy, v[i], &t.busy)) return;
+    if (__builtin_add_overflow(t.busy, v[3], &t.total) ||
+        __builtin_add_overflow(t.total, v[4], &t.total))
+      return;
     result = t;
   });
   return result;

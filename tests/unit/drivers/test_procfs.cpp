@@ -28,6 +28,10 @@ TEST_CASE("/proc/stat: aggregate CPU times") {
   CHECK_FALSE(parse_proc_stat(fixture("proc-broken/stat")));
   CHECK_FALSE(parse_proc_stat(fixture("proc-truncated/stat")));
   CHECK_FALSE(parse_proc_stat(""));
+  // Counters whose sum does not fit 64 bits are no reading (found by fuzz_procfs).
+  CHECK_FALSE(parse_proc_stat("cpu  18446744073709551615 1 0 0\n"));
+  CHECK_FALSE(parse_proc_stat("cpu  18446744073709551615 0 0 1\n"));
+  CHECK(parse_proc_stat("cpu  18446744073709551614 0 0 1\n"));
 }
 
 TEST_CASE("CPU usage between two samples") {
