@@ -2,6 +2,7 @@
 // clock: server rotation, the answer deadline, the backoff and its reset.
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,11 +33,31 @@ struct Rig {
     options.servers = {"tcp://a:1883", "tcp://b:1883"};
     options.connection.connect_timeout_s = 10;
   }
+  std::unique_ptr<console::Connection> connection;
+
+  // A console on `subscription`, its loop turned once: the first attempt made.
+  console::Connection& start(const char* subscription = "spBv1.0/#") {
+    connection =
+        std::make_unique<console::Connection>(options, subscription, "test-console", client, clock);
+    poll(*connection);
+    REQUIRE(client.connects.size() == 1);
+    return *connection;
+  }
   void poll(console::Connection& c) {
     out.clear();
     c.poll(0, out);
   }
   uint64_t last_tag() const { return client.connects.back().attempt; }
+  // The broker refuses the attempt under way.
+  void fail(console::Connection& c, const char* why) {
+    c.deliver(event(K::connect_failed, last_tag(), why));
+    poll(c);
+  }
+  // Time passes, and the console's loop turns.
+  void wait(console::Connection& c, int64_t ms) {
+    clock.advance(ms);
+    poll(c);
+  }
 };
 
 }  // namespace
@@ -44,32 +65,25 @@ struct Rig {
 TEST_CASE("console connection: a failed attempt tries the next server after 1 s",
           "[console][reconnect]") {
   Rig rig;
-  console::Connection c(rig.options, "spBv1.0/#", "test-console", rig.client, rig.clock);
-  rig.poll(c);
-  REQUIRE(rig.client.connects.size() == 1);
+  console::Connection& c = rig.start();
   CHECK(rig.client.connects[0].server == "tcp://a:1883");
   CHECK(rig.client.connects[0].client_id == "test-console");
   CHECK(rig.client.connects[0].will_topic.empty());  // a console has no Will
   CHECK(c.status() == "connecting to tcp://a:1883");
 
-  c.deliver(event(K::connect_failed, rig.last_tag(), "connection refused"));
-  rig.poll(c);
+  rig.fail(c, "connection refused");
   CHECK(c.status() ==
         "broker tcp://a:1883 unreachable (connection refused); retrying tcp://b:1883 in 1 s");
-  rig.clock.advance(999);
-  rig.poll(c);
+  rig.wait(c, 999);
   CHECK(rig.client.connects.size() == 1);  // not before the backoff is over
-  rig.clock.advance(1);
-  rig.poll(c);
+  rig.wait(c, 1);
   REQUIRE(rig.client.connects.size() == 2);
   CHECK(rig.client.connects[1].server == "tcp://b:1883");
 
   // The second failure waits twice as long, and goes back to the first server.
-  c.deliver(event(K::connect_failed, rig.last_tag(), "no route to host"));
-  rig.poll(c);
+  rig.fail(c, "no route to host");
   CHECK(c.retry_at() == rig.clock.steady_ms() + 2'000);
-  rig.clock.advance(2'000);
-  rig.poll(c);
+  rig.wait(c, 2'000);
   REQUIRE(rig.client.connects.size() == 3);
   CHECK(rig.client.connects[2].server == "tcp://a:1883");
 }
@@ -77,17 +91,13 @@ TEST_CASE("console connection: a failed attempt tries the next server after 1 s"
 TEST_CASE("console connection: no answer by the deadline abandons the attempt",
           "[console][reconnect]") {
   Rig rig;
-  console::Connection c(rig.options, "spBv1.0/#", "test-console", rig.client, rig.clock);
-  rig.poll(c);
-  REQUIRE(rig.client.connects.size() == 1);
+  console::Connection& c = rig.start();
   const uint64_t abandoned_tag = rig.last_tag();
   // connect_timeout (10 s) and 2 s for the broker to answer.
   CHECK(c.deadline() == rig.clock.steady_ms() + 12'000);
-  rig.clock.advance(11'999);
-  rig.poll(c);
+  rig.wait(c, 11'999);
   CHECK(rig.client.abandoned == 0);
-  rig.clock.advance(1);
-  rig.poll(c);
+  rig.wait(c, 1);
   CHECK(rig.client.abandoned == 1);
   CHECK(c.status().find("no MQTT answer in time") != std::string::npos);
   CHECK(c.status().find("retrying tcp://b:1883 in 1 s") != std::string::npos);
@@ -96,8 +106,7 @@ TEST_CASE("console connection: no answer by the deadline abandons the attempt",
   c.deliver(event(K::connected, abandoned_tag));
   rig.poll(c);
   CHECK(rig.client.subscriptions.empty());
-  rig.clock.advance(1'000);
-  rig.poll(c);
+  rig.wait(c, 1'000);
   REQUIRE(rig.client.connects.size() == 2);
   CHECK(rig.client.connects[1].server == "tcp://b:1883");
   CHECK(rig.last_tag() != abandoned_tag);
@@ -106,17 +115,12 @@ TEST_CASE("console connection: no answer by the deadline abandons the attempt",
 TEST_CASE("console connection: subscribed resets the backoff and a loss retries the same server",
           "[console][reconnect]") {
   Rig rig;
-  console::Connection c(rig.options, "spBv1.0/g/#", "test-console", rig.client, rig.clock);
-  rig.poll(c);
+  console::Connection& c = rig.start("spBv1.0/g/#");
   // Two failures first: the wait has grown to 2 s.
-  c.deliver(event(K::connect_failed, rig.last_tag(), "refused"));
-  rig.poll(c);
-  rig.clock.advance(1'000);
-  rig.poll(c);
-  c.deliver(event(K::connect_failed, rig.last_tag(), "refused"));
-  rig.poll(c);
-  rig.clock.advance(2'000);
-  rig.poll(c);
+  rig.fail(c, "refused");
+  rig.wait(c, 1'000);
+  rig.fail(c, "refused");
+  rig.wait(c, 2'000);
   REQUIRE(rig.client.connects.size() == 3);
   CHECK(rig.client.connects[2].server == "tcp://a:1883");
 
@@ -151,13 +155,11 @@ TEST_CASE("console connection: subscribed resets the backoff and a loss retries 
   CHECK_FALSE(c.subscribed());
   CHECK(c.status() ==
         "lost broker tcp://a:1883 (keepalive timeout); retrying tcp://a:1883 in 0.5 s");
-  rig.clock.advance(500);
-  rig.poll(c);
+  rig.wait(c, 500);
   REQUIRE(rig.client.connects.size() == 4);
   CHECK(rig.client.connects[3].server == "tcp://a:1883");
-  // The count started again: the next failure waits 1 s, not 8 s.
-  c.deliver(event(K::connect_failed, rig.last_tag(), "refused"));
-  rig.poll(c);
+  // The count started again: the next failure waits 1 s, not 4 s.
+  rig.fail(c, "refused");
   CHECK(c.retry_at() == rig.clock.steady_ms() + 1'000);
   CHECK(c.server() == "tcp://b:1883");
 }
@@ -165,8 +167,7 @@ TEST_CASE("console connection: subscribed resets the backoff and a loss retries 
 TEST_CASE("console connection: a refused subscription is a failed attempt",
           "[console][reconnect]") {
   Rig rig;
-  console::Connection c(rig.options, "spBv1.0/#", "test-console", rig.client, rig.clock);
-  rig.poll(c);
+  console::Connection& c = rig.start();
   c.deliver(event(K::connected, rig.last_tag()));
   rig.poll(c);
   mqtt::Event refused = event(K::subscribe_failed, 0, "not authorized");
