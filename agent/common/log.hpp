@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 
 namespace classroom::log {
 

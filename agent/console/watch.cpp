@@ -3,14 +3,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
-#include <deque>
-#include <memory>
-#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -19,8 +14,6 @@
 
 namespace classroom::console {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Messages waiting between Paho's thread and the console's: past these, new
 // ones are dropped and counted (a screen cannot show more anyway).
@@ -32,6 +25,11 @@ constexpr int64_t kRebirthEveryMs = 60'000;
 constexpr int kRebirthsPerSecond = 20;
 // The longest a burst of messages holds back a redraw of the table.
 constexpr int64_t kMaxBusyMs = 50;
+// Retries: 1 s after the first failed attempt, doubled per failure up to 10 s
+// (500 ms after the loss of a subscription that worked); the broker's answer
+// is awaited connect_timeout and this long.
+constexpr int64_t kFirstRetryMs = 500, kMaxRetryMs = 10'000;
+constexpr int64_t kAnswerGraceMs = 2'000;
 // The nodes fleet tracks: the nation (150,000 gateways) fits, at about 1 KB a
 // node (tail keeps the decoder's default: its alias tables are whole births).
 constexpr size_t kMaxFleetNodes = 250'000;
@@ -57,7 +55,7 @@ int64_t wall_ms() {
 }
 int64_t steady_ms() {
   using namespace std::chrono;
-  return duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
 std::string client_id(const char* what) {
@@ -69,197 +67,19 @@ std::string client_id(const char* what) {
   return id.substr(0, 64);
 }
 
+// "1 s", "0.5 s": a retry delay in words.
+std::string seconds_text(int64_t ms) {
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
 std::string size_text(uint64_t bytes) {
   if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
   if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
   return std::to_string(bytes) + " bytes";
 }
-
-// One subscription to the broker, kept up: connects to each server in turn,
-// subscribes, reconnects after a loss (1 s doubling to 10 s). Events from
-// Paho's thread wait in a bounded queue for the console's own thread.
-class Connection {
- public:
-  Connection(const WatchOptions& o, std::string subscription, const char* what)
-      : options_(o),
-        subscription_(std::move(subscription)),
-        id_(client_id(what)),
-        max_queued_bytes_(std::max(kMaxQueuedBytes, 2 * o.max_message)) {
-    client_ = mqtt::make_paho_client(o.servers.front(), id_,
-                                     [this](mqtt::Event e) { push(std::move(e)); });
-  }
-  ~Connection() {
-    if (state_ == State::subscribed || state_ == State::subscribing) client_->disconnect(1000);
-    client_.reset();
-  }
-
-  // Keeps the connection going, and moves messages that arrived (waiting up
-  // to `max_wait_ms` for the first) into `out`.
-  void poll(int64_t max_wait_ms, std::vector<mqtt::Event>& out) {
-    step();
-    std::deque<mqtt::Event> taken;
-    {
-      std::unique_lock lock(mutex_);
-      if (queue_.empty() && max_wait_ms > 0)
-        ready_.wait_for(lock, std::chrono::milliseconds(max_wait_ms),
-                        [&] { return !queue_.empty(); });
-      for (size_t i = 0; i < kMaxPerPoll && !queue_.empty(); ++i) {
-        bytes_ -= queue_.front().payload.size();
-        taken.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    // Handled without the lock: Paho's thread may be waiting to queue more.
-    for (mqtt::Event& e : taken)
-      if (!handle(e)) out.push_back(std::move(e));
-    step();
-  }
-
-  bool publish(const std::string& topic, const std::string& payload) {
-    if (state_ != State::subscribed) return false;
-    std::string error;
-    return client_->publish(topic, payload, 0, 0, error);
-  }
-
-  // Plain words: "subscribed to spBv1.0/# on tcp://...", "broker ... unreachable (...)".
-  const std::string& status() const { return status_; }
-  uint64_t status_changes() const { return status_changes_; }
-  bool ever_subscribed() const { return ever_subscribed_; }
-  uint64_t dropped() const { return dropped_.load(); }
-  const std::string& server() const { return options_.servers[server_index_]; }
-
- private:
-  enum class State { idle, connecting, subscribing, subscribed };
-
-  void push(mqtt::Event e) {
-    // A message over --max-message never comes here as one: the client,
-    // told the limit, sends only its size and (part of) its topic.
-    std::lock_guard lock(mutex_);
-    if (e.kind == mqtt::Event::Kind::message &&
-        (queue_.size() >= kMaxQueuedEvents || bytes_ + e.payload.size() > max_queued_bytes_)) {
-      ++dropped_;
-      return;
-    }
-    bytes_ += e.payload.size();
-    queue_.push_back(std::move(e));
-    ready_.notify_one();
-  }
-
-  void set_status(std::string s) {
-    status_ = std::move(s);
-    ++status_changes_;
-  }
-
-  void lost(const std::string& why, bool was_subscribed) {
-    state_ = State::idle;
-    const std::string broker = server();
-    if (!was_subscribed) {
-      server_index_ = (server_index_ + 1) % options_.servers.size();
-      delay_ms_ = std::min<int64_t>(delay_ms_ * 2, 10'000);
-    } else {
-      delay_ms_ = 1'000;
-    }
-    retry_at_ = steady_ms() + delay_ms_;
-    set_status(std::string(was_subscribed ? "lost broker " : "broker ") +
-               text::printable(broker, 120) + (was_subscribed ? " (" : " unreachable (") +
-               text::printable(why, 200) + "); retrying " + text::printable(server(), 120) +
-               " in " + std::to_string(delay_ms_ / 1000) + " s");
-  }
-
-  // Connection bookkeeping; true when the event was one of its own.
-  bool handle(const mqtt::Event& e) {
-    using K = mqtt::Event::Kind;
-    switch (e.kind) {
-      case K::connected:
-        if (state_ != State::connecting || e.tag != attempt_) return true;
-        state_ = State::subscribing;
-        mqtt5_ = e.mqtt5;
-        {
-          std::string error;
-          if (!client_->subscribe(subscription_, 0, error)) {
-            client_->disconnect(1000);
-            lost("cannot subscribe: " + error, false);
-          }
-        }
-        return true;
-      case K::connect_failed:
-        if (state_ == State::connecting && e.tag == attempt_) lost(e.text, false);
-        return true;
-      case K::subscribed:
-        if (state_ != State::subscribing) return true;
-        state_ = State::subscribed;
-        ever_subscribed_ = true;
-        delay_ms_ = 500;
-        // An MQTT 5 broker was told the largest packet this console takes,
-        // and drops bigger messages for it without a word: only this says so.
-        set_status("subscribed to " + text::printable(subscription_, 300) + " on " +
-                   text::printable(server(), 120) +
-                   (mqtt5_ ? " (MQTT 5: the broker drops messages over " +
-                                 size_text(options_.max_message) +
-                                 " for this console unseen; --max-message)"
-                           : " (MQTT 3.1.1)"));
-        return true;
-      case K::subscribe_failed:
-        if (state_ != State::subscribing) return true;
-        client_->disconnect(1000);
-        lost("the broker refused the subscription to " + text::printable(subscription_, 300) +
-                 ": " + e.text,
-             false);
-        return true;
-      case K::connection_lost:
-        if (state_ == State::idle) return true;
-        lost(e.text, state_ == State::subscribed);
-        return true;
-      case K::message:
-      case K::message_too_big:
-        return false;
-      default:
-        return true;
-    }
-  }
-
-  void step() {
-    const int64_t now = steady_ms();
-    if (state_ == State::idle && now >= retry_at_) {
-      mqtt::ConnectRequest r = options_.connection;
-      r.server = server();
-      r.client_id = id_;
-      r.will_topic.clear();  // a console has no Will: its going says nothing of the fleet
-      r.will_payload.clear();
-      // The client drops a bigger message itself (message_too_big), and asks
-      // an MQTT 5 broker not to send one.
-      r.max_inbound_message = options_.max_message;
-      r.attempt = ++attempt_;
-      state_ = State::connecting;
-      deadline_ = now + static_cast<int64_t>(r.connect_timeout_s) * 1000 + 2000;
-      set_status("connecting to " + text::printable(r.server, 120));
-      std::string error;
-      if (!client_->connect(r, error)) lost(error, false);
-    } else if ((state_ == State::connecting || state_ == State::subscribing) && now >= deadline_) {
-      client_->abandon();
-      lost("no MQTT answer in time: a busy broker, or not an MQTT port?", false);
-    }
-  }
-
-  const WatchOptions& options_;
-  std::string subscription_, id_;
-  std::unique_ptr<mqtt::Client> client_;
-  State state_ = State::idle;
-  uint64_t attempt_ = 0;
-  size_t server_index_ = 0;
-  int64_t retry_at_ = 0, deadline_ = 0, delay_ms_ = 500;
-  std::string status_;
-  uint64_t status_changes_ = 0;
-  bool ever_subscribed_ = false;
-  bool mqtt5_ = false;  // the session in progress speaks MQTT 5
-
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<mqtt::Event> queue_;
-  size_t bytes_ = 0;
-  const size_t max_queued_bytes_;
-  std::atomic<uint64_t> dropped_{0};
-};
 
 // Asks nodes whose birth was missed for one, when the operator allowed it.
 class Rebirths {
@@ -376,6 +196,164 @@ Decoder decoder_for(const Filter& f, bool fleet) {
 
 }  // namespace
 
+Connection::Connection(const WatchOptions& o, std::string subscription, const char* what,
+                       const Clock& clock)
+    : options_(o),
+      subscription_(std::move(subscription)),
+      id_(client_id(what)),
+      link_(o.servers, Backoff(kFirstRetryMs, kMaxRetryMs), clock),
+      max_queued_bytes_(std::max(kMaxQueuedBytes, 2 * o.max_message)) {
+  owned_ = mqtt::make_paho_client(o.servers.front(), id_,
+                                  [this](mqtt::Event e) { deliver(std::move(e)); });
+  client_ = owned_.get();
+}
+
+Connection::Connection(const WatchOptions& o, std::string subscription, std::string client_id,
+                       mqtt::Client& client, const Clock& clock)
+    : options_(o),
+      subscription_(std::move(subscription)),
+      id_(std::move(client_id)),
+      client_(&client),
+      link_(o.servers, Backoff(kFirstRetryMs, kMaxRetryMs), clock),
+      max_queued_bytes_(std::max(kMaxQueuedBytes, 2 * o.max_message)) {}
+
+Connection::~Connection() {
+  if (state_ == State::subscribed || state_ == State::subscribing) client_->disconnect(1000);
+  owned_.reset();
+}
+
+void Connection::poll(int64_t max_wait_ms, std::vector<mqtt::Event>& out) {
+  step();
+  std::deque<mqtt::Event> taken;
+  {
+    std::unique_lock lock(mutex_);
+    if (queue_.empty() && max_wait_ms > 0)
+      ready_.wait_for(lock, std::chrono::milliseconds(max_wait_ms),
+                      [&] { return !queue_.empty(); });
+    for (size_t i = 0; i < kMaxPerPoll && !queue_.empty(); ++i) {
+      bytes_ -= queue_.front().payload.size();
+      taken.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+  // Handled without the lock: Paho's thread may be waiting to queue more.
+  for (mqtt::Event& e : taken)
+    if (!handle(e)) out.push_back(std::move(e));
+  step();
+}
+
+bool Connection::publish(const std::string& topic, const std::string& payload) {
+  if (state_ != State::subscribed) return false;
+  std::string error;
+  return client_->publish(topic, payload, 0, 0, error);
+}
+
+void Connection::deliver(mqtt::Event e) {
+  // A message over --max-message never comes here as one: the client,
+  // told the limit, sends only its size and (part of) its topic.
+  std::lock_guard lock(mutex_);
+  if (e.kind == mqtt::Event::Kind::message &&
+      (queue_.size() >= kMaxQueuedEvents || bytes_ + e.payload.size() > max_queued_bytes_)) {
+    ++dropped_;
+    return;
+  }
+  bytes_ += e.payload.size();
+  queue_.push_back(std::move(e));
+  ready_.notify_one();
+}
+
+void Connection::set_status(std::string s) {
+  status_ = std::move(s);
+  ++status_changes_;
+}
+
+void Connection::lost(const std::string& why, bool was_subscribed) {
+  state_ = State::idle;
+  const std::string broker = server();
+  // A failed attempt: the next server, after a longer wait. A subscription
+  // that worked, lost: the same server again soon.
+  const int64_t delay = link_.failed(!was_subscribed);
+  set_status(std::string(was_subscribed ? "lost broker " : "broker ") +
+             text::printable(broker, 120) + (was_subscribed ? " (" : " unreachable (") +
+             text::printable(why, 200) + "); retrying " + text::printable(server(), 120) + " in " +
+             seconds_text(delay));
+}
+
+// Connection bookkeeping; true when the event was one of its own.
+bool Connection::handle(const mqtt::Event& e) {
+  using K = mqtt::Event::Kind;
+  switch (e.kind) {
+    case K::connected:
+      if (state_ != State::connecting || !link_.current(e.tag)) return true;
+      state_ = State::subscribing;
+      mqtt5_ = e.mqtt5;
+      {
+        std::string error;
+        if (!client_->subscribe(subscription_, 0, error)) {
+          client_->disconnect(1000);
+          lost("cannot subscribe: " + error, false);
+        }
+      }
+      return true;
+    case K::connect_failed:
+      if (state_ == State::connecting && link_.current(e.tag)) lost(e.text, false);
+      return true;
+    case K::subscribed:
+      if (state_ != State::subscribing) return true;
+      state_ = State::subscribed;
+      ever_subscribed_ = true;
+      link_.succeeded();
+      // An MQTT 5 broker was told the largest packet this console takes,
+      // and drops bigger messages for it without a word: only this says so.
+      set_status("subscribed to " + text::printable(subscription_, 300) + " on " +
+                 text::printable(server(), 120) +
+                 (mqtt5_ ? " (MQTT 5: the broker drops messages over " +
+                               size_text(options_.max_message) +
+                               " for this console unseen; --max-message)"
+                         : " (MQTT 3.1.1)"));
+      return true;
+    case K::subscribe_failed:
+      if (state_ != State::subscribing) return true;
+      client_->disconnect(1000);
+      lost("the broker refused the subscription to " + text::printable(subscription_, 300) + ": " +
+               e.text,
+           false);
+      return true;
+    case K::connection_lost:
+      if (state_ == State::idle) return true;
+      lost(e.text, state_ == State::subscribed);
+      return true;
+    case K::message:
+    case K::message_too_big:
+      return false;
+    default:
+      return true;
+  }
+}
+
+void Connection::step() {
+  if (state_ == State::idle && link_.due()) {
+    mqtt::ConnectRequest r = options_.connection;
+    r.server = server();
+    r.client_id = id_;
+    r.will_topic.clear();  // a console has no Will: its going says nothing of the fleet
+    r.will_payload.clear();
+    // The client drops a bigger message itself (message_too_big), and asks
+    // an MQTT 5 broker not to send one.
+    r.max_inbound_message = options_.max_message;
+    // The broker answers the CONNECT within connect_timeout, and the SUBSCRIBE
+    // soon after, or the attempt is given up.
+    r.attempt = link_.begin(static_cast<int64_t>(r.connect_timeout_s) * 1000 + kAnswerGraceMs);
+    state_ = State::connecting;
+    set_status("connecting to " + text::printable(r.server, 120));
+    std::string error;
+    if (!client_->connect(r, error)) lost(error, false);
+  } else if ((state_ == State::connecting || state_ == State::subscribing) && link_.overdue()) {
+    client_->abandon();
+    lost("no MQTT answer in time: a busy broker, or not an MQTT port?", false);
+  }
+}
+
 void broker_settings(const config::Broker& b, WatchOptions& o) {
   o.servers = b.servers;
   o.connection.username = b.username;
@@ -392,7 +370,8 @@ void broker_settings(const config::Broker& b, WatchOptions& o) {
 
 int run_tail(const WatchOptions& o) {
   install_signals();
-  Connection conn(o, o.filter.subscription(), "tail");
+  SystemClock clock;
+  Connection conn(o, o.filter.subscription(), "tail", clock);
   Decoder decoder = decoder_for(o.filter, false);
   TooBig too_big(o.max_message, o.filter);
   Rebirths rebirths;
@@ -442,7 +421,8 @@ int run_tail(const WatchOptions& o) {
 int run_fleet(const WatchOptions& o) {
   install_signals();
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
-  Connection conn(o, o.filter.subscription(), "fleet");
+  SystemClock clock;
+  Connection conn(o, o.filter.subscription(), "fleet", clock);
   Decoder decoder = decoder_for(o.filter, true);
   TooBig too_big(o.max_message, o.filter);
   Fleet fleet(kMaxFleetNodes);

@@ -3,12 +3,19 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/backoff.hpp"
 #include "common/log.hpp"
 
 namespace classroom {
 namespace {
 constexpr log::Logger lg("scheduler");
+
+// How long a task waits after `failures` failures in a row: its interval
+// doubled per failure, up to kMaxBackoffFactor times it.
+int64_t backoff_ms(int64_t interval_ms, int failures) {
+  return Backoff(interval_ms, Scheduler::kMaxBackoffFactor * interval_ms).delay(failures);
 }
+}  // namespace
 
 int64_t next_aligned(int64_t now_ms, int64_t interval_ms) {
   int64_t base = now_ms - (now_ms % interval_ms);
@@ -38,9 +45,8 @@ int64_t Scheduler::next_due() const {
 void Scheduler::schedule_next(TaskState& t, int64_t now) {
   // Backoff multiplies the interval by 2^failures, capped; the run stays on the
   // task's own grid so a recovered task is aligned again at once.
-  int64_t factor = 1;
-  for (int i = 0; i < t.failures && factor < kMaxBackoffFactor; ++i) factor *= 2;
-  t.next_due_ms = next_aligned(now + (factor - 1) * t.interval_ms, t.interval_ms);
+  const int64_t wait = backoff_ms(t.interval_ms, t.failures);
+  t.next_due_ms = next_aligned(now + wait - t.interval_ms, t.interval_ms);
 }
 
 int Scheduler::run_due() {
@@ -61,10 +67,9 @@ int Scheduler::run_due() {
       ++t.failures;
       if (t.failures == 1) t.failing_since_ms = now;
       if (t.failures == 1 || r.error != t.last_error) {
-        int64_t factor =
-            std::min<int64_t>(int64_t{1} << std::min(t.failures, 30), kMaxBackoffFactor);
         lg.warning("source %s failing: %s; retrying every %lld s until it recovers", t.name.c_str(),
-                   r.error.c_str(), static_cast<long long>(factor * t.interval_ms / 1000));
+                   r.error.c_str(),
+                   static_cast<long long>(backoff_ms(t.interval_ms, t.failures) / 1000));
       }
       t.last_error = r.error;
     } else {

@@ -59,26 +59,17 @@ Uplink::Uplink(UplinkOptions options, mqtt::Client& client, Catalog& catalog, Sp
       clock_(clock),
       topics_(opt_.group, opt_.node),
       bdseq_store_(opt_.bdseq_path),
-      command_limit_(kCommandsPerSecond, kCommandBurst),
-      jitter_(static_cast<uint32_t>(clock.wall_ms())) {
+      // retry_min doubled per failure up to retry_max, +-20 % so that a
+      // school's gateways do not all come back in the same second.
+      link_(opt_.servers,
+            Backoff(opt_.retry_min_ms, opt_.retry_max_ms, 0.2,
+                    static_cast<uint32_t>(clock.wall_ms())),
+            clock),
+      command_limit_(kCommandsPerSecond, kCommandBurst) {
   if (!opt_.primary_host.empty()) state_topic_ = sparkplug::state_topic(opt_.primary_host);
   qos0_servers_.assign(opt_.servers.size(), false);
   record_.data.reserve(4096);
   bytes_.reserve(4096);
-}
-
-int64_t Uplink::retry_delay() {
-  return backoff(failed_attempts_);
-}
-
-// retry_min doubled per failure up to retry_max, +-20 %.
-int64_t Uplink::backoff(int failures) {
-  double delay = static_cast<double>(opt_.retry_min_ms) * std::pow(2.0, std::min(failures, 30));
-  delay = std::min(delay, static_cast<double>(opt_.retry_max_ms));
-  // +-20 % so that a school's gateways do not all come back in the same second.
-  std::uniform_real_distribution<double> spread(0.8, 1.2);
-  delay *= spread(jitter_);
-  return std::clamp<int64_t>(static_cast<int64_t>(delay), opt_.retry_min_ms / 2, opt_.retry_max_ms);
 }
 
 // A receipt is acknowledged within a round trip; past this the link carries
@@ -114,22 +105,21 @@ void Uplink::start_connect() {
   req.connect_timeout_s = static_cast<int>(std::max<int64_t>(1, opt_.connect_timeout_ms / 1000));
   req.protocol = opt_.protocol;
   req.will_topic = topics_.ndeath;
-  req.attempt = ++attempt_;
+  // Paho reports nothing when a port accepts TCP but never answers MQTT: the
+  // uplink keeps its own deadline for the whole CONNECT + SUBSCRIBE exchange.
+  req.attempt = link_.begin(opt_.connect_timeout_ms + kAnswerGraceMs);
   // Batches taken from now on are live if this attempt succeeds; those before
   // it are the backlog.
   attempt_live_from_ = spool_.next_id();
   // A host keeps its STATE timestamps per server: a new connection starts afresh.
   host_state_.reset();
   control_.SerializeToString(&req.will_payload);
-  if (failed_attempts_ == 0)
+  if (link_.failures() == 0)
     lg.info("connecting to %s (bdSeq %" PRIu64 ")", req.server.c_str(), bdseq_);
   else
     lg.debug("connecting to %s (bdSeq %" PRIu64 ", attempt %d)", req.server.c_str(), bdseq_,
-             failed_attempts_ + 1);
+             link_.failures() + 1);
   state_ = State::connecting;
-  // Paho reports nothing when a port accepts TCP but never answers MQTT: the
-  // uplink keeps its own deadline for the whole CONNECT + SUBSCRIBE exchange.
-  attempt_deadline_ = clock_.steady_ms() + opt_.connect_timeout_ms + kAnswerGraceMs;
   std::string error;
   if (!client_.connect(req, error)) {
     bdseq_store_.give_back();  // nothing was sent
@@ -146,7 +136,7 @@ void Uplink::lost(const std::string& why, bool was_online) {
 void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
   const std::string broker = server();
   // A session there ended: the next one asks for QoS 1 again.
-  if (was_online) qos0_servers_[server_index_] = false;
+  if (was_online) qos0_servers_[link_.server_index()] = false;
   state_ = State::idle;
   refused_topics_.clear();
   commands_problem_.clear();
@@ -160,25 +150,19 @@ void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
   unreceipted_ = 0;
   if (!next_server) unconfirmed_since_ms_ = 0;  // else: still nothing confirmed since then
   const uint64_t waiting = spool_.next_id() - 1 - spool_.committed();
-  if (!next_server) {
-    failed_attempts_ = 0;
-  } else {
-    ++failed_attempts_;
-    // Try the next server of the list on the next attempt.
-    server_index_ = (server_index_ + 1) % opt_.servers.size();
-  }
-  const int64_t delay = retry_delay();
-  retry_at_ = clock_.steady_ms() + delay;
+  // A failure: one more, and the next server of the list on the next attempt.
+  const int64_t delay = link_.failed(next_server);
+  const int failed_attempts = link_.failures();
   const double secs = static_cast<double>(delay) / 1000.0;
   if (was_online) {
     const std::string next = server() == broker ? "" : " to " + server();
     const auto say = quiet_loss_ ? &log::Logger::info : &log::Logger::warning;
     (lg.*say)("lost broker %s (%s); reconnecting in %.1f s%s, %" PRIu64 " %s waiting in spool",
               broker.c_str(), why.c_str(), secs, next.c_str(), waiting, batches(waiting));
-  } else if (failed_attempts_ == 1 || (failed_attempts_ > 0 && failed_attempts_ % 10 == 0)) {
+  } else if (failed_attempts == 1 || (failed_attempts > 0 && failed_attempts % 10 == 0)) {
     lg.warning("broker %s unreachable (%s); retrying %s in %.1f s (attempt %d), %" PRIu64
                " %s waiting in spool",
-               broker.c_str(), why.c_str(), server().c_str(), secs, failed_attempts_, waiting,
+               broker.c_str(), why.c_str(), server().c_str(), secs, failed_attempts, waiting,
                batches(waiting));
   } else {
     lg.debug("broker %s unreachable (%s); retrying %s in %.1f s", broker.c_str(), why.c_str(),
@@ -190,7 +174,7 @@ void Uplink::handle(const mqtt::Event& e) {
   using K = mqtt::Event::Kind;
   switch (e.kind) {
     case K::connected: {
-      if (state_ != State::connecting || e.tag != attempt_) return;  // an abandoned attempt
+      if (state_ != State::connecting || !link_.current(e.tag)) return;  // an abandoned attempt
       state_ = State::subscribing;
       mqtt5_ = e.mqtt5;
       set_packet_limit(e.max_packet_size);
@@ -201,14 +185,14 @@ void Uplink::handle(const mqtt::Event& e) {
       refused_topics_.clear();
       subscribe_failures_ = 0;
       resubscribe_at_ = 0;
-      sub_qos_ = qos0_servers_[server_index_] ? 0 : 1;
+      sub_qos_ = qos0_servers_[link_.server_index()] ? 0 : 1;
       for (const std::string* topic : {&topics_.ncmd, &topics_.dcmd, &state_topic_}) {
         if (!topic->empty() && !subscribe(*topic)) return;
       }
       return;
     }
     case K::connect_failed:
-      if (state_ != State::connecting || e.tag != attempt_) return;
+      if (state_ != State::connecting || !link_.current(e.tag)) return;
       if (e.nothing_sent) bdseq_store_.give_back();  // no Will with this bdSeq exists
       if (e.retry_v311) {
         // A broker of MQTT 3.1.1 only (RabbitMQ 3.10): the same server again
@@ -216,7 +200,7 @@ void Uplink::handle(const mqtt::Event& e) {
         lg.info("broker %s refused MQTT 5 (%s): connecting to it in MQTT 3.1.1 now",
                 server().c_str(), e.text.c_str());
         state_ = State::idle;
-        retry_at_ = clock_.steady_ms();
+        link_.retry_now();
         return;
       }
       lost(e.text, false);
@@ -232,7 +216,7 @@ void Uplink::handle(const mqtt::Event& e) {
         // refuses a subscription whose queue lives on a lost cluster node.
         // The same server again, subscribing at QoS 0 (the QoS hosts send
         // commands at), rather than no session at all.
-        qos0_servers_[server_index_] = true;
+        qos0_servers_[link_.server_index()] = true;
         lg.warning(
             "broker %s closed the connection on the QoS 1 subscription to %s (%s); "
             "the next session there subscribes at QoS 0",
@@ -364,7 +348,7 @@ void Uplink::on_message(const mqtt::Event& e) {
           lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
         } else if (state_ == State::online) {
           lg.info("command on %s: %s: ending this session for %s", topic.c_str(), what.c_str(),
-                  opt_.servers[(server_index_ + 1) % opt_.servers.size()].c_str());
+                  link_.next_server().c_str());
           end_session("a host application asked for the next server (" + what + ")");
         } else {
           lg.info("command on %s: %s: not online yet; ignored", topic.c_str(), what.c_str());
@@ -448,7 +432,7 @@ void Uplink::subscriptions_answered() {
     }
     return;
   }
-  const int64_t delay = backoff(subscribe_failures_);
+  const int64_t delay = link_.backoff().delay(subscribe_failures_);
   resubscribe_at_ = clock_.steady_ms() + delay;
   std::string topics;
   for (const std::string& t : refused_topics_) topics.append(topics.empty() ? "" : ", ").append(t);
@@ -593,7 +577,7 @@ void Uplink::on_host_state(const std::string& payload) {
 // session begins, and the birth comes at the next poll().
 void Uplink::begin_session() {
   state_ = State::online;
-  failed_attempts_ = 0;
+  link_.succeeded();
   online_since_ms_ = clock_.wall_ms();
   offline_since_ms_ = 0;
   host_offline_since_ms_ = 0;
@@ -996,8 +980,8 @@ int64_t Uplink::poll() {
   const int64_t idle_wake = now + 60'000;  // events wake the loop sooner
   switch (state_) {
     case State::idle:
-      if (now >= retry_at_) start_connect();
-      return state_ == State::idle ? retry_at_ : attempt_deadline_;
+      if (now >= link_.retry_at()) start_connect();
+      return state_ == State::idle ? link_.retry_at() : link_.deadline();
     case State::waiting_host: {
       if (host_announce_at_ > 0 && now >= host_announce_at_) announce_host_wait();
       if (resubscribe_at_ > 0 && now >= resubscribe_at_) resubscribe();
@@ -1009,17 +993,17 @@ int64_t Uplink::poll() {
                      " did not say online within " +
                      std::to_string(opt_.primary_host_wait_ms / 1000) +
                      " s (primary_host_wait); trying the next server");
-      return retry_at_;
+      return link_.retry_at();
     }
     case State::connecting:
     case State::subscribing:
-      if (now < attempt_deadline_) return attempt_deadline_;
+      if (now < link_.deadline()) return link_.deadline();
       client_.abandon();
       lost("no MQTT answer within " +
                std::to_string((opt_.connect_timeout_ms + kAnswerGraceMs) / 1000) +
                " s: a busy broker, or not an MQTT port?",
            false);
-      return retry_at_;
+      return link_.retry_at();
     case State::online:
       break;
   }
@@ -1027,16 +1011,16 @@ int64_t Uplink::poll() {
   if (!receipts_.empty() && now - receipts_.front().sent_ms >= receipt_timeout_ms()) {
     end_session("no delivery receipt acknowledged for " +
                 std::to_string((now - receipts_.front().sent_ms) / 1000) + " s");
-    return retry_at_;
+    return link_.retry_at();
   }
   // Stopped short: lost (retry then), or the NBIRTH is too big (wait for new metrics).
-  auto stopped = [&] { return online() ? idle_wake : retry_at_; };
+  auto stopped = [&] { return online() ? idle_wake : link_.retry_at(); };
 
   if (needs_rebirth()) {
     if (!birth()) return stopped();
   }
-  if (!rebirth_shrunk_devices()) return retry_at_;
-  if (!rebirth_asked_devices()) return retry_at_;
+  if (!rebirth_shrunk_devices()) return link_.retry_at();
+  if (!rebirth_asked_devices()) return link_.retry_at();
   auto in_flight = [&] {
     uint64_t n = unreceipted_;
     // Receipts not yet acknowledged stand for up to kReceiptEveryMessages each.
@@ -1073,12 +1057,12 @@ int64_t Uplink::poll() {
       backlog_cursor_.next_id < live_from_ && spool_.next_id() - 1 > spool_.committed();
   if (!backlog_left && live_cursor_.next_id >= spool_.next_id()) {
     bury_history_births();
-    if (!online()) return retry_at_;
+    if (!online()) return link_.retry_at();
   }
 
   if (unreceipted_ > 0 && (receipts_.empty() || unreceipted_ >= kReceiptEveryMessages ||
                            now - last_receipt_ms_ >= kReceiptStaleMs)) {
-    if (!send_receipt()) return retry_at_;
+    if (!send_receipt()) return link_.retry_at();
   }
 
   int64_t wake = idle_wake;

@@ -39,13 +39,13 @@
 
 #include <deque>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "catalog/catalog.hpp"
 #include "common/clock.hpp"
 #include "mqtt/mqtt_client.hpp"
+#include "mqtt/reconnect.hpp"
 #include "session/bdseq_store.hpp"
 #include "session/commands.hpp"
 #include "session/host_state.hpp"
@@ -145,7 +145,7 @@ class Uplink {
   // and the server it was about.
   const std::string& last_error() const { return last_error_; }
   const std::string& last_error_server() const { return last_error_server_; }
-  int failed_attempts() const { return failed_attempts_; }
+  int failed_attempts() const { return link_.failures(); }
   // Commands (NCMD, DCMD) cannot arrive: the broker refused their
   // subscription in this session (retried with the backoff), or the node
   // waits for it. Why, in words ("" when commands come as they should); and
@@ -154,7 +154,7 @@ class Uplink {
   const std::string& commands_problem() const { return commands_problem_; }
   bool commands_unavailable() const { return !refused_topics_.empty(); }
   // Steady time of the next attempt, when waiting for it (idle); else 0.
-  int64_t next_attempt_steady_ms() const { return state_ == State::idle ? retry_at_ : 0; }
+  int64_t next_attempt_steady_ms() const { return state_ == State::idle ? link_.retry_at() : 0; }
   uint64_t bdseq() const { return bdseq_; }
   // Why the next bdSeq could not be saved for a restart ("" when it was).
   const std::string& bdseq_error() const { return bdseq_store_.error(); }
@@ -212,13 +212,11 @@ class Uplink {
   void bury_history_births();
   bool send_record(const Spool::Record& record, bool historical);
   bool send_receipt();
-  int64_t retry_delay();
-  int64_t backoff(int failures);
   void subscriptions_answered();
   void resubscribe();
   void on_subscribe_answer(const mqtt::Event& e);
   int64_t receipt_timeout_ms() const;
-  const std::string& server() const { return opt_.servers[server_index_]; }
+  const std::string& server() const { return link_.server(); }
 
   UplinkOptions opt_;
   mqtt::Client& client_;
@@ -229,12 +227,10 @@ class Uplink {
   BdSeqStore bdseq_store_;
 
   State state_ = State::idle;
-  size_t server_index_ = 0;
-  int failed_attempts_ = 0;
-  int64_t retry_at_ = 0;
+  // The servers and which one now, the attempt's tag and answer deadline,
+  // failures in a row and the backoff before the next attempt.
+  mqtt::Reconnect link_;
   uint64_t attempt_live_from_ = 0;  // spool id at the start of the current attempt
-  uint64_t attempt_ = 0;            // connect attempts so far; tags their events
-  int64_t attempt_deadline_ = 0;    // give up on an attempt with no answer by then
   uint64_t bdseq_ = 0;
   sparkplug::Sequence seq_;
   uint64_t born_generation_ = UINT64_MAX;
@@ -330,7 +326,6 @@ class Uplink {
   sparkplug::Payload payload_;  // the NDATA being sent, reused
   sparkplug::Payload control_;  // births and deaths, so they never disturb payload_
   std::string bytes_;           // reused
-  std::minstd_rand jitter_;
 };
 
 }  // namespace classroom

@@ -1,4 +1,4 @@
-// Any bytes through every policy of the one escaper (config/printable.hpp): the
+// Any bytes through every policy of the one escaper (agent/common/printable.hpp): the
 // result is well-formed UTF-8 with nothing a log line or a terminal would act
 // on, within the policy's bound, and escape_into() never writes past its cap.
 #include <cstddef>

@@ -1,4 +1,4 @@
-// The one escaper's policies (config/printable.hpp): what each keeps, what it
+// The one escaper's policies (agent/common/printable.hpp): what each keeps, what it
 // escapes or replaces, and how it bounds its output.
 #include <catch2/catch.hpp>
 #include <string>
