@@ -11,6 +11,7 @@
 #include "daemon/agent.hpp"
 #include "mqtt/mqtt_client.hpp"
 #include "printable.hpp"
+#include "registry.hpp"
 #include "status/client.hpp"
 #include "tls_files.hpp"
 #include "version.hpp"
@@ -39,7 +40,7 @@ int usage_error(const CLI::App& app, const std::string& what) {
 
 // Loads and validates; prints every problem as FILE:LINE:COL: key: message.
 std::optional<classroom::config::Config> load(const std::string& path) {
-  auto result = classroom::config::load_file(path);
+  auto result = classroom::config::load_file(path, classroom::drivers::source_readers());
   // Errors under journald (ExecReload, `run`): at priority err, so that
   // `journalctl -p warning` shows why the config was refused.
   const char* err = classroom::log::priority_prefix(classroom::log::Level::error);

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "printable.hpp"
+#include "section.hpp"
 #include "tls_files.hpp"
 #include "units.hpp"
 
@@ -78,6 +79,12 @@ std::string not_a_directory(const std::filesystem::path& path) {
   return "";
 }
 
+}  // namespace
+
+// The table reader behind every key of the file: the agent's own tables read
+// with it directly, a source's through the Section it hands to its driver.
+namespace detail {
+
 // Collects errors for one file.
 struct Reporter {
   std::string file;
@@ -94,9 +101,9 @@ struct Reporter {
 
 // One TOML table being read: every key it hands out is marked as used, and
 // finish() reports the keys nobody asked for (typos, keys of another version).
-class Section {
+class TableReader {
  public:
-  Section(Reporter& rep, const toml::table* table, std::string prefix)
+  TableReader(Reporter& rep, const toml::table* table, std::string prefix)
       : rep_(rep), table_(table), prefix_(std::move(prefix)) {}
 
   bool present() const { return table_ != nullptr; }
@@ -110,6 +117,12 @@ class Section {
     if (!table_) return nullptr;
     used_.emplace_back(key);
     return table_->get(key);
+  }
+
+  // A problem with `key`: at its value, or at the table's header when absent.
+  void wrong_key(std::string_view key, std::string message) {
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    rep_.add(node ? node->source() : where(), key_path(key), std::move(message));
   }
 
   // A problem with the table as a whole, reported at its header.
@@ -141,24 +154,25 @@ class Section {
     return true;
   }
 
-  void boolean(std::string_view key, bool& out) {
+  bool boolean(std::string_view key, bool& out) {
     const toml::node* node = take(key);
-    if (!node) return;
+    if (!node) return false;
     if (!node->is_boolean()) {
       wrong(*node, key, "expected true or false, found " + type_name(*node));
-      return;
+      return false;
     }
     out = node->as_boolean()->get();
+    return true;
   }
 
-  void duration(std::string_view key, milliseconds& out, milliseconds min, milliseconds max) {
+  bool duration(std::string_view key, milliseconds& out, milliseconds min, milliseconds max) {
     const toml::node* node = take(key);
-    if (!node) return;
+    if (!node) return false;
     if (!node->is_string()) {
       wrong(*node, key,
             "expected a duration string such as \"10s\", \"250ms\" or \"5m\", found " +
                 type_name(*node));
-      return;
+      return false;
     }
     const std::string& text = node->as_string()->get();
     auto parsed = parse_duration(text);
@@ -166,15 +180,16 @@ class Section {
       wrong(*node, key,
             in_quotes(text) + " is not a duration; use a whole number with ms, s, m, h or d, " +
                 "such as \"10s\"");
-      return;
+      return false;
     }
     if (*parsed < min || *parsed > max) {
       wrong(*node, key,
             in_quotes(text) + " is out of range; allowed " + format_duration(min) + " to " +
                 format_duration(max));
-      return;
+      return false;
     }
     out = *parsed;
+    return true;
   }
 
   void size(std::string_view key, uint64_t& out, uint64_t min) {
@@ -219,6 +234,25 @@ class Section {
     out = value;
   }
 
+  // An integer from min to max; false when absent or wrong (reported).
+  bool integer(std::string_view key, int64_t& out, int64_t min, int64_t max) {
+    const toml::node* node = take(key);
+    if (!node) return false;
+    if (!node->is_integer()) {
+      wrong(*node, key, "expected a whole number, found " + type_name(*node));
+      return false;
+    }
+    const int64_t v = node->as_integer()->get();
+    if (v < min || v > max) {
+      wrong(*node, key,
+            std::to_string(v) + " is out of range; allowed " + std::to_string(min) + " to " +
+                std::to_string(max));
+      return false;
+    }
+    out = v;
+    return true;
+  }
+
   // ---- probes: integers and arrays of tables ----
   void integer(std::string_view key, int& out, int min, int max) {
     const toml::node* node = take(key);
@@ -237,15 +271,30 @@ class Section {
     out = static_cast<int>(v);
   }
 
-  // `[[key]]`: one Section per table of the array (none when absent or wrong).
-  std::vector<Section> tables(std::string_view key) {
-    std::vector<Section> out;
+  // `[[key]]`: one TableReader per table of the array (none when absent or wrong).
+  std::vector<TableReader> tables(std::string_view key) {
+    std::vector<TableReader> out;
     const toml::node* node = take(key);
     if (!node) return out;
     const toml::array* arr = node->as_array();
     if (!arr || !arr->is_array_of_tables()) {
       wrong(*node, key,
             "expected tables written [[" + key_path(key) + "]], found " + type_name(*node));
+      return out;
+    }
+    for (size_t i = 0; i < arr->size(); ++i)
+      out.emplace_back(rep_, arr->get(i)->as_table(),
+                       key_path(key) + "[" + std::to_string(i) + "]");
+    return out;
+  }
+  // `[[key]]` of a source (an empty array allowed): one reader per table.
+  std::vector<TableReader> array_of_tables(std::string_view key) {
+    std::vector<TableReader> out;
+    const toml::node* node = take(key);
+    if (!node) return out;
+    const toml::array* arr = node->as_array();
+    if (!arr || (!arr->empty() && !arr->is_array_of_tables())) {
+      wrong(*node, key, "expected [[" + key_path(key) + "]] tables, found " + type_name(*node));
       return out;
     }
     for (size_t i = 0; i < arr->size(); ++i)
@@ -291,18 +340,13 @@ class Section {
   }
 
   // A sub-table; reports a type error when the key holds something else.
-  Section table(std::string_view key) {
+  TableReader table(std::string_view key) {
     const toml::node* node = take(key);
     if (node && !node->is_table()) {
       wrong(*node, key, "expected a table ([" + key_path(key) + "]), found " + type_name(*node));
       node = nullptr;
     }
-    return Section(rep_, node ? node->as_table() : nullptr, key_path(key));
-  }
-
-  // An element of an array of tables ([[a.b]]), as a section named "b[i]".
-  Section element(const toml::table& table, std::string key) {
-    return Section(rep_, &table, key_path(key));
+    return TableReader(rep_, node ? node->as_table() : nullptr, key_path(key));
   }
 
   // Reports every key of this table that no reader took.
@@ -314,7 +358,16 @@ class Section {
     }
   }
 
-  void expect_keys(std::initializer_list<std::string_view> keys) { known_ = keys; }
+  // The keys this table may hold, named when an unknown one is reported
+  // (added to those named before).
+  void expect_keys(std::initializer_list<std::string_view> keys) {
+    known_.insert(known_.end(), keys.begin(), keys.end());
+  }
+  void expect_keys(const std::vector<std::string_view>& keys) {
+    known_.insert(known_.end(), keys.begin(), keys.end());
+  }
+
+  const std::string& file() const { return rep_.file; }
 
  private:
   std::string known_keys() const {
@@ -330,6 +383,13 @@ class Section {
   std::vector<std::string> used_;
   std::vector<std::string_view> known_;
 };
+
+}  // namespace detail
+
+namespace {
+
+using detail::Reporter;
+using detail::TableReader;
 
 // An IPv6 literal as it may stand in brackets: hex digits, colons and dots
 // (an embedded IPv4 address), and an optional %zone of letters and digits.
@@ -402,7 +462,7 @@ std::string check_server(const std::string& uri) {
 
 namespace {
 
-void read_identity(Section s, Config& cfg) {
+void read_identity(TableReader s, Config& cfg) {
   s.expect_keys({"group", "node"});
   if (!s.present()) {
     s.missing("", "the [identity] table with group and node is required");
@@ -435,7 +495,7 @@ std::string resolve(const std::string& file, const std::string& path);
 
 // [broker.tls]: the files TLS needs, each checked now so that a bad one is
 // named by check-config, not by a failed handshake at 3 a.m.
-void read_broker_tls(Section t, Config& cfg, const std::string& file, bool tls_server) {
+void read_broker_tls(TableReader t, Config& cfg, const std::string& file, bool tls_server) {
   t.expect_keys({"ca_file", "cert_file", "key_file", "verify"});
   BrokerTls& tls = cfg.broker.tls;
   if (!t.present()) return;
@@ -481,7 +541,7 @@ void read_broker_tls(Section t, Config& cfg, const std::string& file, bool tls_s
 // The largest packet MQTT's length field can describe.
 constexpr uint64_t kMqttMaxPacketSize = 268'435'455;
 
-void read_broker(Section s, Config& cfg, const std::string& file) {
+void read_broker(TableReader s, Config& cfg, const std::string& file) {
   s.expect_keys({"servers", "client_id", "username", "password", "password_file", "keepalive",
                  "connect_timeout", "retry_min", "retry_max", "receipt_topic", "max_packet_size",
                  "primary_host", "primary_host_wait", "protocol", "tls"});
@@ -590,7 +650,7 @@ void read_broker(Section s, Config& cfg, const std::string& file) {
   s.finish();
 }
 
-void read_state(Section s, Config& cfg, const std::string& file) {
+void read_state(TableReader s, Config& cfg, const std::string& file) {
   s.expect_keys({"dir"});
   if (!s.present()) {
     s.missing("", "the [state] table with dir is required");
@@ -618,7 +678,7 @@ void read_state(Section s, Config& cfg, const std::string& file) {
   s.finish();
 }
 
-void read_spool(Section s, Config& cfg) {
+void read_spool(TableReader s, Config& cfg) {
   s.expect_keys({"max_bytes", "sync", "replay_rate"});
   if (!s.present()) return;
   s.size("max_bytes", cfg.spool.max_bytes, 64 << 10);
@@ -644,7 +704,7 @@ void read_spool(Section s, Config& cfg) {
   s.finish();
 }
 
-void read_log(Section s, Config& cfg, const std::string& file) {
+void read_log(TableReader s, Config& cfg, const std::string& file) {
   s.expect_keys({"level", "file", "max_bytes", "keep", "fold"});
   if (!s.present()) return;
   std::string level;
@@ -706,10 +766,10 @@ std::string socket_path_problem(const std::string& path) {
   return "";
 }
 
-// Relative to the config file (defined below, with the LAN source's keys).
+// Relative to the config file (defined below, with the sources).
 std::string absolute_to(const std::string& path, const std::string& file);
 
-void read_status(Section s, Config& cfg, const std::string& file) {
+void read_status(TableReader s, Config& cfg, const std::string& file) {
   s.expect_keys({"enabled", "socket", "group"});
   if (!s.present()) return;
   s.boolean("enabled", cfg.status.enabled);
@@ -742,7 +802,7 @@ void read_status(Section s, Config& cfg, const std::string& file) {
   s.finish();
 }
 
-void read_host(Section s, Config& cfg, const std::string& file) {
+void read_host(TableReader s, Config& cfg, const std::string& file) {
   s.expect_keys({"proc", "sys"});
   if (!s.present()) return;
   for (auto [key, out] : {std::pair<std::string_view, std::string*>{"proc", &cfg.host.proc},
@@ -759,186 +819,35 @@ void read_host(Section s, Config& cfg, const std::string& file) {
   s.finish();
 }
 
-// An interface-name pattern: what `ip link` could show, plus glob characters.
-std::string check_interface_glob(const std::string& pattern) {
-  if (pattern.empty() || pattern.size() > 64)
-    return "\"" + pattern + "\" is not an interface name pattern (1 to 64 characters)";
-  for (char c : pattern) {
-    if (c <= ' ' || c > '~' || c == '/' || c == ':')
-      return "\"" + pattern +
-             "\" is not an interface name pattern: printable characters without space, / or :";
-  }
-  return "";
-}
-
-void read_network(Section s, Config& cfg) {
-  if (!s.present()) return;
-  s.expect_keys({"enabled", "interval", "include", "exclude", "max_interfaces"});
-  NetworkSource& out = cfg.sources.network;
-  out.enabled = true;
-  s.boolean("enabled", out.enabled);
-  s.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
-  s.strings("include", out.include, check_interface_glob);
-  s.strings("exclude", out.exclude, check_interface_glob);
-  if (const toml::node* node = s.take("max_interfaces")) {
-    if (!node->is_integer() || node->as_integer()->get() < 1 || node->as_integer()->get() > 1024)
-      s.wrong(*node, "max_interfaces", "expected a whole number from 1 to 1024");
-    else
-      out.max_interfaces = static_cast<uint64_t>(node->as_integer()->get());
-  }
-  s.finish();
-}
-
-void read_nat(Section s, Config& cfg) {
-  if (!s.present()) return;
-  s.expect_keys({"enabled", "interval"});
-  NatSource& out = cfg.sources.nat;
-  out.enabled = true;
-  s.boolean("enabled", out.enabled);
-  s.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
-  s.finish();
-}
-
-// An integer from min to max; false when absent or wrong (reported).
-bool integer(Section& s, std::string_view key, int64_t& out, int64_t min, int64_t max) {
-  const toml::node* node = s.take(key);
-  if (!node) return false;
-  if (!node->is_integer()) {
-    s.wrong(*node, key, "expected a whole number, found " + type_name(*node));
-    return false;
-  }
-  const int64_t v = node->as_integer()->get();
-  if (v < min || v > max) {
-    s.wrong(*node, key,
-            std::to_string(v) + " is out of range; allowed " + std::to_string(min) + " to " +
-                std::to_string(max));
-    return false;
-  }
-  out = v;
-  return true;
-}
-
-std::string check_interface_name(const std::string& name) {
-  if (name.empty() || name.size() > 15 || name == "." || name == ".." ||
-      name.find_first_of("/: \t\n") != std::string::npos)
-    return "\"" + name + "\" is not an interface name (1 to 15 characters, no / : or spaces)";
-  return "";
-}
-
 std::string absolute_to(const std::string& path, const std::string& file) {
   std::filesystem::path p(path);
   if (p.is_absolute()) return path;
   return (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
 }
 
-void read_wifi(Section s, Config& cfg) {
-  if (!s.present()) return;
-  s.expect_keys({"enabled", "interval", "interfaces", "weak_signal"});
-  WifiSource& out = cfg.sources.wifi;
-  out.enabled = true;
-  s.boolean("enabled", out.enabled);
-  s.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
-  s.strings("interfaces", out.interfaces, check_interface_name);
-  int64_t weak = out.weak_signal;
-  if (integer(s, "weak_signal", weak, -120, 0)) out.weak_signal = static_cast<int>(weak);
-  s.finish();
-}
-
-void read_dhcp(Section d, DhcpLeases& out, const std::string& file) {
-  d.expect_keys({"name", "file", "format", "pool_size"});
-  if (d.string("name", out.name, true, "a name for DHCP/<name>/..., such as \"classroom\"") &&
-      !valid_sparkplug_id(out.name))
-    d.wrong(*d.take("name"), "name", "\"" + out.name + "\" must be non-empty, without + / #");
-  if (d.string("file", out.file, true,
-               "the lease file, such as \"/var/lib/misc/dnsmasq.leases\"")) {
-    if (out.file.empty())
-      d.wrong(*d.take("file"), "file", "must not be empty");
-    else
-      out.file = absolute_to(out.file, file);
-  }
-  std::string format;
-  if (d.string("format", format, true, "\"dnsmasq\", \"isc\" or \"kea\"")) {
-    if (format == "dnsmasq")
-      out.format = LeaseFormat::dnsmasq;
-    else if (format == "isc")
-      out.format = LeaseFormat::isc;
-    else if (format == "kea")
-      out.format = LeaseFormat::kea;
-    else
-      d.wrong(*d.take("format"), "format",
-              "\"" + format + "\" is not a lease file format; use dnsmasq, isc or kea");
-  }
-  int64_t pool = 0;
-  if (integer(d, "pool_size", pool, 1, 16'777'216)) out.pool_size = static_cast<uint64_t>(pool);
-  d.finish();
-}
-
-void read_lan(Section s, Config& cfg, const std::string& file) {
-  if (!s.present()) return;
-  s.expect_keys(
-      {"enabled", "interval", "interfaces", "inventory", "inventory_secret_file", "dhcp"});
-  LanSource& out = cfg.sources.lan;
-  out.enabled = true;
-  s.boolean("enabled", out.enabled);
-  s.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
-  s.strings("interfaces", out.interfaces, check_interface_name);
-  s.boolean("inventory", out.inventory);
-  if (s.string("inventory_secret_file", out.inventory_secret_file, false) &&
-      !out.inventory_secret_file.empty())
-    out.inventory_secret_file = absolute_to(out.inventory_secret_file, file);
-  if (out.inventory && out.enabled) {
-    if (out.inventory_secret_file.empty()) {
-      const toml::node* node = s.take("inventory");
-      s.wrong(*node, "inventory",
-              "needs inventory_secret_file: a file with a site secret (at least 16 bytes), "
-              "readable by the agent only; create one with `openssl rand -hex 32 > FILE && "
-              "chmod 600 FILE`");
-    } else if (std::string problem =
-                   read_secret_file(out.inventory_secret_file, nullptr, kMinSiteSecretBytes);
-               !problem.empty()) {
-      s.wrong(*s.take("inventory_secret_file"), "inventory_secret_file", problem);
+// [sources.<name>]: each table read by the reader of that name (its driver's,
+// passed in by the caller), after the keys every source has. A source whose
+// table is absent is read too, so that its settings hold their defaults.
+void read_sources(TableReader s, Config& cfg, std::span<const SourceReader> readers) {
+  std::vector<std::string_view> names;
+  for (const SourceReader& r : readers) names.push_back(r.name);
+  s.expect_keys(names);
+  for (const SourceReader& r : readers) {
+    TableReader t = s.table(r.name);
+    Source source;
+    source.name = std::string(r.name);
+    source.enabled = r.on_without_table || t.present();
+    source.interval = r.interval;
+    t.expect_keys({"enabled", "interval"});
+    t.boolean("enabled", source.enabled);
+    t.duration("interval", source.interval, kMinSourceInterval, kMaxSourceInterval);
+    if (r.read) {
+      Section section(t);
+      source.settings = r.read(section, source.enabled);
     }
+    t.finish();
+    cfg.sources.push_back(std::move(source));
   }
-  if (const toml::node* node = s.take("dhcp")) {
-    const toml::array* arr = node->as_array();
-    if (!arr || (!arr->empty() && !arr->is_array_of_tables())) {
-      s.wrong(*node, "dhcp", "expected [[sources.lan.dhcp]] tables, found " + type_name(*node));
-    } else {
-      for (size_t i = 0; i < arr->size(); ++i) {
-        DhcpLeases leases;
-        read_dhcp(s.element(*arr->get(i)->as_table(), "dhcp[" + std::to_string(i) + "]"), leases,
-                  file);
-        for (const DhcpLeases& other : out.dhcp)
-          if (other.name == leases.name && !leases.name.empty())
-            s.wrong(*arr->get(i), "dhcp[" + std::to_string(i) + "].name",
-                    "\"" + leases.name + "\" is used twice; every lease file needs its own name");
-        out.dhcp.push_back(std::move(leases));
-      }
-    }
-  }
-  s.finish();
-}
-
-void read_sources(Section s, Config& cfg, const std::string& file) {
-  s.expect_keys({"system", "network", "nat", "wifi", "lan"});
-  if (!s.present()) return;
-  read_network(s.table("network"), cfg);
-  read_nat(s.table("nat"), cfg);
-  Section sys = s.table("system");
-  if (sys.present()) {
-    sys.expect_keys({"enabled", "interval", "mounts"});
-    SystemSource& out = cfg.sources.system;
-    sys.boolean("enabled", out.enabled);
-    sys.duration("interval", out.interval, milliseconds(100), milliseconds(86'400'000));
-    sys.strings("mounts", out.mounts, [](const std::string& m) -> std::string {
-      if (m.empty() || m[0] != '/') return in_quotes(m) + " is not an absolute path";
-      if (text::has_unprintable(m)) return in_quotes(m) + " holds a control character";
-      return "";
-    });
-    sys.finish();
-  }
-  read_wifi(s.table("wifi"), cfg);
-  read_lan(s.table("lan"), cfg, file);
   s.finish();
 }
 
@@ -949,7 +858,7 @@ std::string resolve(const std::string& file, const std::string& path) {
 }
 
 // `key` names a file holding a secret: read it into `out`.
-void secret_file(Section& s, std::string_view key, std::string& out, const std::string& file,
+void secret_file(TableReader& s, std::string_view key, std::string& out, const std::string& file,
                  bool required, std::string_view hint) {
   std::string path;
   if (!s.string(key, path, required, hint)) return;
@@ -1004,7 +913,7 @@ std::optional<SnmpObject::Type> object_type(const std::string& text) {
 }
 
 // `key` holds an OID: parsed into `out`, or an error.
-bool oid_key(Section& s, std::string_view key, std::vector<uint32_t>& out, bool required) {
+bool oid_key(TableReader& s, std::string_view key, std::vector<uint32_t>& out, bool required) {
   std::string text;
   if (!s.string(key, text, required, "an OID such as \"1.3.6.1.2.1.1.3.0\"")) return false;
   out = parse_oid(text);
@@ -1018,7 +927,7 @@ bool oid_key(Section& s, std::string_view key, std::vector<uint32_t>& out, bool 
 }
 
 // A metric name (or a part of one) under `key`.
-bool metric_name_key(Section& s, std::string_view key, std::string& out, bool required,
+bool metric_name_key(TableReader& s, std::string_view key, std::string& out, bool required,
                      std::string_view hint) {
   if (!s.string(key, out, required, hint)) return false;
   if (std::string problem = check_metric_name(out); !problem.empty()) {
@@ -1028,7 +937,7 @@ bool metric_name_key(Section& s, std::string_view key, std::string& out, bool re
   return true;
 }
 
-void integers_key(Section& s, std::string_view key, std::vector<int64_t>& out) {
+void integers_key(TableReader& s, std::string_view key, std::vector<int64_t>& out) {
   const toml::node* node = s.take(key);
   if (!node) return;
   const toml::array* arr = node->as_array();
@@ -1048,7 +957,7 @@ void integers_key(Section& s, std::string_view key, std::vector<int64_t>& out) {
 }
 
 // One scalar, or one column of a table (`column`).
-bool read_snmp_object(Section o, SnmpObject& out, bool column) {
+bool read_snmp_object(TableReader o, SnmpObject& out, bool column) {
   if (column) {
     o.expect_keys(
         {"name", "oid", "type", "unit", "scale", "counter", "true_values", "sum", "scale_by"});
@@ -1110,7 +1019,7 @@ bool read_snmp_object(Section o, SnmpObject& out, bool column) {
         ok = false;
       }
     }
-    for (Section b : o.tables("scale_by")) {
+    for (TableReader b : o.tables("scale_by")) {
       b.expect_keys({"oid", "factors"});
       SnmpScaleBy by;
       bool good = oid_key(b, "oid", by.oid, true);
@@ -1155,7 +1064,7 @@ bool read_snmp_object(Section o, SnmpObject& out, bool column) {
   return ok;
 }
 
-void read_snmp_table(Section t, SnmpTable& out, bool& ok) {
+void read_snmp_table(TableReader t, SnmpTable& out, bool& ok) {
   t.expect_keys({"name", "label_oid", "label_index", "max_rows", "count", "max_labels", "columns"});
   ok = metric_name_key(t, "name", out.name, true,
                        "the first part of its metrics' names, such as \"WiFi/VAPs\"") &&
@@ -1176,7 +1085,7 @@ void read_snmp_table(Section t, SnmpTable& out, bool& ok) {
   if (t.take("max_labels") && !counted)
     t.wrong(*t.take("max_labels"), "max_labels", "only with count");
   std::vector<std::string> names;
-  for (Section c : t.tables("columns")) {
+  for (TableReader c : t.tables("columns")) {
     SnmpObject col;
     const bool good = read_snmp_object(c, col, true);
     if (!col.name.empty() && std::find(names.begin(), names.end(), col.name) != names.end()) {
@@ -1216,7 +1125,7 @@ void read_snmp_table(Section t, SnmpTable& out, bool& ok) {
 
 // One [[snmp.profiles]] table into `out`, unless its name is taken by
 // `taken` (the profiles read before it, the built-in ones, those in code).
-void read_snmp_profile(Section p, std::vector<SnmpProfile>& out,
+void read_snmp_profile(TableReader p, std::vector<SnmpProfile>& out,
                        const std::vector<SnmpProfile>* builtin) {
   p.expect_keys({"name", "scalars", "tables", "enterprise", "auto_if_served"});
   SnmpProfile profile;
@@ -1262,7 +1171,7 @@ void read_snmp_profile(Section p, std::vector<SnmpProfile>& out,
   p.boolean("auto_if_served", profile.auto_if_served);
   std::vector<Claim> claims;
   // A name this profile publishes twice.
-  auto claim = [&](Section& s, std::string_view key, const Claim& c) {
+  auto claim = [&](TableReader& s, std::string_view key, const Claim& c) {
     for (const Claim& other : claims)
       if (claims_overlap(c.name, other.name)) {
         s.wrong(*s.take(key), key,
@@ -1272,14 +1181,14 @@ void read_snmp_profile(Section p, std::vector<SnmpProfile>& out,
     claims.push_back(c);
     return true;
   };
-  for (Section s : p.tables("scalars")) {
+  for (TableReader s : p.tables("scalars")) {
     SnmpObject o;
     if (!read_snmp_object(s, o, false)) continue;
     bool good = claim(s, "name", {o.name, "\"" + o.name + "\""});
     if (good && o.counter) good = claim(s, "name", {o.name + " Rate", "\"" + o.name + " Rate\""});
     if (good) profile.scalars.push_back(std::move(o));
   }
-  for (Section s : p.tables("tables")) {
+  for (TableReader s : p.tables("tables")) {
     SnmpTable t;
     bool good = true;
     read_snmp_table(s, t, good);
@@ -1296,10 +1205,10 @@ void read_snmp_profile(Section p, std::vector<SnmpProfile>& out,
 }
 
 // [snmp]: the config's own profiles.
-void read_snmp(Section s, Config& cfg) {
+void read_snmp(TableReader s, Config& cfg) {
   s.expect_keys({"profiles"});
   if (!s.present()) return;
-  for (Section p : s.tables("profiles"))
+  for (TableReader p : s.tables("profiles"))
     read_snmp_profile(p, cfg.snmp.profiles, &builtin_snmp_profiles().profiles);
   s.finish();
 }
@@ -1317,7 +1226,7 @@ SharedSnmpProfile shared_profile(const SnmpProfile& p) {
 // A device's `profiles`: the four in code, and the built-in and the config's
 // profiles written as tables; none twice, none whose metrics would have the
 // names of another's.
-void read_device_profiles(Section& d, SnmpDevice& dev, const Config& cfg) {
+void read_device_profiles(TableReader& d, SnmpDevice& dev, const Config& cfg) {
   const toml::node* node = d.take("profiles");
   if (!node) return;
   std::vector<std::string> names;
@@ -1404,7 +1313,7 @@ void read_device_profiles(Section& d, SnmpDevice& dev, const Config& cfg) {
 }
 // ---- end of SNMP profiles ----
 
-void read_snmp_device(Section d, Config& cfg, const std::string& file) {
+void read_snmp_device(TableReader d, Config& cfg, const std::string& file) {
   d.expect_keys({"name", "address", "version", "community_file", "user", "auth_protocol",
                  "auth_password_file", "priv_protocol", "priv_password_file", "interval", "timeout",
                  "retries", "profiles", "include", "exclude", "max_interfaces", "max_metrics"});
@@ -1517,7 +1426,7 @@ void read_snmp_device(Section d, Config& cfg, const std::string& file) {
   cfg.devices.snmp.push_back(std::move(dev));
 }
 
-void read_devices(Section s, Config& cfg, const std::string& file, Reporter& rep) {
+void read_devices(TableReader s, Config& cfg, const std::string& file, Reporter& rep) {
   s.expect_keys({"snmp"});
   if (!s.present()) return;
   if (const toml::node* node = s.take("snmp")) {
@@ -1533,7 +1442,7 @@ void read_devices(Section s, Config& cfg, const std::string& file, Reporter& rep
                   "expected a table, found " + type_name(element));
           continue;
         }
-        read_snmp_device(Section(rep, element.as_table(), key), cfg, file);
+        read_snmp_device(TableReader(rep, element.as_table(), key), cfg, file);
       }
     }
   }
@@ -1590,7 +1499,7 @@ std::string check_url(const std::string& url) {
 
 class ProbeReader {
  public:
-  ProbeReader(Section& s, std::vector<std::string>& names) : s_(s), names_(names) {}
+  ProbeReader(TableReader& s, std::vector<std::string>& names) : s_(s), names_(names) {}
 
   // The name every kind has: valid in metric names and unique across probes.
   void name(std::string& out) {
@@ -1614,7 +1523,7 @@ class ProbeReader {
   }
 
  private:
-  Section& s_;
+  TableReader& s_;
   std::vector<std::string>& names_;
 };
 
@@ -1623,14 +1532,14 @@ constexpr milliseconds kMaxProbeInterval{86'400'000};
 constexpr milliseconds kMinProbeTimeout{10};
 constexpr milliseconds kMaxProbeTimeout{120'000};
 
-void read_probes(Section s, Config& cfg) {
+void read_probes(TableReader s, Config& cfg) {
   s.expect_keys({"concurrency", "icmp", "dns", "tcp", "http", "throughput"});
   if (!s.present()) return;
   Probes& p = cfg.probes;
   std::vector<std::string> names;
   s.integer("concurrency", p.concurrency, 1, 64);
 
-  for (Section& t : s.tables("icmp")) {
+  for (TableReader& t : s.tables("icmp")) {
     t.expect_keys({"name", "target", "count", "spacing", "timeout", "interval"});
     IcmpProbe probe;
     ProbeReader r(t, names);
@@ -1649,7 +1558,7 @@ void read_probes(Section s, Config& cfg) {
     p.icmp.push_back(std::move(probe));
   }
 
-  for (Section& t : s.tables("dns")) {
+  for (TableReader& t : s.tables("dns")) {
     t.expect_keys({"name", "query", "server", "type", "timeout", "interval"});
     DnsProbe probe;
     ProbeReader r(t, names);
@@ -1682,7 +1591,7 @@ void read_probes(Section s, Config& cfg) {
     p.dns.push_back(std::move(probe));
   }
 
-  for (Section& t : s.tables("tcp")) {
+  for (TableReader& t : s.tables("tcp")) {
     t.expect_keys({"name", "target", "timeout", "interval"});
     TcpProbe probe;
     ProbeReader r(t, names);
@@ -1701,7 +1610,7 @@ void read_probes(Section s, Config& cfg) {
     p.tcp.push_back(std::move(probe));
   }
 
-  for (Section& t : s.tables("http")) {
+  for (TableReader& t : s.tables("http")) {
     t.expect_keys(
         {"name", "url", "timeout", "expected_status", "proxy", "ca_file", "insecure", "interval"});
     HttpProbe probe;
@@ -1726,7 +1635,7 @@ void read_probes(Section s, Config& cfg) {
     p.http.push_back(std::move(probe));
   }
 
-  for (Section& t : s.tables("throughput")) {
+  for (TableReader& t : s.tables("throughput")) {
     t.expect_keys({"name", "url", "upload_url", "ca_file", "max_bytes", "max_time", "windows",
                    "per_day", "monthly_budget"});
     ThroughputProbe probe;
@@ -1801,11 +1710,12 @@ void warn_socket_dir(const Config& cfg, const toml::table& root, Reporter& rep) 
                 "/run/classroom-agent"});
 }
 
-LoadResult validate(const toml::table& root, const std::string& path) {
+LoadResult validate(const toml::table& root, const std::string& path,
+                    std::span<const SourceReader> sources) {
   Reporter rep{path, {}, {}};
   Config cfg;
   cfg.path = path;
-  Section top(rep, &root, "");
+  TableReader top(rep, &root, "");
   top.expect_keys({"identity", "broker", "state", "spool", "log", "status", "host", "sources",
                    "devices", "snmp", "probes"});
   read_identity(top.table("identity"), cfg);
@@ -1815,7 +1725,7 @@ LoadResult validate(const toml::table& root, const std::string& path) {
   read_log(top.table("log"), cfg, path);
   read_status(top.table("status"), cfg, path);
   read_host(top.table("host"), cfg, path);
-  read_sources(top.table("sources"), cfg, path);
+  read_sources(top.table("sources"), cfg, sources);
   read_snmp(top.table("snmp"), cfg);  // before the devices that name its profiles
   read_devices(top.table("devices"), cfg, path, rep);
   read_probes(top.table("probes"), cfg);
@@ -2030,11 +1940,11 @@ const BuiltinSnmpProfiles& builtin_snmp_profiles() {
     Reporter rep{file, {}, {}};
     try {
       const toml::table root = toml::parse(std::string_view(kBuiltinSnmpProfiles), file);
-      Section top(rep, &root, "");
+      TableReader top(rep, &root, "");
       top.expect_keys({"snmp"});
-      Section snmp = top.table("snmp");
+      TableReader snmp = top.table("snmp");
       snmp.expect_keys({"profiles"});
-      for (Section p : snmp.tables("profiles")) read_snmp_profile(p, b.profiles, nullptr);
+      for (TableReader p : snmp.tables("profiles")) read_snmp_profile(p, b.profiles, nullptr);
       snmp.finish();
       top.finish();
     } catch (const toml::parse_error& err) {
@@ -2104,10 +2014,58 @@ std::optional<Window> parse_window(std::string_view text) {
 }
 // ---- end of probes ----
 
-LoadResult load_string(const std::string& text, const std::string& path) {
+// ---- Section: a source's table, for its driver's reader ----
+std::string quoted(std::string_view value) {
+  return in_quotes(value);
+}
+std::string check_interface_name(const std::string& name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == ".." ||
+      name.find_first_of("/: \t\n") != std::string::npos)
+    return in_quotes(name) + " is not an interface name (1 to 15 characters, no / : or spaces)";
+  return "";
+}
+bool Section::present() const {
+  return table_.present();
+}
+void Section::expect_keys(std::initializer_list<std::string_view> keys) {
+  table_.expect_keys(keys);
+}
+bool Section::boolean(std::string_view key, bool& out) {
+  return table_.boolean(key, out);
+}
+bool Section::string(std::string_view key, std::string& out, bool required, std::string_view hint) {
+  return table_.string(key, out, required, hint);
+}
+bool Section::integer(std::string_view key, int64_t& out, int64_t min, int64_t max) {
+  return table_.integer(key, out, min, max);
+}
+bool Section::duration(std::string_view key, milliseconds& out, milliseconds min,
+                       milliseconds max) {
+  return table_.duration(key, out, min, max);
+}
+bool Section::strings(std::string_view key, std::vector<std::string>& out,
+                      const std::function<std::string(const std::string&)>& check) {
+  return table_.strings(key, out, check);
+}
+void Section::tables(std::string_view key, const std::function<void(Section&)>& read) {
+  for (TableReader& element : table_.array_of_tables(key)) {
+    Section section(element);
+    read(section);
+    element.finish();
+  }
+}
+std::string Section::absolute(const std::string& path) const {
+  return absolute_to(path, table_.file());
+}
+void Section::wrong(std::string_view key, std::string message) {
+  table_.wrong_key(key, std::move(message));
+}
+
+LoadResult load_string(const std::string& text, const std::string& path,
+                       std::span<const SourceReader> sources) {
   try {
     toml::table root = toml::parse(text, path);
-    return validate(root, path);
+    return validate(root, path, sources);
   } catch (const toml::parse_error& err) {
     LoadResult result;
     const auto& where = err.source().begin;
@@ -2137,14 +2095,14 @@ std::string read_config_text(const std::string& path, std::string& content) {
 }
 }  // namespace
 
-LoadResult load_file(const std::string& path) {
+LoadResult load_file(const std::string& path, std::span<const SourceReader> sources) {
   std::string content;
   if (std::string problem = read_config_text(path, content); !problem.empty()) {
     LoadResult result;
     result.errors.push_back(Error{path, 0, 0, "", std::move(problem)});
     return result;
   }
-  return load_string(content, path);
+  return load_string(content, path, sources);
 }
 
 std::optional<std::string> status_socket_of(const std::string& path, std::string& error) {
@@ -2157,7 +2115,7 @@ std::optional<std::string> status_socket_of(const std::string& path, std::string
     toml::table root = toml::parse(content, path);
     Reporter rep{path, {}, {}};
     Config cfg;
-    Section top(rep, &root, "");
+    TableReader top(rep, &root, "");
     read_status(top.table("status"), cfg, path);
     if (!rep.errors.empty()) {
       error = rep.errors.front().to_string();

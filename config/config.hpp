@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -100,66 +101,68 @@ struct Host {
   bool operator==(const Host&) const = default;
 };
 
-struct SystemSource {
-  bool enabled = true;
-  milliseconds interval{10'000};
-  std::vector<std::string> mounts{"/"};
-  bool operator==(const SystemSource&) const = default;
+// ---- Metric sources ([sources.<name>]) ----
+// Each source's table is read by its driver (drivers/<name>/, registered in
+// drivers/registry.cpp), which the caller of load_file names: the config
+// knows no driver. What every source has (enabled, interval) is read here;
+// the rest is the driver's own settings struct, held type-erased.
+
+class Section;  // a table as a driver's reader sees it (section.hpp)
+
+// What a driver's reader made of its table: SettingsOf<its struct>.
+class SourceSettings {
+ public:
+  virtual ~SourceSettings() = default;
+  // Same type and same values: a reload that changes nothing here keeps the source.
+  virtual bool equals(const SourceSettings& other) const = 0;
 };
 
-// [sources.network]: interfaces and the uplink. On when its table is present.
-struct NetworkSource {
+template <typename T>
+class SettingsOf final : public SourceSettings {
+ public:
+  explicit SettingsOf(T v) : value(std::move(v)) {}
+  bool equals(const SourceSettings& other) const override {
+    const auto* o = dynamic_cast<const SettingsOf*>(&other);
+    return o && o->value == value;
+  }
+  T value;
+};
+
+// One [sources.<name>] as loaded: there is one for every reader passed to
+// load_file, whether the file has its table or not.
+struct Source {
+  std::string name;
   bool enabled = false;
-  milliseconds interval{10'000};
-  std::vector<std::string> include{"*"};  // glob patterns of interface names
-  std::vector<std::string> exclude{"lo"};
-  uint64_t max_interfaces = 64;
-  bool operator==(const NetworkSource&) const = default;
+  milliseconds interval{0};
+  std::shared_ptr<const SourceSettings> settings;  // the driver's; null when it has none
+
+  // The driver's settings; its defaults when the reader made none of type T.
+  template <typename T>
+  const T& settings_as() const {
+    static const T defaults{};
+    const auto* s = dynamic_cast<const SettingsOf<T>*>(settings.get());
+    return s ? s->value : defaults;
+  }
+  bool operator==(const Source& o) const {
+    return name == o.name && enabled == o.enabled && interval == o.interval &&
+           (settings == o.settings || (settings && o.settings && settings->equals(*o.settings)));
+  }
 };
 
-// [sources.nat]: connection-tracking (NAT) table pressure. On when its table is present.
-struct NatSource {
-  bool enabled = false;
-  milliseconds interval{30'000};
-  bool operator==(const NatSource&) const = default;
+// How a source's table is read: the registry's entry of its driver.
+struct SourceReader {
+  std::string_view name;  // [sources.<name>]
+  bool on_without_table;  // runs when the file has no such table (else: when it has one)
+  milliseconds interval;  // when the table sets none
+  // Reads the driver's own keys (enabled and interval are read for it) and
+  // returns its settings; `enabled` is the source's, for checks that matter
+  // only when it runs. Mistakes go to the section, which reports them.
+  std::shared_ptr<const SourceSettings> (*read)(Section& section, bool enabled);
 };
 
-// [sources.wifi]: runs when the table is present (and enabled is not false).
-struct WifiSource {
-  bool enabled = false;
-  milliseconds interval{30'000};
-  std::vector<std::string> interfaces;  // empty: every wireless interface
-  int weak_signal = -75;                // dBm: a station under it is weak
-  bool operator==(const WifiSource&) const = default;
-};
-
-// [sources.lan]: runs when the table is present (and enabled is not false).
-enum class LeaseFormat { dnsmasq, isc, kea };
-struct DhcpLeases {  // one [[sources.lan.dhcp]]
-  std::string name;  // DHCP/<name>/...
-  std::string file;
-  LeaseFormat format = LeaseFormat::dnsmasq;
-  uint64_t pool_size = 0;  // 0: no Pool Used
-  bool operator==(const DhcpLeases&) const = default;
-};
-struct LanSource {
-  bool enabled = false;
-  milliseconds interval{30'000};
-  std::vector<std::string> interfaces;  // empty: every interface without a default route
-  bool inventory = false;               // publish HMAC-keyed devices
-  std::string inventory_secret_file;    // absolute (a relative one is made so)
-  std::vector<DhcpLeases> dhcp;
-  bool operator==(const LanSource&) const = default;
-};
-
-struct Sources {
-  SystemSource system;
-  NetworkSource network;
-  NatSource nat;
-  WifiSource wifi;
-  LanSource lan;
-  bool operator==(const Sources&) const = default;
-};
+// Every source's interval lies in this range.
+constexpr milliseconds kMinSourceInterval{100};
+constexpr milliseconds kMaxSourceInterval{86'400'000};
 
 // ---- SNMP profiles written as tables ([[snmp.profiles]]) ----
 // A profile names OIDs and the metrics they become: the config's own, and the
@@ -355,7 +358,7 @@ struct Config {
   Log log;
   Status status;  // the local socket `classroom-agent status` asks
   Host host;
-  Sources sources;
+  std::vector<Source> sources;  // one per reader passed to load_file, in its order
   Devices devices;
   Snmp snmp;      // profiles written as tables
   Probes probes;  // connectivity probes
@@ -364,6 +367,13 @@ struct Config {
   // them, and the agent logs them at warning on every start and reload.
   std::vector<std::string> warnings;
   bool operator==(const Config&) const = default;
+
+  // The source named so; nullptr when no reader of that name was passed.
+  const Source* source(std::string_view name) const {
+    for (const Source& s : sources)
+      if (s.name == name) return &s;
+    return nullptr;
+  }
 };
 
 // One problem in a config file, as `FILE:LINE:COL: key: what is wrong`.
@@ -381,10 +391,13 @@ struct LoadResult {
   std::vector<Error> errors;     // every problem found, in file order
 };
 
-// Parses and validates a config file. Never throws.
-LoadResult load_file(const std::string& path);
+// Parses and validates a config file, each [sources.<name>] table with the
+// reader of that name in `sources` (drivers::source_readers()); a table no
+// reader takes is an unknown key. Never throws.
+LoadResult load_file(const std::string& path, std::span<const SourceReader> sources);
 // Same, from text (`path` only names the source in messages).
-LoadResult load_string(const std::string& text, const std::string& path);
+LoadResult load_string(const std::string& text, const std::string& path,
+                       std::span<const SourceReader> sources);
 
 // Every secret (SNMP community and passwords, the LAN inventory's site
 // secret) comes from a file: a regular file, not a link, that only its owner

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "printable.hpp"
+#include "registry.hpp"
 #include "units.hpp"
 
 namespace classroom::console {
@@ -87,7 +88,7 @@ int Commands::run() {
     }
     options_.servers = {server_};
   } else {
-    auto result = config::load_file(config_path_);
+    auto result = config::load_file(config_path_, drivers::source_readers());
     for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
     if (!result.config) {
       std::cerr << "classroom-agent: cannot take the broker settings of "

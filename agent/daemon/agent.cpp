@@ -435,7 +435,7 @@ void Daemon::keep_until_restart(config::Config& next) const {
 // broker are the same, the session (the new metric set brings a rebirth).
 void Daemon::reload() {
   notify_systemd("RELOADING=1");
-  config::LoadResult result = config::load_file(cfg_.path);
+  config::LoadResult result = config::load_file(cfg_.path, drivers::source_readers());
   if (!result.config) {
     for (const config::Error& e : result.errors) lg.error("reload: %s", e.to_string().c_str());
     lg.error("reload refused: %zu problem%s in %s; still running with the config read before",

@@ -13,7 +13,6 @@
 
 #include "lan/neighbours.hpp"
 #include "printable.hpp"
-#include "registry.hpp"
 
 namespace classroom::drivers::lan {
 namespace {
@@ -292,34 +291,6 @@ CollectResult LanDriver::collect(MetricSink& sink) {
   else if (!started_.empty())  // said in the one collection that starts counting
     r.note = "counting devices on " + started_ + " (no default route through it)";
   return r;
-}
-
-std::unique_ptr<Driver> make(const config::Config& cfg) {
-  const config::LanSource& c = cfg.sources.lan;
-  Options o;
-  o.interfaces = c.interfaces;
-  o.inventory = c.inventory;
-  for (const config::DhcpLeases& d : c.dhcp) {
-    DhcpOptions x;
-    x.name = d.name;
-    x.file = d.file;
-    x.format = d.format == config::LeaseFormat::isc   ? LeaseFormat::isc
-               : d.format == config::LeaseFormat::kea ? LeaseFormat::kea
-                                                      : LeaseFormat::dnsmasq;
-    x.pool_size = d.pool_size;
-    o.dhcp.push_back(std::move(x));
-  }
-  std::string problem;
-  if (o.inventory) {
-    problem =
-        config::read_secret_file(c.inventory_secret_file, &o.secret, config::kMinSiteSecretBytes);
-    // Checked when the config was loaded; if it changed since, publish no inventory.
-    if (!problem.empty()) {
-      o.inventory_off = problem;  // reported with every collection's warning
-      o.inventory = false;
-    }
-  }
-  return std::make_unique<LanDriver>(std::move(o));
 }
 
 }  // namespace classroom::drivers::lan

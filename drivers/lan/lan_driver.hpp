@@ -23,6 +23,7 @@ struct DhcpOptions {
   std::string file;
   LeaseFormat format = LeaseFormat::dnsmasq;
   uint64_t pool_size = 0;  // 0: no Pool Used
+  bool operator==(const DhcpOptions&) const = default;
 };
 
 struct Options {

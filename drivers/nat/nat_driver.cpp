@@ -5,8 +5,6 @@
 #include <cerrno>
 #include <charconv>
 
-#include "registry.hpp"
-
 namespace classroom::drivers::nat {
 
 std::optional<uint64_t> parse_sysctl_number(std::string_view text) {
@@ -81,12 +79,6 @@ CollectResult NatDriver::collect(MetricSink& sink) {
   if (!count) r.warning = "skipped " + path_count_ + (count_garbled ? " (not a number)" : "");
   if (!max) r.warning = "skipped " + path_max_ + (max_garbled ? " (not a number)" : "");
   return r;
-}
-
-std::unique_ptr<Driver> make(const config::Config& cfg) {
-  Options o;
-  o.proc_root = cfg.host.proc;
-  return std::make_unique<NatDriver>(std::move(o));
 }
 
 }  // namespace classroom::drivers::nat

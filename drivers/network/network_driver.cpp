@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <ctime>
 
-#include "registry.hpp"
-
 namespace classroom::drivers::network {
 namespace {
 
@@ -272,16 +270,6 @@ CollectResult NetworkDriver::collect(MetricSink& sink) {
   CollectResult r;
   if (!problems_.empty()) r.warning = "skipped " + problems_;
   return r;
-}
-
-std::unique_ptr<Driver> make(const config::Config& cfg) {
-  Options o;
-  o.proc_root = cfg.host.proc;
-  o.sys_root = cfg.host.sys;
-  o.include = cfg.sources.network.include;
-  o.exclude = cfg.sources.network.exclude;
-  o.max_interfaces = cfg.sources.network.max_interfaces;
-  return std::make_unique<NetworkDriver>(std::move(o));
 }
 
 }  // namespace classroom::drivers::network

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "registry.hpp"
 #include "system/clock.hpp"
 #include "system/machine.hpp"
 
@@ -293,17 +292,6 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   if (!problems_.empty()) r.warning += (r.warning.empty() ? "skipped " : "; skipped ") + problems_;
   r.note = std::move(clock_note);
   return r;
-}
-
-std::unique_ptr<Driver> make(const config::Config& cfg) {
-  Options o;
-  o.proc_root = cfg.host.proc;
-  o.sys_root = cfg.host.sys;
-  o.mounts = cfg.sources.system.mounts;
-  o.clock = cfg.host.proc == "/proc";  // a captured /proc tree is another machine
-  o.properties = o.clock;
-  o.agent_version = CLASSROOM_VERSION;
-  return std::make_unique<SystemDriver>(std::move(o));
 }
 
 }  // namespace classroom::drivers::system

@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "printable.hpp"
-#include "registry.hpp"
 
 namespace classroom::drivers::wifi {
 namespace {
@@ -285,13 +284,6 @@ void WifiDriver::sample(Iface& iface, const InterfaceInfo& info, MetricSink& sin
     iface.last_busy_ms = in_use->busy_ms;
     iface.last_survey_mhz = mhz;
   }
-}
-
-std::unique_ptr<Driver> make(const config::Config& cfg) {
-  Options o;
-  o.interfaces = cfg.sources.wifi.interfaces;
-  o.weak_signal_dbm = cfg.sources.wifi.weak_signal;
-  return std::make_unique<WifiDriver>(std::move(o));
 }
 
 }  // namespace classroom::drivers::wifi

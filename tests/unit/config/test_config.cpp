@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "config.hpp"
+#include "config_text.hpp"
+#include "system/system_config.hpp"
 #include "units.hpp"
 
 using namespace classroom::config;
@@ -21,7 +23,7 @@ interval = "10s"
 
 // Loads `text` and expects exactly one error; returns it.
 Error only_error(const std::string& text) {
-  LoadResult r = load_string(text, "agent.toml");
+  LoadResult r = testing::load_text(text, "agent.toml");
   REQUIRE_FALSE(r.config);
   INFO(r.errors.front().to_string());
   REQUIRE(r.errors.size() == 1);
@@ -36,21 +38,23 @@ std::string replace(std::string text, const std::string& from, const std::string
 }  // namespace
 
 TEST_CASE("the design's minimal config is valid and fills defaults") {
-  LoadResult r = load_string(kGood, "agent.toml");
+  LoadResult r = testing::load_text(kGood, "agent.toml");
   REQUIRE(r.errors.empty());
   REQUIRE(r.config);
   CHECK(r.config->identity.group == "school-giangvo");
   CHECK(r.config->broker.servers == std::vector<std::string>{"tcp://127.0.0.1:1883"});
   CHECK(r.config->broker.client_id == "school-giangvo-room-6a");
   CHECK(r.config->broker.receipt_topic == "classroom-agent/school-giangvo/room-6a/receipt");
-  CHECK(r.config->sources.system.interval == std::chrono::seconds(10));
-  CHECK(r.config->sources.system.mounts == std::vector<std::string>{"/"});
+  REQUIRE(r.config->source("system"));
+  CHECK(r.config->source("system")->interval == std::chrono::seconds(10));
+  CHECK(r.config->source("system")->settings_as<classroom::drivers::system::Settings>().mounts ==
+        std::vector<std::string>{"/"});
   CHECK(r.config->spool.max_bytes == 64ull << 20);
   CHECK_FALSE(r.config->spool.sync_always);
 }
 
 TEST_CASE("the shipped config/agent.toml is valid") {
-  LoadResult r = load_file(std::string(FIXTURES_DIR) + "/../../config/agent.toml");
+  LoadResult r = testing::load_path(std::string(FIXTURES_DIR) + "/../../config/agent.toml");
   for (const Error& e : r.errors) FAIL(e.to_string());
   CHECK(r.config);
 }
@@ -115,9 +119,10 @@ TEST_CASE("Sparkplug ids with + / # are refused") {
 }
 
 TEST_CASE("broker addresses are checked one by one") {
-  LoadResult r = load_string(replace(kGood, "[\"tcp://127.0.0.1:1883\"]",
-                                     "[\"tcp://ok:1883\", \"http://x\", \"tcp://h:99999\", 3]"),
-                             "agent.toml");
+  LoadResult r =
+      testing::load_text(replace(kGood, "[\"tcp://127.0.0.1:1883\"]",
+                                 "[\"tcp://ok:1883\", \"http://x\", \"tcp://h:99999\", 3]"),
+                         "agent.toml");
   REQUIRE(r.errors.size() == 3);
   CHECK(r.errors[0].key == "broker.servers[1]");
   CHECK(r.errors[1].key == "broker.servers[2]");
@@ -136,10 +141,10 @@ TEST_CASE("invalid TOML gives the parser's position") {
 }
 
 TEST_CASE("spool sync accepts always or a duration, nothing else") {
-  LoadResult r = load_string(kGood + "[spool]\nsync = \"always\"\n", "a.toml");
+  LoadResult r = testing::load_text(kGood + "[spool]\nsync = \"always\"\n", "a.toml");
   REQUIRE(r.config);
   CHECK(r.config->spool.sync_always);
-  r = load_string(kGood + "[spool]\nsync = \"250ms\"\n", "a.toml");
+  r = testing::load_text(kGood + "[spool]\nsync = \"250ms\"\n", "a.toml");
   REQUIRE(r.config);
   CHECK(r.config->spool.sync_interval == std::chrono::milliseconds(250));
   Error e = only_error(kGood + "[spool]\nsync = \"sometimes\"\n");
@@ -147,7 +152,7 @@ TEST_CASE("spool sync accepts always or a duration, nothing else") {
 }
 
 TEST_CASE("all mistakes of a file are reported, in file order") {
-  LoadResult r = load_string(
+  LoadResult r = testing::load_text(
       "[identity]\ngroup = 1\nnode = \"a/b\"\n[broker]\nservers = \"tcp://x:1\"\n[state]\n"
       "dir = \"/tmp\"\n[log]\nlevel = \"loud\"\n",
       "f.toml");
@@ -159,14 +164,14 @@ TEST_CASE("all mistakes of a file are reported, in file order") {
 }
 
 TEST_CASE("a relative state dir is relative to the config file") {
-  LoadResult r = load_string(replace(kGood, "\"/var/lib/classroom-agent\"", "\"state\""),
-                             "/etc/classroom-agent/agent.toml");
+  LoadResult r = testing::load_text(replace(kGood, "\"/var/lib/classroom-agent\"", "\"state\""),
+                                    "/etc/classroom-agent/agent.toml");
   REQUIRE(r.config);
   CHECK(r.config->state.dir == "/etc/classroom-agent/state");
 }
 
 TEST_CASE("a missing file is an error naming it") {
-  LoadResult r = load_file("/nonexistent/agent.toml");
+  LoadResult r = testing::load_path("/nonexistent/agent.toml");
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].file == "/nonexistent/agent.toml");
   CHECK_THAT(r.errors[0].message, Catch::Contains("cannot read"));
@@ -213,7 +218,7 @@ TEST_CASE("Sparkplug ids: no NUL, control characters, bad UTF-8 or blanks at the
   }
   // Inner blanks and any script are fine: they are valid in a topic.
   for (const char* good : {"Trường THPT Nguyễn Du", "phòng 6A", "room_6a.b-c"}) {
-    LoadResult r = load_string(
+    LoadResult r = testing::load_text(
         replace(kGood, "\"school-giangvo\"", std::string("\"") + good + "\""), "agent.toml");
     INFO(good);
     CHECK(r.errors.empty());
@@ -227,7 +232,7 @@ TEST_CASE("broker addresses: IPv6 literals in brackets") {
   for (const char* good : {"tcp://[::1]:1883", "mqtt://[fe80::1%eth0]:1883", "tcp://[fd00::5]",
                            "ws://[::1]:9001/mqtt"}) {
     INFO(good);
-    LoadResult r = load_string(replace(kGood, "tcp://127.0.0.1:1883", good), "agent.toml");
+    LoadResult r = testing::load_text(replace(kGood, "tcp://127.0.0.1:1883", good), "agent.toml");
     for (const Error& e : r.errors) FAIL(e.to_string());
   }
   for (const char* bad : {"tcp://[::1", "tcp://[]:1883", "tcp://[::1]:0", "tcp://[::1]x",
@@ -245,7 +250,8 @@ TEST_CASE("retry_min above retry_max is refused naming both, defaults included")
   Error both =
       only_error(replace(kGood, "[state]", "retry_min = \"10s\"\nretry_max = \"5s\"\n[state]"));
   CHECK_THAT(both.message, Catch::Contains("retry_min") && Catch::Contains("retry_max"));
-  LoadResult ok = load_string(replace(kGood, "[state]", "retry_min = \"60s\"\n[state]"), "a.toml");
+  LoadResult ok =
+      testing::load_text(replace(kGood, "[state]", "retry_min = \"60s\"\n[state]"), "a.toml");
   CHECK(ok.errors.empty());
 }
 
@@ -257,7 +263,8 @@ TEST_CASE("host paths must not be empty, a relative one is relative to the confi
   CHECK(s.key == "host.sys");
   Error nul = only_error(kGood + "[host]\nproc = \"/pr\\u0000oc\"\n");
   CHECK_THAT(nul.message, Catch::Contains("\\x00"));
-  LoadResult r = load_string(kGood + "[host]\nproc = \"fixtures/proc\"\n", "/etc/ca/agent.toml");
+  LoadResult r =
+      testing::load_text(kGood + "[host]\nproc = \"fixtures/proc\"\n", "/etc/ca/agent.toml");
   REQUIRE(r.config);
   CHECK(r.config->host.proc == "/etc/ca/fixtures/proc");
 }
@@ -273,10 +280,10 @@ TEST_CASE("state dir: a file where a directory must be is refused") {
 }
 
 TEST_CASE("a directory or an endless file given as the config says so, once") {
-  LoadResult r = load_file("/tmp");
+  LoadResult r = testing::load_path("/tmp");
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].to_string() == "/tmp: is a directory, not a config file");
-  LoadResult z = load_file("/dev/zero");
+  LoadResult z = testing::load_path("/dev/zero");
   REQUIRE(z.errors.size() == 1);
   CHECK_THAT(z.errors[0].message, Catch::Contains("larger than"));
 }
@@ -291,17 +298,17 @@ TEST_CASE("strings from the file are shown escaped and bounded in errors") {
 }
 
 TEST_CASE("broker.primary_host: none by default - a Sparkplug id - waited for as long as set") {
-  LoadResult r = load_string(kGood, "agent.toml");
+  LoadResult r = testing::load_text(kGood, "agent.toml");
   REQUIRE(r.config);
   CHECK(r.config->broker.primary_host.empty());
   CHECK(r.config->broker.primary_host_wait.count() == 0);  // forever, as the spec
   const std::string servers = "servers = [\"tcp://127.0.0.1:1883\"]";
-  r = load_string(replace(kGood, servers, servers + "\nprimary_host = \"district-scada\""),
-                  "agent.toml");
+  r = testing::load_text(replace(kGood, servers, servers + "\nprimary_host = \"district-scada\""),
+                         "agent.toml");
   REQUIRE(r.config);
   CHECK(r.config->broker.primary_host == "district-scada");
   CHECK(r.config->broker.primary_host_wait.count() == 0);
-  r = load_string(
+  r = testing::load_text(
       replace(kGood, servers, servers + "\nprimary_host = \"scada\"\nprimary_host_wait = \"5m\""),
       "agent.toml");
   REQUIRE(r.config);
@@ -323,7 +330,7 @@ TEST_CASE("broker.primary_host: none by default - a Sparkplug id - waited for as
 }
 
 TEST_CASE("broker.protocol: auto by default or 5 or 3.1.1 and nothing else") {
-  LoadResult r = load_string(kGood, "agent.toml");
+  LoadResult r = testing::load_text(kGood, "agent.toml");
   REQUIRE(r.config);
   CHECK(r.config->broker.protocol == Broker::Protocol::automatic);
   const std::string servers = "servers = [\"tcp://127.0.0.1:1883\"]";
@@ -331,8 +338,8 @@ TEST_CASE("broker.protocol: auto by default or 5 or 3.1.1 and nothing else") {
        {std::pair<const char*, Broker::Protocol>{"auto", Broker::Protocol::automatic},
         {"5", Broker::Protocol::v5},
         {"3.1.1", Broker::Protocol::v311}}) {
-    r = load_string(replace(kGood, servers, servers + "\nprotocol = \"" + text + "\""),
-                    "agent.toml");
+    r = testing::load_text(replace(kGood, servers, servers + "\nprotocol = \"" + text + "\""),
+                           "agent.toml");
     REQUIRE(r.config);
     CHECK(r.config->broker.protocol == want);
   }
@@ -345,12 +352,12 @@ TEST_CASE("broker.protocol: auto by default or 5 or 3.1.1 and nothing else") {
 }
 
 TEST_CASE("broker.max_packet_size: 256 KiB by default, within the bounds of MQTT") {
-  LoadResult r = load_string(kGood, "agent.toml");
+  LoadResult r = testing::load_text(kGood, "agent.toml");
   REQUIRE(r.config);
   CHECK(r.config->broker.max_packet_size == 256u << 10);
   const std::string servers = "servers = [\"tcp://127.0.0.1:1883\"]";
-  r = load_string(replace(kGood, servers, servers + "\nmax_packet_size = \"100KiB\""),
-                  "agent.toml");
+  r = testing::load_text(replace(kGood, servers, servers + "\nmax_packet_size = \"100KiB\""),
+                         "agent.toml");
   REQUIRE(r.config);
   CHECK(r.config->broker.max_packet_size == 100u << 10);
   Error small = only_error(replace(kGood, servers, servers + "\nmax_packet_size = \"512B\""));

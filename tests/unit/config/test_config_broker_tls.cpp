@@ -26,8 +26,8 @@ LoadResult load(const std::string& servers, const std::string& broker_keys,
   // The status socket off: its directory's check depends on this machine's
   // /run (in a fresh chroot it may be writable by all), not on the broker
   // keys these tests count the warnings of.
-  return load_string(text + tables + "\n[status]\nenabled = false\n",
-                     "/etc/classroom-agent/agent.toml");
+  return testing::load_text(text + tables + "\n[status]\nenabled = false\n",
+                            "/etc/classroom-agent/agent.toml");
 }
 
 void write(const std::string& path, const std::string& text, mode_t mode) {

@@ -3,11 +3,25 @@
 #include <catch2/catch.hpp>
 
 #include "config.hpp"
+#include "config_text.hpp"
+#include "network/network_config.hpp"
 
 using namespace classroom::config;
 using namespace std::chrono_literals;
+using NetworkSettings = classroom::drivers::network::Settings;
 
 namespace {
+
+const Source& source(const LoadResult& r, std::string_view name) {
+  REQUIRE(r.config);
+  const Source* s = r.config->source(name);
+  REQUIRE(s);
+  return *s;
+}
+
+const NetworkSettings& network(const LoadResult& r) {
+  return source(r, "network").settings_as<NetworkSettings>();
+}
 
 const std::string kBase = R"(
 [identity]
@@ -20,7 +34,7 @@ dir = "/var/lib/classroom-agent"
 )";
 
 Error only_error(const std::string& text) {
-  LoadResult r = load_string(text, "agent.toml");
+  LoadResult r = testing::load_text(text, "agent.toml");
   REQUIRE_FALSE(r.config);
   INFO(r.errors.front().to_string());
   REQUIRE(r.errors.size() == 1);
@@ -30,31 +44,31 @@ Error only_error(const std::string& text) {
 }  // namespace
 
 TEST_CASE("network and nat are off without their tables") {
-  LoadResult r = load_string(kBase, "agent.toml");
+  LoadResult r = testing::load_text(kBase, "agent.toml");
   REQUIRE(r.config);
-  CHECK_FALSE(r.config->sources.network.enabled);
-  CHECK_FALSE(r.config->sources.nat.enabled);
-  CHECK(r.config->sources.network.interval == 10s);
-  CHECK(r.config->sources.network.include == std::vector<std::string>{"*"});
-  CHECK(r.config->sources.network.exclude == std::vector<std::string>{"lo"});
-  CHECK(r.config->sources.network.max_interfaces == 64);
-  CHECK(r.config->sources.nat.interval == 30s);
+  CHECK_FALSE(source(r, "network").enabled);
+  CHECK_FALSE(source(r, "nat").enabled);
+  CHECK(source(r, "network").interval == 10s);
+  CHECK(network(r).include == std::vector<std::string>{"*"});
+  CHECK(network(r).exclude == std::vector<std::string>{"lo"});
+  CHECK(network(r).max_interfaces == 64);
+  CHECK(source(r, "nat").interval == 30s);
 }
 
 TEST_CASE("the issue's minimal network and nat tables turn them on with defaults") {
-  LoadResult r = load_string(kBase +
-                                 "[sources.network]\ninterval = \"10s\"\n"
-                                 "[sources.nat]\ninterval = \"30s\"\n",
-                             "agent.toml");
+  LoadResult r = testing::load_text(kBase +
+                                        "[sources.network]\ninterval = \"10s\"\n"
+                                        "[sources.nat]\ninterval = \"30s\"\n",
+                                    "agent.toml");
   REQUIRE(r.errors.empty());
-  CHECK(r.config->sources.network.enabled);
-  CHECK(r.config->sources.nat.enabled);
-  CHECK(r.config->sources.network.exclude == std::vector<std::string>{"lo"});
-  CHECK(r.config->sources.system.enabled);  // untouched
+  CHECK(source(r, "network").enabled);
+  CHECK(source(r, "nat").enabled);
+  CHECK(network(r).exclude == std::vector<std::string>{"lo"});
+  CHECK(source(r, "system").enabled);  // untouched
 }
 
 TEST_CASE("network: include, exclude, max_interfaces, enabled") {
-  LoadResult r = load_string(kBase + R"([sources.network]
+  LoadResult r = testing::load_text(kBase + R"([sources.network]
 enabled = false
 interval = "5s"
 include = ["eth*", "wwan[0-9]", "br-lan"]
@@ -63,15 +77,15 @@ max_interfaces = 8
 [sources.nat]
 enabled = false
 )",
-                             "agent.toml");
+                                    "agent.toml");
   REQUIRE(r.errors.empty());
-  const NetworkSource& n = r.config->sources.network;
-  CHECK_FALSE(n.enabled);
-  CHECK(n.interval == 5s);
+  CHECK_FALSE(source(r, "network").enabled);
+  CHECK(source(r, "network").interval == 5s);
+  const NetworkSettings& n = network(r);
   CHECK(n.include == std::vector<std::string>{"eth*", "wwan[0-9]", "br-lan"});
   CHECK(n.exclude.empty());
   CHECK(n.max_interfaces == 8);
-  CHECK_FALSE(r.config->sources.nat.enabled);
+  CHECK_FALSE(source(r, "nat").enabled);
 }
 
 TEST_CASE("network: bad patterns and numbers are named with their line") {

@@ -8,10 +8,22 @@
 #include "../temp_dir.hpp"
 #include "config.hpp"
 #include "config_text.hpp"
+#include "lan/lan_config.hpp"
+#include "wifi/wifi_config.hpp"
 
 using namespace classroom::config;
+using LanSettings = classroom::drivers::lan::Settings;
+using WifiSettings = classroom::drivers::wifi::Settings;
+using classroom::drivers::lan::LeaseFormat;
 
 namespace {
+
+const Source& source(const LoadResult& r, std::string_view name) {
+  REQUIRE(r.config);
+  const Source* s = r.config->source(name);
+  REQUIRE(s);
+  return *s;
+}
 
 LoadResult load(const std::string& extra) {
   return testing::load_with(extra, "/etc/classroom-agent/agent.toml");
@@ -26,8 +38,8 @@ std::string errors_of(const LoadResult& r) {
 TEST_CASE("wifi and lan are off without their tables, on with them", "[config]") {
   LoadResult r = load("");
   REQUIRE(r.config);
-  CHECK_FALSE(r.config->sources.wifi.enabled);
-  CHECK_FALSE(r.config->sources.lan.enabled);
+  CHECK_FALSE(source(r, "wifi").enabled);
+  CHECK_FALSE(source(r, "lan").enabled);
 
   // The issue's minimal config.
   r = load(
@@ -35,20 +47,20 @@ TEST_CASE("wifi and lan are off without their tables, on with them", "[config]")
       "interval = \"30s\"\n");
   INFO(errors_of(r));
   REQUIRE(r.config);
-  const Sources& s = r.config->sources;
-  CHECK(s.wifi.enabled);
-  CHECK(s.wifi.interval == milliseconds(30'000));
-  CHECK(s.wifi.interfaces.empty());
-  CHECK(s.wifi.weak_signal == -75);
-  CHECK(s.lan.enabled);
-  CHECK(s.lan.interfaces == std::vector<std::string>{"br-lan"});
-  CHECK_FALSE(s.lan.inventory);
-  CHECK(s.lan.dhcp.empty());
+  CHECK(source(r, "wifi").enabled);
+  CHECK(source(r, "wifi").interval == milliseconds(30'000));
+  const WifiSettings& wifi = source(r, "wifi").settings_as<WifiSettings>();
+  CHECK(wifi.interfaces.empty());
+  CHECK(wifi.weak_signal == -75);
+  CHECK(source(r, "lan").enabled);
+  const LanSettings& lan = source(r, "lan").settings_as<LanSettings>();
+  CHECK(lan.interfaces == std::vector<std::string>{"br-lan"});
+  CHECK_FALSE(lan.inventory);
+  CHECK(lan.dhcp.empty());
 
   r = load("[sources.wifi]\nenabled = false\n[sources.lan]\nenabled = false\n");
-  REQUIRE(r.config);
-  CHECK_FALSE(r.config->sources.wifi.enabled);
-  CHECK_FALSE(r.config->sources.lan.enabled);
+  CHECK_FALSE(source(r, "wifi").enabled);
+  CHECK_FALSE(source(r, "lan").enabled);
 }
 
 TEST_CASE("every wifi and lan key is read", "[config]") {
@@ -72,18 +84,19 @@ format = "kea"
 )");
   INFO(errors_of(r));
   REQUIRE(r.config);
-  const Sources& s = r.config->sources;
-  CHECK(s.wifi.interval == milliseconds(60'000));
-  CHECK(s.wifi.interfaces.size() == 2);
-  CHECK(s.wifi.weak_signal == -70);
-  REQUIRE(s.lan.dhcp.size() == 2);
-  CHECK(s.lan.dhcp[0].name == "classroom");
-  CHECK(s.lan.dhcp[0].file ==
+  CHECK(source(r, "wifi").interval == milliseconds(60'000));
+  const WifiSettings& wifi = source(r, "wifi").settings_as<WifiSettings>();
+  CHECK(wifi.interfaces.size() == 2);
+  CHECK(wifi.weak_signal == -70);
+  const LanSettings& lan = source(r, "lan").settings_as<LanSettings>();
+  REQUIRE(lan.dhcp.size() == 2);
+  CHECK(lan.dhcp[0].name == "classroom");
+  CHECK(lan.dhcp[0].file ==
         "/etc/classroom-agent/leases/dnsmasq.leases");  // relative to the config
-  CHECK(s.lan.dhcp[0].format == LeaseFormat::dnsmasq);
-  CHECK(s.lan.dhcp[0].pool_size == 100);
-  CHECK(s.lan.dhcp[1].format == LeaseFormat::kea);
-  CHECK(s.lan.dhcp[1].pool_size == 0);
+  CHECK(lan.dhcp[0].format == LeaseFormat::dnsmasq);
+  CHECK(lan.dhcp[0].pool_size == 100);
+  CHECK(lan.dhcp[1].format == LeaseFormat::kea);
+  CHECK(lan.dhcp[1].pool_size == 0);
 }
 
 TEST_CASE("wifi and lan mistakes are explained", "[config]") {

@@ -5,6 +5,7 @@
 
 #include "../temp_dir.hpp"
 #include "config.hpp"
+#include "config_text.hpp"
 
 using namespace classroom::config;
 
@@ -43,7 +44,7 @@ TEST_CASE("devices config: the issue's minimal config loads, secrets from files"
                            "auth_password_file = \"auth\"\npriv_protocol = \"AES\"\n"
                            "priv_password_file = \"priv\"\ninterval = \"30s\"\n"
                            "profiles = [\"system\", \"interfaces\"]\nmax_interfaces = 200\n";
-  LoadResult r = load_string(text, dir / "agent.toml");
+  LoadResult r = testing::load_text(text, dir / "agent.toml");
   INFO(errors(r));
   REQUIRE(r.config);
   const auto& d = r.config->devices.snmp;
@@ -71,10 +72,10 @@ TEST_CASE("devices config: the issue's minimal config loads, secrets from files"
 TEST_CASE("devices config: a secret others can read is refused with the chmod that fixes it") {
   TempDir dir;
   secret(dir / "community", "public", 0644);
-  LoadResult r = load_string(base(dir.path) +
-                                 "[[devices.snmp]]\nname = \"sw\"\naddress = \"h\"\n"
-                                 "community_file = \"community\"\n",
-                             dir / "agent.toml");
+  LoadResult r = testing::load_text(base(dir.path) +
+                                        "[[devices.snmp]]\nname = \"sw\"\naddress = \"h\"\n"
+                                        "community_file = \"community\"\n",
+                                    dir / "agent.toml");
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].key == "devices.snmp[0].community_file");
   CHECK_THAT(r.errors[0].message, Catch::Contains("mode 0644"));
@@ -98,7 +99,7 @@ TEST_CASE("devices config: every mistake is named") {
       "auth_protocol = \"MD5\"\nauth_password_file = \"short\"\npriv_protocol = \"DES\"\n"
       "[[devices.snmp]]\nname = \"e\"\naddress = \"h\"\ncommunity_file = \"empty\"\n"
       "community = \"inline\"\n";
-  LoadResult r = load_string(text, dir / "agent.toml");
+  LoadResult r = testing::load_text(text, dir / "agent.toml");
   const std::string all = errors(r);
   INFO(all);
   CHECK_FALSE(r.config);

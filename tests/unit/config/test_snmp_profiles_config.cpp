@@ -6,6 +6,7 @@
 
 #include "../temp_dir.hpp"
 #include "config.hpp"
+#include "config_text.hpp"
 
 using namespace classroom::config;
 
@@ -116,7 +117,7 @@ TEST_CASE(
   const std::string text =
       base(dir) + kRuijie +
       device("ap-6a", R"(["system", "ruijie-ap", "poe"])", "max_metrics = 500\n");
-  LoadResult r = load_string(text, dir / "agent.toml");
+  LoadResult r = testing::load_text(text, dir / "agent.toml");
   INFO(errors(r));
   REQUIRE(r.config);
   REQUIRE(r.config->snmp.profiles.size() == 1);
@@ -140,7 +141,8 @@ TEST_CASE(
   CHECK(d.table_profiles[1]->name == "poe");
   CHECK(d.max_metrics == 500);
   // Without the key: 2000.
-  LoadResult plain = load_string(base(dir) + device("sw", R"(["system"])"), dir / "agent.toml");
+  LoadResult plain =
+      testing::load_text(base(dir) + device("sw", R"(["system"])"), dir / "agent.toml");
   REQUIRE(plain.config);
   CHECK(plain.config->devices.snmp[0].max_metrics == 2000);
   CHECK(plain.config->devices.snmp[0].table_profiles.empty());
@@ -217,7 +219,7 @@ type = "UInt64"
 [[snmp.profiles]]
 name = "empty"
 )";
-  LoadResult r = load_string(text, dir / "agent.toml");
+  LoadResult r = testing::load_text(text, dir / "agent.toml");
   const std::string all = errors(r);
   INFO(all);
   CHECK_FALSE(r.config);
@@ -282,7 +284,7 @@ name = "Clients"
 oid = "1.3.6.1.4.1.9.4.1.2"
 type = "UInt64"
 )";
-  LoadResult r = load_string(text, dir / "agent.toml");
+  LoadResult r = testing::load_text(text, dir / "agent.toml");
   const std::string all = errors(r);
   INFO(all);
   CHECK_FALSE(r.config);
@@ -300,7 +302,7 @@ TEST_CASE(
                            device("b", R"(["ups", "apc-ups"])") +
                            device("c", R"(["unifi-ap", "mikrotik"])") +
                            device("d", R"(["interfaces", "ruijie-ap"])", "max_metrics = 5\n");
-  LoadResult r = load_string(text, dir / "agent.toml");
+  LoadResult r = testing::load_text(text, dir / "agent.toml");
   const std::string all = errors(r);
   INFO(all);
   CHECK_FALSE(r.config);
@@ -348,7 +350,7 @@ TEST_CASE("snmp profiles config: auto may add what fits but no name a listed pro
   ruijie.insert(ruijie.find("\n[[snmp.profiles.scalars]]"), "\nenterprise = 4881");
   const std::string text =
       base(dir) + ruijie + device("sw", R"(["system", "auto", "ups", "lldp"])");
-  LoadResult r = load_string(text, dir / "agent.toml");
+  LoadResult r = testing::load_text(text, dir / "agent.toml");
   INFO(errors(r));
   REQUIRE(r.config);
   const SnmpDevice& d = r.config->devices.snmp[0];
