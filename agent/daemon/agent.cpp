@@ -33,6 +33,7 @@
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"
 #include "status/status_server.hpp"
+#include "system/system_driver.hpp"
 
 namespace classroom {
 namespace {
@@ -199,6 +200,8 @@ class Daemon {
     std::unique_ptr<DeviceRunner> devices;
     std::unique_ptr<SelfMetrics> self;
     std::unique_ptr<probes::Runner> probes;
+    // The system source, when enabled: the clock's state for `status`.
+    const drivers::system::SystemDriver* system = nullptr;
   };
 
   void open_session();
@@ -273,6 +276,8 @@ void Daemon::build_pipeline() {
   for (EnabledDriver& d : p.sources) {
     shortest = std::min(shortest, d.interval_ms);
     drivers::Driver* driver = d.driver.get();
+    if (const auto* sys = dynamic_cast<const drivers::system::SystemDriver*>(driver))
+      p.system = sys;
     p.node_tasks.push_back(
         p.scheduler.add(std::string(d.name), d.interval_ms, [this, driver](int64_t now) {
           catalog_.set_time(now);
@@ -292,11 +297,13 @@ void Daemon::build_pipeline() {
     commands::declare_device(catalog_, p.devices->id(i));
   p.devices->schedule(p.scheduler);
   p.self = std::make_unique<SelfMetrics>(*spool_, clock_, session_.batcher->lost());
-  p.self_task = p.scheduler.add("agent", std::min(kSelfIntervalMs, configured_scan_rate_ms_),
-                                [this](int64_t now) {
-                                  catalog_.set_time(now);
-                                  return pipeline_->self->collect(catalog_);
-                                });
+  p.self_task = p.scheduler.add(
+      "agent", std::min(kSelfIntervalMs, configured_scan_rate_ms_),
+      [this](int64_t now) {
+        catalog_.set_time(now);
+        return pipeline_->self->collect(catalog_);
+      },
+      Scheduler::Kind::self);
   // Probes: their own thread; results come back through the loop.
   if (cfg_.probes.any()) {
     p.probes =
@@ -595,8 +602,9 @@ int Daemon::run() {
     if (p.devices->apply(session_.batcher.get()) > 0 || ran > 0) session_.batcher->flush();
     uplink_wake = session_.uplink->poll();
     spool_wake = spool.maintain();
-    status_server_->update(
-        {*session_.uplink, spool, p.scheduler, *p.devices, catalog_, session_.batcher->lost()});
+    status_server_->update({*session_.uplink, spool, p.scheduler, *p.devices, catalog_,
+                            session_.batcher->lost(),
+                            p.system ? p.system->clock_synchronized() : std::nullopt});
     if (trim_at <= clock_.steady_ms()) {
       // Freed pages in the middle of the heap (the config's parse, births,
       // a backlog's replay) stay private dirty until trimmed: give them back.

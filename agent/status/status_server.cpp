@@ -369,7 +369,7 @@ void Server::fill(const Inputs& in) {
   // Sources: the scheduler's tasks but the device polls (shown as devices).
   size_t n = 0;
   for (const Scheduler::TaskState& t : in.scheduler.tasks()) {
-    if (t.name.rfind("device ", 0) == 0) continue;
+    if (t.kind == Scheduler::Kind::device) continue;
     if (n == s.sources.size()) s.sources.emplace_back();  // the first fills only
     SourceStatus& src = s.sources[n++];
     src.name = t.name;
@@ -416,17 +416,9 @@ void Server::fill(const Inputs& in) {
                   std::isfinite(p.value);
   }
 
-  if (!clock_resolved_) {
-    if (const auto id = in.catalog.find("System/Clock/Synchronized")) {
-      clock_id_ = *id;
-      clock_resolved_ = true;
-    }
-  }
-  s.clock = ClockState::unknown;
-  if (clock_resolved_) {
-    if (const auto* b = std::get_if<bool>(&in.catalog.at(clock_id_).value))
-      s.clock = *b ? ClockState::synchronized : ClockState::unsynchronized;
-  }
+  s.clock = !in.clock_synchronized   ? ClockState::unknown
+            : *in.clock_synchronized ? ClockState::synchronized
+                                     : ClockState::unsynchronized;
 }
 
 std::string Server::answer(std::string_view request) {

@@ -258,6 +258,7 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
   if (options_.clock && options_.clock_reader) {
     if (auto c = options_.clock_reader()) {
       sink.put(clock_synced_, c->synchronized);
+      clock_synchronized_ = c->synchronized;
       sink.put(clock_max_error_, c->max_error_ms);
       // The warning's text is fixed when the episode starts, so the scheduler
       // logs it once; the note says once that it ended (no allocation between).

@@ -36,6 +36,9 @@ class SystemDriver final : public Driver {
  public:
   explicit SystemDriver(Options options);
   CollectResult collect(MetricSink& sink) override;
+  // The clock's state at the last collection that read it (System/Clock/
+  // Synchronized): empty when this driver does not read the clock, or has not yet.
+  std::optional<bool> clock_synchronized() const { return clock_synchronized_; }
 
  private:
   struct Sensor {
@@ -74,6 +77,7 @@ class SystemDriver final : public Driver {
            mem_used_ = 0, swap_used_ = 0, uptime_ = 0, agent_rss_ = 0, agent_cpu_ = 0,
            agent_cpu_time_ = 0;
   MetricId clock_synced_ = 0, clock_max_error_ = 0;
+  std::optional<bool> clock_synchronized_;
   MetricId make_ = 0, model_ = 0, os_ = 0, os_version_ = 0, agent_version_ = 0;
   // While the clock is unsynchronised: the warning, worded when it began.
   std::string clock_warning_;
