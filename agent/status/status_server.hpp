@@ -97,6 +97,12 @@ class Server {
     bool has_value_id = false;
   };
   void fill(const Inputs& in);
+  void fill_broker(Snapshot& s, const Uplink& u, int64_t wall, int64_t steady);
+  void fill_delivery(Snapshot& s, const Uplink& u);
+  void fill_spool(Snapshot& s, const Inputs& in, int64_t wall);
+  void fill_sources(Snapshot& s, const Scheduler& scheduler);
+  void fill_devices(Snapshot& s, const Inputs& in);
+  void fill_probes(Snapshot& s, const Catalog& catalog);
   void open_socket(const config::Status& cfg);
   static bool make_socket_dir(const std::filesystem::path& dir);
   void serve();
