@@ -65,6 +65,15 @@ class SystemDriver final : public Driver {
     return parse(buffer_.view());
   }
   void skipped(const char* what);
+  // The steps of collect().
+  bool put_cpu(MetricSink& sink, const std::optional<CpuTimes>& cpu);
+  bool put_load(MetricSink& sink);
+  bool put_memory(MetricSink& sink);
+  bool put_uptime(MetricSink& sink);
+  void put_temperatures(MetricSink& sink);
+  void put_disks(MetricSink& sink);
+  void put_self(MetricSink& sink, const std::optional<CpuTimes>& cpu);
+  void put_clock(MetricSink& sink, std::string& note);
 
   Options options_;
   std::string path_stat_, path_loadavg_, path_meminfo_, path_uptime_, path_self_stat_,
