@@ -140,11 +140,15 @@ struct Runner::Engine {
 };
 
 namespace {
-const SystemClock kSystemClock;
+// Never destroyed: a probe thread left running at exit may still read it.
+const Clock& system_clock() {
+  static const SystemClock* clock = new SystemClock;
+  return *clock;
 }
+}  // namespace
 
 Runner::Runner(const config::Probes& cfg, const std::string& state_dir, std::function<void()> wake)
-    : Runner(cfg, state_dir, std::move(wake), kSystemClock) {}
+    : Runner(cfg, state_dir, std::move(wake), system_clock()) {}
 
 Runner::Runner(const config::Probes& cfg, const std::string& state_dir, std::function<void()> wake,
                const Clock& clock)
