@@ -33,6 +33,7 @@
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"
 #include "status/status_server.hpp"
+#include "system/system_driver.hpp"
 
 namespace classroom {
 namespace {
@@ -199,6 +200,8 @@ class Daemon {
     std::unique_ptr<DeviceRunner> devices;
     std::unique_ptr<SelfMetrics> self;
     std::unique_ptr<probes::Runner> probes;
+    // The system source, when enabled: the clock's state for `status`.
+    const drivers::system::SystemDriver* system = nullptr;
   };
 
   void open_session();
@@ -212,6 +215,22 @@ class Daemon {
   void set_scan_rate(int64_t ms, const std::string& what);
   void apply_scan_rate(int64_t ms);
   void probe_now(const std::string& name, const std::string& what);
+
+  // The steps of run(), and the times its loop keeps (steady ms).
+  struct LoopTimes {
+    int64_t spool_retry_at = 0;
+    int64_t watchdog_ms = 0, watchdog_at = 0;
+    int64_t stall_ms = 0;
+    int64_t uplink_wake = 0, spool_wake = 0;
+    int64_t status_due = 0, trim_at = 0;
+  };
+  void open_spool(LoopTimes& t);
+  int64_t next_wake(const LoopTimes& t, int64_t now) const;
+  bool take_events(const std::vector<mqtt::Event>& events, bool& reload_asked);
+  void reopen_spool(LoopTimes& t);
+  void sample_and_send(LoopTimes& t);
+  void keep_house(LoopTimes& t);
+  void shut_down();
 
   config::Config cfg_;
   EventQueue& queue_;
@@ -273,6 +292,8 @@ void Daemon::build_pipeline() {
   for (EnabledDriver& d : p.sources) {
     shortest = std::min(shortest, d.interval_ms);
     drivers::Driver* driver = d.driver.get();
+    if (const auto* sys = dynamic_cast<const drivers::system::SystemDriver*>(driver))
+      p.system = sys;
     p.node_tasks.push_back(
         p.scheduler.add(std::string(d.name), d.interval_ms, [this, driver](int64_t now) {
           catalog_.set_time(now);
@@ -292,11 +313,13 @@ void Daemon::build_pipeline() {
     commands::declare_device(catalog_, p.devices->id(i));
   p.devices->schedule(p.scheduler);
   p.self = std::make_unique<SelfMetrics>(*spool_, clock_, session_.batcher->lost());
-  p.self_task = p.scheduler.add("agent", std::min(kSelfIntervalMs, configured_scan_rate_ms_),
-                                [this](int64_t now) {
-                                  catalog_.set_time(now);
-                                  return pipeline_->self->collect(catalog_);
-                                });
+  p.self_task = p.scheduler.add(
+      "agent", std::min(kSelfIntervalMs, configured_scan_rate_ms_),
+      [this](int64_t now) {
+        catalog_.set_time(now);
+        return pipeline_->self->collect(catalog_);
+      },
+      Scheduler::Kind::self);
   // Probes: their own thread; results come back through the loop.
   if (cfg_.probes.any()) {
     p.probes =
@@ -521,19 +544,8 @@ int Daemon::run() {
   if (!lock.error().empty())
     lg.warning("%s; running without the state dir lock", lock.error().c_str());
 
-  spool_options_.dir = cfg_.state.dir + "/spool";
-  spool_options_.max_bytes = cfg_.spool.max_bytes;
-  spool_options_.sync_always = cfg_.spool.sync_always;
-  spool_options_.sync_interval_ms = cfg_.spool.sync_interval.count();
-  spool_ = std::make_unique<Spool>(spool_options_, clock_);
-  Spool& spool = *spool_;
-  int64_t spool_retry_at = 0;
-  if (std::string err = spool.open(); !err.empty()) {
-    lg.error("cannot open the spool: %s; retrying every %" PRId64 " s", err.c_str(),
-             kSpoolReopenMs / 1000);
-    spool_retry_at = clock_.steady_ms() + kSpoolReopenMs;
-  }
-
+  LoopTimes t;
+  open_spool(t);
   open_session();
   build_pipeline();
   status_server_ = std::make_unique<status::Server>(cfg_, clock_);
@@ -541,40 +553,23 @@ int Daemon::run() {
   notify_systemd("READY=1");
   // systemd's watchdog: pinged from this loop only, so a loop that stops
   // turning is noticed and restarted, not a thread that merely lives.
-  const int64_t watchdog_ms = systemd_watchdog_interval_ms();
-  int64_t watchdog_at = clock_.steady_ms();
+  t.watchdog_ms = systemd_watchdog_interval_ms();
+  t.watchdog_at = clock_.steady_ms();
   // `run --diagnostic-stall-loop-ms`: the loop's first turn blocks this long.
-  int64_t stall_ms = diagnostics_.stall_loop_ms;
+  t.stall_ms = diagnostics_.stall_loop_ms;
   if (pipeline_->probes) pipeline_->probes->start();
 
   // The first connection attempt starts before the first sample, so that a
   // normal start publishes its first batch as live data, not as history.
-  int64_t uplink_wake = session_.uplink->poll(), spool_wake = 0;
-  int64_t status_due = 0;
-  int64_t trim_at = clock_.steady_ms() + kTrimEveryMs / 12;
+  t.uplink_wake = session_.uplink->poll();
+  t.trim_at = clock_.steady_ms() + kTrimEveryMs / 12;
   std::vector<mqtt::Event> events;
-  bool running = true;
-  while (running) {
-    const int64_t now = clock_.steady_ms();
-    int64_t wake = std::min(uplink_wake, spool_wake);
-    const int64_t due_in = pipeline_->scheduler.next_due() - clock_.wall_ms();
-    wake = std::min(wake, now + std::max<int64_t>(0, due_in));
-    if (!spool.is_open()) wake = std::min(wake, spool_retry_at);
-    if (watchdog_ms > 0) wake = std::min(wake, watchdog_at);
+  for (;;) {
     events.clear();
-    queue_.wait(events, wake - now);
+    const int64_t now = clock_.steady_ms();
+    queue_.wait(events, next_wake(t, now) - now);
     bool reload_asked = false;
-    for (const mqtt::Event& e : events) {
-      if (e.kind == mqtt::Event::Kind::stop) {
-        lg.info("%s received: stopping", e.text.c_str());
-        running = false;
-      } else if (e.kind == mqtt::Event::Kind::reload) {
-        reload_asked = true;  // several SIGHUPs at once: one reload
-      } else if (e.session == session_count_) {
-        session_.uplink->handle(e);
-      }
-    }
-    if (!running) break;
+    if (!take_events(events, reload_asked)) break;
     // What hosts asked of the pipeline (Scan Rate, Probe Now, Reload).
     session_.uplink->take_commands(commands_);
     for (const commands::Action& a : commands_) reload_asked = apply_command(a) || reload_asked;
@@ -582,55 +577,115 @@ int Daemon::run() {
       reload();
       reload_command_at_ = clock_.steady_ms();  // Reload commands just after it: answered
     }
+    reopen_spool(t);
+    sample_and_send(t);
+    keep_house(t);
+  }
+  shut_down();
+  return 0;
+}
 
-    if (!spool.is_open() && clock_.steady_ms() >= spool_retry_at) {
-      if (std::string err = spool.open(); err.empty())
-        lg.info("spool open again at %s", spool_options_.dir.c_str());
-      else
-        spool_retry_at = clock_.steady_ms() + kSpoolReopenMs;
-    }
-    Pipeline& p = *pipeline_;
-    int ran = p.scheduler.run_due();
-    if (p.probes) ran += static_cast<int>(p.probes->drain(catalog_));
-    if (p.devices->apply(session_.batcher.get()) > 0 || ran > 0) session_.batcher->flush();
-    uplink_wake = session_.uplink->poll();
-    spool_wake = spool.maintain();
-    status_server_->update(
-        {*session_.uplink, spool, p.scheduler, *p.devices, catalog_, session_.batcher->lost()});
-    if (trim_at <= clock_.steady_ms()) {
-      // Freed pages in the middle of the heap (the config's parse, births,
-      // a backlog's replay) stay private dirty until trimmed: give them back.
-      ::malloc_trim(0);
-      trim_at = clock_.steady_ms() + kTrimEveryMs;
-    }
-    if (status_due <= clock_.steady_ms()) {
-      update_status();
-      status_due = clock_.steady_ms() + kStatusEveryMs;
-    }
-    if (watchdog_ms > 0 && clock_.steady_ms() >= watchdog_at) {
-      notify_systemd("WATCHDOG=1");
-      watchdog_at = clock_.steady_ms() + watchdog_ms;
-    }
-    if (stall_ms > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
-      stall_ms = 0;
+// The spool, in the state dir; when it cannot be opened the agent runs on,
+// publishing directly, and tries again every kSpoolReopenMs.
+void Daemon::open_spool(LoopTimes& t) {
+  spool_options_.dir = cfg_.state.dir + "/spool";
+  spool_options_.max_bytes = cfg_.spool.max_bytes;
+  spool_options_.sync_always = cfg_.spool.sync_always;
+  spool_options_.sync_interval_ms = cfg_.spool.sync_interval.count();
+  spool_ = std::make_unique<Spool>(spool_options_, clock_);
+  if (std::string err = spool_->open(); !err.empty()) {
+    lg.error("cannot open the spool: %s; retrying every %" PRId64 " s", err.c_str(),
+             kSpoolReopenMs / 1000);
+    t.spool_retry_at = clock_.steady_ms() + kSpoolReopenMs;
+  }
+}
+
+// The steady time by which the loop must turn: the uplink's, the spool's,
+// the next sample, a spool reopen, the watchdog.
+int64_t Daemon::next_wake(const LoopTimes& t, int64_t now) const {
+  int64_t wake = std::min(t.uplink_wake, t.spool_wake);
+  const int64_t due_in = pipeline_->scheduler.next_due() - clock_.wall_ms();
+  wake = std::min(wake, now + std::max<int64_t>(0, due_in));
+  if (!spool_->is_open()) wake = std::min(wake, t.spool_retry_at);
+  if (t.watchdog_ms > 0) wake = std::min(wake, t.watchdog_at);
+  return wake;
+}
+
+// Hands the session's events to the uplink; notes a reload asked by signal.
+// False when the agent is to stop.
+bool Daemon::take_events(const std::vector<mqtt::Event>& events, bool& reload_asked) {
+  bool running = true;
+  for (const mqtt::Event& e : events) {
+    if (e.kind == mqtt::Event::Kind::stop) {
+      lg.info("%s received: stopping", e.text.c_str());
+      running = false;
+    } else if (e.kind == mqtt::Event::Kind::reload) {
+      reload_asked = true;  // several SIGHUPs at once: one reload
+    } else if (e.session == session_count_) {
+      session_.uplink->handle(e);
     }
   }
+  return running;
+}
 
+void Daemon::reopen_spool(LoopTimes& t) {
+  if (spool_->is_open() || clock_.steady_ms() < t.spool_retry_at) return;
+  if (std::string err = spool_->open(); err.empty())
+    lg.info("spool open again at %s", spool_options_.dir.c_str());
+  else
+    t.spool_retry_at = clock_.steady_ms() + kSpoolReopenMs;
+}
+
+// Samples what is due, takes the probes' and devices' results, sends, and
+// shows the result to `status`.
+void Daemon::sample_and_send(LoopTimes& t) {
+  Pipeline& p = *pipeline_;
+  int ran = p.scheduler.run_due();
+  if (p.probes) ran += static_cast<int>(p.probes->drain(catalog_));
+  if (p.devices->apply(session_.batcher.get()) > 0 || ran > 0) session_.batcher->flush();
+  t.uplink_wake = session_.uplink->poll();
+  t.spool_wake = spool_->maintain();
+  status_server_->update({*session_.uplink, *spool_, p.scheduler, *p.devices, catalog_,
+                          session_.batcher->lost(),
+                          p.system ? p.system->clock_synchronized() : std::nullopt});
+}
+
+// Memory given back, systemd's STATUS= line and watchdog.
+void Daemon::keep_house(LoopTimes& t) {
+  if (t.trim_at <= clock_.steady_ms()) {
+    // Freed pages in the middle of the heap (the config's parse, births,
+    // a backlog's replay) stay private dirty until trimmed: give them back.
+    ::malloc_trim(0);
+    t.trim_at = clock_.steady_ms() + kTrimEveryMs;
+  }
+  if (t.status_due <= clock_.steady_ms()) {
+    update_status();
+    t.status_due = clock_.steady_ms() + kStatusEveryMs;
+  }
+  if (t.watchdog_ms > 0 && clock_.steady_ms() >= t.watchdog_at) {
+    notify_systemd("WATCHDOG=1");
+    t.watchdog_at = clock_.steady_ms() + t.watchdog_ms;
+  }
+  if (t.stall_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(t.stall_ms));
+    t.stall_ms = 0;
+  }
+}
+
+// Every step is bounded, so the agent ends well within systemd's stop
+// timeout even with the broker gone or a probe hanging: the probe runner is
+// abandoned after 2 s, the NDEATH waits 2 s for its acknowledgement, the
+// disconnect 2 s.
+void Daemon::shut_down() {
   notify_systemd("STOPPING=1");
-  // Every step is bounded, so the agent ends well within systemd's stop
-  // timeout even with the broker gone or a probe hanging: the probe runner is
-  // abandoned after 2 s, the NDEATH waits 2 s for its acknowledgement, the
-  // disconnect 2 s.
   if (pipeline_->probes) pipeline_->probes->stop(probes::Runner::kStopBoundMs);
   session_.batcher->flush();
   session_.uplink->shutdown();
-  spool.sync_all();
+  spool_->sync_all();
   status_server_.reset();  // removes the socket: "not running" from now on
   pipeline_.reset();
   session_ = Session{};
   lg.info("stopped");
-  return 0;
 }
 
 }  // namespace

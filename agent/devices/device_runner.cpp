@@ -141,10 +141,13 @@ DeviceRunner::~DeviceRunner() = default;
 
 void DeviceRunner::schedule(Scheduler& scheduler) {
   for (size_t i = 0; i < devices_.size(); ++i) {
-    scheduler.add("device " + devices_[i].name, devices_[i].interval_ms, [this, i](int64_t) {
-      poller_->request(i);
-      return drivers::CollectResult{};
-    });
+    scheduler.add(
+        "device " + devices_[i].name, devices_[i].interval_ms,
+        [this, i](int64_t) {
+          poller_->request(i);
+          return drivers::CollectResult{};
+        },
+        Scheduler::Kind::device);
   }
 }
 

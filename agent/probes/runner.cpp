@@ -79,7 +79,9 @@ struct Runner::Engine {
     std::optional<double> budget_used;
   };
 
-  SystemClock clock;
+  explicit Engine(const Clock& c) : clock(c) {}
+
+  const Clock& clock;
   int concurrency = 4;
   bool needs_curl = false;
   std::vector<Entry> entries;
@@ -95,7 +97,21 @@ struct Runner::Engine {
   int event_fd = -1;
   bool trim_pending = false;  // the probe thread's
 
+  // What the probe thread's loop owns while it turns: the resolver and curl
+  // every probe shares, and the poll set rebuilt on each turn.
+  struct Loop {
+    enum Owner : int { kWake = -3, kResolver = -2, kCurl = -1 };
+    Resolver resolver;
+    std::unique_ptr<CurlMulti> curl;
+    Context ctx;
+    std::vector<Wait> waits;
+    std::vector<pollfd> fds;
+    std::vector<int> owners;  // entry index, or one of Owner
+  };
+  std::unique_ptr<Loop> loop;
+
   ~Engine() {
+    close_loop();
     if (event_fd >= 0) ::close(event_fd);
   }
 
@@ -110,13 +126,33 @@ struct Runner::Engine {
   }
 
   void run();
+  void open_loop();
+  void turn(int64_t max_wait_ms);
+  void close_loop();
   void take_run_now(int64_t now_wall);
-  void start_due(Context& ctx, int64_t now_wall, int64_t now);
+  void mark_due(int64_t now_wall);
+  void start_pending(Context& ctx, int64_t now_wall, int64_t now);
+  int64_t gather_waits(int64_t now_wall, int64_t now);
+  void dispatch_ready(int64_t now);
+  void check_timeouts(int64_t now);
   void finish_done(int64_t now_wall);
+  void trim_when_idle();
 };
 
+namespace {
+// Never destroyed: a probe thread left running at exit may still read it.
+const Clock& system_clock() {
+  static const SystemClock* clock = new SystemClock;
+  return *clock;
+}
+}  // namespace
+
 Runner::Runner(const config::Probes& cfg, const std::string& state_dir, std::function<void()> wake)
-    : engine_(std::make_shared<Engine>()) {
+    : Runner(cfg, state_dir, std::move(wake), system_clock()) {}
+
+Runner::Runner(const config::Probes& cfg, const std::string& state_dir, std::function<void()> wake,
+               const Clock& clock)
+    : engine_(std::make_shared<Engine>(clock)) {
   Engine& e = *engine_;
   e.wake = std::move(wake);
   e.concurrency = cfg.concurrency;
@@ -303,6 +339,12 @@ std::vector<Runner::Outcome> Runner::outcomes() const {
   return out;
 }
 
+void Runner::turn(int64_t max_wait_ms) {
+  Engine& e = *engine_;
+  if (!e.loop) e.open_loop();
+  e.turn(max_wait_ms);
+}
+
 int64_t Runner::longest_run_ms() const {
   int64_t longest = 0;
   for (const Engine::Entry& x : engine_->entries)
@@ -310,9 +352,10 @@ int64_t Runner::longest_run_ms() const {
   return longest;
 }
 
-void Runner::Engine::start_due(Context& ctx, int64_t now_wall, int64_t now) {
-  for (size_t i = 0; i < entries.size(); ++i) {
-    Entry& x = entries[i];
+// Marks pending every probe whose moment has come: on its interval's grid, or
+// (throughput) at the moment its plan picked, within its budget.
+void Runner::Engine::mark_due(int64_t now_wall) {
+  for (Entry& x : entries) {
     if (x.plan) {
       if (x.next_due == 0) x.next_due = x.plan->next_run(now_wall);
       if (now_wall < x.next_due || x.pending || x.active) continue;
@@ -340,6 +383,10 @@ void Runner::Engine::start_due(Context& ctx, int64_t now_wall, int64_t now) {
     }
     x.next_due = next_aligned(now_wall, x.interval_ms);
   }
+}
+
+// Starts pending runs, in config order, while fewer than `concurrency` are in flight.
+void Runner::Engine::start_pending(Context& ctx, int64_t now_wall, int64_t now) {
   int active = 0;
   for (const Entry& x : entries) active += x.active;
   for (Entry& x : entries) {
@@ -374,107 +421,139 @@ void Runner::Engine::finish_done(int64_t now_wall) {
 }
 
 void Runner::Engine::run() {
-  Resolver resolver;
-  std::unique_ptr<CurlMulti> curl;
-  if (needs_curl) {
-    curl = std::make_unique<CurlMulti>();
-    std::string why;
-    if (!load_curl(&why)) why += "; ";
-    if (!curl->ok())
-      lg.error("cannot start libcurl (%shttp and throughput probes fail)", why.c_str());
-  }
-  Context ctx{&resolver, curl.get()};
-  for (Entry& x : entries)
-    if (!x.plan) x.next_due = clock.wall_ms();  // first run at once, then on the grid
-
-  std::vector<Wait> waits;
-  std::vector<pollfd> fds;
-  enum Owner : int { kWake = -3, kResolver = -2, kCurl = -1 };
-  std::vector<int> owners;  // entry index, or one of Owner
-  while (!stopping.load()) {
-    int64_t now_wall = clock.wall_ms(), now = clock.steady_ms();
-    take_run_now(now_wall);
-    start_due(ctx, now_wall, now);
-    finish_done(now_wall);  // a run can end inside start() (a refused socket)
-
-    fds.clear();
-    owners.clear();
-    auto add = [&](int owner) {
-      for (const Wait& w : waits) {
-        fds.push_back(pollfd{w.fd, w.events, 0});
-        owners.push_back(owner);
-      }
-      waits.clear();
-    };
-    waits.push_back(Wait{event_fd, POLLIN});
-    add(kWake);
-    resolver.wants(waits);
-    add(kResolver);
-    if (curl) {
-      curl->wants(waits);
-      add(kCurl);
-    }
-    int64_t wake_at = now + 60'000;
-    wake_at = std::min(wake_at, resolver.next_wake(now));
-    if (curl) wake_at = std::min(wake_at, curl->next_wake());
-    for (size_t i = 0; i < entries.size(); ++i) {
-      Entry& x = entries[i];
-      if (x.active) {
-        x.probe->wants(waits);
-        add(static_cast<int>(i));
-        wake_at = std::min({wake_at, x.probe->next_wake(), x.hard_deadline});
-      } else if (!x.pending && x.next_due != INT64_MAX) {
-        wake_at = std::min(wake_at, now + std::max<int64_t>(0, x.next_due - now_wall));
-      }
-    }
-    const int timeout = static_cast<int>(std::clamp<int64_t>(wake_at - now, 0, 60'000));
-    const int n = ::poll(fds.data(), fds.size(), timeout);
-    now = clock.steady_ms();
-    if (n > 0) {
-      for (size_t k = 0; k < fds.size(); ++k) {
-        if (!fds[k].revents) continue;
-        if (owners[k] == kWake) {
-          uint64_t v;
-          ssize_t ignored = ::read(event_fd, &v, sizeof v);
-          (void)ignored;
-        } else if (owners[k] == kResolver) {
-          resolver.on_ready(fds[k].fd, fds[k].revents);
-        } else if (owners[k] == kCurl) {
-          curl->on_ready(fds[k].fd, fds[k].revents);
-        } else if (entries[static_cast<size_t>(owners[k])].active) {
-          entries[static_cast<size_t>(owners[k])].probe->on_ready(fds[k].fd, fds[k].revents, now);
-        }
-      }
-    }
-    resolver.on_time();
-    if (curl) curl->on_time(now);
-    for (Entry& x : entries) {
-      if (!x.active || x.probe->done()) continue;
-      x.probe->on_time(now);
-      if (!x.probe->done() && now >= x.hard_deadline)
-        x.probe->abort("no result within its timeout + " + std::to_string(kGraceMs / 1000) +
-                           " s (hard deadline)",
-                       now);
-    }
-    finish_done(clock.wall_ms());
-    // Every run of this round has ended: the memory its transfers, sockets
-    // and resolver tables took goes back to the system, so that the thread
-    // costs what it keeps between runs, not its busiest moment
-    // (docs/performance.md, "Figures").
-    if (trim_pending && std::none_of(entries.begin(), entries.end(),
-                                     [](const Entry& x) { return x.active || x.pending; })) {
-      ::malloc_trim(0);
-      trim_pending = false;
-    }
-  }
-  // Stopping: runs in flight are abandoned, not waited for.
-  for (Entry& x : entries)
-    if (x.active) x.probe->abort("the agent is stopping", clock.steady_ms());
-  for (Entry& x : entries) x.probe.reset();  // before the resolver and curl they use
-  curl.reset();
+  open_loop();
+  while (!stopping.load()) turn(60'000);
+  close_loop();
   std::lock_guard lock(mutex);
   exited = true;
   exited_cv.notify_all();
+}
+
+void Runner::Engine::open_loop() {
+  loop = std::make_unique<Loop>();
+  if (needs_curl) {
+    loop->curl = std::make_unique<CurlMulti>();
+    std::string why;
+    if (!load_curl(&why)) why += "; ";
+    if (!loop->curl->ok())
+      lg.error("cannot start libcurl (%shttp and throughput probes fail)", why.c_str());
+  }
+  loop->ctx = Context{&loop->resolver, loop->curl.get()};
+  for (Entry& x : entries)
+    if (!x.plan) x.next_due = clock.wall_ms();  // first run at once, then on the grid
+}
+
+// One turn: start what is due, wait (at most `max_wait_ms`) for a socket or
+// the next moment something is due, hand each probe what happened, collect
+// the runs that ended.
+void Runner::Engine::turn(int64_t max_wait_ms) {
+  const int64_t now_wall = clock.wall_ms(), now = clock.steady_ms();
+  take_run_now(now_wall);
+  mark_due(now_wall);
+  start_pending(loop->ctx, now_wall, now);
+  finish_done(now_wall);  // a run can end inside start() (a refused socket)
+
+  const int64_t wake_at = gather_waits(now_wall, now);
+  const int timeout = static_cast<int>(std::clamp<int64_t>(wake_at - now, 0, max_wait_ms));
+  const int n = ::poll(loop->fds.data(), loop->fds.size(), timeout);
+  const int64_t after = clock.steady_ms();
+  if (n > 0) dispatch_ready(after);
+  check_timeouts(after);
+  finish_done(clock.wall_ms());
+  trim_when_idle();
+}
+
+// Builds the poll set (the wake-up eventfd, the resolver, curl, every run in
+// flight) and returns the steady time by which the loop must turn again.
+int64_t Runner::Engine::gather_waits(int64_t now_wall, int64_t now) {
+  Loop& l = *loop;
+  l.fds.clear();
+  l.owners.clear();
+  auto add = [&](int owner) {
+    for (const Wait& w : l.waits) {
+      l.fds.push_back(pollfd{w.fd, w.events, 0});
+      l.owners.push_back(owner);
+    }
+    l.waits.clear();
+  };
+  l.waits.push_back(Wait{event_fd, POLLIN});
+  add(Loop::kWake);
+  l.resolver.wants(l.waits);
+  add(Loop::kResolver);
+  if (l.curl) {
+    l.curl->wants(l.waits);
+    add(Loop::kCurl);
+  }
+  int64_t wake_at = now + 60'000;
+  wake_at = std::min(wake_at, l.resolver.next_wake(now));
+  if (l.curl) wake_at = std::min(wake_at, l.curl->next_wake());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Entry& x = entries[i];
+    if (x.active) {
+      x.probe->wants(l.waits);
+      add(static_cast<int>(i));
+      wake_at = std::min({wake_at, x.probe->next_wake(), x.hard_deadline});
+    } else if (!x.pending && x.next_due != INT64_MAX) {
+      wake_at = std::min(wake_at, now + std::max<int64_t>(0, x.next_due - now_wall));
+    }
+  }
+  return wake_at;
+}
+
+// Hands each ready descriptor to its owner.
+void Runner::Engine::dispatch_ready(int64_t now) {
+  Loop& l = *loop;
+  for (size_t k = 0; k < l.fds.size(); ++k) {
+    const pollfd& fd = l.fds[k];
+    if (!fd.revents) continue;
+    if (l.owners[k] == Loop::kWake) {
+      uint64_t v;
+      ssize_t ignored = ::read(event_fd, &v, sizeof v);
+      (void)ignored;
+    } else if (l.owners[k] == Loop::kResolver) {
+      l.resolver.on_ready(fd.fd, fd.revents);
+    } else if (l.owners[k] == Loop::kCurl) {
+      l.curl->on_ready(fd.fd, fd.revents);
+    } else if (Entry& x = entries[static_cast<size_t>(l.owners[k])]; x.active) {
+      x.probe->on_ready(fd.fd, fd.revents, now);
+    }
+  }
+}
+
+// Time passed: protocol timeouts, and the hard deadline of a run that
+// outlives its own timeouts.
+void Runner::Engine::check_timeouts(int64_t now) {
+  loop->resolver.on_time();
+  if (loop->curl) loop->curl->on_time(now);
+  for (Entry& x : entries) {
+    if (!x.active || x.probe->done()) continue;
+    x.probe->on_time(now);
+    if (!x.probe->done() && now >= x.hard_deadline)
+      x.probe->abort("no result within its timeout + " + std::to_string(kGraceMs / 1000) +
+                         " s (hard deadline)",
+                     now);
+  }
+}
+
+// Every run of this round has ended: the memory its transfers, sockets and
+// resolver tables took goes back to the system, so that the thread costs
+// what it keeps between runs, not its busiest moment (docs/performance.md,
+// "Figures").
+void Runner::Engine::trim_when_idle() {
+  if (trim_pending && std::none_of(entries.begin(), entries.end(),
+                                   [](const Entry& x) { return x.active || x.pending; })) {
+    ::malloc_trim(0);
+    trim_pending = false;
+  }
+}
+
+// Stopping: runs in flight are abandoned, not waited for.
+void Runner::Engine::close_loop() {
+  if (!loop) return;
+  for (Entry& x : entries)
+    if (x.active) x.probe->abort("the agent is stopping", clock.steady_ms());
+  for (Entry& x : entries) x.probe.reset();  // before the resolver and curl they use
+  loop.reset();
 }
 
 }  // namespace classroom::probes

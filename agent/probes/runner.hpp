@@ -19,14 +19,19 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "common/clock.hpp"
 #include "config.hpp"
 
 namespace classroom::probes {
 
 class Runner {
  public:
-  // `wake` is called from the probe thread when results are waiting.
+  // `wake` is called from the probe thread when results are waiting. Time is
+  // the system's clock, or `clock` (which must outlive the probe thread, and
+  // the runner; tests pass a fake one and drive the runner with turn()).
   Runner(const config::Probes& cfg, const std::string& state_dir, std::function<void()> wake);
+  Runner(const config::Probes& cfg, const std::string& state_dir, std::function<void()> wake,
+         const Clock& clock);
   ~Runner();
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
@@ -48,6 +53,10 @@ class Runner {
   // Stops the thread, abandoning runs in flight. Waits at most `bound_ms`;
   // false when the thread did not end in time (it is then left to the exit).
   bool stop(int64_t bound_ms);
+  // Instead of start(), on the caller's thread: one turn of the probe loop
+  // (start what is due, wait at most `max_wait_ms` for a socket or the next
+  // due moment, collect the runs that ended). For tests on a fake clock.
+  void turn(int64_t max_wait_ms);
 
   // What the loop knows of each probe, in config order (icmp, dns, tcp, http,
   // throughput): for `classroom-agent once`.

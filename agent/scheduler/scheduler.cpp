@@ -23,9 +23,17 @@ int64_t next_aligned(int64_t now_ms, int64_t interval_ms) {
   return base + interval_ms;
 }
 
-size_t Scheduler::add(std::string name, int64_t interval_ms, Job job) {
-  states_.push_back(TaskState{
-      std::move(name), std::max<int64_t>(interval_ms, 1), clock_.wall_ms(), 0, {}, {}, {}, 0, 0});
+size_t Scheduler::add(std::string name, int64_t interval_ms, Job job, Kind kind) {
+  states_.push_back(TaskState{std::move(name),
+                              kind,
+                              std::max<int64_t>(interval_ms, 1),
+                              clock_.wall_ms(),
+                              0,
+                              {},
+                              {},
+                              {},
+                              0,
+                              0});
   jobs_.push_back(std::move(job));
   return states_.size() - 1;
 }

@@ -17,12 +17,15 @@ namespace classroom {
 class Scheduler {
  public:
   using Job = std::function<drivers::CollectResult(int64_t wall_ms)>;
+  // What a task samples: a metric source of the node, an SNMP device's poll
+  // (shown by `status` as a device, not a source), or the agent's own metrics.
+  enum class Kind { source, device, self };
 
   explicit Scheduler(const Clock& clock) : clock_(clock) {}
 
   // Adds a task; its first run is due at once (to declare its metrics before the
   // first birth), then on the grid of its interval. Returns its index in tasks().
-  size_t add(std::string name, int64_t interval_ms, Job job);
+  size_t add(std::string name, int64_t interval_ms, Job job, Kind kind = Kind::source);
   // A new interval for task `task` (a host's Node Control/Scan Rate): its next
   // run is on the new grid, so a shorter interval takes effect at once.
   void set_interval(size_t task, int64_t interval_ms);
@@ -35,6 +38,7 @@ class Scheduler {
 
   struct TaskState {
     std::string name;
+    Kind kind;
     int64_t interval_ms;
     int64_t next_due_ms;
     int failures;  // consecutive

@@ -236,7 +236,44 @@ std::string Spool::open() {
   writable_ = true;
   read_only_reason_.clear();
 
-  // The names: segments, the marker, and anything else (ignored, said once).
+  const std::vector<uint64_t> firsts = segment_names();
+  const std::vector<uint64_t> bad = open_segments(firsts);
+
+  // The next id: after the newest intact record, and past every name seen.
+  next_id_ = 1;
+  if (!segments_.empty()) recover_tail(segments_.back());
+  const uint64_t recovered_next = next_id_;
+  if (!bad.empty()) next_id_ = std::max(next_id_, bad.back() + 1);
+
+  const std::string marker_problem = read_marker(!firsts.empty());
+  // Segments older than the first one left were confirmed and deleted.
+  if (!firsts.empty() && firsts.front() > committed_ + 1) committed_ = firsts.front() - 1;
+
+  // Ids within a segment are consecutive from its name: when they go on past
+  // a bad newest entry, they go on in a segment of their own.
+  if (segments_.empty() || (next_id_ != recovered_next && writable_)) {
+    if (!writable_ || !rotate(&error))
+      return error.empty() ? opt_.dir + " is not writable: " + read_only_reason_ : error;
+  }
+  const uint64_t lost_before = counters_.lost;
+  // A bad segment's ids: up to the next name.
+  for (size_t b = 0; b < bad.size(); ++b) {
+    auto next = std::upper_bound(firsts.begin(), firsts.end(), bad[b]);
+    const uint64_t end = next != firsts.end() ? *next : bad[b] + 1;
+    note_lost(bad[b], std::min(end, next_id_), nullptr);
+  }
+  // A damaged marker is rewritten at the first commit.
+  saved_committed_ = marker_problem.empty() ? committed_ : UINT64_MAX;
+  open_ = true;
+  last_sync_ms_ = clock_.steady_ms();
+  writable_retry_at_ = clock_.steady_ms() + kWritableRetryMs;
+  scan_pending(lost_before, marker_problem);
+  return "";
+}
+
+// The names read into names_: the segments' first ids, sorted; the marker;
+// anything else is ignored, and said once.
+std::vector<uint64_t> Spool::segment_names() const {
   std::vector<uint64_t> firsts;
   std::string strays;
   size_t stray_count = 0;
@@ -252,8 +289,12 @@ std::string Spool::open() {
     lg.warning("ignored %zu entries of %s that are not spool segments: %s%s", stray_count,
                opt_.dir.c_str(), strays.c_str(), stray_count > 8 ? ", ..." : "");
   std::sort(firsts.begin(), firsts.end());
+  return firsts;
+}
 
-  // Open each segment; one that cannot be used costs its own batches.
+// Opens each segment (read-only when the directory is); one that cannot be
+// used costs its own batches. Returns the first ids of those.
+std::vector<uint64_t> Spool::open_segments(const std::vector<uint64_t>& firsts) {
   std::vector<uint64_t> bad;
   for (uint64_t first : firsts) {
     Segment seg{first, 0, 0, -1, segment_path(first)};
@@ -283,15 +324,13 @@ std::string Spool::open() {
     segments_.push_back(std::move(seg));
     segments_.back().start = first_record_offset(segments_.size() - 1);
   }
+  return bad;
+}
 
-  // The next id: after the newest intact record, and past every name seen.
-  next_id_ = 1;
-  if (!segments_.empty()) recover_tail(segments_.back());
-  const uint64_t recovered_next = next_id_;
-  if (!bad.empty()) next_id_ = std::max(next_id_, bad.back() + 1);
-
-  // The committed marker, read strictly. One that does not parse, or points
-  // past the newest record, is unknown: everything on disk is sent again.
+// The committed marker into committed_, read strictly. One that does not
+// parse, or points past the newest record, is unknown: everything on disk is
+// sent again. Returns what is wrong with it ("" when nothing).
+std::string Spool::read_marker(bool any_segment) {
   const NumberFile marker = read_number_file(io_, opt_.dir + "/committed");
   std::string marker_problem;
   committed_ = 0;
@@ -299,8 +338,7 @@ std::string Spool::open() {
   if (marker.state == NumberFile::State::ok && marker.value >= kMaxId) {
     marker_problem = "holds an absurd id";
   } else if (marker.state == NumberFile::State::ok) {
-    if (firsts.empty())
-      next_id_ = std::max(next_id_, marker.value + 1);  // all confirmed and deleted
+    if (!any_segment) next_id_ = std::max(next_id_, marker.value + 1);  // all confirmed and deleted
     if (marker.value <= next_id_ - 1)
       committed_ = marker.value;
     else
@@ -308,30 +346,12 @@ std::string Spool::open() {
   } else if (marker.state == NumberFile::State::damaged) {
     marker_problem = "is damaged (" + marker.reason + ")";
   }
-  // Segments older than the first one left were confirmed and deleted.
-  if (!firsts.empty() && firsts.front() > committed_ + 1) committed_ = firsts.front() - 1;
+  return marker_problem;
+}
 
-  // Ids within a segment are consecutive from its name: when they go on past
-  // a bad newest entry, they go on in a segment of their own.
-  if (segments_.empty() || (next_id_ != recovered_next && writable_)) {
-    if (!writable_ || !rotate(&error))
-      return error.empty() ? opt_.dir + " is not writable: " + read_only_reason_ : error;
-  }
-  const uint64_t lost_before = counters_.lost;
-  // A bad segment's ids: up to the next name.
-  for (size_t b = 0; b < bad.size(); ++b) {
-    auto next = std::upper_bound(firsts.begin(), firsts.end(), bad[b]);
-    const uint64_t end = next != firsts.end() ? *next : bad[b] + 1;
-    note_lost(bad[b], std::min(end, next_id_), nullptr);
-  }
-  // A damaged marker is rewritten at the first commit.
-  saved_committed_ = marker_problem.empty() ? committed_ : UINT64_MAX;
-  open_ = true;
-  last_sync_ms_ = clock_.steady_ms();
-  writable_retry_at_ = clock_.steady_ms() + kWritableRetryMs;
-
-  // Read what is pending once: every id that cannot be delivered is counted
-  // now, and said in one line.
+// Reads what is pending once: every id that cannot be delivered is counted
+// now, and said in one line, with what the spool holds.
+void Spool::scan_pending(uint64_t lost_before, const std::string& marker_problem) {
   quiet_ = true;
   Cursor c{committed_ + 1, 0, 0};
   while (read(c, next_id_, scratch_)) {
@@ -357,7 +377,6 @@ std::string Spool::open() {
                opt_.dir.c_str(), read_only_reason_.c_str(), pending, kWritableRetryMs / 1000);
   else if (pending > 0)
     lg.info("%" PRIu64 " batches from before the restart waiting in %s", pending, opt_.dir.c_str());
-  return "";
 }
 
 bool Spool::rotate(std::string* error) {

@@ -141,6 +141,11 @@ class Spool {
   std::string segment_path(uint64_t first_id) const;
   void close_segments();
   void recover_tail(Segment& seg);
+  // The steps of open().
+  std::vector<uint64_t> segment_names() const;
+  std::vector<uint64_t> open_segments(const std::vector<uint64_t>& firsts);
+  std::string read_marker(bool any_segment);
+  void scan_pending(uint64_t lost_before, const std::string& marker_problem);
   uint64_t first_record_offset(size_t index);
   // Reads and validates a record at `offset` of `seg` (`index` in segments_);
   // on success fills out and returns the offset after it, else 0.

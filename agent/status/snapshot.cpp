@@ -230,20 +230,41 @@ std::vector<std::string> problems(const Snapshot& s, int64_t now_ms) {
   return out;
 }
 
-std::string render_text(const Snapshot& s, int64_t now_ms) {
-  std::string out;
-  out.reserve(2048);
-  auto line = [&out](const char* label, const std::string& text) {
+namespace {
+
+// The text report, one labelled line at a time ("Broker    online to ...").
+struct TextReport {
+  std::string& out;
+  const Snapshot& s;
+  int64_t now_ms;
+  void line(const char* label, const std::string& text) {
     char pad[16];
     std::snprintf(pad, sizeof pad, "%-10s", label);
     out += pad;
     out += text;
     out += '\n';
-  };
-  if (s.as_of_ms == 0) {
-    out += "classroom-agent is starting: ask again in a moment.\n";
-    return out;
   }
+  // "in 4 s to tcp://b:1883" or "now to ...": the next connection attempt.
+  std::string next_attempt() const {
+    return (s.next_attempt_ms > now_ms ? "in " + span(s.next_attempt_ms - now_ms + 999)
+                                       : std::string("now")) +
+           " to " + shown(s.next_server);
+  }
+
+  void headline();
+  void broker();
+  void broker_waiting_host();
+  void broker_notes();
+  void delivery();
+  void spool();
+  void sources();
+  void devices();
+  void probes();
+  void clock();
+};
+
+// Who answers, and OK or what is wrong.
+void TextReport::headline() {
   out += "classroom-agent " + shown(s.version) + ", " + shown(s.group) + "/" + shown(s.node) +
          " (pid " + std::to_string(s.pid) + "), up " + span(now_ms - s.started_ms) + "\n";
   const auto trouble = problems(s, now_ms);
@@ -255,7 +276,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
     line("Status", t);
   }
   if (now_ms - s.as_of_ms >= 2000) line("", "(as of " + ago(s.as_of_ms, now_ms) + ")");
+}
 
+void TextReport::broker() {
   switch (s.broker) {
     case BrokerState::online:
       line("Broker", "online to " + shown(s.server) + " since " + utc(s.broker_since_ms) + " (" +
@@ -264,25 +287,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
     case BrokerState::connecting:
       line("Broker", "connecting to " + shown(s.server) + " (first attempt)");
       break;
-    case BrokerState::waiting_host: {
-      const std::string waiting = "WAITING FOR PRIMARY HOST " + shown(s.primary_host) +
-                                  ": offline since " + utc(s.broker_since_ms) + " (" +
-                                  span(now_ms - s.broker_since_ms) + ")";
-      if (s.host_connected)
-        line("Broker", "connected to " + shown(s.server) + ", bdSeq " + std::to_string(s.bdseq) +
-                           "; " + waiting + ", " + shown(s.host_state));
-      else if (s.next_attempt_ms > 0)
-        line("Broker",
-             waiting + "; left " + shown(s.server) + ": " + said(s.broker_error) +
-                 "; next attempt " +
-                 (s.next_attempt_ms > now_ms ? "in " + span(s.next_attempt_ms - now_ms + 999)
-                                             : std::string("now")) +
-                 " to " + shown(s.next_server));
-      else
-        line("Broker", waiting + "; connecting to " + shown(s.server));
-      line("", "no birth and no data until its STATE says online; samples wait in the spool");
+    case BrokerState::waiting_host:
+      broker_waiting_host();
       break;
-    }
     case BrokerState::unreachable: {
       line("Broker", "UNREACHABLE since " + utc(s.broker_since_ms) + " (" +
                          span(now_ms - s.broker_since_ms) + "): " + shown(s.server) + ": " +
@@ -290,16 +297,33 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       std::string next =
           plural(static_cast<uint64_t>(s.failed_attempts), "failed attempt", "failed attempts");
       if (s.next_attempt_ms > 0)
-        next += "; next attempt " +
-                (s.next_attempt_ms > now_ms ? "in " + span(s.next_attempt_ms - now_ms + 999)
-                                            : std::string("now")) +
-                " to " + shown(s.next_server);
+        next += "; next attempt " + next_attempt();
       else
         next += "; trying " + shown(s.next_server) + " now";
       line("", next);
       break;
     }
   }
+  broker_notes();
+}
+
+void TextReport::broker_waiting_host() {
+  const std::string waiting = "WAITING FOR PRIMARY HOST " + shown(s.primary_host) +
+                              ": offline since " + utc(s.broker_since_ms) + " (" +
+                              span(now_ms - s.broker_since_ms) + ")";
+  if (s.host_connected)
+    line("Broker", "connected to " + shown(s.server) + ", bdSeq " + std::to_string(s.bdseq) + "; " +
+                       waiting + ", " + shown(s.host_state));
+  else if (s.next_attempt_ms > 0)
+    line("Broker", waiting + "; left " + shown(s.server) + ": " + said(s.broker_error) +
+                       "; next attempt " + next_attempt());
+  else
+    line("Broker", waiting + "; connecting to " + shown(s.server));
+  line("", "no birth and no data until its STATE says online; samples wait in the spool");
+}
+
+// The packet limit, bdSeq trouble, commands.
+void TextReport::broker_notes() {
   if (s.broker == BrokerState::online && s.packet_limit > 0)
     line("", "takes packets of up to " + std::to_string(s.packet_limit) + " bytes (" +
                  shown(s.packet_limit_source) + ")");
@@ -311,7 +335,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
                  "; births and data go out, the subscription is asked again");
   else if (!s.commands_problem.empty())
     line("", "commands: " + said(s.commands_problem));
+}
 
+void TextReport::delivery() {
   std::string delivery = "last publish " + ago(s.last_publish_ms, now_ms);
   if (s.last_confirmed_ms > 0)
     delivery += ", last confirmed by the broker " + ago(s.last_confirmed_ms, now_ms);
@@ -328,6 +354,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
   if (s.node_birth_refused_size > 0)
     line("Birth", birth_refused("node " + shown(s.node), s.node_birth_refused_size, s) +
                       ": publish fewer metrics (fewer sources, probes or interfaces)");
+}
+
+void TextReport::spool() {
   if (!s.spool_open) {
     line("Spool", "CANNOT BE OPENED (see the log); batches are published directly when online");
   } else {
@@ -342,7 +371,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
                ago(s.last_write_error_ms, now_ms) + ")";
     line("Spool", spool);
   }
+}
 
+void TextReport::sources() {
   size_t width = 0;
   for (const SourceStatus& src : s.sources) width = std::max(width, shown(src.name).size());
   const char* label = "Sources";
@@ -364,7 +395,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
     line(label, name + t);
     label = "";
   }
+}
 
+void TextReport::devices() {
   if (!s.devices.empty()) {
     size_t online = 0, offline = 0;
     for (const DeviceStatus& d : s.devices) {
@@ -387,9 +420,11 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       line("", t);
     }
   }
+}
 
+void TextReport::probes() {
   if (!s.probes.empty()) {
-    label = "Probes";
+    const char* label = "Probes";
     for (const ProbeStatus& p : s.probes) {
       std::string t = shown(p.name) + " (" + p.kind + "): ";
       if (p.last_run_ms == 0) {
@@ -404,7 +439,9 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       label = "";
     }
   }
+}
 
+void TextReport::clock() {
   switch (s.clock) {
     case ClockState::synchronized:
       line("Clock", "synchronized");
@@ -416,8 +453,161 @@ std::string render_text(const Snapshot& s, int64_t now_ms) {
       line("Clock", "unknown (the system source has not measured it)");
       break;
   }
+}
+
+}  // namespace
+
+std::string render_text(const Snapshot& s, int64_t now_ms) {
+  std::string out;
+  out.reserve(2048);
+  if (s.as_of_ms == 0) {
+    out += "classroom-agent is starting: ask again in a moment.\n";
+    return out;
+  }
+  TextReport r{out, s, now_ms};
+  r.headline();
+  r.broker();
+  r.delivery();
+  r.spool();
+  r.sources();
+  r.devices();
+  r.probes();
+  r.clock();
   return out;
 }
+
+namespace {
+
+void json_agent(std::string& out, const Snapshot& s, int64_t now_ms) {
+  Obj a(out);
+  json_string(a.key("group"), s.group);
+  json_string(a.key("node"), s.node);
+  json_string(a.key("version"), s.version);
+  a.key("pid") += std::to_string(s.pid);
+  json_time(a.key("started"), s.started_ms);
+  json_age(a.key("uptime_s"), s.started_ms, now_ms);
+}
+
+void json_primary_host(std::string& out, const Snapshot& s) {
+  if (s.primary_host.empty()) {
+    out += "null";
+  } else {
+    Obj h(out);
+    json_string(h.key("id"), s.primary_host);
+    // Known only from a session: online once born, offline while waiting.
+    h.key("online") += s.broker == BrokerState::online         ? "true"
+                       : s.broker == BrokerState::waiting_host ? "false"
+                                                               : "null";
+    json_time(h.key("offline_since"), s.host_offline_since_ms);
+    json_string(h.key("state"), s.host_state);
+  }
+}
+
+void json_broker(std::string& out, const Snapshot& s, int64_t now_ms) {
+  Obj b(out);
+  b.key("state") += std::string("\"") + broker_word(s.broker) + "\"";
+  json_string(b.key("server"), s.server);
+  json_time(b.key("since"), s.broker_since_ms);
+  json_opt_string(b.key("error"),
+                  s.broker == BrokerState::online || s.broker == BrokerState::waiting_host
+                      ? ""
+                      : s.broker_error,
+                  true);
+  b.key("failed_attempts") += std::to_string(s.failed_attempts);
+  b.key("next_attempt_in_s");
+  if (s.broker == BrokerState::unreachable && s.next_attempt_ms > 0)
+    out += std::to_string(std::max<int64_t>(0, s.next_attempt_ms - now_ms + 999) / 1000);
+  else
+    out += "null";
+  json_opt_string(b.key("next_server"), s.broker == BrokerState::unreachable ? s.next_server : "");
+  b.key("bdseq") += std::to_string(s.bdseq);
+  json_opt_string(b.key("bdseq_error"), s.bdseq_error, true);
+  b.key("commands_available") += s.commands_unavailable ? "false" : "true";
+  json_opt_string(b.key("commands_problem"), s.commands_problem, true);
+  json_primary_host(b.key("primary_host"), s);
+}
+
+void json_spool(std::string& out, const Snapshot& s) {
+  Obj sp(out);
+  sp.key("open") += s.spool_open ? "true" : "false";
+  sp.key("pending") += std::to_string(s.pending);
+  sp.key("bytes") += std::to_string(s.spool_bytes);
+  sp.key("oldest_age_s") += std::to_string(s.oldest_age_s);
+  sp.key("dropped") += std::to_string(s.dropped);
+  json_time(sp.key("last_drop"), s.last_drop_ms);
+  sp.key("lost") += std::to_string(s.lost);
+  sp.key("write_errors") += std::to_string(s.write_errors);
+}
+
+void json_delivery(std::string& out, const Snapshot& s, int64_t now_ms) {
+  Obj d(out);
+  json_time(d.key("last_publish"), s.last_publish_ms);
+  json_age(d.key("last_publish_age_s"), s.last_publish_ms, now_ms);
+  json_time(d.key("last_confirmed"), s.last_confirmed_ms);
+  json_time(d.key("unconfirmed_since"), s.unconfirmed_since_ms);
+  d.key("packet_limit") += std::to_string(s.packet_limit);
+  d.key("node_birth_refused_size") += std::to_string(s.node_birth_refused_size);
+  json_opt_string(d.key("packet_limit_source"), s.packet_limit_source);
+  d.key("refused_batches") += std::to_string(s.refused_batches);
+  d.key("refused_data") += std::to_string(s.refused_data);
+  json_time(d.key("last_refused"), s.last_refused_ms);
+  json_spool(d.key("spool"), s);
+}
+
+void json_sources(std::string& out, const Snapshot& s, int64_t now_ms) {
+  out += '[';
+  for (size_t i = 0; i < s.sources.size(); ++i) {
+    const SourceStatus& src = s.sources[i];
+    if (i) out += ',';
+    Obj j(out);
+    json_string(j.key("name"), src.name);
+    j.key("state") += src.failures > 0           ? "\"failing\""
+                      : src.last_success_ms == 0 ? "\"not run yet\""
+                                                 : "\"ok\"";
+    j.key("interval_s") += number(static_cast<double>(src.interval_ms) / 1000.0);
+    json_time(j.key("last_success"), src.last_success_ms);
+    json_age(j.key("last_success_age_s"), src.last_success_ms, now_ms);
+    json_time(j.key("failing_since"), src.failing_since_ms);
+    j.key("failures") += std::to_string(src.failures);
+    json_opt_string(j.key("error"), src.failures > 0 ? src.error : "", true);
+    json_opt_string(j.key("warning"), src.warning, true);
+  }
+  out += ']';
+}
+
+void json_devices(std::string& out, const Snapshot& s) {
+  out += '[';
+  for (size_t i = 0; i < s.devices.size(); ++i) {
+    const DeviceStatus& d = s.devices[i];
+    if (i) out += ',';
+    Obj j(out);
+    json_string(j.key("name"), d.name);
+    json_string(j.key("address"), d.address);
+    j.key("state") += d.online ? "\"online\"" : d.polled ? "\"offline\"" : "\"not polled yet\"";
+    json_opt_string(j.key("problem"), d.problem, true);
+    j.key("birth_refused_size") += std::to_string(d.birth_refused_size);
+  }
+  out += ']';
+}
+
+void json_probes(std::string& out, const Snapshot& s) {
+  out += '[';
+  for (size_t i = 0; i < s.probes.size(); ++i) {
+    const ProbeStatus& p = s.probes[i];
+    if (i) out += ',';
+    Obj j(out);
+    json_string(j.key("name"), p.name);
+    json_string(j.key("kind"), p.kind);
+    j.key("state") += p.last_run_ms == 0 ? "\"no result yet\"" : p.ok ? "\"ok\"" : "\"failed\"";
+    json_time(j.key("last_run"), p.last_run_ms);
+    json_opt_string(j.key("measure"), p.has_value ? p.measure : "");
+    j.key("value") += p.has_value && std::isfinite(p.value) ? number(p.value) : "null";
+    json_opt_string(j.key("unit"), p.has_value ? p.unit : "");
+  }
+  out += ']';
+}
+
+}  // namespace
 
 std::string render_json(const Snapshot& s, int64_t now_ms) {
   std::string out;
@@ -434,117 +624,12 @@ std::string render_json(const Snapshot& s, int64_t now_ms) {
     out += ']';
     o.key("as_of");
     json_time(out, s.as_of_ms);
-    {
-      Obj a(o.key("agent"));
-      json_string(a.key("group"), s.group);
-      json_string(a.key("node"), s.node);
-      json_string(a.key("version"), s.version);
-      a.key("pid") += std::to_string(s.pid);
-      json_time(a.key("started"), s.started_ms);
-      json_age(a.key("uptime_s"), s.started_ms, now_ms);
-    }
-    {
-      Obj b(o.key("broker"));
-      b.key("state") += std::string("\"") + broker_word(s.broker) + "\"";
-      json_string(b.key("server"), s.server);
-      json_time(b.key("since"), s.broker_since_ms);
-      json_opt_string(b.key("error"),
-                      s.broker == BrokerState::online || s.broker == BrokerState::waiting_host
-                          ? ""
-                          : s.broker_error,
-                      true);
-      b.key("failed_attempts") += std::to_string(s.failed_attempts);
-      b.key("next_attempt_in_s");
-      if (s.broker == BrokerState::unreachable && s.next_attempt_ms > 0)
-        out += std::to_string(std::max<int64_t>(0, s.next_attempt_ms - now_ms + 999) / 1000);
-      else
-        out += "null";
-      json_opt_string(b.key("next_server"),
-                      s.broker == BrokerState::unreachable ? s.next_server : "");
-      b.key("bdseq") += std::to_string(s.bdseq);
-      json_opt_string(b.key("bdseq_error"), s.bdseq_error, true);
-      b.key("commands_available") += s.commands_unavailable ? "false" : "true";
-      json_opt_string(b.key("commands_problem"), s.commands_problem, true);
-      b.key("primary_host");
-      if (s.primary_host.empty()) {
-        out += "null";
-      } else {
-        Obj h(out);
-        json_string(h.key("id"), s.primary_host);
-        // Known only from a session: online once born, offline while waiting.
-        h.key("online") += s.broker == BrokerState::online         ? "true"
-                           : s.broker == BrokerState::waiting_host ? "false"
-                                                                   : "null";
-        json_time(h.key("offline_since"), s.host_offline_since_ms);
-        json_string(h.key("state"), s.host_state);
-      }
-    }
-    {
-      Obj d(o.key("delivery"));
-      json_time(d.key("last_publish"), s.last_publish_ms);
-      json_age(d.key("last_publish_age_s"), s.last_publish_ms, now_ms);
-      json_time(d.key("last_confirmed"), s.last_confirmed_ms);
-      json_time(d.key("unconfirmed_since"), s.unconfirmed_since_ms);
-      d.key("packet_limit") += std::to_string(s.packet_limit);
-      d.key("node_birth_refused_size") += std::to_string(s.node_birth_refused_size);
-      json_opt_string(d.key("packet_limit_source"), s.packet_limit_source);
-      d.key("refused_batches") += std::to_string(s.refused_batches);
-      d.key("refused_data") += std::to_string(s.refused_data);
-      json_time(d.key("last_refused"), s.last_refused_ms);
-      Obj sp(d.key("spool"));
-      sp.key("open") += s.spool_open ? "true" : "false";
-      sp.key("pending") += std::to_string(s.pending);
-      sp.key("bytes") += std::to_string(s.spool_bytes);
-      sp.key("oldest_age_s") += std::to_string(s.oldest_age_s);
-      sp.key("dropped") += std::to_string(s.dropped);
-      json_time(sp.key("last_drop"), s.last_drop_ms);
-      sp.key("lost") += std::to_string(s.lost);
-      sp.key("write_errors") += std::to_string(s.write_errors);
-    }
-    o.key("sources") += '[';
-    for (size_t i = 0; i < s.sources.size(); ++i) {
-      const SourceStatus& src = s.sources[i];
-      if (i) out += ',';
-      Obj j(out);
-      json_string(j.key("name"), src.name);
-      j.key("state") += src.failures > 0           ? "\"failing\""
-                        : src.last_success_ms == 0 ? "\"not run yet\""
-                                                   : "\"ok\"";
-      j.key("interval_s") += number(static_cast<double>(src.interval_ms) / 1000.0);
-      json_time(j.key("last_success"), src.last_success_ms);
-      json_age(j.key("last_success_age_s"), src.last_success_ms, now_ms);
-      json_time(j.key("failing_since"), src.failing_since_ms);
-      j.key("failures") += std::to_string(src.failures);
-      json_opt_string(j.key("error"), src.failures > 0 ? src.error : "", true);
-      json_opt_string(j.key("warning"), src.warning, true);
-    }
-    out += ']';
-    o.key("devices") += '[';
-    for (size_t i = 0; i < s.devices.size(); ++i) {
-      const DeviceStatus& d = s.devices[i];
-      if (i) out += ',';
-      Obj j(out);
-      json_string(j.key("name"), d.name);
-      json_string(j.key("address"), d.address);
-      j.key("state") += d.online ? "\"online\"" : d.polled ? "\"offline\"" : "\"not polled yet\"";
-      json_opt_string(j.key("problem"), d.problem, true);
-      j.key("birth_refused_size") += std::to_string(d.birth_refused_size);
-    }
-    out += ']';
-    o.key("probes") += '[';
-    for (size_t i = 0; i < s.probes.size(); ++i) {
-      const ProbeStatus& p = s.probes[i];
-      if (i) out += ',';
-      Obj j(out);
-      json_string(j.key("name"), p.name);
-      json_string(j.key("kind"), p.kind);
-      j.key("state") += p.last_run_ms == 0 ? "\"no result yet\"" : p.ok ? "\"ok\"" : "\"failed\"";
-      json_time(j.key("last_run"), p.last_run_ms);
-      json_opt_string(j.key("measure"), p.has_value ? p.measure : "");
-      j.key("value") += p.has_value && std::isfinite(p.value) ? number(p.value) : "null";
-      json_opt_string(j.key("unit"), p.has_value ? p.unit : "");
-    }
-    out += ']';
+    json_agent(o.key("agent"), s, now_ms);
+    json_broker(o.key("broker"), s, now_ms);
+    json_delivery(o.key("delivery"), s, now_ms);
+    json_sources(o.key("sources"), s, now_ms);
+    json_devices(o.key("devices"), s);
+    json_probes(o.key("probes"), s);
     o.key("clock_synchronized") += s.clock == ClockState::synchronized     ? "true"
                                    : s.clock == ClockState::unsynchronized ? "false"
                                                                            : "null";

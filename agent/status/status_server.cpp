@@ -296,8 +296,20 @@ void Server::fill(const Inputs& in) {
   Snapshot& s = local_;
   const int64_t wall = clock_.wall_ms(), steady = clock_.steady_ms();
   s.as_of_ms = wall;
+  fill_broker(s, in.uplink, wall, steady);
+  fill_delivery(s, in.uplink);
+  fill_spool(s, in, wall);
+  fill_sources(s, in.scheduler);
+  fill_devices(s, in);
+  fill_probes(s, in.catalog);
+  s.clock = !in.clock_synchronized   ? ClockState::unknown
+            : *in.clock_synchronized ? ClockState::synchronized
+                                     : ClockState::unsynchronized;
+}
 
-  const Uplink& u = in.uplink;
+// The connection: its state and since when, the server it is (or was)
+// about, the next attempt, the primary host.
+void Server::fill_broker(Snapshot& s, const Uplink& u, int64_t wall, int64_t steady) {
   s.host_connected = u.waiting_for_host();
   if (u.host_away()) {
     s.broker = BrokerState::waiting_host;
@@ -338,6 +350,10 @@ void Server::fill(const Inputs& in) {
       s.host_state.append(stamp);
     }
   }
+}
+
+// What was published and confirmed, and what the broker's limit refused.
+void Server::fill_delivery(Snapshot& s, const Uplink& u) {
   s.bdseq_error = u.bdseq_error();
   s.commands_unavailable = u.commands_unavailable();
   s.commands_problem = u.commands_problem();
@@ -350,7 +366,9 @@ void Server::fill(const Inputs& in) {
   s.refused_batches = u.refused_batches();
   s.refused_data = u.refused_data();
   s.last_refused_ms = u.last_refused_ms();
+}
 
+void Server::fill_spool(Snapshot& s, const Inputs& in, int64_t wall) {
   s.spool_open = in.spool.is_open();
   const SpoolStats st = in.spool.stats();
   s.pending = st.pending;
@@ -365,11 +383,13 @@ void Server::fill(const Inputs& in) {
   s.write_errors = st.write_errors;
   if (s.write_errors > last_write_errors_) s.last_write_error_ms = wall;
   last_write_errors_ = s.write_errors;
+}
 
-  // Sources: the scheduler's tasks but the device polls (shown as devices).
+// Sources: the scheduler's tasks but the device polls (shown as devices).
+void Server::fill_sources(Snapshot& s, const Scheduler& scheduler) {
   size_t n = 0;
-  for (const Scheduler::TaskState& t : in.scheduler.tasks()) {
-    if (t.name.rfind("device ", 0) == 0) continue;
+  for (const Scheduler::TaskState& t : scheduler.tasks()) {
+    if (t.kind == Scheduler::Kind::device) continue;
     if (n == s.sources.size()) s.sources.emplace_back();  // the first fills only
     SourceStatus& src = s.sources[n++];
     src.name = t.name;
@@ -381,7 +401,9 @@ void Server::fill(const Inputs& in) {
     src.warning = t.last_warning;
   }
   s.sources.resize(n);
+}
 
+void Server::fill_devices(Snapshot& s, const Inputs& in) {
   s.devices.resize(in.devices.size());
   for (size_t i = 0; i < in.devices.size(); ++i) {
     DeviceStatus& d = s.devices[i];
@@ -390,42 +412,34 @@ void Server::fill(const Inputs& in) {
     d.polled = in.devices.polls(i) > 0;
     d.online = in.devices.online(i);
     d.problem = in.devices.problem(i);
-    d.birth_refused_size = u.refused_birth_size(in.devices.id(i));
+    d.birth_refused_size = in.uplink.refused_birth_size(in.devices.id(i));
   }
+}
 
+// Each configured probe's Success and main value, from the catalog; the
+// metric ids are looked up once, when the probe first has a result.
+void Server::fill_probes(Snapshot& s, const Catalog& catalog) {
   for (size_t i = 0; i < probe_refs_.size(); ++i) {
     ProbeRef& ref = probe_refs_[i];
     ProbeStatus& p = s.probes[i];
     if (!ref.resolved) {
-      const auto ok = in.catalog.find(ref.ok_name);
+      const auto ok = catalog.find(ref.ok_name);
       if (!ok) continue;
       ref.ok_id = *ok;
-      if (const auto v = in.catalog.find(ref.value_name)) {
+      if (const auto v = catalog.find(ref.value_name)) {
         ref.value_id = *v;
         ref.has_value_id = true;
-        p.unit = in.catalog.at(*v).unit;
+        p.unit = catalog.at(*v).unit;
       }
       ref.resolved = true;
     }
-    const CatalogEntry& ok = in.catalog.at(ref.ok_id);
+    const CatalogEntry& ok = catalog.at(ref.ok_id);
     double flag = 0;
     if (!as_double(ok.value, flag)) continue;  // no result yet
     p.ok = flag != 0;
     p.last_run_ms = ok.ts_ms;
-    p.has_value = ref.has_value_id && as_double(in.catalog.at(ref.value_id).value, p.value) &&
+    p.has_value = ref.has_value_id && as_double(catalog.at(ref.value_id).value, p.value) &&
                   std::isfinite(p.value);
-  }
-
-  if (!clock_resolved_) {
-    if (const auto id = in.catalog.find("System/Clock/Synchronized")) {
-      clock_id_ = *id;
-      clock_resolved_ = true;
-    }
-  }
-  s.clock = ClockState::unknown;
-  if (clock_resolved_) {
-    if (const auto* b = std::get_if<bool>(&in.catalog.at(clock_id_).value))
-      s.clock = *b ? ClockState::synchronized : ClockState::unsynchronized;
   }
 }
 

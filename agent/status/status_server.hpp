@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +51,9 @@ struct Inputs {
   const DeviceRunner& devices;
   const Catalog& catalog;
   uint64_t unspooled_lost;  // batches neither stored nor published (the batcher's count)
+  // The system clock's last reading by the system source (adjtimex): empty
+  // when that source does not read it (disabled, a captured /proc) or has not yet.
+  std::optional<bool> clock_synchronized;
 };
 
 constexpr const char* kProtocolHeader = "classroom-agent-status 1 ";
@@ -93,6 +97,12 @@ class Server {
     bool has_value_id = false;
   };
   void fill(const Inputs& in);
+  void fill_broker(Snapshot& s, const Uplink& u, int64_t wall, int64_t steady);
+  void fill_delivery(Snapshot& s, const Uplink& u);
+  void fill_spool(Snapshot& s, const Inputs& in, int64_t wall);
+  void fill_sources(Snapshot& s, const Scheduler& scheduler);
+  void fill_devices(Snapshot& s, const Inputs& in);
+  void fill_probes(Snapshot& s, const Catalog& catalog);
   void open_socket(const config::Status& cfg);
   static bool make_socket_dir(const std::filesystem::path& dir);
   void serve();
@@ -114,8 +124,6 @@ class Server {
   bool unpublished_ = false;
   uint64_t last_dropped_ = 0, last_write_errors_ = 0;
   std::vector<ProbeRef> probe_refs_;
-  bool clock_resolved_ = false;
-  uint32_t clock_id_ = 0;
 
   // Shared with the server thread.
   std::mutex mutex_;

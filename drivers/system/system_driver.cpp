@@ -167,62 +167,98 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
     declared_ = true;
   }
   problems_.clear();
-  int read_ok = 0;
-
   const std::optional<CpuTimes> cpu = read_parsed(path_stat_, parse_proc_stat);
-  if (cpu) {
-    ++read_ok;
-    if (last_cpu_) {
-      if (auto pct = busy_percent(*last_cpu_, *cpu)) sink.put(cpu_usage_, static_cast<float>(*pct));
-    }
-  } else {
+  // In this order, which is the order of what the warning says was skipped.
+  int read_ok = put_cpu(sink, cpu);
+  read_ok += put_load(sink);
+  read_ok += put_memory(sink);
+  read_ok += put_uptime(sink);
+  put_temperatures(sink);
+  put_disks(sink);
+  put_self(sink, cpu);
+  if (cpu) last_cpu_ = cpu;
+  std::string clock_note;
+  if (options_.clock && options_.clock_reader) put_clock(sink, clock_note);
+
+  if (read_ok == 0)
+    return CollectResult::failure("cannot read " + options_.proc_root +
+                                  " (stat, loadavg, meminfo, uptime)");
+  CollectResult r;
+  r.warning = clock_warning_;
+  if (!problems_.empty()) r.warning += (r.warning.empty() ? "skipped " : "; skipped ") + problems_;
+  r.note = std::move(clock_note);
+  return r;
+}
+
+// Each put_ step puts what it could read and says what it skipped; those
+// returning bool say whether their file could be read (the collection fails
+// when none of them could).
+bool SystemDriver::put_cpu(MetricSink& sink, const std::optional<CpuTimes>& cpu) {
+  if (!cpu) {
     skipped("CPU usage (stat)");
+    return false;
   }
+  if (last_cpu_) {
+    if (auto pct = busy_percent(*last_cpu_, *cpu)) sink.put(cpu_usage_, static_cast<float>(*pct));
+  }
+  return true;
+}
 
-  if (auto load = read_parsed(path_loadavg_, parse_loadavg)) {
-    ++read_ok;
-    sink.put(load1_, static_cast<float>(load->one));
-    sink.put(load5_, static_cast<float>(load->five));
-    sink.put(load15_, static_cast<float>(load->fifteen));
-  } else {
+bool SystemDriver::put_load(MetricSink& sink) {
+  auto load = read_parsed(path_loadavg_, parse_loadavg);
+  if (!load) {
     skipped("load (loadavg)");
+    return false;
   }
+  sink.put(load1_, static_cast<float>(load->one));
+  sink.put(load5_, static_cast<float>(load->five));
+  sink.put(load15_, static_cast<float>(load->fifteen));
+  return true;
+}
 
-  {
-    const MemInfo mem = read(path_meminfo_) ? parse_meminfo(buffer_.view()) : MemInfo{};
-    if (mem.total) sink.put(mem_total_, *mem.total);
-    if (mem.available) sink.put(mem_available_, *mem.available);
-    if (mem.total && mem.available && *mem.total > 0 && *mem.available <= *mem.total) {
-      ++read_ok;
-      sink.put(mem_used_,
-               static_cast<float>(100.0 * static_cast<double>(*mem.total - *mem.available) /
-                                  static_cast<double>(*mem.total)));
-    } else {
-      skipped("memory (meminfo)");
-    }
-    if (mem.swap_total && mem.swap_free && *mem.swap_free <= *mem.swap_total) {
-      double pct = *mem.swap_total == 0
-                       ? 0.0
-                       : 100.0 * static_cast<double>(*mem.swap_total - *mem.swap_free) /
-                             static_cast<double>(*mem.swap_total);
-      sink.put(swap_used_, static_cast<float>(pct));
-    } else {
-      skipped("swap (meminfo)");
-    }
-  }
-
-  if (auto up = read_parsed(path_uptime_, parse_uptime)) {
-    ++read_ok;
-    sink.put(uptime_, *up);
+bool SystemDriver::put_memory(MetricSink& sink) {
+  bool ok = false;
+  const MemInfo mem = read(path_meminfo_) ? parse_meminfo(buffer_.view()) : MemInfo{};
+  if (mem.total) sink.put(mem_total_, *mem.total);
+  if (mem.available) sink.put(mem_available_, *mem.available);
+  if (mem.total && mem.available && *mem.total > 0 && *mem.available <= *mem.total) {
+    ok = true;
+    sink.put(mem_used_,
+             static_cast<float>(100.0 * static_cast<double>(*mem.total - *mem.available) /
+                                static_cast<double>(*mem.total)));
   } else {
-    skipped("uptime");
+    skipped("memory (meminfo)");
   }
+  if (mem.swap_total && mem.swap_free && *mem.swap_free <= *mem.swap_total) {
+    double pct = *mem.swap_total == 0
+                     ? 0.0
+                     : 100.0 * static_cast<double>(*mem.swap_total - *mem.swap_free) /
+                           static_cast<double>(*mem.swap_total);
+    sink.put(swap_used_, static_cast<float>(pct));
+  } else {
+    skipped("swap (meminfo)");
+  }
+  return ok;
+}
 
+bool SystemDriver::put_uptime(MetricSink& sink) {
+  auto up = read_parsed(path_uptime_, parse_uptime);
+  if (!up) {
+    skipped("uptime");
+    return false;
+  }
+  sink.put(uptime_, *up);
+  return true;
+}
+
+void SystemDriver::put_temperatures(MetricSink& sink) {
   for (const Sensor& s : sensors_) {
     if (auto c = read_parsed(s.path, parse_millidegrees)) sink.put(s.id, static_cast<float>(*c));
     // A sensor that reads nothing (a sleeping device) is common: no complaint.
   }
+}
 
+void SystemDriver::put_disks(MetricSink& sink) {
   for (const Disk& d : disks_) {
     struct statvfs st {};
     if (::statvfs(d.mount.c_str(), &st) != 0 || st.f_blocks == 0) {
@@ -237,7 +273,11 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
                static_cast<float>(100.0 * static_cast<double>(used) / static_cast<double>(usable)));
     sink.put(d.free, static_cast<uint64_t>(st.f_bavail) * frsize);
   }
+}
 
+// The agent's own footprint: its RSS and CPU time, and its share of the
+// machine's CPU over the same interval as System/CPU/Usage.
+void SystemDriver::put_self(MetricSink& sink, const std::optional<CpuTimes>& cpu) {
   if (auto rss = read_parsed(path_self_status_, parse_status_rss)) sink.put(agent_rss_, *rss);
   if (auto ticks = read_parsed(path_self_stat_, parse_pid_stat_cpu)) {
     sink.put(agent_cpu_time_, static_cast<double>(*ticks) / static_cast<double>(ticks_per_second_));
@@ -250,48 +290,39 @@ CollectResult SystemDriver::collect(MetricSink& sink) {
     }
     last_self_ticks_ = *ticks;
   }
-  if (cpu) last_cpu_ = cpu;
+}
 
-  // ---- clock (adjtimex) ----
-  std::string clock_note;
-  if (options_.clock && options_.clock_reader) {
-    if (auto c = options_.clock_reader()) {
-      sink.put(clock_synced_, c->synchronized);
-      sink.put(clock_max_error_, c->max_error_ms);
-      // The warning's text is fixed when the episode starts, so the scheduler
-      // logs it once; the note says once that it ended (no allocation between).
-      if (!c->synchronized && clock_warning_.empty()) {
-        char text[600];
-        std::snprintf(
-            text, sizeof text,
-            "the system clock is not synchronised to any time source (the kernel's NTP status "
-            "says unsynchronised; it may be off by up to %.0f s): the timestamp of every metric "
-            "this agent publishes may be wrong. Check time synchronisation on this gateway: "
-            "`timedatectl status` should say \"System clock synchronized: yes\"; if not, enable "
-            "systemd-timesyncd (or chrony, ntpd) and make sure it reaches an NTP server (UDP "
-            "port 123, the servers in /etc/systemd/timesyncd.conf)",
-            c->max_error_ms / 1000.0);
-        clock_warning_ = text;
-      } else if (c->synchronized && !clock_warning_.empty()) {
-        char text[160];
-        std::snprintf(text, sizeof text,
-                      "the system clock is synchronised again (max error %.0f ms): timestamps "
-                      "are right from here on",
-                      c->max_error_ms);
-        clock_note = text;
-        clock_warning_.clear();
-      }
-    }
+// The clock (adjtimex): synchronised or not, and its error; the warning of
+// an unsynchronised episode, and the note that it ended (`note`).
+void SystemDriver::put_clock(MetricSink& sink, std::string& note) {
+  auto c = options_.clock_reader();
+  if (!c) return;
+  sink.put(clock_synced_, c->synchronized);
+  clock_synchronized_ = c->synchronized;
+  sink.put(clock_max_error_, c->max_error_ms);
+  // The warning's text is fixed when the episode starts, so the scheduler
+  // logs it once; the note says once that it ended (no allocation between).
+  if (!c->synchronized && clock_warning_.empty()) {
+    char text[600];
+    std::snprintf(
+        text, sizeof text,
+        "the system clock is not synchronised to any time source (the kernel's NTP status "
+        "says unsynchronised; it may be off by up to %.0f s): the timestamp of every metric "
+        "this agent publishes may be wrong. Check time synchronisation on this gateway: "
+        "`timedatectl status` should say \"System clock synchronized: yes\"; if not, enable "
+        "systemd-timesyncd (or chrony, ntpd) and make sure it reaches an NTP server (UDP "
+        "port 123, the servers in /etc/systemd/timesyncd.conf)",
+        c->max_error_ms / 1000.0);
+    clock_warning_ = text;
+  } else if (c->synchronized && !clock_warning_.empty()) {
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "the system clock is synchronised again (max error %.0f ms): timestamps "
+                  "are right from here on",
+                  c->max_error_ms);
+    note = text;
+    clock_warning_.clear();
   }
-
-  if (read_ok == 0)
-    return CollectResult::failure("cannot read " + options_.proc_root +
-                                  " (stat, loadavg, meminfo, uptime)");
-  CollectResult r;
-  r.warning = clock_warning_;
-  if (!problems_.empty()) r.warning += (r.warning.empty() ? "skipped " : "; skipped ") + problems_;
-  r.note = std::move(clock_note);
-  return r;
 }
 
 }  // namespace classroom::drivers::system

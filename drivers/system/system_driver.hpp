@@ -36,6 +36,9 @@ class SystemDriver final : public Driver {
  public:
   explicit SystemDriver(Options options);
   CollectResult collect(MetricSink& sink) override;
+  // The clock's state at the last collection that read it (System/Clock/
+  // Synchronized): empty when this driver does not read the clock, or has not yet.
+  std::optional<bool> clock_synchronized() const { return clock_synchronized_; }
 
  private:
   struct Sensor {
@@ -62,6 +65,15 @@ class SystemDriver final : public Driver {
     return parse(buffer_.view());
   }
   void skipped(const char* what);
+  // The steps of collect().
+  bool put_cpu(MetricSink& sink, const std::optional<CpuTimes>& cpu);
+  bool put_load(MetricSink& sink);
+  bool put_memory(MetricSink& sink);
+  bool put_uptime(MetricSink& sink);
+  void put_temperatures(MetricSink& sink);
+  void put_disks(MetricSink& sink);
+  void put_self(MetricSink& sink, const std::optional<CpuTimes>& cpu);
+  void put_clock(MetricSink& sink, std::string& note);
 
   Options options_;
   std::string path_stat_, path_loadavg_, path_meminfo_, path_uptime_, path_self_stat_,
@@ -74,6 +86,7 @@ class SystemDriver final : public Driver {
            mem_used_ = 0, swap_used_ = 0, uptime_ = 0, agent_rss_ = 0, agent_cpu_ = 0,
            agent_cpu_time_ = 0;
   MetricId clock_synced_ = 0, clock_max_error_ = 0;
+  std::optional<bool> clock_synchronized_;
   MetricId make_ = 0, model_ = 0, os_ = 0, os_version_ = 0, agent_version_ = 0;
   // While the clock is unsynchronised: the warning, worded when it began.
   std::string clock_warning_;

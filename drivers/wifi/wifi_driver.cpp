@@ -175,7 +175,13 @@ void WifiDriver::sample(Iface& iface, const InterfaceInfo& info, MetricSink& sin
     if (auto w = width_mhz(*info.width)) sink.put(iface.width, uint64_t{*w});
   if (info.tx_power_mbm) sink.put(iface.tx_power, static_cast<float>(*info.tx_power_mbm) / 100.0f);
 
-  // Stations.
+  sample_stations(iface, sink);
+  sample_survey(iface, sink);
+}
+
+// The associated stations: how many, how many weak, the spread of their
+// signal and bitrates, and their retry counters.
+void WifiDriver::sample_stations(Iface& iface, MetricSink& sink) {
   current_.clear();
   signals_.clear();
   tx_rates_.clear();
@@ -218,42 +224,46 @@ void WifiDriver::sample(Iface& iface, const InterfaceInfo& info, MetricSink& sin
       std::sort(rx_rates_.begin(), rx_rates_.end());
       sink.put(iface.rx_rate, median(rx_rates_));
     }
-
-    // Retry counters: per station, keyed by address, summed as deltas, so a
-    // station that leaves takes nothing back and one that arrives adds its own.
-    auto by_mac = [](const Counters& a, const Counters& b) { return a.mac < b.mac; };
-    std::sort(current_.begin(), current_.end(), by_mac);
-    // The same address twice in one dump (never from a sane kernel) counts once.
-    current_.erase(std::unique(current_.begin(), current_.end(),
-                               [](const Counters& a, const Counters& b) { return a.mac == b.mac; }),
-                   current_.end());
-    if (!iface.have_baseline) {
-      for (const Counters& c : current_) {
-        iface.retries_total += c.retries.value_or(0);
-        iface.failed_total += c.failed.value_or(0);
-      }
-      iface.have_baseline = true;
-    } else {
-      auto old = iface.last.begin();
-      for (Counters& c : current_) {
-        while (old != iface.last.end() && old->mac < c.mac) ++old;
-        const bool known = old != iface.last.end() && old->mac == c.mac;
-        add_delta(iface.retries_total, known ? old->retries : std::nullopt, c.retries);
-        add_delta(iface.failed_total, known ? old->failed : std::nullopt, c.failed);
-        // A counter missing from this reply keeps its last value, so its
-        // return is not counted twice.
-        if (known && !c.retries) c.retries = old->retries;
-        if (known && !c.failed) c.failed = old->failed;
-      }
-    }
-    iface.last.swap(current_);
-    sink.put(iface.retries, iface.retries_total);
-    sink.put(iface.failed, iface.failed_total);
+    sum_retries(iface, sink);
   }
+}
 
-  // The survey of the channel in use: noise, and busy time since the last sample.
+// Retry counters: per station, keyed by address, summed as deltas, so a
+// station that leaves takes nothing back and one that arrives adds its own.
+void WifiDriver::sum_retries(Iface& iface, MetricSink& sink) {
+  auto by_mac = [](const Counters& a, const Counters& b) { return a.mac < b.mac; };
+  std::sort(current_.begin(), current_.end(), by_mac);
+  // The same address twice in one dump (never from a sane kernel) counts once.
+  current_.erase(std::unique(current_.begin(), current_.end(),
+                             [](const Counters& a, const Counters& b) { return a.mac == b.mac; }),
+                 current_.end());
+  if (!iface.have_baseline) {
+    for (const Counters& c : current_) {
+      iface.retries_total += c.retries.value_or(0);
+      iface.failed_total += c.failed.value_or(0);
+    }
+    iface.have_baseline = true;
+  } else {
+    auto old = iface.last.begin();
+    for (Counters& c : current_) {
+      while (old != iface.last.end() && old->mac < c.mac) ++old;
+      const bool known = old != iface.last.end() && old->mac == c.mac;
+      add_delta(iface.retries_total, known ? old->retries : std::nullopt, c.retries);
+      add_delta(iface.failed_total, known ? old->failed : std::nullopt, c.failed);
+      // A counter missing from this reply keeps its last value, so its
+      // return is not counted twice.
+      if (known && !c.retries) c.retries = old->retries;
+      if (known && !c.failed) c.failed = old->failed;
+    }
+  }
+  iface.last.swap(current_);
+  sink.put(iface.retries, iface.retries_total);
+  sink.put(iface.failed, iface.failed_total);
+}
+
+void WifiDriver::sample_survey(Iface& iface, MetricSink& sink) {
   std::optional<SurveyInfo> in_use;
-  cut = false;
+  bool cut = false;
   auto on_survey = [&](const netlink::Message& m) {
     auto s = parse_survey(m);
     if (!s) return;
@@ -262,7 +272,7 @@ void WifiDriver::sample(Iface& iface, const InterfaceInfo& info, MetricSink& sin
   };
   netlink::Request survey_request = dump_request(family_, NL80211_CMD_GET_SURVEY);
   survey_request.put_u32(NL80211_ATTR_IFINDEX, iface.ifindex);
-  r = client_->request(survey_request, on_survey);
+  const netlink::Result r = client_->request(survey_request, on_survey);
   if (r.error) {
     // Drivers without survey support answer EOPNOTSUPP: nothing to say.
     if (r.error != EOPNOTSUPP) note("the survey dump", iface);

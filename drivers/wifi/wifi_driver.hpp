@@ -50,6 +50,10 @@ class WifiDriver final : public Driver {
   bool wanted(std::string_view name) const;
   Iface& iface_for(const InterfaceInfo& info, MetricSink& sink);
   void sample(Iface& iface, const InterfaceInfo& info, MetricSink& sink);
+  void sample_stations(Iface& iface, MetricSink& sink);
+  void sum_retries(Iface& iface, MetricSink& sink);
+  // The survey of the channel in use: noise, and busy time since the last sample.
+  void sample_survey(Iface& iface, MetricSink& sink);
   void note(const char* what, const Iface& iface);
 
   Options options_;

@@ -368,7 +368,7 @@ struct StatusRig {
     o.bdseq_path = dir / "bdseq";
     return o;
   }
-  Inputs inputs() { return Inputs{uplink, spool, scheduler, devices, catalog, 0}; }
+  Inputs inputs() { return Inputs{uplink, spool, scheduler, devices, catalog, 0, std::nullopt}; }
   std::pair<int, std::string> ask_text() {
     std::ostringstream out, err;
     const int rc = status::ask(cfg.status.socket, false, out, err);
@@ -442,6 +442,40 @@ TEST_CASE("status server: filled from the uplink, spool and scheduler, asked ove
   std::ostringstream out, err;
   CHECK(status::ask(rig.cfg.status.socket, true, out, err) == kExitOk);
   CHECK_THAT(out.str(), Catch::StartsWith("{\"state\":\"ok\","));
+}
+
+TEST_CASE("status server: sources and clock come from typed task kinds and the clock reading") {
+  LogCapture logs;
+  StatusRig rig;
+  // A device poll is known by its kind, whatever its name says; the agent's
+  // own metrics are a source.
+  rig.scheduler.add(
+      "switch-6a", 1000, [](int64_t) { return drivers::CollectResult{}; }, Scheduler::Kind::device);
+  rig.scheduler.add(
+      "device agent", 1000, [](int64_t) { return drivers::CollectResult{}; },
+      Scheduler::Kind::self);
+  rig.scheduler.run_due();
+  Inputs in = rig.inputs();
+
+  Server server(rig.cfg, rig.clock);
+  REQUIRE(server.serving());
+  server.update(in);
+  const Snapshot& s = server.filled();
+  REQUIRE(s.sources.size() == 3);
+  CHECK(s.sources[0].name == "system");
+  CHECK(s.sources[1].name == "lan");
+  CHECK(s.sources[2].name == "device agent");
+  CHECK(s.clock == ClockState::unknown);
+
+  in.clock_synchronized = false;
+  rig.clock.advance(Server::kFillEveryMs);
+  server.update(in);
+  CHECK(s.clock == ClockState::unsynchronized);
+
+  in.clock_synchronized = true;
+  rig.clock.advance(Server::kFillEveryMs);
+  server.update(in);
+  CHECK(s.clock == ClockState::synchronized);
 }
 
 TEST_CASE(

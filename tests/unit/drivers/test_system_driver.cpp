@@ -132,6 +132,7 @@ TEST_CASE("system driver: an unsynchronised clock is explained once, and its ret
   o.clock_reader = fake_clock;
   SystemDriver driver(o);
   MapSink sink;
+  CHECK_FALSE(driver.clock_synchronized().has_value());  // not read yet
   g_fake_clock = ClockStatus{false, 16000.0};
   std::string warning;
   for (int i = 0; i < 3; ++i) {
@@ -142,6 +143,7 @@ TEST_CASE("system driver: an unsynchronised clock is explained once, and its ret
     CHECK(r.note.empty());
   }
   CHECK_FALSE(sink.get<bool>("System/Clock/Synchronized"));
+  CHECK(driver.clock_synchronized() == false);
   CHECK(sink.get<double>("System/Clock/Max Error") == 16000.0);
   INFO(warning);
   CHECK(warning.rfind("the system clock is not synchronised to any time source", 0) == 0);
@@ -160,6 +162,7 @@ TEST_CASE("system driver: an unsynchronised clock is explained once, and its ret
   auto after = driver.collect(sink);
   CHECK(after.note.empty());
   CHECK(sink.get<bool>("System/Clock/Synchronized"));
+  CHECK(driver.clock_synchronized() == true);
 
   // A new episode is a new warning; a clock the kernel cannot report changes nothing.
   g_fake_clock = ClockStatus{false, 16000.0};

@@ -267,7 +267,7 @@ TEST_CASE("a warm status snapshot fill allocates nothing") {
     scheduler.run_due();
     spool.append(record, clock.wall_ms());
     const long before = g_allocations.load();
-    server.update({uplink, spool, scheduler, devices, catalog, 0});
+    server.update({uplink, spool, scheduler, devices, catalog, 0, std::nullopt});
     during += g_allocations.load() - before;
     clock.advance(1000);
   };
@@ -321,7 +321,7 @@ TEST_CASE("a warm status snapshot fill with a primary host online allocates noth
   auto cycle = [&] {
     scheduler.run_due();
     const long before = g_allocations.load();
-    server.update({uplink, spool, scheduler, devices, catalog, 0});
+    server.update({uplink, spool, scheduler, devices, catalog, 0, std::nullopt});
     during += g_allocations.load() - before;
     clock.advance(1000);
   };
