@@ -16,16 +16,20 @@ bool fill(Symbols& bind, AresApi& a) {
          bind("ares_parse_aaaa_reply", a.parse_aaaa_reply);
 }
 
-constinit SharedLibrary<AresApi> g_ares("libcares.so.2", "libc-ares2", fill);
+// Made on first use: nothing depends on the order of static initialisation.
+SharedLibrary<AresApi>& ares_library() {
+  static SharedLibrary<AresApi> library("libcares.so.2", "libc-ares2", fill);
+  return library;
+}
 
 }  // namespace
 
 const AresApi* load_ares(std::string* error) {
-  return g_ares.load(error);
+  return ares_library().load(error);
 }
 
 const AresApi& ares_api() {
-  return g_ares.api();
+  return ares_library().api();
 }
 
 }  // namespace classroom::drivers::probes

@@ -29,16 +29,20 @@ bool fill(Symbols& bind, CurlApi& a) {
          bind("curl_easy_cleanup", a.easy_cleanup) && bind("curl_easy_strerror", a.easy_strerror);
 }
 
-constinit SharedLibrary<CurlApi> g_curl("libcurl.so.4", "libcurl4", fill, skip_gnutls_init);
+// Made on first use: nothing depends on the order of static initialisation.
+SharedLibrary<CurlApi>& curl_library() {
+  static SharedLibrary<CurlApi> library("libcurl.so.4", "libcurl4", fill, skip_gnutls_init);
+  return library;
+}
 
 }  // namespace
 
 const CurlApi* load_curl(std::string* error) {
-  return g_curl.load(error);
+  return curl_library().load(error);
 }
 
 const CurlApi& curl_api() {
-  return g_curl.api();
+  return curl_library().api();
 }
 
 }  // namespace classroom::drivers::probes

@@ -54,8 +54,7 @@ template <typename Api>
 class SharedLibrary {
  public:
   using Fill = bool (*)(Symbols& bind, Api& api);
-  constexpr SharedLibrary(const char* soname, const char* package, Fill fill,
-                          void (*before_open)() = nullptr)
+  SharedLibrary(const char* soname, const char* package, Fill fill, void (*before_open)() = nullptr)
       : soname_(soname), package_(package), fill_(fill), before_open_(before_open) {}
 
   // The table; nullptr, with `error` set (when given), when the library

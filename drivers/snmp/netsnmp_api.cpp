@@ -67,17 +67,21 @@ bool fill(probes::Symbols& bind, NetSnmpApi& a) {
          bind("usmAESPrivProtocol", a.aes_priv) && init(bind);
 }
 
-// The soname of net-snmp 5.9 (Debian 12 and 13: libsnmp40).
-constinit probes::SharedLibrary<NetSnmpApi> g_netsnmp("libnetsnmp.so.40", "libsnmp40", fill);
+// net-snmp 5.9 (Debian 12 and 13: libsnmp40). Made on first use: nothing
+// depends on the order of static initialisation.
+probes::SharedLibrary<NetSnmpApi>& netsnmp_library() {
+  static probes::SharedLibrary<NetSnmpApi> library("libnetsnmp.so.40", "libsnmp40", fill);
+  return library;
+}
 
 }  // namespace
 
 const NetSnmpApi* load_netsnmp(std::string* error) {
-  return g_netsnmp.load(error);
+  return netsnmp_library().load(error);
 }
 
 const NetSnmpApi& netsnmp() {
-  return g_netsnmp.api();
+  return netsnmp_library().api();
 }
 
 }  // namespace classroom::drivers::snmp
