@@ -12,6 +12,7 @@
 #include "mqtt/mqtt_client.hpp"
 #include "printable.hpp"
 #include "registry.hpp"
+#include "probes/shared_library.hpp"
 #include "status/client.hpp"
 #include "tls_files.hpp"
 #include "version.hpp"
@@ -90,6 +91,12 @@ Command parse_command_line(int argc, char** argv) {
                   "Block the loop's first turn this long, as a stuck loop would")
       ->check(CLI::Range(int64_t{0}, int64_t{600'000}))
       ->group("");
+  // Hidden: for the tests of a gateway without net-snmp, libcurl or c-ares.
+  std::vector<std::string> missing_libraries;
+  run->add_option("--diagnostic-missing-library", missing_libraries,
+                  "Fail to load this library, as where its package is not installed")
+      ->check(CLI::IsMember({"libnetsnmp.so.40", "libcurl.so.4", "libcares.so.2"}))
+      ->group("");
   auto* once = app.add_subcommand("once", "Collect every source once and print it; no broker");
   once->add_option("-c,--config", config_path, "Config file")->capture_default_str();
   auto* check = app.add_subcommand("check-config", "Validate a config file and explain mistakes");
@@ -137,7 +144,10 @@ Command parse_command_line(int argc, char** argv) {
   if (console.parsed()) return {Command::done, console.run(), {}, {}};
   if (check->parsed()) return {Command::check_config, 0, config_path, {}};
   if (once->parsed()) return {Command::once, 0, config_path, {}};
-  if (run->parsed()) return {Command::run, 0, config_path, diagnostics};
+  if (run->parsed()) {
+    classroom::drivers::probes::libraries_made_missing() = std::move(missing_libraries);
+    return {Command::run, 0, config_path, diagnostics};
+  }
   return {Command::done, usage_error(app, "A subcommand is required"), {}, {}};
 }
 

@@ -8,6 +8,7 @@ namespace classroom::drivers::probes {
 
 void* new_easy(const std::string& url, const std::string& proxy, const std::string& ca_file,
                bool insecure, int64_t timeout_ms, char* errbuf) {
+  if (!load_curl()) return nullptr;  // no table to call through
   CURL* e = curl_api().easy_init();
   if (!e) return nullptr;
   curl_api().easy_setopt(e, CURLOPT_URL, url.c_str());
@@ -61,8 +62,10 @@ void HttpProbe::start(Context& ctx, int64_t now_ms) {
   capped_ = false;
   deadline_ = now_ms + o_.timeout_ms + 1000;  // curl's own timeout comes first
   multi_ = ctx.curl;
+  if (std::string why; !load_curl(&why)) return finish(why);
+  if (!multi_ || !multi_->ok()) return finish("cannot start an HTTP transfer (libcurl)");
   easy_ = new_easy(o_.url, o_.proxy, o_.ca_file, o_.insecure, o_.timeout_ms, errbuf_);
-  if (!easy_ || !multi_) return finish("cannot start an HTTP transfer (libcurl)");
+  if (!easy_) return finish("cannot start an HTTP transfer (libcurl)");
   curl_api().easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &HttpProbe::on_body);
   curl_api().easy_setopt(easy_, CURLOPT_WRITEDATA, this);
   curl_api().easy_setopt(easy_, CURLOPT_CERTINFO, 1L);

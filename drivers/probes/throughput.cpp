@@ -18,7 +18,8 @@ void ThroughputProbe::start(Context& ctx, int64_t now_ms) {
   down_ = up_ = 0;
   duration_s_ = 0;
   multi_ = ctx.curl;
-  if (!multi_) return finish("cannot start a transfer (libcurl)");
+  if (std::string why; !load_curl(&why)) return finish(why);
+  if (!multi_ || !multi_->ok()) return finish("cannot start a transfer (libcurl)");
   begin(false, now_ms);
 }
 

@@ -1,40 +1,39 @@
 #include "netsnmp_api.hpp"
 
-#include <mutex>
+#include <dlfcn.h>
 
 #include "probes/shared_library.hpp"
 
 namespace classroom::drivers::snmp {
 namespace {
 
-// The soname of net-snmp 5.9 (Debian 12 and 13: libsnmp40).
-constexpr const char* kSoname = "libnetsnmp.so.40";
-
-NetSnmpApi g_api{};
-const NetSnmpApi* g_loaded = nullptr;
-std::string g_error;
-
-template <typename F>
-bool bind(void* lib, const char* name, F& out) {
-  return probes::bind_symbol(lib, kSoname, name, out, g_error);
+// init_snmp seeds net-snmp's USM salts from OpenSSL's random generator.
+// OpenSSL's default one (CTR-DRBG with AES-256) makes it build every cipher
+// of its default provider on first use, some 110 KiB of heap that an agent
+// without TLS pays for nothing else; the hash generator (Hash_DRBG with
+// SHA-256, NIST SP 800-90A too) builds the digests only. A no-op once a
+// generator exists (a TLS broker made one), and where OpenSSL has no such
+// call (before 3.0): the function comes from net-snmp's own libcrypto.
+void lighter_random_generator(void* lib) {
+  using SetType = int (*)(void*, const char*, const char*, const char*, const char*);
+  if (auto set = reinterpret_cast<SetType>(::dlsym(lib, "RAND_set_DRBG_type")))
+    set(nullptr, "HASH-DRBG", nullptr, nullptr, "SHA256");
 }
 
 // Only what the agent needs of the library: it speaks numeric OIDs and keeps
 // its own config, and reports every outcome itself.
-void init(void* lib) {
+bool init(probes::Symbols& bind) {
   decltype(&::netsnmp_ds_set_boolean) set_boolean = nullptr;
   decltype(&::netsnmp_ds_set_int) set_int = nullptr;
   decltype(&::netsnmp_set_mib_directory) set_mib_directory = nullptr;
   decltype(&::snmp_disable_log) disable_log = nullptr;
   decltype(&::netsnmp_register_loghandler) register_loghandler = nullptr;
   decltype(&::init_snmp) init_snmp = nullptr;
-  if (!(bind(lib, "netsnmp_ds_set_boolean", set_boolean) &&
-        bind(lib, "netsnmp_ds_set_int", set_int) &&
-        bind(lib, "netsnmp_set_mib_directory", set_mib_directory) &&
-        bind(lib, "snmp_disable_log", disable_log) &&
-        bind(lib, "netsnmp_register_loghandler", register_loghandler) &&
-        bind(lib, "init_snmp", init_snmp)))
-    return;
+  if (!(bind("netsnmp_ds_set_boolean", set_boolean) && bind("netsnmp_ds_set_int", set_int) &&
+        bind("netsnmp_set_mib_directory", set_mib_directory) &&
+        bind("snmp_disable_log", disable_log) &&
+        bind("netsnmp_register_loghandler", register_loghandler) && bind("init_snmp", init_snmp)))
+    return false;
   // No snmp.conf, no MIB files, no persistent state in /var/lib/snmp.
   set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
   set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
@@ -46,50 +45,43 @@ void init(void* lib) {
   // to stderr: a handler that drops them. Outcomes are reported by the poller.
   disable_log();
   register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_EMERG);
+  lighter_random_generator(bind.library());
   init_snmp("classroom-agent");
-  g_loaded = &g_api;
+  return true;
 }
 
-void load() {
-  void* lib = probes::open_library(kSoname, "libsnmp40", g_error);
-  if (!lib) return;
-  NetSnmpApi a{};
-  if (bind(lib, "snmp_sess_init", a.sess_init) && bind(lib, "snmp_sess_open", a.sess_open) &&
-      bind(lib, "snmp_sess_close", a.sess_close) &&
-      bind(lib, "snmp_sess_session", a.sess_session) &&
-      bind(lib, "snmp_sess_async_send", a.sess_async_send) &&
-      bind(lib, "snmp_sess_error", a.sess_error) &&
-      bind(lib, "snmp_sess_select_info", a.sess_select_info) &&
-      bind(lib, "snmp_sess_read", a.sess_read) && bind(lib, "snmp_sess_timeout", a.sess_timeout) &&
-      bind(lib, "snmp_pdu_create", a.pdu_create) && bind(lib, "snmp_clone_pdu", a.clone_pdu) &&
-      bind(lib, "snmp_free_pdu", a.free_pdu) && bind(lib, "snmp_add_null_var", a.add_null_var) &&
-      bind(lib, "snmp_api_errstring", a.api_errstring) &&
-      bind(lib, "snmp_errstring", a.errstring) &&
-      bind(lib, "snmpv3_get_report_type", a.get_report_type) &&
-      bind(lib, "generate_Ku", a.generate_ku) && bind(lib, "usm_get_user", a.usm_get_user) &&
-      bind(lib, "usm_remove_user", a.usm_remove_user) &&
-      bind(lib, "usm_free_user", a.usm_free_user) &&
-      bind(lib, "usm_create_user_from_session", a.usm_create_user_from_session) &&
-      bind(lib, "snmp_errno", a.errno_of_open) &&
-      bind(lib, "usmHMACSHA1AuthProtocol", a.hmac_sha1_auth) &&
-      bind(lib, "usmHMAC192SHA256AuthProtocol", a.hmac_sha256_auth) &&
-      bind(lib, "usmAESPrivProtocol", a.aes_priv)) {
-    g_api = a;
-    init(lib);
-  }
+bool fill(probes::Symbols& bind, NetSnmpApi& a) {
+  return bind("snmp_sess_init", a.sess_init) && bind("snmp_sess_open", a.sess_open) &&
+         bind("snmp_sess_close", a.sess_close) && bind("snmp_sess_session", a.sess_session) &&
+         bind("snmp_sess_async_send", a.sess_async_send) && bind("snmp_sess_error", a.sess_error) &&
+         bind("snmp_sess_select_info", a.sess_select_info) && bind("snmp_sess_read", a.sess_read) &&
+         bind("snmp_sess_timeout", a.sess_timeout) && bind("snmp_pdu_create", a.pdu_create) &&
+         bind("snmp_clone_pdu", a.clone_pdu) && bind("snmp_free_pdu", a.free_pdu) &&
+         bind("snmp_add_null_var", a.add_null_var) && bind("snmp_api_errstring", a.api_errstring) &&
+         bind("snmp_errstring", a.errstring) && bind("snmpv3_get_report_type", a.get_report_type) &&
+         bind("generate_Ku", a.generate_ku) && bind("usm_get_user", a.usm_get_user) &&
+         bind("usm_remove_user", a.usm_remove_user) && bind("usm_free_user", a.usm_free_user) &&
+         bind("usm_create_user_from_session", a.usm_create_user_from_session) &&
+         bind("snmp_errno", a.errno_of_open) && bind("usmHMACSHA1AuthProtocol", a.hmac_sha1_auth) &&
+         bind("usmHMAC192SHA256AuthProtocol", a.hmac_sha256_auth) &&
+         bind("usmAESPrivProtocol", a.aes_priv) && init(bind);
+}
+
+// net-snmp 5.9 (Debian 12 and 13: libsnmp40). Made on first use: nothing
+// depends on the order of static initialisation.
+probes::SharedLibrary<NetSnmpApi>& netsnmp_library() {
+  static probes::SharedLibrary<NetSnmpApi> library("libnetsnmp.so.40", "libsnmp40", fill);
+  return library;
 }
 
 }  // namespace
 
 const NetSnmpApi* load_netsnmp(std::string* error) {
-  static std::once_flag once;
-  std::call_once(once, load);
-  if (!g_loaded && error) *error = g_error;
-  return g_loaded;
+  return netsnmp_library().load(error);
 }
 
 const NetSnmpApi& netsnmp() {
-  return g_api;
+  return netsnmp_library().api();
 }
 
 }  // namespace classroom::drivers::snmp

@@ -2,10 +2,14 @@
 # The memory budget as a test (ctest "perf: ..."): private dirty memory must
 # stay within 2 MiB with the shipped config, and with ten probes on top of it
 #, and with two SNMP devices, measured by tests/perf/footprint.sh
-# after SECONDS (default 20) of a 1 s interval. The probe run must really have
-# loaded libcurl and c-ares (its HTTP and DNS probes ran), the device run
-# net-snmp, and the shipped one none of them: libraries loaded with dlopen cost
-# nothing where their feature is not configured.
+# after SECONDS (default 20) of a 1 s interval. The whole job (both devices
+# and the ten probes together) measures 2140-2270 KiB: until it fits in
+# 2 MiB, its check holds what is reached (WHOLE_JOB_BUDGET_KIB, 2400 KiB, as
+# the runs vary by some 80 KiB) against a regression and says that 2 MiB is
+# the goal (docs/performance.md). The probe run must really have loaded
+# libcurl and c-ares (its HTTP and DNS probes ran), the device run net-snmp,
+# and the shipped one none of them: libraries loaded with dlopen cost nothing
+# where their feature is not configured.
 # Usage: tests/perf/budget.sh [SECONDS] [AGENT_BINARY]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,11 +17,12 @@ seconds=${1:-20}
 agent=()
 [ -n "${2:-}" ] && agent=("$2")  # else footprint.sh's default, build/agent/classroom-agent
 budget_kib=${BUDGET_KIB:-2048}  # lower it to see the failure path
+whole_job_kib=${WHOLE_JOB_BUDGET_KIB:-2400}
 failed=0
 
 check() {
-  local what=$1 expected=$2
-  shift 2
+  local what=$1 expected=$2 budget_kib=$3
+  shift 3
   local out kib
   out=$(FOOTPRINT_MAPPINGS=200 "$here/footprint.sh" "$@" "$seconds" "${agent[@]}")
   kib=$(awk '$1 == "private" && $2 == "dirty" {print $3; exit}' <<<"$out")
@@ -41,7 +46,10 @@ check() {
   fi
 }
 
-check "shipped config" none
-check "shipped config + ten probes (3 ICMP, 2 DNS, 2 TCP, 3 HTTP)" "libcurl libcares" --probes
-check "shipped config + two SNMP devices" libnetsnmp --snmp
+check "shipped config" none "$budget_kib"
+check "shipped config + ten probes (3 ICMP, 2 DNS, 2 TCP, 3 HTTP)" "libcurl libcares" \
+  "$budget_kib" --probes
+check "shipped config + two SNMP devices" libnetsnmp "$budget_kib" --snmp
+check "the whole job: two SNMP devices and ten probes (2 MiB is the goal)" \
+  "libcurl libcares libnetsnmp" "$whole_job_kib" --snmp --probes
 exit "$failed"
