@@ -645,9 +645,9 @@ void Daemon::sample_and_send(LoopTimes& t) {
   if (p.devices->apply(session_.batcher.get()) > 0 || ran > 0) session_.batcher->flush();
   t.uplink_wake = session_.uplink->poll();
   t.spool_wake = spool_->maintain();
-  status_server_->update({*session_.uplink, *spool_, p.scheduler, *p.devices, catalog_,
-                          session_.batcher->lost(),
-                          p.system ? p.system->clock_synchronized() : std::nullopt});
+  status_server_->update(
+      {*session_.uplink, *spool_, p.scheduler, *p.devices, catalog_, session_.batcher->lost(),
+       p.system ? p.system->clock_synchronized() : std::nullopt, p.probes.get()});
 }
 
 // Memory given back, systemd's STATUS= line and watchdog.

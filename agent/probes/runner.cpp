@@ -339,6 +339,11 @@ std::vector<Runner::Outcome> Runner::outcomes() const {
   return out;
 }
 
+std::string_view Runner::last_error(size_t index) const {
+  return index < engine_->entries.size() ? std::string_view(engine_->entries[index].last_error)
+                                         : std::string_view();
+}
+
 void Runner::turn(int64_t max_wait_ms) {
   Engine& e = *engine_;
   if (!e.loop) e.open_loop();

@@ -66,6 +66,10 @@ class Runner {
     std::string error;      // of the last result; empty when it succeeded
   };
   std::vector<Outcome> outcomes() const;
+  // On the loop: why the probe at `index` (config order, as outcomes())
+  // failed at its last drained run, in the probe's words; empty when it
+  // succeeded, has no result yet, or there is no such probe.
+  std::string_view last_error(size_t index) const;
   // The longest a run of any probe may take, hard deadline included.
   int64_t longest_run_ms() const;
 

@@ -431,6 +431,7 @@ void TextReport::probes() {
         t += "no result yet";
       } else {
         t += (p.ok ? "ok" : "FAILED");
+        if (!p.ok && !p.error.empty()) t += " (" + said(p.error) + ")";
         if (p.has_value)
           t += ", " + p.measure + " " + number(p.value) + (p.unit.empty() ? "" : " " + p.unit);
         t += ", " + ago(p.last_run_ms, now_ms);
@@ -603,6 +604,7 @@ void json_probes(std::string& out, const Snapshot& s) {
     json_opt_string(j.key("measure"), p.has_value ? p.measure : "");
     j.key("value") += p.has_value && std::isfinite(p.value) ? number(p.value) : "null";
     json_opt_string(j.key("unit"), p.has_value ? p.unit : "");
+    json_opt_string(j.key("error"), p.error, true);
   }
   out += ']';
 }

@@ -39,6 +39,10 @@ struct ProbeStatus {
   bool has_value = false;
   double value = 0;           // its headline measure, when it has one
   std::string measure, unit;  // "RTT Avg", "ms"
+  // Why the last run failed, in the probe's words (as logged), at most
+  // kMaxErrorShown bytes; empty when it succeeded.
+  std::string error;
+  static constexpr size_t kMaxErrorShown = 200;
 };
 
 struct Snapshot {

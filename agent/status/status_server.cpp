@@ -22,6 +22,7 @@
 #include "common/log.hpp"
 #include "devices/device_runner.hpp"
 #include "printable.hpp"
+#include "probes/runner.hpp"
 #include "scheduler/scheduler.hpp"
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"
@@ -165,6 +166,7 @@ void Server::set_probes(const config::Probes& probes) {
     p.name = name;
     p.kind = kind;
     p.measure = measure;
+    p.error.reserve(ProbeStatus::kMaxErrorShown);  // filled without allocating
     local_.probes.push_back(std::move(p));
     const std::string base = "Connectivity/" + name + "/";
     probe_refs_.push_back(ProbeRef{base + ok, base + measure});
@@ -301,7 +303,7 @@ void Server::fill(const Inputs& in) {
   fill_spool(s, in, wall);
   fill_sources(s, in.scheduler);
   fill_devices(s, in);
-  fill_probes(s, in.catalog);
+  fill_probes(s, in.catalog, in.probes);
   s.clock = !in.clock_synchronized   ? ClockState::unknown
             : *in.clock_synchronized ? ClockState::synchronized
                                      : ClockState::unsynchronized;
@@ -416,9 +418,10 @@ void Server::fill_devices(Snapshot& s, const Inputs& in) {
   }
 }
 
-// Each configured probe's Success and main value, from the catalog; the
-// metric ids are looked up once, when the probe first has a result.
-void Server::fill_probes(Snapshot& s, const Catalog& catalog) {
+// Each configured probe's Success and main value, from the catalog (the
+// metric ids are looked up once, when the probe first has a result), and why
+// it failed, from the runner.
+void Server::fill_probes(Snapshot& s, const Catalog& catalog, const probes::Runner* runner) {
   for (size_t i = 0; i < probe_refs_.size(); ++i) {
     ProbeRef& ref = probe_refs_[i];
     ProbeStatus& p = s.probes[i];
@@ -440,6 +443,8 @@ void Server::fill_probes(Snapshot& s, const Catalog& catalog) {
     p.last_run_ms = ok.ts_ms;
     p.has_value = ref.has_value_id && as_double(catalog.at(ref.value_id).value, p.value) &&
                   std::isfinite(p.value);
+    const std::string_view why = runner && !p.ok ? runner->last_error(i) : std::string_view();
+    p.error.assign(why.substr(0, ProbeStatus::kMaxErrorShown));
   }
 }
 

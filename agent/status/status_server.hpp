@@ -39,6 +39,9 @@ class Spool;
 class Scheduler;
 class DeviceRunner;
 class Catalog;
+namespace probes {
+class Runner;
+}
 }  // namespace classroom
 
 namespace classroom::status {
@@ -54,6 +57,8 @@ struct Inputs {
   // The system clock's last reading by the system source (adjtimex): empty
   // when that source does not read it (disabled, a captured /proc) or has not yet.
   std::optional<bool> clock_synchronized;
+  // The probe runner, for why each probe failed; null when none runs.
+  const probes::Runner* probes = nullptr;
 };
 
 constexpr const char* kProtocolHeader = "classroom-agent-status 1 ";
@@ -102,7 +107,7 @@ class Server {
   void fill_spool(Snapshot& s, const Inputs& in, int64_t wall);
   void fill_sources(Snapshot& s, const Scheduler& scheduler);
   void fill_devices(Snapshot& s, const Inputs& in);
-  void fill_probes(Snapshot& s, const Catalog& catalog);
+  void fill_probes(Snapshot& s, const Catalog& catalog, const probes::Runner* runner);
   void open_socket(const config::Status& cfg);
   static bool make_socket_dir(const std::filesystem::path& dir);
   void serve();

@@ -106,13 +106,13 @@ TEST_CASE(
 
   const std::string curl_cause = "cannot load libcurl.so.4 (install libcurl4): ";
   const std::string ares_cause = "cannot load libcares.so.2 (install libc-ares2): ";
-  // status: each probe's outcome (the probes' causes are in the log only);
-  // the TCP probe needs neither library and succeeds.
+  // status: each probe's outcome with its cause; the TCP probe needs
+  // neither library and succeeds.
   REQUIRE(wait_until(
       [&] {
         const std::string status = status_of(agent).second;
-        return status.find("Web (http): FAILED") != std::string::npos &&
-               status.find("Names (dns): FAILED") != std::string::npos &&
+        return status.find("Web (http): FAILED (" + curl_cause) != std::string::npos &&
+               status.find("Names (dns): FAILED (" + ares_cause) != std::string::npos &&
                status.find("Web TCP (tcp): ok") != std::string::npos;
       },
       20s));

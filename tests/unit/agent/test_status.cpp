@@ -101,6 +101,26 @@ TEST_CASE("status: the text says what is wrong in plain words") {
                                    "NTP)\n"));
 }
 
+TEST_CASE("status: a failed probe says why in text and JSON") {
+  Snapshot s = degraded_snapshot();
+  ProbeStatus& portal = s.probes[1];
+  portal.last_run_ms = kNow - 5'000;
+  portal.ok = false;
+  // As the probe worded it for the log: escaped there already, so a
+  // backslash is shown as it is, and a raw control byte is still escaped.
+  portal.error = "HTTP 503 from http://portal.test/ \\x1b\x01";
+  const std::string text = render_text(s, kNow);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("          Portal (http): FAILED (HTTP 503 from "
+                                   "http://portal.test/ \\x1b\\x01), 5 s ago\n"));
+  const std::string json = render_json(s, kNow);
+  INFO(json);
+  CHECK_THAT(json, Catch::Contains("\"state\":\"failed\""));
+  CHECK_THAT(json, Catch::Contains("\"error\":\"HTTP 503 from http://portal.test/ "));
+  // A probe that succeeded has no error.
+  CHECK_THAT(json, Catch::Contains("\"unit\":\"ms\",\"error\":null}"));
+}
+
 TEST_CASE("status: all well, online") {
   Snapshot s = degraded_snapshot();
   s.broker = BrokerState::online;
