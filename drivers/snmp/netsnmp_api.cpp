@@ -1,5 +1,10 @@
 #include "netsnmp_api.hpp"
 
+#include <dlfcn.h>
+#include <openssl/rand.h>
+#include <sys/random.h>
+
+#include <cerrno>
 #include <mutex>
 
 #include "probes/shared_library.hpp"
@@ -17,6 +22,49 @@ std::string g_error;
 template <typename F>
 bool bind(void* lib, const char* name, F& out) {
   return probes::bind_symbol(lib, kSoname, name, out, g_error);
+}
+
+// Random bytes from the kernel, as RAND_bytes gives them once OpenSSL's
+// generator is set up: for init_snmp only (see with_kernel_random).
+int kernel_random(unsigned char* buf, int num) {
+  for (size_t done = 0; done < static_cast<size_t>(num);) {
+    const ssize_t n = ::getrandom(buf + done, static_cast<size_t>(num) - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return 0;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return 1;
+}
+int kernel_random_status() {
+  return 1;
+}
+
+// init_snmp draws USM's salts with RAND_bytes, which sets up OpenSSL's
+// generator: it fetches AES-CTR, and a fetch builds every cipher of the
+// provider (some 230 KiB of heap, for good). A gateway without SNMPv3
+// devices, and without TLS to the broker, never needs any of it. For the
+// time of init_snmp, RAND_bytes takes its bytes from the kernel (getrandom,
+// what OpenSSL's generator seeds from itself); then OpenSSL's own method is
+// back, and a v3 device or TLS sets its generator up when first used. The
+// methods are looked up through the loaded library (libcrypto is one of its
+// dependencies): without them, init_snmp runs as it is.
+template <typename Init>
+void with_kernel_random(void* lib, Init init) {
+  using GetMethod = const RAND_METHOD* (*)();
+  using SetMethod = int (*)(const RAND_METHOD*);
+  auto get = reinterpret_cast<GetMethod>(::dlsym(lib, "RAND_get_rand_method"));
+  auto set = reinterpret_cast<SetMethod>(::dlsym(lib, "RAND_set_rand_method"));
+  const RAND_METHOD* openssl = get ? get() : nullptr;
+  static const RAND_METHOD kernel = {nullptr, kernel_random, nullptr,
+                                     nullptr, kernel_random, kernel_random_status};
+  if (!openssl || !set || !set(&kernel)) {
+    init();
+    return;
+  }
+  init();
+  set(openssl);
 }
 
 // Only what the agent needs of the library: it speaks numeric OIDs and keeps
@@ -46,7 +94,7 @@ void init(void* lib) {
   // to stderr: a handler that drops them. Outcomes are reported by the poller.
   disable_log();
   register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_EMERG);
-  init_snmp("classroom-agent");
+  with_kernel_random(lib, [&] { init_snmp("classroom-agent"); });
   g_loaded = &g_api;
 }
 
