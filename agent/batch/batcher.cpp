@@ -1,5 +1,8 @@
 #include "batch/batcher.hpp"
 
+#include <google/protobuf/arena.h>
+#include <malloc.h>
+
 #include <algorithm>
 
 #include "common/log.hpp"
@@ -9,11 +12,40 @@ namespace {
 
 constexpr log::Logger lg("agent");
 
+// A record's bytes beyond this (a device's first poll: every metric it has)
+// are not kept for the next one.
+constexpr size_t kKeptBytes = 16 * 1024;
+// Arena blocks a device record takes from the heap: from 4 KiB up to 32 KiB.
+constexpr size_t kFirstBlock = 4 * 1024;
+constexpr size_t kLargestBlock = 32 * 1024;
+// An arena that took more than this gave back pages in the middle of the
+// heap: trimmed at once, not at the next periodic trim.
+constexpr size_t kTrimAfter = 128 * 1024;
+
 }  // namespace
 
 Batcher::Batcher(Catalog& catalog, Spool& spool, Uplink& uplink, const Clock& clock)
     : catalog_(catalog), spool_(spool), uplink_(uplink), clock_(clock) {
   bytes_.reserve(4096);
+}
+
+// A device's record: built on an arena that is freed once its bytes are made.
+// Devices publish every 30 s or so, hundreds of metrics at their first poll:
+// keeping the message objects of the largest one between polls would cost
+// more than building them again (docs/performance.md).
+void Batcher::store_device_record(std::span<const MetricId> ids, int64_t ts, DeviceId owner) {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = kFirstBlock;
+  options.max_block_size = kLargestBlock;
+  size_t used = 0;
+  {
+    google::protobuf::Arena arena(options);
+    auto* record = google::protobuf::Arena::CreateMessage<sparkplug::Payload>(&arena);
+    sparkplug::build_record(*record, catalog_, ids, ts, owner);
+    store(*record, ts);
+    used = arena.SpaceAllocated();
+  }
+  if (used > kTrimAfter) ::malloc_trim(0);
 }
 
 void Batcher::flush() {
@@ -22,7 +54,7 @@ void Batcher::flush() {
   if (catalog_.owner_count() == 1) {
     // Only the node: the changed list is the batch (no copy, no allocation).
     sparkplug::build_record(payload_, catalog_, catalog_.changed(), ts);
-    store(ts);
+    store(payload_, ts);
   } else {
     // One record per owner, the node's first, each in the order of change.
     ids_.assign(catalog_.changed().begin(), catalog_.changed().end());
@@ -33,10 +65,13 @@ void Batcher::flush() {
       const DeviceId owner = catalog_.at(ids_[begin]).owner;
       size_t end = begin;
       while (end < ids_.size() && catalog_.at(ids_[end]).owner == owner) ++end;
-      sparkplug::build_record(payload_, catalog_,
-                              std::span<const MetricId>(ids_.data() + begin, end - begin), ts,
-                              owner);
-      store(ts);
+      const std::span<const MetricId> span(ids_.data() + begin, end - begin);
+      if (owner == kNode) {
+        sparkplug::build_record(payload_, catalog_, span, ts, owner);
+        store(payload_, ts);
+      } else {
+        store_device_record(span, ts, owner);
+      }
       begin = end;
     }
   }
@@ -48,11 +83,19 @@ void Batcher::presence(DeviceId device, bool online) {
   catalog_.set_online(device, online);
   const int64_t ts = clock_.wall_ms();
   sparkplug::build_presence_record(payload_, catalog_.device_name(device), online, ts);
-  store(ts);
+  store(payload_, ts);
 }
 
-void Batcher::store(int64_t ts) {
-  payload_.SerializeToString(&bytes_);
+void Batcher::store(const sparkplug::Payload& record, int64_t ts) {
+  record.SerializeToString(&bytes_);
+  struct Shrink {  // after the record is stored or sent
+    std::string& bytes;
+    ~Shrink() {
+      if (bytes.capacity() <= kKeptBytes) return;
+      std::string().swap(bytes);
+      bytes.reserve(4096);
+    }
+  } shrink{bytes_};
   error_.clear();
   // While the broker confirms, a full spool makes room only with what it
   // confirmed: a live batch that does not fit goes out unstored below, and

@@ -3,6 +3,7 @@
 // DDEATH) into the same stream so that it stays in order with its data.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,8 @@ class Batcher {
   const uint64_t& lost() const { return lost_; }
 
  private:
-  void store(int64_t ts);
+  void store(const sparkplug::Payload& record, int64_t ts);
+  void store_device_record(std::span<const MetricId> ids, int64_t ts, DeviceId owner);
 
   Catalog& catalog_;
   Spool& spool_;

@@ -1,9 +1,65 @@
 #include "catalog/catalog.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
 #include <functional>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/log.hpp"
 
 namespace classroom {
+namespace {
+
+constexpr log::Logger lg("agent");
+
+// Every unit text of the process, by number (0 is none): 256 pages of 256,
+// each allocated when first needed. A number is only ever read after the
+// thread that reads it got it from Unit::of (under the lock) or from a
+// catalog handed over with a lock of its own: the pointers need none.
+struct UnitTable {
+  std::mutex lock;
+  std::deque<std::string> texts;  // never moved
+  std::unordered_map<std::string_view, uint16_t> numbers;
+  std::array<std::unique_ptr<std::array<const std::string*, 256>>, 256> pages;
+  bool full_said = false;
+};
+
+UnitTable& units() {
+  static UnitTable* table = new UnitTable;  // never destroyed: units outlive any catalog
+  return *table;
+}
+
+}  // namespace
+
+Unit Unit::of(std::string_view text) {
+  if (text.empty()) return Unit{};
+  UnitTable& t = units();
+  std::lock_guard guard(t.lock);
+  if (auto it = t.numbers.find(text); it != t.numbers.end()) return Unit(it->second);
+  const size_t number = t.texts.size() + 1;
+  if (number > UINT16_MAX) {
+    if (!t.full_said)
+      lg.error("more than %u distinct units: the new ones are published without a unit",
+               unsigned{UINT16_MAX});
+    t.full_said = true;
+    return Unit{};
+  }
+  const std::string& kept = t.texts.emplace_back(text);
+  auto& page = t.pages[number >> 8];
+  if (!page) page = std::make_unique<std::array<const std::string*, 256>>();
+  (*page)[number & 0xff] = &kept;
+  t.numbers.emplace(kept, static_cast<uint16_t>(number));
+  return Unit(static_cast<uint16_t>(number));
+}
+
+const std::string& Unit::str() const {
+  static const std::string none;
+  if (index_ == 0) return none;
+  return *(*units().pages[index_ >> 8])[index_ & 0xff];
+}
 
 Catalog::Catalog() {
   owners_.emplace_back();  // kNode
@@ -33,9 +89,9 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
     id = o.free.back();
     o.free.pop_back();
     CatalogEntry& e = entries_[id];
-    e.name.assign(name);
+    assign_name(e.name, name);
     e.type = type;
-    e.unit = unit_of(unit);
+    e.unit = Unit::of(unit);
     e.value = Value{};
     e.ts_ms = 0;
     e.retired = false;
@@ -44,8 +100,12 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
   } else {
     id = static_cast<MetricId>(entries_.size());
     // Alias 0 is left unused so that a zero alias on the wire is always a bug.
-    entries_.push_back(
-        CatalogEntry{std::string(name), type, unit_of(unit), kFirstMetricAlias + id, {}, 0, owner});
+    CatalogEntry& e = entries_.emplace_back();
+    assign_name(e.name, name);
+    e.type = type;
+    e.alias = static_cast<uint32_t>(kFirstMetricAlias + id);
+    e.owner = owner;
+    e.unit = Unit::of(unit);
     index(o, id);
     is_changed_.push_back(false);
     seen_.push_back(true);
@@ -56,10 +116,25 @@ MetricId Catalog::declare(DeviceId owner, std::string_view name, MetricType type
   return id;
 }
 
-Unit Catalog::unit_of(std::string_view unit) {
-  auto it = units_.find(unit);
-  if (it == units_.end()) it = units_.emplace(unit).first;
-  return Unit(&*it);
+void Catalog::assign_name(MetricName& n, std::string_view name) {
+  if (name.size() > n.capacity_) {
+    // Room for a little more, so that a slot whose names grow by a digit
+    // does not take room again each time.
+    const size_t room = n.capacity_ == 0 ? name.size() : (name.size() + 15) & ~size_t{15};
+    if (room > kNameChunk / 4) {
+      n.data_ = long_names_.emplace_back(std::make_unique<char[]>(room)).get();
+    } else {
+      if (name_chunk_used_ + room > kNameChunk) {
+        names_.push_back(std::make_unique<char[]>(kNameChunk));
+        name_chunk_used_ = 0;
+      }
+      n.data_ = names_.back().get() + name_chunk_used_;
+      name_chunk_used_ += room;
+    }
+    n.capacity_ = static_cast<uint32_t>(room);
+  }
+  if (!name.empty()) std::memcpy(n.data_, name.data(), name.size());
+  n.size_ = static_cast<uint32_t>(name.size());
 }
 
 MetricId Catalog::declare_control(DeviceId owner, std::string_view name, MetricType type,
@@ -126,7 +201,7 @@ void Catalog::forget_excess(Owner& o) {
     const MetricId id = o.retired[i];
     CatalogEntry& e = entries_[id];
     unindex(o, id);
-    e.name.clear();  // keeps its buffer for the slot's next metric
+    e.name.size_ = 0;  // keeps its room for the slot's next metric
     e.unit = Unit{};
     e.value = Value{};
     e.ts_ms = 0;

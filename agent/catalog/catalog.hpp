@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,35 +30,57 @@ inline constexpr DeviceId kNode = 0;
 inline constexpr uint64_t kRebirthAlias = 1;
 inline constexpr uint64_t kFirstMetricAlias = 2;
 
-// A metric's unit: one of the few texts units are, kept once by the catalog;
-// an entry holds a pointer to it, not a std::string of its own (thousands of
-// SNMP metrics share "B", "bit/s" and "%"). Reads as a const std::string&.
+// A metric's unit: one of the few texts units are, kept once for the whole
+// process (thousands of SNMP metrics share "B", "bit/s" and "%"); an entry
+// holds its 2-byte number, not a std::string of its own. Reads as a const
+// std::string&. The texts come from the config and the drivers: a few dozen.
 class Unit {
  public:
   Unit() = default;
-  explicit Unit(const std::string* text) : text_(text) {}
-  const std::string& str() const { return text_ ? *text_ : none(); }
+  // The unit `text`, kept from now on (thread-safe). Past 65,535 distinct
+  // texts a unit is none (said once in the log).
+  static Unit of(std::string_view text);
+  const std::string& str() const;
   operator const std::string&() const { return str(); }
-  bool empty() const { return str().empty(); }
+  bool empty() const { return index_ == 0; }
   friend bool operator==(const Unit& a, std::string_view b) { return a.str() == b; }
   friend std::ostream& operator<<(std::ostream& o, const Unit& u) { return o << u.str(); }
 
  private:
-  static const std::string& none() {
-    static const std::string empty;
-    return empty;
-  }
-  const std::string* text_ = nullptr;
+  explicit Unit(uint16_t index) : index_(index) {}
+  uint16_t index_ = 0;  // 0: none
 };
 
+// A metric's name, in the catalog's pool of names (chunks filled in order,
+// never moved): no heap block of its own per name. Reads as a string_view;
+// valid as long as the catalog.
+class MetricName {
+ public:
+  std::string_view view() const { return {data_, size_}; }
+  operator std::string_view() const { return view(); }
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  friend bool operator==(const MetricName& a, std::string_view b) { return a.view() == b; }
+  friend std::ostream& operator<<(std::ostream& o, const MetricName& n) { return o << n.view(); }
+
+ private:
+  friend class Catalog;
+  char* data_ = nullptr;
+  uint32_t size_ = 0;
+  uint32_t capacity_ = 0;  // what the slot's next name may reuse
+};
+
+// 80 bytes (64-bit): a device's thousands of metrics are mostly this (members ordered
+// so that none pads).
 struct CatalogEntry {
-  std::string name;
-  DataType type;
-  Unit unit;
-  uint64_t alias;     // unique across the node and all its devices
-  Value value;        // latest value (monostate until measured)
+  Value value;  // latest value (monostate until measured)
+  MetricName name;
   int64_t ts_ms = 0;  // when it was captured
+  DataType type;
+  uint32_t alias;  // unique across the node and all its devices
   DeviceId owner = kNode;
+  Unit unit;
   // No source publishes it since a reload: left out of births, and back (with
   // the same alias) when a source declares it again.
   bool retired = false;
@@ -71,7 +93,7 @@ struct CatalogEntry {
 class Catalog final : public drivers::MetricSink {
  public:
   Catalog();
-  // Entries point at the units in units_: moved along, never copied.
+  // Entries point at the names in names_: moved along, never copied.
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
   Catalog(Catalog&&) = default;
@@ -164,9 +186,16 @@ class Catalog final : public drivers::MetricSink {
   void index(Owner& o, MetricId id);
   void unindex(Owner& o, MetricId id);
   void forget_excess(Owner& o);
-  Unit unit_of(std::string_view unit);
+  // Gives `n` the text `name`, in its own room when it fits (a forgotten
+  // metric's slot), else in the pool.
+  void assign_name(MetricName& n, std::string_view name);
   std::vector<CatalogEntry> entries_;
-  std::set<std::string, std::less<>> units_;  // every unit once (nodes: stable addresses)
+  // The pool of names: chunks of kNameChunk bytes, filled in order; a name
+  // longer than a quarter of one has a block of its own.
+  static constexpr size_t kNameChunk = 16 * 1024;
+  std::vector<std::unique_ptr<char[]>> names_;
+  size_t name_chunk_used_ = kNameChunk;  // in names_.back()
+  std::vector<std::unique_ptr<char[]>> long_names_;
   std::vector<Owner> owners_;
   std::vector<MetricId> changed_;
   std::vector<bool> is_changed_;

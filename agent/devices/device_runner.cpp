@@ -157,6 +157,12 @@ void DeviceRunner::request_all() {
 
 size_t DeviceRunner::apply(Batcher* batcher) {
   if (!poller_) return 0;
+  if (trim_pending_) {
+    // What the last polls' records cost on their way out (the batcher's
+    // encoding, the uplink's publishing) is free now: its pages go back too.
+    ::malloc_trim(0);
+    trim_pending_ = false;
+  }
   poller_->take(results_);
   for (PollResult& r : results_) on_result(r, batcher);
   const size_t n = results_.size();
@@ -167,6 +173,7 @@ size_t DeviceRunner::apply(Batcher* batcher) {
   // moment (tests/perf/snmp_worst.sh), as after a round of probes.
   results_.clear();
   ::malloc_trim(0);
+  trim_pending_ = true;
   return n;
 }
 

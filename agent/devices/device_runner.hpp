@@ -107,6 +107,7 @@ class DeviceRunner {
   std::vector<Device> devices_;
   std::unique_ptr<drivers::snmp::Poller> poller_;
   std::vector<drivers::snmp::PollResult> results_;  // reused
+  bool trim_pending_ = false;  // malloc_trim at the next apply(), after the records went out
 };
 
 }  // namespace classroom

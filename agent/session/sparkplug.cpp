@@ -21,7 +21,7 @@ void add_owned_metrics(Payload& out, const Catalog& catalog, DeviceId owner, int
     const CatalogEntry& e = catalog.at(id);
     if (e.owner != owner || e.retired) continue;
     PbMetric* m = out.add_metrics();
-    m->set_name(e.name);
+    m->set_name(e.name.data(), e.name.size());
     m->set_alias(e.alias);
     m->set_timestamp(static_cast<uint64_t>(e.ts_ms ? e.ts_ms : ts_ms));
     m->set_datatype(static_cast<uint32_t>(e.type));

@@ -862,6 +862,16 @@ void Uplink::bury_history_births() {
 }
 
 bool Uplink::send_record(const Spool::Record& record, bool historical) {
+  // A device's record (hundreds of metrics at its first poll, then one every
+  // 30 s or so) is not kept parsed until the next one; the node's records
+  // still reuse their message objects (the hot path allocates nothing).
+  struct Release {
+    sparkplug::Payload& payload;
+    bool device = false;
+    ~Release() {
+      if (device) sparkplug::Payload().Swap(&payload);
+    }
+  } release{payload_};
   if (!payload_.ParseFromString(record.data)) {
     lg.warning("skipped spool record %" PRIu64 ": not a Sparkplug payload", record.id);
     return true;
@@ -872,6 +882,7 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
     return true;
   }
   DeviceId owner = kNode;
+  release.device = kind.kind != sparkplug::RecordKind::node_data;
   if (kind.kind != sparkplug::RecordKind::node_data) {
     // A device of an earlier config is known from its records alone (offline).
     owner = catalog_.add_device(kind.device);

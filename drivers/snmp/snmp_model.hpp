@@ -111,9 +111,10 @@ class Counter {
   uint64_t delta() const { return delta_; }
 
  private:
-  bool have_ = false, has_delta_ = false;
+  // 32 bytes (six of them per interface, one per counter column of a row).
   uint64_t raw_ = 0, total_ = 0, delta_ = 0;
   int bits_ = 0;
+  bool have_ = false, has_delta_ = false;
 };
 
 struct ModelOptions {

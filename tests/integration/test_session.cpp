@@ -480,7 +480,8 @@ TEST_CASE(
   for (classroom::MetricId id = 0; id < catalog.size(); ++id) {
     const classroom::CatalogEntry& e = catalog.at(id);
     INFO(e.name);
-    CHECK(shown[e.name] == std::string(classroom::to_string(e.type)) + "\t" + edge(e.type)->shown);
+    CHECK(shown[std::string(e.name)] ==
+          std::string(classroom::to_string(e.type)) + "\t" + edge(e.type)->shown);
   }
   CHECK(shown.size() == catalog.size() + 2);  // and bdSeq, Node Control/Rebirth
 }

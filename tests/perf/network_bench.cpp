@@ -49,8 +49,8 @@ void run(const char* label, std::vector<drivers::Driver*> drivers, int cycles) {
   std::sort(us.begin(), us.end());
   size_t interfaces = 0;
   for (MetricId id = 0; id < catalog.size(); ++id) {
-    const std::string& name = catalog.at(id).name;
-    if (name.size() > 9 && name.compare(name.size() - 9, 9, "/Rx Bytes") == 0) ++interfaces;
+    const std::string_view name = catalog.at(id).name;
+    if (name.ends_with("/Rx Bytes")) ++interfaces;
   }
   std::printf(
       "%-34s %2zu interfaces: CPU %.0f us per cycle; wall median %.0f us, p99 %.0f us (%d "
