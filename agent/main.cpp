@@ -1,5 +1,6 @@
 // classroom-agent: the command line. Everything else lives in the core library.
 #include <malloc.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -161,6 +162,14 @@ int main(int argc, char** argv) {
   // main loop, so sharing costs nothing (docs/performance.md, "Figures").
   ::mallopt(M_ARENA_MAX, 1);
   classroom::mqtt::skip_eager_openssl_init();  // before any MQTT client
+  // OpenSSL's random generator, for the whole process: Hash_DRBG with
+  // SHA-256 (NIST SP 800-90A, as the default CTR-DRBG is), which builds
+  // OpenSSL's digests only; the default builds every cipher of the provider
+  // on first use, some 140 KiB of heap that a gateway without TLS pays when
+  // net-snmp seeds its USM salts (docs/performance.md). Here, before any
+  // thread: OpenSSL reads the setting without a lock when it makes the
+  // generator (a TLS handshake, an HTTPS probe, net-snmp's start).
+  ::RAND_set_DRBG_type(nullptr, "HASH-DRBG", nullptr, nullptr, "SHA256");
   classroom::log::init_from_environment();
   const Command command = parse_command_line(argc, argv);
   if (command.kind == Command::done) return command.exit_status;

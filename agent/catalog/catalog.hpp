@@ -93,11 +93,13 @@ struct CatalogEntry {
 class Catalog final : public drivers::MetricSink {
  public:
   Catalog();
-  // Entries point at the names in names_: moved along, never copied.
+  // Entries point at the names in names_, and the pool's fill level belongs
+  // to its chunks: neither copied nor moved (a moved-from catalog would
+  // write into a chunk it no longer has).
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
-  Catalog(Catalog&&) = default;
-  Catalog& operator=(Catalog&&) = default;
+  Catalog(Catalog&&) = delete;
+  Catalog& operator=(Catalog&&) = delete;
 
   // A node metric (MetricSink).
   MetricId declare(std::string_view name, MetricType type, std::string_view unit) override;

@@ -233,7 +233,9 @@ void build_record(Payload& out, const Catalog& catalog, std::span<const MetricId
     // Room for any name once, so a longer name in a reused slot does not
     // allocate on a later cycle.
     std::string* name = m->mutable_name();
-    if (name->capacity() < kNameReserve) name->reserve(kNameReserve);
+    // Not on an arena (a device's record, freed once encoded): there the
+    // message is not reused, and the reserve would be a heap block a name.
+    if (!out.GetArena() && name->capacity() < kNameReserve) name->reserve(kNameReserve);
     name->assign(e.name);
     m->set_timestamp(static_cast<uint64_t>(e.ts_ms));
     m->set_datatype(static_cast<uint32_t>(e.type));

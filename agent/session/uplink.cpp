@@ -863,15 +863,22 @@ void Uplink::bury_history_births() {
 
 bool Uplink::send_record(const Spool::Record& record, bool historical) {
   // A device's record (hundreds of metrics at its first poll, then one every
-  // 30 s or so) is not kept parsed until the next one; the node's records
-  // still reuse their message objects (the hot path allocates nothing).
+  // 30 s or so) is not kept parsed until the next one: the metric objects
+  // past the most a node record has held are freed after it, so the node's
+  // records still reuse theirs (the hot path allocates nothing).
   struct Release {
     sparkplug::Payload& payload;
+    int& node_metrics;  // the most metrics a node record has held
     bool device = false;
     ~Release() {
-      if (device) sparkplug::Payload().Swap(&payload);
+      auto* metrics = payload.mutable_metrics();
+      if (!device) {
+        node_metrics = std::max(node_metrics, metrics->size());
+      } else if (metrics->size() > node_metrics) {
+        metrics->DeleteSubrange(node_metrics, metrics->size() - node_metrics);
+      }
     }
-  } release{payload_};
+  } release{payload_, payload_node_metrics_};
   if (!payload_.ParseFromString(record.data)) {
     lg.warning("skipped spool record %" PRIu64 ": not a Sparkplug payload", record.id);
     return true;

@@ -322,10 +322,11 @@ class Uplink {
   double tokens_ = 0;  // replay rate limiter
   int64_t tokens_at_ms_ = 0;
 
-  Spool::Record record_;        // reused
-  sparkplug::Payload payload_;  // the NDATA being sent, reused
-  sparkplug::Payload control_;  // births and deaths, so they never disturb payload_
-  std::string bytes_;           // reused
+  Spool::Record record_;          // reused
+  sparkplug::Payload payload_;    // the NDATA being sent, reused
+  int payload_node_metrics_ = 0;  // the most metrics a node record in it held
+  sparkplug::Payload control_;    // births and deaths, so they never disturb payload_
+  std::string bytes_;             // reused
 };
 
 }  // namespace classroom

@@ -443,8 +443,15 @@ void Server::fill_probes(Snapshot& s, const Catalog& catalog, const probes::Runn
     p.last_run_ms = ok.ts_ms;
     p.has_value = ref.has_value_id && as_double(catalog.at(ref.value_id).value, p.value) &&
                   std::isfinite(p.value);
-    const std::string_view why = runner && !p.ok ? runner->last_error(i) : std::string_view();
-    p.error.assign(why.substr(0, ProbeStatus::kMaxErrorShown));
+    std::string_view why = runner && !p.ok ? runner->last_error(i) : std::string_view();
+    const bool cut = why.size() > ProbeStatus::kMaxErrorShown;
+    if (cut) {  // on a character's first byte, and said so
+      size_t n = ProbeStatus::kMaxErrorShown - 3;
+      while (n > 0 && (static_cast<unsigned char>(why[n]) & 0xC0) == 0x80) --n;
+      why = why.substr(0, n);
+    }
+    p.error.assign(why);  // within its reserved room: no allocation
+    if (cut) p.error += "...";
   }
 }
 

@@ -17,9 +17,10 @@ bool fill(Symbols& bind, AresApi& a) {
 }
 
 // Made on first use: nothing depends on the order of static initialisation.
+// Never destroyed: a probe thread abandoned at exit may still ask it.
 SharedLibrary<AresApi>& ares_library() {
-  static SharedLibrary<AresApi> library("libcares.so.2", "libc-ares2", fill);
-  return library;
+  static auto* library = new SharedLibrary<AresApi>("libcares.so.2", "libc-ares2", fill);
+  return *library;
 }
 
 }  // namespace

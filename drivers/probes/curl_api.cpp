@@ -30,9 +30,11 @@ bool fill(Symbols& bind, CurlApi& a) {
 }
 
 // Made on first use: nothing depends on the order of static initialisation.
+// Never destroyed: a probe thread abandoned at exit may still ask it.
 SharedLibrary<CurlApi>& curl_library() {
-  static SharedLibrary<CurlApi> library("libcurl.so.4", "libcurl4", fill, skip_gnutls_init);
-  return library;
+  static auto* library =
+      new SharedLibrary<CurlApi>("libcurl.so.4", "libcurl4", fill, skip_gnutls_init);
+  return *library;
 }
 
 }  // namespace

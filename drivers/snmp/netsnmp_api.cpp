@@ -1,24 +1,9 @@
 #include "netsnmp_api.hpp"
 
-#include <dlfcn.h>
-
 #include "probes/shared_library.hpp"
 
 namespace classroom::drivers::snmp {
 namespace {
-
-// init_snmp seeds net-snmp's USM salts from OpenSSL's random generator.
-// OpenSSL's default one (CTR-DRBG with AES-256) makes it build every cipher
-// of its default provider on first use, some 110 KiB of heap that an agent
-// without TLS pays for nothing else; the hash generator (Hash_DRBG with
-// SHA-256, NIST SP 800-90A too) builds the digests only. A no-op once a
-// generator exists (a TLS broker made one), and where OpenSSL has no such
-// call (before 3.0): the function comes from net-snmp's own libcrypto.
-void lighter_random_generator(void* lib) {
-  using SetType = int (*)(void*, const char*, const char*, const char*, const char*);
-  if (auto set = reinterpret_cast<SetType>(::dlsym(lib, "RAND_set_DRBG_type")))
-    set(nullptr, "HASH-DRBG", nullptr, nullptr, "SHA256");
-}
 
 // Only what the agent needs of the library: it speaks numeric OIDs and keeps
 // its own config, and reports every outcome itself.
@@ -45,7 +30,8 @@ bool init(probes::Symbols& bind) {
   // to stderr: a handler that drops them. Outcomes are reported by the poller.
   disable_log();
   register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_EMERG);
-  lighter_random_generator(bind.library());
+  // USM's salts come from OpenSSL's generator: main() made it the lighter
+  // hash generator before any thread started.
   init_snmp("classroom-agent");
   return true;
 }
@@ -68,10 +54,12 @@ bool fill(probes::Symbols& bind, NetSnmpApi& a) {
 }
 
 // net-snmp 5.9 (Debian 12 and 13: libsnmp40). Made on first use: nothing
-// depends on the order of static initialisation.
+// depends on the order of static initialisation. Never destroyed: a poller
+// thread abandoned at exit may still ask it.
 probes::SharedLibrary<NetSnmpApi>& netsnmp_library() {
-  static probes::SharedLibrary<NetSnmpApi> library("libnetsnmp.so.40", "libsnmp40", fill);
-  return library;
+  static auto* library =
+      new probes::SharedLibrary<NetSnmpApi>("libnetsnmp.so.40", "libsnmp40", fill);
+  return *library;
 }
 
 }  // namespace
