@@ -101,6 +101,14 @@ void read_value(const PbMetric& m, uint32_t datatype, DecodedMetric& out) {
   }
 }
 
+// A birth's or death's bdSeq, whichever integer type carries it.
+void read_bdseq(const DecodedMetric& m, Decoded& d) {
+  if (const uint64_t* v = std::get_if<uint64_t>(&m.value))
+    d.bdseq = *v;
+  else if (const int64_t* s = std::get_if<int64_t>(&m.value))
+    d.bdseq = static_cast<uint64_t>(*s);
+}
+
 }  // namespace
 
 std::string_view to_string(MessageType type) {
@@ -278,104 +286,117 @@ Decoded Decoder::decode(Topic topic, std::string_view payload) {
   d.seq = p.seq();
   d.timestamp = p.timestamp();
 
-  const bool birth = t.type == MessageType::nbirth || t.type == MessageType::dbirth;
-  const bool data = t.type == MessageType::ndata || t.type == MessageType::ddata;
-  Owner* owner = nullptr;
-  Owner* node_owner = nullptr;  // a device's aliases are unique across its node too
-  // A node or device of no interest has no table, and is not missing a birth.
-  const bool wanted = !interest_.owner || interest_.owner(t);
-  if (birth) {
-    if (t.type == MessageType::nbirth) {
-      // A new session of the node: its devices are born again after it.
-      auto it = nodes_.find(t.group + "/" + t.node);
-      if (it != nodes_.end()) it->second.devices.clear();
-    }
-    owner = owner_for(t, true);
-    if (owner) {
-      owner->born = true;
-      owner->partial = false;
-      owner->aliases.clear();
-    }
-  } else if (data || t.type == MessageType::ncmd || t.type == MessageType::dcmd) {
-    owner = owner_for(t, false);
-    if (t.is_device()) {
-      Topic node_topic = t;
-      node_topic.device.clear();
-      node_owner = owner_for(node_topic, false);
-    }
-    if (data && wanted && (!owner || !owner->born)) d.birth_missing = true;
-  }
-
+  const Session s = find_owners(t, d);
   const int n = p.metrics_size();
   const size_t shown = std::min(static_cast<size_t>(n), limits_.max_metrics_shown);
   d.metrics_cut = static_cast<size_t>(n) - shown;
   d.metrics.reserve(shown);
   for (size_t i = 0; i < shown; ++i) {
-    const PbMetric& m = p.metrics(static_cast<int>(i));
     DecodedMetric out;
-    if (m.has_name()) out.name = cut(m.name(), limits_.max_name_bytes);
-    const Known* known = nullptr;
-    if (!m.has_name() && m.has_alias()) {
-      for (Owner* o : {owner, node_owner})
-        if (o && !known) known = o->find(m.alias());
-      if (known) {
-        out.name = names_.text(known->name);
-      } else if (data && wanted && !(owner && owner->partial)) {
-        // An alias its birth did not define (a birth that held metrics of no
-        // interest may have defined it: those are not remembered).
-        d.birth_missing = true;
-      }
-    }
-    const bool of_interest = !interest_.metric || out.name == "bdSeq" ||
-                             (!out.name.empty() && interest_.metric(out.name));
-    if (interest_.only_these && !of_interest) {
-      if (birth && owner && m.has_alias()) owner->partial = true;
-      continue;
-    }
-    out.has_alias = m.has_alias();
-    out.alias = m.alias();
-    out.is_null = m.is_null();
-    out.historical = m.is_historical();
-    out.timestamp = m.timestamp();
-    out.datatype = m.datatype();
-    out.unit = unit_of(m);
-    if (known) {
-      if (!m.has_datatype()) out.datatype = known->datatype;
-      if (out.unit.empty()) out.unit = names_.text(known->unit);
-    }
-    read_value(m, out.datatype, out);
-    if (out.name == "bdSeq" && (birth || t.type == MessageType::ndeath)) {
-      if (const uint64_t* v = std::get_if<uint64_t>(&out.value))
-        d.bdseq = *v;
-      else if (const int64_t* s = std::get_if<int64_t>(&out.value))
-        d.bdseq = static_cast<uint64_t>(*s);
-    }
-    if (birth && owner && out.has_alias && !out.name.empty()) {
-      if (!of_interest) {
-        owner->partial = true;
-      } else if (owner->aliases.size() < limits_.max_aliases_per_owner) {
-        const uint32_t name = names_.id(out.name), unit = names_.id(out.unit);
-        if (name != Names::kNone && unit != Names::kNone)
-          owner->aliases.push_back(Known{out.alias, name, unit, out.datatype});
-        else
-          ++not_remembered_;
-      } else {
-        ++not_remembered_;
-      }
-    }
-    d.metrics.push_back(std::move(out));
+    if (decode_metric(p.metrics(static_cast<int>(i)), s, t.type, d, out))
+      d.metrics.push_back(std::move(out));
   }
-  if (birth && owner) {
-    // Sorted for lookups; a later definition of an alias wins, as it did.
-    auto& a = owner->aliases;
-    std::stable_sort(a.begin(), a.end(),
-                     [](const Known& x, const Known& y) { return x.alias < y.alias; });
-    auto last = std::unique(a.rbegin(), a.rend(),
-                            [](const Known& x, const Known& y) { return x.alias == y.alias; });
-    a.erase(a.begin(), last.base());
-    a.shrink_to_fit();
-  }
+  if (s.birth && s.owner) sort_aliases(*s.owner);
   return d;
+}
+
+Decoder::Session Decoder::find_owners(const Topic& t, Decoded& d) {
+  Session s;
+  s.birth = t.type == MessageType::nbirth || t.type == MessageType::dbirth;
+  s.data = t.type == MessageType::ndata || t.type == MessageType::ddata;
+  // A node or device of no interest has no table, and is not missing a birth.
+  s.wanted = !interest_.owner || interest_.owner(t);
+  if (s.birth) {
+    if (t.type == MessageType::nbirth) {
+      // A new session of the node: its devices are born again after it.
+      auto it = nodes_.find(t.group + "/" + t.node);
+      if (it != nodes_.end()) it->second.devices.clear();
+    }
+    s.owner = owner_for(t, true);
+    if (s.owner) {
+      s.owner->born = true;
+      s.owner->partial = false;
+      s.owner->aliases.clear();
+    }
+  } else if (s.data || t.type == MessageType::ncmd || t.type == MessageType::dcmd) {
+    s.owner = owner_for(t, false);
+    if (t.is_device()) {
+      Topic node_topic = t;
+      node_topic.device.clear();
+      s.node_owner = owner_for(node_topic, false);
+    }
+    if (s.data && s.wanted && (!s.owner || !s.owner->born)) d.birth_missing = true;
+  }
+  return s;
+}
+
+bool Decoder::decode_metric(const PbMetric& m, const Session& s, MessageType type, Decoded& d,
+                            DecodedMetric& out) {
+  if (m.has_name()) out.name = cut(m.name(), limits_.max_name_bytes);
+  const Known* known = nullptr;
+  if (!m.has_name() && m.has_alias()) {
+    known = resolve_alias(m.alias(), s, d);
+    if (known) out.name = names_.text(known->name);
+  }
+  const bool of_interest =
+      !interest_.metric || out.name == "bdSeq" || (!out.name.empty() && interest_.metric(out.name));
+  if (interest_.only_these && !of_interest) {
+    if (s.birth && s.owner && m.has_alias()) s.owner->partial = true;
+    return false;
+  }
+  out.has_alias = m.has_alias();
+  out.alias = m.alias();
+  out.is_null = m.is_null();
+  out.historical = m.is_historical();
+  out.timestamp = m.timestamp();
+  out.datatype = m.datatype();
+  out.unit = unit_of(m);
+  if (known) {
+    if (!m.has_datatype()) out.datatype = known->datatype;
+    if (out.unit.empty()) out.unit = names_.text(known->unit);
+  }
+  read_value(m, out.datatype, out);
+  if (out.name == "bdSeq" && (s.birth || type == MessageType::ndeath)) read_bdseq(out, d);
+  if (s.birth && s.owner && out.has_alias && !out.name.empty())
+    remember_alias(*s.owner, out, of_interest);
+  return true;
+}
+
+const Decoder::Known* Decoder::resolve_alias(uint64_t alias, const Session& s, Decoded& d) const {
+  const Known* known = nullptr;
+  for (Owner* o : {s.owner, s.node_owner})
+    if (o && !known) known = o->find(alias);
+  if (!known && s.data && s.wanted && !(s.owner && s.owner->partial)) {
+    // An alias its birth did not define (a birth that held metrics of no
+    // interest may have defined it: those are not remembered).
+    d.birth_missing = true;
+  }
+  return known;
+}
+
+void Decoder::remember_alias(Owner& owner, const DecodedMetric& out, bool of_interest) {
+  if (!of_interest) {
+    owner.partial = true;
+  } else if (owner.aliases.size() < limits_.max_aliases_per_owner) {
+    const uint32_t name = names_.id(out.name), unit = names_.id(out.unit);
+    if (name != Names::kNone && unit != Names::kNone)
+      owner.aliases.push_back(Known{out.alias, name, unit, out.datatype});
+    else
+      ++not_remembered_;
+  } else {
+    ++not_remembered_;
+  }
+}
+
+void Decoder::sort_aliases(Owner& owner) {
+  // Sorted for lookups; a later definition of an alias wins, as it did.
+  auto& a = owner.aliases;
+  std::stable_sort(a.begin(), a.end(),
+                   [](const Known& x, const Known& y) { return x.alias < y.alias; });
+  auto last = std::unique(a.rbegin(), a.rend(),
+                          [](const Known& x, const Known& y) { return x.alias == y.alias; });
+  a.erase(a.begin(), last.base());
+  a.shrink_to_fit();
 }
 
 }  // namespace classroom::console

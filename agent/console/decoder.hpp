@@ -18,6 +18,10 @@
 
 #include "metric.hpp"
 
+namespace org::eclipse::tahu::protobuf {
+class Payload_Metric;
+}
+
 namespace classroom::console {
 
 enum class MessageType { nbirth, ndeath, ndata, ncmd, dbirth, ddeath, ddata, dcmd, state };
@@ -151,6 +155,25 @@ class Decoder {
     size_t bytes_ = 0;
   };
   Owner* owner_for(const Topic& t, bool create);
+
+  // Whose aliases a message defines (a birth) or uses (data, commands).
+  struct Session {
+    bool birth = false;
+    bool data = false;
+    bool wanted = false;  // a node or device of interest
+    Owner* owner = nullptr;
+    Owner* node_owner = nullptr;  // a device's aliases are unique across its node too
+  };
+  // The steps of decode(): find the owners of the message's aliases, decode
+  // each metric (naming it by its alias, remembering the aliases a birth
+  // defines), then sort the birth's table for lookups.
+  Session find_owners(const Topic& t, Decoded& d);
+  // False when the metric is of no interest and left out.
+  bool decode_metric(const org::eclipse::tahu::protobuf::Payload_Metric& m, const Session& s,
+                     MessageType type, Decoded& d, DecodedMetric& out);
+  const Known* resolve_alias(uint64_t alias, const Session& s, Decoded& d) const;
+  void remember_alias(Owner& owner, const DecodedMetric& out, bool of_interest);
+  static void sort_aliases(Owner& owner);
 
   Limits limits_;
   Interest interest_;

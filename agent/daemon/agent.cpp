@@ -208,6 +208,11 @@ class Daemon {
   void build_pipeline();
   void stop_pipeline();
   void reload();
+  // The steps of reload().
+  void reload_unchanged();
+  void leave_old_sources(const config::Config& next);
+  void switch_config(config::Config&& next, bool new_session);
+  void start_new_sources(bool new_session);
   void keep_until_restart(config::Config& next) const;
   void log_started(const char* how);
   void update_status();
@@ -468,15 +473,7 @@ void Daemon::reload() {
   }
   config::Config next = std::move(*result.config);
   if (next == cfg_) {
-    // logrotate's HUP, or a `systemctl reload` after an edit undone: running
-    // probes, rates and counters are left alone. (Renewed TLS files at the
-    // same paths are read at the next connection.)
-    lg.info("reload: %s is unchanged; nothing to do", cfg_.path.c_str());
-    if (host_scan_rate_ms_ != 0) {
-      lg.info("reload: the node samples at its config's intervals again (a host had set %.3g s)",
-              static_cast<double>(host_scan_rate_ms_) / 1000.0);
-      apply_scan_rate(0);
-    }
+    reload_unchanged();
     notify_systemd("READY=1");
     return;
   }
@@ -492,9 +489,28 @@ void Daemon::reload() {
   // compared whole: a new session when any of them changed.
   const bool new_session = !(uplink_options(next) == uplink_options(cfg_));
 
-  // What the old sources measured goes out under the old metric set.
+  leave_old_sources(next);
+  switch_config(std::move(next), new_session);
+  start_new_sources(new_session);
+  notify_systemd("READY=1");
+}
+
+// logrotate's HUP, or a `systemctl reload` after an edit undone: running
+// probes, rates and counters are left alone. (Renewed TLS files at the
+// same paths are read at the next connection.)
+void Daemon::reload_unchanged() {
+  lg.info("reload: %s is unchanged; nothing to do", cfg_.path.c_str());
+  if (host_scan_rate_ms_ != 0) {
+    lg.info("reload: the node samples at its config's intervals again (a host had set %.3g s)",
+            static_cast<double>(host_scan_rate_ms_) / 1000.0);
+    apply_scan_rate(0);
+  }
+}
+
+// What the old sources measured goes out under the old metric set; devices
+// that the new config no longer lists leave with their DDEATH.
+void Daemon::leave_old_sources(const config::Config& next) {
   session_.batcher->flush();
-  // Devices that the new config no longer lists leave with their DDEATH.
   for (size_t i = 0; i < pipeline_->devices->size(); ++i) {
     const DeviceId id = pipeline_->devices->id(i);
     bool kept = false;
@@ -503,6 +519,10 @@ void Daemon::reload() {
     if (!kept && catalog_.online(id)) session_.batcher->presence(id, false);
   }
   stop_pipeline();
+}
+
+// The new config replaces the old; a new session when identity or broker changed.
+void Daemon::switch_config(config::Config&& next, bool new_session) {
   if (new_session) {
     lg.info("reload: identity or broker changed: ending this session for a new one");
     session_.uplink->shutdown();
@@ -516,12 +536,14 @@ void Daemon::reload() {
     status_server_ = std::make_unique<status::Server>(cfg_, clock_);
   }
   status_server_->set_probes(cfg_.probes);
+}
 
-  // The new sources declare their metrics and take a first sample now; the
-  // node's metrics that none of them declares leave the birth. One rebirth.
-  // A device's are polled off the loop: the new DeviceRunner marks them
-  // unseen, and retires what the device's first answer under the new config
-  // does not declare; that device alone is born again (DBIRTH).
+// The new sources declare their metrics and take a first sample now; the
+// node's metrics that none of them declares leave the birth. One rebirth.
+// A device's are polled off the loop: the new DeviceRunner marks them
+// unseen, and retires what the device's first answer under the new config
+// does not declare; that device alone is born again (DBIRTH).
+void Daemon::start_new_sources(bool new_session) {
   catalog_.mark_unseen(kNode);
   build_pipeline();
   pipeline_->scheduler.run_due();
@@ -532,7 +554,6 @@ void Daemon::reload() {
   if (systemd_watchdog_interval_ms() > 0) notify_systemd("WATCHDOG=1");
   if (retired)
     lg.info("reload: %zu metric%s no longer published", retired, retired == 1 ? "" : "s");
-  notify_systemd("READY=1");
 }
 
 int Daemon::run() {
@@ -719,6 +740,92 @@ int run_agent(const config::Config& cfg, const RunDiagnostics& diagnostics) {
   return status;
 }
 
+namespace {
+
+// One pass over the node's own sources; what failed or warned is said on the
+// second pass only. Returns the sources that failed.
+int collect_sources(std::vector<EnabledDriver>& sources, Catalog& catalog, int pass,
+                    std::ostream& out) {
+  int failed = 0;
+  for (EnabledDriver& d : sources) {
+    drivers::CollectResult r = d.driver->collect(catalog);
+    if (pass == 1 && !r.ok) {
+      ++failed;
+      out << "# source " << d.name << " failed: " << r.error << "\n";
+    } else if (pass == 1 && !r.warning.empty()) {
+      out << "# source " << d.name << ": " << r.warning << "\n";
+    }
+    if (pass == 1 && r.ok && !r.note.empty())
+      out << "# source " << d.name << ": " << r.note << "\n";
+  }
+  return failed;
+}
+
+// Waits until every device has answered this pass, or the deadline.
+void wait_for_devices(DeviceRunner& devices, std::mutex& mutex, std::condition_variable& polled,
+                      int pass, int64_t device_wait_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(device_wait_ms);
+  auto all_polled = [&] {
+    for (size_t i = 0; i < devices.size(); ++i)
+      if (devices.polls(i) < static_cast<size_t>(pass + 1)) return false;
+    return true;
+  };
+  while (!all_polled() && std::chrono::steady_clock::now() < deadline) {
+    {
+      std::unique_lock lock(mutex);
+      polled.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    devices.apply(nullptr);
+  }
+}
+
+// The metrics of one owner (the node, or a device), one a line.
+void print_metrics(const Catalog& catalog, DeviceId owner, const std::string& prefix,
+                   std::ostream& out) {
+  for (MetricId id = 0; id < catalog.size(); ++id) {
+    const CatalogEntry& e = catalog.at(id);
+    if (e.owner != owner) continue;
+    out << prefix << e.name << " = " << format_value(e.value);
+    if (!e.unit.empty()) out << " " << e.unit;
+    out << "\n";
+  }
+}
+
+// One device's result and metrics. Returns 1 when it failed, else 0.
+int report_device(const DeviceRunner& devices, size_t i, const config::SnmpDevice& c,
+                  const Catalog& catalog, std::ostream& out) {
+  int failed = 0;
+  if (devices.polls(i) == 0) {
+    out << "# device " << c.name << " at " << c.address << ": no result in time\n";
+    ++failed;
+  } else if (!devices.last_problem(i).empty()) {
+    out << "# device " << c.name << " at " << c.address << ": " << devices.last_problem(i) << "\n";
+    ++failed;
+  } else {
+    out << "# device " << c.name << " at " << c.address << ": online\n";
+  }
+  // What a technician writing a profile needs to see: what was skipped, and
+  // which of the profiles' OIDs the device does not serve.
+  if (!devices.auto_note(i).empty())
+    out << "# device " << c.name << ": " << devices.auto_note(i) << "\n";
+  if (!devices.left_out(i).empty())
+    out << "# device " << c.name << ": " << devices.left_out(i) << "\n";
+  if (devices.polls(i) > 0 && devices.last_problem(i).empty()) {
+    if (!devices.warning(i).empty())
+      out << "# device " << c.name << ": " << text::printable(devices.warning(i), 1000) << "\n";
+    const auto& missing = devices.not_served(i);
+    for (size_t k = 0; k < missing.size() && k < 100; ++k)
+      out << "# device " << c.name << ": not served: " << missing[k] << "\n";
+    if (missing.size() > 100)
+      out << "# device " << c.name << ": not served: " << missing.size() - 100 << " more\n";
+  }
+  print_metrics(catalog, devices.id(i), c.name + ": ", out);
+  return failed;
+}
+
+}  // namespace
+
 int collect_once(const config::Config& cfg, std::ostream& out) {
   Catalog catalog;
   SystemClock clock;
@@ -739,73 +846,14 @@ int collect_once(const config::Config& cfg, std::ostream& out) {
     if (pass == 1) std::this_thread::sleep_for(std::chrono::milliseconds(500));
     if (devices.size()) devices.request_all();
     catalog.set_time(clock.wall_ms());
-    for (EnabledDriver& d : sources) {
-      drivers::CollectResult r = d.driver->collect(catalog);
-      if (pass == 1 && !r.ok) {
-        ++failed;
-        out << "# source " << d.name << " failed: " << r.error << "\n";
-      } else if (pass == 1 && !r.warning.empty()) {
-        out << "# source " << d.name << ": " << r.warning << "\n";
-      }
-      if (pass == 1 && r.ok && !r.note.empty())
-        out << "# source " << d.name << ": " << r.note << "\n";
-    }
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(device_wait_ms);
-    auto all_polled = [&] {
-      for (size_t i = 0; i < devices.size(); ++i)
-        if (devices.polls(i) < static_cast<size_t>(pass + 1)) return false;
-      return true;
-    };
-    while (!all_polled() && std::chrono::steady_clock::now() < deadline) {
-      {
-        std::unique_lock lock(mutex);
-        polled.wait_for(lock, std::chrono::milliseconds(100));
-      }
-      devices.apply(nullptr);
-    }
+    failed += collect_sources(sources, catalog, pass, out);
+    wait_for_devices(devices, mutex, polled, pass, device_wait_ms);
   }
   probe_once.finish(catalog, out);  // waits at most the probes' timeouts
-  auto print = [&](DeviceId owner, const std::string& prefix) {
-    for (MetricId id = 0; id < catalog.size(); ++id) {
-      const CatalogEntry& e = catalog.at(id);
-      if (e.owner != owner) continue;
-      out << prefix << e.name << " = " << format_value(e.value);
-      if (!e.unit.empty()) out << " " << e.unit;
-      out << "\n";
-    }
-  };
-  print(kNode, "");
+  print_metrics(catalog, kNode, "", out);
   out << "# Agent/Spool/... metrics come from the running agent's spool: see its NBIRTH/NDATA\n";
-  for (size_t i = 0; i < devices.size(); ++i) {
-    const config::SnmpDevice& c = cfg.devices.snmp[i];
-    if (devices.polls(i) == 0) {
-      out << "# device " << c.name << " at " << c.address << ": no result in time\n";
-      ++failed;
-    } else if (!devices.last_problem(i).empty()) {
-      out << "# device " << c.name << " at " << c.address << ": " << devices.last_problem(i)
-          << "\n";
-      ++failed;
-    } else {
-      out << "# device " << c.name << " at " << c.address << ": online\n";
-    }
-    // What a technician writing a profile needs to see: what was skipped, and
-    // which of the profiles' OIDs the device does not serve.
-    if (!devices.auto_note(i).empty())
-      out << "# device " << c.name << ": " << devices.auto_note(i) << "\n";
-    if (!devices.left_out(i).empty())
-      out << "# device " << c.name << ": " << devices.left_out(i) << "\n";
-    if (devices.polls(i) > 0 && devices.last_problem(i).empty()) {
-      if (!devices.warning(i).empty())
-        out << "# device " << c.name << ": " << text::printable(devices.warning(i), 1000) << "\n";
-      const auto& missing = devices.not_served(i);
-      for (size_t k = 0; k < missing.size() && k < 100; ++k)
-        out << "# device " << c.name << ": not served: " << missing[k] << "\n";
-      if (missing.size() > 100)
-        out << "# device " << c.name << ": not served: " << missing.size() - 100 << " more\n";
-    }
-    print(devices.id(i), c.name + ": ");
-  }
+  for (size_t i = 0; i < devices.size(); ++i)
+    failed += report_device(devices, i, cfg.devices.snmp[i], catalog, out);
   return failed ? 1 : 0;
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "config.hpp"
 #include "printable.hpp"
@@ -62,62 +63,39 @@ int fail(int code, const std::string& message, bool json, std::ostream& out, std
   return code;
 }
 
-}  // namespace
-
-int ask(const std::string& socket_path, bool json, std::ostream& out, std::ostream& err) {
-  const std::string shown = text::printable(socket_path, 256);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path)
-    return fail(kExitUnknown, "the status socket path " + shown + " is too long\n", json, out, err);
-  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return fail(kExitUnknown, std::string("cannot make a socket: ") + std::strerror(errno) + "\n",
+// Why connect() failed, said for a person: not running, not allowed, or busy.
+int connect_failed(int e, const std::string& shown, bool json, std::ostream& out,
+                   std::ostream& err) {
+  if (e == ENOENT || e == ENOTDIR)
+    return fail(
+        kExitNotRunning,
+        "classroom-agent is not running, or runs without its status socket (there is none at " +
+            shown + "; an agent that cannot make one says why in its log).\n" + kHowToStart,
+        json, out, err);
+  if (e == ECONNREFUSED)
+    return fail(kExitNotRunning,
+                "classroom-agent is not running (nothing answers on " + shown +
+                    ": it was stopped hard or crashed).\n" + kHowToStart,
                 json, out, err);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  timeval tv{kClientWaitMs / 1000, (kClientWaitMs % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // bounds connect() too
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    const int e = errno;
-    if (e == ENOENT || e == ENOTDIR)
-      return fail(
-          kExitNotRunning,
-          "classroom-agent is not running, or runs without its status socket (there is none at " +
-              shown + "; an agent that cannot make one says why in its log).\n" + kHowToStart,
-          json, out, err);
-    if (e == ECONNREFUSED)
-      return fail(kExitNotRunning,
-                  "classroom-agent is not running (nothing answers on " + shown +
-                      ": it was stopped hard or crashed).\n" + kHowToStart,
-                  json, out, err);
-    if (e == EACCES || e == EPERM)
-      return fail(kExitUnknown,
-                  "cannot ask the agent: permission denied on " + shown +
-                      ". Ask as root (sudo classroom-agent status), or as a member of the group "
-                      "named in [status] group.\n",
-                  json, out, err);
-    if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS || e == ETIMEDOUT)
-      return fail(kExitUnknown,
-                  "the agent did not take the connection on " + shown + " within " +
-                      std::to_string(kClientWaitMs / 1000) + " s (busy or stuck?)\n",
-                  json, out, err);
-    return fail(kExitUnknown, "cannot ask the agent on " + shown + ": " + std::strerror(e) + "\n",
-                json, out, err);
-  }
-  const std::string request = json ? "json\n" : "text\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size()))
+  if (e == EACCES || e == EPERM)
     return fail(kExitUnknown,
-                "cannot ask the agent on " + shown + ": " + std::strerror(errno) + "\n", json, out,
-                err);
+                "cannot ask the agent: permission denied on " + shown +
+                    ". Ask as root (sudo classroom-agent status), or as a member of the group "
+                    "named in [status] group.\n",
+                json, out, err);
+  if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS || e == ETIMEDOUT)
+    return fail(kExitUnknown,
+                "the agent did not take the connection on " + shown + " within " +
+                    std::to_string(kClientWaitMs / 1000) + " s (busy or stuck?)\n",
+                json, out, err);
+  return fail(kExitUnknown, "cannot ask the agent on " + shown + ": " + std::strerror(e) + "\n",
+              json, out, err);
+}
 
-  std::string answer;
+// Reads the whole answer, until the agent closes, within kClientWaitMs and
+// kMaxAnswer. Nothing when it came; else the exit code of the failure.
+std::optional<int> read_answer(int fd, const std::string& shown, std::string& answer, bool json,
+                               std::ostream& out, std::ostream& err) {
   const int64_t deadline = steady_ms() + kClientWaitMs;
   char buf[16384];
   for (;;) {
@@ -139,7 +117,12 @@ int ask(const std::string& socket_path, bool json, std::ostream& out, std::ostre
     if (answer.size() > kMaxAnswer)
       return fail(kExitUnknown, "the answer on " + shown + " is too long\n", json, out, err);
   }
+  return std::nullopt;
+}
 
+// The answer's header says the agent's state; its body is printed, escaped.
+int print_answer(const std::string& answer, const std::string& shown, bool json, std::ostream& out,
+                 std::ostream& err) {
   const std::string header = kProtocolHeader;
   const size_t nl = answer.find('\n');
   if (answer.compare(0, header.size(), header) != 0 || nl == std::string::npos)
@@ -153,6 +136,42 @@ int ask(const std::string& socket_path, bool json, std::ostream& out, std::ostre
   out << body;
   if (state == "ok") return kExitOk;
   return kExitDegraded;  // degraded, or starting (not known to be well yet)
+}
+
+}  // namespace
+
+int ask(const std::string& socket_path, bool json, std::ostream& out, std::ostream& err) {
+  const std::string shown = text::printable(socket_path, 256);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path)
+    return fail(kExitUnknown, "the status socket path " + shown + " is too long\n", json, out, err);
+  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return fail(kExitUnknown, std::string("cannot make a socket: ") + std::strerror(errno) + "\n",
+                json, out, err);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  timeval tv{kClientWaitMs / 1000, (kClientWaitMs % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // bounds connect() too
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return connect_failed(errno, shown, json, out, err);
+  const std::string request = json ? "json\n" : "text\n";
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size()))
+    return fail(kExitUnknown,
+                "cannot ask the agent on " + shown + ": " + std::strerror(errno) + "\n", json, out,
+                err);
+
+  std::string answer;
+  if (const std::optional<int> failed = read_answer(fd, shown, answer, json, out, err))
+    return *failed;
+  return print_answer(answer, shown, json, out, err);
 }
 
 int status_command(const std::string& config_path, bool json, std::ostream& out,

@@ -96,17 +96,6 @@ bool as_double(const Value& v, double& out) {
   return true;
 }
 
-struct Conn {
-  int fd = -1;
-  int64_t accepted_ms = 0;
-  int64_t deadline_ms = 0;
-  char request[Server::kMaxRequest];
-  size_t request_len = 0;
-  bool writing = false;
-  std::string reply;
-  size_t sent = 0;
-};
-
 int64_t steady_now() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -472,56 +461,98 @@ std::string Server::answer(std::string_view request) {
   return reply;
 }
 
+struct Server::Conn {
+  int fd = -1;
+  int64_t accepted_ms = 0;
+  int64_t deadline_ms = 0;
+  char request[Server::kMaxRequest];
+  size_t request_len = 0;
+  bool writing = false;
+  std::string reply;
+  size_t sent = 0;
+};
+
+// Reads what a client has sent; once its request is whole (a line, its
+// end, or too long), the answer is made. False when the connection failed.
+bool Server::take_request(Conn& c) {
+  const ssize_t n =
+      ::recv(c.fd, c.request + c.request_len, sizeof c.request - c.request_len, MSG_DONTWAIT);
+  if (n > 0) c.request_len += static_cast<size_t>(n);
+  const void* nl = std::memchr(c.request, '\n', c.request_len);
+  if (!nl && n != 0 && c.request_len < sizeof c.request)
+    return n > 0 || errno == EAGAIN || errno == EINTR;
+  if (!nl && n != 0) {
+    c.reply = std::string(kProtocolHeader) + "error\nrequest too long\n";
+  } else {
+    size_t len = nl ? static_cast<size_t>(static_cast<const char*>(nl) - c.request) : c.request_len;
+    if (len > 0 && c.request[len - 1] == '\r') --len;
+    c.reply = answer(std::string_view(c.request, len));
+  }
+  c.writing = true;
+  ::shutdown(c.fd, SHUT_RD);
+  return true;
+}
+
+void Server::drop_closed(std::vector<Conn>& conns) {
+  conns.erase(std::remove_if(conns.begin(), conns.end(), [](const Conn& c) { return c.fd < 0; }),
+              conns.end());
+}
+
+// A client that has not asked within kAskWithinMs may be closed for a new
+// one; a real client asks at once.
+bool Server::closable(const Conn& c, int64_t now) {
+  return !c.writing && now - c.accepted_ms >= kAskWithinMs;
+}
+
+// Full: a request that has arrived is taken first, then the oldest client
+// that has still sent none in its time makes room. So clients that connect
+// and say nothing, however many and however fast, cannot push out a real
+// one. Answers being written stay. False when none can go yet.
+bool Server::make_room(std::vector<Conn>& conns, int64_t now) {
+  for (Conn& c : conns)
+    if (!c.writing && !take_request(c)) c.fd = (::close(c.fd), -1);
+  drop_closed(conns);
+  if (conns.size() < kMaxClients) return true;
+  auto idle =
+      std::find_if(conns.begin(), conns.end(), [&](const Conn& c) { return closable(c, now); });
+  if (idle == conns.end()) return false;
+  ::close(idle->fd);
+  conns.erase(idle);
+  return true;
+}
+
+// Each connection: read the request line, answer, close; or time out.
+void Server::serve_client(Conn& c, short ev, int64_t now) {
+  bool done = now >= c.deadline_ms || (ev & (POLLERR | POLLNVAL));
+  if (!done && !c.writing && (ev & (POLLIN | POLLHUP))) {
+    done = !take_request(c);
+  } else if (!done && c.writing && (ev & (POLLOUT | POLLHUP))) {
+    const ssize_t n =
+        ::send(c.fd, c.reply.data() + c.sent, c.reply.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) c.sent += static_cast<size_t>(n);
+    if (c.sent == c.reply.size() || (n < 0 && errno != EAGAIN && errno != EINTR)) done = true;
+  }
+  if (done) c.fd = (::close(c.fd), -1);
+}
+
+// New clients, while there is room or an idle one to close for them.
+void Server::accept_clients(std::vector<Conn>& conns, int64_t now) {
+  for (;;) {
+    if (conns.size() == kMaxClients && !make_room(conns, now)) break;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) break;
+    Conn c;
+    c.fd = fd;
+    c.accepted_ms = now;
+    c.deadline_ms = now + kClientTimeoutMs;
+    conns.push_back(std::move(c));
+  }
+}
+
 void Server::serve() {
   std::vector<Conn> conns;
   conns.reserve(kMaxClients);
   std::vector<pollfd> fds;
-  // Reads what a client has sent; once its request is whole (a line, its
-  // end, or too long), the answer is made. False when the connection failed.
-  auto take_request = [this](Conn& c) {
-    const ssize_t n =
-        ::recv(c.fd, c.request + c.request_len, sizeof c.request - c.request_len, MSG_DONTWAIT);
-    if (n > 0) c.request_len += static_cast<size_t>(n);
-    const void* nl = std::memchr(c.request, '\n', c.request_len);
-    if (!nl && n != 0 && c.request_len < sizeof c.request)
-      return n > 0 || errno == EAGAIN || errno == EINTR;
-    if (!nl && n != 0) {
-      c.reply = std::string(kProtocolHeader) + "error\nrequest too long\n";
-    } else {
-      size_t len =
-          nl ? static_cast<size_t>(static_cast<const char*>(nl) - c.request) : c.request_len;
-      if (len > 0 && c.request[len - 1] == '\r') --len;
-      c.reply = answer(std::string_view(c.request, len));
-    }
-    c.writing = true;
-    ::shutdown(c.fd, SHUT_RD);
-    return true;
-  };
-  auto drop_closed = [&conns] {
-    conns.erase(std::remove_if(conns.begin(), conns.end(), [](const Conn& c) { return c.fd < 0; }),
-                conns.end());
-  };
-  // A client that has not asked within kAskWithinMs may be closed for a new
-  // one; a real client asks at once.
-  auto closable = [](const Conn& c, int64_t now) {
-    return !c.writing && now - c.accepted_ms >= kAskWithinMs;
-  };
-  // Full: a request that has arrived is taken first, then the oldest client
-  // that has still sent none in its time makes room. So clients that connect
-  // and say nothing, however many and however fast, cannot push out a real
-  // one. Answers being written stay. False when none can go yet.
-  auto make_room = [&](int64_t now) {
-    for (Conn& c : conns)
-      if (!c.writing && !take_request(c)) c.fd = (::close(c.fd), -1);
-    drop_closed();
-    if (conns.size() < kMaxClients) return true;
-    auto idle =
-        std::find_if(conns.begin(), conns.end(), [&](const Conn& c) { return closable(c, now); });
-    if (idle == conns.end()) return false;
-    ::close(idle->fd);
-    conns.erase(idle);
-    return true;
-  };
   for (;;) {
     log::tick();  // folded log lines are written within a second of their window
     fds.clear();
@@ -545,34 +576,9 @@ void Server::serve() {
     }
     if (fds[0].revents) break;  // stop
     now = steady_now();
-    // Each connection: read the request line, answer, close; or time out.
-    for (size_t i = 0; i < conns.size(); ++i) {
-      Conn& c = conns[i];
-      const short ev = fds[2 + i].revents;
-      bool done = now >= c.deadline_ms || (ev & (POLLERR | POLLNVAL));
-      if (!done && !c.writing && (ev & (POLLIN | POLLHUP))) {
-        done = !take_request(c);
-      } else if (!done && c.writing && (ev & (POLLOUT | POLLHUP))) {
-        const ssize_t n = ::send(c.fd, c.reply.data() + c.sent, c.reply.size() - c.sent,
-                                 MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n > 0) c.sent += static_cast<size_t>(n);
-        if (c.sent == c.reply.size() || (n < 0 && errno != EAGAIN && errno != EINTR)) done = true;
-      }
-      if (done) c.fd = (::close(c.fd), -1);
-    }
-    drop_closed();
-    if (fds[1].revents & POLLIN) {
-      for (;;) {
-        if (conns.size() == kMaxClients && !make_room(now)) break;
-        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) break;
-        Conn c;
-        c.fd = fd;
-        c.accepted_ms = now;
-        c.deadline_ms = now + kClientTimeoutMs;
-        conns.push_back(std::move(c));
-      }
-    }
+    for (size_t i = 0; i < conns.size(); ++i) serve_client(conns[i], fds[2 + i].revents, now);
+    drop_closed(conns);
+    if (fds[1].revents & POLLIN) accept_clients(conns, now);
   }
   for (Conn& c : conns) ::close(c.fd);
 }

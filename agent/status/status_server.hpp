@@ -110,7 +110,16 @@ class Server {
   void fill_probes(Snapshot& s, const Catalog& catalog, const probes::Runner* runner);
   void open_socket(const config::Status& cfg);
   static bool make_socket_dir(const std::filesystem::path& dir);
+  // A client's connection, in serve().
+  struct Conn;
   void serve();
+  // The steps of serve().
+  bool take_request(Conn& c);
+  static void drop_closed(std::vector<Conn>& conns);
+  static bool closable(const Conn& c, int64_t now);
+  bool make_room(std::vector<Conn>& conns, int64_t now);
+  void serve_client(Conn& c, short ev, int64_t now);
+  void accept_clients(std::vector<Conn>& conns, int64_t now);
   std::string answer(std::string_view request);
 
   const Clock& clock_;

@@ -191,19 +191,30 @@ CollectResult NetworkDriver::collect(MetricSink& sink) {
   if (size_t skipped = parse_net_dev(buffer_.view(), lines_))
     problem("malformed lines in net/dev", skipped);
 
-  // Pass 1: which interface each line is, and its ifindex (its identity).
+  identify_lines(sink);
+  sample_lines(sink, now_ns);
+  leave_gone(sink);
+  sample_uplink(sink);
+
+  CollectResult r;
+  if (!problems_.empty()) r.warning = "skipped " + problems_;
+  return r;
+}
+
+NetworkDriver::Interface* NetworkDriver::find_interface(std::string_view name) {
+  for (Interface& i : interfaces_)
+    if (i.name == name) return &i;
+  return nullptr;
+}
+
+// Pass 1: which interface each line is, and its ifindex (its identity).
+void NetworkDriver::identify_lines(MetricSink& sink) {
   for (Interface& i : interfaces_) i.seen = false;
   line_ifindex_.assign(lines_.size(), 0);
   size_t over_cap = 0;
   for (size_t k = 0; k < lines_.size(); ++k) {
     const std::string_view name = lines_[k].name;
-    Interface* iface = nullptr;
-    for (Interface& i : interfaces_) {
-      if (i.name == name) {
-        iface = &i;
-        break;
-      }
-    }
+    Interface* iface = find_interface(name);
     if (!iface) {
       if (!selected(options_, name)) continue;
       if (interfaces_.size() >= options_.max_interfaces) {
@@ -220,18 +231,14 @@ CollectResult NetworkDriver::collect(MetricSink& sink) {
     iface->seen = true;
   }
   if (over_cap) problem("interfaces over max_interfaces not published", over_cap);
+}
 
-  // Pass 2: sample. A name now held by another device (a different ifindex)
-  // starts over; a device that was renamed keeps its previous reading.
+// Pass 2: sample. A name now held by another device (a different ifindex)
+// starts over; a device that was renamed keeps its previous reading.
+void NetworkDriver::sample_lines(MetricSink& sink, int64_t now_ns) {
   for (size_t k = 0; k < lines_.size(); ++k) {
     if (line_ifindex_[k] == 0) continue;
-    Interface* iface = nullptr;
-    for (Interface& i : interfaces_) {
-      if (i.name == lines_[k].name) {
-        iface = &i;
-        break;
-      }
-    }
+    Interface* iface = find_interface(lines_[k].name);
     if (!iface) continue;
     const uint32_t index = line_ifindex_[k];
     if (iface->have_last && iface->ifindex != index) iface->have_last = false;
@@ -248,9 +255,11 @@ CollectResult NetworkDriver::collect(MetricSink& sink) {
     iface->ifindex = index;
     sample(sink, *iface, lines_[k].counters, now_ns);
   }
+}
 
-  // Pass 3: an interface that is gone says its link is down and has no rate;
-  // then it is not sent again until it comes back.
+// Pass 3: an interface that is gone says its link is down and has no rate;
+// then it is not sent again until it comes back.
+void NetworkDriver::leave_gone(MetricSink& sink) {
   for (Interface& i : interfaces_) {
     if (i.seen) {
       i.present = true;
@@ -264,12 +273,6 @@ CollectResult NetworkDriver::collect(MetricSink& sink) {
     i.present = false;
     i.have_last = false;
   }
-
-  sample_uplink(sink);
-
-  CollectResult r;
-  if (!problems_.empty()) r.warning = "skipped " + problems_;
-  return r;
 }
 
 }  // namespace classroom::drivers::network

@@ -53,6 +53,12 @@ class NetworkDriver final : public Driver {
   };
 
   Interface& add_interface(MetricSink& sink, std::string_view name);
+  // The steps of collect(): which interface each line of net/dev is, a sample
+  // of each, and the interfaces that are gone.
+  Interface* find_interface(std::string_view name);
+  void identify_lines(MetricSink& sink);
+  void sample_lines(MetricSink& sink, int64_t now_ns);
+  void leave_gone(MetricSink& sink);
   void sample(MetricSink& sink, Interface& iface, const LinkCounters& now, int64_t now_ns);
   void sample_uplink(MetricSink& sink);
   // Reads a small file into `small_` (no allocation); false when unreadable.
