@@ -10,15 +10,16 @@ namespace {
 using namespace classroom;
 
 // A node with its commands, one measurement and a device with its Rebirth.
+// Made once, never destroyed (a catalog is neither copied nor moved).
 const Catalog& catalog() {
-  static const Catalog c = [] {
-    Catalog out;
-    commands::declare_node(out, 10'000);
-    out.declare(kNode, "System/CPU/Usage", DataType::Double, "%");
-    commands::declare_device(out, out.add_device("switch-6a"));
+  static const Catalog* const c = [] {
+    auto* out = new Catalog;
+    commands::declare_node(*out, 10'000);
+    out->declare(kNode, "System/CPU/Usage", DataType::Double, "%");
+    commands::declare_device(*out, out->add_device("switch-6a"));
     return out;
   }();
-  return c;
+  return *c;
 }
 
 // What reaches a log line is escaped and bounded, whatever the broker sent.
