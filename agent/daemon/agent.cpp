@@ -260,14 +260,16 @@ class Daemon {
 
 // systemd's STATUS= line, which `systemctl status` shows: the broker and the
 // backlog, e.g. "online to ssl://broker:8883, 0 batches waiting". Sent only
-// when it changed.
+// when it changed. Waiting: not yet sent; a batch sent and awaiting its
+// receipt is on its way, so a healthy agent says 0 whenever it is checked.
 void Daemon::update_status() {
   if (!notify_socket_set()) return;
   session_.uplink->describe(status_);
   const SpoolStats s = spool_->stats();
+  const uint64_t waiting = s.pending - std::min(s.pending, session_.uplink->awaiting_receipt());
   status_.append(", ")
-      .append(std::to_string(s.pending))
-      .append(s.pending == 1 ? " batch" : " batches")
+      .append(std::to_string(waiting))
+      .append(waiting == 1 ? " batch" : " batches")
       .append(" waiting");
   if (!spool_->is_open()) status_.append(", spool unavailable");
   if (status_ == sent_status_) return;

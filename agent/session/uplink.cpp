@@ -1107,6 +1107,16 @@ bool Uplink::publish_unspooled(std::string_view record) {
   return send_record(r, false);
 }
 
+uint64_t Uplink::awaiting_receipt() const {
+  if (!online()) return 0;
+  const uint64_t backlog_sent = std::min(backlog_cursor_.next_id, live_from_) - 1;
+  const uint64_t live_sent = live_cursor_.next_id - 1;
+  auto beyond = [](uint64_t sent, uint64_t confirmed) {
+    return sent > confirmed ? sent - confirmed : 0;
+  };
+  return beyond(backlog_sent, backlog_confirmed_) + beyond(live_sent, live_confirmed_);
+}
+
 void Uplink::describe(std::string& out) const {
   switch (state_) {
     case State::online:

@@ -117,6 +117,10 @@ class Uplink {
   // ssl://broker:8883 unreachable (why)". Rebuilt in `out` (no allocation
   // once it has grown).
   void describe(std::string& out) const;
+  // Batches published on this connection whose receipt the broker has not
+  // yet acknowledged: on their way, not waiting. Each is bounded in time by
+  // the receipt timeout, which ends the session (and they wait again).
+  uint64_t awaiting_receipt() const;
 
   // ---- read-only, for `classroom-agent status` ----
   // A connection attempt is under way (CONNECT or SUBSCRIBE sent, no answer yet).

@@ -360,8 +360,11 @@ void TextReport::spool() {
   if (!s.spool_open) {
     line("Spool", "CANNOT BE OPENED (see the log); batches are published directly when online");
   } else {
-    std::string spool = plural(s.pending, "batch", "batches") + " waiting, " +
-                        size_text(s.spool_bytes) + " on disk";
+    // Waiting: not yet sent. Those sent and awaiting their receipt are on
+    // their way (a receipt that does not come ends the session).
+    std::string spool = plural(s.pending - s.awaiting_receipt, "batch", "batches") + " waiting, ";
+    if (s.awaiting_receipt > 0) spool += std::to_string(s.awaiting_receipt) + " awaiting receipt, ";
+    spool += size_text(s.spool_bytes) + " on disk";
     if (s.pending > 0) spool += ", oldest " + span(static_cast<int64_t>(s.oldest_age_s) * 1000);
     spool += ", " + std::to_string(s.dropped) + " dropped";
     if (s.last_drop_ms > 0) spool += " (last " + ago(s.last_drop_ms, now_ms) + ")";
@@ -532,6 +535,7 @@ void json_spool(std::string& out, const Snapshot& s) {
   Obj sp(out);
   sp.key("open") += s.spool_open ? "true" : "false";
   sp.key("pending") += std::to_string(s.pending);
+  sp.key("awaiting_receipt") += std::to_string(s.awaiting_receipt);
   sp.key("bytes") += std::to_string(s.spool_bytes);
   sp.key("oldest_age_s") += std::to_string(s.oldest_age_s);
   sp.key("dropped") += std::to_string(s.dropped);

@@ -130,6 +130,10 @@ TEST_CASE("status: all well, online") {
   s.devices.resize(1);
   s.last_drop_ms = kNow - kRecentMs;  // long enough ago
   s.clock = ClockState::synchronized;
+  // Two batches just published, their receipt still to come: on their way.
+  s.pending = 2;
+  s.awaiting_receipt = 2;
+  s.oldest_age_s = 0;
   CHECK(problems(s, kNow).empty());
   const std::string text = render_text(s, kNow);
   INFO(text);
@@ -137,8 +141,12 @@ TEST_CASE("status: all well, online") {
   CHECK_THAT(text, Catch::Contains("Broker    online to tcp://10.0.0.5:1883 since "
                                    "2025-11-29T07:05:10Z (90 s), bdSeq 4\n"));
   CHECK_THAT(text, Catch::Contains("Clock     synchronized\n"));
+  CHECK_THAT(text,
+             Catch::Contains("Spool     0 batches waiting, 2 awaiting receipt, 19 KiB on disk, "
+                             "oldest 0 s, 3 dropped"));
   const std::string json = render_json(s, kNow);
   CHECK_THAT(json, Catch::StartsWith("{\"state\":\"ok\",\"problems\":[],"));
+  CHECK_THAT(json, Catch::Contains("\"pending\":2,\"awaiting_receipt\":2,"));
 }
 
 TEST_CASE("status: never OK while nothing reaches the broker, or the loop stands still") {
@@ -300,8 +308,10 @@ TEST_CASE("status: the JSON carries the same facts") {
                                    "1883\",\"bdseq\":0,\"bdseq_error\":null,"
                                    "\"commands_available\":true,\"commands_problem\":null,"
                                    "\"primary_host\":null}"));
-  CHECK_THAT(json, Catch::Contains("\"spool\":{\"open\":true,\"pending\":112,\"bytes\":19461,"
-                                   "\"oldest_age_s\":300,\"dropped\":3,"));
+  CHECK_THAT(json,
+             Catch::Contains("\"spool\":{\"open\":true,\"pending\":112,\"awaiting_receipt\":0,"
+                             "\"bytes\":19461,"
+                             "\"oldest_age_s\":300,\"dropped\":3,"));
   CHECK_THAT(json, Catch::Contains("{\"name\":\"lan\",\"state\":\"failing\",\"interval_s\":30,"
                                    "\"last_success\":\"2025-11-29T07:00:40Z\","
                                    "\"last_success_age_s\":360,\"failing_since\":"

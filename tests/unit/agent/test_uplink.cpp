@@ -78,6 +78,29 @@ TEST_CASE("uplink: the spool forgets a batch only when a later receipt is acknow
   CHECK(rig.spool.committed() == 3);
 }
 
+TEST_CASE("uplink: batches sent and awaiting their receipt are told apart from those waiting") {
+  Rig rig;
+  rig.sample();  // taken offline: backlog
+  CHECK(rig.uplink.awaiting_receipt() == 0);
+  rig.come_online();
+  rig.sample();
+  rig.sample();
+  rig.clock.advance(1000);  // the replay's rate lets the backlog's one go
+  rig.uplink.poll();
+  CHECK(rig.spool.stats().pending == 3);
+  CHECK(rig.uplink.awaiting_receipt() == 3);  // one replayed, two live: all on their way
+  rig.ack_receipts();
+  CHECK(rig.spool.stats().pending == 0);
+  CHECK(rig.uplink.awaiting_receipt() == 0);
+  rig.sample();
+  rig.uplink.poll();
+  CHECK(rig.uplink.awaiting_receipt() == 1);
+  // The connection lost before the receipt: the batch waits again.
+  rig.uplink.handle({K::connection_lost, "keepalive timeout", 0, {}, {}});
+  CHECK(rig.spool.stats().pending == 1);
+  CHECK(rig.uplink.awaiting_receipt() == 0);
+}
+
 TEST_CASE("uplink: seq increments per message and wraps at 256") {
   Rig rig;
   rig.come_online();
