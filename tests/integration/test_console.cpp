@@ -510,7 +510,7 @@ TEST_CASE("tail and fleet refuse a bad broker address, a bad duration and a miss
   CHECK_THAT(out, Catch::Contains("tail") && Catch::Contains("fleet"));
 }
 
-// Issue 21: --max-message above the 64 KiB the agent's MQTT client takes for
+// --max-message above the 64 KiB the agent's MQTT client takes for
 // the agent. A 200 KB message reaches tail (decoded) with the default 1 MiB,
 // over MQTT 5 and over MQTT 3.1.1 (`[broker] protocol` of the -c config).
 // With --max-message 100KiB: over MQTT 5 the broker is told (Maximum Packet

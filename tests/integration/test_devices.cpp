@@ -229,9 +229,8 @@ TEST_CASE("SNMP devices: DBIRTH with what snmpd serves, DDEATH when it stops, DB
   // tests/tools/install-deps.sh installs snmpd, snmp, node and the reference codec.
   REQUIRE(std::filesystem::exists("/usr/sbin/snmpd"));
   REQUIRE(::system("command -v snmpwalk >/dev/null 2>&1 && command -v node >/dev/null 2>&1") == 0);
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   Snmpd snmpd;
   snmpd.start();
   write_secret(dir.path + "/community", kCommunity);
@@ -376,9 +375,8 @@ TEST_CASE("SNMP devices: DBIRTH with what snmpd serves, DDEATH when it stops, DB
 }
 
 TEST_CASE("SNMP devices: a wrong v3 password, an unknown user and a wrong community are named") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   Snmpd snmpd;
   snmpd.start();
   write_secret(dir.path + "/wrong", "not-the-password");
@@ -431,9 +429,8 @@ TEST_CASE("SNMP devices: a wrong v3 password, an unknown user and a wrong commun
 }
 
 TEST_CASE("SNMP devices: after a broker outage a device's batches and its death replay in order") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   Snmpd snmpd;
   snmpd.start();
   write_secret(dir.path + "/community", kCommunity);
@@ -537,9 +534,8 @@ TEST_CASE("SNMP devices: once polls and prints every device, over IPv4 and IPv6"
 }
 
 TEST_CASE("SNMP devices: 20 silent devices do not delay the gateway's own samples") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   const SilentPort dead(SOCK_DGRAM);
   const std::string silent = "127.0.0.1:" + std::to_string(dead.port());
   write_secret(dir.path + "/community", kCommunity);
@@ -577,9 +573,8 @@ TEST_CASE("SNMP devices: 20 silent devices do not delay the gateway's own sample
 
 TEST_CASE("SNMP devices: a reload that drops a profile: one DBIRTH without it, same aliases") {
   REQUIRE(std::filesystem::exists("/usr/sbin/snmpd"));
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   Snmpd snmpd;
   snmpd.start();
   write_secret(dir.path + "/community", kCommunity);
@@ -664,9 +659,8 @@ TEST_CASE("SNMP devices: a reload that drops a profile: one DBIRTH without it, s
 }
 
 TEST_CASE("SNMP devices: a 32-bit counter reset is no wrap, HC counters that come and go") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   // A 1 Gbit/s port without HC counters whose ifInOctets goes back to 100 at
   // the third poll (a reset, sysUpTime goes on): as a wrap, 18 Gbit/s.
   Responder reset(
@@ -712,9 +706,8 @@ TEST_CASE("SNMP devices: a 32-bit counter reset is no wrap, HC counters that com
 }
 
 TEST_CASE("SNMP devices: a walk resends a lost request, a device that answers partly stays") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   // 200 interfaces (128 rows walked): 14 requests a poll. `lossy` loses the third datagram of
   // every poll; `stalls` answers its first two polls, then only the first two
   // requests of each poll.
@@ -751,9 +744,8 @@ TEST_CASE("SNMP devices: a walk resends a lost request, a device that answers pa
 }
 
 TEST_CASE("SNMP devices: max_interfaces bounds the birth, a renumbering device is born once") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   Responder big(R"({"interfaces": 2000})");
   // Every poll moves all 50 interfaces to new ifIndexes, under the same names.
   Responder renumber(R"({"interfaces": 50, "renumber": 1000})");
@@ -867,9 +859,8 @@ TEST_CASE("SNMP devices: the broker's limit from its CONNACK and what it keeps o
 }
 
 TEST_CASE("SNMP devices: interfaces that vanish retire after 3 polls, same aliases on return") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   // 20 interfaces, 10 of them gone from the third poll to the ninth.
   Responder shrink(R"({"interfaces": [20, 20, 10, 10, 10, 10, 10, 10, 10, 20]})");
   AgentOptions o;
@@ -900,9 +891,8 @@ TEST_CASE("SNMP devices: interfaces that vanish retire after 3 polls, same alias
 }
 
 TEST_CASE("SNMP devices: a v3 password fixed in its file is used at the reload, no restart") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   Snmpd snmpd;
   snmpd.start();
   write_secret(dir.path + "/auth", "not-the-password");
@@ -936,9 +926,8 @@ TEST_CASE("SNMP devices: a v3 password fixed in its file is used at the reload, 
 }
 
 TEST_CASE("SNMP devices: two devices with one v3 user on one engine each use their own password") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   Snmpd snmpd;
   snmpd.start();
   write_secret(dir.path + "/auth", kAuth);
@@ -1153,9 +1142,8 @@ std::string profile_device(const std::string& name, const Responder& r, const Te
 
 TEST_CASE("SNMP profiles: every built-in profile from a scripted agent and the reference codec") {
   const std::string interop = SOURCE_DIR "/tests/interop";
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   // Two interfaces: ifName port1 and port2 label MikroTik's access points.
   Responder agent_of_both(std::string(R"({"interfaces": 2, "objects": {)") + kBuiltinObjects +
                           "}}");
@@ -1254,9 +1242,8 @@ TEST_CASE("SNMP profiles: every built-in profile from a scripted agent and the r
 
 TEST_CASE("SNMP profiles: a profile from the config with counters and a table past max_rows") {
   const std::string interop = SOURCE_DIR "/tests/interop";
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   // A 32-bit counter that wraps between the second and third poll; five radios
   // (max_rows 3); radio 2's noise served as text; no firmware scalar.
   Responder device(R"({"interfaces": 0, "objects": {
@@ -1438,9 +1425,8 @@ TEST_CASE("SNMP profiles: apc-ups from Debian's snmpd as snmpget reads it") {
 
 TEST_CASE("SNMP profiles: auto picks by sysObjectID and by what the device answers") {
   const std::string interop = SOURCE_DIR "/tests/interop";
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   // A UniFi access point (sysObjectID under enterprise 41112) that answers
   // LLDP-MIB and ENTITY-SENSOR-MIB too, and neither PowerNet-MIB nor
   // POWER-ETHERNET-MIB nor BRIDGE-MIB.
@@ -1499,9 +1485,8 @@ TEST_CASE("SNMP profiles: auto picks by sysObjectID and by what the device answe
 
 TEST_CASE(
     "SNMP devices: Device Control/Rebirth is in each DBIRTH and its DCMD gives that DBIRTH alone") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   Responder a(R"({"interfaces": 2})"), b(R"({"interfaces": 2})");
   AgentOptions o;
   o.url = broker.url();
@@ -1618,9 +1603,8 @@ std::vector<std::vector<Bulk>> bulks_by_poll(const Responder& r) {
 
 TEST_CASE(
     "SNMP devices: GETBULK max-repetitions shrinks on tooBig and loss and grows for long tables") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   // 200 interfaces, of which a poll reads 128 rows (2 x max_interfaces) of
   // 13 columns. `small` answers tooBig past 1,500 bytes; `lossy` loses the
   // third datagram of each poll (its second GETBULK); `long` answers all.
@@ -1684,9 +1668,8 @@ TEST_CASE(
 }
 
 TEST_CASE("SNMP devices: one slow device does not delay the polls of 19 others") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   // 19 devices at one responder; the slow one answers each request after
   // 200 ms (its timeout: 250 ms, a quarter of its interval with retries = 1):
   // its walk of 200 interfaces takes some 3 s, three of its 1 s intervals.

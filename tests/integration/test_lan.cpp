@@ -152,12 +152,6 @@ std::string hmac16(const std::string& secret_file, const std::string& mac) {
   return out.substr(0, 16);
 }
 
-struct Rig {
-  Mosquitto broker;
-  Subscriber sub{broker.url()};
-  TempDir dir;
-};
-
 }  // namespace
 
 TEST_CASE("lan: devices on a classroom interface, and no address leaves the gateway") {
@@ -167,9 +161,8 @@ TEST_CASE("lan: devices on a classroom interface, and no address leaves the gate
   Addresses addresses;
   add_neighbours(veth, addresses);
 
-  Rig rig;
-  AgentOptions o;
-  o.url = rig.broker.url();
+  BrokerRig rig;
+  AgentOptions o = rig.options();
   o.extra = "[sources.lan]\ninterval = \"500ms\"\ninterfaces = [\"" + veth.host + "\"]\n";
   Agent agent(rig.dir.path + "/agent", o);
   agent.start();
@@ -207,7 +200,7 @@ TEST_CASE("lan: the opt-in inventory publishes only HMACs of the devices") {
   Addresses addresses;
   add_neighbours(veth, addresses);
 
-  Rig rig;
+  BrokerRig rig;
   const std::string secret = rig.dir.path + "/site.secret";
   write_file(secret, "a-site-secret-for-room-1-" + std::to_string(::getpid()) + "\n");
   REQUIRE(::chmod(secret.c_str(), 0600) == 0);

@@ -212,9 +212,8 @@ TEST_CASE(
   require_root();
   VethRig rig;
   rig.create();
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   AgentOptions o;
   o.url = broker.url();
   o.interval = "1s";
@@ -336,9 +335,8 @@ TEST_CASE(
 
 TEST_CASE("network: an interface that appears is born, one that goes stops being sent") {
   require_root();
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   auto rig = std::make_unique<VethRig>();
   AgentOptions o;
   o.url = broker.url();

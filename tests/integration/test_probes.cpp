@@ -400,9 +400,8 @@ TEST_CASE("throughput: the rate of a server that sends at a known rate", "[probe
 
 TEST_CASE("the agent keeps its 1 s grid while a probe hangs, and stops without waiting for it",
           "[probes]") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   SilentPort silent;
   AgentOptions o;
   o.url = broker.url();
@@ -498,9 +497,8 @@ int64_t wall_seconds() {
 
 TEST_CASE("throughput in the running agent: a window that covers now, budget kept across a restart",
           "[probes]") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   auto server = http_server();
   // 1 000 000 bytes at 500 000 B/s: 2 s, 4 Mbit/s.
   const std::string url =
@@ -680,9 +678,8 @@ TEST_CASE("a failing probe keeps its interval, and runs wait for a free place", 
 
 TEST_CASE("Probe Now runs a probe at once by name or all with * and an unknown name is refused",
           "[probes]") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   auto open = std::make_unique<SilentPort>();  // takes TCP connections, says nothing
   const int port = open->port();
   AgentOptions o;
@@ -746,9 +743,8 @@ TEST_CASE("Probe Now runs a probe at once by name or all with * and an unknown n
 
 TEST_CASE("Probe Now runs a throughput probe outside its window only within its budget",
           "[probes]") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   auto server = http_server();
   AgentOptions o;
   o.url = broker.url();

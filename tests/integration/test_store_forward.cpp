@@ -115,9 +115,8 @@ struct SmallFs {
 }  // namespace
 
 TEST_CASE("a broker outage loses nothing: the backlog arrives as history, without gaps") {
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   AgentOptions o;
   o.url = broker.url();
   o.interval = "200ms";
@@ -409,9 +408,8 @@ TEST_CASE("a read-only state dir: live data still flows, spooling resumes when i
     WARN("skipped: mounting a read-only filesystem needs root");
     return;
   }
-  Mosquitto broker;
-  Subscriber sub(broker.url());
-  TempDir dir;
+  BrokerRig broker_rig;
+  auto& [broker, sub, dir] = broker_rig;
   SmallFs small(dir.path + "/state", "1m");
   REQUIRE(small.mounted);
   small.remount(true);
