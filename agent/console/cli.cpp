@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "common/clock.hpp"
 #include "printable.hpp"
 #include "registry.hpp"
 #include "units.hpp"
@@ -107,6 +108,7 @@ int Commands::run() {
     }
     options_.max_message = static_cast<size_t>(*bytes);
   }
+  const SystemClock clock;
   if (fleet_->parsed()) {
     struct {
       const char* name;
@@ -127,9 +129,9 @@ int Commands::run() {
     options_.sort = sort_ == "state" ? Fleet::Sort::state
                     : sort_ == "age" ? Fleet::Sort::age
                                      : Fleet::Sort::name;
-    return run_fleet(options_);
+    return run_fleet(options_, clock);
   }
-  return run_tail(options_);
+  return run_tail(options_, clock);
 }
 
 }  // namespace classroom::console

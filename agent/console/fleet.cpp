@@ -121,6 +121,28 @@ std::string hosts_text(const Fleet& fleet, int64_t now_ms) {
   return out;
 }
 
+// The table's first line: the time, how many nodes are in which state, the
+// sort, the connection, and the host applications.
+std::string summary_line(const Fleet& fleet, const RenderOptions& o) {
+  const auto c = fleet.counts(o.now_ms, o.stale_ms);
+  const char* sort_name = o.sort == Fleet::Sort::name    ? "name"
+                          : o.sort == Fleet::Sort::state ? "state"
+                                                         : "age";
+  std::string summary = iso_time(o.now_ms).substr(11, 8) + "Z  " + std::to_string(c.nodes) +
+                        (c.nodes == 1 ? " node: " : " nodes: ") + std::to_string(c.online) +
+                        " online, " + std::to_string(c.offline) + " offline, " +
+                        std::to_string(c.silent) + " silent, " + std::to_string(c.unborn) +
+                        " without birth";
+  if (c.devices)
+    summary += "; " + std::to_string(c.devices) + (c.devices == 1 ? " device, " : " devices, ") +
+               std::to_string(c.devices_online) + " online";
+  summary += "; sorted by " + std::string(sort_name);
+  if (!o.source.empty()) summary += "  [" + o.source + "]";
+  if (fleet.not_tracked()) summary += "; " + std::to_string(fleet.not_tracked()) + " not tracked";
+  summary += hosts_text(fleet, o.now_ms);
+  return summary;
+}
+
 }  // namespace
 
 std::string age_text(int64_t ms) {
@@ -319,23 +341,7 @@ Fleet::Counts Fleet::counts(int64_t now_ms, int64_t stale_ms) const {
 
 std::vector<std::string> render(const Fleet& fleet, const RenderOptions& o) {
   std::vector<std::string> lines;
-  const auto c = fleet.counts(o.now_ms, o.stale_ms);
-  const char* sort_name = o.sort == Fleet::Sort::name    ? "name"
-                          : o.sort == Fleet::Sort::state ? "state"
-                                                         : "age";
-  std::string summary = iso_time(o.now_ms).substr(11, 8) + "Z  " + std::to_string(c.nodes) +
-                        (c.nodes == 1 ? " node: " : " nodes: ") + std::to_string(c.online) +
-                        " online, " + std::to_string(c.offline) + " offline, " +
-                        std::to_string(c.silent) + " silent, " + std::to_string(c.unborn) +
-                        " without birth";
-  if (c.devices)
-    summary += "; " + std::to_string(c.devices) + (c.devices == 1 ? " device, " : " devices, ") +
-               std::to_string(c.devices_online) + " online";
-  summary += "; sorted by " + std::string(sort_name);
-  if (!o.source.empty()) summary += "  [" + o.source + "]";
-  if (fleet.not_tracked()) summary += "; " + std::to_string(fleet.not_tracked()) + " not tracked";
-  summary += hosts_text(fleet, o.now_ms);
-  lines.push_back(summary);
+  lines.push_back(summary_line(fleet, o));
 
   const auto rows = fleet.rows(o.sort, o.now_ms, o.stale_ms);
   const size_t room = o.max_lines == 0 ? rows.size() : o.max_lines > 3 ? o.max_lines - 3 : 0;

@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <unordered_map>
 #include <unordered_set>
 
+#include "console/pacing.hpp"
 #include "printable.hpp"
 #include "session/uplink.hpp"
 
@@ -20,11 +20,6 @@ namespace {
 constexpr size_t kMaxQueuedEvents = 200'000;
 constexpr size_t kMaxQueuedBytes = 64u << 20;
 constexpr size_t kMaxPerPoll = 2'000;  // events handed over per poll()
-// Rebirth requests: once per node per this long, and at most this many a second.
-constexpr int64_t kRebirthEveryMs = 60'000;
-constexpr int kRebirthsPerSecond = 20;
-// The longest a burst of messages holds back a redraw of the table.
-constexpr int64_t kMaxBusyMs = 50;
 // Retries: 1 s after the first failed attempt, doubled per failure up to 10 s
 // (500 ms after the loss of a subscription that worked); the broker's answer
 // is awaited connect_timeout and this long.
@@ -49,15 +44,6 @@ void install_signals() {
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an EPIPE on write: a quiet end
 }
 
-int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-int64_t steady_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
 std::string client_id(const char* what) {
   char host[64] = {};
   ::gethostname(host, sizeof host - 1);
@@ -80,37 +66,6 @@ std::string size_text(uint64_t bytes) {
   if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
   return std::to_string(bytes) + " bytes";
 }
-
-// Asks nodes whose birth was missed for one, when the operator allowed it.
-class Rebirths {
- public:
-  // True when a request was sent now.
-  bool maybe_ask(Connection& c, const Topic& t) {
-    const int64_t now = steady_ms();
-    if (now / 1000 != second_) {
-      second_ = now / 1000;
-      this_second_ = 0;
-    }
-    const std::string key = t.group + "/" + t.node;
-    auto it = asked_.find(key);
-    if (it != asked_.end() && now - it->second < kRebirthEveryMs) return false;
-    if (this_second_ >= kRebirthsPerSecond || asked_.size() >= 200'000) return false;
-    if (!c.publish("spBv1.0/" + t.group + "/NCMD/" + t.node,
-                   rebirth_request(static_cast<uint64_t>(wall_ms()))))
-      return false;
-    asked_[key] = now;
-    ++this_second_;
-    ++sent_;
-    return true;
-  }
-  uint64_t sent() const { return sent_; }
-
- private:
-  std::unordered_map<std::string, int64_t> asked_;
-  int64_t second_ = 0;
-  int this_second_ = 0;
-  uint64_t sent_ = 0;
-};
 
 bool write_all(int fd, std::string_view s) {
   while (!s.empty()) {
@@ -368,13 +323,12 @@ void broker_settings(const config::Broker& b, WatchOptions& o) {
       static_cast<int>(std::max<int64_t>(1, b.connect_timeout.count() / 1000));
 }
 
-int run_tail(const WatchOptions& o) {
+int run_tail(const WatchOptions& o, const Clock& clock) {
   install_signals();
-  SystemClock clock;
   Connection conn(o, o.filter.subscription(), "tail", clock);
   Decoder decoder = decoder_for(o.filter, false);
   TooBig too_big(o.max_message, o.filter);
-  Rebirths rebirths;
+  Rebirths rebirths(clock);
   uint64_t printed = 0, status_seen = 0, dropped_seen = 0;
   std::vector<mqtt::Event> events;
   std::string out;
@@ -393,7 +347,7 @@ int run_tail(const WatchOptions& o) {
     out.clear();
     for (const mqtt::Event& e : events) {
       if (o.count && printed >= o.count) break;
-      const int64_t now = wall_ms();
+      const int64_t now = clock.wall_ms();
       if (e.kind == mqtt::Event::Kind::message_too_big) {
         too_big.report(e);
         continue;
@@ -418,96 +372,139 @@ int run_tail(const WatchOptions& o) {
   return 0;
 }
 
-int run_fleet(const WatchOptions& o) {
-  install_signals();
-  const bool tty = ::isatty(STDOUT_FILENO) == 1;
-  SystemClock clock;
-  Connection conn(o, o.filter.subscription(), "fleet", clock);
-  Decoder decoder = decoder_for(o.filter, true);
-  TooBig too_big(o.max_message, o.filter);
-  Fleet fleet(kMaxFleetNodes);
-  Rebirths rebirths;
-  std::vector<mqtt::Event> events;
-  const int64_t start = steady_ms();
-  int64_t next_draw = start;
-  uint64_t messages = 0, status_seen = 0;
-  if (tty) write_all(STDOUT_FILENO, "\x1b[?1049h\x1b[?25l");  // own screen, no cursor
+namespace {
 
-  auto options_now = [&](size_t lines, size_t width) {
+// What fleet holds while it runs, and the steps of its loop: a frame on a
+// terminal, the messages taken between frames, and (not a terminal) the one
+// snapshot at the end.
+class FleetView {
+ public:
+  FleetView(const WatchOptions& o, const Clock& clock, bool tty)
+      : o_(o),
+        clock_(clock),
+        tty_(tty),
+        conn_(o, o.filter.subscription(), "fleet", clock),
+        decoder_(decoder_for(o.filter, true)),
+        too_big_(o.max_message, o.filter),
+        fleet_(kMaxFleetNodes),
+        rebirths_(clock),
+        redraw_(clock, tty, o.refresh_ms, o.wait_ms) {}
+
+  // Until SIGINT or SIGTERM, a failed write, or (not a terminal) the end of
+  // listening; the exit status.
+  int run() {
+    if (tty_) write_all(STDOUT_FILENO, "\x1b[?1049h\x1b[?25l");  // own screen, no cursor
+    while (!g_stop && !redraw_.listened()) {
+      if (redraw_.frame_due()) {
+        if (!draw_frame()) break;
+        continue;
+      }
+      // Not a terminal: the connection's news go to stderr, as tail's do.
+      if (!tty_ && conn_.status_changes() != status_seen_) {
+        status_seen_ = conn_.status_changes();
+        note(conn_.status());
+      }
+      take_messages();
+    }
+    if (tty_) {
+      write_all(STDOUT_FILENO, "\x1b[?25h\x1b[?1049l");
+      return 0;
+    }
+    return snapshot();
+  }
+
+ private:
+  RenderOptions render_options(size_t lines, size_t width) const {
     RenderOptions r;
-    r.sort = o.sort;
-    r.now_ms = wall_ms();
-    r.stale_ms = o.stale_ms;
+    r.sort = o_.sort;
+    r.now_ms = clock_.wall_ms();
+    r.stale_ms = o_.stale_ms;
     r.max_lines = lines;
     r.width = width;
-    r.color = tty;
-    r.source = conn.status();
-    if (conn.dropped()) r.source += "; " + std::to_string(conn.dropped()) + " messages dropped";
-    if (too_big.dropped())
-      r.source += "; " + std::to_string(too_big.dropped()) + " over --max-message";
-    if (rebirths.sent())
-      r.source += "; " + std::to_string(rebirths.sent()) +
-                  (rebirths.sent() == 1 ? " rebirth asked" : " rebirths asked");
+    r.color = tty_;
+    r.source = conn_.status();
+    if (conn_.dropped()) r.source += "; " + std::to_string(conn_.dropped()) + " messages dropped";
+    if (too_big_.dropped())
+      r.source += "; " + std::to_string(too_big_.dropped()) + " over --max-message";
+    if (rebirths_.sent())
+      r.source += "; " + std::to_string(rebirths_.sent()) +
+                  (rebirths_.sent() == 1 ? " rebirth asked" : " rebirths asked");
     return r;
-  };
+  }
 
-  while (!g_stop) {
-    const int64_t now = steady_ms();
-    const int64_t due = tty ? next_draw : start + o.wait_ms;
-    if (!tty && now >= due) break;
-    if (tty && now >= due) {
-      winsize ws{};
-      size_t rows = 24, cols = 80;
-      if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) {
-        rows = ws.ws_row;
-        cols = ws.ws_col;
-      }
-      std::string frame = "\x1b[H";
-      for (const std::string& l : render(fleet, options_now(rows, cols))) frame += l + "\x1b[K\r\n";
-      frame.resize(frame.size() - 2);  // no newline after the last line: no scrolling
-      frame += "\x1b[J";
-      if (!write_all(STDOUT_FILENO, frame)) break;
-      next_draw = now + o.refresh_ms;
-      continue;
+  // The table in place, as high and wide as the terminal; false when the
+  // write failed.
+  bool draw_frame() {
+    winsize ws{};
+    size_t rows = 24, cols = 80;
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) {
+      rows = ws.ws_row;
+      cols = ws.ws_col;
     }
-    if (!tty && conn.status_changes() != status_seen) {
-      // Not a terminal: the connection's news go to stderr, as tail's do.
-      status_seen = conn.status_changes();
-      note(conn.status());
-    }
-    // Take messages until the table is due, but never hold a redraw back
-    // for longer than kMaxBusyMs whatever the rate.
-    const int64_t busy_until = now + kMaxBusyMs;
+    std::string frame = "\x1b[H";
+    for (const std::string& l : render(fleet_, render_options(rows, cols)))
+      frame += l + "\x1b[K\r\n";
+    frame.resize(frame.size() - 2);  // no newline after the last line: no scrolling
+    frame += "\x1b[J";
+    return write_all(STDOUT_FILENO, frame);
+  }
+
+  // Takes messages until the table is due, but never holds a frame back for
+  // longer than Redraw::kMaxBusyMs whatever the rate.
+  void take_messages() {
+    const int64_t until = redraw_.burst_end();
     do {
-      events.clear();
-      conn.poll(std::max<int64_t>(0, std::min<int64_t>(due - steady_ms(), 200)), events);
-      for (const mqtt::Event& e : events) {
-        if (e.kind == mqtt::Event::Kind::message_too_big) {
-          too_big.report(e);
-          continue;
-        }
-        if (e.kind != mqtt::Event::Kind::message) continue;
-        std::string why;
-        auto topic = parse_topic(e.topic, why);
-        // Outside spBv1.0, or a node the filter drops: not decoded, nothing kept.
-        if (!topic || !o.filter.topic_passes(*topic)) continue;
-        Decoded d = decoder.decode(std::move(*topic), e.payload);
-        ++messages;
-        fleet.observe(d, wall_ms());
-        if (o.rebirth && d.birth_missing) rebirths.maybe_ask(conn, d.topic);
-      }
-    } while (!events.empty() && steady_ms() < std::min(busy_until, due) && !g_stop);
+      events_.clear();
+      conn_.poll(redraw_.wait_ms(200), events_);
+      for (const mqtt::Event& e : events_) take(e);
+    } while (!events_.empty() && redraw_.before(until) && !g_stop);
   }
-  if (tty) {
-    write_all(STDOUT_FILENO, "\x1b[?25h\x1b[?1049l");
-    return 0;
+
+  void take(const mqtt::Event& e) {
+    if (e.kind == mqtt::Event::Kind::message_too_big) {
+      too_big_.report(e);
+      return;
+    }
+    if (e.kind != mqtt::Event::Kind::message) return;
+    std::string why;
+    auto topic = parse_topic(e.topic, why);
+    // Outside spBv1.0, or a node the filter drops: not decoded, nothing kept.
+    if (!topic || !o_.filter.topic_passes(*topic)) return;
+    Decoded d = decoder_.decode(std::move(*topic), e.payload);
+    ++messages_;
+    fleet_.observe(d, clock_.wall_ms());
+    if (o_.rebirth && d.birth_missing) rebirths_.maybe_ask(conn_, d.topic);
   }
-  std::string text;
-  for (const std::string& l : render(fleet, options_now(0, 0))) text += l + "\n";
-  write_all(STDOUT_FILENO, text);
-  note("fleet: " + std::to_string(messages) + " messages in " +
-       std::to_string((steady_ms() - start) / 1000) + " s; " + conn.status());
-  return conn.ever_subscribed() ? 0 : 1;
+
+  // Not a terminal: every row on stdout, and what was heard on stderr.
+  int snapshot() {
+    std::string text;
+    for (const std::string& l : render(fleet_, render_options(0, 0))) text += l + "\n";
+    write_all(STDOUT_FILENO, text);
+    note("fleet: " + std::to_string(messages_) + " messages in " +
+         std::to_string(redraw_.elapsed_ms() / 1000) + " s; " + conn_.status());
+    return conn_.ever_subscribed() ? 0 : 1;
+  }
+
+  const WatchOptions& o_;
+  const Clock& clock_;
+  const bool tty_;
+  Connection conn_;
+  Decoder decoder_;
+  TooBig too_big_;
+  Fleet fleet_;
+  Rebirths rebirths_;
+  Redraw redraw_;  // made last: its start is when everything else is ready
+  std::vector<mqtt::Event> events_;
+  uint64_t messages_ = 0, status_seen_ = 0;
+};
+
+}  // namespace
+
+int run_fleet(const WatchOptions& o, const Clock& clock) {
+  install_signals();
+  FleetView view(o, clock, ::isatty(STDOUT_FILENO) == 1);
+  return view.run();
 }
 
 }  // namespace classroom::console

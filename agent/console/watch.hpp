@@ -124,12 +124,13 @@ class Connection {
 // timeouts, protocol).
 void broker_settings(const config::Broker& broker, WatchOptions& options);
 
-// Runs until SIGINT or SIGTERM (or `count` messages). Exit status 0; 1 when
-// stdout fails for another reason than a closed pipe.
-int run_tail(const WatchOptions& options);
-// On a terminal: a table redrawn in place every refresh_ms until SIGINT or
-// SIGTERM (exit 0). Otherwise: listens wait_ms, prints one snapshot, and exits
-// 0, or 1 when no broker could be reached.
-int run_fleet(const WatchOptions& options);
+// tail, on `clock` (SystemClock from the command line): runs until SIGINT or
+// SIGTERM (or `count` messages). Exit status 0; 1 when stdout fails for
+// another reason than a closed pipe.
+int run_tail(const WatchOptions& options, const Clock& clock);
+// fleet, on `clock`: on a terminal, a table redrawn in place every refresh_ms
+// until SIGINT or SIGTERM (exit 0). Otherwise: listens wait_ms, prints one
+// snapshot, and exits 0, or 1 when no broker could be reached.
+int run_fleet(const WatchOptions& options, const Clock& clock);
 
 }  // namespace classroom::console

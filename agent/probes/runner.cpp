@@ -350,6 +350,10 @@ void Runner::turn(int64_t max_wait_ms) {
   e.turn(max_wait_ms);
 }
 
+void Runner::use_probe(size_t index, std::unique_ptr<drivers::probes::Probe> probe) {
+  engine_->entries.at(index).probe = std::move(probe);
+}
+
 int64_t Runner::longest_run_ms() const {
   int64_t longest = 0;
   for (const Engine::Entry& x : engine_->entries)

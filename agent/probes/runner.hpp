@@ -22,6 +22,10 @@
 #include "common/clock.hpp"
 #include "config.hpp"
 
+namespace classroom::drivers::probes {
+class Probe;
+}
+
 namespace classroom::probes {
 
 class Runner {
@@ -57,6 +61,9 @@ class Runner {
   // (start what is due, wait at most `max_wait_ms` for a socket or the next
   // due moment, collect the runs that ended). For tests on a fake clock.
   void turn(int64_t max_wait_ms);
+  // For tests, before the first turn(): the probe at `index` (config order,
+  // as outcomes()) runs `probe` instead of the one its config made.
+  void use_probe(size_t index, std::unique_ptr<drivers::probes::Probe> probe);
 
   // What the loop knows of each probe, in config order (icmp, dns, tcp, http,
   // throughput): for `classroom-agent once`.

@@ -1,15 +1,21 @@
 // The operator's console (agent/console/): the decoder on real and hostile
-// payloads, the lines and JSON that tail prints, and the fleet table.
+// payloads, the lines and JSON that tail prints, the fleet table, and (on a
+// fake clock) the rebirth requests' limits and fleet's redraw cadence.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "../../support/fake_mqtt_client.hpp"
 #include "catalog/catalog.hpp"
+#include "common/clock.hpp"
 #include "console/decoder.hpp"
 #include "console/fleet.hpp"
 #include "console/format.hpp"
+#include "console/pacing.hpp"
+#include "console/watch.hpp"
 #include "session/commands.hpp"
 #include "session/sparkplug.hpp"
 
@@ -66,6 +72,41 @@ bool has_control(const std::string& s) {
       return true;
   }
   return false;
+}
+
+// A console subscribed to spBv1.0/# over the fake MQTT client, on a fake clock.
+struct SubscribedConsole {
+  FakeClock clock;
+  test_support::FakeClient client;
+  WatchOptions options;
+  std::unique_ptr<Connection> connection;
+
+  SubscribedConsole() {
+    options.servers = {"tcp://a:1883"};
+    connection = std::make_unique<Connection>(options, "spBv1.0/#", "test-console", client, clock);
+    turn();
+    REQUIRE(client.connects.size() == 1);
+    mqtt::Event e{};
+    e.kind = mqtt::Event::Kind::connected;
+    e.tag = client.connects.back().attempt;
+    connection->deliver(e);
+    turn();
+    e.kind = mqtt::Event::Kind::subscribed;
+    connection->deliver(e);
+    turn();
+    REQUIRE(connection->subscribed());
+  }
+  void turn() {
+    std::vector<mqtt::Event> out;
+    connection->poll(0, out);
+  }
+};
+
+Topic topic(const std::string& text) {
+  std::string why;
+  auto t = parse_topic(text, why);
+  REQUIRE(t);
+  return *t;
 }
 
 }  // namespace
@@ -582,4 +623,100 @@ TEST_CASE("console: fleet of 50000 nodes filtered by group and drawn within a se
     if (sort == Fleet::Sort::state) CHECK(lines[2].find("SILENT") != std::string::npos);
     if (sort == Fleet::Sort::name) CHECK(lines[2].rfind("sim-0001/room-01 ", 0) == 0);
   }
+}
+
+TEST_CASE("console: a node is asked for a rebirth at most once a minute", "[console]") {
+  SubscribedConsole console;
+  Rebirths rebirths(console.clock);
+  const Topic room = topic(kDataTopic);
+  const uint64_t asked_at = static_cast<uint64_t>(console.clock.wall_ms());
+  CHECK(rebirths.maybe_ask(*console.connection, room));
+  // Asked again within the limit: no second request.
+  console.clock.advance(Rebirths::kEveryMs - 1);
+  CHECK_FALSE(rebirths.maybe_ask(*console.connection, room));
+  REQUIRE(console.client.published.size() == 1);
+  CHECK(console.client.published[0].topic == "spBv1.0/school-a/NCMD/room-6a");
+  const auto requests = console.client.decoded("NCMD");
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].timestamp() == asked_at);  // the wall clock's time
+  CHECK(rebirths.sent() == 1);
+
+  // Once the limit has passed: another.
+  console.clock.advance(1);
+  CHECK(rebirths.maybe_ask(*console.connection, room));
+  CHECK(console.client.published.size() == 2);
+  CHECK(rebirths.sent() == 2);
+
+  // A request that could not be sent does not count: the next try sends it.
+  const Topic other = topic("spBv1.0/school-a/NDATA/room-7b");
+  console.client.refuse_publish = true;
+  CHECK_FALSE(rebirths.maybe_ask(*console.connection, other));
+  console.client.refuse_publish = false;
+  CHECK(rebirths.maybe_ask(*console.connection, other));
+  CHECK(rebirths.sent() == 3);
+}
+
+TEST_CASE("console: rebirth requests are at most 20 a second", "[console]") {
+  SubscribedConsole console;
+  Rebirths rebirths(console.clock);
+  auto node = [](int i) { return topic("spBv1.0/g/NDATA/n" + std::to_string(i)); };
+  for (int i = 0; i < Rebirths::kPerSecond; ++i)
+    CHECK(rebirths.maybe_ask(*console.connection, node(i)));
+  const Topic late = node(Rebirths::kPerSecond);
+  console.clock.advance(999);
+  CHECK_FALSE(rebirths.maybe_ask(*console.connection, late));
+  CHECK(console.client.published.size() == static_cast<size_t>(Rebirths::kPerSecond));
+  console.clock.advance(1);  // the next second
+  CHECK(rebirths.maybe_ask(*console.connection, late));
+  CHECK(rebirths.sent() == static_cast<uint64_t>(Rebirths::kPerSecond) + 1);
+}
+
+TEST_CASE("console: fleet redraws its table once per refresh period", "[console]") {
+  FakeClock clock;
+  Redraw redraw(clock, true, 1000, 5000);
+  CHECK(redraw.frame_due());  // the first frame at once
+  CHECK_FALSE(redraw.frame_due());
+  // No frame before the period is over, however often the loop asks.
+  clock.advance(999);
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(redraw.frame_due());
+  CHECK(redraw.wait_ms(200) == 1);
+  // One when it is.
+  clock.advance(1);
+  CHECK(redraw.frame_due());
+  CHECK_FALSE(redraw.frame_due());
+  // A late frame: the next is a period after it.
+  clock.advance(1500);
+  CHECK(redraw.frame_due());
+  clock.advance(999);
+  CHECK_FALSE(redraw.frame_due());
+  clock.advance(1);
+  CHECK(redraw.frame_due());
+  CHECK_FALSE(redraw.listened());  // a terminal's table runs until a signal
+
+  // Between frames: messages are awaited at most up to the cap, and a burst
+  // of them is taken for kMaxBusyMs at most, never past the next frame.
+  CHECK(redraw.wait_ms(200) == 200);
+  CHECK(redraw.burst_end() == clock.steady_ms() + Redraw::kMaxBusyMs);
+  CHECK(redraw.before(redraw.burst_end()));
+  clock.advance(980);
+  CHECK(redraw.wait_ms(200) == 20);
+  CHECK(redraw.burst_end() == clock.steady_ms() + 20);
+  clock.advance(20);
+  CHECK_FALSE(redraw.before(clock.steady_ms()));
+  CHECK(redraw.wait_ms(200) == 0);
+  CHECK(redraw.frame_due());
+}
+
+TEST_CASE("console: fleet not on a terminal listens for wait_ms then stops", "[console]") {
+  FakeClock clock;
+  Redraw redraw(clock, false, 1000, 5000);
+  CHECK_FALSE(redraw.frame_due());  // no frame: one snapshot at the end
+  clock.advance(4999);
+  CHECK_FALSE(redraw.frame_due());
+  CHECK_FALSE(redraw.listened());
+  CHECK(redraw.wait_ms(200) == 1);
+  clock.advance(1);
+  CHECK(redraw.listened());
+  CHECK(redraw.wait_ms(200) == 0);
+  CHECK(redraw.elapsed_ms() == 5000);
 }

@@ -9,12 +9,14 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../log_capture.hpp"
 #include "catalog/catalog.hpp"
 #include "common/clock.hpp"
+#include "probes/probe.hpp"
 #include "probes/runner.hpp"
 
 using namespace classroom;
@@ -93,6 +95,38 @@ config::DnsProbe dns(const std::string& name, int port) {
   return config::DnsProbe{name,  name + ".test", "127.0.0.1:" + std::to_string(port),
                           false, 30'000ms,       60'000ms};
 }
+
+// A probe whose run never ends by itself: it waits on nothing and has no
+// timeout of its own, so only the runner's hard deadline ends it. Its result
+// is a TCP probe's, failed for the reason it was aborted.
+struct WedgedProbe final : drivers::probes::Probe {
+  static constexpr int64_t kBudgetMs = 3000;
+  int& starts;
+  bool ended = false;
+  std::string why;
+
+  explicit WedgedProbe(int& s) : starts(s) {}
+  void start(drivers::probes::Context&, int64_t) override {
+    ++starts;
+    ended = false;
+    why.clear();
+  }
+  void wants(std::vector<drivers::probes::Wait>&) const override {}
+  void on_ready(int, short, int64_t) override {}
+  void on_time(int64_t) override {}
+  int64_t next_wake() const override { return drivers::probes::kNever; }
+  bool done() const override { return ended; }
+  void abort(std::string_view reason, int64_t) override {
+    ended = true;
+    why = std::string(reason);
+  }
+  drivers::probes::Result result() const override {
+    drivers::probes::TcpResult r;
+    r.error = why;
+    return r;
+  }
+  int64_t budget_ms() const override { return kBudgetMs; }
+};
 
 }  // namespace
 
@@ -266,4 +300,58 @@ TEST_CASE("probe runner: Probe Now runs a probe between its slots, once") {
   for (int i = 0; i < 5; ++i) runner.turn(0);
   CHECK(runner.drain(catalog) == 0);
   CHECK(server.accept_all() == 1);
+}
+
+TEST_CASE("probe runner: a run that never ends is abandoned at its hard deadline") {
+  LogCapture logs;
+  FakeClock clock{kStart};
+  config::Probes cfg;
+  cfg.tcp = {tcp("stuck", 9, 10s)};  // its probe is replaced: nothing connects
+  probes::Runner runner(
+      cfg, "", [] {}, clock);
+  int starts = 0;
+  runner.use_probe(0, std::make_unique<WedgedProbe>(starts));
+  Catalog catalog;
+  runner.declare(catalog);
+  const int64_t deadline = WedgedProbe::kBudgetMs + probes::Runner::kGraceMs;
+  CHECK(runner.longest_run_ms() == deadline);
+
+  runner.turn(0);
+  REQUIRE(starts == 1);
+  clock.advance(deadline - 1);
+  for (int i = 0; i < 5; ++i) runner.turn(0);
+  CHECK(runner.drain(catalog) == 0);
+  CHECK_FALSE(runner.outcomes()[0].reported);
+
+  // At its deadline the run is abandoned: a failure, with its cause, stamped
+  // with the time it started.
+  clock.advance(1);
+  runner.turn(0);
+  REQUIRE(runner.drain(catalog) == 1);
+  CHECK(metric(catalog, "Connectivity/stuck/Success").value == Value(false));
+  CHECK(metric(catalog, "Connectivity/stuck/Success").ts_ms == kStart);
+  const std::string cause = "no result within its timeout + 1 s (hard deadline)";
+  CHECK(runner.outcomes()[0].reported);
+  CHECK(runner.outcomes()[0].error == cause);
+  const std::string logged =
+      "probe stuck (TCP 127.0.0.1:9): " + cause + "; measuring again every 10 s";
+  CHECK(logs.count(logged) == 1);
+
+  // The next run starts at its slot as if nothing had happened, and ends the
+  // same way at its own deadline (logged once: the same failure).
+  clock.advance(10'000 - deadline - 1);
+  for (int i = 0; i < 5; ++i) runner.turn(0);
+  CHECK(starts == 1);
+  clock.advance(1);
+  runner.turn(0);
+  CHECK(starts == 2);
+  clock.advance(deadline - 1);
+  runner.turn(0);
+  CHECK(runner.drain(catalog) == 0);
+  clock.advance(1);
+  runner.turn(0);
+  REQUIRE(runner.drain(catalog) == 1);
+  CHECK(metric(catalog, "Connectivity/stuck/Success").ts_ms == kStart + 10'000);
+  CHECK(runner.outcomes()[0].error == cause);
+  CHECK(logs.count(logged) == 1);
 }
