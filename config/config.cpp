@@ -541,21 +541,19 @@ void read_broker_tls(TableReader t, Config& cfg, const std::string& file, bool t
 // The largest packet MQTT's length field can describe.
 constexpr uint64_t kMqttMaxPacketSize = 268'435'455;
 
-void read_broker(TableReader s, Config& cfg, const std::string& file) {
-  s.expect_keys({"servers", "client_id", "username", "password", "password_file", "keepalive",
-                 "connect_timeout", "retry_min", "retry_max", "receipt_topic", "max_packet_size",
-                 "primary_host", "primary_host_wait", "protocol", "tls"});
-  if (!s.present()) {
-    s.missing("", "the [broker] table with servers is required");
-    return;
-  }
-  Broker& b = cfg.broker;
+// The broker's `servers`: at least one, each an address the agent can use.
+void read_broker_servers(TableReader& s, Broker& b) {
   if (!s.strings("servers", b.servers, check_server)) {
     if (!s.present() || !s.take("servers"))
       s.missing("servers", "a list of broker addresses such as [\"tcp://127.0.0.1:1883\"]");
   } else if (b.servers.empty()) {
     s.wrong(*s.take("servers"), "servers", "must list at least one broker");
   }
+}
+
+// Who the agent is to the broker: client_id, username, and the password
+// from password_file (or, warned about, written in the file).
+void read_broker_login(TableReader& s, Broker& b, const std::string& file) {
   s.string("client_id", b.client_id, false);
   s.string("username", b.username, false);
   if (s.string("password_file", b.password_file, false)) {
@@ -575,6 +573,10 @@ void read_broker(TableReader s, Config& cfg, const std::string& file) {
            "the broker password is written in the config file; put it in a file readable by "
            "the agent only (`chmod 600`) and name that file with password_file");
   }
+}
+
+// Whether the servers use TLS; reported when they mix it with clear text.
+bool broker_uses_tls(TableReader& s, const Broker& b) {
   bool tls_server = false, plain_server = false;
   for (const std::string& server : b.servers) {
     tls_server = tls_server || is_tls_server(server);
@@ -587,7 +589,11 @@ void read_broker(TableReader s, Config& cfg, const std::string& file) {
             "mixes TLS (ssl://, mqtts://, wss://) and clear-text (tcp://, mqtt://, ws://) "
             "brokers: a fallback in clear text would send the password and data unencrypted; "
             "list brokers of one kind");
-  read_broker_tls(s.table("tls"), cfg, file, tls_server);
+  return tls_server;
+}
+
+// keepalive, connect_timeout and the reconnect backoff retry_min..retry_max.
+void read_broker_timing(TableReader& s, Broker& b) {
   s.duration("keepalive", b.keepalive, milliseconds(1000), milliseconds(3600'000));
   s.duration("connect_timeout", b.connect_timeout, milliseconds(1000), milliseconds(600'000));
   s.duration("retry_min", b.retry_min, milliseconds(100), milliseconds(3600'000));
@@ -602,6 +608,10 @@ void read_broker(TableReader s, Config& cfg, const std::string& file) {
                   format_duration(b.retry_max) + (max_set ? "" : ", the default") +
                   "); retry_max must be at least retry_min");
   }
+}
+
+// client_id and username as MQTT carries them, and the receipt topic.
+void check_broker_names(TableReader& s, Broker& b) {
   for (auto [key, value] : {std::pair<std::string_view, std::string*>{"client_id", &b.client_id},
                             {"username", &b.username}}) {
     if (const toml::node* node = s.take(key); node && value->find('\0') != std::string::npos)
@@ -616,13 +626,21 @@ void read_broker(TableReader s, Config& cfg, const std::string& file) {
               "must be a plain topic name: UTF-8 without + or #, control characters or NUL, "
               "not starting with $ or spBv1.0/");
   }
-  // 1 KiB leaves room for a node's smallest birth; MQTT cannot carry more than 256 MiB - 1.
+}
+
+// max_packet_size: 1 KiB leaves room for a node's smallest birth; MQTT
+// cannot carry more than 256 MiB - 1.
+void read_max_packet_size(TableReader& s, Broker& b) {
   s.size("max_packet_size", b.max_packet_size, 1 << 10);
   if (b.max_packet_size > kMqttMaxPacketSize) {
     s.wrong(*s.take("max_packet_size"), "max_packet_size",
             "is over MQTT's own limit of 268435455 B (256 MiB - 1)");
     b.max_packet_size = kMqttMaxPacketSize;
   }
+}
+
+// The Sparkplug primary host application to wait for, and how long.
+void read_primary_host(TableReader& s, Broker& b) {
   if (s.string("primary_host", b.primary_host, false) && !valid_sparkplug_id(b.primary_host))
     s.wrong(*s.take("primary_host"), "primary_host",
             in_quotes(b.primary_host) +
@@ -633,20 +651,43 @@ void read_broker(TableReader s, Config& cfg, const std::string& file) {
   if (b.primary_host.empty() && s.take("primary_host_wait"))
     s.wrong(*s.take("primary_host_wait"), "primary_host_wait",
             "is only meaningful with primary_host (the host application to wait for)");
+}
+
+// The MQTT version to speak.
+void read_broker_protocol(TableReader& s, Broker& b) {
   std::string protocol;
-  if (s.string("protocol", protocol, false)) {
-    if (protocol == "auto")
-      b.protocol = Broker::Protocol::automatic;
-    else if (protocol == "5")
-      b.protocol = Broker::Protocol::v5;
-    else if (protocol == "3.1.1")
-      b.protocol = Broker::Protocol::v311;
-    else
-      s.wrong(*s.take("protocol"), "protocol",
-              in_quotes(protocol) +
-                  " is not an MQTT version the agent speaks; use \"auto\", "
-                  "\"5\" or \"3.1.1\"");
+  if (!s.string("protocol", protocol, false)) return;
+  if (protocol == "auto")
+    b.protocol = Broker::Protocol::automatic;
+  else if (protocol == "5")
+    b.protocol = Broker::Protocol::v5;
+  else if (protocol == "3.1.1")
+    b.protocol = Broker::Protocol::v311;
+  else
+    s.wrong(*s.take("protocol"), "protocol",
+            in_quotes(protocol) +
+                " is not an MQTT version the agent speaks; use \"auto\", "
+                "\"5\" or \"3.1.1\"");
+}
+
+void read_broker(TableReader s, Config& cfg, const std::string& file) {
+  s.expect_keys({"servers", "client_id", "username", "password", "password_file", "keepalive",
+                 "connect_timeout", "retry_min", "retry_max", "receipt_topic", "max_packet_size",
+                 "primary_host", "primary_host_wait", "protocol", "tls"});
+  if (!s.present()) {
+    s.missing("", "the [broker] table with servers is required");
+    return;
   }
+  Broker& b = cfg.broker;
+  read_broker_servers(s, b);
+  read_broker_login(s, b, file);
+  const bool tls_server = broker_uses_tls(s, b);
+  read_broker_tls(s.table("tls"), cfg, file, tls_server);
+  read_broker_timing(s, b);
+  check_broker_names(s, b);
+  read_max_packet_size(s, b);
+  read_primary_host(s, b);
+  read_broker_protocol(s, b);
   s.finish();
 }
 
@@ -956,31 +997,24 @@ void integers_key(TableReader& s, std::string_view key, std::vector<int64_t>& ou
   out = std::move(values);
 }
 
-// One scalar, or one column of a table (`column`).
-bool read_snmp_object(TableReader o, SnmpObject& out, bool column) {
-  if (column) {
-    o.expect_keys(
-        {"name", "oid", "type", "unit", "scale", "counter", "true_values", "sum", "scale_by"});
-  } else {
-    o.expect_keys({"name", "oid", "type", "unit", "scale", "counter", "true_values"});
-  }
-  bool ok = metric_name_key(o, "name", out.name, true,
-                            column ? "the column's name, the last part of its metrics' names"
-                                   : "the metric name, such as \"WiFi/Clients\"");
-  ok = oid_key(o, "oid", out.oid, true) && ok;
+// An object's `type`; false when absent or not a type (reported).
+bool read_object_type(TableReader& o, SnmpObject& out) {
   std::string type;
-  if (o.string("type", type, true, "UInt64, Int64, Float, Double, Boolean or String")) {
-    if (auto t = object_type(type)) {
-      out.type = *t;
-    } else {
-      o.wrong(*o.take("type"), "type",
-              in_quotes(type) + " is not a type; use UInt64, Int64, Float, Double, Boolean or " +
-                  "String");
-      ok = false;
-    }
-  } else {
-    ok = false;
+  if (!o.string("type", type, true, "UInt64, Int64, Float, Double, Boolean or String"))
+    return false;
+  if (auto t = object_type(type)) {
+    out.type = *t;
+    return true;
   }
+  o.wrong(
+      *o.take("type"), "type",
+      in_quotes(type) + " is not a type; use UInt64, Int64, Float, Double, Boolean or " + "String");
+  return false;
+}
+
+// An object's `unit` and `scale`; false when one is wrong (reported).
+bool read_object_unit_and_scale(TableReader& o, SnmpObject& out) {
+  bool ok = true;
   if (o.string("unit", out.unit, false)) {
     if (out.unit.size() > 16 || text::has_unprintable(out.unit)) {
       o.wrong(*o.take("unit"), "unit", "a unit is at most 16 printable characters, such as \"W\"");
@@ -998,7 +1032,14 @@ bool read_snmp_object(TableReader o, SnmpObject& out, bool column) {
       out.scale = v;
     }
   }
+  return ok;
+}
+
+// An object's `counter` and `true_values`, each only for its type; false
+// when one is wrong (reported).
+bool read_object_counter_and_truth(TableReader& o, SnmpObject& out) {
   using T = SnmpObject::Type;
+  bool ok = true;
   o.boolean("counter", out.counter);
   if (out.counter && out.type != T::uint64) {
     o.wrong(*o.take("counter"), "counter", "a counter is a UInt64 (type = \"UInt64\")");
@@ -1012,54 +1053,88 @@ bool read_snmp_object(TableReader o, SnmpObject& out, bool column) {
       integers_key(o, "true_values", out.true_values);
     }
   }
-  if (column) {
-    if (metric_name_key(o, "sum", out.sum, false, "")) {
-      if (out.type == T::boolean || out.type == T::string || out.counter) {
-        o.wrong(*o.take("sum"), "sum", "only a column of numbers that is not a counter is summed");
-        ok = false;
-      }
+  return ok;
+}
+
+// A scale_by table's `factors`: the factor of each value of its OID; false
+// when absent or wrong (reported).
+bool read_scale_factors(TableReader& b, SnmpScaleBy& by) {
+  const toml::node* f = b.take("factors");
+  if (!f || !f->is_table() || f->as_table()->empty()) {
+    if (f)
+      b.wrong(*f, "factors", "expected a table of factors, such as { \"8\" = 0.001, \"9\" = 1 }");
+    else
+      b.missing("factors", "the factor of each value, such as { \"8\" = 0.001, \"9\" = 1 }");
+    return false;
+  }
+  bool good = true;
+  for (auto&& [k, v] : *f->as_table()) {
+    char* end = nullptr;
+    const std::string key(k.str());
+    errno = 0;
+    const long long n = std::strtoll(key.c_str(), &end, 10);
+    const double factor = v.is_integer()          ? static_cast<double>(v.as_integer()->get())
+                          : v.is_floating_point() ? v.as_floating_point()->get()
+                                                  : 0.0;
+    if (key.empty() || *end != '\0' || errno == ERANGE || !(factor > 0) || !std::isfinite(factor)) {
+      b.wrong(v, "factors." + key,
+              "expected a whole number as the key and a number greater than 0, such as "
+              "\"8\" = 0.001");
+      good = false;
+      continue;
     }
-    for (TableReader b : o.tables("scale_by")) {
-      b.expect_keys({"oid", "factors"});
-      SnmpScaleBy by;
-      bool good = oid_key(b, "oid", by.oid, true);
-      const toml::node* f = b.take("factors");
-      if (!f || !f->is_table() || f->as_table()->empty()) {
-        if (f)
-          b.wrong(*f, "factors",
-                  "expected a table of factors, such as { \"8\" = 0.001, \"9\" = 1 }");
-        else
-          b.missing("factors", "the factor of each value, such as { \"8\" = 0.001, \"9\" = 1 }");
-        good = false;
-      } else {
-        for (auto&& [k, v] : *f->as_table()) {
-          char* end = nullptr;
-          const std::string key(k.str());
-          errno = 0;
-          const long long n = std::strtoll(key.c_str(), &end, 10);
-          const double factor = v.is_integer()          ? static_cast<double>(v.as_integer()->get())
-                                : v.is_floating_point() ? v.as_floating_point()->get()
-                                                        : 0.0;
-          if (key.empty() || *end != '\0' || errno == ERANGE || !(factor > 0) ||
-              !std::isfinite(factor)) {
-            b.wrong(v, "factors." + key,
-                    "expected a whole number as the key and a number greater than 0, such as "
-                    "\"8\" = 0.001");
-            good = false;
-            continue;
-          }
-          by.factors.emplace_back(n, factor);
-        }
-      }
-      if (out.type != T::float32 && out.type != T::float64) {
-        b.wrong_here("scale_by is only for a column of type Float or Double");
-        good = false;
-      }
-      b.finish();
-      if (good) out.scale_by.push_back(std::move(by));
-      ok = ok && good;
+    by.factors.emplace_back(n, factor);
+  }
+  return good;
+}
+
+// One [[...scale_by]] table of a column into `out`; false when it is wrong
+// (reported, and the table left out).
+bool read_scale_by(TableReader b, SnmpObject& out) {
+  using T = SnmpObject::Type;
+  b.expect_keys({"oid", "factors"});
+  SnmpScaleBy by;
+  bool good = oid_key(b, "oid", by.oid, true);
+  good = read_scale_factors(b, by) && good;
+  if (out.type != T::float32 && out.type != T::float64) {
+    b.wrong_here("scale_by is only for a column of type Float or Double");
+    good = false;
+  }
+  b.finish();
+  if (good) out.scale_by.push_back(std::move(by));
+  return good;
+}
+
+// What only a column has: `sum` and `scale_by`; false when one is wrong (reported).
+bool read_column_keys(TableReader& o, SnmpObject& out) {
+  using T = SnmpObject::Type;
+  bool ok = true;
+  if (metric_name_key(o, "sum", out.sum, false, "")) {
+    if (out.type == T::boolean || out.type == T::string || out.counter) {
+      o.wrong(*o.take("sum"), "sum", "only a column of numbers that is not a counter is summed");
+      ok = false;
     }
   }
+  for (TableReader b : o.tables("scale_by")) ok = read_scale_by(b, out) && ok;
+  return ok;
+}
+
+// One scalar, or one column of a table (`column`).
+bool read_snmp_object(TableReader o, SnmpObject& out, bool column) {
+  if (column) {
+    o.expect_keys(
+        {"name", "oid", "type", "unit", "scale", "counter", "true_values", "sum", "scale_by"});
+  } else {
+    o.expect_keys({"name", "oid", "type", "unit", "scale", "counter", "true_values"});
+  }
+  bool ok = metric_name_key(o, "name", out.name, true,
+                            column ? "the column's name, the last part of its metrics' names"
+                                   : "the metric name, such as \"WiFi/Clients\"");
+  ok = oid_key(o, "oid", out.oid, true) && ok;
+  ok = read_object_type(o, out) && ok;
+  ok = read_object_unit_and_scale(o, out) && ok;
+  ok = read_object_counter_and_truth(o, out) && ok;
+  if (column) ok = read_column_keys(o, out) && ok;
   o.finish();
   return ok;
 }
@@ -1223,72 +1298,59 @@ SharedSnmpProfile shared_profile(const SnmpProfile& p) {
   return {std::make_shared<const SnmpProfile>(p)};
 }
 
-// A device's `profiles`: the four in code, and the built-in and the config's
-// profiles written as tables; none twice, none whose metrics would have the
-// names of another's.
-void read_device_profiles(TableReader& d, SnmpDevice& dev, const Config& cfg) {
-  const toml::node* node = d.take("profiles");
-  if (!node) return;
-  std::vector<std::string> names;
-  if (!d.strings("profiles", names, [](const std::string&) { return std::string(); })) return;
-  if (names.empty()) {
-    d.wrong(*node, "profiles", "must name at least one profile");
-    return;
+// The profiles a device lists so far, each with the names it publishes.
+using TakenProfiles = std::vector<std::pair<std::string, std::vector<Claim>>>;
+
+// The profile `name` a device lists at `element`: one in code or one written
+// as a table, set on `dev` and its names put in `claims`; false (reported)
+// when there is no such profile.
+bool listed_profile(TableReader& d, const toml::node& element, const std::string& key,
+                    const std::string& name, SnmpDevice& dev, const Config& cfg,
+                    std::vector<Claim>& claims) {
+  if (auto code = snmp_code_profile_metrics(name); !code.empty()) {
+    dev.system |= name == "system";
+    dev.interfaces |= name == "interfaces";
+    dev.host |= name == "host";
+    dev.ups |= name == "ups";
+    for (std::string& m : code) claims.push_back({m, "\"" + m + "\""});
+    return true;
   }
-  dev.system = dev.interfaces = dev.host = dev.ups = false;
-  const toml::array& arr = *node->as_array();
-  std::vector<std::pair<std::string, std::vector<Claim>>> taken;  // profile -> its claims
-  for (size_t i = 0; i < names.size(); ++i) {
-    const std::string& name = names[i];
-    const toml::node& element = *arr.get(i);
-    const std::string key = "profiles[" + std::to_string(i) + "]";
-    if (std::any_of(taken.begin(), taken.end(), [&](const auto& t) { return t.first == name; })) {
-      d.wrong(element, key, in_quotes(name) + " is listed twice");
-      continue;
-    }
-    std::vector<Claim> claims;
-    if (name == "auto") {
-      dev.auto_profiles = true;
-      taken.emplace_back(name, std::move(claims));
-      continue;
-    }
-    if (auto code = snmp_code_profile_metrics(name); !code.empty()) {
-      dev.system |= name == "system";
-      dev.interfaces |= name == "interfaces";
-      dev.host |= name == "host";
-      dev.ups |= name == "ups";
-      for (std::string& m : code) claims.push_back({m, "\"" + m + "\""});
-    } else {
-      const SnmpProfile* found = nullptr;
-      for (const auto* list : {&cfg.snmp.profiles, &builtin_snmp_profiles().profiles})
-        for (const SnmpProfile& p : *list)
-          if (!found && p.name == name) found = &p;
-      if (!found) {
-        std::string known = "system, interfaces, host, ups, auto";
-        for (const SnmpProfile& p : builtin_snmp_profiles().profiles) known += ", " + p.name;
-        for (const SnmpProfile& p : cfg.snmp.profiles) known += ", " + p.name;
-        d.wrong(element, key, in_quotes(name) + " is not a profile; known: " + known);
-        continue;
-      }
-      claims = claims_of(*found);
-      dev.table_profiles.push_back(shared_profile(*found));
-    }
-    bool clash = false;
-    for (const auto& [other, other_claims] : taken)
-      for (const Claim& a : claims)
-        for (const Claim& b : other_claims)
-          if (!clash && claims_overlap(a.name, b.name)) {
-            d.wrong(element, key,
-                    "profiles " + in_quotes(other) + " and " + in_quotes(name) +
-                        " would both publish " + (a.name.back() == '/' ? b.from : a.from) +
-                        " (metric names are per device); list one of them");
-            clash = true;
-          }
-    taken.emplace_back(name, std::move(claims));
+  const SnmpProfile* found = nullptr;
+  for (const auto* list : {&cfg.snmp.profiles, &builtin_snmp_profiles().profiles})
+    for (const SnmpProfile& p : *list)
+      if (!found && p.name == name) found = &p;
+  if (!found) {
+    std::string known = "system, interfaces, host, ups, auto";
+    for (const SnmpProfile& p : builtin_snmp_profiles().profiles) known += ", " + p.name;
+    for (const SnmpProfile& p : cfg.snmp.profiles) known += ", " + p.name;
+    d.wrong(element, key, in_quotes(name) + " is not a profile; known: " + known);
+    return false;
   }
-  if (!dev.auto_profiles) return;
-  // What "auto" may add: the profiles that say when they fit, unless listed
-  // or publishing a name a listed one does.
+  claims = claims_of(*found);
+  dev.table_profiles.push_back(shared_profile(*found));
+  return true;
+}
+
+// Reports (once) when `name` would publish a name a profile listed before it does.
+void report_profile_clash(TableReader& d, const toml::node& element, const std::string& key,
+                          const std::string& name, const std::vector<Claim>& claims,
+                          const TakenProfiles& taken) {
+  bool clash = false;
+  for (const auto& [other, other_claims] : taken)
+    for (const Claim& a : claims)
+      for (const Claim& b : other_claims)
+        if (!clash && claims_overlap(a.name, b.name)) {
+          d.wrong(element, key,
+                  "profiles " + in_quotes(other) + " and " + in_quotes(name) +
+                      " would both publish " + (a.name.back() == '/' ? b.from : a.from) +
+                      " (metric names are per device); list one of them");
+          clash = true;
+        }
+}
+
+// What "auto" may add: the profiles that say when they fit, unless listed
+// or publishing a name a listed one does.
+void add_auto_candidates(SnmpDevice& dev, const Config& cfg, const TakenProfiles& taken) {
   for (const auto* list : {&builtin_snmp_profiles().profiles, &cfg.snmp.profiles})
     for (const SnmpProfile& p : *list) {
       if (!p.enterprise && !p.auto_if_served) continue;
@@ -1311,25 +1373,61 @@ void read_device_profiles(TableReader& d, SnmpDevice& dev, const Config& cfg) {
       dev.auto_clashes.push_back(std::move(with));
     }
 }
+
+// A device's `profiles`: the four in code, and the built-in and the config's
+// profiles written as tables; none twice, none whose metrics would have the
+// names of another's.
+void read_device_profiles(TableReader& d, SnmpDevice& dev, const Config& cfg) {
+  const toml::node* node = d.take("profiles");
+  if (!node) return;
+  std::vector<std::string> names;
+  if (!d.strings("profiles", names, [](const std::string&) { return std::string(); })) return;
+  if (names.empty()) {
+    d.wrong(*node, "profiles", "must name at least one profile");
+    return;
+  }
+  dev.system = dev.interfaces = dev.host = dev.ups = false;
+  const toml::array& arr = *node->as_array();
+  TakenProfiles taken;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    const toml::node& element = *arr.get(i);
+    const std::string key = "profiles[" + std::to_string(i) + "]";
+    if (std::any_of(taken.begin(), taken.end(), [&](const auto& t) { return t.first == name; })) {
+      d.wrong(element, key, in_quotes(name) + " is listed twice");
+      continue;
+    }
+    std::vector<Claim> claims;
+    if (name == "auto") {
+      dev.auto_profiles = true;
+      taken.emplace_back(name, std::move(claims));
+      continue;
+    }
+    if (!listed_profile(d, element, key, name, dev, cfg, claims)) continue;
+    report_profile_clash(d, element, key, name, claims, taken);
+    taken.emplace_back(name, std::move(claims));
+  }
+  if (dev.auto_profiles) add_auto_candidates(dev, cfg, taken);
+}
 // ---- end of SNMP profiles ----
 
-void read_snmp_device(TableReader d, Config& cfg, const std::string& file) {
-  d.expect_keys({"name", "address", "version", "community_file", "user", "auth_protocol",
-                 "auth_password_file", "priv_protocol", "priv_password_file", "interval", "timeout",
-                 "retries", "profiles", "include", "exclude", "max_interfaces", "max_metrics"});
-  SnmpDevice dev;
-  if (d.string("name", dev.name, true, "the Sparkplug device_id, such as \"switch-6a\"")) {
-    const toml::node* node = d.take("name");
-    if (!valid_sparkplug_id(dev.name))
-      d.wrong(*node, "name",
-              "\"" + dev.name + "\" is not a valid Sparkplug id: it must be non-empty and " +
-                  "contain none of + / #");
-    else if (dev.name.size() > 64)
-      d.wrong(*node, "name", "longer than 64 characters");
-    for (const SnmpDevice& other : cfg.devices.snmp)
-      if (other.name == dev.name)
-        d.wrong(*node, "name", "\"" + dev.name + "\" names another device already");
-  }
+// A device's `name`: its Sparkplug device_id, unique among the devices.
+void read_device_name(TableReader& d, SnmpDevice& dev, const Config& cfg) {
+  if (!d.string("name", dev.name, true, "the Sparkplug device_id, such as \"switch-6a\"")) return;
+  const toml::node* node = d.take("name");
+  if (!valid_sparkplug_id(dev.name))
+    d.wrong(*node, "name",
+            "\"" + dev.name + "\" is not a valid Sparkplug id: it must be non-empty and " +
+                "contain none of + / #");
+  else if (dev.name.size() > 64)
+    d.wrong(*node, "name", "longer than 64 characters");
+  for (const SnmpDevice& other : cfg.devices.snmp)
+    if (other.name == dev.name)
+      d.wrong(*node, "name", "\"" + dev.name + "\" names another device already");
+}
+
+// A device's `address` and SNMP `version`.
+void read_device_address(TableReader& d, SnmpDevice& dev) {
   if (d.string("address", dev.address, true,
                "the device's host or host:port, such as \"10.0.6.2\"")) {
     std::string host;
@@ -1348,49 +1446,58 @@ void read_snmp_device(TableReader d, Config& cfg, const std::string& file) {
       d.wrong(*d.take("version"), "version",
               "\"" + version + "\" is not supported; use \"2c\" or \"3\"");
   }
-  if (dev.version == SnmpDevice::Version::v2c) {
-    secret_file(d, "community_file", dev.community, file, true,
-                "version 2c needs community_file: a file (mode 600) holding the community");
-    for (const char* k :
-         {"user", "auth_protocol", "auth_password_file", "priv_protocol", "priv_password_file"})
-      if (const toml::node* node = d.take(k)) d.wrong(*node, k, "only for version = \"3\"");
-  } else {
-    if (const toml::node* node = d.take("community_file"))
-      d.wrong(*node, "community_file", "only for version = \"2c\"");
-    d.string("user", dev.user, true, "version 3 needs the user name");
-    std::string auth = "SHA";
-    if (d.string("auth_protocol", auth, false)) {
-      if (auth == "SHA")
-        dev.auth = SnmpDevice::Auth::sha;
-      else if (auth == "SHA-256")
-        dev.auth = SnmpDevice::Auth::sha256;
-      else
-        d.wrong(*d.take("auth_protocol"), "auth_protocol",
-                "\"" + auth + "\" is not supported; use \"SHA\" or \"SHA-256\"");
-    }
-    secret_file(d, "auth_password_file", dev.auth_password, file, true,
-                "version 3 needs auth_password_file: a file (mode 600) holding the password");
-    if (!dev.auth_password.empty() && dev.auth_password.size() < 8)
-      d.wrong(*d.take("auth_password_file"), "auth_password_file",
-              "the password in the file is shorter than 8 characters (SNMPv3 refuses it)");
-    std::string priv;
-    if (d.string("priv_protocol", priv, false)) {
-      if (priv == "AES")
-        dev.priv = true;
-      else
-        d.wrong(*d.take("priv_protocol"), "priv_protocol",
-                "\"" + priv + "\" is not supported; use \"AES\"");
-    }
-    if (dev.priv) {
-      secret_file(d, "priv_password_file", dev.priv_password, file, true,
-                  "priv_protocol needs priv_password_file: a file (mode 600) holding the password");
-      if (!dev.priv_password.empty() && dev.priv_password.size() < 8)
-        d.wrong(*d.take("priv_password_file"), "priv_password_file",
-                "the password in the file is shorter than 8 characters (SNMPv3 refuses it)");
-    } else if (const toml::node* node = d.take("priv_password_file")) {
-      d.wrong(*node, "priv_password_file", "set priv_protocol = \"AES\" to use it");
-    }
+}
+
+// Version 2c: the community, and none of version 3's keys.
+void read_v2c_credentials(TableReader& d, SnmpDevice& dev, const std::string& file) {
+  secret_file(d, "community_file", dev.community, file, true,
+              "version 2c needs community_file: a file (mode 600) holding the community");
+  for (const char* k :
+       {"user", "auth_protocol", "auth_password_file", "priv_protocol", "priv_password_file"})
+    if (const toml::node* node = d.take(k)) d.wrong(*node, k, "only for version = \"3\"");
+}
+
+// Version 3: the user, its authentication and, with priv_protocol, its privacy.
+void read_v3_credentials(TableReader& d, SnmpDevice& dev, const std::string& file) {
+  if (const toml::node* node = d.take("community_file"))
+    d.wrong(*node, "community_file", "only for version = \"2c\"");
+  d.string("user", dev.user, true, "version 3 needs the user name");
+  std::string auth = "SHA";
+  if (d.string("auth_protocol", auth, false)) {
+    if (auth == "SHA")
+      dev.auth = SnmpDevice::Auth::sha;
+    else if (auth == "SHA-256")
+      dev.auth = SnmpDevice::Auth::sha256;
+    else
+      d.wrong(*d.take("auth_protocol"), "auth_protocol",
+              "\"" + auth + "\" is not supported; use \"SHA\" or \"SHA-256\"");
   }
+  secret_file(d, "auth_password_file", dev.auth_password, file, true,
+              "version 3 needs auth_password_file: a file (mode 600) holding the password");
+  if (!dev.auth_password.empty() && dev.auth_password.size() < 8)
+    d.wrong(*d.take("auth_password_file"), "auth_password_file",
+            "the password in the file is shorter than 8 characters (SNMPv3 refuses it)");
+  std::string priv;
+  if (d.string("priv_protocol", priv, false)) {
+    if (priv == "AES")
+      dev.priv = true;
+    else
+      d.wrong(*d.take("priv_protocol"), "priv_protocol",
+              "\"" + priv + "\" is not supported; use \"AES\"");
+  }
+  if (dev.priv) {
+    secret_file(d, "priv_password_file", dev.priv_password, file, true,
+                "priv_protocol needs priv_password_file: a file (mode 600) holding the password");
+    if (!dev.priv_password.empty() && dev.priv_password.size() < 8)
+      d.wrong(*d.take("priv_password_file"), "priv_password_file",
+              "the password in the file is shorter than 8 characters (SNMPv3 refuses it)");
+  } else if (const toml::node* node = d.take("priv_password_file")) {
+    d.wrong(*node, "priv_password_file", "set priv_protocol = \"AES\" to use it");
+  }
+}
+
+// How often a device is polled, and how long and how often a request is tried.
+void read_device_timing(TableReader& d, SnmpDevice& dev) {
   d.duration("interval", dev.interval, milliseconds(1000), milliseconds(86'400'000));
   d.duration("timeout", dev.timeout, milliseconds(100), milliseconds(60'000));
   if (const toml::node* node = d.take("retries")) {
@@ -1402,7 +1509,10 @@ void read_snmp_device(TableReader d, Config& cfg, const std::string& file) {
   if (dev.timeout >= dev.interval)
     if (const toml::node* node = d.take("timeout"))
       d.wrong(*node, "timeout", "must be shorter than the interval");
-  read_device_profiles(d, dev, cfg);
+}
+
+// Which interfaces are read, and how many interfaces and metrics at most.
+void read_device_limits(TableReader& d, SnmpDevice& dev) {
   auto glob = [](const std::string& g) -> std::string {
     if (g.empty() || g.size() > 64) return "a glob of 1 to 64 characters, such as \"ge-*\"";
     return "";
@@ -1422,6 +1532,23 @@ void read_snmp_device(TableReader d, Config& cfg, const std::string& file) {
     else
       dev.max_metrics = static_cast<uint64_t>(node->as_integer()->get());
   }
+}
+
+// One [[devices.snmp]] table.
+void read_snmp_device(TableReader d, Config& cfg, const std::string& file) {
+  d.expect_keys({"name", "address", "version", "community_file", "user", "auth_protocol",
+                 "auth_password_file", "priv_protocol", "priv_password_file", "interval", "timeout",
+                 "retries", "profiles", "include", "exclude", "max_interfaces", "max_metrics"});
+  SnmpDevice dev;
+  read_device_name(d, dev, cfg);
+  read_device_address(d, dev);
+  if (dev.version == SnmpDevice::Version::v2c)
+    read_v2c_credentials(d, dev, file);
+  else
+    read_v3_credentials(d, dev, file);
+  read_device_timing(d, dev);
+  read_device_profiles(d, dev, cfg);
+  read_device_limits(d, dev);
   d.finish();
   cfg.devices.snmp.push_back(std::move(dev));
 }
@@ -1532,146 +1659,160 @@ constexpr milliseconds kMaxProbeInterval{86'400'000};
 constexpr milliseconds kMinProbeTimeout{10};
 constexpr milliseconds kMaxProbeTimeout{120'000};
 
+// One [[probes.icmp]] table.
+void read_icmp_probe(TableReader& t, std::vector<std::string>& names, Probes& p) {
+  t.expect_keys({"name", "target", "count", "spacing", "timeout", "interval"});
+  IcmpProbe probe;
+  ProbeReader r(t, names);
+  r.name(probe.name);
+  r.checked("target", probe.target, true, "the host to ping, such as \"192.0.2.1\"", check_host);
+  t.integer("count", probe.count, 1, 100);
+  t.duration("spacing", probe.spacing, milliseconds(10), milliseconds(10'000));
+  t.duration("timeout", probe.timeout, kMinProbeTimeout, milliseconds(60'000));
+  t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
+  const auto run = probe.spacing * (probe.count - 1) + probe.timeout;
+  if (run >= probe.interval)
+    t.wrong(t.take("interval") ? *t.take("interval") : *t.node_or_table(), "interval",
+            "a run takes up to (count - 1) x spacing + timeout = " + format_duration(run) +
+                "; the interval must be longer");
+  t.finish();
+  p.icmp.push_back(std::move(probe));
+}
+
+// One [[probes.dns]] table.
+void read_dns_probe(TableReader& t, std::vector<std::string>& names, Probes& p) {
+  t.expect_keys({"name", "query", "server", "type", "timeout", "interval"});
+  DnsProbe probe;
+  ProbeReader r(t, names);
+  r.name(probe.name);
+  r.checked("query", probe.query, true, "the name to resolve, such as \"example.org\"",
+            [](const std::string& q) -> std::string {
+              if (q.empty() || q.size() > 253) return "is not a DNS name (1 to 253 characters)";
+              if (has_control(q) || q.find_first_of(" /") != std::string::npos)
+                return "is not a DNS name";
+              return "";
+            });
+  r.checked("server", probe.server, false, "", [](const std::string& sv) -> std::string {
+    if (sv.empty() || has_control(sv) || sv.find_first_of(" /") != std::string::npos ||
+        sv.size() > 64)
+      return "is not a server address such as \"192.0.2.53\" or \"192.0.2.53:53\"";
+    return "";
+  });
+  std::string type;
+  if (t.string("type", type, false)) {
+    if (type == "A")
+      probe.aaaa = false;
+    else if (type == "AAAA")
+      probe.aaaa = true;
+    else
+      t.wrong(*t.take("type"), "type", "\"" + text::printable(type, 200) + "\" is not A or AAAA");
+  }
+  t.duration("timeout", probe.timeout, kMinProbeTimeout, kMaxProbeTimeout);
+  t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
+  t.finish();
+  p.dns.push_back(std::move(probe));
+}
+
+// One [[probes.tcp]] table.
+void read_tcp_probe(TableReader& t, std::vector<std::string>& names, Probes& p) {
+  t.expect_keys({"name", "target", "timeout", "interval"});
+  TcpProbe probe;
+  ProbeReader r(t, names);
+  r.name(probe.name);
+  std::string target;
+  r.checked("target", target, true, "\"host:port\", such as \"192.0.2.1:443\"",
+            [&](const std::string& text) -> std::string {
+              if (!split_host_port(text, probe.host, probe.port))
+                return "is not \"host:port\" (an IPv6 address in brackets: \"[2001:db8::1]:443\")";
+              return check_host(probe.host).empty() ? "" : "has a bad host name";
+            });
+  t.duration("timeout", probe.timeout, kMinProbeTimeout, kMaxProbeTimeout);
+  t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
+  t.finish();
+  p.tcp.push_back(std::move(probe));
+}
+
+// One [[probes.http]] table.
+void read_http_probe(TableReader& t, std::vector<std::string>& names, Probes& p) {
+  t.expect_keys(
+      {"name", "url", "timeout", "expected_status", "proxy", "ca_file", "insecure", "interval"});
+  HttpProbe probe;
+  ProbeReader r(t, names);
+  r.name(probe.name);
+  r.checked("url", probe.url, true, "an http:// or https:// URL",
+            [](const std::string& u) { return check_url(u); });
+  t.duration("timeout", probe.timeout, milliseconds(100), kMaxProbeTimeout);
+  t.integer("expected_status", probe.expected_status, 100, 599);
+  r.checked("proxy", probe.proxy, false, "", [](const std::string& x) -> std::string {
+    if (x.empty() || has_control(x) || x.find(' ') != std::string::npos)
+      return "is not a proxy address such as \"http://proxy:3128\"";
+    return "";
+  });
+  t.string("ca_file", probe.ca_file, false);
+  t.boolean("insecure", probe.insecure);
+  t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
+  if (probe.timeout >= probe.interval)
+    t.wrong(t.take("interval") ? *t.take("interval") : *t.node_or_table(), "interval",
+            "must be longer than the timeout (" + format_duration(probe.timeout) + ")");
+  t.finish();
+  p.http.push_back(std::move(probe));
+}
+
+// A throughput probe's `windows`: the school hours it may run in.
+void read_probe_windows(TableReader& t, ThroughputProbe& probe) {
+  std::vector<std::string> window_texts;
+  if (!t.strings("windows", window_texts, [&](const std::string& w) -> std::string {
+        auto parsed = parse_window(w);
+        if (!parsed)
+          return "\"" + text::printable(w, 200) +
+                 "\" is not a window such as \"Mon-Fri 07:30-11:30\"";
+        probe.windows.push_back(*parsed);
+        return "";
+      })) {
+    if (!t.take("windows"))
+      t.missing("windows", "the school-hours windows, such as [\"Mon-Fri 07:30-11:30\"]");
+  } else if (probe.windows.empty()) {
+    t.wrong(*t.take("windows"), "windows", "must list at least one window");
+  }
+}
+
+// One [[probes.throughput]] table.
+void read_throughput_probe(TableReader& t, std::vector<std::string>& names, Probes& p) {
+  t.expect_keys({"name", "url", "upload_url", "ca_file", "max_bytes", "max_time", "windows",
+                 "per_day", "monthly_budget"});
+  ThroughputProbe probe;
+  ProbeReader r(t, names);
+  r.name(probe.name);
+  r.checked("url", probe.url, true, "the http(s) URL of a large file to download",
+            [](const std::string& u) { return check_url(u); });
+  r.checked("upload_url", probe.upload_url, false, "",
+            [](const std::string& u) { return check_url(u); });
+  t.string("ca_file", probe.ca_file, false);
+  t.size("max_bytes", probe.max_bytes, 1024);
+  t.duration("max_time", probe.max_time, milliseconds(100), milliseconds(600'000));
+  read_probe_windows(t, probe);
+  t.integer("per_day", probe.per_day, 1, 48);
+  t.size("monthly_budget", probe.monthly_budget, 1024);
+  if (probe.monthly_budget < probe.max_bytes * (probe.upload_url.empty() ? 1 : 2) &&
+      t.take("monthly_budget"))
+    t.wrong(*t.take("monthly_budget"), "monthly_budget",
+            "is smaller than one run (max_bytes" +
+                std::string(probe.upload_url.empty() ? ")" : " down and up)"));
+  t.finish();
+  p.throughput.push_back(std::move(probe));
+}
+
 void read_probes(TableReader s, Config& cfg) {
   s.expect_keys({"concurrency", "icmp", "dns", "tcp", "http", "throughput"});
   if (!s.present()) return;
   Probes& p = cfg.probes;
-  std::vector<std::string> names;
+  std::vector<std::string> names;  // every probe's, unique across kinds
   s.integer("concurrency", p.concurrency, 1, 64);
-
-  for (TableReader& t : s.tables("icmp")) {
-    t.expect_keys({"name", "target", "count", "spacing", "timeout", "interval"});
-    IcmpProbe probe;
-    ProbeReader r(t, names);
-    r.name(probe.name);
-    r.checked("target", probe.target, true, "the host to ping, such as \"192.0.2.1\"", check_host);
-    t.integer("count", probe.count, 1, 100);
-    t.duration("spacing", probe.spacing, milliseconds(10), milliseconds(10'000));
-    t.duration("timeout", probe.timeout, kMinProbeTimeout, milliseconds(60'000));
-    t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
-    const auto run = probe.spacing * (probe.count - 1) + probe.timeout;
-    if (run >= probe.interval)
-      t.wrong(t.take("interval") ? *t.take("interval") : *t.node_or_table(), "interval",
-              "a run takes up to (count - 1) x spacing + timeout = " + format_duration(run) +
-                  "; the interval must be longer");
-    t.finish();
-    p.icmp.push_back(std::move(probe));
-  }
-
-  for (TableReader& t : s.tables("dns")) {
-    t.expect_keys({"name", "query", "server", "type", "timeout", "interval"});
-    DnsProbe probe;
-    ProbeReader r(t, names);
-    r.name(probe.name);
-    r.checked("query", probe.query, true, "the name to resolve, such as \"example.org\"",
-              [](const std::string& q) -> std::string {
-                if (q.empty() || q.size() > 253) return "is not a DNS name (1 to 253 characters)";
-                if (has_control(q) || q.find_first_of(" /") != std::string::npos)
-                  return "is not a DNS name";
-                return "";
-              });
-    r.checked("server", probe.server, false, "", [](const std::string& sv) -> std::string {
-      if (sv.empty() || has_control(sv) || sv.find_first_of(" /") != std::string::npos ||
-          sv.size() > 64)
-        return "is not a server address such as \"192.0.2.53\" or \"192.0.2.53:53\"";
-      return "";
-    });
-    std::string type;
-    if (t.string("type", type, false)) {
-      if (type == "A")
-        probe.aaaa = false;
-      else if (type == "AAAA")
-        probe.aaaa = true;
-      else
-        t.wrong(*t.take("type"), "type", "\"" + text::printable(type, 200) + "\" is not A or AAAA");
-    }
-    t.duration("timeout", probe.timeout, kMinProbeTimeout, kMaxProbeTimeout);
-    t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
-    t.finish();
-    p.dns.push_back(std::move(probe));
-  }
-
-  for (TableReader& t : s.tables("tcp")) {
-    t.expect_keys({"name", "target", "timeout", "interval"});
-    TcpProbe probe;
-    ProbeReader r(t, names);
-    r.name(probe.name);
-    std::string target;
-    r.checked(
-        "target", target, true, "\"host:port\", such as \"192.0.2.1:443\"",
-        [&](const std::string& text) -> std::string {
-          if (!split_host_port(text, probe.host, probe.port))
-            return "is not \"host:port\" (an IPv6 address in brackets: \"[2001:db8::1]:443\")";
-          return check_host(probe.host).empty() ? "" : "has a bad host name";
-        });
-    t.duration("timeout", probe.timeout, kMinProbeTimeout, kMaxProbeTimeout);
-    t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
-    t.finish();
-    p.tcp.push_back(std::move(probe));
-  }
-
-  for (TableReader& t : s.tables("http")) {
-    t.expect_keys(
-        {"name", "url", "timeout", "expected_status", "proxy", "ca_file", "insecure", "interval"});
-    HttpProbe probe;
-    ProbeReader r(t, names);
-    r.name(probe.name);
-    r.checked("url", probe.url, true, "an http:// or https:// URL",
-              [](const std::string& u) { return check_url(u); });
-    t.duration("timeout", probe.timeout, milliseconds(100), kMaxProbeTimeout);
-    t.integer("expected_status", probe.expected_status, 100, 599);
-    r.checked("proxy", probe.proxy, false, "", [](const std::string& x) -> std::string {
-      if (x.empty() || has_control(x) || x.find(' ') != std::string::npos)
-        return "is not a proxy address such as \"http://proxy:3128\"";
-      return "";
-    });
-    t.string("ca_file", probe.ca_file, false);
-    t.boolean("insecure", probe.insecure);
-    t.duration("interval", probe.interval, kMinProbeInterval, kMaxProbeInterval);
-    if (probe.timeout >= probe.interval)
-      t.wrong(t.take("interval") ? *t.take("interval") : *t.node_or_table(), "interval",
-              "must be longer than the timeout (" + format_duration(probe.timeout) + ")");
-    t.finish();
-    p.http.push_back(std::move(probe));
-  }
-
-  for (TableReader& t : s.tables("throughput")) {
-    t.expect_keys({"name", "url", "upload_url", "ca_file", "max_bytes", "max_time", "windows",
-                   "per_day", "monthly_budget"});
-    ThroughputProbe probe;
-    ProbeReader r(t, names);
-    r.name(probe.name);
-    r.checked("url", probe.url, true, "the http(s) URL of a large file to download",
-              [](const std::string& u) { return check_url(u); });
-    r.checked("upload_url", probe.upload_url, false, "",
-              [](const std::string& u) { return check_url(u); });
-    t.string("ca_file", probe.ca_file, false);
-    t.size("max_bytes", probe.max_bytes, 1024);
-    t.duration("max_time", probe.max_time, milliseconds(100), milliseconds(600'000));
-    std::vector<std::string> window_texts;
-    if (!t.strings("windows", window_texts, [&](const std::string& w) -> std::string {
-          auto parsed = parse_window(w);
-          if (!parsed)
-            return "\"" + text::printable(w, 200) +
-                   "\" is not a window such as \"Mon-Fri 07:30-11:30\"";
-          probe.windows.push_back(*parsed);
-          return "";
-        })) {
-      if (!t.take("windows"))
-        t.missing("windows", "the school-hours windows, such as [\"Mon-Fri 07:30-11:30\"]");
-    } else if (probe.windows.empty()) {
-      t.wrong(*t.take("windows"), "windows", "must list at least one window");
-    }
-    t.integer("per_day", probe.per_day, 1, 48);
-    t.size("monthly_budget", probe.monthly_budget, 1024);
-    if (probe.monthly_budget < probe.max_bytes * (probe.upload_url.empty() ? 1 : 2) &&
-        t.take("monthly_budget"))
-      t.wrong(*t.take("monthly_budget"), "monthly_budget",
-              "is smaller than one run (max_bytes" +
-                  std::string(probe.upload_url.empty() ? ")" : " down and up)"));
-    t.finish();
-    p.throughput.push_back(std::move(probe));
-  }
+  for (TableReader& t : s.tables("icmp")) read_icmp_probe(t, names, p);
+  for (TableReader& t : s.tables("dns")) read_dns_probe(t, names, p);
+  for (TableReader& t : s.tables("tcp")) read_tcp_probe(t, names, p);
+  for (TableReader& t : s.tables("http")) read_http_probe(t, names, p);
+  for (TableReader& t : s.tables("throughput")) read_throughput_probe(t, names, p);
   s.finish();
 }
 // ---- end of probes ----

@@ -69,14 +69,10 @@ std::shared_ptr<const config::SourceSettings> read_settings(config::Section& s, 
 }
 
 std::unique_ptr<Driver> make(const config::Config&, const config::Source& source) {
-  const Settings& c = source.settings_as<Settings>();
-  Options o;
-  o.interfaces = c.interfaces;
-  o.inventory = c.inventory;
-  o.dhcp = c.dhcp;
+  Options o(source.settings_as<Settings>());
   if (o.inventory) {
     // Checked when the config was loaded; if it changed since, publish no inventory.
-    if (std::string problem = config::read_secret_file(c.inventory_secret_file, &o.secret,
+    if (std::string problem = config::read_secret_file(o.inventory_secret_file, &o.secret,
                                                        config::kMinSiteSecretBytes);
         !problem.empty()) {
       o.inventory_off = problem;  // reported with every collection's warning

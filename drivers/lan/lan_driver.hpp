@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "driver.hpp"
@@ -26,13 +27,22 @@ struct DhcpOptions {
   bool operator==(const DhcpOptions&) const = default;
 };
 
-struct Options {
+// What [sources.lan] sets (read in lan_config.cpp).
+struct Settings {
   std::vector<std::string> interfaces;  // empty: every interface without a default route
-  bool inventory = false;
+  bool inventory = false;               // publish HMAC-keyed devices
+  std::string inventory_secret_file;    // absolute (a relative one is made so)
+  std::vector<DhcpOptions> dhcp;        // [[sources.lan.dhcp]]; files made absolute
+  bool operator==(const Settings&) const = default;
+};
+
+// The settings, and what make() adds: the secret read from
+// inventory_secret_file, or why the inventory is off.
+struct Options : Settings {
+  Options(Settings settings = {}) : Settings(std::move(settings)) {}
   std::string secret;  // the HMAC key, when inventory is on
   // Why an inventory the config asked for is off (its secret could not be read).
   std::string inventory_off;
-  std::vector<DhcpOptions> dhcp;
   size_t max_lease_file = 16u << 20;  // a bigger lease file is not read
   std::function<int64_t()> now;       // seconds since the epoch; default time()
   // The kernel's interface names (if_nametoindex/if_indextoname); tests map their own.

@@ -1,7 +1,5 @@
 #include "network/network_config.hpp"
 
-#include "network/network_driver.hpp"
-
 namespace classroom::drivers::network {
 namespace {
 
@@ -30,13 +28,9 @@ std::shared_ptr<const config::SourceSettings> read_settings(config::Section& s, 
 }
 
 std::unique_ptr<Driver> make(const config::Config& cfg, const config::Source& source) {
-  const Settings& s = source.settings_as<Settings>();
-  Options o;
+  Options o(source.settings_as<Settings>());
   o.proc_root = cfg.host.proc;
   o.sys_root = cfg.host.sys;
-  o.include = s.include;
-  o.exclude = s.exclude;
-  o.max_interfaces = s.max_interfaces;
   return std::make_unique<NetworkDriver>(std::move(o));
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "driver.hpp"
@@ -19,12 +20,19 @@
 
 namespace classroom::drivers::network {
 
-struct Options {
-  std::string proc_root = "/proc";
-  std::string sys_root = "/sys";
+// What [sources.network] sets (read in network_config.cpp).
+struct Settings {
   std::vector<std::string> include{"*"};  // glob patterns of interface names
   std::vector<std::string> exclude{"lo"};
-  size_t max_interfaces = 64;  // published interfaces (present or gone) at most
+  uint64_t max_interfaces = 64;  // published interfaces (present or gone) at most
+  bool operator==(const Settings&) const = default;
+};
+
+// The settings, and what make() adds from [host].
+struct Options : Settings {
+  Options(Settings settings = {}) : Settings(std::move(settings)) {}
+  std::string proc_root = "/proc";
+  std::string sys_root = "/sys";
   // Monotonic time in nanoseconds; tests inject a fake one.
   std::function<int64_t()> monotonic_ns;
 };

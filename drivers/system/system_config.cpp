@@ -1,7 +1,6 @@
 #include "system/system_config.hpp"
 
 #include "printable.hpp"
-#include "system/system_driver.hpp"
 
 namespace classroom::drivers::system {
 
@@ -17,10 +16,9 @@ std::shared_ptr<const config::SourceSettings> read_settings(config::Section& s, 
 }
 
 std::unique_ptr<Driver> make(const config::Config& cfg, const config::Source& source) {
-  Options o;
+  Options o(source.settings_as<Settings>());
   o.proc_root = cfg.host.proc;
   o.sys_root = cfg.host.sys;
-  o.mounts = source.settings_as<Settings>().mounts;
   o.clock = cfg.host.proc == "/proc";  // a captured /proc tree is another machine
   o.properties = o.clock;
   o.agent_version = CLASSROOM_VERSION;

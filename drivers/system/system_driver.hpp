@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "driver.hpp"
@@ -14,10 +15,17 @@
 
 namespace classroom::drivers::system {
 
-struct Options {
+// What [sources.system] sets (read in system_config.cpp).
+struct Settings {
+  std::vector<std::string> mounts{"/"};  // file systems measured: absolute paths
+  bool operator==(const Settings&) const = default;
+};
+
+// The settings, and what make() adds from [host] and the build.
+struct Options : Settings {
+  Options(Settings settings = {}) : Settings(std::move(settings)) {}
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
-  std::vector<std::string> mounts{"/"};
   bool clock = false;  // System/Clock/... from adjtimex: on for the live /proc
   // Where the clock's state comes from: the kernel (tests pass their own).
   std::optional<ClockStatus> (*clock_reader)() = read_clock;

@@ -1,7 +1,5 @@
 #include "wifi/wifi_config.hpp"
 
-#include "wifi/wifi_driver.hpp"
-
 namespace classroom::drivers::wifi {
 
 std::shared_ptr<const config::SourceSettings> read_settings(config::Section& s, bool) {
@@ -14,11 +12,7 @@ std::shared_ptr<const config::SourceSettings> read_settings(config::Section& s, 
 }
 
 std::unique_ptr<Driver> make(const config::Config&, const config::Source& source) {
-  const Settings& s = source.settings_as<Settings>();
-  Options o;
-  o.interfaces = s.interfaces;
-  o.weak_signal_dbm = s.weak_signal;
-  return std::make_unique<WifiDriver>(std::move(o));
+  return std::make_unique<WifiDriver>(source.settings_as<Settings>());
 }
 
 }  // namespace classroom::drivers::wifi

@@ -195,7 +195,7 @@ void WifiDriver::sample_stations(Iface& iface, MetricSink& sink) {
     ++stations;
     if (s->signal_dbm) {
       signals_.push_back(*s->signal_dbm);
-      if (*s->signal_dbm < options_.weak_signal_dbm) ++weak;
+      if (*s->signal_dbm < options_.weak_signal) ++weak;
     }
     if (s->tx_bitrate_100kbps) tx_rates_.push_back(static_cast<float>(*s->tx_bitrate_100kbps) / 10);
     if (s->rx_bitrate_100kbps) rx_rates_.push_back(static_cast<float>(*s->rx_bitrate_100kbps) / 10);

@@ -16,10 +16,16 @@
 
 namespace classroom::drivers::wifi {
 
-struct Options {
+// What [sources.wifi] sets (read in wifi_config.cpp).
+struct Settings {
   std::vector<std::string> interfaces;  // empty: every wireless interface
-  int weak_signal_dbm = -75;            // a station under this counts as weak
+  int weak_signal = -75;                // dBm: a station under it counts as weak
+  bool operator==(const Settings&) const = default;
 };
+
+// Every option is a setting (the transport is the constructor's); an option
+// that is not one would make this a struct deriving from Settings.
+using Options = Settings;
 
 class WifiDriver final : public Driver {
  public:

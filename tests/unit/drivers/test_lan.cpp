@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "../map_sink.hpp"
 #include "../netlink_replay.hpp"
@@ -16,6 +17,9 @@
 
 using namespace classroom::drivers;
 using namespace classroom::drivers::lan;
+
+// A key added to Settings reaches the driver without make() copying it.
+static_assert(std::is_base_of_v<Settings, Options>);
 
 namespace {
 

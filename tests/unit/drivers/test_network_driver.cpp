@@ -6,8 +6,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <type_traits>
+
+#include "../config/config_text.hpp"
 #include "../map_sink.hpp"
 #include "../temp_dir.hpp"
+#include "network/network_config.hpp"
 #include "network/network_driver.hpp"
 
 using namespace classroom;
@@ -383,6 +387,29 @@ TEST_CASE("network driver: at most max_interfaces, the rest named in a warning")
   REQUIRE(r.ok);
   CHECK(sink.entries.size() == 4 * 12 + 2);
   CHECK_THAT(r.warning, Catch::Contains("16 interfaces over max_interfaces"));
+}
+
+// A key added to Settings reaches the driver without make() copying it.
+static_assert(std::is_base_of_v<Settings, Options>);
+
+TEST_CASE("network driver: make() hands over every key of sources.network") {
+  Gateway gw;
+  const auto loaded = config::testing::load_with(
+      "[host]\nproc = \"" + gw.proc() + "\"\nsys = \"" + gw.sys() +
+      "\"\n[sources.network]\ninclude = [\"eth*\"]\nexclude = [\"eth1.*\", \"eth3\"]\n"
+      "max_interfaces = 2\n");
+  INFO(config::testing::errors_text(loaded));
+  REQUIRE(loaded.config);
+  auto driver = make(*loaded.config, *loaded.config->source("network"));
+  MapSink sink;
+  auto r = driver->collect(sink);
+  REQUIRE(r.ok);
+  // eth0, eth1 and eth2 are selected; two are published, the third is over the cap.
+  CHECK(sink.entries.size() == 2 * 12 + 2);
+  CHECK_THAT(r.warning, Catch::Contains("1 interfaces over max_interfaces"));
+  CHECK_FALSE(sink.has("Network/eth3/Rx Bytes"));
+  CHECK_FALSE(sink.has("Network/eth1.10/Rx Bytes"));
+  CHECK_FALSE(sink.has("Network/wlan0/Rx Bytes"));
 }
 
 TEST_CASE("network driver: the uplink follows the default route and counts switches") {

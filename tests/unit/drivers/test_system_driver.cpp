@@ -1,9 +1,12 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <type_traits>
 
+#include "../config/config_text.hpp"
 #include "../map_sink.hpp"
 #include "../temp_dir.hpp"
 #include "system/machine.hpp"
+#include "system/system_config.hpp"
 #include "system/system_driver.hpp"
 
 using namespace classroom;
@@ -21,6 +24,26 @@ Options options(const std::string& proc, const std::string& sys = "/nonexistent"
   return o;
 }
 }  // namespace
+
+// A key added to Settings reaches the driver without make() copying it.
+static_assert(std::is_base_of_v<Settings, Options>);
+
+TEST_CASE("system driver: make() hands over the mounts of sources.system") {
+  TempDir tmp;
+  fs::copy(kFixtures + "/proc-synthetic-4cpu", tmp.path, fs::copy_options::recursive);
+  const auto loaded = config::testing::load_with(
+      "[host]\nproc = \"" + tmp.path + "\"\n[sources.system]\nmounts = [\"" + tmp.path + "\"]\n");
+  INFO(config::testing::errors_text(loaded));
+  REQUIRE(loaded.config);
+  auto driver = make(*loaded.config, *loaded.config->source("system"));
+  MapSink sink;
+  REQUIRE(driver->collect(sink).ok);
+  CHECK(sink.measured("Disk/" + mount_label(tmp.path) + "/Free"));
+  CHECK_FALSE(sink.has("Disk/Root/Free"));
+  // [host] proc is not the live /proc: neither the clock nor the properties are read.
+  CHECK_FALSE(sink.has("System/Clock/Synchronized"));
+  CHECK(sink.get<float>("System/Load/1m") == Approx(0.52));
+}
 
 TEST_CASE("system driver: every metric from a synthetic 4-core /proc") {
   TempDir tmp;

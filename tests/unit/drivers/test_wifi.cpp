@@ -1,6 +1,7 @@
 // The Wi-Fi driver on synthetic nl80211 replies (tests/fixtures/netlink/,
 // built by make_fixtures.py with the kernel's nl80211.h layout).
 #include <catch2/catch.hpp>
+#include <type_traits>
 
 #include "../map_sink.hpp"
 #include "../netlink_replay.hpp"
@@ -9,6 +10,9 @@
 
 using namespace classroom::drivers;
 using namespace classroom::drivers::wifi;
+
+// Every option is a setting: make() hands them over whole.
+static_assert(std::is_same_v<Settings, Options>);
 
 namespace {
 
