@@ -39,7 +39,7 @@ struct Settings {
 // The settings, and what make() adds: the secret read from
 // inventory_secret_file, or why the inventory is off.
 struct Options : Settings {
-  Options(Settings settings = {}) : Settings(std::move(settings)) {}
+  explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
   std::string secret;  // the HMAC key, when inventory is on
   // Why an inventory the config asked for is off (its secret could not be read).
   std::string inventory_off;

@@ -30,7 +30,7 @@ struct Settings {
 
 // The settings, and what make() adds from [host].
 struct Options : Settings {
-  Options(Settings settings = {}) : Settings(std::move(settings)) {}
+  explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   // Monotonic time in nanoseconds; tests inject a fake one.

@@ -23,7 +23,7 @@ struct Settings {
 
 // The settings, and what make() adds from [host] and the build.
 struct Options : Settings {
-  Options(Settings settings = {}) : Settings(std::move(settings)) {}
+  explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   bool clock = false;  // System/Clock/... from adjtimex: on for the live /proc

@@ -40,7 +40,7 @@ struct Dir {
 // (the first one carries every metric, later ones only what changed).
 std::vector<std::string> real_batches(size_t n) {
   Catalog catalog;
-  drivers::system::SystemDriver driver({});
+  drivers::system::SystemDriver driver(drivers::system::Options{});
   sparkplug::Payload record;
   std::vector<std::string> out;
   SystemClock clock;
