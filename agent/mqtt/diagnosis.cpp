@@ -297,91 +297,123 @@ bool wait_for(int fd, short events, int64_t deadline) {
   }
 }
 
-Diagnosis diagnose_tls(int fd, const Endpoint& e, const TlsOptions& tls, int timeout_ms) {
+// An OpenSSL context with the agent's trust store and client certificate;
+// null, with `error` said, when one cannot be read.
+std::unique_ptr<SSL_CTX, CtxFree> tls_context(const TlsOptions& tls, std::string& error) {
   std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) return {"TLS: cannot set up OpenSSL", false};
+  if (!ctx) {
+    error = "TLS: cannot set up OpenSSL";
+    return nullptr;
+  }
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   const int loaded = tls.ca_file.empty()
                          ? SSL_CTX_set_default_verify_paths(ctx.get())
                          : SSL_CTX_load_verify_locations(ctx.get(), tls.ca_file.c_str(), nullptr);
   if (loaded != 1) {
     ERR_clear_error();
-    return {"TLS: cannot read the CA file " + tls.ca_file, false};
+    error = "TLS: cannot read the CA file " + tls.ca_file;
+    return nullptr;
   }
   if (!tls.cert_file.empty() &&
       (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert_file.c_str()) != 1 ||
        SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1)) {
     ERR_clear_error();
-    return {
-        "TLS: cannot load the client certificate " + tls.cert_file + " or its key " + tls.key_file,
-        false};
+    error =
+        "TLS: cannot load the client certificate " + tls.cert_file + " or its key " + tls.key_file;
+    return nullptr;
   }
   SSL_CTX_set_verify(ctx.get(), tls.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, remember_refusal);
-  std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
-  if (!ssl) return {"TLS: cannot set up OpenSSL", false};
-  SSL_set_fd(ssl.get(), fd);
+  return ctx;
+}
+
+// The name the broker is asked for (SNI) and, when verifying, the one its
+// certificate must hold: its host name, or its IP address.
+void set_peer_name(SSL* ssl, const std::string& host, bool verify) {
   in6_addr ip{};
   const bool literal =
-      inet_pton(AF_INET, e.host.c_str(), &ip) == 1 || inet_pton(AF_INET6, e.host.c_str(), &ip) == 1;
-  if (!literal) SSL_set_tlsext_host_name(ssl.get(), e.host.c_str());
-  if (tls.verify) {
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+      inet_pton(AF_INET, host.c_str(), &ip) == 1 || inet_pton(AF_INET6, host.c_str(), &ip) == 1;
+  if (!literal) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (verify) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     if (literal)
-      X509_VERIFY_PARAM_set1_ip_asc(param, e.host.c_str());
+      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
     else
-      SSL_set1_host(ssl.get(), e.host.c_str());
+      SSL_set1_host(ssl, host.c_str());
   }
+}
 
-  Refused refused;
-  // Without verification OpenSSL still reports chain problems to the
-  // callback; they are not why the handshake failed then.
-  g_refused = tls.verify ? &refused : nullptr;
-  // Non-blocking, against one deadline: a server that trickles bytes cannot
-  // keep the handshake (and this thread) going.
-  const int64_t deadline = steady_ms() + timeout_ms;
-  ERR_clear_error();
+// The handshake, non-blocking, against one deadline: a server that trickles
+// bytes cannot keep it (and this thread) going. SSL_connect's last result.
+int handshake(SSL* ssl, int fd, int64_t deadline, bool& timed_out) {
   int rc;
-  bool timed_out = false;
-  while ((rc = SSL_connect(ssl.get())) != 1) {
-    const int want = SSL_get_error(ssl.get(), rc);
+  timed_out = false;
+  while ((rc = SSL_connect(ssl)) != 1) {
+    const int want = SSL_get_error(ssl, rc);
     if (want != SSL_ERROR_WANT_READ && want != SSL_ERROR_WANT_WRITE) break;
     if (!wait_for(fd, want == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
       timed_out = true;
       break;
     }
   }
+  return rc;
+}
+
+// Why the handshake failed: the broker's certificate, an alert, the deadline,
+// or the server closing.
+std::string handshake_failure(const Refused& refused, bool timed_out, const Endpoint& e,
+                              const TlsOptions& tls, int timeout_ms) {
+  const unsigned long err = ERR_peek_last_error();
+  ERR_clear_error();
+  if (refused.error != X509_V_OK) return explain_refusal(refused, e, tls);
+  if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SSL) return explain_alert(err, tls);
+  if (timed_out)
+    return "TLS: the server accepted the connection but did not finish the TLS handshake "
+           "within " +
+           std::to_string(timeout_ms / 1000) + " s";
+  return "TLS: the server closed the connection during the handshake";
+}
+
+// In TLS 1.3 the broker judges the client's certificate after the
+// handshake: a refusal arrives as an alert on the first read. A broker that
+// is happy waits for our CONNECT instead, and the read times out. The
+// refusal in words, or "" for none.
+std::string client_certificate_refusal(SSL* ssl, int fd, const TlsOptions& tls) {
+  if (SSL_version(ssl) < TLS1_3_VERSION) return {};
+  char byte;
+  ERR_clear_error();
+  const int64_t read_deadline = steady_ms() + kAlertWaitMs;
+  int got;
+  while ((got = SSL_read(ssl, &byte, 1)) <= 0 && SSL_get_error(ssl, got) == SSL_ERROR_WANT_READ &&
+         wait_for(fd, POLLIN, read_deadline)) {
+  }
+  if (got > 0) return {};
+  const unsigned long err = ERR_peek_last_error();
+  ERR_clear_error();
+  if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SSL) return explain_alert(err, tls);
+  return {};
+}
+
+Diagnosis diagnose_tls(int fd, const Endpoint& e, const TlsOptions& tls, int timeout_ms) {
+  std::string error;
+  const std::unique_ptr<SSL_CTX, CtxFree> ctx = tls_context(tls, error);
+  if (!ctx) return {error, false};
+  std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
+  if (!ssl) return {"TLS: cannot set up OpenSSL", false};
+  SSL_set_fd(ssl.get(), fd);
+  set_peer_name(ssl.get(), e.host, tls.verify);
+
+  Refused refused;
+  // Without verification OpenSSL still reports chain problems to the
+  // callback; they are not why the handshake failed then.
+  g_refused = tls.verify ? &refused : nullptr;
+  const int64_t deadline = steady_ms() + timeout_ms;
+  ERR_clear_error();
+  bool timed_out = false;
+  const int rc = handshake(ssl.get(), fd, deadline, timed_out);
   g_refused = nullptr;
-  if (rc != 1) {
-    const unsigned long err = ERR_peek_last_error();
-    ERR_clear_error();
-    if (refused.error != X509_V_OK) return {explain_refusal(refused, e, tls), false};
-    if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SSL) return {explain_alert(err, tls), false};
-    if (timed_out)
-      return {
-          "TLS: the server accepted the connection but did not finish the TLS handshake "
-          "within " +
-              std::to_string(timeout_ms / 1000) + " s",
-          false};
-    return {"TLS: the server closed the connection during the handshake", false};
-  }
-  // In TLS 1.3 the broker judges the client's certificate after the
-  // handshake: a refusal arrives as an alert on the first read. A broker that
-  // is happy waits for our CONNECT instead, and the read times out.
-  if (SSL_version(ssl.get()) >= TLS1_3_VERSION) {
-    char byte;
-    ERR_clear_error();
-    const int64_t read_deadline = steady_ms() + kAlertWaitMs;
-    int got;
-    while ((got = SSL_read(ssl.get(), &byte, 1)) <= 0 &&
-           SSL_get_error(ssl.get(), got) == SSL_ERROR_WANT_READ &&
-           wait_for(fd, POLLIN, read_deadline)) {
-    }
-    if (got <= 0) {
-      const unsigned long err = ERR_peek_last_error();
-      ERR_clear_error();
-      if (err != 0 && ERR_GET_LIB(err) == ERR_LIB_SSL) return {explain_alert(err, tls), false};
-    }
-  }
+  if (rc != 1) return {handshake_failure(refused, timed_out, e, tls, timeout_ms), false};
+  if (std::string why = client_certificate_refusal(ssl.get(), fd, tls); !why.empty())
+    return {why, false};
   SSL_shutdown(ssl.get());
   ERR_clear_error();
   return {"TLS works, but the MQTT handshake failed (not an MQTT broker?)", true};

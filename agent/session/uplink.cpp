@@ -36,6 +36,9 @@ constexpr int64_t kFloodOverMs = 1000;
 // and the node does not say it waits (nor count what it sampled meanwhile
 // as history) when that STATE says online.
 constexpr int64_t kRetainedStateGraceMs = 1000;
+// With nothing due, poll() asks to be called again after this long (events
+// wake the loop sooner).
+constexpr int64_t kIdleWakeMs = 60'000;
 
 // The capture time of the newest value in the catalog: what a birth shows.
 int64_t newest_value_ms(const Catalog& catalog) {
@@ -173,69 +176,17 @@ void Uplink::lost(const std::string& why, bool was_online, bool next_server) {
 void Uplink::handle(const mqtt::Event& e) {
   using K = mqtt::Event::Kind;
   switch (e.kind) {
-    case K::connected: {
-      if (state_ != State::connecting || !link_.current(e.tag)) return;  // an abandoned attempt
-      state_ = State::subscribing;
-      mqtt5_ = e.mqtt5;
-      set_packet_limit(e.max_packet_size);
-      // Commands first: a host's rebirth request must not be missed after the
-      // birth. The primary host's STATE too: no birth before it says online.
-      // The session begins once the broker confirmed each subscription.
-      subscriptions_pending_ = 0;
-      refused_topics_.clear();
-      subscribe_failures_ = 0;
-      resubscribe_at_ = 0;
-      sub_qos_ = qos0_servers_[link_.server_index()] ? 0 : 1;
-      for (const std::string* topic : {&topics_.ncmd, &topics_.dcmd, &state_topic_}) {
-        if (!topic->empty() && !subscribe(*topic)) return;
-      }
-      return;
-    }
+    case K::connected:
+      return on_connected(e);
     case K::connect_failed:
-      if (state_ != State::connecting || !link_.current(e.tag)) return;
-      if (e.nothing_sent) bdseq_store_.give_back();  // no Will with this bdSeq exists
-      if (e.retry_v311) {
-        // A broker of MQTT 3.1.1 only (RabbitMQ 3.10): the same server again
-        // at once, in 3.1.1, which the client remembers for it.
-        lg.info("broker %s refused MQTT 5 (%s): connecting to it in MQTT 3.1.1 now",
-                server().c_str(), e.text.c_str());
-        state_ = State::idle;
-        link_.retry_now();
-        return;
-      }
-      lost(e.text, false);
-      return;
+      return on_connect_failed(e);
     case K::subscribed:
     case K::subscribe_failed:
-      on_subscribe_answer(e);
-      return;
+      return on_subscribe_answer(e);
     case K::connection_lost:
-      if (state_ == State::idle) return;
-      if (state_ == State::subscribing && sub_qos_ == 1) {
-        // Connected, then closed on the QoS 1 SUBSCRIBE: how RabbitMQ 3.10
-        // refuses a subscription whose queue lives on a lost cluster node.
-        // The same server again, subscribing at QoS 0 (the QoS hosts send
-        // commands at), rather than no session at all.
-        qos0_servers_[link_.server_index()] = true;
-        lg.warning(
-            "broker %s closed the connection on the QoS 1 subscription to %s (%s); "
-            "the next session there subscribes at QoS 0",
-            server().c_str(), topics_.ncmd.c_str(), e.text.c_str());
-        lost(e.text, false, false);
-        return;
-      }
-      if (e.tag == 0x95 && largest_sent_ > 0) {
-        // Too large: the largest packet of the session was, at least.
-        learned_limit_ = largest_sent_ - 1;
-        lg.warning("broker %s refused a packet of %" PRIu64
-                   " bytes: the agent sends none that large from now on",
-                   server().c_str(), largest_sent_);
-      }
-      lost(e.text, state_ == State::online || state_ == State::waiting_host);
-      return;
+      return on_connection_lost(e);
     case K::delivered:
-      on_delivered(e.tag);
-      return;
+      return on_delivered(e.tag);
     case K::publish_failed:
       // What the broker refused is not confirmed, nor anything before it.
       // (Only a receipt of this session counts: an ended session's NDEATH,
@@ -245,8 +196,7 @@ void Uplink::handle(const mqtt::Event& e) {
         end_session("the broker refused delivery receipt " + std::to_string(e.tag) + ": " + e.text);
       return;
     case K::message:
-      on_message(e);
-      return;
+      return on_message(e);
     case K::message_too_big:
       lg.warning("ignored a message of %" PRIu64 " bytes on %s: a command may have at most %zu",
                  e.tag, text::printable(e.topic).c_str(), mqtt::kMaxInboundMessage);
@@ -255,6 +205,65 @@ void Uplink::handle(const mqtt::Event& e) {
     case K::reload:
       return;
   }
+}
+
+// The CONNACK of the attempt under way: the subscriptions the session needs.
+void Uplink::on_connected(const mqtt::Event& e) {
+  if (state_ != State::connecting || !link_.current(e.tag)) return;  // an abandoned attempt
+  state_ = State::subscribing;
+  mqtt5_ = e.mqtt5;
+  set_packet_limit(e.max_packet_size);
+  // Commands first: a host's rebirth request must not be missed after the
+  // birth. The primary host's STATE too: no birth before it says online.
+  // The session begins once the broker confirmed each subscription.
+  subscriptions_pending_ = 0;
+  refused_topics_.clear();
+  subscribe_failures_ = 0;
+  resubscribe_at_ = 0;
+  sub_qos_ = qos0_servers_[link_.server_index()] ? 0 : 1;
+  for (const std::string* topic : {&topics_.ncmd, &topics_.dcmd, &state_topic_}) {
+    if (!topic->empty() && !subscribe(*topic)) return;
+  }
+}
+
+void Uplink::on_connect_failed(const mqtt::Event& e) {
+  if (state_ != State::connecting || !link_.current(e.tag)) return;
+  if (e.nothing_sent) bdseq_store_.give_back();  // no Will with this bdSeq exists
+  if (e.retry_v311) {
+    // A broker of MQTT 3.1.1 only (RabbitMQ 3.10): the same server again
+    // at once, in 3.1.1, which the client remembers for it.
+    lg.info("broker %s refused MQTT 5 (%s): connecting to it in MQTT 3.1.1 now", server().c_str(),
+            e.text.c_str());
+    state_ = State::idle;
+    link_.retry_now();
+    return;
+  }
+  lost(e.text, false);
+}
+
+void Uplink::on_connection_lost(const mqtt::Event& e) {
+  if (state_ == State::idle) return;
+  if (state_ == State::subscribing && sub_qos_ == 1) {
+    // Connected, then closed on the QoS 1 SUBSCRIBE: how RabbitMQ 3.10
+    // refuses a subscription whose queue lives on a lost cluster node.
+    // The same server again, subscribing at QoS 0 (the QoS hosts send
+    // commands at), rather than no session at all.
+    qos0_servers_[link_.server_index()] = true;
+    lg.warning(
+        "broker %s closed the connection on the QoS 1 subscription to %s (%s); "
+        "the next session there subscribes at QoS 0",
+        server().c_str(), topics_.ncmd.c_str(), e.text.c_str());
+    lost(e.text, false, false);
+    return;
+  }
+  if (e.tag == 0x95 && largest_sent_ > 0) {
+    // Too large: the largest packet of the session was, at least.
+    learned_limit_ = largest_sent_ - 1;
+    lg.warning("broker %s refused a packet of %" PRIu64
+               " bytes: the agent sends none that large from now on",
+               server().c_str(), largest_sent_);
+  }
+  lost(e.text, state_ == State::online || state_ == State::waiting_host);
 }
 
 // A command from a host (NCMD, or a device's DCMD): read and checked whole
@@ -266,36 +275,9 @@ void Uplink::on_message(const mqtt::Event& e) {
   if (!state_topic_.empty() && e.topic == state_topic_) return on_host_state(e.payload);
   std::string error;
   const std::optional<DeviceId> owner = commands::owner_of(e.topic, topics_, catalog_, error);
-  if (!owner && error.empty()) {
-    if (e.topic.rfind("spBv1/0/", 0) == 0 && !mangled_warned_) {
-      // RabbitMQ maps MQTT's / to AMQP's . and back: spBv1.0 comes back as
-      // spBv1/0, and the node never sees its commands (or a host's STATE).
-      mangled_warned_ = true;
-      lg.warning(
-          "ignored a message on %s: a Sparkplug topic whose '.' the broker turned into "
-          "'/', so commands and STATE never reach the agent; on RabbitMQ set "
-          "mqtt.sparkplug = true on every node (said once)",
-          text::printable(e.topic, 160).c_str());
-      return;
-    }
-    lg.debug("ignored a message on %s", text::printable(e.topic).c_str());
-    return;
-  }
+  if (!owner && error.empty()) return ignore_message(e.topic);
+  if (!admit_command()) return;
   const std::string topic = text::printable(e.topic, 160);
-  const int64_t now = clock_.steady_ms();
-  if (!command_limit_.take(now)) {
-    if (commands_dropped_++ == 0)
-      lg.warning(
-          "ignoring commands: more than %.0f a second; each is dropped unread until hosts "
-          "send fewer",
-          kCommandsPerSecond);
-    last_drop_ms_ = now;
-    return;
-  }
-  if (commands_dropped_ > 0 && now - last_drop_ms_ >= kFloodOverMs) {
-    lg.info("taking commands again; %" PRIu64 " dropped unread", commands_dropped_);
-    commands_dropped_ = 0;
-  }
   if (!owner) {
     lg.warning("ignored a command on %s: %s", topic.c_str(), error.c_str());
     return;
@@ -310,56 +292,101 @@ void Uplink::on_message(const mqtt::Event& e) {
                e.payload.size());
     return;
   }
-  for (commands::Action& a : cmd->actions) {
-    const std::string what = commands::describe(a);
-    switch (a.kind) {
-      case commands::Kind::rebirth:
-        if (!a.yes) {
-          lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
-        } else if (clock_.steady_ms() - requested_birth_at_ < kRebirthCoalesceMs) {
-          lg.info("rebirth requested again within %.0f s: the NBIRTH just published answers it",
-                  kRebirthCoalesceMs / 1000.0);
-        } else {
-          lg.info("rebirth requested by a host application");
-          rebirth_requested_ = true;
-        }
-        break;
-      case commands::Kind::device_rebirth: {
-        Device& dev = device(*owner);
-        const std::string name = text::printable(catalog_.device_name(*owner), 64);
-        if (!a.yes)
-          lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
-        else if (!catalog_.online(*owner))
-          lg.info("command on %s: %s: device %s is offline; its DBIRTH comes when it answers",
-                  topic.c_str(), what.c_str(), name.c_str());
-        else if (clock_.steady_ms() - dev.requested_birth_at < kRebirthCoalesceMs)
-          lg.info(
-              "rebirth of device %s requested again within %.0f s: the DBIRTH just published "
-              "answers it",
-              name.c_str(), kRebirthCoalesceMs / 1000.0);
-        else if (!dev.rebirth_requested) {
-          lg.info("rebirth of device %s requested by a host application", name.c_str());
-          dev.rebirth_requested = true;
-        }
-        break;
+  for (commands::Action& a : cmd->actions) act_on(a, *owner, topic);
+}
+
+// A message on a topic that is neither a command nor the primary host's STATE.
+void Uplink::ignore_message(const std::string& topic) {
+  if (topic.rfind("spBv1/0/", 0) == 0 && !mangled_warned_) {
+    // RabbitMQ maps MQTT's / to AMQP's . and back: spBv1.0 comes back as
+    // spBv1/0, and the node never sees its commands (or a host's STATE).
+    mangled_warned_ = true;
+    lg.warning(
+        "ignored a message on %s: a Sparkplug topic whose '.' the broker turned into "
+        "'/', so commands and STATE never reach the agent; on RabbitMQ set "
+        "mqtt.sparkplug = true on every node (said once)",
+        text::printable(topic, 160).c_str());
+    return;
+  }
+  lg.debug("ignored a message on %s", text::printable(topic).c_str());
+}
+
+// The rate limit on commands: false when this one is dropped unread. The
+// start and the end of a flood are logged, once each.
+bool Uplink::admit_command() {
+  const int64_t now = clock_.steady_ms();
+  if (!command_limit_.take(now)) {
+    if (commands_dropped_++ == 0)
+      lg.warning(
+          "ignoring commands: more than %.0f a second; each is dropped unread until hosts "
+          "send fewer",
+          kCommandsPerSecond);
+    last_drop_ms_ = now;
+    return false;
+  }
+  if (commands_dropped_ > 0 && now - last_drop_ms_ >= kFloodOverMs) {
+    lg.info("taking commands again; %" PRIu64 " dropped unread", commands_dropped_);
+    commands_dropped_ = 0;
+  }
+  return true;
+}
+
+// One action of a command of `owner` on `topic`: the session's own done here,
+// the pipeline's kept for take_commands().
+void Uplink::act_on(commands::Action& a, DeviceId owner, const std::string& topic) {
+  const std::string what = commands::describe(a);
+  switch (a.kind) {
+    case commands::Kind::rebirth:
+      if (!a.yes) {
+        lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
+      } else if (clock_.steady_ms() - requested_birth_at_ < kRebirthCoalesceMs) {
+        lg.info("rebirth requested again within %.0f s: the NBIRTH just published answers it",
+                kRebirthCoalesceMs / 1000.0);
+      } else {
+        lg.info("rebirth requested by a host application");
+        rebirth_requested_ = true;
       }
-      case commands::Kind::next_server:
-        if (!a.yes) {
-          lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
-        } else if (state_ == State::online) {
-          lg.info("command on %s: %s: ending this session for %s", topic.c_str(), what.c_str(),
-                  link_.next_server().c_str());
-          end_session("a host application asked for the next server (" + what + ")");
-        } else {
-          lg.info("command on %s: %s: not online yet; ignored", topic.c_str(), what.c_str());
-        }
-        break;
-      case commands::Kind::scan_rate:
-      case commands::Kind::probe_now:
-      case commands::Kind::reload:
-        pipeline_commands_.push_back(std::move(a));
-        break;
-    }
+      return;
+    case commands::Kind::device_rebirth:
+      return on_device_rebirth(a, owner, topic, what);
+    case commands::Kind::next_server:
+      if (!a.yes) {
+        lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
+      } else if (state_ == State::online) {
+        lg.info("command on %s: %s: ending this session for %s", topic.c_str(), what.c_str(),
+                link_.next_server().c_str());
+        end_session("a host application asked for the next server (" + what + ")");
+      } else {
+        lg.info("command on %s: %s: not online yet; ignored", topic.c_str(), what.c_str());
+      }
+      return;
+    case commands::Kind::scan_rate:
+    case commands::Kind::probe_now:
+    case commands::Kind::reload:
+      pipeline_commands_.push_back(std::move(a));
+      return;
+  }
+}
+
+// Device Control/Rebirth: the device's DBIRTH comes at the next poll(), when
+// it is online and none was just published.
+void Uplink::on_device_rebirth(const commands::Action& a, DeviceId owner, const std::string& topic,
+                               const std::string& what) {
+  Device& dev = device(owner);
+  const std::string name = text::printable(catalog_.device_name(owner), 64);
+  if (!a.yes)
+    lg.info("command on %s: %s: nothing to do", topic.c_str(), what.c_str());
+  else if (!catalog_.online(owner))
+    lg.info("command on %s: %s: device %s is offline; its DBIRTH comes when it answers",
+            topic.c_str(), what.c_str(), name.c_str());
+  else if (clock_.steady_ms() - dev.requested_birth_at < kRebirthCoalesceMs)
+    lg.info(
+        "rebirth of device %s requested again within %.0f s: the DBIRTH just published "
+        "answers it",
+        name.c_str(), kRebirthCoalesceMs / 1000.0);
+  else if (!dev.rebirth_requested) {
+    lg.info("rebirth of device %s requested by a host application", name.c_str());
+    dev.rebirth_requested = true;
   }
 }
 
@@ -861,24 +888,34 @@ void Uplink::bury_history_births() {
     }
 }
 
-bool Uplink::send_record(const Spool::Record& record, bool historical) {
-  // A device's record (hundreds of metrics at its first poll, then one every
-  // 30 s or so) is not kept parsed until the next one: the metric objects
-  // past the most a node record has held are freed after it, so the node's
-  // records still reuse theirs (the hot path allocates nothing).
-  struct Release {
-    sparkplug::Payload& payload;
-    int& node_metrics;  // the most metrics a node record has held
-    bool device = false;
-    ~Release() {
-      auto* metrics = payload.mutable_metrics();
-      if (!device) {
-        node_metrics = std::max(node_metrics, metrics->size());
-      } else if (metrics->size() > node_metrics) {
-        metrics->DeleteSubrange(node_metrics, metrics->size() - node_metrics);
-      }
+namespace {
+
+// A device's record (hundreds of metrics at its first poll, then one every
+// 30 s or so) is not kept parsed until the next one: the metric objects past
+// the most a node record has held are freed after it, so the node's records
+// still reuse theirs (the hot path allocates nothing).
+struct ReleaseDeviceMetrics {
+  sparkplug::Payload& payload;
+  int& node_metrics;  // the most metrics a node record has held
+  bool device = false;
+  ~ReleaseDeviceMetrics() {
+    auto* metrics = payload.mutable_metrics();
+    if (!device) {
+      node_metrics = std::max(node_metrics, metrics->size());
+    } else if (metrics->size() > node_metrics) {
+      metrics->DeleteSubrange(node_metrics, metrics->size() - node_metrics);
     }
-  } release{payload_, payload_node_metrics_};
+  }
+};
+
+}  // namespace
+
+// One spool record out: a device's presence (DDEATH, DBIRTH), or data (NDATA,
+// DDATA) after whatever birth it needs. False when the session ended, or the
+// record must wait (an NBIRTH over the limit); true when it is done with,
+// sent or not (a record that cannot be sent is counted, never retried).
+bool Uplink::send_record(const Spool::Record& record, bool historical) {
+  ReleaseDeviceMetrics release{payload_, payload_node_metrics_};
   if (!payload_.ParseFromString(record.data)) {
     lg.warning("skipped spool record %" PRIu64 ": not a Sparkplug payload", record.id);
     return true;
@@ -895,27 +932,9 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
     owner = catalog_.add_device(kind.device);
     device(owner);
   }
-  if (kind.kind == sparkplug::RecordKind::device_death) {
-    // In order with the device's data. From the backlog, a past death does not
-    // kill a device that is online now.
-    if (devices_[owner].born() && !(historical && catalog_.online(owner))) {
-      if (!device_death(owner, static_cast<int64_t>(payload_.timestamp()))) return false;
-    }
-    ++unreceipted_;
-    return true;
-  }
-  if (kind.kind == sparkplug::RecordKind::device_birth) {
-    // Live: the device answered again. From the backlog, its data births it
-    // when needed.
-    if (!historical && !devices_[owner].born() && catalog_.online(owner)) {
-      if (needs_rebirth()) {
-        if (!birth()) return false;
-      }
-      if (!devices_[owner].born() && !device_birth(owner)) return false;
-    }
-    ++unreceipted_;
-    return true;
-  }
+  if (kind.kind == sparkplug::RecordKind::device_death ||
+      kind.kind == sparkplug::RecordKind::device_birth)
+    return send_presence(kind.kind, owner, historical);
   sparkplug::record_to_data(payload_, catalog_, owner, historical);
   // A metric this session's birth lacks (new, or from before a restart): rebirth first.
   if (needs_rebirth()) {
@@ -925,42 +944,76 @@ bool Uplink::send_record(const Spool::Record& record, bool historical) {
   // older than those the birth shows: history, or a host would step back.
   if (!historical && static_cast<int64_t>(payload_.timestamp()) < birth_newest_ms_)
     for (sparkplug::PbMetric& m : *payload_.mutable_metrics()) m.set_is_historical(true);
-  const std::string* topic = &topics_.ndata;
-  if (owner != kNode) {
-    Device& dev = devices_[owner];
-    // Data of a device not born in this session (it went offline, or its
-    // history outlived it): a DBIRTH first; bury_history_births() ends it.
-    if (!dev.born() && !device_birth(owner)) return false;
-    // Born, but with metrics retired since: its new DBIRTH before its data.
-    if (devices_[owner].born() && devices_[owner].born_generation != catalog_.generation(owner) &&
-        !device_birth(owner, "metrics retired"))
-      return false;
-    if (!devices_[owner].born()) {  // its DBIRTH is over the limit (logged, in status)
-      ++refused_batches_;
-      last_refused_ms_ = clock_.wall_ms();
-      ++unreceipted_;  // confirmed as handled with what follows
-      return true;
-    }
-    topic = &devices_[owner].ddata;
+  if (owner == kNode) return publish_data(topics_.ndata, record.id, owner);
+  bool unborn = false;
+  if (!born_for_data(owner, unborn)) return false;
+  if (unborn) {  // its DBIRTH is over the limit (logged, in status)
+    ++refused_batches_;
+    last_refused_ms_ = clock_.wall_ms();
+    ++unreceipted_;  // confirmed as handled with what follows
+    return true;
   }
+  return publish_data(devices_[owner].ddata, record.id, owner);
+}
+
+// A device presence record of `owner` (device_death or device_birth), in
+// order with its data.
+bool Uplink::send_presence(sparkplug::RecordKind::Kind kind, DeviceId owner, bool historical) {
+  if (kind == sparkplug::RecordKind::device_death) {
+    // From the backlog, a past death does not kill a device that is online now.
+    if (devices_[owner].born() && !(historical && catalog_.online(owner))) {
+      if (!device_death(owner, static_cast<int64_t>(payload_.timestamp()))) return false;
+    }
+    ++unreceipted_;
+    return true;
+  }
+  // Live: the device answered again. From the backlog, its data births it
+  // when needed.
+  if (!historical && !devices_[owner].born() && catalog_.online(owner)) {
+    if (needs_rebirth()) {
+      if (!birth()) return false;
+    }
+    if (!devices_[owner].born() && !device_birth(owner)) return false;
+  }
+  ++unreceipted_;
+  return true;
+}
+
+// The device is born with its current metric set before its data goes out.
+// False when the session ended; `unborn` when its DBIRTH is over the limit.
+bool Uplink::born_for_data(DeviceId owner, bool& unborn) {
+  // Data of a device not born in this session (it went offline, or its
+  // history outlived it): a DBIRTH first; bury_history_births() ends it.
+  if (!devices_[owner].born() && !device_birth(owner)) return false;
+  // Born, but with metrics retired since: its new DBIRTH before its data.
+  if (devices_[owner].born() && devices_[owner].born_generation != catalog_.generation(owner) &&
+      !device_birth(owner, "metrics retired"))
+    return false;
+  unborn = !devices_[owner].born();
+  return true;
+}
+
+// The data in payload_ (of spool record `id`, of `owner`) on `topic`, with
+// the next seq, unless it is over the broker's limit (then counted, not
+// sent). False when the publish failed and the session ended.
+bool Uplink::publish_data(const std::string& topic, uint64_t id, DeviceId owner) {
   payload_.set_seq(seq_.peek());
   payload_.SerializeToString(&bytes_);
-  if (!fits(*topic, bytes_.size())) {
+  if (!fits(topic, bytes_.size())) {
     ++refused_batches_;
     last_refused_ms_ = clock_.wall_ms();
     ++unreceipted_;
     if (++refused_data_ == 1 || refused_data_ % 100 == 0)  // a flood would repeat it
       lg.error("not publishing spool record %" PRIu64 " (%s): %zu bytes, over the %" PRIu64
                " bytes the broker takes (%" PRIu64 " such records so far)",
-               record.id, owner == kNode ? "NDATA" : "DDATA", bytes_.size(), packet_limit_,
-               refused_data_);
+               id, owner == kNode ? "NDATA" : "DDATA", bytes_.size(), packet_limit_, refused_data_);
     return true;
   }
   seq_.next();
   largest_sent_ =
-      std::max(largest_sent_, mqtt::publish_packet_size(topic->size(), bytes_.size(), 0, mqtt5_));
+      std::max(largest_sent_, mqtt::publish_packet_size(topic.size(), bytes_.size(), 0, mqtt5_));
   std::string error;
-  if (!client_.publish(*topic, bytes_, 0, 0, error)) {
+  if (!client_.publish(topic, bytes_, 0, 0, error)) {
     // Nothing after the last receipt counts as delivered: it is all sent again.
     end_session(std::string("cannot publish ") + (owner == kNode ? "NDATA" : "DDATA") + ": " +
                 error);
@@ -995,24 +1048,12 @@ bool Uplink::send_receipt() {
 
 int64_t Uplink::poll() {
   const int64_t now = clock_.steady_ms();
-  const int64_t idle_wake = now + 60'000;  // events wake the loop sooner
   switch (state_) {
     case State::idle:
       if (now >= link_.retry_at()) start_connect();
       return state_ == State::idle ? link_.retry_at() : link_.deadline();
-    case State::waiting_host: {
-      if (host_announce_at_ > 0 && now >= host_announce_at_) announce_host_wait();
-      if (resubscribe_at_ > 0 && now >= resubscribe_at_) resubscribe();
-      int64_t wake = host_announce_at_ > 0 ? std::min(idle_wake, host_announce_at_) : idle_wake;
-      if (resubscribe_at_ > 0) wake = std::min(wake, resubscribe_at_);
-      if (host_wait_deadline_ == 0) return wake;
-      if (now < host_wait_deadline_) return std::min(wake, host_wait_deadline_);
-      leave_for_host("primary host " + text::printable(opt_.primary_host) +
-                     " did not say online within " +
-                     std::to_string(opt_.primary_host_wait_ms / 1000) +
-                     " s (primary_host_wait); trying the next server");
-      return link_.retry_at();
-    }
+    case State::waiting_host:
+      return poll_waiting_host(now);
     case State::connecting:
     case State::subscribing:
       if (now < link_.deadline()) return link_.deadline();
@@ -1023,8 +1064,30 @@ int64_t Uplink::poll() {
            false);
       return link_.retry_at();
     case State::online:
-      break;
+      return poll_online(now);
   }
+  return now + kIdleWakeMs;
+}
+
+// Connected and unborn: the log line of the wait, subscriptions asked again,
+// and the next server once primary_host_wait is over.
+int64_t Uplink::poll_waiting_host(int64_t now) {
+  if (host_announce_at_ > 0 && now >= host_announce_at_) announce_host_wait();
+  if (resubscribe_at_ > 0 && now >= resubscribe_at_) resubscribe();
+  const int64_t idle_wake = now + kIdleWakeMs;
+  int64_t wake = host_announce_at_ > 0 ? std::min(idle_wake, host_announce_at_) : idle_wake;
+  if (resubscribe_at_ > 0) wake = std::min(wake, resubscribe_at_);
+  if (host_wait_deadline_ == 0) return wake;
+  if (now < host_wait_deadline_) return std::min(wake, host_wait_deadline_);
+  leave_for_host("primary host " + text::printable(opt_.primary_host) +
+                 " did not say online within " + std::to_string(opt_.primary_host_wait_ms / 1000) +
+                 " s (primary_host_wait); trying the next server");
+  return link_.retry_at();
+}
+
+// Online: the receipt deadline, births, the live data, the backlog, and a
+// receipt for what went out.
+int64_t Uplink::poll_online(int64_t now) {
   if (resubscribe_at_ > 0 && now >= resubscribe_at_) resubscribe();
   if (!receipts_.empty() && now - receipts_.front().sent_ms >= receipt_timeout_ms()) {
     end_session("no delivery receipt acknowledged for " +
@@ -1032,6 +1095,7 @@ int64_t Uplink::poll() {
     return link_.retry_at();
   }
   // Stopped short: lost (retry then), or the NBIRTH is too big (wait for new metrics).
+  const int64_t idle_wake = now + kIdleWakeMs;
   auto stopped = [&] { return online() ? idle_wake : link_.retry_at(); };
 
   if (needs_rebirth()) {
@@ -1039,38 +1103,7 @@ int64_t Uplink::poll() {
   }
   if (!rebirth_shrunk_devices()) return link_.retry_at();
   if (!rebirth_asked_devices()) return link_.retry_at();
-  auto in_flight = [&] {
-    uint64_t n = unreceipted_;
-    // Receipts not yet acknowledged stand for up to kReceiptEveryMessages each.
-    n += receipts_.size() * kReceiptEveryMessages;
-    return n;
-  };
-
-  // Live data first: the backlog never delays what is happening now.
-  // A record that could not go out while the session lives on (its birth is
-  // over the broker's packet limit) is read again next time: it waits.
-  for (Spool::Cursor at = live_cursor_;
-       in_flight() < kWindow && spool_.read(live_cursor_, UINT64_MAX, record_); at = live_cursor_) {
-    if (!send_record(record_, false)) {
-      if (online()) live_cursor_ = at;
-      return stopped();
-    }
-  }
-
-  // The backlog, oldest first, at replay_rate messages per second.
-  const double rate = opt_.replay_rate;
-  tokens_ = std::min(std::max(1.0, rate),
-                     tokens_ + static_cast<double>(now - tokens_at_ms_) * rate / 1000.0);
-  tokens_at_ms_ = now;
-  for (Spool::Cursor at = backlog_cursor_;
-       tokens_ >= 1.0 && in_flight() < kWindow && spool_.read(backlog_cursor_, live_from_, record_);
-       at = backlog_cursor_) {
-    if (!send_record(record_, true)) {
-      if (online()) backlog_cursor_ = at;
-      return stopped();
-    }
-    tokens_ -= 1.0;
-  }
+  if (!send_live() || !replay_backlog(now)) return stopped();
   const bool backlog_left =
       backlog_cursor_.next_id < live_from_ && spool_.next_id() - 1 > spool_.committed();
   if (!backlog_left && live_cursor_.next_id >= spool_.next_id()) {
@@ -1082,13 +1115,58 @@ int64_t Uplink::poll() {
                            now - last_receipt_ms_ >= kReceiptStaleMs)) {
     if (!send_receipt()) return link_.retry_at();
   }
+  return online_wake(now, backlog_left);
+}
 
-  int64_t wake = idle_wake;
+// Messages on their way: NDATA not yet under a receipt, and receipts not yet
+// acknowledged, which stand for up to kReceiptEveryMessages each.
+uint64_t Uplink::in_flight() const {
+  return unreceipted_ + receipts_.size() * kReceiptEveryMessages;
+}
+
+// Live data first: the backlog never delays what is happening now. A record
+// that could not go out while the session lives on (its birth is over the
+// broker's packet limit) is read again next time: it waits. False when
+// stopped short.
+bool Uplink::send_live() {
+  for (Spool::Cursor at = live_cursor_;
+       in_flight() < kWindow && spool_.read(live_cursor_, UINT64_MAX, record_); at = live_cursor_) {
+    if (!send_record(record_, false)) {
+      if (online()) live_cursor_ = at;
+      return false;
+    }
+  }
+  return true;
+}
+
+// The backlog, oldest first, at replay_rate messages per second. False when
+// stopped short.
+bool Uplink::replay_backlog(int64_t now) {
+  const double rate = opt_.replay_rate;
+  tokens_ = std::min(std::max(1.0, rate),
+                     tokens_ + static_cast<double>(now - tokens_at_ms_) * rate / 1000.0);
+  tokens_at_ms_ = now;
+  for (Spool::Cursor at = backlog_cursor_;
+       tokens_ >= 1.0 && in_flight() < kWindow && spool_.read(backlog_cursor_, live_from_, record_);
+       at = backlog_cursor_) {
+    if (!send_record(record_, true)) {
+      if (online()) backlog_cursor_ = at;
+      return false;
+    }
+    tokens_ -= 1.0;
+  }
+  return true;
+}
+
+// When an online poll() is due next: a resubscription, a stale receipt, the
+// receipt deadline, or the next backlog message the replay rate allows.
+int64_t Uplink::online_wake(int64_t now, bool backlog_left) const {
+  int64_t wake = now + kIdleWakeMs;
   if (resubscribe_at_ > 0) wake = std::min(wake, resubscribe_at_);
   if (unreceipted_ > 0) wake = std::min(wake, last_receipt_ms_ + kReceiptStaleMs);
   if (!receipts_.empty()) wake = std::min(wake, receipts_.front().sent_ms + receipt_timeout_ms());
   if (backlog_left && in_flight() < kWindow) {
-    const double wait_ms = tokens_ >= 1.0 ? 0.0 : (1.0 - tokens_) * 1000.0 / rate;
+    const double wait_ms = tokens_ >= 1.0 ? 0.0 : (1.0 - tokens_) * 1000.0 / opt_.replay_rate;
     wake = std::min(wake, now + std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_ms))));
   }
   return wake;

@@ -194,7 +194,15 @@ class Uplink {
   void lost(const std::string& why, bool was_online, bool next_server);
   void end_session(const std::string& why);
   void leave_for_host(const std::string& why);
+  void on_connected(const mqtt::Event& e);
+  void on_connect_failed(const mqtt::Event& e);
+  void on_connection_lost(const mqtt::Event& e);
   void on_message(const mqtt::Event& e);
+  void ignore_message(const std::string& topic);
+  bool admit_command();
+  void act_on(commands::Action& a, DeviceId owner, const std::string& topic);
+  void on_device_rebirth(const commands::Action& a, DeviceId owner, const std::string& topic,
+                         const std::string& what);
   bool subscribe(const std::string& topic);
   void subscribed_all();
   void begin_session();
@@ -215,6 +223,15 @@ class Uplink {
   bool publish_control(const std::string& topic, const char* what);
   void bury_history_births();
   bool send_record(const Spool::Record& record, bool historical);
+  bool send_presence(sparkplug::RecordKind::Kind kind, DeviceId owner, bool historical);
+  bool born_for_data(DeviceId owner, bool& unborn);
+  bool publish_data(const std::string& topic, uint64_t id, DeviceId owner);
+  int64_t poll_waiting_host(int64_t now);
+  int64_t poll_online(int64_t now);
+  uint64_t in_flight() const;
+  bool send_live();
+  bool replay_backlog(int64_t now);
+  int64_t online_wake(int64_t now, bool backlog_left) const;
   bool send_receipt();
   void subscriptions_answered();
   void resubscribe();
