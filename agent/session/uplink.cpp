@@ -639,15 +639,13 @@ void Uplink::begin_session() {
 }
 
 void Uplink::on_delivered(uint64_t tag) {
-  bool any = false;
-  while (!receipts_.empty() && receipts_.front().tag <= tag) {
-    const Receipt& r = receipts_.front();
-    backlog_confirmed_ = std::max(backlog_confirmed_, r.backlog_sent);
-    live_confirmed_ = std::max(live_confirmed_, r.live_sent);
-    receipts_.pop_front();
-    any = true;
+  auto done = receipts_.begin();
+  for (; done != receipts_.end() && done->tag <= tag; ++done) {
+    backlog_confirmed_ = std::max(backlog_confirmed_, done->backlog_sent);
+    live_confirmed_ = std::max(live_confirmed_, done->live_sent);
   }
-  if (!any) return;
+  if (done == receipts_.begin()) return;
+  receipts_.erase(receipts_.begin(), done);
   last_confirmed_ms_ = clock_.wall_ms();
   // What is still out was sent after this confirmation, or just before it.
   unconfirmed_since_ms_ = receipts_.empty() && unreceipted_ == 0 ? 0 : last_confirmed_ms_;

@@ -37,7 +37,6 @@
 // owner that is not born, is not sent and counted (refused_batches).
 #pragma once
 
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -336,7 +335,9 @@ class Uplink {
     uint64_t tag, backlog_sent, live_sent;
     int64_t sent_ms;  // steady
   };
-  std::deque<Receipt> receipts_;
+  // Oldest first; a handful at most (the window over the receipt interval).
+  // A vector, not a deque: a deque allocates a block every few receipts.
+  std::vector<Receipt> receipts_;
   uint64_t next_tag_ = 1;
   uint64_t unreceipted_ = 0;  // NDATA sent since the last receipt
   int64_t last_receipt_ms_ = 0;

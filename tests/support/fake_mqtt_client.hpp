@@ -32,7 +32,8 @@ struct FakeClient final : mqtt::Client {
   int disconnects_with_will = 0;
   int abandoned = 0;
   bool refuse_publish = false;
-  std::string refuse_topic;  // refuses publishes to topics that contain it
+  uint64_t publishes = 0, last_tag = 0;  // counted even when not recording
+  std::string refuse_topic;              // refuses publishes to topics that contain it
 
   bool connect(const mqtt::ConnectRequest& r, std::string&) override {
     if (record) connects.push_back(r);
@@ -49,6 +50,8 @@ struct FakeClient final : mqtt::Client {
       error = "disconnected";
       return false;
     }
+    ++publishes;
+    if (tag) last_tag = tag;
     if (record) published.push_back({topic, std::string(payload), qos, tag});
     return true;
   }

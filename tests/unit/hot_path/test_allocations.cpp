@@ -332,3 +332,32 @@ TEST_CASE("a warm status snapshot fill with a primary host online allocates noth
   CHECK(during == 0);
   CHECK(server.filled().host_state == "online (STATE timestamp 1700000000000)");
 }
+
+#include "../../support/uplink_rig.hpp"
+
+// The uplink's part of every sample: the batch read from the spool, its NDATA
+// encoded and published, the receipt sent and its acknowledgement taken (the
+// spool committing), once warm, allocates nothing.
+TEST_CASE("a warm NDATA send with its receipt allocates nothing") {
+  test_support::Rig rig;
+  rig.come_online();
+  rig.client.record = false;  // allocates nothing
+  long during = 0;
+  auto cycle = [&] {
+    rig.sample();  // encoding the record is the sampling cycle's, above
+    const uint64_t sent = rig.client.publishes;
+    const long before = g_allocations.load();
+    rig.uplink.poll();
+    rig.uplink.handle({mqtt::Event::Kind::delivered, {}, rig.client.last_tag, {}, {}});
+    during += g_allocations.load() - before;
+    return rig.client.publishes - sent;
+    rig.clock.advance(1000);
+  };
+  for (int i = 0; i < 5; ++i) cycle();  // the birth, first buffers
+  during = 0;
+  for (int i = 0; i < 300; ++i) REQUIRE(cycle() == 2);  // the NDATA and its receipt
+  INFO(during << " allocations in 300 sends");
+  CHECK(during == 0);
+  CHECK(rig.spool.stats().pending == 0);
+  CHECK(rig.uplink.awaiting_receipt() == 0);
+}
