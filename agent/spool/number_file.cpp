@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -55,9 +56,13 @@ std::optional<uint64_t> read_number_file(const std::string& path) {
   return f.value;
 }
 
+// Writes through names on the stack: the spool's marker is saved up to once a
+// second from the loop, which allocates nothing once warm.
 bool write_number_file(FileIo& io, const std::string& path, uint64_t value, bool sync) {
-  const std::string tmp = path + ".tmp";
-  const int fd = io.open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0640);
+  char tmp[PATH_MAX];
+  if (std::snprintf(tmp, sizeof tmp, "%s.tmp", path.c_str()) >= static_cast<int>(sizeof tmp))
+    return false;
+  const int fd = io.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
   if (fd < 0) return false;
   char text[24];
   const int len =
@@ -66,13 +71,13 @@ bool write_number_file(FileIo& io, const std::string& path, uint64_t value, bool
   bool ok = io.pwritev(fd, &iov, 1, 0) == len;
   if (sync) ok = ok && io.fdatasync(fd) == 0;
   ok = io.close(fd) == 0 && ok;
-  if (!ok || io.rename(tmp.c_str(), path.c_str()) != 0) return false;
+  if (!ok || io.rename(tmp, path.c_str()) != 0) return false;
   if (!sync) return true;
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  return io.fsync_dir(dir.c_str()) == 0;
+  const size_t dir_len = slash == std::string::npos ? 0 : slash == 0 ? 1 : slash;
+  std::memcpy(tmp, dir_len ? path.data() : ".", dir_len ? dir_len : 1);  // fits: tmp held path
+  tmp[dir_len ? dir_len : 1] = '\0';
+  return io.fsync_dir(tmp) == 0;
 }
 
 bool write_number_file(const std::string& path, uint64_t value, bool sync) {

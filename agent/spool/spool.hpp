@@ -166,6 +166,7 @@ class Spool {
   uint64_t total_bytes() const;
 
   SpoolOptions opt_;
+  std::string marker_path_;  // opt_.dir + "/committed", made once
   const Clock& clock_;
   FileIo& io_;
   bool open_ = false;

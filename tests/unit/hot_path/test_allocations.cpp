@@ -361,3 +361,33 @@ TEST_CASE("a warm NDATA send with its receipt allocates nothing") {
   CHECK(rig.spool.stats().pending == 0);
   CHECK(rig.uplink.awaiting_receipt() == 0);
 }
+
+// The same for a device's data (DDATA), batched by the real Batcher.
+TEST_CASE("a warm DDATA send with its receipt allocates nothing") {
+  test_support::DeviceRig rig;
+  const DeviceId sw = rig.add("switch-6a");
+  const MetricId rx = rig.metric(sw, "Interfaces/1/Rx Bytes");
+  rig.batcher.presence(sw, true);
+  rig.come_online();
+  rig.client.record = false;  // allocates nothing
+  long during = 0;
+  uint64_t value = 0;
+  auto cycle = [&] {
+    rig.put(rx, ++value);
+    rig.flush();   // the device's record into the spool: the sampling's side
+    rig.sample();  // and the node's, as every interval has
+    const uint64_t sent = rig.client.publishes;
+    const long before = g_allocations.load();
+    rig.uplink.poll();
+    rig.uplink.handle({mqtt::Event::Kind::delivered, {}, rig.client.last_tag, {}, {}});
+    during += g_allocations.load() - before;
+    rig.clock.advance(1000);
+    return rig.client.publishes - sent;
+  };
+  for (int i = 0; i < 5; ++i) cycle();  // the births, first buffers
+  during = 0;
+  for (int i = 0; i < 300; ++i) REQUIRE(cycle() == 3);  // the DDATA, the NDATA, the receipt
+  INFO(during << " allocations in 300 sends");
+  CHECK(during == 0);
+  CHECK(rig.spool.stats().pending == 0);
+}
