@@ -66,6 +66,14 @@ if [ "${1:-}" = --inside ]; then
     { cat /tmp/status.txt; ls -l /run/classroom-agent; fail "status as a member of [status] group (group classroom-agent)"; }
   echo "   active; status answers root and a member of group classroom-agent: OK"
 
+  echo "== systemctl status: where it delivers, and nothing waiting (its STATUS= line)"
+  delivering() { [ "$(prop StatusText)" = "online to tcp://127.0.0.1:1883, 0 batches waiting" ]; }
+  wait_until 30 delivering || fail "StatusText is '$(prop StatusText)'"
+  # Sampled over 12 s (a sample at the shipped 10 s interval is among them):
+  # a batch published and awaiting its receipt is on its way, not waiting.
+  for _ in $(seq 24); do delivering || fail "StatusText became '$(prop StatusText)'"; sleep 0.5; done
+  echo "   Status: \"$(prop StatusText)\", through a sample: OK"
+
   echo "== the clock's state (adjtimex, read only, under the unit's system call filter)"
   clock_known() { classroom-agent status --json | grep -Eq '"clock_synchronized": ?(true|false)'; }
   wait_until 30 clock_known || { classroom-agent status --json; fail "clock_synchronized is not true or false"; }
