@@ -251,7 +251,15 @@ bool Connection::handle(const mqtt::Event& e) {
       }
       return true;
     case K::connect_failed:
-      if (state_ == State::connecting && link_.current(e.tag)) lost(e.text, false);
+      if (state_ != State::connecting || !link_.current(e.tag)) return true;
+      if (e.retry_v311) {
+        // A broker of MQTT 3.1.1 only: the same server again at once, in
+        // 3.1.1, which the client remembers for it (as the agent does).
+        state_ = State::idle;
+        link_.retry_now();
+        return true;
+      }
+      lost(e.text, false);
       return true;
     case K::subscribed:
       if (state_ != State::subscribing) return true;

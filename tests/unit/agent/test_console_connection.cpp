@@ -180,3 +180,22 @@ TEST_CASE("console connection: a refused subscription is a failed attempt",
         "broker tcp://a:1883 unreachable (the broker refused the subscription to spBv1.0/#: "
         "not authorized); retrying tcp://b:1883 in 1 s");
 }
+
+TEST_CASE("console connection: a broker that refused MQTT 5 is tried again at once in 3.1.1",
+          "[console][reconnect]") {
+  Rig rig;
+  console::Connection& c = rig.start();
+  mqtt::Event refused = event(K::connect_failed, rig.last_tag(), "unsupported protocol version");
+  refused.retry_v311 = true;
+  c.deliver(refused);
+  rig.poll(c);
+  // The same server, on the same turn: no backoff, no "unreachable".
+  REQUIRE(rig.client.connects.size() == 2);
+  CHECK(rig.client.connects[1].server == "tcp://a:1883");
+  CHECK(c.status() == "connecting to tcp://a:1883");
+  c.deliver(event(K::connected, rig.last_tag()));
+  rig.poll(c);
+  c.deliver(event(K::subscribed));
+  rig.poll(c);
+  CHECK(c.status().find("subscribed to spBv1.0/# on tcp://a:1883") == 0);
+}
