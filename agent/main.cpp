@@ -6,10 +6,10 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "common/log.hpp"
 #include "config.hpp"
 #include "console/cli.hpp"
 #include "daemon/agent.hpp"
+#include "log.hpp"
 #include "mqtt/mqtt_client.hpp"
 #include "printable.hpp"
 #include "probes/shared_library.hpp"

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "common/log.hpp"
+#include "log.hpp"
 
 namespace classroom {
 namespace {

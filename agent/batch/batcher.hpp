@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "session/sparkplug.hpp"
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "common/log.hpp"
+#include "log.hpp"
 
 namespace classroom {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "printable.hpp"
 #include "registry.hpp"
 #include "units.hpp"

@@ -7,7 +7,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "console/decoder.hpp"
 
 namespace classroom::console {

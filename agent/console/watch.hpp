@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "config.hpp"
 #include "console/fleet.hpp"
 #include "console/format.hpp"

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "common/backoff.hpp"
-#include "common/clock.hpp"
+#include "backoff.hpp"
+#include "clock.hpp"
 
 namespace classroom::mqtt {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "common/backoff.hpp"
-#include "common/log.hpp"
+#include "backoff.hpp"
+#include "log.hpp"
 
 namespace classroom {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "driver.hpp"
 
 namespace classroom {

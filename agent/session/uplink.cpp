@@ -5,7 +5,7 @@
 #include <cmath>
 #include <ctime>
 
-#include "common/log.hpp"
+#include "log.hpp"
 #include "printable.hpp"
 
 namespace classroom {

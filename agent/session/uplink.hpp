@@ -42,7 +42,7 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "mqtt/mqtt_client.hpp"
 #include "mqtt/reconnect.hpp"
 #include "session/bdseq_store.hpp"

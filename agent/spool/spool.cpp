@@ -6,7 +6,7 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "common/log.hpp"
+#include "log.hpp"
 #include "printable.hpp"
 #include "spool/crc32.hpp"
 #include "spool/number_file.hpp"

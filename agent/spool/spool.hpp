@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "spool/file_io.hpp"
 
 namespace classroom {

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
-#include "common/log.hpp"
 #include "devices/device_runner.hpp"
+#include "log.hpp"
 #include "printable.hpp"
 #include "probes/runner.hpp"
 #include "scheduler/scheduler.hpp"

@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "config.hpp"
 #include "status/snapshot.hpp"
 

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "../unit/power_cut_fs.hpp"
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "spool/spool.hpp"
 
 namespace {

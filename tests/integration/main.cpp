@@ -3,7 +3,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "common/log.hpp"
+#include "log.hpp"
 
 int main(int argc, char* argv[]) {
   classroom::log::set_level(classroom::log::Level::error);

@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "harness.hpp"
 #include "spool/spool.hpp"
 

@@ -15,7 +15,7 @@
 #include <map>
 
 #include "catalog/catalog.hpp"
-#include "common/log.hpp"
+#include "log.hpp"
 #include "probe_rig.hpp"
 #include "probes/dns.hpp"
 #include "probes/http.hpp"

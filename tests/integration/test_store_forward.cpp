@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "harness.hpp"
 #include "spool/spool.hpp"
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
-#include "common/log.hpp"
 #include "daemon/event_queue.hpp"
+#include "log.hpp"
 #include "session/sparkplug.hpp"
 #include "session/uplink.hpp"
 #include "spool/spool.hpp"

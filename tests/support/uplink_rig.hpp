@@ -11,7 +11,7 @@
 #include "../unit/temp_dir.hpp"
 #include "batch/batcher.hpp"
 #include "catalog/catalog.hpp"
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "fake_mqtt_client.hpp"
 #include "session/sparkplug.hpp"
 #include "session/uplink.hpp"

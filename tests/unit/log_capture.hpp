@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "common/log.hpp"
+#include "log.hpp"
 
 struct LogCapture {
   LogCapture() : file(std::tmpfile()) {

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 
-#include "common/log.hpp"
+#include "log.hpp"
 
 int main(int argc, char* argv[]) {
   if (!std::getenv("CLASSROOM_TEST_LOG")) classroom::log::set_level(classroom::log::Level::error);

@@ -10,7 +10,7 @@
 
 #include "../../support/fake_mqtt_client.hpp"
 #include "catalog/catalog.hpp"
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "console/decoder.hpp"
 #include "console/fleet.hpp"
 #include "console/format.hpp"

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "../temp_dir.hpp"
-#include "common/clock.hpp"
-#include "common/log.hpp"
+#include "clock.hpp"
+#include "log.hpp"
 
 using namespace classroom;
 

@@ -15,7 +15,7 @@
 
 #include "../log_capture.hpp"
 #include "catalog/catalog.hpp"
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "probes/probe.hpp"
 #include "probes/runner.hpp"
 

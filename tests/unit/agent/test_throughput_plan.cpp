@@ -5,7 +5,7 @@
 #include <set>
 
 #include "../temp_dir.hpp"
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "probes/throughput_plan.hpp"
 
 using namespace classroom;
