@@ -75,6 +75,58 @@ struct Command {
   classroom::RunDiagnostics diagnostics;  // run only
 };
 
+// The agent's own commands and what they were given.
+struct Commands {
+  std::string config_path = kDefaultConfig;
+  classroom::RunDiagnostics diagnostics;
+  std::vector<std::string> missing_libraries;
+  bool status_json = false;
+  CLI::App *run = nullptr, *once = nullptr, *check = nullptr, *version = nullptr, *status = nullptr;
+};
+
+// `run`, with its options hidden from --help for the tests.
+CLI::App* add_run(CLI::App& app, Commands& c) {
+  auto* run = app.add_subcommand("run", "Run the agent in the foreground (as systemd does)");
+  run->add_option("-c,--config", c.config_path, "Config file")->capture_default_str();
+  // Hidden (no group): for the tests of the watchdog and of `status`.
+  run->add_option("--diagnostic-stall-loop-ms", c.diagnostics.stall_loop_ms,
+                  "Block the loop's first turn this long, as a stuck loop would")
+      ->check(CLI::Range(int64_t{0}, int64_t{600'000}))
+      ->group("");
+  // Hidden: for the tests of a gateway without net-snmp, libcurl or c-ares.
+  run->add_option("--diagnostic-missing-library", c.missing_libraries,
+                  "Fail to load this library, as where its package is not installed")
+      ->check(CLI::IsMember({"libnetsnmp.so.40", "libcurl.so.4", "libcares.so.2"}))
+      ->group("");
+  return run;
+}
+
+void add_commands(CLI::App& app, Commands& c) {
+  c.run = add_run(app, c);
+  c.once = app.add_subcommand("once", "Collect every source once and print it; no broker");
+  c.once->add_option("-c,--config", c.config_path, "Config file")->capture_default_str();
+  c.check = app.add_subcommand("check-config", "Validate a config file and explain mistakes");
+  c.check->add_option("-c,--config", c.config_path, "Config file")->capture_default_str();
+  c.version = app.add_subcommand("version", "Print the version");
+  c.status = app.add_subcommand(
+      "status",
+      "Ask the running agent what is wrong, in plain words (exit 0 well, 1 degraded, "
+      "2 not running, 3 cannot tell)");
+  c.status
+      ->add_option("-c,--config", c.config_path, "Config file (only its [status] table is read)")
+      ->capture_default_str();
+  c.status->add_flag("--json", c.status_json, "One JSON object, for scripts");
+}
+
+// CLI11 calls an unknown command only "A subcommand is required".
+bool unknown_command(int argc, char** argv) {
+  if (argc <= 1 || argv[1][0] == '-') return false;
+  const std::string_view command = argv[1];
+  return command != "run" && command != "once" && command != "check-config" &&
+         command != "version" && command != "status" &&
+         !classroom::console::Commands::is_command(command);
+}
+
 Command parse_command_line(int argc, char** argv) {
   CLI::App app{
       "classroom-agent: gateway and classroom network telemetry, published as "
@@ -82,48 +134,15 @@ Command parse_command_line(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(kExitStatusHelp);
   app.set_version_flag("--version", std::string(classroom::kVersion));
-
-  std::string config_path = kDefaultConfig;
-  auto* run = app.add_subcommand("run", "Run the agent in the foreground (as systemd does)");
-  run->add_option("-c,--config", config_path, "Config file")->capture_default_str();
-  // Hidden (no group): for the tests of the watchdog and of `status`.
-  classroom::RunDiagnostics diagnostics;
-  run->add_option("--diagnostic-stall-loop-ms", diagnostics.stall_loop_ms,
-                  "Block the loop's first turn this long, as a stuck loop would")
-      ->check(CLI::Range(int64_t{0}, int64_t{600'000}))
-      ->group("");
-  // Hidden: for the tests of a gateway without net-snmp, libcurl or c-ares.
-  std::vector<std::string> missing_libraries;
-  run->add_option("--diagnostic-missing-library", missing_libraries,
-                  "Fail to load this library, as where its package is not installed")
-      ->check(CLI::IsMember({"libnetsnmp.so.40", "libcurl.so.4", "libcares.so.2"}))
-      ->group("");
-  auto* once = app.add_subcommand("once", "Collect every source once and print it; no broker");
-  once->add_option("-c,--config", config_path, "Config file")->capture_default_str();
-  auto* check = app.add_subcommand("check-config", "Validate a config file and explain mistakes");
-  check->add_option("-c,--config", config_path, "Config file")->capture_default_str();
-  auto* version = app.add_subcommand("version", "Print the version");
-  auto* status = app.add_subcommand(
-      "status",
-      "Ask the running agent what is wrong, in plain words (exit 0 well, 1 degraded, "
-      "2 not running, 3 cannot tell)");
-  status->add_option("-c,--config", config_path, "Config file (only its [status] table is read)")
-      ->capture_default_str();
-  bool status_json = false;
-  status->add_flag("--json", status_json, "One JSON object, for scripts");
+  Commands c;
+  add_commands(app, c);
   classroom::console::Commands console(app, kDefaultConfig);  // tail, fleet (operator)
 
-  // CLI11 calls an unknown command only "A subcommand is required".
-  if (argc > 1 && argv[1][0] != '-') {
-    const std::string_view command = argv[1];
-    if (command != "run" && command != "once" && command != "check-config" &&
-        command != "version" && command != "status" &&
-        !classroom::console::Commands::is_command(command))
-      return {Command::done,
-              usage_error(app, "unknown command \"" + classroom::text::printable(command) + "\""),
-              {},
-              {}};
-  }
+  if (unknown_command(argc, argv))
+    return {Command::done,
+            usage_error(app, "unknown command \"" + classroom::text::printable(argv[1]) + "\""),
+            {},
+            {}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -133,21 +152,21 @@ Command parse_command_line(int argc, char** argv) {
     return {Command::done, usage_error(app, e.what()), {}, {}};
   }
 
-  if (version->parsed()) {
+  if (c.version->parsed()) {
     std::cout << "classroom-agent " << classroom::kVersion << "\n";
     return {};
   }
-  if (status->parsed())
+  if (c.status->parsed())
     return {Command::done,
-            classroom::status::status_command(config_path, status_json, std::cout, std::cerr),
+            classroom::status::status_command(c.config_path, c.status_json, std::cout, std::cerr),
             {},
             {}};
   if (console.parsed()) return {Command::done, console.run(), {}, {}};
-  if (check->parsed()) return {Command::check_config, 0, config_path, {}};
-  if (once->parsed()) return {Command::once, 0, config_path, {}};
-  if (run->parsed()) {
-    classroom::drivers::probes::libraries_made_missing() = std::move(missing_libraries);
-    return {Command::run, 0, config_path, diagnostics};
+  if (c.check->parsed()) return {Command::check_config, 0, c.config_path, {}};
+  if (c.once->parsed()) return {Command::once, 0, c.config_path, {}};
+  if (c.run->parsed()) {
+    classroom::drivers::probes::libraries_made_missing() = std::move(c.missing_libraries);
+    return {Command::run, 0, c.config_path, c.diagnostics};
   }
   return {Command::done, usage_error(app, "A subcommand is required"), {}, {}};
 }
