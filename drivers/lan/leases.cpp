@@ -152,14 +152,58 @@ LeaseCount LeaseParser::dnsmasq(std::string_view text, int64_t now) {
   return c;
 }
 
+namespace {
+
+// The top-level `lease` block of an ISC dhcpd.leases file being read.
+struct IscLease {
+  uint64_t line = 0;  // where it starts
+  bool bad = false;   // something unreadable in it
+  bool state_active = false, have_state = false, never = false, have_ends = false;
+  int64_t ends = 0;
+
+  // One statement directly in the block; only `binding state` and `ends` matter.
+  void statement(std::string_view text) {
+    const size_t semicolon = text.find(';');
+    const std::string_view st = trim(text.substr(0, semicolon));
+    if (st.substr(0, 14) == "binding state ") {
+      if (semicolon == std::string_view::npos) bad = true;
+      have_state = true;
+      state_active = trim(st.substr(14)) == "active";
+    } else if (st.substr(0, 5) == "ends ") {
+      if (semicolon == std::string_view::npos)
+        bad = true;
+      else
+        read_ends(st.substr(5));
+    }
+  }
+  // `ends never`, `ends epoch N` or `ends W YYYY/MM/DD HH:MM:SS`.
+  void read_ends(std::string_view value) {
+    std::array<std::string_view, 3> f;
+    const size_t n = split(value, " \t", true, f);
+    uint64_t epoch = 0;
+    if (n == 1 && f[0] == "never") {
+      never = have_ends = true;
+    } else if (n == 2 && f[0] == "epoch" && parse_u64(f[1], epoch)) {
+      ends = static_cast<int64_t>(epoch);
+      have_ends = true;
+    } else if (n == 3 && f[0].size() == 1 && parse_isc_time(f[1], f[2], ends)) {
+      have_ends = true;
+    } else {
+      bad = true;
+    }
+  }
+  bool active(int64_t now) const {
+    return have_state && state_active && (never || (have_ends && ends > now));
+  }
+};
+
+}  // namespace
+
 LeaseCount LeaseParser::isc(std::string_view text, int64_t now) {
   LeaseCount c;
   int depth = 0;          // nesting of the block we are in
   bool in_lease = false;  // inside a top-level `lease` block
-  bool bad = false;       // this lease block has something unreadable
-  bool state_active = false, have_state = false, never = false, have_ends = false;
-  int64_t ends = 0;
-  uint64_t lease_line = 0;
+  IscLease lease;
   uint32_t order = 0;
   Seen s{};
 
@@ -170,9 +214,9 @@ LeaseCount LeaseParser::isc(std::string_view text, int64_t now) {
       if (depth == 0 && line.substr(0, 6) == "lease " && line.back() == '{') {
         in_lease = true;
         depth = 1;
-        lease_line = number;
-        bad = !parse_address(trim(line.substr(6, line.size() - 7)), s.address);
-        state_active = have_state = never = have_ends = false;
+        lease = IscLease{};
+        lease.line = number;
+        lease.bad = !parse_address(trim(line.substr(6, line.size() - 7)), s.address);
         return;
       }
       if (line.back() == '{')
@@ -188,41 +232,18 @@ LeaseCount LeaseParser::isc(std::string_view text, int64_t now) {
     if (line.front() == '}') {
       if (--depth > 0) return;
       in_lease = false;
-      if (bad) {
-        garbled(c, lease_line);
+      if (lease.bad) {
+        garbled(c, lease.line);
         return;
       }
       s.order = order++;
-      s.active = have_state && state_active && (never || (have_ends && ends > now));
+      s.active = lease.active(now);
       seen_.push_back(s);
       return;
     }
-    if (depth != 1) return;
-    const size_t semicolon = line.find(';');
-    const std::string_view statement = trim(line.substr(0, semicolon));
-    if (statement.substr(0, 14) == "binding state ") {
-      if (semicolon == std::string_view::npos) bad = true;
-      have_state = true;
-      state_active = trim(statement.substr(14)) == "active";
-    } else if (statement.substr(0, 5) == "ends ") {
-      std::array<std::string_view, 3> f;
-      const size_t n = split(statement.substr(5), " \t", true, f);
-      uint64_t epoch = 0;
-      if (semicolon == std::string_view::npos) {
-        bad = true;
-      } else if (n == 1 && f[0] == "never") {
-        never = have_ends = true;
-      } else if (n == 2 && f[0] == "epoch" && parse_u64(f[1], epoch)) {
-        ends = static_cast<int64_t>(epoch);
-        have_ends = true;
-      } else if (n == 3 && f[0].size() == 1 && parse_isc_time(f[1], f[2], ends)) {
-        have_ends = true;
-      } else {
-        bad = true;
-      }
-    }
+    if (depth == 1) lease.statement(line);
   });
-  if (in_lease) garbled(c, lease_line);  // cut off in the middle of a block
+  if (in_lease) garbled(c, lease.line);  // cut off in the middle of a block
   c.active = count_last_per_address();
   return c;
 }
