@@ -6,7 +6,7 @@
 #include <map>
 
 #include "batch/batcher.hpp"
-#include "common/log.hpp"
+#include "log.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace classroom {
@@ -215,62 +215,83 @@ void DeviceRunner::refresh_problem(Device& d) {
 void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
   Device& d = devices_[r.device];
   ++d.polls;
-  struct Refresh {
-    Device& d;
-    ~Refresh() { refresh_problem(d); }
-  } refresh{d};
-  if (r.status == PollResult::Status::ok) {
-    const bool was_offline = !catalog_.online(d.id);
-    if (was_offline) {
-      if (batcher)
-        batcher->presence(d.id, true);
-      else
-        catalog_.set_online(d.id, true);
-    }
-    catalog_.set_time(r.started_ms);
-    if (d.pick.pending) pick_profiles(r.device, r.vars);
-    DeviceSink sink(catalog_, d.id);
-    drivers::CollectResult cr = d.model.apply(r.vars, r.started_ms, sink);
-    d.profiles.apply(r.vars, r.started_ms, d.model.rebooted(), sink, cr.warning);
-    if (d.model.retired() || d.profiles.retired()) {
-      // Interfaces or table rows gone for a few polls leave the birth (one rebirth).
-      catalog_.mark_unseen(d.id);
-      d.model.declare_all(sink);
-      d.profiles.declare_all(sink);
-      const size_t n = catalog_.retire_unseen(d.id);
-      lg.info("device %s at %s: %zu metric%s retired: %s gone for %d polls", d.name.c_str(),
-              d.address.c_str(), n, n == 1 ? "" : "s",
-              d.model.retired() ? "interfaces" : "table rows",
-              drivers::snmp::DeviceModel::kRetireAfter);
-    }
-    if (d.retire_unseen) {
-      // The first answer under this config has declared what the device has:
-      // the rest leaves its birth (a reload removed a profile, an interface).
-      d.retire_unseen = false;
-      if (const size_t n = catalog_.retire_unseen(d.id); n > 0)
-        lg.info("device %s at %s: %zu metric%s no longer published", d.name.c_str(),
-                d.address.c_str(), n, n == 1 ? "" : "s");
-    }
-    if (was_offline)
-      lg.info("device %s at %s answers (sysName \"%s\", %zu interfaces): online", d.name.c_str(),
-              d.address.c_str(), text_for_log(d.model.sys_name()).c_str(),
-              d.model.interface_count());
-    else if (d.model.rebooted())
-      lg.info("device %s at %s restarted (sysUpTime went back); its counters start again",
-              d.name.c_str(), d.address.c_str());
-    if (cr.warning != d.warning) {
-      if (!cr.warning.empty())
-        lg.warning("device %s at %s: %s", d.name.c_str(), d.address.c_str(),
-                   text_for_log(cr.warning).c_str());
-      d.warning = cr.warning;
-    }
-    if (d.reported == PollResult::Status::partial)
-      lg.info("device %s at %s answers every request again", d.name.c_str(), d.address.c_str());
-    d.failures = 0;
-    d.reported = PollResult::Status::ok;
-    d.last_problem.clear();
-    return;
+  if (r.status == PollResult::Status::ok)
+    on_answer(r, d, batcher);
+  else
+    on_failure(r, d, batcher);
+  refresh_problem(d);
+}
+
+// Online or offline: through the batcher (a DBIRTH or DDEATH in order with
+// the data), or the catalog alone when there is none (`once`).
+void DeviceRunner::set_presence(Device& d, bool online, Batcher* batcher) {
+  if (batcher)
+    batcher->presence(d.id, online);
+  else
+    catalog_.set_online(d.id, online);
+}
+
+// A complete answer: its values into the catalog, the device online.
+void DeviceRunner::on_answer(PollResult& r, Device& d, Batcher* batcher) {
+  const bool was_offline = !catalog_.online(d.id);
+  if (was_offline) set_presence(d, true, batcher);
+  catalog_.set_time(r.started_ms);
+  if (d.pick.pending) pick_profiles(r.device, r.vars);
+  DeviceSink sink(catalog_, d.id);
+  drivers::CollectResult cr = d.model.apply(r.vars, r.started_ms, sink);
+  d.profiles.apply(r.vars, r.started_ms, d.model.rebooted(), sink, cr.warning);
+  retire_gone(d, sink);
+  say_answered(d, was_offline, cr.warning);
+  d.failures = 0;
+  d.reported = PollResult::Status::ok;
+  d.last_problem.clear();
+}
+
+// Metrics that leave the device's birth after this answer.
+void DeviceRunner::retire_gone(Device& d, DeviceSink& sink) {
+  if (d.model.retired() || d.profiles.retired()) {
+    // Interfaces or table rows gone for a few polls leave the birth (one rebirth).
+    catalog_.mark_unseen(d.id);
+    d.model.declare_all(sink);
+    d.profiles.declare_all(sink);
+    const size_t n = catalog_.retire_unseen(d.id);
+    lg.info("device %s at %s: %zu metric%s retired: %s gone for %d polls", d.name.c_str(),
+            d.address.c_str(), n, n == 1 ? "" : "s",
+            d.model.retired() ? "interfaces" : "table rows",
+            drivers::snmp::DeviceModel::kRetireAfter);
   }
+  if (d.retire_unseen) {
+    // The first answer under this config has declared what the device has:
+    // the rest leaves its birth (a reload removed a profile, an interface).
+    d.retire_unseen = false;
+    if (const size_t n = catalog_.retire_unseen(d.id); n > 0)
+      lg.info("device %s at %s: %zu metric%s no longer published", d.name.c_str(),
+              d.address.c_str(), n, n == 1 ? "" : "s");
+  }
+}
+
+// What an answer changed, said once: back online, restarted, a new warning,
+// every request answered again.
+void DeviceRunner::say_answered(Device& d, bool was_offline, const std::string& warning) {
+  if (was_offline)
+    lg.info("device %s at %s answers (sysName \"%s\", %zu interfaces): online", d.name.c_str(),
+            d.address.c_str(), text_for_log(d.model.sys_name()).c_str(), d.model.interface_count());
+  else if (d.model.rebooted())
+    lg.info("device %s at %s restarted (sysUpTime went back); its counters start again",
+            d.name.c_str(), d.address.c_str());
+  if (warning != d.warning) {
+    if (!warning.empty())
+      lg.warning("device %s at %s: %s", d.name.c_str(), d.address.c_str(),
+                 text_for_log(warning).c_str());
+    d.warning = warning;
+  }
+  if (d.reported == PollResult::Status::partial)
+    lg.info("device %s at %s answers every request again", d.name.c_str(), d.address.c_str());
+}
+
+// No answer, or an incomplete one: offline after `retries` polls in a row,
+// each reason said once.
+void DeviceRunner::on_failure(PollResult& r, Device& d, Batcher* batcher) {
   const std::string why = text_for_log(drivers::snmp::describe(r, d.v3));
   d.last_problem = why;
   if (r.status == PollResult::Status::partial) {
@@ -293,10 +314,7 @@ void DeviceRunner::on_result(PollResult& r, Batcher* batcher) {
   if (catalog_.online(d.id)) {
     lg.warning("device %s at %s: %s, %d polls in a row; offline (DDEATH)", d.name.c_str(),
                d.address.c_str(), why.c_str(), d.failures);
-    if (batcher)
-      batcher->presence(d.id, false);
-    else
-      catalog_.set_online(d.id, false);
+    set_presence(d, false, batcher);
   } else if (d.reported != r.status) {
     // Once per reason: not on every poll of a long outage.
     lg.warning("device %s at %s: %s; offline until it answers", d.name.c_str(), d.address.c_str(),

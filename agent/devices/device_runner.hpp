@@ -100,6 +100,11 @@ class DeviceRunner {
     Auto pick;
   };
   void on_result(drivers::snmp::PollResult& r, Batcher* batcher);
+  void on_answer(drivers::snmp::PollResult& r, Device& d, Batcher* batcher);
+  void on_failure(drivers::snmp::PollResult& r, Device& d, Batcher* batcher);
+  void set_presence(Device& d, bool online, Batcher* batcher);
+  void retire_gone(Device& d, DeviceSink& sink);
+  void say_answered(Device& d, bool was_offline, const std::string& warning);
   static void refresh_problem(Device& d);
   void pick_profiles(size_t device, const std::vector<drivers::snmp::VarBind>& vars);
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <mutex>
 
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "printable.hpp"
 #include "probes/resolver.hpp"
 #include "probes/runner.hpp"

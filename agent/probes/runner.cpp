@@ -13,8 +13,8 @@
 #include <mutex>
 #include <thread>
 
-#include "common/clock.hpp"
-#include "common/log.hpp"
+#include "clock.hpp"
+#include "log.hpp"
 #include "printable.hpp"
 #include "probes/curl_api.hpp"
 #include "probes/curl_multi.hpp"

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
-#include "common/clock.hpp"
+#include "clock.hpp"
 #include "config.hpp"
 
 namespace classroom::drivers::probes {

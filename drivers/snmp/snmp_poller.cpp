@@ -288,20 +288,8 @@ struct Poller::Impl {
     if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) return on_lost(a);
     a.answered = true;
     a.tries = 0;
-    if (op == NETSNMP_CALLBACK_OP_SEC_ERROR || (pdu && pdu->command == SNMP_MSG_REPORT)) {
-      const int report = pdu ? netsnmp().get_report_type(pdu) : SNMPERR_GENERR;
-      switch (report) {
-        case SNMPERR_AUTHENTICATION_FAILURE:
-          return finish(a, S::wrong_digest);
-        case SNMPERR_UNKNOWN_USER_NAME:
-          return finish(a, S::unknown_user);
-        case SNMPERR_DECRYPTION_ERR:
-          return finish(a, S::decryption);
-        default:
-          return finish(a, S::error,
-                        std::string("SNMPv3 report: ") + netsnmp().api_errstring(report));
-      }
-    }
+    if (op == NETSNMP_CALLBACK_OP_SEC_ERROR || (pdu && pdu->command == SNMP_MSG_REPORT))
+      return on_report(a, pdu);
     if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu)
       return finish(a, S::error, "cannot send the request");
     if (pdu->errstat == SNMP_ERR_TOOBIG && a.in_walk && a.asked > 1) {
@@ -315,23 +303,47 @@ struct Poller::Impl {
       return finish(a, S::error,
                     std::string("the agent answered with an error: ") +
                         netsnmp().errstring(static_cast<int>(pdu->errstat)));
-    const PollPlan& plan = targets[a.device].plan;
-    if (!a.in_walk) {
-      for (netsnmp_variable_list* v = pdu->variables; v; v = v->next_variable)
-        a.result.vars.push_back(VarBind{to_oid(v->name, v->name_length), convert(v)});
-      a.in_walk = true;
-      // Room for the whole walk at once (up to a bound): grown step by step,
-      // the vector would hold its old and new copies at each step.
-      if (plan.max_rows > 0)
-        a.result.vars.reserve(a.result.vars.size() +
-                              std::min(kReservedVarBinds, plan.columns.size() * plan.max_rows));
-      a.cursor = plan.columns;
-      a.done.assign(plan.columns.size(), false);
-      a.rows.assign(plan.columns.size(), 0);
-      send_walk(a);
-      return;
+    if (!a.in_walk) return start_walk(a, pdu);
+    on_rows(a, pdu);
+  }
+
+  // An SNMPv3 report instead of an answer: why the device refused the request.
+  void on_report(Active& a, netsnmp_pdu* pdu) {
+    using S = PollResult::Status;
+    const int report = pdu ? netsnmp().get_report_type(pdu) : SNMPERR_GENERR;
+    switch (report) {
+      case SNMPERR_AUTHENTICATION_FAILURE:
+        return finish(a, S::wrong_digest);
+      case SNMPERR_UNKNOWN_USER_NAME:
+        return finish(a, S::unknown_user);
+      case SNMPERR_DECRYPTION_ERR:
+        return finish(a, S::decryption);
+      default:
+        return finish(a, S::error,
+                      std::string("SNMPv3 report: ") + netsnmp().api_errstring(report));
     }
-    // A GETBULK answer: row after row of the columns still being walked.
+  }
+
+  // The scalars' answer: kept, and the walk of the plan's columns begins.
+  void start_walk(Active& a, netsnmp_pdu* pdu) {
+    const PollPlan& plan = targets[a.device].plan;
+    for (netsnmp_variable_list* v = pdu->variables; v; v = v->next_variable)
+      a.result.vars.push_back(VarBind{to_oid(v->name, v->name_length), convert(v)});
+    a.in_walk = true;
+    // Room for the whole walk at once (up to a bound): grown step by step,
+    // the vector would hold its old and new copies at each step.
+    if (plan.max_rows > 0)
+      a.result.vars.reserve(a.result.vars.size() +
+                            std::min(kReservedVarBinds, plan.columns.size() * plan.max_rows));
+    a.cursor = plan.columns;
+    a.done.assign(plan.columns.size(), false);
+    a.rows.assign(plan.columns.size(), 0);
+    send_walk(a);
+  }
+
+  // A GETBULK answer: row after row of the columns still being walked.
+  void on_rows(Active& a, netsnmp_pdu* pdu) {
+    const PollPlan& plan = targets[a.device].plan;
     std::vector<size_t> cols;
     for (size_t c = 0; c < plan.columns.size(); ++c)
       if (!a.done[c]) cols.push_back(c);
@@ -351,9 +363,16 @@ struct Poller::Impl {
         a.done[c] = true;  // enough rows
     }
     if (k == 0) std::fill(a.done.begin(), a.done.end(), true);  // an empty answer
-    // Every column asked got all its rows and goes on: a long table, asked
-    // for more rows at once next time (within the bounds).
-    if (!cols.empty() && k >= cols.size() * static_cast<size_t>(a.asked) &&
+    grow_repetitions(a, cols, k);
+    if (a.result.vars.size() > kMaxVarBinds)
+      return finish(a, PollResult::Status::error, "more than 200000 values in one poll; gave up");
+    send_walk(a);
+  }
+
+  // Every column asked got all its rows and goes on: a long table, asked
+  // for more rows at once next time (within the bounds).
+  void grow_repetitions(const Active& a, const std::vector<size_t>& cols, size_t answered) {
+    if (!cols.empty() && answered >= cols.size() * static_cast<size_t>(a.asked) &&
         a.asked == repetitions[a.device] &&
         std::any_of(cols.begin(), cols.end(), [&](size_t c) { return !a.done[c]; })) {
       const long most =
@@ -361,9 +380,6 @@ struct Poller::Impl {
                           static_cast<long>(std::max<size_t>(1, kMaxBulkValues / cols.size()))});
       repetitions[a.device] = std::max(repetitions[a.device], std::min(most, a.asked * 2));
     }
-    if (a.result.vars.size() > kMaxVarBinds)
-      return finish(a, S::error, "more than 200000 values in one poll; gave up");
-    send_walk(a);
   }
 
   // Opens the session to `address`. v3: without net-snmp's own discovery of
