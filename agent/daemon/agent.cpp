@@ -260,13 +260,14 @@ class Daemon {
 
 // systemd's STATUS= line, which `systemctl status` shows: the broker and the
 // backlog, e.g. "online to ssl://broker:8883, 0 batches waiting". Sent only
-// when it changed. Waiting: not yet sent; a batch sent and awaiting its
-// receipt is on its way, so a healthy agent says 0 whenever it is checked.
+// when it changed. Waiting: not on its way (Uplink::waiting): a batch sent
+// and awaiting its receipt is not, so a healthy agent says 0 whenever it is
+// checked; once nothing has been confirmed for as long as `status` allows,
+// every batch the spool holds is waiting again.
 void Daemon::update_status() {
   if (!notify_socket_set()) return;
   session_.uplink->describe(status_);
-  const SpoolStats s = spool_->stats();
-  const uint64_t waiting = s.pending - std::min(s.pending, session_.uplink->awaiting_receipt());
+  const uint64_t waiting = session_.uplink->waiting(status::kUnconfirmedMs);
   status_.append(", ")
       .append(std::to_string(waiting))
       .append(waiting == 1 ? " batch" : " batches")

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "clock.hpp"
@@ -351,7 +352,12 @@ void Runner::turn(int64_t max_wait_ms) {
 }
 
 void Runner::use_probe(size_t index, std::unique_ptr<drivers::probes::Probe> probe) {
-  engine_->entries.at(index).probe = std::move(probe);
+  // Not while the probe thread reads the entries; a throughput entry keeps a
+  // typed pointer to its own probe, which this would leave dangling.
+  Engine::Entry& x = engine_->entries.at(index);
+  if (engine_->started || x.kind == Kind::throughput || !probe)
+    throw std::logic_error("use_probe: before start(), a non-throughput probe, not null");
+  x.probe = std::move(probe);
 }
 
 int64_t Runner::longest_run_ms() const {

@@ -1183,14 +1183,15 @@ bool Uplink::publish_unspooled(std::string_view record) {
   return send_record(r, false);
 }
 
-uint64_t Uplink::awaiting_receipt() const {
-  if (!online()) return 0;
-  const uint64_t backlog_sent = std::min(backlog_cursor_.next_id, live_from_) - 1;
-  const uint64_t live_sent = live_cursor_.next_id - 1;
-  auto beyond = [](uint64_t sent, uint64_t confirmed) {
-    return sent > confirmed ? sent - confirmed : 0;
-  };
-  return beyond(backlog_sent, backlog_confirmed_) + beyond(live_sent, live_confirmed_);
+uint64_t Uplink::waiting(int64_t late_ms) const {
+  const uint64_t all = spool_.pending_before(UINT64_MAX);
+  if (!online()) return all;
+  if (unconfirmed_since_ms_ > 0 && clock_.wall_ms() - unconfirmed_since_ms_ > late_ms) return all;
+  // The backlog from its cursor to where live data starts, and the live data
+  // from its cursor on: each a difference of counts that only grow with the id.
+  const uint64_t backlog_at = std::min(backlog_cursor_.next_id, live_from_);
+  return spool_.pending_before(live_from_) - spool_.pending_before(backlog_at) + all -
+         spool_.pending_before(live_cursor_.next_id);
 }
 
 void Uplink::describe(std::string& out) const {

@@ -116,10 +116,12 @@ class Uplink {
   // ssl://broker:8883 unreachable (why)". Rebuilt in `out` (no allocation
   // once it has grown).
   void describe(std::string& out) const;
-  // Batches published on this connection whose receipt the broker has not
-  // yet acknowledged: on their way, not waiting. Each is bounded in time by
-  // the receipt timeout, which ends the session (and they wait again).
-  uint64_t awaiting_receipt() const;
+  // The batches the spool holds that are not on their way to the broker:
+  // all of them while offline; online, those not yet published on this
+  // connection, and all of them again once nothing has been confirmed for
+  // `late_ms` (a broker that takes data and never acknowledges a receipt).
+  // Counted in records, as the spool's pending: lost and dropped ones are not.
+  uint64_t waiting(int64_t late_ms) const;
 
   // ---- read-only, for `classroom-agent status` ----
   // A connection attempt is under way (CONNECT or SUBSCRIBE sent, no answer yet).

@@ -360,10 +360,14 @@ void TextReport::spool() {
   if (!s.spool_open) {
     line("Spool", "CANNOT BE OPENED (see the log); batches are published directly when online");
   } else {
-    // Waiting: not yet sent. Those sent and awaiting their receipt are on
-    // their way (a receipt that does not come ends the session).
-    std::string spool = plural(s.pending - s.awaiting_receipt, "batch", "batches") + " waiting, ";
-    if (s.awaiting_receipt > 0) spool += std::to_string(s.awaiting_receipt) + " awaiting receipt, ";
+    // Waiting: not on its way (Uplink::waiting). Those sent and not yet
+    // confirmed are on their way while confirmations come.
+    std::string spool =
+        plural(s.pending - std::min(s.pending, s.sent_unconfirmed), "batch", "batches") +
+        " waiting";
+    if (s.sent_unconfirmed > 0)
+      spool += " (" + std::to_string(s.sent_unconfirmed) + " sent, not yet confirmed)";
+    spool += ", ";
     spool += size_text(s.spool_bytes) + " on disk";
     if (s.pending > 0) spool += ", oldest " + span(static_cast<int64_t>(s.oldest_age_s) * 1000);
     spool += ", " + std::to_string(s.dropped) + " dropped";
@@ -535,7 +539,7 @@ void json_spool(std::string& out, const Snapshot& s) {
   Obj sp(out);
   sp.key("open") += s.spool_open ? "true" : "false";
   sp.key("pending") += std::to_string(s.pending);
-  sp.key("awaiting_receipt") += std::to_string(s.awaiting_receipt);
+  sp.key("sent_unconfirmed") += std::to_string(s.sent_unconfirmed);
   sp.key("bytes") += std::to_string(s.spool_bytes);
   sp.key("oldest_age_s") += std::to_string(s.oldest_age_s);
   sp.key("dropped") += std::to_string(s.dropped);

@@ -88,7 +88,7 @@ struct Snapshot {
   int64_t last_refused_ms = 0;           // when the last one was not sent; 0: none
   bool spool_open = true;
   uint64_t pending = 0, spool_bytes = 0, oldest_age_s = 0;  // pending: not yet confirmed
-  uint64_t awaiting_receipt = 0;  // of those, sent on this connection, the broker's receipt to come
+  uint64_t sent_unconfirmed = 0;  // of those, on their way: sent, not yet confirmed
   uint64_t dropped = 0, lost = 0, write_errors = 0;
   int64_t last_drop_ms = 0;         // when `dropped` last grew; 0: not in this run
   int64_t last_write_error_ms = 0;  // when `write_errors` last grew

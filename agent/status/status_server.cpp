@@ -363,7 +363,7 @@ void Server::fill_spool(Snapshot& s, const Inputs& in, int64_t wall) {
   s.spool_open = in.spool.is_open();
   const SpoolStats st = in.spool.stats();
   s.pending = st.pending;
-  s.awaiting_receipt = std::min(st.pending, in.uplink.awaiting_receipt());
+  s.sent_unconfirmed = st.pending - std::min(st.pending, in.uplink.waiting(kUnconfirmedMs));
   s.spool_bytes = st.bytes;
   s.oldest_age_s = st.oldest_ts_ms
                        ? static_cast<uint64_t>(std::max<int64_t>(0, wall - st.oldest_ts_ms) / 1000)

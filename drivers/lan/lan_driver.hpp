@@ -40,6 +40,8 @@ struct Settings {
 // inventory_secret_file, or why the inventory is off.
 struct Options : Settings {
   explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
+  // Settings' own == would compare the settings and ignore the rest.
+  bool operator==(const Options&) const = delete;
   std::string secret;  // the HMAC key, when inventory is on
   // Why an inventory the config asked for is off (its secret could not be read).
   std::string inventory_off;

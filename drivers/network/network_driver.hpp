@@ -31,6 +31,8 @@ struct Settings {
 // The settings, and what make() adds from [host].
 struct Options : Settings {
   explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
+  // Settings' own == would compare the settings and ignore the rest.
+  bool operator==(const Options&) const = delete;
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   // Monotonic time in nanoseconds; tests inject a fake one.

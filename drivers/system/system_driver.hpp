@@ -24,6 +24,8 @@ struct Settings {
 // The settings, and what make() adds from [host] and the build.
 struct Options : Settings {
   explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
+  // Settings' own == would compare the settings and ignore the rest.
+  bool operator==(const Options&) const = delete;
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   bool clock = false;  // System/Clock/... from adjtimex: on for the live /proc

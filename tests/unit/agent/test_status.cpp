@@ -132,7 +132,7 @@ TEST_CASE("status: all well, online") {
   s.clock = ClockState::synchronized;
   // Two batches just published, their receipt still to come: on their way.
   s.pending = 2;
-  s.awaiting_receipt = 2;
+  s.sent_unconfirmed = 2;
   s.oldest_age_s = 0;
   CHECK(problems(s, kNow).empty());
   const std::string text = render_text(s, kNow);
@@ -141,12 +141,12 @@ TEST_CASE("status: all well, online") {
   CHECK_THAT(text, Catch::Contains("Broker    online to tcp://10.0.0.5:1883 since "
                                    "2025-11-29T07:05:10Z (90 s), bdSeq 4\n"));
   CHECK_THAT(text, Catch::Contains("Clock     synchronized\n"));
-  CHECK_THAT(text,
-             Catch::Contains("Spool     0 batches waiting, 2 awaiting receipt, 19 KiB on disk, "
-                             "oldest 0 s, 3 dropped"));
+  CHECK_THAT(text, Catch::Contains(
+                       "Spool     0 batches waiting (2 sent, not yet confirmed), 19 KiB on disk, "
+                       "oldest 0 s, 3 dropped"));
   const std::string json = render_json(s, kNow);
   CHECK_THAT(json, Catch::StartsWith("{\"state\":\"ok\",\"problems\":[],"));
-  CHECK_THAT(json, Catch::Contains("\"pending\":2,\"awaiting_receipt\":2,"));
+  CHECK_THAT(json, Catch::Contains("\"pending\":2,\"sent_unconfirmed\":2,"));
 }
 
 TEST_CASE("status: never OK while nothing reaches the broker, or the loop stands still") {
@@ -309,7 +309,7 @@ TEST_CASE("status: the JSON carries the same facts") {
                                    "\"commands_available\":true,\"commands_problem\":null,"
                                    "\"primary_host\":null}"));
   CHECK_THAT(json,
-             Catch::Contains("\"spool\":{\"open\":true,\"pending\":112,\"awaiting_receipt\":0,"
+             Catch::Contains("\"spool\":{\"open\":true,\"pending\":112,\"sent_unconfirmed\":0,"
                              "\"bytes\":19461,"
                              "\"oldest_age_s\":300,\"dropped\":3,"));
   CHECK_THAT(json, Catch::Contains("{\"name\":\"lan\",\"state\":\"failing\",\"interval_s\":30,"

@@ -78,27 +78,56 @@ TEST_CASE("uplink: the spool forgets a batch only when a later receipt is acknow
   CHECK(rig.spool.committed() == 3);
 }
 
-TEST_CASE("uplink: batches sent and awaiting their receipt are told apart from those waiting") {
+TEST_CASE("uplink: batches sent and awaiting their receipt are not waiting") {
   Rig rig;
+  constexpr int64_t kLate = 15'000;
   rig.sample();  // taken offline: backlog
-  CHECK(rig.uplink.awaiting_receipt() == 0);
+  CHECK(rig.uplink.waiting(kLate) == 1);
   rig.come_online();
   rig.sample();
   rig.sample();
-  rig.clock.advance(1000);  // the replay's rate lets the backlog's one go
+  CHECK(rig.uplink.waiting(kLate) == 3);  // online, nothing sent yet
+  rig.clock.advance(1000);                // the replay's rate lets the backlog's one go
   rig.uplink.poll();
   CHECK(rig.spool.stats().pending == 3);
-  CHECK(rig.uplink.awaiting_receipt() == 3);  // one replayed, two live: all on their way
+  CHECK(rig.uplink.waiting(kLate) == 0);  // one replayed, two live: all on their way
   rig.ack_receipts();
   CHECK(rig.spool.stats().pending == 0);
-  CHECK(rig.uplink.awaiting_receipt() == 0);
+  CHECK(rig.uplink.waiting(kLate) == 0);
   rig.sample();
+  CHECK(rig.uplink.waiting(kLate) == 1);
   rig.uplink.poll();
-  CHECK(rig.uplink.awaiting_receipt() == 1);
-  // The connection lost before the receipt: the batch waits again.
+  CHECK(rig.uplink.waiting(kLate) == 0);
+  // A broker that takes data and acknowledges nothing: once confirmations
+  // are late, what is sent waits again (before the receipt ends the session).
+  rig.clock.advance(kLate + 1);
+  CHECK(rig.uplink.online());
+  CHECK(rig.uplink.waiting(kLate) == 1);
+  // The connection lost before the receipt: the batch waits.
   rig.uplink.handle({K::connection_lost, "keepalive timeout", 0, {}, {}});
   CHECK(rig.spool.stats().pending == 1);
-  CHECK(rig.uplink.awaiting_receipt() == 0);
+  CHECK(rig.uplink.waiting(kLate) == 1);
+}
+
+TEST_CASE("uplink: waiting counts records so dropped ones and the replay's gaps are not") {
+  Rig rig(/*replay_rate=*/1);
+  constexpr int64_t kLate = 15'000;
+  for (int i = 0; i < 5; ++i) rig.sample();  // a backlog of 5, ids 1-5
+  rig.come_online();
+  rig.sample();  // live, id 6
+  rig.clock.advance(1000);
+  rig.uplink.poll();  // the live one and the backlog's first (1 a second)
+  CHECK(rig.spool.stats().pending == 6);
+  CHECK(rig.uplink.waiting(kLate) == 4);  // ids 2-5
+  // Live data confirmed while the backlog is not: the spool keeps all (one
+  // committed position), but the confirmed ones are not waiting.
+  rig.ack_receipts();
+  CHECK(rig.spool.stats().pending == 5);
+  CHECK(rig.uplink.waiting(kLate) == 4);
+  // The oldest records dropped (a full spool): neither pending nor waiting.
+  rig.spool.commit(3);
+  CHECK(rig.spool.stats().pending == 3);  // ids 4, 5 and the live 6
+  CHECK(rig.uplink.waiting(kLate) == 2);
 }
 
 TEST_CASE("uplink: seq increments per message and wraps at 256") {

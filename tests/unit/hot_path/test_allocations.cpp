@@ -359,7 +359,7 @@ TEST_CASE("a warm NDATA send with its receipt allocates nothing") {
   INFO(during << " allocations in 300 sends");
   CHECK(during == 0);
   CHECK(rig.spool.stats().pending == 0);
-  CHECK(rig.uplink.awaiting_receipt() == 0);
+  CHECK(rig.uplink.waiting(15'000) == 0);
 }
 
 // The same for a device's data (DDATA), batched by the real Batcher.
