@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "metric.hpp"
 
@@ -52,6 +53,16 @@ class Driver {
   virtual ~Driver() = default;
   // Reads the source once and puts every value it could get into `sink`.
   virtual CollectResult collect(MetricSink& sink) = 0;
+};
+
+// The head of a driver's Options: its Settings (what its [sources.X] table
+// sets), taken whole so that make() cannot drop one, and only when asked
+// (explicit). No ==: the settings' own would ignore what the driver adds.
+//   struct Options : WithSettings<Settings> { using WithSettings::WithSettings; ... };
+template <class Settings>
+struct WithSettings : Settings {
+  explicit WithSettings(Settings settings = {}) : Settings(std::move(settings)) {}
+  bool operator==(const WithSettings&) const = delete;
 };
 
 }  // namespace classroom::drivers

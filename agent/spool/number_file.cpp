@@ -74,9 +74,14 @@ bool write_number_file(FileIo& io, const std::string& path, uint64_t value, bool
   if (!ok || io.rename(tmp, path.c_str()) != 0) return false;
   if (!sync) return true;
   const size_t slash = path.rfind('/');
-  const size_t dir_len = slash == std::string::npos ? 0 : slash == 0 ? 1 : slash;
-  std::memcpy(tmp, dir_len ? path.data() : ".", dir_len ? dir_len : 1);  // fits: tmp held path
-  tmp[dir_len ? dir_len : 1] = '\0';
+  // The directory, written over the temporary's name (it held the whole path).
+  if (slash == std::string::npos) {
+    std::strcpy(tmp, ".");
+  } else {
+    const size_t n = slash == 0 ? 1 : slash;  // "/x": the root
+    std::memcpy(tmp, path.data(), n);
+    tmp[n] = '\0';
+  }
   return io.fsync_dir(tmp) == 0;
 }
 

@@ -8,7 +8,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "driver.hpp"
@@ -38,10 +37,8 @@ struct Settings {
 
 // The settings, and what make() adds: the secret read from
 // inventory_secret_file, or why the inventory is off.
-struct Options : Settings {
-  explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
-  // Settings' own == would compare the settings and ignore the rest.
-  bool operator==(const Options&) const = delete;
+struct Options : WithSettings<Settings> {
+  using WithSettings::WithSettings;
   std::string secret;  // the HMAC key, when inventory is on
   // Why an inventory the config asked for is off (its secret could not be read).
   std::string inventory_off;

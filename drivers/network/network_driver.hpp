@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "driver.hpp"
@@ -29,10 +28,8 @@ struct Settings {
 };
 
 // The settings, and what make() adds from [host].
-struct Options : Settings {
-  explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
-  // Settings' own == would compare the settings and ignore the rest.
-  bool operator==(const Options&) const = delete;
+struct Options : WithSettings<Settings> {
+  using WithSettings::WithSettings;
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   // Monotonic time in nanoseconds; tests inject a fake one.

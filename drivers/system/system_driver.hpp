@@ -5,7 +5,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "driver.hpp"
@@ -22,10 +21,8 @@ struct Settings {
 };
 
 // The settings, and what make() adds from [host] and the build.
-struct Options : Settings {
-  explicit Options(Settings settings = {}) : Settings(std::move(settings)) {}
-  // Settings' own == would compare the settings and ignore the rest.
-  bool operator==(const Options&) const = delete;
+struct Options : WithSettings<Settings> {
+  using WithSettings::WithSettings;
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
   bool clock = false;  // System/Clock/... from adjtimex: on for the live /proc

@@ -2,6 +2,7 @@
 // lease files of dnsmasq, ISC dhcpd and Kea (good and garbled), the
 // self-contained HMAC-SHA256, and the privacy of what it publishes.
 #include <catch2/catch.hpp>
+#include <concepts>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -20,6 +21,9 @@ using namespace classroom::drivers::lan;
 
 // A key added to Settings reaches the driver without make() copying it.
 static_assert(std::is_base_of_v<Settings, Options>);
+// Made from Settings only when asked, and never compared as if it were them.
+static_assert(!std::is_convertible_v<Settings, Options>);
+static_assert(!std::equality_comparable<Options>);
 
 namespace {
 

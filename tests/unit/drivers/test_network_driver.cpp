@@ -2,6 +2,7 @@
 // rates, wraps, resets, interfaces that vanish, come back and are renamed, the
 // uplink switching. Time is a fake monotonic clock.
 #include <catch2/catch.hpp>
+#include <concepts>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -391,6 +392,9 @@ TEST_CASE("network driver: at most max_interfaces, the rest named in a warning")
 
 // A key added to Settings reaches the driver without make() copying it.
 static_assert(std::is_base_of_v<Settings, Options>);
+// Made from Settings only when asked, and never compared as if it were them.
+static_assert(!std::is_convertible_v<Settings, Options>);
+static_assert(!std::equality_comparable<Options>);
 
 TEST_CASE("network driver: make() hands over every key of sources.network") {
   Gateway gw;

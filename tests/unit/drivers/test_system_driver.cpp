@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <concepts>
 #include <filesystem>
 #include <type_traits>
 
@@ -27,6 +28,9 @@ Options options(const std::string& proc, const std::string& sys = "/nonexistent"
 
 // A key added to Settings reaches the driver without make() copying it.
 static_assert(std::is_base_of_v<Settings, Options>);
+// Made from Settings only when asked, and never compared as if it were them.
+static_assert(!std::is_convertible_v<Settings, Options>);
+static_assert(!std::equality_comparable<Options>);
 
 TEST_CASE("system driver: make() hands over the mounts of sources.system") {
   TempDir tmp;
