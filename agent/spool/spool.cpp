@@ -113,6 +113,7 @@ Spool::~Spool() {
 void Spool::close_segments() {
   for (Segment& s : segments_) io_.close(s.fd);
   segments_.clear();
+  ++layout_;
 }
 
 std::string Spool::segment_path(uint64_t first_id) const {
@@ -325,6 +326,7 @@ std::vector<uint64_t> Spool::open_segments(const std::vector<uint64_t>& firsts) 
     }
     seg.size = static_cast<uint64_t>(st.st_size);
     segments_.push_back(std::move(seg));
+    ++layout_;
     segments_.back().start = first_record_offset(segments_.size() - 1);
   }
   return bad;
@@ -402,6 +404,7 @@ bool Spool::rotate(std::string* error) {
     return false;
   }
   segments_.push_back(std::move(seg));
+  ++layout_;
   return true;
 }
 
@@ -439,6 +442,7 @@ void Spool::delete_segment(size_t index) {
   io_.close(segments_[index].fd);
   io_.unlink(segments_[index].path.c_str());
   segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(index));
+  ++layout_;
 }
 
 void Spool::count_dropped(uint64_t from, uint64_t to, const char* why) {
@@ -766,12 +770,30 @@ SpoolStats Spool::stats() {
   s.bytes = total_bytes();
   s.pending = 0;
   if (open_ && next_id_ - 1 > committed_) {
-    Cursor c{committed_ + 1, 0, 0};
-    if (read(c, next_id_, scratch_)) s.oldest_ts_ms = scratch_.ts_ms;
+    s.oldest_ts_ms = oldest_pending_ts();
     s.lost = counters_.lost;  // the read may have found more
     s.pending = pending_before(next_id_);
   }
   return s;
+}
+
+// The capture time of the oldest pending record, 0 if none can be read.
+// Records are appended and confirmed in id order, so the oldest stays the
+// same until a confirmation passes it, and the next one is after it.
+int64_t Spool::oldest_pending_ts() {
+  const uint64_t first = committed_ + 1;
+  const bool same_layout = oldest_.id != 0 && oldest_.layout == layout_;
+  if (same_layout && oldest_.id >= first) return oldest_.ts_ms;
+  Cursor c = same_layout ? oldest_.at : Cursor{};
+  c.next_id = first;
+  if (!read(c, next_id_, scratch_)) {
+    oldest_.id = 0;
+    return 0;
+  }
+  c.next_id = scratch_.id;
+  c.offset -= kHeaderSize + scratch_.data.size();
+  oldest_ = {layout_, scratch_.id, scratch_.ts_ms, c};
+  return oldest_.ts_ms;
 }
 
 }  // namespace classroom

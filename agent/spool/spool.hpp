@@ -164,6 +164,7 @@ class Spool {
   void save_committed(bool force);
   bool sync_data();
   uint64_t total_bytes() const;
+  int64_t oldest_pending_ts();
 
   SpoolOptions opt_;
   std::string marker_path_;  // opt_.dir + "/committed", made once
@@ -189,6 +190,18 @@ class Spool {
   std::vector<std::pair<uint64_t, uint64_t>> lost_;
   std::vector<std::string> names_;  // reused by open()
   Record scratch_;                  // stats() reads the oldest pending record into it
+  // Bumped whenever a segment is added, deleted or closed: a position
+  // remembered in one layout is not used in another.
+  uint64_t layout_ = 0;
+  // Where stats() last found the oldest pending record, so that the status
+  // asked every second reads nothing while it stays the oldest, and after a
+  // confirmation reads on from there, not from the segment's start.
+  struct Oldest {
+    uint64_t layout = 0;
+    uint64_t id = 0;  // 0: not known
+    int64_t ts_ms = 0;
+    Cursor at;  // positioned on the record itself
+  } oldest_;
 };
 
 }  // namespace classroom

@@ -287,3 +287,65 @@ TEST_CASE("spool: full while online, only confirmed batches make room") {
   CHECK(spool.stats().pending == full.pending);
   CHECK(spool.stats().bytes <= max);
 }
+
+namespace {
+// The real filesystem, counting reads.
+class CountingIo final : public FileIo {
+ public:
+  long preads = 0;
+  int open(const char* p, int f, mode_t m) override { return real_.open(p, f, m); }
+  int close(int fd) override { return real_.close(fd); }
+  ssize_t pread(int fd, void* b, size_t n, off_t o) override {
+    ++preads;
+    return real_.pread(fd, b, n, o);
+  }
+  ssize_t pwritev(int fd, const iovec* v, int c, off_t o) override {
+    return real_.pwritev(fd, v, c, o);
+  }
+  int ftruncate(int fd, off_t s) override { return real_.ftruncate(fd, s); }
+  int fdatasync(int fd) override { return real_.fdatasync(fd); }
+  int fstat(int fd, struct stat* st) override { return real_.fstat(fd, st); }
+  int punch_hole(int fd, off_t o, off_t l) override { return real_.punch_hole(fd, o, l); }
+  int rename(const char* a, const char* b) override { return real_.rename(a, b); }
+  int unlink(const char* p) override { return real_.unlink(p); }
+  int mkdir(const char* p, mode_t m) override { return real_.mkdir(p, m); }
+  int fsync_dir(const char* p) override { return real_.fsync_dir(p); }
+  bool list_dir(const char* p, std::vector<std::string>& n) override {
+    return real_.list_dir(p, n);
+  }
+
+ private:
+  FileIo& real_ = posix_file_io();
+};
+}  // namespace
+
+TEST_CASE("spool: stats read nothing while the oldest batch stays and little once it goes") {
+  TempDir dir;
+  FakeClock clock;
+  CountingIo io;
+  SpoolOptions o = opts(dir.path, 1 << 20, 4096);  // several segments of ~60 records
+  o.io = &io;
+  Spool spool(o, clock);
+  REQUIRE(spool.open().empty());
+  const uint64_t n = 300;
+  for (uint64_t i = 1; i <= n; ++i) spool.append(batch(i), static_cast<int64_t>(1000 + i));
+  // As the status asks every second while receipts come one by one.
+  for (uint64_t i = 1; i <= n; ++i) {
+    CHECK(spool.stats().oldest_ts_ms == static_cast<int64_t>(1000 + i));
+    const long before = io.preads;
+    CHECK(spool.stats().oldest_ts_ms == static_cast<int64_t>(1000 + i));
+    CHECK(io.preads == before);  // unchanged: nothing read
+    spool.commit(i);
+  }
+  CHECK(spool.stats().oldest_ts_ms == 0);
+  // Each record is read about once (a header and its data), not once per
+  // question from the segment's start (~n * n / 2 reads).
+  CHECK(io.preads <= static_cast<long>(4 * n));
+
+  // A new record after everything was confirmed, then dropped ones.
+  spool.append(batch(n + 1), 5000);
+  CHECK(spool.stats().oldest_ts_ms == 5000);
+  spool.append(batch(n + 2), 5001);
+  spool.commit(n + 1);
+  CHECK(spool.stats().oldest_ts_ms == 5001);
+}
