@@ -7,12 +7,14 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <vector>
 
 #include "catalog/catalog.hpp"
 #include "log.hpp"
@@ -430,19 +432,24 @@ TEST_CASE("the agent keeps its 1 s grid while a probe hangs, and stops without w
   const auto births = sub.of_type("NBIRTH");
   const auto up = alias_in_birth(births.back().decoded, "System/Uptime");
   REQUIRE(up);
-  int samples = 0;
-  for (const auto& m : sub.of_type("NDATA")) {
-    const auto* x = find_metric(m.decoded, "", *up);
-    if (!x) continue;
-    // The first sample is taken at the start (to declare the metrics), the
-    // others on the grid.
-    if (x->timestamp() == find_metric(births.front().decoded, "System/Uptime", 0)->timestamp())
-      continue;
-    ++samples;
-    INFO("sample at " << x->timestamp());
-    CHECK(x->timestamp() % 1000 <= 100);  // no later than its slot by more than 100 ms
+  // The first sample is taken at the start (to declare the metrics), the
+  // others on the grid. A loop that waited on the hung probe would take no
+  // sample for up to its 4 s timeout; a loaded machine may delay one by a
+  // fraction of a second, so the check is on gaps and on most samples.
+  const uint64_t first = find_metric(births.front().decoded, "System/Uptime", 0)->timestamp();
+  std::vector<uint64_t> stamps;
+  for (const auto& m : sub.of_type("NDATA"))
+    if (const auto* x = find_metric(m.decoded, "", *up); x && x->timestamp() != first)
+      stamps.push_back(x->timestamp());
+  std::sort(stamps.begin(), stamps.end());
+  REQUIRE(stamps.size() >= 4);
+  size_t on_grid = 0;
+  for (size_t i = 0; i < stamps.size(); ++i) {
+    INFO("sample at " << stamps[i]);
+    if (stamps[i] % 1000 <= 100) ++on_grid;  // no later than its slot by more than 100 ms
+    if (i > 0) CHECK(stamps[i] - stamps[i - 1] <= 2000);
   }
-  CHECK(samples >= 4);
+  CHECK(on_grid * 4 >= stamps.size() * 3);
   CHECK(agent.log().find("probe Hung (http://127.0.0.1:") != std::string::npos);
 
   // SIGTERM while the next run hangs: the agent does not wait for it.
