@@ -1,6 +1,7 @@
 #include "spool/number_file.hpp"
 
 #include <fcntl.h>
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -21,7 +22,8 @@ std::optional<uint64_t> parse_number_text(std::string_view text) {
   return v;
 }
 
-NumberFile read_number_file(FileIo& io, const std::string& path) {
+NumberFile read_number_file(FileIo& io, const std::string& path, size_t max_bytes,
+                            std::optional<uint64_t> (*parse)(std::string_view)) {
   NumberFile out;
   const int fd = io.open(path.c_str(), O_RDONLY, 0);
   if (fd < 0) {
@@ -32,15 +34,16 @@ NumberFile read_number_file(FileIo& io, const std::string& path) {
   }
   out.state = NumberFile::State::damaged;
   struct stat st {};
-  char buf[32];
+  char buf[kMaxNumberFileBytes];
+  max_bytes = std::min(max_bytes, sizeof buf);
   ssize_t n = -1;
   if (io.fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
     out.reason = "not a regular file";
-  else if (st.st_size > 21)
+  else if (st.st_size > static_cast<off_t>(max_bytes))
     out.reason = "too long to hold a number";
-  else if ((n = io.pread(fd, buf, sizeof buf, 0)) < 0)
+  else if ((n = io.pread(fd, buf, max_bytes, 0)) < 0)
     out.reason = std::string("cannot read it: ") + std::strerror(errno);
-  else if (auto v = parse_number_text(std::string_view(buf, static_cast<size_t>(n)))) {
+  else if (auto v = parse(std::string_view(buf, static_cast<size_t>(n)))) {
     out.state = NumberFile::State::ok;
     out.value = *v;
   } else {
@@ -58,17 +61,14 @@ std::optional<uint64_t> read_number_file(const std::string& path) {
 
 // Writes through names on the stack: the spool's marker is saved up to once a
 // second from the loop, which allocates nothing once warm.
-bool write_number_file(FileIo& io, const std::string& path, uint64_t value, bool sync) {
+bool replace_file(FileIo& io, const std::string& path, const void* data, size_t n, bool sync) {
   char tmp[PATH_MAX];
   if (std::snprintf(tmp, sizeof tmp, "%s.tmp", path.c_str()) >= static_cast<int>(sizeof tmp))
     return false;
   const int fd = io.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
   if (fd < 0) return false;
-  char text[24];
-  const int len =
-      std::snprintf(text, sizeof text, "%llu\n", static_cast<unsigned long long>(value));
-  iovec iov{text, static_cast<size_t>(len)};
-  bool ok = io.pwritev(fd, &iov, 1, 0) == len;
+  iovec iov{const_cast<void*>(data), n};
+  bool ok = io.pwritev(fd, &iov, 1, 0) == static_cast<ssize_t>(n);
   if (sync) ok = ok && io.fdatasync(fd) == 0;
   ok = io.close(fd) == 0 && ok;
   if (!ok || io.rename(tmp, path.c_str()) != 0) return false;
@@ -78,11 +78,18 @@ bool write_number_file(FileIo& io, const std::string& path, uint64_t value, bool
   if (slash == std::string::npos) {
     std::strcpy(tmp, ".");
   } else {
-    const size_t n = slash == 0 ? 1 : slash;  // "/x": the root
-    std::memcpy(tmp, path.data(), n);
-    tmp[n] = '\0';
+    const size_t len = slash == 0 ? 1 : slash;  // "/x": the root
+    std::memcpy(tmp, path.data(), len);
+    tmp[len] = '\0';
   }
   return io.fsync_dir(tmp) == 0;
+}
+
+bool write_number_file(FileIo& io, const std::string& path, uint64_t value, bool sync) {
+  char text[24];
+  const int len =
+      std::snprintf(text, sizeof text, "%llu\n", static_cast<unsigned long long>(value));
+  return replace_file(io, path, text, static_cast<size_t>(len), sync);
 }
 
 bool write_number_file(const std::string& path, uint64_t value, bool sync) {

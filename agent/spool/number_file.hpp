@@ -24,9 +24,18 @@ struct NumberFile {
 // The number `text` holds, under the strict rule above.
 std::optional<uint64_t> parse_number_text(std::string_view text);
 
-NumberFile read_number_file(FileIo& io, const std::string& path);
+// Reads a file of at most `max_bytes` (up to kMaxNumberFileBytes) with `parse`.
+constexpr size_t kMaxNumberFileBytes = 64;
+NumberFile read_number_file(FileIo& io, const std::string& path, size_t max_bytes = 21,
+                            std::optional<uint64_t> (*parse)(std::string_view) = parse_number_text);
 // The number in `path`; nullopt if the file is missing or damaged.
 std::optional<uint64_t> read_number_file(const std::string& path);
+
+// Writes `n` bytes to `path` via `path`.tmp and rename, so that a crash
+// leaves the old content or the new; with `sync`, the data is on disk before
+// the rename and the rename is on disk before it returns. Names are made on
+// the stack (the spool's loop allocates nothing once warm).
+bool replace_file(FileIo& io, const std::string& path, const void* data, size_t n, bool sync);
 
 // Writes `value` to `path` via `path`.tmp and rename; with `sync`, the data is
 // on disk before the rename and the rename is on disk before it returns.

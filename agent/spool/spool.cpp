@@ -9,7 +9,6 @@
 #include "log.hpp"
 #include "printable.hpp"
 #include "spool/crc32.hpp"
-#include "spool/number_file.hpp"
 
 namespace classroom {
 namespace {
@@ -98,9 +97,9 @@ std::string ranges_text(const std::vector<std::pair<uint64_t, uint64_t>>& ranges
 
 Spool::Spool(SpoolOptions options, const Clock& clock)
     : opt_(std::move(options)),
-      marker_path_(opt_.dir + "/committed"),
       clock_(clock),
-      io_(opt_.io ? *opt_.io : posix_file_io()) {
+      io_(opt_.io ? *opt_.io : posix_file_io()),
+      marker_(io_, opt_.dir + "/committed") {
   if (opt_.segment_bytes == 0)
     opt_.segment_bytes = std::clamp<uint64_t>(opt_.max_bytes / 8, 16 << 10, 4 << 20);
 }
@@ -336,7 +335,7 @@ std::vector<uint64_t> Spool::open_segments(const std::vector<uint64_t>& firsts) 
 // parse, or points past the newest record, is unknown: everything on disk is
 // sent again. Returns what is wrong with it ("" when nothing).
 std::string Spool::read_marker(bool any_segment) {
-  const NumberFile marker = read_number_file(io_, marker_path_);
+  const NumberFile marker = marker_.read();
   std::string marker_problem;
   committed_ = 0;
   // A marker at kMaxId would leave no id to store with: as absurd as above.
@@ -728,7 +727,7 @@ void Spool::save_committed(bool force) {
   // Rewriting the marker on every receipt would wear flash for little: losing
   // it costs only duplicates (delivery is at least once).
   if (!force && now - last_commit_save_ms_ < 1000) return;
-  if (write_number_file(io_, marker_path_, committed_, opt_.sync_always)) {
+  if (marker_.write(committed_, opt_.sync_always)) {
     saved_committed_ = committed_;
     last_commit_save_ms_ = now;
   }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "clock.hpp"
+#include "spool/commit_marker.hpp"
 #include "spool/file_io.hpp"
 
 namespace classroom {
@@ -167,9 +168,9 @@ class Spool {
   int64_t oldest_pending_ts();
 
   SpoolOptions opt_;
-  std::string marker_path_;  // opt_.dir + "/committed", made once
   const Clock& clock_;
   FileIo& io_;
+  CommitMarker marker_;  // opt_.dir + "/committed"
   bool open_ = false;
   bool writable_ = false;
   std::string read_only_reason_;

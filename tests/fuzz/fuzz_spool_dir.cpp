@@ -5,7 +5,8 @@
 // must open, never read an id twice or out of order, never read past its next
 // id, account for every pending id (read or lost), and go on appending.
 //
-// Input: [n entries] [marker len] [marker bytes] then per entry
+// Input: [n entries] [marker kind] [marker bytes, or two ids of 8 bytes and
+// changes of [byte] [offset]] then per entry
 // [kind] [name: 8 bytes of id, or len + bytes] [content len, 2 bytes] [bytes].
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include "../unit/power_cut_fs.hpp"
 #include "clock.hpp"
+#include "spool/commit_marker.hpp"
 #include "spool/spool.hpp"
 
 namespace {
@@ -58,7 +60,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string dir = "/s/spool";
   fs.mkdir(dir.c_str(), 0750);
   const int entries = in.byte() % 8;
-  write_file(fs, dir + "/committed", in.bytes(in.byte() % 32));
+  const uint8_t marker = in.byte();
+  if (marker % 2 == 0) {
+    write_file(fs, dir + "/committed", in.bytes(marker / 2 % 64));
+  } else {  // the two-copy form, with up to three bytes changed
+    classroom::CommitMarker m(fs, dir + "/committed");
+    for (int copy = 0; copy < 2; ++copy) {
+      uint64_t v = 0;
+      for (int b = 0; b < 8; ++b) v = v << 8 | in.byte();
+      m.write(v, false);
+    }
+    m.close();
+    for (int n = marker / 2 % 4; n > 0; --n) {
+      std::string byte = in.bytes(1);
+      const int fd = fs.open((dir + "/committed").c_str(), O_RDWR, 0);
+      iovec iov{byte.data(), byte.size()};
+      if (fd >= 0 && !byte.empty()) fs.pwritev(fd, &iov, 1, in.byte() % 64);
+      if (fd >= 0) fs.close(fd);
+    }
+  }
   for (int e = 0; e < entries; ++e) {
     const uint8_t kind = in.byte();
     std::string name;
