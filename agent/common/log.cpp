@@ -156,11 +156,16 @@ struct FileSink {
     return true;
   }
 
-  void tick() {
-    if (!folded.load(std::memory_order_relaxed)) return;
+  int64_t tick() {
+    if (!folded.load(std::memory_order_relaxed)) return -1;
     const int64_t wall = wall_now(), steady = steady_now();
     std::lock_guard lock(mutex);
-    if (fd >= 0 && repeats > 0 && steady - window_start_ms >= fold_ms) write_folded(wall, steady);
+    if (fd < 0 || repeats == 0) return -1;
+    if (steady - window_start_ms >= fold_ms) {
+      write_folded(wall, steady);
+      return -1;
+    }
+    return window_start_ms + fold_ms - steady;
   }
 };
 
@@ -270,8 +275,8 @@ void close_file() {
   f.fd = -1;
 }
 
-void tick() {
-  file_sink().tick();
+int64_t tick() {
+  return file_sink().tick();
 }
 
 #define CLASSROOM_LOG_METHOD(name, lvl)           \

@@ -53,8 +53,9 @@ std::string open_file(const FileOptions& options);
 // Back to stderr (writes what is still folded first).
 void close_file();
 // Writes the count of folded repeats whose window has passed. Cheap when
-// there is none; the loop calls it every turn.
-void tick();
+// there is none; the loop calls it every turn. Returns the milliseconds until
+// the count now folded is due, or -1 when nothing is folded.
+int64_t tick();
 
 class Logger {
  public:

@@ -555,7 +555,9 @@ void Server::serve() {
   conns.reserve(kMaxClients);
   std::vector<pollfd> fds;
   for (;;) {
-    log::tick();  // folded log lines are written within a second of their window
+    // Folded log lines are written when their window ends, here or by the
+    // loop (which ticks at every turn): this thread wakes for nothing else.
+    const int64_t fold_due = log::tick();
     fds.clear();
     fds.push_back(pollfd{stop_fd_, POLLIN, 0});
     int64_t now = steady_now();
@@ -564,7 +566,7 @@ void Server::serve() {
         conns.size() < kMaxClients ||
         std::any_of(conns.begin(), conns.end(), [&](const Conn& c) { return closable(c, now); });
     fds.push_back(pollfd{listen_fd_, static_cast<short>(can_take ? POLLIN : 0), 0});
-    int64_t wait = 1000;
+    int64_t wait = fold_due >= 0 ? std::min(fold_due, kIdleWaitMs) : kIdleWaitMs;
     for (const Conn& c : conns) {
       fds.push_back(pollfd{c.fd, static_cast<short>(c.writing ? POLLOUT : POLLIN), 0});
       wait = std::min(wait, std::max<int64_t>(0, c.deadline_ms - now));

@@ -73,6 +73,8 @@ class Server {
   static constexpr size_t kMaxClients = 8;
   static constexpr size_t kMaxRequest = 64;
   static constexpr int64_t kClientTimeoutMs = 2000;
+  // The serving thread sleeps this long at most when no client is connected.
+  static constexpr int64_t kIdleWaitMs = 60'000;
   static constexpr int64_t kAskWithinMs = 100;  // before it may be closed for a new client
   static constexpr int64_t kFillEveryMs = 1000;
 

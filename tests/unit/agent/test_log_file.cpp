@@ -48,7 +48,9 @@ TEST_CASE("log file: repeated identical lines fold into one line with a count") 
     f.clock.advance(1000);
     lg.warning("ignored a malformed command on %s", "spBv1.0/s/NCMD/r");
   }
-  // Within the window only the first is written.
+  // Within the window only the first is written; the count is due when the
+  // window of 60 s from it ends (what the status thread sleeps until).
+  CHECK(log::tick() == 60'000 - 57'000);
   auto lines = f.lines();
   REQUIRE(lines.size() == 1);
   CHECK(lines[0] ==
@@ -58,6 +60,7 @@ TEST_CASE("log file: repeated identical lines fold into one line with a count") 
   f.clock.advance(1000);
   lg.info("rebirth requested by a host application");
   lines = f.lines();
+  CHECK(log::tick() == -1);  // nothing folded
   REQUIRE(lines.size() == 3);
   CHECK(lines[1] ==
         "2025-11-29T07:07:38.000Z W uplink: ignored a malformed command on "
