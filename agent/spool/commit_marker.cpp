@@ -55,6 +55,9 @@ NumberFile CommitMarker::read() {
 }
 
 bool CommitMarker::write(uint64_t value, bool sync) {
+  // A marker deleted or replaced meanwhile (by hand, a restore) is made again.
+  struct stat st {};
+  if (fd_ >= 0 && (io_.fstat(fd_, &st) != 0 || st.st_nlink == 0)) close();
   if (fd_ < 0) return make(value, sync);
   char line[kLineBytes];
   format_line(line, value);

@@ -727,7 +727,9 @@ void Spool::save_committed(bool force) {
   // Rewriting the marker on every receipt would wear flash for little: losing
   // it costs only duplicates (delivery is at least once).
   if (!force && now - last_commit_save_ms_ < 1000) return;
-  if (marker_.write(committed_, opt_.sync_always)) {
+  // A forced save (segments deleted, records dropped) is synced: a marker
+  // older than the records on disk would count the missing ones as lost.
+  if (marker_.write(committed_, opt_.sync_always || force)) {
     saved_committed_ = committed_;
     last_commit_save_ms_ = now;
   }

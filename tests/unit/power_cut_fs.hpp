@@ -180,6 +180,9 @@ class PowerCutFs final : public classroom::FileIo {
     st->st_mode = S_IFREG | 0640;
     st->st_size = static_cast<off_t>(f->data.size());
     st->st_blksize = kBlock;
+    const int ino = fds_.at(fd);
+    st->st_nlink = static_cast<nlink_t>(std::count_if(
+        names_.begin(), names_.end(), [&](const auto& name) { return name.second == ino; }));
     return 0;
   }
   bool can_punch_holes = true;  // false: as vfat, EOPNOTSUPP

@@ -349,3 +349,23 @@ TEST_CASE("spool: stats read nothing while the oldest batch stays and little onc
   spool.commit(n + 1);
   CHECK(spool.stats().oldest_ts_ms == 5001);
 }
+
+TEST_CASE("spool: a committed marker deleted while running is made again at the next save") {
+  TempDir dir;
+  FakeClock clock;
+  Spool spool(opts(dir.path), clock);
+  REQUIRE(spool.open().empty());
+  for (uint64_t i = 1; i <= 4; ++i) spool.append(batch(i), static_cast<int64_t>(i));
+  spool.commit(1);
+  clock.advance(1000);
+  spool.commit(2);  // saved in place from now on
+  const fs::path marker = fs::path(dir.path) / "committed";
+  REQUIRE(fs::exists(marker));
+  fs::remove(marker);
+  clock.advance(1000);
+  spool.commit(3);
+  spool.maintain();
+  REQUIRE(fs::exists(marker));
+  CommitMarker read_back(posix_file_io(), marker.string());
+  CHECK(read_back.read().value == 3);
+}
