@@ -75,6 +75,8 @@ struct FileSink {
   size_t last_len = 0;
   int64_t window_start_ms = 0;  // steady time of the last line written
   uint64_t repeats = 0;
+  void (*fold_listener)(void*) = nullptr;
+  void* fold_arg = nullptr;
 
   void rotate() {
     // path.<keep-1> -> path.<keep> ... path -> path.1; rename replaces the oldest.
@@ -143,8 +145,8 @@ struct FileSink {
       ++repeats;
       if (steady - window_start_ms >= fold_ms)
         write_folded(wall, steady);  // the window is over: one line, this one counted in it
-      else
-        folded.store(true, std::memory_order_relaxed);
+      else if (!folded.exchange(true, std::memory_order_relaxed) && fold_listener)
+        fold_listener(fold_arg);  // a count is due within the window: someone must tick
       return true;
     }
     if (repeats > 0) write_folded(wall, steady);
@@ -277,6 +279,21 @@ void close_file() {
 
 int64_t tick() {
   return file_sink().tick();
+}
+
+void set_fold_listener(void (*listener)(void*), void* arg) {
+  FileSink& f = file_sink();
+  std::lock_guard lock(f.mutex);
+  f.fold_listener = listener;
+  f.fold_arg = arg;
+}
+
+void clear_fold_listener(void* arg) {
+  FileSink& f = file_sink();
+  std::lock_guard lock(f.mutex);
+  if (f.fold_arg != arg) return;
+  f.fold_listener = nullptr;
+  f.fold_arg = nullptr;
 }
 
 #define CLASSROOM_LOG_METHOD(name, lvl)           \

@@ -56,6 +56,12 @@ void close_file();
 // there is none; the loop calls it every turn. Returns the milliseconds until
 // the count now folded is due, or -1 when nothing is folded.
 int64_t tick();
+// `listener(arg)` is called (on the logging thread, under the log's lock: it
+// must only signal) when a line starts being folded, so that a thread asleep
+// can tick when its count is due. One at a time; clearing with another `arg`
+// changes nothing.
+void set_fold_listener(void (*listener)(void*), void* arg);
+void clear_fold_listener(void* arg);
 
 class Logger {
  public:

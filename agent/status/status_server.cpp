@@ -126,11 +126,22 @@ Server::Server(const config::Config& cfg, const Clock& clock) : clock_(clock) {
     ::unlink(path_.c_str());
     return;
   }
+  // The serving thread sleeps until a client or its stop; a line folded in
+  // the log meanwhile wakes it, so that its count is written when due.
+  log::set_fold_listener(
+      [](void* server) {
+        const uint64_t one = 1;
+        ssize_t ignored = ::write(static_cast<Server*>(server)->stop_fd_, &one, sizeof one);
+        (void)ignored;
+      },
+      this);
   thread_ = std::thread([this] { serve(); });
 }
 
 Server::~Server() {
+  log::clear_fold_listener(this);
   if (thread_.joinable()) {
+    stopping_.store(true);
     const uint64_t one = 1;
     ssize_t ignored = ::write(stop_fd_, &one, sizeof one);
     (void)ignored;
@@ -555,8 +566,7 @@ void Server::serve() {
   conns.reserve(kMaxClients);
   std::vector<pollfd> fds;
   for (;;) {
-    // Folded log lines are written when their window ends, here or by the
-    // loop (which ticks at every turn): this thread wakes for nothing else.
+    // Folded log lines are written when their window ends.
     const int64_t fold_due = log::tick();
     fds.clear();
     fds.push_back(pollfd{stop_fd_, POLLIN, 0});
@@ -577,7 +587,12 @@ void Server::serve() {
       lg.error("status socket: poll: %s; no more answers", std::strerror(errno));
       break;
     }
-    if (fds[0].revents) break;  // stop
+    if (fds[0].revents) {  // stop, or a line folded: tick again
+      uint64_t count = 0;
+      ssize_t ignored = ::read(stop_fd_, &count, sizeof count);
+      (void)ignored;
+      if (stopping_.load()) break;
+    }
     now = steady_now();
     for (size_t i = 0; i < conns.size(); ++i) serve_client(conns[i], fds[2 + i].revents, now);
     drop_closed(conns);

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
@@ -73,7 +74,8 @@ class Server {
   static constexpr size_t kMaxClients = 8;
   static constexpr size_t kMaxRequest = 64;
   static constexpr int64_t kClientTimeoutMs = 2000;
-  // The serving thread sleeps this long at most when no client is connected.
+  // The serving thread sleeps this long at most with no client and nothing
+  // folded in the log.
   static constexpr int64_t kIdleWaitMs = 60'000;
   static constexpr int64_t kAskWithinMs = 100;  // before it may be closed for a new client
   static constexpr int64_t kFillEveryMs = 1000;
@@ -127,7 +129,8 @@ class Server {
   const Clock& clock_;
   std::string path_;
   int listen_fd_ = -1;
-  int stop_fd_ = -1;
+  int stop_fd_ = -1;  // an eventfd: the stop (with stopping_), or a line folded
+  std::atomic<bool> stopping_{false};
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   std::thread thread_;

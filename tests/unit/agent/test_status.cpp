@@ -6,6 +6,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -644,4 +648,47 @@ TEST_CASE("status: commands unavailable while online are said in text and JSON")
   s.commands_problem.clear();
   CHECK_THAT(render_text(s, kNow), !Catch::Contains("COMMANDS"));
   CHECK_THAT(render_json(s, kNow), Catch::Contains("\"commands_available\":true"));
+}
+
+TEST_CASE("status server: its thread writes a folded log line's count when the window ends") {
+  StatusRig rig;
+  // The log on the real clock, to a file, folding for 1 s.
+  const std::string path = rig.dir / "agent.log";
+  log::set_level(log::Level::info);
+  REQUIRE(log::open_file({path, 1 << 20, 3, 1000}) == "");
+  struct CloseLog {
+    ~CloseLog() { log::close_file(); }
+  } close_log;
+  Server server(rig.cfg, rig.clock);
+  REQUIRE(server.serving());
+  constexpr log::Logger lg("uplink");
+  lg.warning("ignored a malformed command");
+  // The serving thread asleep with nothing folded: asked once, then every
+  // thread but this one sleeping.
+  REQUIRE(rig.ask_text().first == kExitDegraded);  // answered (nothing was sent yet)
+  auto others_asleep = [] {
+    for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+      if (t.path().filename() == std::to_string(::gettid())) continue;
+      std::ifstream in(t.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const size_t paren = stat.rfind(')');
+      if (paren == std::string::npos || stat.compare(paren + 2, 1, "S") != 0) return false;
+    }
+    return true;
+  };
+  const auto asleep_by = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!others_asleep() && std::chrono::steady_clock::now() < asleep_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(others_asleep());
+  lg.warning("ignored a malformed command");  // folded: only that thread can write its count now
+  auto count_written = [&] {
+    std::ifstream in(path);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return all.find("[repeated 1 more time in") != std::string::npos;
+  };
+  // Without a wake the thread would sleep its idle minute.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!count_written() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(count_written());
 }
