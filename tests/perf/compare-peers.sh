@@ -20,7 +20,8 @@
 # make the CPU figures noisy: run it more than once.
 #
 # With --system-only, the system sources alone (no devices, no probes, no
-# exporters): what every gateway pays.
+# exporters): what every gateway pays. With COMPARE_THREADS=1 in the
+# environment, each thread's CPU and wakeups over the run are listed too.
 #
 # Needs collectd-core and its plugins' libraries (tests/tools/install-deps.sh
 # --peers); the exporters are optional. Run as root (namespace, ICMP).
@@ -360,25 +361,46 @@ YML
   kill "$scraper"
 }
 
-# CPU ticks of the processes, together.
-ticks_of() {
-  local p t=0
-  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
-  echo "$t"
+# CPU time of the processes, together, in nanoseconds: the sum over their
+# threads of the scheduler's own count (/proc/PID/task/TID/schedstat), not
+# /proc/PID/stat's 10 ms ticks, which cannot tell 40 ms from 60 ms in a run.
+# Every peer's threads live through the run.
+cpu_ns_of() {
+  local p
+  for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{t += $1} END {printf "%d\n", t}'
+}
+
+# With COMPARE_THREADS=1: each thread's CPU (ms) and wakeups (context
+# switches) over the run, from a snapshot at its start (threads.WHO.0).
+thread_snapshot() {
+  local p t
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*; do
+      printf '%s %s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" "$(awk '{print $1}' "$t/schedstat")" \
+        "$(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status")"
+    done
+  done 2>/dev/null
+}
+thread_table() {  # thread_table WHO PIDS...: the rows, after the run
+  local who=$1
+  shift
+  thread_snapshot "$@" | LC_ALL=C sort | LC_ALL=C join <(LC_ALL=C sort "$work/threads.$who.0") - |
+    awk -v who="$who" '{printf "  %-10s %-16s %8.2f ms CPU %6d wakeups\n", who, $2, ($6 - $3) / 1e6, $7 - $4}' \
+      >>"$work/threads"
 }
 
 # What the processes hold together, as WHO (CPU: since T0[WHO]).
 sum_up() {
-  local who=$1 pd=0 pss=0 rss=0 ticks=0 threads=0 p a b c
+  local who=$1 pd=0 pss=0 rss=0 threads=0 p a b c ns
   shift
+  ns=$(cpu_ns_of "$@")
   for p in "$@"; do
     read -r a b c < <(awk '$1 == "Private_Dirty:" {d = $2} $1 == "Pss:" {p = $2} $1 == "Rss:" {r = $2} END {print d, p, r}' "/proc/$p/smaps_rollup")
     pd=$((pd + a)); pss=$((pss + b)); rss=$((rss + c))
-    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$p/stat")))
     threads=$((threads + $(awk '/^Threads:/ {print $2}' "/proc/$p/status")))
   done
   PD[$who]=$pd PSS[$who]=$pss RSS[$who]=$rss THREADS[$who]=$threads
-  CPU[$who]=$(awk -v t="$((ticks - T0[$who]))" -v h="$(getconf CLK_TCK)" -v s="$seconds" 'BEGIN {printf "%.2f", 100 * t / h / s}')
+  CPU[$who]=$(awk -v t="$((ns - T0[$who]))" -v s="$seconds" 'BEGIN {printf "%.3f", 100 * t / 1e9 / s}')
 }
 
 # After WARMUP seconds (start-up, births), runs for SECONDS, then reads what
@@ -391,8 +413,9 @@ measure() {
   sleep "$warmup"
   local pid children=()
   for pid in "$@"; do mapfile -t -O "${#children[@]}" children < <(pgrep -P "$pid" || true); done
-  T0[$who]=$(ticks_of "$@")
-  T0[$who+]=$(ticks_of "$@" "${children[@]}")
+  T0[$who]=$(cpu_ns_of "$@")
+  T0[$who+]=$(cpu_ns_of "$@" "${children[@]}")
+  [ "${COMPARE_THREADS:-0}" = 1 ] && thread_snapshot "$@" >"$work/threads.$who.0"
   sleep "$seconds"
   children=()
   for pid in "$@"; do
@@ -402,6 +425,7 @@ measure() {
   done
   sum_up "$who" "$@"
   ((${#children[@]})) && sum_up "$who+" "$@" "${children[@]}"
+  [ "${COMPARE_THREADS:-0}" = 1 ] && thread_table "$who" "$@"
   for pid in "$@"; do kill -TERM "$pid"; done
   for pid in "$@"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
 }
@@ -510,7 +534,7 @@ if ((work_on)); then
 else
   echo "The system sources only (no devices, no probes), to Mosquitto on loopback."
 fi
-echo "Memory in MiB at the end of each run; CPU in % of one core over the run (noisy when the machine is shared)."
+echo "Memory in MiB at the end of each run; CPU in % of one core over the run, summed over the threads (noisy when the machine is shared)."
 printf '| %-34s | %13s | %6s | %6s | %6s | %7s | %15s |\n' "agent / peer" "private dirty" PSS RSS CPU threads "bytes per value"
 printf '| %-34s | %13s | %6s | %6s | %6s | %7s | %15s |\n' --- --- --- --- --- --- ---
 row() {
@@ -538,3 +562,7 @@ ratio() {
 ratio agent "agent / collectd"
 ((exporters)) && ratio exporters "exporters / collectd"
 echo "(bytes per value: MQTT topic + payload of the data messages, or the scraped text, per value; in brackets the values.)"
+if [ "${COMPARE_THREADS:-0}" = 1 ]; then
+  echo "Each thread over the run:"
+  cat "$work/threads"
+fi
