@@ -267,8 +267,8 @@ std::string Spool::open() {
   }
   // A damaged marker is rewritten at the first commit.
   saved_committed_ = marker_problem.empty() ? committed_ : UINT64_MAX;
+  unsaved_ = false;
   open_ = true;
-  last_sync_ms_ = clock_.steady_ms();
   writable_retry_at_ = clock_.steady_ms() + kWritableRetryMs;
   scan_pending(lost_before, marker_problem);
   return "";
@@ -582,6 +582,7 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error,
   }
   Segment& seg = segments_.back();
   seg.size += rec;
+  if (!dirty_) dirty_since_ms_ = clock_.steady_ms();
   dirty_ = true;
   if (opt_.sync_always && !sync_data()) {
     // Not on disk: not stored. Take it back, so nothing unsynced is ever
@@ -725,20 +726,25 @@ void Spool::save_committed(bool force) {
   if (committed_ == saved_committed_ || !writable_) return;
   const int64_t now = clock_.steady_ms();
   // Rewriting the marker on every receipt would wear flash for little: losing
-  // it costs only duplicates (delivery is at least once).
-  if (!force && now - last_commit_save_ms_ < 1000) return;
+  // it costs only duplicates (delivery is at least once). So a confirmation
+  // waits up to a second, and those of a whole sampling round (the node's
+  // batch, then each device's) go in one save.
+  if (!unsaved_) unsaved_since_ms_ = now;
+  unsaved_ = true;
+  if (!force && now - unsaved_since_ms_ < kMarkerDelayMs) return;
   // A forced save (segments deleted, records dropped) is synced: a marker
   // older than the records on disk would count the missing ones as lost.
   if (marker_.write(committed_, opt_.sync_always || force)) {
     saved_committed_ = committed_;
-    last_commit_save_ms_ = now;
+    unsaved_ = false;
+  } else {
+    unsaved_since_ms_ = now;  // tried again a second later
   }
 }
 
 bool Spool::sync_data() {
   if (!segments_.empty() && writable_ && io_.fdatasync(segments_.back().fd) != 0) return false;
   dirty_ = false;
-  last_sync_ms_ = clock_.steady_ms();
   return true;
 }
 
@@ -750,12 +756,15 @@ int64_t Spool::maintain() {
     try_writable();
     if (!writable_) next = std::min(next, writable_retry_at_);
   }
-  // A sync that fails is tried again an interval later.
-  if (dirty_ && now - last_sync_ms_ >= opt_.sync_interval_ms && !sync_data()) last_sync_ms_ = now;
-  if (dirty_) next = std::min(next, last_sync_ms_ + opt_.sync_interval_ms);
+  // Synced once the oldest unsynced batch is an interval old: no batch waits
+  // longer, and a round of appends (the node's, then each device's as its
+  // poll ends) costs one fdatasync. One that fails is tried an interval later.
+  if (dirty_ && now - dirty_since_ms_ >= opt_.sync_interval_ms && !sync_data())
+    dirty_since_ms_ = now;
+  if (dirty_) next = std::min(next, dirty_since_ms_ + opt_.sync_interval_ms);
   if (committed_ != saved_committed_ && writable_) {
     save_committed(false);
-    if (committed_ != saved_committed_) next = std::min(next, last_commit_save_ms_ + 1000);
+    if (committed_ != saved_committed_) next = std::min(next, unsaved_since_ms_ + kMarkerDelayMs);
   }
   return next;
 }

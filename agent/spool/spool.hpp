@@ -59,6 +59,8 @@ class Spool {
   static constexpr uint64_t kMaxId = 1'000'000'000'000'000;
   // How often a read-only spool checks whether it can write again.
   static constexpr int64_t kWritableRetryMs = 5000;
+  // How long a confirmation may wait before the marker is saved.
+  static constexpr int64_t kMarkerDelayMs = 1000;
 
   Spool(SpoolOptions options, const Clock& clock);
   ~Spool();
@@ -182,9 +184,10 @@ class Spool {
   uint64_t next_id_ = 1;
   uint64_t committed_ = 0;
   uint64_t saved_committed_ = 0;
-  int64_t last_commit_save_ms_ = 0;
+  bool unsaved_ = false;  // confirmed since the marker was last saved
+  int64_t unsaved_since_ms_ = 0;
   bool dirty_ = false;  // appended since the last fdatasync
-  int64_t last_sync_ms_ = 0;
+  int64_t dirty_since_ms_ = 0;
   SpoolStats counters_;
   std::vector<std::pair<uint64_t, uint64_t>> corrupt_seen_;  // (segment, offset)
   // Ids known to be lost and not yet confirmed: sorted, disjoint [from, to).

@@ -292,7 +292,7 @@ namespace {
 // The real filesystem, counting reads.
 class CountingIo final : public FileIo {
  public:
-  long preads = 0;
+  long preads = 0, syncs = 0, writes = 0;
   int open(const char* p, int f, mode_t m) override { return real_.open(p, f, m); }
   int close(int fd) override { return real_.close(fd); }
   ssize_t pread(int fd, void* b, size_t n, off_t o) override {
@@ -300,10 +300,14 @@ class CountingIo final : public FileIo {
     return real_.pread(fd, b, n, o);
   }
   ssize_t pwritev(int fd, const iovec* v, int c, off_t o) override {
+    ++writes;
     return real_.pwritev(fd, v, c, o);
   }
   int ftruncate(int fd, off_t s) override { return real_.ftruncate(fd, s); }
-  int fdatasync(int fd) override { return real_.fdatasync(fd); }
+  int fdatasync(int fd) override {
+    ++syncs;
+    return real_.fdatasync(fd);
+  }
   int fstat(int fd, struct stat* st) override { return real_.fstat(fd, st); }
   int punch_hole(int fd, off_t o, off_t l) override { return real_.punch_hole(fd, o, l); }
   int rename(const char* a, const char* b) override { return real_.rename(a, b); }
@@ -356,16 +360,59 @@ TEST_CASE("spool: a committed marker deleted while running is made again at the 
   Spool spool(opts(dir.path), clock);
   REQUIRE(spool.open().empty());
   for (uint64_t i = 1; i <= 4; ++i) spool.append(batch(i), static_cast<int64_t>(i));
+  const fs::path marker = fs::path(dir.path) / "committed";
   spool.commit(1);
   clock.advance(1000);
-  spool.commit(2);  // saved in place from now on
-  const fs::path marker = fs::path(dir.path) / "committed";
+  spool.maintain();  // made, and kept open
   REQUIRE(fs::exists(marker));
-  fs::remove(marker);
+  spool.commit(2);
   clock.advance(1000);
+  spool.maintain();  // saved in place
+  fs::remove(marker);
   spool.commit(3);
+  clock.advance(1000);
   spool.maintain();
   REQUIRE(fs::exists(marker));
   CommitMarker read_back(posix_file_io(), marker.string());
   CHECK(read_back.read().value == 3);
+}
+
+TEST_CASE("spool: a round of appends and confirmations costs one sync and one marker save") {
+  TempDir dir;
+  FakeClock clock;
+  CountingIo io;
+  SpoolOptions o = opts(dir.path);
+  o.io = &io;
+  o.sync_interval_ms = 1000;
+  Spool spool(o, clock);
+  REQUIRE(spool.open().empty());
+  uint64_t id = 0;
+  for (int round = 0; round < 5; ++round) {
+    const long syncs = io.syncs, writes = io.writes;
+    // The node's batch, then each device's as its poll ends, a few ms apart,
+    // each confirmed some 40 ms later; the loop calls maintain() every turn.
+    int64_t wake = INT64_MAX;
+    for (int i = 0; i < 3; ++i) {
+      id = spool.append(batch(id + 1), clock.wall_ms());
+      wake = spool.maintain();
+      clock.advance(3);
+    }
+    clock.advance(40);
+    for (uint64_t c = id - 2; c <= id; ++c) {
+      spool.commit(c);
+      wake = spool.maintain();
+    }
+    // Nothing is synced or saved before the oldest is a second old...
+    CHECK(io.syncs == syncs);
+    CHECK(io.writes == writes + 3);  // the three records
+    // ...and then all of it at once, at the time maintain() asked for.
+    clock.advance(wake - clock.steady_ms());
+    wake = spool.maintain();
+    clock.advance(wake - clock.steady_ms());
+    spool.maintain();
+    CHECK(io.syncs == syncs + 1);
+    CHECK(io.writes == writes + 3 + 1);                         // one save of the marker
+    CHECK(spool.maintain() >= clock.steady_ms() + 60'000 - 1);  // nothing due
+    clock.advance(5000);                                        // the next round
+  }
 }
