@@ -268,6 +268,8 @@ std::string Spool::open() {
   // A damaged marker is rewritten at the first commit.
   saved_committed_ = marker_problem.empty() ? committed_ : UINT64_MAX;
   unsaved_ = false;
+  sync_marker_pending_ = false;
+  synced_next_id_ = next_id_;  // what was found on disk
   open_ = true;
   writable_retry_at_ = clock_.steady_ms() + kWritableRetryMs;
   scan_pending(lost_before, marker_problem);
@@ -592,6 +594,7 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error,
     io_.ftruncate(seg.fd, static_cast<off_t>(seg.size));
     return fail(std::string("cannot sync ") + seg.path + ": " + std::strerror(err));
   }
+  if (opt_.sync_always) synced_next_id_ = next_id_ + 1;
   return next_id_++;
 }
 
@@ -732,19 +735,29 @@ void Spool::save_committed(bool force) {
   if (!unsaved_) unsaved_since_ms_ = now;
   unsaved_ = true;
   if (!force && now - unsaved_since_ms_ < kMarkerDelayMs) return;
-  // A forced save (segments deleted, records dropped) is synced: a marker
-  // older than the records on disk would count the missing ones as lost.
-  if (marker_.write(committed_, opt_.sync_always || force)) {
-    saved_committed_ = committed_;
-    unsaved_ = false;
+  // Never ahead of the records on disk: after a power cut such a marker would
+  // point past the newest one and everything would be sent again. The rest
+  // is saved after the next sync.
+  const uint64_t value = std::min(committed_, synced_next_id_ - 1);
+  if (value == saved_committed_) return;
+  // A forced save (segments deleted, records dropped) is synced, and so is
+  // its retry: a marker older than the records on disk would count the
+  // missing ones as lost.
+  const bool sync = opt_.sync_always || force || sync_marker_pending_;
+  if (marker_.write(value, sync)) {
+    saved_committed_ = value;
+    unsaved_ = value != committed_;
+    sync_marker_pending_ = false;
   } else {
     unsaved_since_ms_ = now;  // tried again a second later
+    sync_marker_pending_ = sync;
   }
 }
 
 bool Spool::sync_data() {
   if (!segments_.empty() && writable_ && io_.fdatasync(segments_.back().fd) != 0) return false;
   dirty_ = false;
+  synced_next_id_ = next_id_;
   return true;
 }
 
@@ -764,7 +777,9 @@ int64_t Spool::maintain() {
   if (dirty_) next = std::min(next, dirty_since_ms_ + opt_.sync_interval_ms);
   if (committed_ != saved_committed_ && writable_) {
     save_committed(false);
-    if (committed_ != saved_committed_) next = std::min(next, unsaved_since_ms_ + kMarkerDelayMs);
+    // What is still unsaved and on disk; the rest waits for the sync above.
+    if (std::min(committed_, synced_next_id_ - 1) != saved_committed_)
+      next = std::min(next, unsaved_since_ms_ + kMarkerDelayMs);
   }
   return next;
 }

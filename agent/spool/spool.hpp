@@ -186,8 +186,10 @@ class Spool {
   uint64_t saved_committed_ = 0;
   bool unsaved_ = false;  // confirmed since the marker was last saved
   int64_t unsaved_since_ms_ = 0;
-  bool dirty_ = false;  // appended since the last fdatasync
+  bool sync_marker_pending_ = false;  // a synced save failed: its retry is synced too
+  bool dirty_ = false;                // appended since the last fdatasync
   int64_t dirty_since_ms_ = 0;
+  uint64_t synced_next_id_ = 1;  // records below this id are on disk
   SpoolStats counters_;
   std::vector<std::pair<uint64_t, uint64_t>> corrupt_seen_;  // (segment, offset)
   // Ids known to be lost and not yet confirmed: sorted, disjoint [from, to).

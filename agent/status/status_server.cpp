@@ -126,6 +126,7 @@ Server::Server(const config::Config& cfg, const Clock& clock) : clock_(clock) {
     ::unlink(path_.c_str());
     return;
   }
+  thread_ = std::thread([this] { serve(); });
   // The serving thread sleeps until a client or its stop; a line folded in
   // the log meanwhile wakes it, so that its count is written when due.
   log::set_fold_listener(
@@ -135,7 +136,9 @@ Server::Server(const config::Config& cfg, const Clock& clock) : clock_(clock) {
         (void)ignored;
       },
       this);
-  thread_ = std::thread([this] { serve(); });
+  const uint64_t one = 1;  // and a line folded before it was set is seen now
+  ssize_t ignored = ::write(stop_fd_, &one, sizeof one);
+  (void)ignored;
 }
 
 Server::~Server() {
