@@ -269,7 +269,15 @@ std::string Spool::open() {
   saved_committed_ = marker_problem.empty() ? committed_ : UINT64_MAX;
   unsaved_ = false;
   sync_marker_pending_ = false;
-  synced_next_id_ = next_id_;  // what was found on disk
+  // What the last process wrote may be in the page cache only (it crashed,
+  // the machine did not): on disk before a marker may name it.
+  if (!writable_ || io_.fdatasync(segments_.back().fd) == 0) {
+    synced_next_id_ = next_id_;
+  } else {
+    synced_next_id_ = committed_ + 1;
+    dirty_ = true;
+    dirty_since_ms_ = clock_.steady_ms();
+  }
   open_ = true;
   writable_retry_at_ = clock_.steady_ms() + kWritableRetryMs;
   scan_pending(lost_before, marker_problem);
@@ -735,6 +743,9 @@ void Spool::save_committed(bool force) {
   if (!unsaved_) unsaved_since_ms_ = now;
   unsaved_ = true;
   if (!force && now - unsaved_since_ms_ < kMarkerDelayMs) return;
+  // A forced save says what was deleted or dropped: the records it names are
+  // synced first, so that it is not capped below them.
+  if (force && dirty_ && committed_ >= synced_next_id_) sync_data();
   // Never ahead of the records on disk: after a power cut such a marker would
   // point past the newest one and everything would be sent again. The rest
   // is saved after the next sync.
