@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -29,12 +30,10 @@ std::optional<uint64_t> parse_line(std::string_view line) {
     return std::nullopt;
   const std::optional<uint64_t> v = parse_number_text(line.substr(0, 20));
   uint32_t crc = 0;
-  for (char c : line.substr(21, 8)) {
-    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return std::nullopt;
-    crc = crc << 4 | static_cast<uint32_t>(d);
-  }
-  if (!v || crc != crc32(line.data(), 20)) return std::nullopt;
+  const char* hex_end = line.data() + 29;
+  const auto [end, error] = std::from_chars(line.data() + 21, hex_end, crc, 16);
+  if (!v || error != std::errc() || end != hex_end || crc != crc32(line.data(), 20))
+    return std::nullopt;
   return v;
 }
 

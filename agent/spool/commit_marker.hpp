@@ -1,5 +1,5 @@
 // The spool's committed marker: the highest id the broker has confirmed, kept
-// in <spool>/committed and rewritten up to once a second while data flows.
+// in <spool>/committed and saved a second after a confirmation not yet in it.
 //
 // It holds two copies, one a line ("<20 digits> <CRC-32 of them, 8 hex>\n"),
 // and a save overwrites the older copy in place: no new file, no rename, no
@@ -35,8 +35,6 @@ class CommitMarker {
   // step failed (the next save makes the file again).
   bool write(uint64_t value, bool sync);
   void close();
-
-  const std::string& path() const { return path_; }
 
  private:
   bool make(uint64_t value, bool sync);

@@ -59,8 +59,6 @@ std::optional<uint64_t> read_number_file(const std::string& path) {
   return f.value;
 }
 
-// Writes through names on the stack: the spool's marker is saved up to once a
-// second from the loop, which allocates nothing once warm.
 bool replace_file(FileIo& io, const std::string& path, const void* data, size_t n, bool sync) {
   char tmp[PATH_MAX];
   if (std::snprintf(tmp, sizeof tmp, "%s.tmp", path.c_str()) >= static_cast<int>(sizeof tmp))

@@ -267,7 +267,7 @@ std::string Spool::open() {
   }
   // A damaged marker is rewritten at the first commit.
   saved_committed_ = marker_problem.empty() ? committed_ : UINT64_MAX;
-  unsaved_ = false;
+  unsaved_since_ms_.reset();
   sync_marker_pending_ = false;
   // What the last process wrote may be in the page cache only (it crashed,
   // the machine did not): on disk before a marker may name it.
@@ -740,9 +740,8 @@ void Spool::save_committed(bool force) {
   // it costs only duplicates (delivery is at least once). So a confirmation
   // waits up to a second, and those of a whole sampling round (the node's
   // batch, then each device's) go in one save.
-  if (!unsaved_) unsaved_since_ms_ = now;
-  unsaved_ = true;
-  if (!force && now - unsaved_since_ms_ < kMarkerDelayMs) return;
+  if (!unsaved_since_ms_) unsaved_since_ms_ = now;
+  if (!force && now - *unsaved_since_ms_ < kMarkerDelayMs) return;
   // A forced save says what was deleted or dropped: the records it names are
   // synced first, so that it is not capped below them.
   if (force && dirty_ && committed_ >= synced_next_id_) sync_data();
@@ -757,7 +756,7 @@ void Spool::save_committed(bool force) {
   const bool sync = opt_.sync_always || force || sync_marker_pending_;
   if (marker_.write(value, sync)) {
     saved_committed_ = value;
-    unsaved_ = value != committed_;
+    if (value == committed_) unsaved_since_ms_.reset();
     sync_marker_pending_ = false;
   } else {
     unsaved_since_ms_ = now;  // tried again a second later
@@ -790,7 +789,7 @@ int64_t Spool::maintain() {
     save_committed(false);
     // What is still unsaved and on disk; the rest waits for the sync above.
     if (std::min(committed_, synced_next_id_ - 1) != saved_committed_)
-      next = std::min(next, unsaved_since_ms_ + kMarkerDelayMs);
+      next = std::min(next, *unsaved_since_ms_ + kMarkerDelayMs);
   }
   return next;
 }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -184,10 +185,9 @@ class Spool {
   uint64_t next_id_ = 1;
   uint64_t committed_ = 0;
   uint64_t saved_committed_ = 0;
-  bool unsaved_ = false;  // confirmed since the marker was last saved
-  int64_t unsaved_since_ms_ = 0;
-  bool sync_marker_pending_ = false;  // a synced save failed: its retry is synced too
-  bool dirty_ = false;                // appended since the last fdatasync
+  std::optional<int64_t> unsaved_since_ms_;  // since when confirmations wait for a save
+  bool sync_marker_pending_ = false;         // a synced save failed: its retry is synced too
+  bool dirty_ = false;                       // appended since the last fdatasync
   int64_t dirty_since_ms_ = 0;
   uint64_t synced_next_id_ = 1;  // records below this id are on disk
   SpoolStats counters_;

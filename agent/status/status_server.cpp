@@ -118,8 +118,8 @@ Server::Server(const config::Config& cfg, const Clock& clock) : clock_(clock) {
   }
   open_socket(cfg.status);
   if (listen_fd_ < 0) return;
-  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd_ < 0) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) {
     lg.warning("no status socket: eventfd: %s", std::strerror(errno));
     ::close(listen_fd_);
     listen_fd_ = -1;
@@ -129,15 +129,13 @@ Server::Server(const config::Config& cfg, const Clock& clock) : clock_(clock) {
   thread_ = std::thread([this] { serve(); });
   // The serving thread sleeps until a client or its stop; a line folded in
   // the log meanwhile wakes it, so that its count is written when due.
-  log::set_fold_listener(
-      [](void* server) {
-        const uint64_t one = 1;
-        ssize_t ignored = ::write(static_cast<Server*>(server)->stop_fd_, &one, sizeof one);
-        (void)ignored;
-      },
-      this);
-  const uint64_t one = 1;  // and a line folded before it was set is seen now
-  ssize_t ignored = ::write(stop_fd_, &one, sizeof one);
+  log::set_fold_listener([](void* server) { static_cast<Server*>(server)->wake(); }, this);
+  wake();  // and a line folded before the listener was set is seen now
+}
+
+void Server::wake() const {
+  const uint64_t one = 1;
+  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
   (void)ignored;
 }
 
@@ -145,12 +143,10 @@ Server::~Server() {
   log::clear_fold_listener(this);
   if (thread_.joinable()) {
     stopping_.store(true);
-    const uint64_t one = 1;
-    ssize_t ignored = ::write(stop_fd_, &one, sizeof one);
-    (void)ignored;
+    wake();
     thread_.join();
   }
-  if (stop_fd_ >= 0) ::close(stop_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
     // Only our own socket: another agent may have taken the path since.
@@ -572,7 +568,7 @@ void Server::serve() {
     // Folded log lines are written when their window ends.
     const int64_t fold_due = log::tick();
     fds.clear();
-    fds.push_back(pollfd{stop_fd_, POLLIN, 0});
+    fds.push_back(pollfd{wake_fd_, POLLIN, 0});
     int64_t now = steady_now();
     // A new client is taken while there is room, or an idle one to close for it.
     const bool can_take =
@@ -592,7 +588,7 @@ void Server::serve() {
     }
     if (fds[0].revents) {  // stop, or a line folded: tick again
       uint64_t count = 0;
-      ssize_t ignored = ::read(stop_fd_, &count, sizeof count);
+      ssize_t ignored = ::read(wake_fd_, &count, sizeof count);
       (void)ignored;
       if (stopping_.load()) break;
     }

@@ -117,6 +117,7 @@ class Server {
   // A client's connection, in serve().
   struct Conn;
   void serve();
+  void wake() const;  // the serving thread looks again (at its stop, the log)
   // The steps of serve().
   bool take_request(Conn& c);
   static void drop_closed(std::vector<Conn>& conns);
@@ -129,7 +130,7 @@ class Server {
   const Clock& clock_;
   std::string path_;
   int listen_fd_ = -1;
-  int stop_fd_ = -1;  // an eventfd: the stop (with stopping_), or a line folded
+  int wake_fd_ = -1;  // an eventfd: the stop (with stopping_), or a line folded
   std::atomic<bool> stopping_{false};
   dev_t dev_ = 0;
   ino_t ino_ = 0;
