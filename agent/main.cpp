@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
   // main loop, so sharing costs nothing (docs/performance.md, "Figures").
   ::mallopt(M_ARENA_MAX, 1);
   classroom::mqtt::skip_eager_openssl_init();  // before any MQTT client
+  classroom::mqtt::quiet_paho_trace();
   // OpenSSL's random generator, for the whole process: Hash_DRBG with
   // SHA-256 (NIST SP 800-90A, as the default CTR-DRBG is), which builds
   // OpenSSL's digests only; the default builds every cipher of the provider

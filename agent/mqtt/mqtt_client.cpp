@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -566,6 +567,12 @@ void skip_eager_openssl_init() {
   MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
   init.do_openssl_init = 0;
   MQTTAsync_global_init(&init);
+}
+
+void quiet_paho_trace() {
+  const char* paho_trace = std::getenv("MQTT_C_CLIENT_TRACE");
+  if (paho_trace != nullptr && *paho_trace != '\0') return;
+  MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
 }
 
 }  // namespace classroom::mqtt

@@ -146,4 +146,16 @@ std::unique_ptr<Client> make_paho_client(const std::string& first_server,
 // that client's DISCONNECT).
 void skip_eager_openssl_init();
 
+// Paho C, at its default trace level, records every function entry and exit
+// of its threads in a ring of 400 entries (128 KB of heap, written whether or
+// not anyone reads it, made again whenever a client is made after the last
+// one went) and formats a line for every packet, payload included. Nothing
+// here reads the ring. This raises the level to errors: the ring's pages are
+// never written (~110 KiB less private memory with the whole job, measured;
+// its CPU was within the noise, docs/performance.md). When
+// MQTT_C_CLIENT_TRACE is set (Paho's own switch, to a file or ON for stdout,
+// for someone debugging the MQTT client), Paho's levels are left as they are.
+// Call it in main(), before any MQTT client exists.
+void quiet_paho_trace();
+
 }  // namespace classroom::mqtt

@@ -1,6 +1,10 @@
 // The one class that wraps Paho (agent/mqtt/mqtt_client.cpp) against a real
 // Mosquitto: what an ended session leaves with the broker.
+#include <MQTTAsync.h>
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <vector>
 
@@ -89,4 +93,55 @@ TEST_CASE("MQTT client: sessions ended in quick succession each have the broker 
   const auto deaths = sub.of_type("NDEATH");
   CHECK(deaths.size() == 1);
   for (const Message& d : deaths) CHECK(d.topic == "spBv1.0/retire/NDEATH/retire");
+}
+
+namespace {
+
+// Paho's trace lines below errors, from the callback Paho hands every line
+// that passes its level.
+std::atomic<int> paho_trace_lines{0};
+void count_paho_trace(enum MQTTASYNC_TRACE_LEVELS level, char*) {
+  if (level < MQTTASYNC_TRACE_ERROR) ++paho_trace_lines;
+}
+
+// What Paho traces of a session through the agent's client: connect, one
+// QoS 1 message acknowledged, the client's end. Counted from once the client
+// exists: making the first client prints Paho's banner (its version, the
+// system's), which goes to the callback whatever the level, once.
+int traced_session(const Mosquitto& broker, uint64_t attempt) {
+  Events events;
+  auto client = mqtt::make_paho_client(broker.url(), "quiet", events.sink());
+  paho_trace_lines = 0;
+  connect(*client, events, broker, "quiet", attempt);
+  std::string error;
+  REQUIRE(client->publish("quiet/data", "a sample", 1, 7, error));
+  REQUIRE(wait_until([&] { return events.has(mqtt::Event::Kind::delivered, 7); }, 10s));
+  client.reset();
+  return paho_trace_lines;
+}
+
+}  // namespace
+
+TEST_CASE("MQTT client: Paho traces nothing below errors once quieted") {
+  // At its default level Paho C records every function entry and exit of
+  // its threads in its trace ring (128 KB of heap nobody reads,
+  // docs/performance.md) and formats a line for every packet. Its callback
+  // is given each line that passes the level.
+  Mosquitto broker;
+  ::MQTTAsync_setTraceCallback(count_paho_trace);
+  ::unsetenv("MQTT_C_CLIENT_TRACE");
+  INFO("Paho's default level traces a session, each call and each packet");
+  CHECK(traced_session(broker, 1) > 100);
+
+  mqtt::quiet_paho_trace();
+  CHECK(traced_session(broker, 2) == 0);
+
+  TempDir dir;  // someone debugging Paho, its trace to a file
+  ::setenv("MQTT_C_CLIENT_TRACE", (dir.path + "/paho.trace").c_str(), 1);
+  ::MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_MINIMUM);
+  mqtt::quiet_paho_trace();
+  INFO("with MQTT_C_CLIENT_TRACE set, Paho's level stays");
+  CHECK(traced_session(broker, 3) > 100);
+  ::unsetenv("MQTT_C_CLIENT_TRACE");
+  ::MQTTAsync_setTraceCallback(nullptr);
 }

@@ -3,10 +3,11 @@
 # stay within 2 MiB with the shipped config, and with ten probes on top of it
 #, and with two SNMP devices, measured by tests/perf/footprint.sh
 # after SECONDS (default 20) of a 1 s interval. The whole job (both devices
-# and the ten probes together) measures 2140-2270 KiB: until it fits in
-# 2 MiB, its check holds what is reached (WHOLE_JOB_BUDGET_KIB, 2400 KiB, as
+# and the ten probes together) measures 2072-2112 KiB: until it fits in
+# 2 MiB, its check holds what is reached (WHOLE_JOB_BUDGET_KIB, 2200 KiB, as
 # the runs vary by some 80 KiB) against a regression and says that 2 MiB is
-# the goal (docs/performance.md). The probe run must really have loaded
+# the goal (docs/performance.md). Paho's trace ring written again (~120 KiB)
+# would break it. The probe run must really have loaded
 # libcurl and c-ares (its HTTP and DNS probes ran), the device run net-snmp,
 # and the shipped one none of them: libraries loaded with dlopen cost nothing
 # where their feature is not configured.
@@ -17,7 +18,7 @@ seconds=${1:-20}
 agent=()
 [ -n "${2:-}" ] && agent=("$2")  # else footprint.sh's default, build/agent/classroom-agent
 budget_kib=${BUDGET_KIB:-2048}  # lower it to see the failure path
-whole_job_kib=${WHOLE_JOB_BUDGET_KIB:-2400}
+whole_job_kib=${WHOLE_JOB_BUDGET_KIB:-2200}
 failed=0
 
 check() {
