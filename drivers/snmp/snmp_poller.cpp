@@ -173,6 +173,9 @@ struct Poller::Impl {
   // Per device, the poller thread's own: max-repetitions for its next
   // GETBULK, and the most it may grow to (lowered by a tooBig).
   std::vector<long> repetitions, ceilings;
+  // Per device, the poller thread's own: the values its last complete poll
+  // returned (0: none yet), the room the next one makes before its walk.
+  std::vector<size_t> last_values;
   size_t max_parallel;
   std::function<void()> wake;
 
@@ -193,7 +196,10 @@ struct Poller::Impl {
     a.finished = true;
     a.result.status = status;
     a.result.error = std::move(error);
-    if (status != PollResult::Status::ok) a.result.vars.clear();
+    if (status != PollResult::Status::ok)
+      a.result.vars.clear();
+    else
+      last_values[a.device] = a.result.vars.size();
   }
 
   bool send_walk(Active& a) {
@@ -331,10 +337,17 @@ struct Poller::Impl {
       a.result.vars.push_back(VarBind{to_oid(v->name, v->name_length), convert(v)});
     a.in_walk = true;
     // Room for the whole walk at once (up to a bound): grown step by step,
-    // the vector would hold its old and new copies at each step.
-    if (plan.max_rows > 0)
-      a.result.vars.reserve(a.result.vars.size() +
-                            std::min(kReservedVarBinds, plan.columns.size() * plan.max_rows));
+    // the vector would hold its old and new copies at each step. Once the
+    // device has answered a whole poll, room for as many values as then and
+    // 16 more (a table that grew further grows the vector once). Room for
+    // every row the plan allows, at every poll, was some 200 KiB even for a
+    // device with four interfaces: past malloc's mmap threshold, so mapped
+    // and faulted in page by page here and unmapped on the loop (a TLB flush
+    // on every core) at every poll.
+    size_t room =
+        plan.max_rows > 0 ? std::min(kReservedVarBinds, plan.columns.size() * plan.max_rows) : 0;
+    if (const size_t last = last_values[a.device]; last > 0) room = std::min(room, last + 16);
+    a.result.vars.reserve(a.result.vars.size() + room);
     a.cursor = plan.columns;
     a.done.assign(plan.columns.size(), false);
     a.rows.assign(plan.columns.size(), 0);
@@ -679,6 +692,7 @@ Poller::Poller(std::vector<Target> targets, size_t max_parallel, std::function<v
   impl_->busy.assign(impl_->targets.size(), false);
   impl_->repetitions.assign(impl_->targets.size(), kStartRepetitions);
   impl_->ceilings.assign(impl_->targets.size(), kMaxRepetitions);
+  impl_->last_values.assign(impl_->targets.size(), 0);
   impl_->plans.resize(impl_->targets.size());
   if (::pipe2(impl_->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) impl_->wake_pipe[0] = -1;
   impl_->thread = std::thread([this] { impl_->run(); });
