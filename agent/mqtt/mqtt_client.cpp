@@ -570,8 +570,10 @@ void skip_eager_openssl_init() {
 }
 
 void quiet_paho_trace() {
-  const char* paho_trace = std::getenv("MQTT_C_CLIENT_TRACE");
-  if (paho_trace != nullptr && *paho_trace != '\0') return;
+  for (const char* paho_switch : {"MQTT_C_CLIENT_TRACE", "MQTT_C_CLIENT_TRACE_LEVEL"}) {
+    const char* value = std::getenv(paho_switch);
+    if (value != nullptr && *value != '\0') return;  // Paho's Log_initialize reads them
+  }
   MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
 }
 

@@ -150,12 +150,14 @@ void skip_eager_openssl_init();
 // of its threads in a ring of 400 entries (128 KB of heap, written whether or
 // not anyone reads it, made again whenever a client is made after the last
 // one went) and formats a line for every packet, payload included. Nothing
-// here reads the ring. This raises the level to errors: the ring's pages are
-// never written (~110 KiB less private memory with the whole job, measured;
-// its CPU was within the noise, docs/performance.md). When
-// MQTT_C_CLIENT_TRACE is set (Paho's own switch, to a file or ON for stdout,
-// for someone debugging the MQTT client), Paho's levels are left as they are.
-// Call it in main(), before any MQTT client exists.
+// here reads the ring. This raises the level to errors: only Paho's error
+// lines go into the ring (two a failed connection attempt to a broker whose
+// name does not resolve, so a long outage can still fill it), and with a
+// reachable broker its pages are not written: ~120 KiB less private memory,
+// measured; its CPU was within the noise (docs/performance.md). When
+// MQTT_C_CLIENT_TRACE or MQTT_C_CLIENT_TRACE_LEVEL is set (Paho's own
+// switches, for someone debugging the MQTT client), Paho's levels are left
+// as they are. Call it in main(), before any MQTT client exists.
 void quiet_paho_trace();
 
 }  // namespace classroom::mqtt

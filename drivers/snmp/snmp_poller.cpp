@@ -154,6 +154,7 @@ struct Poller::Impl {
     bool holds_user = false;  // v3: this poll's keys are in net-snmp's user list
     PollResult result;
     bool in_walk = false;
+    size_t scalars = 0;       // values of the GET before the walk
     std::vector<Oid> cursor;  // per column: the last OID seen
     std::vector<bool> done;
     std::vector<size_t> rows;  // per column: rows taken
@@ -173,9 +174,9 @@ struct Poller::Impl {
   // Per device, the poller thread's own: max-repetitions for its next
   // GETBULK, and the most it may grow to (lowered by a tooBig).
   std::vector<long> repetitions, ceilings;
-  // Per device, the poller thread's own: the values its last complete poll
-  // returned (0: none yet), the room the next one makes before its walk.
-  std::vector<size_t> last_values;
+  // Per device, the poller thread's own: the values its last complete walk
+  // returned (0: none yet, or a new plan), the room the next one makes.
+  std::vector<size_t> last_walk;
   size_t max_parallel;
   std::function<void()> wake;
 
@@ -198,8 +199,8 @@ struct Poller::Impl {
     a.result.error = std::move(error);
     if (status != PollResult::Status::ok)
       a.result.vars.clear();
-    else
-      last_values[a.device] = a.result.vars.size();
+    else if (a.in_walk)
+      last_walk[a.device] = a.result.vars.size() - a.scalars;
   }
 
   bool send_walk(Active& a) {
@@ -336,17 +337,19 @@ struct Poller::Impl {
     for (netsnmp_variable_list* v = pdu->variables; v; v = v->next_variable)
       a.result.vars.push_back(VarBind{to_oid(v->name, v->name_length), convert(v)});
     a.in_walk = true;
+    a.scalars = a.result.vars.size();
     // Room for the whole walk at once (up to a bound): grown step by step,
     // the vector would hold its old and new copies at each step. Once the
-    // device has answered a whole poll, room for as many values as then and
-    // 16 more (a table that grew further grows the vector once). Room for
-    // every row the plan allows, at every poll, was some 200 KiB even for a
-    // device with four interfaces: past malloc's mmap threshold, so mapped
-    // and faulted in page by page here and unmapped on the loop (a TLB flush
-    // on every core) at every poll.
+    // device has answered a whole walk of this plan, room for as many values
+    // as then and 16 more (a table that grew further grows the vector as
+    // before). Room for every row the plan allows, at every poll, was some
+    // 130 KiB for a device with four interfaces (the system and interfaces
+    // profiles; more with host and ups): past malloc's mmap threshold, so
+    // mapped and faulted in page by page here, and unmapped on the loop (a
+    // TLB flush on the cores running the agent), at every poll.
     size_t room =
         plan.max_rows > 0 ? std::min(kReservedVarBinds, plan.columns.size() * plan.max_rows) : 0;
-    if (const size_t last = last_values[a.device]; last > 0) room = std::min(room, last + 16);
+    if (const size_t last = last_walk[a.device]; last > 0) room = std::min(room, last + 16);
     a.result.vars.reserve(a.result.vars.size() + room);
     a.cursor = plan.columns;
     a.done.assign(plan.columns.size(), false);
@@ -592,6 +595,7 @@ struct Poller::Impl {
           if (plans[d]) {
             targets[d].plan = std::move(*plans[d]);
             plans[d].reset();
+            last_walk[d] = 0;  // its first walk makes room for the plan's rows
           }
           mutex.unlock();
           start(d);
@@ -692,7 +696,7 @@ Poller::Poller(std::vector<Target> targets, size_t max_parallel, std::function<v
   impl_->busy.assign(impl_->targets.size(), false);
   impl_->repetitions.assign(impl_->targets.size(), kStartRepetitions);
   impl_->ceilings.assign(impl_->targets.size(), kMaxRepetitions);
-  impl_->last_values.assign(impl_->targets.size(), 0);
+  impl_->last_walk.assign(impl_->targets.size(), 0);
   impl_->plans.resize(impl_->targets.size());
   if (::pipe2(impl_->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) impl_->wake_pipe[0] = -1;
   impl_->thread = std::thread([this] { impl_->run(); });

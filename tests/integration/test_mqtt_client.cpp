@@ -127,9 +127,17 @@ TEST_CASE("MQTT client: Paho traces nothing below errors once quieted") {
   // its threads in its trace ring (128 KB of heap nobody reads,
   // docs/performance.md) and formats a line for every packet. Its callback
   // is given each line that passes the level.
+  struct Restored {  // whatever ends the test
+    ~Restored() {
+      ::unsetenv("MQTT_C_CLIENT_TRACE");
+      ::unsetenv("MQTT_C_CLIENT_TRACE_LEVEL");
+      ::MQTTAsync_setTraceCallback(nullptr);
+    }
+  } restored;
+  ::unsetenv("MQTT_C_CLIENT_TRACE");  // Paho's own switches, read at its start
+  ::unsetenv("MQTT_C_CLIENT_TRACE_LEVEL");
   Mosquitto broker;
   ::MQTTAsync_setTraceCallback(count_paho_trace);
-  ::unsetenv("MQTT_C_CLIENT_TRACE");
   INFO("Paho's default level traces a session, each call and each packet");
   CHECK(traced_session(broker, 1) > 100);
 
@@ -142,6 +150,4 @@ TEST_CASE("MQTT client: Paho traces nothing below errors once quieted") {
   mqtt::quiet_paho_trace();
   INFO("with MQTT_C_CLIENT_TRACE set, Paho's level stays");
   CHECK(traced_session(broker, 3) > 100);
-  ::unsetenv("MQTT_C_CLIENT_TRACE");
-  ::MQTTAsync_setTraceCallback(nullptr);
 }
