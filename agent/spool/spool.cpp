@@ -275,8 +275,7 @@ std::string Spool::open() {
     synced_next_id_ = next_id_;
   } else {
     synced_next_id_ = committed_ + 1;
-    dirty_ = true;
-    dirty_since_ms_ = clock_.steady_ms();
+    unsynced_since_ms_ = clock_.steady_ms();
   }
   open_ = true;
   writable_retry_at_ = clock_.steady_ms() + kWritableRetryMs;
@@ -394,7 +393,7 @@ void Spool::scan_pending(uint64_t lost_before, const std::string& marker_problem
 }
 
 bool Spool::rotate(std::string* error) {
-  if (!segments_.empty() && dirty_ && !sync_data()) {
+  if (!segments_.empty() && unsynced_since_ms_ && !sync_data()) {
     if (error) *error = "cannot sync " + segments_.back().path + ": " + std::strerror(errno);
     return false;
   }
@@ -592,8 +591,7 @@ uint64_t Spool::append(std::string_view data, int64_t ts_ms, std::string* error,
   }
   Segment& seg = segments_.back();
   seg.size += rec;
-  if (!dirty_) dirty_since_ms_ = clock_.steady_ms();
-  dirty_ = true;
+  if (!unsynced_since_ms_) unsynced_since_ms_ = clock_.steady_ms();
   if (opt_.sync_always && !sync_data()) {
     // Not on disk: not stored. Take it back, so nothing unsynced is ever
     // confirmed as stored (a failed fsync may already have lost the data).
@@ -744,11 +742,11 @@ void Spool::save_committed(bool force) {
   if (!force && now - *unsaved_since_ms_ < kMarkerDelayMs) return;
   // A forced save says what was deleted or dropped: the records it names are
   // synced first, so that it is not capped below them.
-  if (force && dirty_ && committed_ >= synced_next_id_) sync_data();
+  if (force && unsynced_since_ms_ && committed_ >= synced_next_id_) sync_data();
   // Never ahead of the records on disk: after a power cut such a marker would
   // point past the newest one and everything would be sent again. The rest
   // is saved after the next sync.
-  const uint64_t value = std::min(committed_, synced_next_id_ - 1);
+  const uint64_t value = savable_committed();
   if (value == saved_committed_) return;
   // A forced save (segments deleted, records dropped) is synced, and so is
   // its retry: a marker older than the records on disk would count the
@@ -766,7 +764,7 @@ void Spool::save_committed(bool force) {
 
 bool Spool::sync_data() {
   if (!segments_.empty() && writable_ && io_.fdatasync(segments_.back().fd) != 0) return false;
-  dirty_ = false;
+  unsynced_since_ms_.reset();
   synced_next_id_ = next_id_;
   return true;
 }
@@ -782,13 +780,13 @@ int64_t Spool::maintain() {
   // Synced once the oldest unsynced batch is an interval old: no batch waits
   // longer, and a round of appends (the node's, then each device's as its
   // poll ends) costs one fdatasync. One that fails is tried an interval later.
-  if (dirty_ && now - dirty_since_ms_ >= opt_.sync_interval_ms && !sync_data())
-    dirty_since_ms_ = now;
-  if (dirty_) next = std::min(next, dirty_since_ms_ + opt_.sync_interval_ms);
+  if (unsynced_since_ms_ && now - *unsynced_since_ms_ >= opt_.sync_interval_ms && !sync_data())
+    unsynced_since_ms_ = now;
+  if (unsynced_since_ms_) next = std::min(next, *unsynced_since_ms_ + opt_.sync_interval_ms);
   if (committed_ != saved_committed_ && writable_) {
     save_committed(false);
     // What is still unsaved and on disk; the rest waits for the sync above.
-    if (std::min(committed_, synced_next_id_ - 1) != saved_committed_)
+    if (savable_committed() != saved_committed_)
       next = std::min(next, *unsaved_since_ms_ + kMarkerDelayMs);
   }
   return next;
@@ -796,7 +794,7 @@ int64_t Spool::maintain() {
 
 void Spool::sync_all() {
   if (!open_) return;
-  if (dirty_) sync_data();
+  if (unsynced_since_ms_) sync_data();
   save_committed(true);
 }
 

@@ -16,6 +16,7 @@
 // (everything on disk is sent again). All file access goes through a FileIo.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -166,6 +167,8 @@ class Spool {
   uint64_t lost_in(uint64_t from, uint64_t to) const;
   void delete_segment(size_t index);
   void save_committed(bool force);
+  // The confirmed id a marker may name: never past the records on disk.
+  uint64_t savable_committed() const { return std::min(committed_, synced_next_id_ - 1); }
   bool sync_data();
   uint64_t total_bytes() const;
   int64_t oldest_pending_ts();
@@ -185,11 +188,10 @@ class Spool {
   uint64_t next_id_ = 1;
   uint64_t committed_ = 0;
   uint64_t saved_committed_ = 0;
-  std::optional<int64_t> unsaved_since_ms_;  // since when confirmations wait for a save
-  bool sync_marker_pending_ = false;         // a synced save failed: its retry is synced too
-  bool dirty_ = false;                       // appended since the last fdatasync
-  int64_t dirty_since_ms_ = 0;
-  uint64_t synced_next_id_ = 1;  // records below this id are on disk
+  std::optional<int64_t> unsaved_since_ms_;   // since when confirmations wait for a save
+  bool sync_marker_pending_ = false;          // a synced save failed: its retry is synced too
+  std::optional<int64_t> unsynced_since_ms_;  // since when appends wait for an fdatasync
+  uint64_t synced_next_id_ = 1;               // records below this id are on disk
   SpoolStats counters_;
   std::vector<std::pair<uint64_t, uint64_t>> corrupt_seen_;  // (segment, offset)
   // Ids known to be lost and not yet confirmed: sorted, disjoint [from, to).
