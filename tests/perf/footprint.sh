@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Footprint of the agent as a gateway pays for it: runs the built agent for
 # SECONDS (default 30) at a 1 s interval against a Mosquitto on loopback, then
-# prints its private dirty memory and PSS (/proc/PID/smaps_rollup), its CPU
-# time, and the bytes it published as the broker delivered them.
+# prints its private dirty memory and PSS (/proc/PID/smaps_rollup), the most
+# it ever held resident (VmHWM: short transients included, which a sample
+# would catch only by chance), its CPU time, and the bytes it published as
+# the broker delivered them.
 # With --outage, the broker is stopped after 5 s and the agent's private dirty
 # memory is printed every 5 s while its backlog grows on disk: it must stay flat.
 # With --snmp, an snmpd is started on a free loopback UDP port and the agent
@@ -217,13 +219,7 @@ if ((ask_status)); then
   done
   echo "last status answer:"; sed 's/^/  /' "$work/status.out"
 else
-  # The most it held, one sample a second, as well as what it holds at the end.
-  peak=0
-  for ((t = 0; t < seconds; t++)); do
-    sleep 1
-    kib=$(awk '$1 == "Private_Dirty:" {print $2}' "/proc/$pid/smaps_rollup")
-    ((kib > peak)) && peak=$kib
-  done
+  sleep "$seconds"
 fi
 
 rollup=$(cat "/proc/$pid/smaps_rollup")
@@ -241,6 +237,9 @@ by_mapping=
   "/proc/$pid/smaps" | sort -k1,1rn -k8,8rn | head -n "$FOOTPRINT_MAPPINGS" || true)
 kib() { awk -v k="$1" '$1 == k":" {print $2}' <<<"$rollup"; }
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$pid/stat")
+# The most it ever held resident (the kernel's high-water mark: every
+# transient counts, however short, unlike a sample).
+hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$pid/status")
 tck=$(getconf CLK_TCK)
 threads=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")
 kill -TERM "$pid"; wait "$pid" || true
@@ -257,7 +256,7 @@ receipt_bytes=$(awk '$1 ~ /^classroom-agent\// {s += $2 + length($1)} END {print
 
 echo "classroom-agent footprint: ${seconds} s at a 1 s interval, default config otherwise$( ((snmp)) && echo ", 2 SNMP devices" || true)$( ((snmp_worst)) && echo ", 2 SNMP devices: 15,000 interfaces, 200 renumbered at every poll" || true)$( ((snmp_auto)) && echo ", 20 SNMP devices with auto every ${SNMP_AUTO_INTERVAL:-30s}" || true)$( ((probes)) && echo ', ten probes every 5 s' || true)"
 echo "  private dirty   $(kib Private_Dirty) KiB"
-[ -n "${peak:-}" ] && echo "  at most         $peak KiB private dirty (sampled every second)"
+echo "  peak resident   $hwm KiB (VmHWM: RSS at its most, every transient counted)"
 echo "  PSS             $(kib Pss) KiB"
 echo "  RSS             $(kib Rss) KiB"
 echo "  threads         $threads"
