@@ -272,7 +272,7 @@ TEST_CASE("fleet prints one snapshot when stdout is not a terminal, exit 1 witho
   CHECK(none.text().find("0 nodes") != std::string::npos);
 }
 
-TEST_CASE("fleet stays responsive with 5,000 nodes publishing births and data") {
+TEST_CASE("fleet stays responsive with 5,000 nodes publishing births and data", "[serial]") {
   constexpr int kNodes = 5000;
   Mosquitto broker;
   Tmux tmux(std::string(AGENT_BINARY) + " fleet --server " + broker.url() +
@@ -337,7 +337,7 @@ TEST_CASE("fleet stays responsive with 5,000 nodes publishing births and data") 
 // first node's Will is lost (birth, then nothing, never an NDEATH): SILENT
 // after --stale. Messages over --max-message are said once per node (over
 // MQTT 3.1.1: an MQTT 5 broker drops them unseen).
-TEST_CASE("fleet and tail hold only what they show under 50000 births") {
+TEST_CASE("fleet and tail hold only what they show under 50000 births", "[serial]") {
   constexpr int kNodes = 50'000, kPerSchool = 20, kFiller = 40;
   constexpr int64_t kStaleMs = 20'000, kWaitMs = 40'000;
   Mosquitto broker;
