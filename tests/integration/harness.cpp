@@ -180,10 +180,23 @@ std::string Mosquitto::log() const {
 }
 
 void Mosquitto::start() {
+  // Up once its port answers and it says it runs, this start (the log is
+  // appended to): after a stop(), another test's broker may have been given
+  // the port meanwhile, and would answer for ours while ours fails to bind.
+  const auto starts = [&] {
+    const std::string log = read_file(dir_.path + "/mosquitto.log");
+    size_t n = 0;
+    for (size_t at = log.find(" running\n"); at != std::string::npos;
+         at = log.find(" running\n", at + 1))
+      ++n;
+    return n;
+  };
+  const size_t before = starts();
   process_ = std::make_unique<Process>(
       std::vector<std::string>{"mosquitto", "-c", dir_.path + "/mosquitto.conf"},
       dir_.path + "/mosquitto.log");
-  if (!wait_until([&] { return port_open(port_); }, 10s))
+  if (!wait_until([&] { return starts() > before && process_->running() && port_open(port_); },
+                  10s))
     throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " +
                              read_file(dir_.path + "/mosquitto.log"));
 }
