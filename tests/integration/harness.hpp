@@ -68,7 +68,7 @@ class Mosquitto {
   // `extra`: more mosquitto.conf lines, such as a TLS listener of the test's own.
   explicit Mosquitto(const std::string& extra = "");
   ~Mosquitto();
-  void start();  // returns when the port accepts connections
+  void start();  // returns once it runs and its port accepts connections
   void stop();   // SIGTERM; the broker saves its persistent sessions
   // SIGSTOP / SIGCONT: a broker that keeps its connections open but handles
   // nothing (thaw it before the test ends).

@@ -14,8 +14,9 @@
 # poll's answers are held for some 10-20 ms, which a sample a second
 # caught only now and then); the shipped config's own budget
 # (2 MiB) is tests/perf/budget.sh's. The catalog keeps retired names only up
-# to a bound, so the worst run holds more at the end: +44 to +72 KiB in
-# runs of 25 s on 2026-12-04 (docs/performance.md, "Figures").
+# to a bound, so the worst run holds more at the end: +20 to +84 KiB in
+# runs of 25 s on 2026-12-04; resident at its most, -224 to +80 KiB (the
+# library pages each run touched vary) (docs/performance.md, "Figures").
 # Run it after a change to the SNMP model, the poller, the device runner or
 # the catalog (ctest -L perf runs it with tests/perf/budget.sh).
 # Usage: tests/perf/snmp_worst.sh [SECONDS] [AGENT_BINARY]
