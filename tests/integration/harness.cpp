@@ -196,8 +196,9 @@ void Mosquitto::start() {
       std::vector<std::string>{"mosquitto", "-c", dir_.path + "/mosquitto.conf"},
       dir_.path + "/mosquitto.log");
   // A broker that exits (its port taken) ends the wait at once.
-  wait_until([&] { return !process_->running() || (starts() > before && port_open(port_)); }, 10s);
-  if (!process_->running() || starts() == before || !port_open(port_))
+  if (!wait_until([&] { return !process_->running() || (starts() > before && port_open(port_)); },
+                  10s) ||
+      !process_->running())
     throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " +
                              read_file(dir_.path + "/mosquitto.log"));
 }

@@ -262,8 +262,7 @@ by_mapping=
           printf "%8d KiB private dirty %8d KiB PSS %8d KiB RSS  %s\n", pd[n], pss[n], rss[n], n }' \
   "/proc/$pid/smaps" | sort -k1,1rn -k8,8rn | head -n "$FOOTPRINT_MAPPINGS" || true)
 kib() { awk -v k="$1" '$1 == k":" {print $2}' <<<"$rollup"; }
-# The most it ever held resident (the kernel's high-water mark: every
-# transient counts, however short, unlike a sample).
+# The most it held resident (from 6 s in on runs over 10 s, above).
 hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$pid/status")
 tck=$(getconf CLK_TCK)
 threads=$(awk '/^Threads:/ {print $2}' "/proc/$pid/status")
